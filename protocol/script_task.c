@@ -1,0 +1,516 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "protocol/script_task.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/id.h"
+#include "protocol/duration.h"
+#include "protocol/json.h"
+
+enum lang {
+	LANG_SHELL,
+	LANG_PYTHON,
+	LANG_NODE,
+};
+
+/* KESTRA: plugin-scripts shell/python/node Commands and Script (S.1 of kestra-script-tasks.md). */
+static const struct script_type {
+	const char *type;
+	enum lang lang;
+	bool is_script; /* `script` instead of `commands` */
+} script_types[] = {
+	{"io.kestra.plugin.scripts.shell.Commands", LANG_SHELL, false},
+	{"io.kestra.plugin.scripts.shell.Script", LANG_SHELL, true},
+	{"io.kestra.plugin.scripts.python.Commands", LANG_PYTHON, false},
+	{"io.kestra.plugin.scripts.python.Script", LANG_PYTHON, true},
+	{"io.kestra.plugin.scripts.node.Commands", LANG_NODE, false},
+	{"io.kestra.plugin.scripts.node.Script", LANG_NODE, true},
+};
+
+const char *const kwg_task_types_runnerless[] = {KWG_TASK_TYPE_LOG, NULL};
+const char *const kwg_task_types_script[] = {
+	"io.kestra.plugin.scripts.shell.Commands",  "io.kestra.plugin.scripts.shell.Script",
+	"io.kestra.plugin.scripts.python.Commands", "io.kestra.plugin.scripts.python.Script",
+	"io.kestra.plugin.scripts.node.Commands",   "io.kestra.plugin.scripts.node.Script",
+	NULL,
+};
+
+/* Properties every task may carry (core Task, 1.0); the worker itself acts on timeout, logLevel,
+ * allowFailure, allowWarning and retry; the others are the executor's. */
+static const char *const core_props[] = {
+	"id",	   "type",	   "version",	 "description", "retry",     "timeout",
+	"disabled", "workerGroup", "logLevel",	 "allowFailure", "logToFile", "runIf",
+	"allowWarning", "taskCache", "assets", NULL,
+};
+static const char *const script_props[] = {
+	"taskRunner", "containerImage", "beforeCommands", "env",	 "warningOnStdErr",
+	"interpreter", "failFast",	 "namespaceFiles", "inputFiles", "outputFiles",
+	"outputDirectory", "targetOS",	 "runner",	   "docker",	 NULL,
+};
+static const char *const log_props[] = {"message", "level", NULL};
+
+static bool in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return true;
+	return false;
+}
+
+/* Kestra renders any string holding a Pebble tag; kwg has no renderer yet, and rendering wrong
+ * would be worse than refusing. */
+static int check_template(const char *s, const char *key, struct kwg_err *err)
+{
+	if (strstr(s, "{{") || strstr(s, "{%") || strstr(s, "{#"))
+		return kwg_err_set(err, -EOPNOTSUPP,
+				   "property '%s' holds a Pebble template ({{ … }} or {%% … %%}); "
+				   "kwg cannot render templates yet",
+				   key);
+	return 0;
+}
+
+/* A scalar property as text: a string (checked for templates), a number or a boolean. */
+static int prop_text(const json_t *task, const char *key, char **ret, struct kwg_err *err)
+{
+	json_t *v = json_object_get(task, key);
+	int r;
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		if (strlen(json_string_value(v)) != json_string_length(v))
+			return kwg_err_set(err, -EBADMSG, "property '%s' contains a NUL character",
+					   key);
+		r = check_template(json_string_value(v), key, err);
+		if (r < 0)
+			return r;
+		*ret = strdup(json_string_value(v));
+	} else if (json_is_number(v) || json_is_boolean(v)) {
+		*ret = kwg_json_dump(v);
+	} else {
+		return kwg_err_set(err, -EBADMSG, "property '%s': expected a string", key);
+	}
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int prop_bool(const json_t *task, const char *key, bool def, bool *ret,
+		     struct kwg_err *err)
+{
+	json_t *v = json_object_get(task, key);
+	const char *s;
+	int r;
+
+	*ret = def;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_boolean(v)) {
+		*ret = json_is_true(v);
+		return 0;
+	}
+	if (!json_is_string(v))
+		return kwg_err_set(err, -EBADMSG, "property '%s': expected a boolean", key);
+	s = json_string_value(v);
+	r = check_template(s, key, err);
+	if (r < 0)
+		return r;
+	if (strcasecmp(s, "true") == 0)
+		*ret = true;
+	else if (strcasecmp(s, "false") == 0)
+		*ret = false;
+	else
+		return kwg_err_set(err, -EBADMSG, "property '%s': '%.64s' is not a boolean", key, s);
+	return 0;
+}
+
+/* A Property<List<String>>: a JSON array, or a string holding one (§W). *ret_present tells
+ * whether the property was set at all. */
+static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, bool *ret_present,
+		     struct kwg_err *err)
+{
+	json_t *v = json_object_get(task, key), *parsed = NULL, *e;
+	size_t i;
+	int r = 0;
+
+	*ret_present = v && !json_is_null(v);
+	if (!*ret_present)
+		return 0;
+	if (json_is_string(v)) {
+		json_error_t jerr;
+		r = check_template(json_string_value(v), key, err);
+		if (r < 0)
+			return r;
+		/* KESTRA: Property.asList renders the whole string, then parses a JSON list. */
+		parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
+		if (!parsed)
+			return kwg_err_set(err, -EBADMSG, "property '%s' is not a JSON list: %s", key,
+					   jerr.text);
+		v = parsed;
+	}
+	if (!json_is_array(v)) {
+		json_decref(parsed);
+		return kwg_err_set(err, -EBADMSG, "property '%s': expected a list of strings", key);
+	}
+	json_array_foreach (v, i, e) {
+		char *s = NULL;
+		if (json_is_string(e)) {
+			if (strlen(json_string_value(e)) != json_string_length(e))
+				r = kwg_err_set(err, -EBADMSG, "%s[%zu] contains a NUL character", key,
+						i);
+			else
+				r = check_template(json_string_value(e), key, err);
+			if (r < 0)
+				break;
+			s = strdup(json_string_value(e));
+		} else if (json_is_number(e) || json_is_boolean(e)) {
+			s = kwg_json_dump(e);
+		} else {
+			r = kwg_err_set(err, -EBADMSG, "property '%s'[%zu]: expected a string", key, i);
+			break;
+		}
+		r = kwg_strv_push_take(ret, s);
+		if (r < 0)
+			break;
+	}
+	json_decref(parsed);
+	return r;
+}
+
+/* A Property<Map<String, String>> into NAME=value entries: an object, or a string holding one. */
+static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, struct kwg_err *err)
+{
+	json_t *v = json_object_get(task, key), *parsed = NULL, *e;
+	const char *name;
+	int r = 0;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		r = check_template(json_string_value(v), key, err);
+		if (r < 0)
+			return r;
+		parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL);
+		v = parsed;
+	}
+	if (!json_is_object(v)) {
+		json_decref(parsed);
+		return kwg_err_set(err, -EBADMSG, "property '%s': expected a map of strings", key);
+	}
+	json_object_foreach (v, name, e) {
+		cleanup_free char *text = NULL;
+		if (!*name || strchr(name, '=')) {
+			r = kwg_err_set(err, -EBADMSG, "property '%s': invalid variable name '%.64s'",
+					key, name);
+			break;
+		}
+		r = check_template(name, key, err);
+		if (r < 0)
+			break;
+		if (json_is_string(e)) {
+			text = strdup(json_string_value(e));
+			if (text && strlen(text) != json_string_length(e)) {
+				r = kwg_err_set(err, -EBADMSG, "%s.%s contains a NUL character", key,
+						name);
+				break;
+			}
+		} else if (json_is_null(e)) {
+			continue;
+		} else if (json_is_number(e) || json_is_boolean(e)) {
+			text = kwg_json_dump(e);
+		} else {
+			r = kwg_err_set(err, -EBADMSG, "property '%s.%s': expected a string", key, name);
+			break;
+		}
+		if (!text) {
+			r = -ENOMEM;
+			break;
+		}
+		r = check_template(text, key, err);
+		if (r >= 0)
+			r = kwg_strv_setenv(env, name, text);
+		if (r < 0)
+			break;
+	}
+	json_decref(parsed);
+	return r;
+}
+
+/* Whether a property is effectively not set: null, false, empty, or a disabled block. */
+static bool prop_is_unset(const char *key, const json_t *v)
+{
+	const char *s;
+
+	if (!v || json_is_null(v) || json_is_false(v))
+		return true;
+	if (json_is_array(v))
+		return json_array_size(v) == 0;
+	if (strcmp(key, "namespaceFiles") == 0 && json_is_object(v))
+		return prop_is_unset("enabled", json_object_get(v, "enabled")) &&
+		       json_object_get(v, "enabled");
+	if (json_is_object(v))
+		return json_object_size(v) == 0;
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	return !*s || strcasecmp(s, "false") == 0 || strcmp(s, "[]") == 0 || strcmp(s, "{}") == 0;
+}
+
+/* Properties kwg knows but cannot honour yet fail the task rather than run it differently; so
+ * does a property kwg does not know at all (a newer plugin's). */
+static int check_props(const json_t *task, const char *type, const char *const *own,
+		       struct kwg_err *err)
+{
+	static const char *const later[] = {"inputFiles", "outputFiles", "namespaceFiles",
+					    "outputDirectory", "logToFile", "runner", "docker",
+					    NULL};
+	bool is_script = own == script_props;
+	const char *key;
+	json_t *v;
+
+	json_object_foreach ((json_t *)task, key, v) {
+		if (!in_list(core_props, key) && !in_list(own, key) &&
+		    !(is_script && (strcmp(key, "commands") == 0 || strcmp(key, "script") == 0)))
+			return kwg_err_set(err, -EOPNOTSUPP,
+					   "property '%.64s' is not supported by kwg for '%s'", key,
+					   type);
+		if (in_list(later, key) && !prop_is_unset(key, v))
+			return kwg_err_set(err, -EOPNOTSUPP,
+					   "property '%s' is not supported by kwg yet", key);
+	}
+	return 0;
+}
+
+static int decode_level(const json_t *task, const char *key, enum kwg_level def,
+			enum kwg_level *ret, struct kwg_err *err)
+{
+	cleanup_free char *s = NULL;
+	int r = prop_text(task, key, &s, err);
+
+	*ret = def;
+	if (r < 0 || !s)
+		return r;
+	if (kwg_level_from_name(s, ret) < 0)
+		return kwg_err_set(err, -EBADMSG, "property '%s': unknown level '%.32s'", key, s);
+	return 0;
+}
+
+static int decode_common(const json_t *task, struct kwg_script_task *t, struct kwg_err *err)
+{
+	cleanup_free char *timeout = NULL;
+	int r;
+
+	t->timeout_ms = -1;
+	r = prop_text(task, "timeout", &timeout, err);
+	if (r < 0)
+		return r;
+	if (timeout && (kwg_duration_parse(timeout, &t->timeout_ms) < 0 || t->timeout_ms <= 0))
+		return kwg_err_set(err, -EBADMSG, "property 'timeout': '%.64s' is not a duration",
+				   timeout);
+	return decode_level(task, "logLevel", KWG_LEVEL_TRACE, &t->log_level, err);
+}
+
+static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_err *err)
+{
+	json_t *msg = json_object_get(task, "message"), *e;
+	size_t i;
+	int r;
+
+	t->kind = KWG_TASK_LOG;
+	r = decode_level(task, "level", KWG_LEVEL_INFO, &t->message_level, err);
+	if (r < 0)
+		return r;
+	if (json_is_string(msg)) {
+		r = check_template(json_string_value(msg), "message", err);
+		return r < 0 ? r : kwg_strv_push(&t->messages, json_string_value(msg));
+	}
+	if (!json_is_array(msg))
+		return kwg_err_set(err, -EBADMSG, "property 'message': expected a string or a list");
+	json_array_foreach (msg, i, e) {
+		if (!json_is_string(e))
+			return kwg_err_set(err, -EBADMSG, "property 'message'[%zu]: expected a string",
+					   i);
+		r = check_template(json_string_value(e), "message", err);
+		if (r >= 0)
+			r = kwg_strv_push(&t->messages, json_string_value(e));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int decode_runner(const json_t *task, const struct kwg_script_task_opts *opts,
+			 struct kwg_script_task *t, struct kwg_err *err)
+{
+	json_t *runner = json_object_get(task, "taskRunner");
+	const char *type;
+
+	t->runner = opts->default_runner;
+	if (runner && !json_is_null(runner)) {
+		if (!json_is_object(runner) ||
+		    kwg_json_get_str(runner, "type", "taskRunner", true, &type, err) < 0)
+			return kwg_err_set(err, -EBADMSG, "property 'taskRunner': expected {type: …}");
+		if (strcmp(type, KWG_RUNNER_TYPE_PROCESS) == 0)
+			t->runner = KWG_RUNNER_PROCESS;
+		else if (strcmp(type, KWG_RUNNER_TYPE_DOCKER) == 0)
+			t->runner = KWG_RUNNER_DOCKER;
+		else
+			return kwg_err_set(err, -EOPNOTSUPP,
+					   "task runner '%.128s' is not supported by kwg", type);
+		if (t->runner == KWG_RUNNER_PROCESS && json_object_size(runner) > 1)
+			return kwg_err_set(err, -EBADMSG,
+					   "the Process task runner has no properties but 'type'");
+	}
+	return 0;
+}
+
+/* KESTRA: ScriptService.scriptCommands and AbstractExecScript.mayAddExitOnErrorCommands. */
+static int build_argv(const json_t *task, const struct script_type *st,
+		      const struct kwg_script_task_opts *opts, struct kwg_script_task *t,
+		      struct kwg_err *err)
+{
+	struct kwg_strv before = {0}, commands = {0};
+	cleanup_free char *target_os = NULL;
+	struct kwg_buf joined;
+	const char *sep = "\n";
+	bool fail_fast, present;
+	int r;
+
+	kwg_buf_init(&joined, SIZE_MAX / 2);
+	r = prop_list(task, "interpreter", &t->argv, &present, err);
+	if (r >= 0 && !present && (r = kwg_strv_push(&t->argv, "/bin/sh")) >= 0)
+		r = kwg_strv_push(&t->argv, "-c");
+	if (r >= 0 && present && t->argv.n == 0)
+		r = kwg_err_set(err, -EBADMSG, "property 'interpreter' is empty");
+	if (r >= 0)
+		r = prop_bool(task, "failFast", true, &fail_fast, err);
+	if (r >= 0)
+		r = prop_text(task, "targetOS", &target_os, err);
+	if (r >= 0 && target_os && strcmp(target_os, "WINDOWS") == 0)
+		sep = "\r\n";
+	else if (r >= 0 && target_os && strcmp(target_os, "LINUX") != 0 &&
+		 strcmp(target_os, "AUTO") != 0)
+		r = kwg_err_set(err, -EBADMSG, "property 'targetOS': unknown value '%.32s'",
+				target_os);
+	/* The set -e line is an empty line for Windows targets (AUTO on kwg means Linux). */
+	if (r >= 0 && fail_fast)
+		r = kwg_strv_push(&before, strcmp(sep, "\n") == 0 ? "set -e" : "");
+	if (r >= 0)
+		r = prop_list(task, "beforeCommands", &before, &present, err);
+	if (r < 0)
+		goto out;
+	if (st->is_script) {
+		cleanup_free char *script = NULL;
+		r = prop_text(task, "script", &script, err);
+		if (r >= 0 && !script)
+			r = kwg_err_set(err, -EBADMSG, "property 'script' is required");
+		if (r < 0)
+			goto out;
+		if (st->lang == LANG_SHELL) {
+			r = kwg_strv_push_take(&commands, steal_ptr(&script));
+		} else {
+			char name[32], cmd[4096];
+			uint64_t n;
+			kwg_random_bytes(&n, sizeof(n));
+			(void)snprintf(name, sizeof(name), "%llu.%s",
+				       (unsigned long long)(n % 10000000000000000000ull),
+				       st->lang == LANG_PYTHON ? "py" : "js");
+			(void)snprintf(cmd, sizeof(cmd), "%s %s/%s",
+				       st->lang == LANG_PYTHON ? "python" : "node",
+				       opts->working_dir, name);
+			t->script_file = strdup(name);
+			t->script_body = steal_ptr(&script);
+			r = t->script_file ? kwg_strv_push(&commands, cmd) : -ENOMEM;
+		}
+	} else {
+		r = prop_list(task, "commands", &commands, &present, err);
+		if (r >= 0 && !present)
+			r = kwg_err_set(err, -EBADMSG, "property 'commands' is required");
+	}
+	for (size_t i = 0; r >= 0 && i < before.n; i++)
+		r = kwg_buf_printf(&joined, "%s%s", i ? sep : "", before.v[i]);
+	for (size_t i = 0; r >= 0 && i < commands.n; i++)
+		r = kwg_buf_printf(&joined, "%s%s", before.n + i ? sep : "", commands.v[i]);
+	if (r >= 0)
+		r = kwg_strv_push_take(&t->argv, kwg_buf_steal(&joined));
+out:
+	kwg_buf_done(&joined);
+	kwg_strv_done(&before);
+	kwg_strv_done(&commands);
+	return r;
+}
+
+static int add_language_env(enum lang lang, bool is_script, struct kwg_strv *env)
+{
+	int r = 0;
+
+	/* KESTRA: the language tasks add these after the user's env (and override it); the Node
+	 * Script copies two Python variables, a leftover kept as is. */
+	if (lang == LANG_PYTHON || (lang == LANG_NODE && is_script)) {
+		r = kwg_strv_setenv(env, "PYTHONUNBUFFERED", "true");
+		if (r >= 0)
+			r = kwg_strv_setenv(env, "PIP_ROOT_USER_ACTION", "ignore");
+	}
+	if (r >= 0 && lang == LANG_PYTHON)
+		r = kwg_strv_setenv(env, "PIP_DISABLE_PIP_VERSION_CHECK", "1");
+	return r;
+}
+
+int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
+			   struct kwg_script_task *ret, struct kwg_err *err)
+{
+	const json_t *task = kwg_job_task_json(job);
+	const char *type = kwg_job_task_type(job);
+	const struct script_type *st = NULL;
+	int r;
+
+	*ret = (struct kwg_script_task){.warning_on_stderr = true};
+	if (!task || !type)
+		return kwg_err_set(err, -EBADMSG, "the WorkerTask has no task");
+	if (strcmp(type, KWG_TASK_TYPE_LOG) == 0) {
+		r = check_props(task, type, log_props, err);
+		if (r >= 0)
+			r = decode_common(task, ret, err);
+		return r < 0 ? r : decode_log(task, ret, err);
+	}
+	for (size_t i = 0; i < sizeof(script_types) / sizeof(script_types[0]); i++)
+		if (strcmp(type, script_types[i].type) == 0)
+			st = &script_types[i];
+	if (!st)
+		return kwg_err_set(err, -EOPNOTSUPP, "task type '%.200s' is not supported by kwg",
+				   type);
+	ret->kind = KWG_TASK_SCRIPT;
+	r = check_props(task, type, script_props, err);
+	if (r >= 0)
+		r = decode_common(task, ret, err);
+	if (r >= 0)
+		r = decode_runner(task, opts, ret, err);
+	if (r >= 0)
+		r = prop_text(task, "containerImage", &ret->container_image, err);
+	if (r >= 0)
+		r = prop_bool(task, "warningOnStdErr", true, &ret->warning_on_stderr, err);
+	if (r >= 0)
+		r = prop_env(task, "env", &ret->env, err);
+	if (r >= 0)
+		r = add_language_env(st->lang, st->is_script, &ret->env);
+	if (r >= 0)
+		r = build_argv(task, st, opts, ret, err);
+	return r;
+}
+
+void kwg_script_task_done(struct kwg_script_task *t)
+{
+	kwg_strv_done(&t->argv);
+	kwg_strv_done(&t->env);
+	kwg_strv_done(&t->messages);
+	free(t->script_file);
+	free(t->script_body);
+	free(t->container_image);
+	t->script_file = t->script_body = t->container_image = NULL;
+}

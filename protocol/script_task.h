@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Reads a WorkerTask's task properties into what a runner needs (kestra-script-tasks.md §W, §1):
+ * the argv ([set -e] + beforeCommands + commands joined into one interpreter argument), the task
+ * environment, the state options, the Log task's messages. Properties arrive in either wire form
+ * (Kestra 1.x JSON strings, or plain arrays/maps/booleans). Pure. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/strv.h"
+#include "protocol/state.h"
+#include "protocol/worker_job.h"
+
+enum kwg_task_kind {
+	KWG_TASK_LOG,
+	KWG_TASK_SCRIPT,
+};
+
+enum kwg_runner_kind {
+	KWG_RUNNER_PROCESS,
+	KWG_RUNNER_DOCKER,
+};
+
+#define KWG_TASK_TYPE_LOG "io.kestra.plugin.core.log.Log"
+#define KWG_RUNNER_TYPE_PROCESS "io.kestra.plugin.core.runner.Process"
+#define KWG_RUNNER_TYPE_DOCKER "io.kestra.plugin.scripts.runner.docker.Docker"
+
+struct kwg_script_task {
+	enum kwg_task_kind kind;
+	enum kwg_runner_kind runner;
+	struct kwg_strv argv;   /* interpreter, then the joined script */
+	struct kwg_strv env;    /* NAME=value: the task env, then the language extras */
+	char *script_file;      /* Python/Node Script: file name in the working dir, or NULL */
+	char *script_body;      /* its content */
+	char *container_image;  /* rendered image (Docker runner), or NULL */
+	bool warning_on_stderr; /* default true */
+	int64_t timeout_ms;     /* < 0: no timeout */
+	enum kwg_level log_level; /* lowest level sent as LogEntry (task logLevel; default TRACE) */
+	struct kwg_strv messages; /* Log task */
+	enum kwg_level message_level;
+};
+
+struct kwg_script_task_opts {
+	enum kwg_runner_kind default_runner; /* for a script task without taskRunner */
+	const char *working_dir;             /* absolute; used in Python/Node Script commands */
+};
+
+/* Fills *ret (kwg_script_task_done releases it, also on failure). Returns 0; -EOPNOTSUPP for a
+ * task type, property, runner or template kwg cannot honour; -EBADMSG for a malformed property;
+ * -ENOMEM. err names the property. */
+int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
+			   struct kwg_script_task *ret, struct kwg_err *err);
+void kwg_script_task_done(struct kwg_script_task *t);
+
+/* Task types kwg runs with any runner (Log), and script types that need a runner. NULL-ended. */
+extern const char *const kwg_task_types_runnerless[];
+extern const char *const kwg_task_types_script[];

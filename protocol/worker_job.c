@@ -1,0 +1,535 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#include "protocol/worker_job.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/clock.h"
+#include "protocol/duration.h"
+#include "protocol/json.h"
+
+struct kwg_job {
+	json_t *root;     /* owned: the whole WorkerJob */
+	json_t *task_run; /* borrowed from root */
+	json_t *task;     /* borrowed from root; NULL when broken */
+	enum kwg_job_kind kind;
+	bool broken;
+	char error[512];
+	int attempts_at_claim;
+	/* Borrowed from root. */
+	const char *task_run_id, *execution_id, *tenant_id, *namespace_, *flow_id, *task_id;
+	const char *task_type, *execution_kind;
+};
+
+/* Keys are VARCHAR(250) in queues and worker_job_running. */
+#define KEY_MAX 250
+
+static int decode_state(json_t *state, const char *path, struct kwg_err *err)
+{
+	const char *current;
+	json_t *histories, *h;
+	size_t i;
+	int r;
+
+	if (!json_is_object(state))
+		return kwg_err_set(err, -EBADMSG, "%s: expected an object", path);
+	r = kwg_json_get_str(state, "current", path, true, &current, err);
+	if (r < 0)
+		return r;
+	histories = json_object_get(state, "histories");
+	if (histories && !json_is_null(histories)) {
+		if (!json_is_array(histories))
+			return kwg_err_set(err, -EBADMSG, "%s.histories: expected an array", path);
+		json_array_foreach (histories, i, h) {
+			const char *date;
+			int64_t us;
+			if (!json_is_object(h) || kwg_json_get_str(h, "date", "", true, &date, NULL) < 0 ||
+			    kwg_clock_parse_instant(date, &us) < 0)
+				return kwg_err_set(err, -EBADMSG,
+						   "%s.histories[%zu]: expected {state, date}", path, i);
+		}
+	}
+	return 0;
+}
+
+static int decode_task_run(struct kwg_job *job, struct kwg_err *err)
+{
+	static const char path[] = "$.taskRun";
+	json_t *attempts;
+	int r;
+
+	r = kwg_json_get_obj(job->root, "taskRun", "$", true, &job->task_run, err);
+	if (r < 0)
+		return r;
+	r = kwg_json_get_str(job->task_run, "id", path, true, &job->task_run_id, err);
+	if (r >= 0 && (strlen(job->task_run_id) == 0 || strlen(job->task_run_id) > KEY_MAX))
+		r = kwg_err_set(err, -EBADMSG, "%s.id: must have 1 to %d characters", path, KEY_MAX);
+	if (r >= 0)
+		r = kwg_json_get_str(job->task_run, "executionId", path, true, &job->execution_id, err);
+	if (r >= 0)
+		r = kwg_json_get_str(job->task_run, "namespace", path, true, &job->namespace_, err);
+	if (r >= 0)
+		r = kwg_json_get_str(job->task_run, "flowId", path, true, &job->flow_id, err);
+	if (r >= 0)
+		r = kwg_json_get_str(job->task_run, "taskId", path, true, &job->task_id, err);
+	if (r >= 0)
+		r = kwg_json_get_str(job->task_run, "tenantId", path, false, &job->tenant_id, err);
+	if (r >= 0)
+		r = decode_state(json_object_get(job->task_run, "state"), "$.taskRun.state", err);
+	if (r < 0)
+		return r;
+	attempts = json_object_get(job->task_run, "attempts");
+	if (attempts && !json_is_null(attempts) && !json_is_array(attempts))
+		return kwg_err_set(err, -EBADMSG, "%s.attempts: expected an array", path);
+	job->attempts_at_claim = json_is_array(attempts) ? (int)json_array_size(attempts) : 0;
+	return 0;
+}
+
+static int decode_rest(struct kwg_job *job, struct kwg_err *err)
+{
+	json_t *run_context, *task;
+	int r;
+
+	r = kwg_json_get_str(job->root, "executionKind", "$", false, &job->execution_kind, err);
+	if (r < 0)
+		return r;
+	r = kwg_json_get_obj(job->root, "task", "$", true, &task, err);
+	if (r < 0)
+		return r;
+	r = kwg_json_get_str(task, "id", "$.task", true, &job->task_id, err);
+	if (r >= 0)
+		r = kwg_json_get_str(task, "type", "$.task", true, &job->task_type, err);
+	if (r >= 0)
+		r = kwg_json_get_obj(job->root, "runContext", "$", true, &run_context, err);
+	if (r >= 0)
+		r = kwg_json_get_obj(run_context, "variables", "$.runContext", false, &run_context,
+				     err);
+	if (r < 0) {
+		job->task_type = NULL;
+		return r;
+	}
+	job->task = task;
+	return 0;
+}
+
+int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err)
+{
+	struct kwg_job *job;
+	const char *type;
+	int r;
+
+	*ret = NULL;
+	job = calloc(1, sizeof(*job));
+	if (!job)
+		return -ENOMEM;
+	r = kwg_json_parse(data, len, KWG_JOB_MAX_BYTES, &job->root, err);
+	if (r >= 0 && !json_is_object(job->root))
+		r = kwg_err_set(err, -EBADMSG, "$: expected an object");
+	if (r >= 0)
+		r = kwg_json_get_str(job->root, "type", "$", false, &type, err);
+	if (r < 0)
+		goto fail;
+	/* KESTRA: WorkerJob.java, a missing type means a WorkerTask. */
+	if (!type || strcmp(type, "task") == 0) {
+		job->kind = KWG_JOB_TASK;
+	} else if (strcmp(type, "trigger") == 0) {
+		job->kind = KWG_JOB_TRIGGER;
+		*ret = job;
+		return 0;
+	} else {
+		r = kwg_err_set(err, -EBADMSG, "$.type: unknown job type '%.64s'", type);
+		goto fail;
+	}
+	r = decode_task_run(job, err);
+	if (r < 0)
+		goto fail;
+	r = decode_rest(job, err);
+	if (r < 0) {
+		job->broken = true;
+		if (err)
+			(void)snprintf(job->error, sizeof(job->error), "%s", err->msg);
+	}
+	*ret = job;
+	return r;
+fail:
+	kwg_job_free(job);
+	return r;
+}
+
+struct kwg_job *kwg_job_free(struct kwg_job *job)
+{
+	if (job) {
+		json_decref(job->root);
+		free(job);
+	}
+	return NULL;
+}
+
+enum kwg_job_kind kwg_job_kind(const struct kwg_job *job)
+{
+	return job->kind;
+}
+
+bool kwg_job_is_broken(const struct kwg_job *job)
+{
+	return job->broken;
+}
+
+const char *kwg_job_error(const struct kwg_job *job)
+{
+	return job->error;
+}
+
+const char *kwg_job_task_run_id(const struct kwg_job *job)
+{
+	return job->task_run_id;
+}
+
+const char *kwg_job_execution_id(const struct kwg_job *job)
+{
+	return job->execution_id;
+}
+
+const char *kwg_job_tenant_id(const struct kwg_job *job)
+{
+	return job->tenant_id;
+}
+
+const char *kwg_job_task_type(const struct kwg_job *job)
+{
+	return job->task_type;
+}
+
+const char *kwg_job_task_id(const struct kwg_job *job)
+{
+	return job->task_id;
+}
+
+bool kwg_job_force_execution(const struct kwg_job *job)
+{
+	return job->task_run && json_is_true(json_object_get(job->task_run, "forceExecution"));
+}
+
+json_t *kwg_job_task_json(const struct kwg_job *job)
+{
+	return job->task;
+}
+
+void kwg_job_ref(const struct kwg_job *job, struct kwg_taskrun_ref *ret)
+{
+	*ret = (struct kwg_taskrun_ref){
+		.tenant_id = job->tenant_id,
+		.namespace_ = job->namespace_,
+		.flow_id = job->flow_id,
+		.task_id = job->task_id,
+		.execution_id = job->execution_id,
+		.task_run_id = job->task_run_id,
+		.execution_kind = job->execution_kind,
+		.attempt_number = job->attempts_at_claim,
+	};
+}
+
+char *kwg_job_running_record(const struct kwg_job *job, const char *worker_id, const char *group)
+{
+	json_t *rec = json_deep_copy(job->root);
+	json_t *instance;
+	char *s = NULL;
+
+	if (!rec)
+		return NULL;
+	/* KESTRA: WorkerInstance 0.20+; workerUuid is the deprecated alias that the generated
+	 * worker_uuid column reads, so it must be there. */
+	instance = json_pack("{s:s, s:s}", "uid", worker_id, "workerUuid", worker_id);
+	if (instance && group)
+		json_object_set_new(instance, "workerGroup", json_string(group));
+	if (instance && json_object_set_new(rec, "workerInstance", instance) == 0 &&
+	    json_object_set_new(rec, "partition", json_integer(0)) == 0) {
+		if (!json_object_get(rec, "type"))
+			json_object_set_new(rec, "type", json_string("task"));
+		s = kwg_json_dump(rec);
+	}
+	json_decref(rec);
+	return s;
+}
+
+static json_t *history_new(enum kwg_state state, int64_t us)
+{
+	char date[KWG_INSTANT_LEN];
+
+	kwg_clock_format_instant(us, date);
+	return json_pack("{s:s, s:s}", "state", kwg_state_name(state), "date", date);
+}
+
+/* Writes the read-only members Kestra computes on output: duration, startDate, endDate. */
+static void state_fill_computed(json_t *state, int64_t now_us)
+{
+	json_t *histories = json_object_get(state, "histories");
+	size_t n = json_array_size(histories);
+	int64_t first, last;
+	const char *current = json_string_value(json_object_get(state, "current"));
+	char buf[32], date[KWG_INSTANT_LEN];
+	enum kwg_state cur;
+
+	json_object_del(state, "duration");
+	json_object_del(state, "startDate");
+	json_object_del(state, "endDate");
+	if (n == 0 ||
+	    kwg_clock_parse_instant(json_string_value(json_object_get(json_array_get(histories, 0),
+								       "date")),
+				    &first) < 0 ||
+	    kwg_clock_parse_instant(
+		    json_string_value(json_object_get(json_array_get(histories, n - 1), "date")),
+		    &last) < 0)
+		return;
+	if (n == 1)
+		last = now_us;
+	/* Kestra writes nine decimals (0.307339000); jansson prints the shortest form of the same
+	 * number (0.307339). Readers take either, and the executor ignores this member on input. */
+	kwg_duration_format_seconds(last - first, buf);
+	json_object_set_new(state, "duration", json_real(strtod(buf, NULL)));
+	kwg_clock_format_instant(first, date);
+	json_object_set_new(state, "startDate", json_string(date));
+	cur = current ? kwg_state_from_name(current) : KWG_STATE_UNKNOWN;
+	if (kwg_state_is_terminated(cur) || cur == KWG_STATE_PAUSED) {
+		kwg_clock_format_instant(last, date);
+		json_object_set_new(state, "endDate", json_string(date));
+	}
+}
+
+static int state_append(json_t *state, enum kwg_state s, int64_t now_us)
+{
+	json_t *histories = json_object_get(state, "histories");
+
+	if (!json_is_array(histories)) {
+		histories = json_array();
+		if (!histories || json_object_set_new(state, "histories", histories) < 0)
+			return -ENOMEM;
+	}
+	if (json_array_append_new(histories, history_new(s, now_us)) < 0 ||
+	    json_object_set_new(state, "current", json_string(kwg_state_name(s))) < 0)
+		return -ENOMEM;
+	state_fill_computed(state, now_us);
+	return 0;
+}
+
+static json_t *attempts_array(struct kwg_job *job)
+{
+	json_t *attempts = json_object_get(job->task_run, "attempts");
+
+	if (!json_is_array(attempts)) {
+		attempts = json_array();
+		if (json_object_set_new(job->task_run, "attempts", attempts) < 0)
+			return NULL;
+	}
+	return attempts;
+}
+
+static char *result_dump(struct kwg_job *job)
+{
+	json_t *result;
+	char *s;
+
+	/* KESTRA: TaskRun.outputs is always written, null included. */
+	if (!json_object_get(job->task_run, "outputs"))
+		json_object_set_new(job->task_run, "outputs", json_null());
+	result = json_pack("{s:O, s:[]}", "taskRun", job->task_run, "dynamicTaskRuns");
+	if (!result)
+		return NULL;
+	s = kwg_json_dump(result);
+	json_decref(result);
+	return s;
+}
+
+static json_t *attempt_new(const char *worker_id)
+{
+	json_t *attempt = json_pack("{s:{s:s, s:[]}}", "state", "current", "CREATED", "histories");
+
+	if (attempt && worker_id)
+		json_object_set_new(attempt, "workerId", json_string(worker_id));
+	return attempt;
+}
+
+char *kwg_job_result_running(struct kwg_job *job, const char *worker_id, int64_t now_us)
+{
+	json_t *attempts = attempts_array(job);
+	json_t *attempt = attempt_new(worker_id);
+	json_t *astate = json_object_get(attempt, "state");
+
+	/* KESTRA: an attempt starts as a fresh State (CREATED) moved at once to RUNNING. */
+	if (!attempts || !attempt || state_append(astate, KWG_STATE_CREATED, now_us) < 0 ||
+	    state_append(astate, KWG_STATE_RUNNING, now_us) < 0 ||
+	    json_array_append_new(attempts, attempt) < 0) {
+		json_decref(attempt);
+		return NULL;
+	}
+	if (state_append(json_object_get(job->task_run, "state"), KWG_STATE_RUNNING, now_us) < 0)
+		return NULL;
+	return result_dump(job);
+}
+
+static int set_outputs(struct kwg_job *job, const char *outputs_json)
+{
+	json_t *outputs = NULL;
+
+	if (outputs_json)
+		outputs = json_loads(outputs_json, 0, NULL);
+	if (!json_is_object(outputs)) {
+		json_decref(outputs);
+		outputs = json_object();
+	}
+	return json_object_set_new(job->task_run, "outputs", outputs) < 0 ? -ENOMEM : 0;
+}
+
+char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char *outputs_json,
+			   int64_t now_us)
+{
+	json_t *attempts = attempts_array(job);
+	json_t *attempt = json_array_get(attempts, json_array_size(attempts) - 1);
+
+	if (!attempt || state_append(json_object_get(attempt, "state"), state, now_us) < 0 ||
+	    state_append(json_object_get(job->task_run, "state"), state, now_us) < 0 ||
+	    set_outputs(job, outputs_json) < 0)
+		return NULL;
+	return result_dump(job);
+}
+
+char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char *worker_id,
+			  int64_t now_us)
+{
+	json_t *attempts = attempts_array(job);
+	json_t *attempt = attempt_new(worker_id);
+
+	/* KESTRA: TaskRun.fail(): an attempt whose state is just the failed one. */
+	if (!attempts || !attempt) {
+		json_decref(attempt);
+		return NULL;
+	}
+	json_array_clear(json_object_get(json_object_get(attempt, "state"), "histories"));
+	if (state_append(json_object_get(attempt, "state"), state, now_us) < 0 ||
+	    json_array_append_new(attempts, attempt) < 0) {
+		json_decref(attempt);
+		return NULL;
+	}
+	if (state_append(json_object_get(job->task_run, "state"), state, now_us) < 0)
+		return NULL;
+	return result_dump(job);
+}
+
+int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value)
+{
+	json_t *ctx = json_object_get(job->root, "triggerContext");
+	static const char *const parts[] = {"tenantId", "namespace", "flowId", "triggerId"};
+	struct kwg_buf key;
+	json_t *result;
+	char *value;
+
+	/* KESTRA: the trigger uid joins the non-null parts with '_' (QueueService.key). */
+	kwg_buf_init(&key, 1024);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {
+		const char *p = json_string_value(json_object_get(ctx, parts[i]));
+		if (!p)
+			continue;
+		if ((key.len && kwg_buf_putc(&key, '_') < 0) || kwg_buf_puts(&key, p) < 0)
+			break;
+	}
+	result = json_object();
+	if (result) {
+		json_object_set(result, "triggerContext", ctx ? ctx : json_null());
+		json_object_set(result, "trigger",
+				json_object_get(job->root, "trigger") ?: json_null());
+	}
+	value = result ? kwg_json_dump(result) : NULL;
+	json_decref(result);
+	if (!value) {
+		kwg_buf_done(&key);
+		return -ENOMEM;
+	}
+	*ret_key = kwg_buf_steal(&key);
+	*ret_value = value;
+	return *ret_key ? 0 : (free(value), -ENOMEM);
+}
+
+/* A Duration member: a number of seconds or ISO-8601 text. -1 when absent or invalid. */
+static int64_t duration_ms(const json_t *v)
+{
+	int64_t ms;
+
+	if (json_is_number(v))
+		return llround(json_number_value(v) * 1000.0);
+	if (json_is_string(v) && kwg_duration_parse(json_string_value(v), &ms) == 0)
+		return ms;
+	return -1;
+}
+
+static int64_t history_date(const json_t *attempt, bool last)
+{
+	json_t *h = json_object_get(json_object_get(attempt, "state"), "histories");
+	size_t n = json_array_size(h);
+	int64_t us = 0;
+
+	if (n)
+		(void)kwg_clock_parse_instant(
+			json_string_value(json_object_get(json_array_get(h, last ? n - 1 : 0), "date")),
+			&us);
+	return us;
+}
+
+/* KESTRA: TaskRun.nextRetryDate and the AbstractRetry subclasses (1.0). */
+static bool retry_would_schedule(const json_t *retry, const json_t *attempts, int64_t now_us)
+{
+	const char *type = json_string_value(json_object_get(retry, "type"));
+	json_t *max = json_object_get(retry, "maxAttempts") ?: json_object_get(retry, "maxAttempt");
+	size_t n = json_array_size(attempts);
+	int64_t interval = -1, max_duration, next_us, first_us;
+
+	if (n == 0 || !type)
+		return false;
+	if (json_is_integer(max) && (json_int_t)n >= json_integer_value(max))
+		return false;
+	if (strcmp(type, "constant") == 0) {
+		interval = duration_ms(json_object_get(retry, "interval"));
+	} else if (strcmp(type, "exponential") == 0) {
+		int64_t base = duration_ms(json_object_get(retry, "interval"));
+		int64_t cap = duration_ms(json_object_get(retry, "maxInterval"));
+		json_t *factor = json_object_get(retry, "delayFactor");
+		double f = json_is_number(factor) ? json_number_value(factor) : 2.0;
+		double v = (double)base * pow(f, (double)n - 1);
+		interval = cap >= 0 && v > (double)cap ? cap : (int64_t)v;
+	} else if (strcmp(type, "random") == 0) {
+		interval = duration_ms(json_object_get(retry, "minInterval"));
+	}
+	if (interval < 0)
+		return false;
+	max_duration = duration_ms(json_object_get(retry, "maxDuration"));
+	if (max_duration < 0)
+		return true;
+	next_us = (history_date(json_array_get(attempts, n - 1), true) ?: now_us) + interval * 1000;
+	first_us = history_date(json_array_get(attempts, 0), false);
+	return next_us <= first_us + max_duration * 1000;
+}
+
+static bool truthy(const json_t *v)
+{
+	/* Core Task booleans are plain, but accept the Property string form too. */
+	return json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0);
+}
+
+void kwg_job_state_rules(const struct kwg_job *job, int64_t now_us, struct kwg_state_rules *ret)
+{
+	json_t *retry = job->task ? json_object_get(job->task, "retry") : NULL;
+	json_t *attempts = json_object_get(job->task_run, "attempts");
+
+	*ret = (struct kwg_state_rules){
+		.allow_failure = job->task && truthy(json_object_get(job->task, "allowFailure")),
+		.allow_warning = job->task && truthy(json_object_get(job->task, "allowWarning")),
+		.will_retry = json_is_object(retry) && retry_would_schedule(retry, attempts, now_us),
+		.warning_on_retry_applies = json_is_object(retry) &&
+					    truthy(json_object_get(retry, "warningOnRetry")) &&
+					    json_array_size(attempts) >= 2,
+	};
+}

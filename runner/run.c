@@ -1,0 +1,454 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "run"
+#include "runner/run.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/clock.h"
+#include "common/compat.h"
+#include "common/id.h"
+#include "common/log.h"
+#include "protocol/duration.h"
+#include "protocol/log_entry.h"
+#include "protocol/script_output.h"
+#include "runner/logstream.h"
+#include "runner/process.h"
+#include "sandbox/env.h"
+
+/* A line is buffered up to this size before it is delivered in pieces. */
+#define MAX_LINE_BYTES (1u << 20)
+/* The thread name LogEntry rows carry (Kestra writes its JVM thread's). */
+#define LOG_THREAD "kwg-worker"
+
+enum run_state {
+	RUN_STARTING, /* deferred start pending */
+	RUN_RUNNING,  /* the process runs */
+	RUN_DONE,     /* final result emitted, done called */
+};
+
+struct kwg_run {
+	struct kwg_run_config cfg;
+	struct kwg_run_sink sink;
+	void *ctx;
+	enum run_state state;
+	struct kwg_job *job;
+	struct kwg_script_task task;
+	bool task_ok;       /* task decoded */
+	bool running_sent;  /* WorkerTaskResult #1 emitted */
+	bool timed_out;
+	struct kwg_err err; /* why the job cannot run */
+	int decode_r;
+	struct kwg_taskrun_ref ref;
+	struct kwg_script_output *out;
+	struct kwg_logstream *ls;
+	struct kwg_process *proc;
+	uv_timer_t timer; /* deferred start, then the task timeout */
+	bool timer_closed;
+	char *working_dir;
+	struct kwg_buf scratch; /* LogEntry encoding */
+};
+
+static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
+{
+	if (!value) {
+		/* Out of memory while encoding: the message cannot be built; say so loudly. */
+		kwg_log_error("task run '%s': out of memory, a %s message was lost",
+			      kwg_job_task_run_id(run->job), kwg_queue_type_label(type));
+		return;
+	}
+	run->sink.emit(run->ctx, type, key, value);
+}
+
+/* One task log line, split into Kestra's chunks (timestamp + i ms each). */
+static void task_log(struct kwg_run *run, enum kwg_level level, const char *msg, size_t len)
+{
+	int64_t now = kwg_clock_now_us();
+	size_t off = 0;
+	int i = 0;
+
+	if (level < run->task.log_level)
+		return;
+	do {
+		size_t n = kwg_utf8_prefix_chars(msg + off, len - off, KWG_LOG_CHUNK_CHARS);
+		char key[KWG_ID_LEN];
+		kwg_buf_clear(&run->scratch);
+		if (kwg_log_entry_encode(&run->scratch, &run->ref, now + i * 1000, level, LOG_THREAD,
+					 msg + off, n) < 0) {
+			emit(run, KWG_QUEUE_LOG_ENTRY, "", NULL);
+			return;
+		}
+		kwg_id_friendly(key);
+		emit(run, KWG_QUEUE_LOG_ENTRY, key, strdup(kwg_buf_str(&run->scratch)));
+		off += n;
+		i++;
+	} while (off < len);
+}
+
+static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt, ...)
+	KWG_PRINTF(3, 4);
+static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt, ...)
+{
+	char msg[2048];
+	struct kwg_buf clean;
+	va_list ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	kwg_buf_init(&clean, 3 * sizeof(msg));
+	if (kwg_utf8_sanitize(&clean, msg, strlen(msg)) >= 0)
+		task_log(run, level, kwg_buf_str(&clean), clean.len);
+	kwg_buf_done(&clean);
+}
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)(flag == FTW_DP ? rmdir(path) : unlink(path));
+	return 0;
+}
+
+static void remove_working_dir(struct kwg_run *run)
+{
+	if (!run->working_dir)
+		return;
+	/* FTW_PHYS: never follow a symlink the task left behind. */
+	(void)nftw(run->working_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	free(run->working_dir);
+	run->working_dir = NULL;
+}
+
+static void finish(struct kwg_run *run)
+{
+	run->state = RUN_DONE;
+	remove_working_dir(run);
+	uv_timer_stop(&run->timer);
+	run->sink.done(run->ctx, run);
+}
+
+/* The job cannot run: ERROR log, then a result with a failed attempt (§6.5). */
+static void fail_unrunnable(struct kwg_run *run, const char *why)
+{
+	struct kwg_state_rules rules;
+	enum kwg_state state;
+	int64_t now = kwg_clock_now_us();
+
+	kwg_log_warning("task run '%s' (%s) cannot run: %s", kwg_job_task_run_id(run->job),
+			kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?", why);
+	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
+	kwg_job_state_rules(run->job, now, &rules);
+	rules.will_retry = false;
+	state = kwg_state_final(KWG_STATE_FAILED, &rules);
+	if (run->running_sent)
+		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
+		     kwg_job_result_final(run->job, state, NULL, now));
+	else
+		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
+		     kwg_job_result_fail(run->job, state, run->cfg.worker_id, now));
+	finish(run);
+}
+
+static void send_running(struct kwg_run *run)
+{
+	emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
+	     kwg_job_result_running(run->job, run->cfg.worker_id, kwg_clock_now_us()));
+	run->running_sent = true;
+}
+
+static void complete(struct kwg_run *run, enum kwg_state attempt_state, const char *outputs_json)
+{
+	int64_t now = kwg_clock_now_us();
+	struct kwg_state_rules rules;
+	size_t n = run->out ? kwg_script_output_metric_count(run->out) : 0;
+
+	/* KESTRA: metrics after the attempt, before the final result (Worker.runAttempt). */
+	for (size_t i = 0; i < n; i++) {
+		char key[KWG_ID_LEN];
+		kwg_id_friendly(key);
+		emit(run, KWG_QUEUE_METRIC_ENTRY, key,
+		     kwg_script_output_metric_json(run->out, i, &run->ref, now));
+	}
+	kwg_job_state_rules(run->job, now, &rules);
+	emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
+	     kwg_job_result_final(run->job, kwg_state_final(attempt_state, &rules), outputs_json,
+				  now));
+	finish(run);
+}
+
+static void run_log_task(struct kwg_run *run)
+{
+	send_running(run);
+	for (size_t i = 0; i < run->task.messages.n; i++)
+		task_log(run, run->task.message_level, run->task.messages.v[i],
+			 strlen(run->task.messages.v[i]));
+	complete(run, KWG_STATE_SUCCESS, NULL);
+}
+
+static void on_script_log(void *userdata, enum kwg_level level, const char *msg, size_t len)
+{
+	task_log(userdata, level, msg, len);
+}
+
+static void on_line(void *userdata, enum kwg_stream stream, const char *line, size_t len)
+{
+	struct kwg_run *run = userdata;
+	struct kwg_err err = {{0}};
+	int r;
+
+	r = kwg_script_output_feed(run->out, line, len, on_script_log, run, &err);
+	if (r == KWG_SCRIPT_LINE_TEXT)
+		task_log(run, stream == KWG_STREAM_STDERR ? KWG_LEVEL_ERROR : KWG_LEVEL_INFO, line,
+			 len);
+	else if (r == KWG_SCRIPT_LINE_INVALID)
+		task_logf(run, KWG_LEVEL_WARN, "Invalid outputs '%s'", err.msg);
+	else if (r < 0)
+		task_logf(run, KWG_LEVEL_WARN, "output line dropped: out of memory");
+}
+
+static void on_output(void *userdata, enum kwg_stream stream, const char *data, size_t len)
+{
+	struct kwg_run *run = userdata;
+
+	if (kwg_logstream_feed(run->ls, stream, data, len) < 0)
+		task_logf(run, KWG_LEVEL_WARN, "task output lost: out of memory");
+	if (run->sink.congested(run->ctx))
+		kwg_process_pause_output(run->proc, true);
+}
+
+static void on_process_exit(void *userdata, int exit_code)
+{
+	struct kwg_run *run = userdata;
+	cleanup_free char *outputs = NULL;
+	enum kwg_state state;
+
+	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDOUT);
+	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDERR);
+	kwg_process_close(steal_ptr(&run->proc));
+	if (run->timed_out) {
+		/* KESTRA: a Process timeout ends FAILED without outputs (the thread is interrupted
+		 * before the outputs are built). */
+		complete(run, KWG_STATE_FAILED, NULL);
+		return;
+	}
+	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
+				    run->task.warning_on_stderr);
+	if (exit_code != 0)
+		task_logf(run, KWG_LEVEL_ERROR,
+			  "io.kestra.core.models.tasks.runners.TaskException: Command failed with "
+			  "exit code %d",
+			  exit_code);
+	else
+		task_logf(run, KWG_LEVEL_DEBUG, "Command succeed with exit code 0");
+	outputs = kwg_script_output_outputs_json(run->out, exit_code);
+	complete(run, state, outputs);
+}
+
+static void on_timeout(uv_timer_t *t)
+{
+	struct kwg_run *run = t->data;
+	char hms[32];
+
+	if (run->state != RUN_RUNNING || !run->proc)
+		return;
+	run->timed_out = true;
+	kwg_duration_format_hms(run->task.timeout_ms, hms);
+	task_logf(run, KWG_LEVEL_ERROR, "Timeout after %s", hms);
+	(void)kwg_process_kill(run->proc, SIGKILL);
+}
+
+static int make_working_dir(struct kwg_run *run)
+{
+	char id[KWG_ID_LEN];
+	char path[PATH_MAX];
+
+	kwg_id_friendly(id);
+	if (snprintf(path, sizeof(path), "%s/%s", run->cfg.work_root, id) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	if (mkdir(path, 0700) < 0)
+		return -errno;
+	run->working_dir = strdup(path);
+	return run->working_dir ? 0 : -ENOMEM;
+}
+
+static int write_file(const char *dir, const char *name, const char *content)
+{
+	char path[PATH_MAX];
+	cleanup_close int fd = -1;
+	size_t len = strlen(content), off = 0;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	while (off < len) {
+		ssize_t n = write(fd, content + off, len - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+static void start_script(struct kwg_run *run)
+{
+	struct kwg_strv env = {0};
+	struct kwg_process_spec spec;
+	struct kwg_process_cbs cbs = {.on_output = on_output, .on_exit = on_process_exit};
+	struct kwg_buf cmdline;
+	int r;
+
+	if (run->task.runner == KWG_RUNNER_DOCKER) {
+		fail_unrunnable(run, "the Docker task runner is not available in this kwg yet: set "
+				     "taskRunner to io.kestra.plugin.core.runner.Process, or start "
+				     "the worker with --default-runner process");
+		return;
+	}
+	send_running(run);
+	r = kwg_script_output_new(&run->out);
+	if (r >= 0)
+		r = kwg_logstream_new(MAX_LINE_BYTES, on_line, run, &run->ls);
+	if (r >= 0 && run->task.script_file)
+		r = write_file(run->working_dir, run->task.script_file, run->task.script_body);
+	if (r >= 0)
+		r = kwg_sandbox_task_env(run->cfg.parent_env, run->cfg.env_passthrough,
+					 &run->task.env, &env);
+	if (r >= 0)
+		r = kwg_strv_setenv(&env, "WORKING_DIR", run->working_dir);
+	if (r < 0) {
+		char why[256];
+		(void)snprintf(why, sizeof(why), "cannot prepare the task: %s", strerror(-r));
+		kwg_strv_done(&env);
+		fail_unrunnable(run, why);
+		return;
+	}
+	spec = (struct kwg_process_spec){
+		.argv = (const char *const *)run->task.argv.v,
+		.envp = (const char *const *)env.v,
+		.cwd = run->working_dir,
+	};
+	r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
+	kwg_strv_done(&env);
+	if (r < 0) {
+		char why[512];
+		(void)snprintf(why, sizeof(why), "Cannot run program \"%.200s\": %s",
+			       run->task.argv.v[0], uv_strerror(r));
+		fail_unrunnable(run, why);
+		return;
+	}
+	run->state = RUN_RUNNING;
+	kwg_buf_init(&cmdline, 1u << 20);
+	for (size_t i = 0; i < run->task.argv.n; i++)
+		(void)kwg_buf_printf(&cmdline, "%s%s", i ? " " : "", run->task.argv.v[i]);
+	task_logf(run, KWG_LEVEL_DEBUG, "Starting command with pid %d [%.1800s]",
+		  kwg_process_pid(run->proc),
+		  kwg_buf_str(&cmdline));
+	kwg_buf_done(&cmdline);
+	if (run->task.timeout_ms > 0)
+		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
+}
+
+static void on_start(uv_timer_t *t)
+{
+	struct kwg_run *run = t->data;
+	int r;
+
+	if (run->decode_r < 0) {
+		fail_unrunnable(run, run->err.msg);
+		return;
+	}
+	r = make_working_dir(run);
+	if (r < 0) {
+		char why[256];
+		(void)snprintf(why, sizeof(why), "cannot create a working directory in '%.200s': %s",
+			       run->cfg.work_root, strerror(-r));
+		fail_unrunnable(run, why);
+		return;
+	}
+	struct kwg_script_task_opts opts = {
+		.default_runner = run->cfg.default_runner,
+		.working_dir = run->working_dir,
+	};
+	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
+	if (r < 0) {
+		fail_unrunnable(run, r == -ENOMEM ? "out of memory" : run->err.msg);
+		return;
+	}
+	if (run->task.kind == KWG_TASK_LOG)
+		run_log_task(run);
+	else
+		start_script(run);
+}
+
+int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
+		  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret)
+{
+	struct kwg_run *run = calloc(1, sizeof(*run));
+
+	if (!run) {
+		kwg_job_free(job);
+		return -ENOMEM;
+	}
+	run->cfg = *cfg;
+	run->sink = *sink;
+	run->ctx = ctx;
+	run->job = job;
+	run->state = RUN_STARTING;
+	kwg_job_ref(job, &run->ref);
+	kwg_buf_init(&run->scratch, 16u << 20);
+	if (kwg_job_is_broken(job))
+		run->decode_r = kwg_err_set(&run->err, -EBADMSG, "invalid WorkerTask: %s",
+					    kwg_job_error(job));
+	uv_timer_init(cfg->loop, &run->timer);
+	run->timer.data = run;
+	/* Start on the next loop turn, so that done never fires inside this call. */
+	uv_timer_start(&run->timer, on_start, 0, 0);
+	*ret = run;
+	return 0;
+}
+
+void kwg_run_resume_output(struct kwg_run *run)
+{
+	if (run->proc)
+		kwg_process_pause_output(run->proc, false);
+}
+
+const char *kwg_run_task_run_id(const struct kwg_run *run)
+{
+	return kwg_job_task_run_id(run->job);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct kwg_run *run = h->data;
+
+	kwg_job_free(run->job);
+	free(run);
+}
+
+struct kwg_run *kwg_run_free(struct kwg_run *run)
+{
+	if (!run)
+		return NULL;
+	kwg_process_close(steal_ptr(&run->proc));
+	remove_working_dir(run);
+	kwg_script_task_done(&run->task);
+	run->out = kwg_script_output_free(run->out);
+	run->ls = kwg_logstream_free(run->ls);
+	kwg_buf_done(&run->scratch);
+	uv_close((uv_handle_t *)&run->timer, on_timer_closed);
+	return NULL;
+}

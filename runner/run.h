@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One claimed job from start to its final WorkerTaskResult: reads its properties, prepares the
+ * working directory, runs it (Log task inline, script tasks as a process), turns output into
+ * LogEntry rows and "::{...}::" outputs, applies timeout and the state rules, emits metrics and
+ * the final result. Every message goes out through the sink, in order. Owns the job, the process,
+ * the working directory and its timer. */
+#pragma once
+#include <stdbool.h>
+#include <uv.h>
+
+#include "protocol/queue.h"
+#include "protocol/script_task.h"
+#include "protocol/worker_job.h"
+
+struct kwg_run;
+
+struct kwg_run_sink {
+	/* Queues one message for the queues table, after all earlier ones. key borrowed, value
+	 * stolen (never NULL). */
+	void (*emit)(void *ctx, enum kwg_queue_type type, const char *key, char *value);
+	/* True while the outbox is past its high-water mark: the run stops reading task output
+	 * until kwg_run_resume_output. */
+	bool (*congested)(void *ctx);
+	/* The run has emitted its final message; the owner calls kwg_run_free (not from within a
+	 * sink callback of the same run is fine: done is always the run's last call). */
+	void (*done)(void *ctx, struct kwg_run *run);
+};
+
+struct kwg_run_config {
+	uv_loop_t *loop;
+	const char *worker_id; /* borrowed for the run's life */
+	enum kwg_runner_kind default_runner;
+	const char *work_root; /* where working directories are made */
+	const char *const *env_passthrough; /* borrowed, NULL-terminated, may be NULL */
+	char *const *parent_env;            /* the worker's environment, borrowed */
+};
+
+/* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside
+ * this call), even for a job that cannot run (it is failed with a message). -ENOMEM: nothing was
+ * emitted, job freed, done never called. */
+int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
+		  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret);
+/* The outbox drained: read task output again. */
+void kwg_run_resume_output(struct kwg_run *run);
+const char *kwg_run_task_run_id(const struct kwg_run *run);
+/* Frees the run (its handles close asynchronously). Only after done. Accepts NULL; returns NULL. */
+struct kwg_run *kwg_run_free(struct kwg_run *run);

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Prepares every SQL statement kwg sends (protocol/sql.c) on the database named by argv[1], so
+ * that a wrong table, column, type or enum label fails the test suite. Blocking libpq: a test. */
+#include <libpq-fe.h>
+#include <stdio.h>
+
+#include "protocol/sql.h"
+
+int main(int argc, char **argv)
+{
+	PGconn *conn;
+	int failed = 0, n = 0;
+
+	if (argc != 2) {
+		fprintf(stderr, "usage: it_prepare CONNINFO\n");
+		return 2;
+	}
+	conn = PQconnectdb(argv[1]);
+	if (PQstatus(conn) != CONNECTION_OK) {
+		fprintf(stderr, "it_prepare: %s", PQerrorMessage(conn));
+		PQfinish(conn);
+		return 2;
+	}
+	for (const struct kwg_sql_statement *s = kwg_sql_statements; s->name; s++, n++) {
+		PGresult *res = PQprepare(conn, s->name, s->text, 0, NULL);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "FAIL %s: %s", s->name, PQresultErrorMessage(res));
+			failed++;
+		} else {
+			printf("ok   %s\n", s->name);
+		}
+		PQclear(res);
+	}
+	PQfinish(conn);
+	printf("%d statements prepared, %d failed\n", n, failed);
+	return failed ? 1 : 0;
+}

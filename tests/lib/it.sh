@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Helpers for integration tests: a database of their own in the shared test cluster, workers
+# started and stopped for real, SQL, waiting on conditions with deadlines, assertions.
+# Environment (set by ctest): KWGT_BIN (kwg), KWGT_PG_DIR (cluster), KWGT_SRC (source tree).
+set -euo pipefail
+
+: "${KWGT_BIN:?KWGT_BIN must name the kwg binary}"
+: "${KWGT_PG_DIR:?KWGT_PG_DIR must name the test cluster directory}"
+: "${KWGT_SRC:?KWGT_SRC must name the source tree}"
+
+IT_NAME=$(basename "$0" .sh)
+IT_TMP=$(mktemp -d "${TMPDIR:-/tmp}/kwg-$IT_NAME.XXXXXX")
+chmod 755 "$IT_TMP"
+IT_PIDS=()
+IT_FAILS=0
+IT_PASSES=0
+
+it_cleanup() {
+  local pid
+  for pid in "${IT_PIDS[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  wait 2>/dev/null || true
+  if [ "$IT_FAILS" -eq 0 ]; then rm -rf "$IT_TMP"; else echo "kept $IT_TMP for inspection"; fi
+}
+trap it_cleanup EXIT
+
+# it_db NAME: a fresh database from the Kestra schema template; sets DB (conninfo).
+it_db() {
+  DB=$("$KWGT_SRC/tests/lib/pg_env.sh" newdb "$KWGT_PG_DIR" "$1")
+  export DB
+}
+
+# sql QUERY: runs it on $DB, unaligned output without headers.
+sql() {
+  psql "$DB" -v ON_ERROR_STOP=1 -qAtX -c "$1"
+}
+
+# it_worker NAME [kwg worker options…]: starts a worker in the background; log in $IT_TMP/NAME.log;
+# its pid in WORKER_PID. Task working directories go under $IT_TMP/wd.
+it_worker() {
+  local name=$1
+  shift
+  mkdir -p "$IT_TMP/wd"
+  "$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/wd" --log-level debug "$@" \
+    >"$IT_TMP/$name.log" 2>&1 &
+  WORKER_PID=$!
+  IT_PIDS+=("$WORKER_PID")
+}
+
+# it_stop PID [TIMEOUT]: SIGTERM and wait for the exit (fails past the deadline); sets STOP_RC.
+it_stop() {
+  local pid=$1 deadline=$((SECONDS + ${2:-30}))
+  kill -TERM "$pid"
+  while kill -0 "$pid" 2>/dev/null; do
+    if [ $SECONDS -ge $deadline ]; then
+      fail "worker $pid still running ${2:-30}s after SIGTERM"
+      kill -KILL "$pid"
+      break
+    fi
+    sleep 0.05
+  done
+  STOP_RC=0
+  wait "$pid" || STOP_RC=$?
+}
+
+# wait_for DESCRIPTION SECONDS COMMAND…: polls the command until it succeeds; fails at the
+# deadline, saying what was awaited.
+wait_for() {
+  local desc=$1 deadline=$((SECONDS + $2))
+  shift 2
+  until "$@" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then
+      fail "timed out waiting for: $desc"
+      return 1
+    fi
+    sleep 0.05
+  done
+}
+
+pass() {
+  IT_PASSES=$((IT_PASSES + 1))
+  echo "ok   $*"
+}
+
+fail() {
+  IT_FAILS=$((IT_FAILS + 1))
+  echo "FAIL $*"
+}
+
+# expect_eq ACTUAL EXPECTED WHAT
+expect_eq() {
+  if [ "$1" == "$2" ]; then pass "$3"; else fail "$3: expected '$2', got '$1'"; fi
+}
+
+# expect_match TEXT REGEX WHAT
+expect_match() {
+  if [[ "$1" =~ $2 ]]; then pass "$3"; else fail "$3: '$2' not found in: ${1:0:2000}"; fi
+}
+
+# submit FILE [options]: runs kwg submit; output in OUT, exit status in RC.
+submit() {
+  local file=$1
+  shift
+  RC=0
+  OUT=$("$KWGT_BIN" submit --database-url "$DB" --timeout 60s "$@" "$file" 2>&1) || RC=$?
+}
+
+# it_done: prints the summary line and exits with the verdict.
+it_done() {
+  echo "$IT_PASSES passed, $IT_FAILS failed"
+  if [ "$IT_FAILS" -gt 0 ]; then
+    for f in "$IT_TMP"/*.log; do
+      [ -f "$f" ] || continue
+      echo "--- tail of $f"
+      tail -n 40 "$f"
+    done
+    exit 1
+  fi
+  exit 0
+}

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* protocol/script_task: task properties in both wire forms (kestra-script-tasks.md §W), the
+ * command line of §1.5, the environment, and the refusals (types, properties, templates). */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "protocol/duration.h"
+#include "protocol/script_task.h"
+#include "protocol/worker_job.h"
+
+#define SHELL "io.kestra.plugin.scripts.shell.Commands"
+#define PROCESS "\"taskRunner\":{\"type\":\"io.kestra.plugin.core.runner.Process\"}"
+
+struct decoded {
+	struct kwg_job *job;
+	struct kwg_script_task task;
+	struct kwg_err err;
+	int r;
+};
+
+/* Decodes a WorkerTask whose task object is `task_members` (without braces). */
+static void decode(struct decoded *d, const char *task_members)
+{
+	char json[8192];
+	struct kwg_err err = {{0}};
+	struct kwg_script_task_opts opts = {.default_runner = KWG_RUNNER_DOCKER,
+					    .working_dir = "/tmp/wd"};
+
+	snprintf(json, sizeof(json),
+		 "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
+		 "\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\","
+		 "%s},\"runContext\":{\"variables\":{}}}",
+		 task_members);
+	memset(d, 0, sizeof(*d));
+	assert_int_equal(kwg_job_decode(json, strlen(json), &d->job, &err), 0);
+	d->r = kwg_script_task_decode(d->job, &opts, &d->task, &d->err);
+}
+
+static void done(struct decoded *d)
+{
+	kwg_script_task_done(&d->task);
+	kwg_job_free(d->job);
+}
+
+static void test_script_task_commands_as_1x_string(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":\"[\\\"echo hi\\\",\\\"exit 3\\\"]\","
+		   PROCESS);
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.kind, KWG_TASK_SCRIPT);
+	assert_int_equal(d.task.runner, KWG_RUNNER_PROCESS);
+	assert_int_equal(d.task.argv.n, 3);
+	assert_string_equal(d.task.argv.v[0], "/bin/sh");
+	assert_string_equal(d.task.argv.v[1], "-c");
+	assert_string_equal(d.task.argv.v[2], "set -e\necho hi\nexit 3");
+	assert_true(d.task.warning_on_stderr);
+	done(&d);
+}
+
+static void test_script_task_commands_as_plain_list(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"echo hi\"],\"beforeCommands\":[\"cd /\"],"
+		   "\"failFast\":false,\"warningOnStdErr\":false,\"interpreter\":[\"/bin/bash\",\"-c\"]");
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.runner, KWG_RUNNER_DOCKER); /* no taskRunner: the default */
+	assert_string_equal(d.task.argv.v[0], "/bin/bash");
+	assert_string_equal(d.task.argv.v[2], "cd /\necho hi");
+	assert_false(d.task.warning_on_stderr);
+	done(&d);
+}
+
+static void test_script_task_booleans_as_strings(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":\"[\\\"x\\\"]\",\"failFast\":\"false\","
+		   "\"warningOnStdErr\":\"false\"," PROCESS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "x");
+	assert_false(d.task.warning_on_stderr);
+	done(&d);
+}
+
+static void test_script_task_windows_target(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"a\",\"b\"],\"targetOS\":\"WINDOWS\"");
+	assert_int_equal(d.r, 0);
+	/* the set -e line becomes an empty line and lines join with CRLF */
+	assert_string_equal(d.task.argv.v[2], "\r\na\r\nb");
+	done(&d);
+}
+
+static void test_script_task_shell_script_inline(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"io.kestra.plugin.scripts.shell.Script\",\"script\":\"echo 1\\necho 2\"");
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho 1\necho 2");
+	assert_null(d.task.script_file);
+	done(&d);
+}
+
+static void test_script_task_python_script_file_and_env(void **state)
+{
+	struct decoded d;
+	char expect[128];
+
+	(void)state;
+	decode(&d, "\"type\":\"io.kestra.plugin.scripts.python.Script\",\"script\":\"print(1)\","
+		   "\"env\":{\"PYTHONUNBUFFERED\":\"no\",\"A\":\"1\"}");
+	assert_int_equal(d.r, 0);
+	assert_non_null(d.task.script_file);
+	assert_non_null(strstr(d.task.script_file, ".py"));
+	assert_string_equal(d.task.script_body, "print(1)");
+	snprintf(expect, sizeof(expect), "set -e\npython /tmp/wd/%s", d.task.script_file);
+	assert_string_equal(d.task.argv.v[2], expect);
+	/* the language extras override the task env */
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "PYTHONUNBUFFERED"), "true");
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "A"), "1");
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "PIP_DISABLE_PIP_VERSION_CHECK"), "1");
+	done(&d);
+}
+
+static void test_script_task_env_as_string(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"env\":\"{\\\"A\\\":\\\"1\\\",\\\"B\\\":2}\"");
+	assert_int_equal(d.r, 0);
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "A"), "1");
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "B"), "2");
+	done(&d);
+}
+
+static void test_script_task_timeout_and_log_level(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"timeout\":\"PT1M30S\","
+		   "\"logLevel\":\"WARN\"");
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.timeout_ms, 90000);
+	assert_int_equal(d.task.log_level, KWG_LEVEL_WARN);
+	done(&d);
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"timeout\":\"soon\"");
+	assert_int_equal(d.r, -EBADMSG);
+	assert_string_equal(d.err.msg, "property 'timeout': 'soon' is not a duration");
+	done(&d);
+}
+
+static void test_script_task_log_task(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":[\"a\",\"b\"],"
+		   "\"level\":\"WARN\"");
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.kind, KWG_TASK_LOG);
+	assert_int_equal(d.task.messages.n, 2);
+	assert_int_equal(d.task.message_level, KWG_LEVEL_WARN);
+	done(&d);
+}
+
+static void test_script_task_refusals_name_the_input(void **state)
+{
+	static const struct {
+		const char *members;
+		int r;
+		const char *msg;
+	} cases[] = {
+		{"\"type\":\"io.kestra.plugin.scripts.r.Script\"", -EOPNOTSUPP,
+		 "task type 'io.kestra.plugin.scripts.r.Script' is not supported by kwg"},
+		{"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.x }}\"]", -EOPNOTSUPP,
+		 "property 'commands' holds a Pebble template ({{ … }} or {% … %}); kwg cannot "
+		 "render templates yet"},
+		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":[\"*.txt\"]", -EOPNOTSUPP,
+		 "property 'outputFiles' is not supported by kwg yet"},
+		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"dependencies\":[\"a\"]", -EOPNOTSUPP,
+		 "property 'dependencies' is not supported by kwg for "
+		 "'io.kestra.plugin.scripts.shell.Commands'"},
+		{"\"type\":\"" SHELL "\"", -EBADMSG, "property 'commands' is required"},
+		{"\"type\":\"" SHELL "\",\"commands\":\"not a list\"", -EBADMSG, NULL},
+		{"\"type\":\"" SHELL "\",\"commands\":[{\"a\":1}]", -EBADMSG,
+		 "property 'commands'[0]: expected a string"},
+		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"taskRunner\":{\"type\":\"io.x.K8s\"}",
+		 -EOPNOTSUPP, "task runner 'io.x.K8s' is not supported by kwg"},
+		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"warningOnStdErr\":\"maybe\"", -EBADMSG,
+		 "property 'warningOnStdErr': 'maybe' is not a boolean"},
+		{"\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"hi\",\"level\":\"LOUD\"",
+		 -EBADMSG, "property 'level': unknown level 'LOUD'"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct decoded d;
+		decode(&d, cases[i].members);
+		assert_int_equal(d.r, cases[i].r);
+		if (cases[i].msg)
+			assert_string_equal(d.err.msg, cases[i].msg);
+		else
+			assert_non_null(strstr(d.err.msg, "commands"));
+		done(&d);
+	}
+}
+
+static void test_script_task_ignores_unset_later_properties(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":\"[]\","
+		   "\"inputFiles\":{},\"namespaceFiles\":{\"enabled\":false},\"logToFile\":false");
+	assert_int_equal(d.r, 0);
+	done(&d);
+}
+
+static void test_durations_as_java_reads_them(void **state)
+{
+	int64_t ms;
+	char buf[32];
+
+	(void)state;
+	assert_int_equal(kwg_duration_parse("PT1M", &ms), 0);
+	assert_int_equal(ms, 60000);
+	assert_int_equal(kwg_duration_parse("PT0.5S", &ms), 0);
+	assert_int_equal(ms, 500);
+	assert_int_equal(kwg_duration_parse("P1DT2H", &ms), 0);
+	assert_int_equal(ms, 93600000);
+	assert_int_equal(kwg_duration_parse("pt2m3s", &ms), 0);
+	assert_int_equal(ms, 123000);
+	assert_int_equal(kwg_duration_parse("30", &ms), 0); /* a number of seconds */
+	assert_int_equal(ms, 30000);
+	assert_int_equal(kwg_duration_parse("PT", &ms), -EINVAL);
+	assert_int_equal(kwg_duration_parse("P1H", &ms), -EINVAL);
+	assert_int_equal(kwg_duration_parse("1 minute", &ms), -EINVAL);
+	kwg_duration_format_hms(3723004, buf);
+	assert_string_equal(buf, "1:02:03.004");
+	kwg_duration_format_hms(500, buf);
+	assert_string_equal(buf, "0:00:00.500");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_script_task_commands_as_1x_string),
+		cmocka_unit_test(test_script_task_commands_as_plain_list),
+		cmocka_unit_test(test_script_task_booleans_as_strings),
+		cmocka_unit_test(test_script_task_windows_target),
+		cmocka_unit_test(test_script_task_shell_script_inline),
+		cmocka_unit_test(test_script_task_python_script_file_and_env),
+		cmocka_unit_test(test_script_task_env_as_string),
+		cmocka_unit_test(test_script_task_timeout_and_log_level),
+		cmocka_unit_test(test_script_task_log_task),
+		cmocka_unit_test(test_script_task_refusals_name_the_input),
+		cmocka_unit_test(test_script_task_ignores_unset_later_properties),
+		cmocka_unit_test(test_durations_as_java_reads_them),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,378 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* protocol/worker_job: decoding WorkerJobs and encoding the worker's messages against reference
+ * messages written from kestra-protocol.md (tests/unit/data). */
+#include <errno.h>
+#include <jansson.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "protocol/log_entry.h"
+#include "protocol/state.h"
+#include "protocol/worker_job.h"
+#include "test_util.h"
+
+#define WORKER_ID "9f3c1c4e-6a44-4d89-9f1c-2b8d51d3a0e7"
+
+static int64_t instant(const char *s)
+{
+	int64_t us = 0;
+
+	assert_int_equal(kwg_clock_parse_instant(s, &us), 0);
+	return us;
+}
+
+static struct kwg_job *decode_file(const char *name)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_job *job = NULL;
+	size_t len;
+	char *text = test_read_data(name, &len);
+
+	assert_int_equal(kwg_job_decode(text, len, &job, &err), 0);
+	free(text);
+	return job;
+}
+
+static struct kwg_job *decode_str(const char *s, int expect, struct kwg_err *err)
+{
+	struct kwg_job *job = NULL;
+
+	assert_int_equal(kwg_job_decode(s, strlen(s), &job, err), expect);
+	return job;
+}
+
+static void test_worker_job_decodes_reference_task(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	struct kwg_taskrun_ref ref;
+
+	(void)state;
+	assert_int_equal(kwg_job_kind(job), KWG_JOB_TASK);
+	assert_false(kwg_job_is_broken(job));
+	assert_string_equal(kwg_job_task_run_id(job), "4wjtkzwVGBM9yKnjyVPJiX");
+	assert_string_equal(kwg_job_execution_id(job), "5oEdgrDqXNTpL7cC9FQPpO");
+	assert_string_equal(kwg_job_tenant_id(job), "main");
+	assert_string_equal(kwg_job_task_type(job), "io.kestra.plugin.core.log.Log");
+	kwg_job_ref(job, &ref);
+	assert_string_equal(ref.flow_id, "hello_world");
+	assert_string_equal(ref.namespace_, "company.team");
+	assert_int_equal(ref.attempt_number, 0);
+	kwg_job_free(job);
+}
+
+/* The final result of §5.7, built through RUNNING then SUCCESS, equals the reference. */
+static void test_worker_job_results_match_reference(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	char *running, *final, *expected_text;
+	json_t *got, *expected, *attempt;
+
+	(void)state;
+	running = kwg_job_result_running(job, WORKER_ID, instant("2025-09-02T10:15:30.204900Z"));
+	assert_non_null(running);
+	got = json_loads(running, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_object_get(json_object_get(got, "taskRun"), "state"),
+				    "current")),
+			    "RUNNING");
+	attempt = json_array_get(json_object_get(json_object_get(got, "taskRun"), "attempts"), 0);
+	assert_string_equal(json_string_value(json_object_get(attempt, "workerId")), WORKER_ID);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(attempt, "state"),
+							 "histories")),
+			 2);
+	/* outputs is always written, null included */
+	assert_true(json_is_null(json_object_get(json_object_get(got, "taskRun"), "outputs")));
+	json_decref(got);
+	free(running);
+
+	final = kwg_job_result_final(job, KWG_STATE_SUCCESS, NULL,
+				     instant("2025-09-02T10:15:30.512400Z"));
+	assert_non_null(final);
+	got = json_loads(final, 0, NULL);
+	expected_text = test_read_data("worker_task_result_final.json", NULL);
+	expected = json_loads(expected_text, 0, NULL);
+	assert_non_null(got);
+	assert_non_null(expected);
+	if (!json_equal(got, expected)) {
+		fprintf(stderr, "got:      %s\n", final);
+		fail_msg("final result differs from worker_task_result_final.json");
+	}
+	json_decref(got);
+	json_decref(expected);
+	free(expected_text);
+	free(final);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_running_record_has_worker_instance(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	char *rec = kwg_job_running_record(job, WORKER_ID, "gpu");
+	char *ref_text = test_read_data("worker_job_running.json", NULL);
+	json_t *got = json_loads(rec, 0, NULL), *ref = json_loads(ref_text, 0, NULL);
+
+	(void)state;
+	assert_true(json_equal(json_object_get(got, "workerInstance"),
+			       json_object_get(ref, "workerInstance")));
+	assert_true(json_equal(json_object_get(got, "partition"), json_object_get(ref, "partition")));
+	assert_string_equal(json_string_value(json_object_get(got, "type")), "task");
+	/* taskRun, task and runContext are copied unchanged */
+	assert_non_null(json_object_get(got, "runContext"));
+	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "taskRun"), "id")),
+			    "4wjtkzwVGBM9yKnjyVPJiX");
+	json_decref(got);
+	json_decref(ref);
+	free(rec);
+	free(ref_text);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_running_record_omits_null_group(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	char *rec = kwg_job_running_record(job, WORKER_ID, NULL);
+
+	(void)state;
+	assert_null(strstr(rec, "workerGroup"));
+	assert_non_null(strstr(rec, "\"workerUuid\":\"" WORKER_ID "\""));
+	free(rec);
+	kwg_job_free(job);
+}
+
+static void test_log_entry_matches_reference(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	struct kwg_taskrun_ref ref;
+	struct kwg_buf b;
+	char *expected = test_read_data("log_entry.json", NULL);
+
+	(void)state;
+	expected[strcspn(expected, "\n")] = '\0';
+	kwg_job_ref(job, &ref);
+	kwg_buf_init(&b, 1 << 20);
+	assert_int_equal(kwg_log_entry_encode(&b, &ref, instant("2025-09-02T10:15:30.300120Z"),
+					      KWG_LEVEL_INFO, "kwg-worker", "Hello Kestra", 12),
+			 0);
+	assert_string_equal(kwg_buf_str(&b), expected);
+	kwg_buf_done(&b);
+	free(expected);
+	kwg_job_free(job);
+}
+
+static void test_log_entry_escapes_control_characters(void **state)
+{
+	struct kwg_taskrun_ref ref = {.task_run_id = "t", .attempt_number = -1};
+	struct kwg_buf b;
+	json_t *parsed;
+
+	(void)state;
+	kwg_buf_init(&b, 1 << 20);
+	assert_int_equal(kwg_log_entry_encode(&b, &ref, 0, KWG_LEVEL_ERROR, NULL, "a\"b\\c\x01\t", 7),
+			 0);
+	assert_non_null(strstr(kwg_buf_str(&b), "\"message\":\"a\\\"b\\\\c\\u0001\\t\""));
+	assert_non_null(strstr(kwg_buf_str(&b), "\"attemptNumber\":null"));
+	parsed = json_loads(kwg_buf_str(&b), 0, NULL);
+	assert_non_null(parsed);
+	json_decref(parsed);
+	kwg_buf_done(&b);
+}
+
+static void test_worker_job_fail_adds_failed_attempt(void **state)
+{
+	struct kwg_job *job = decode_file("worker_task.json");
+	char *s = kwg_job_result_fail(job, KWG_STATE_FAILED, WORKER_ID, 1756808130000000);
+	json_t *j = json_loads(s, 0, NULL);
+	json_t *tr = json_object_get(j, "taskRun");
+	json_t *attempt = json_array_get(json_object_get(tr, "attempts"), 0);
+
+	(void)state;
+	assert_string_equal(json_string_value(json_object_get(json_object_get(tr, "state"), "current")),
+			    "FAILED");
+	/* §6.5: histories CREATED (as received), FAILED */
+	assert_int_equal(json_array_size(json_object_get(json_object_get(tr, "state"), "histories")), 2);
+	assert_int_equal(json_array_size(json_object_get(json_object_get(attempt, "state"),
+							 "histories")),
+			 1);
+	json_decref(j);
+	free(s);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_missing_task_is_broken_but_identified(void **state)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_job *job = decode_str(
+		"{\"type\":\"task\",\"taskRun\":{\"id\":\"r1\",\"executionId\":\"e\",\"namespace\":"
+		"\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},"
+		"\"runContext\":{}}",
+		-EBADMSG, &err);
+
+	(void)state;
+	assert_non_null(job);
+	assert_true(kwg_job_is_broken(job));
+	assert_string_equal(kwg_job_task_run_id(job), "r1");
+	assert_string_equal(err.msg, "$.task: missing");
+	assert_string_equal(kwg_job_error(job), "$.task: missing");
+	kwg_job_free(job);
+}
+
+static void test_worker_job_rejects_unreadable_rows(void **state)
+{
+	static const struct {
+		const char *json;
+		const char *msg;
+	} cases[] = {
+		{"[1,2]", "$: expected an object"},
+		{"{\"type\":\"task\"}", "$.taskRun: missing"},
+		{"{\"taskRun\":{\"id\":5}}", "$.taskRun.id: expected a string"},
+		{"{\"type\":\"other\"}", "$.type: unknown job type 'other'"},
+		{"{\"taskRun\":{\"id\":\"x\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
+		 "\"f\",\"taskId\":\"t\",\"state\":{}}}",
+		 "$.taskRun.state.current: missing"},
+		{"{\"a\":1,\"a\":2}", NULL},
+		{"{", NULL},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct kwg_err err = {{0}};
+		struct kwg_job *job = decode_str(cases[i].json, -EBADMSG, &err);
+		assert_null(job);
+		if (cases[i].msg)
+			assert_string_equal(err.msg, cases[i].msg);
+		else
+			assert_true(strlen(err.msg) > 0);
+	}
+}
+
+static void test_worker_job_rejects_deep_nesting(void **state)
+{
+	struct kwg_err err = {{0}};
+	char buf[1024] = "{\"taskRun\":";
+	size_t n = strlen(buf);
+
+	(void)state;
+	for (int i = 0; i < 200; i++)
+		buf[n++] = '[';
+	for (int i = 0; i < 200; i++)
+		buf[n++] = ']';
+	buf[n++] = '}';
+	buf[n] = '\0';
+	assert_null(decode_str(buf, -EBADMSG, &err));
+	assert_non_null(strstr(err.msg, "nested deeper"));
+}
+
+static void test_worker_job_rejects_huge_input(void **state)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_job *job = NULL;
+	size_t len = KWG_JOB_MAX_BYTES + 1;
+	char *big = malloc(len);
+
+	(void)state;
+	memset(big, ' ', len);
+	assert_int_equal(kwg_job_decode(big, len, &job, &err), -EMSGSIZE);
+	assert_null(job);
+	free(big);
+}
+
+static void test_worker_job_decodes_trigger(void **state)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_job *job = decode_str(
+		"{\"type\":\"trigger\",\"triggerContext\":{\"tenantId\":\"main\",\"namespace\":\"n\","
+		"\"flowId\":\"f\",\"triggerId\":\"t\"},\"trigger\":{\"id\":\"t\"}}",
+		0, &err);
+	char *key = NULL, *value = NULL;
+
+	(void)state;
+	assert_int_equal(kwg_job_kind(job), KWG_JOB_TRIGGER);
+	assert_int_equal(kwg_job_trigger_failure(job, &key, &value), 0);
+	assert_string_equal(key, "main_n_f_t");
+	assert_null(strstr(value, "execution"));
+	free(key);
+	free(value);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_state_rules_allow_failure_without_retry(void **state)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_state_rules rules;
+	struct kwg_job *job = decode_str(
+		"{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":\"f\","
+		"\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\",\"type\":"
+		"\"x\",\"allowFailure\":true,\"retry\":{\"type\":\"constant\",\"interval\":\"PT1S\","
+		"\"maxAttempts\":2}},\"runContext\":{}}",
+		0, &err);
+	char *s;
+
+	(void)state;
+	s = kwg_job_result_running(job, WORKER_ID, 1000000);
+	free(s);
+	kwg_job_state_rules(job, 2000000, &rules);
+	/* one attempt of two: the executor will retry, so allowFailure does not apply yet */
+	assert_true(rules.allow_failure);
+	assert_true(rules.will_retry);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &rules), KWG_STATE_FAILED);
+	s = kwg_job_result_final(job, KWG_STATE_FAILED, NULL, 2000000);
+	free(s);
+	s = kwg_job_result_running(job, WORKER_ID, 3000000);
+	free(s);
+	kwg_job_state_rules(job, 4000000, &rules);
+	assert_false(rules.will_retry);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &rules), KWG_STATE_WARNING);
+	kwg_job_free(job);
+}
+
+static void test_state_rules_table(void **state)
+{
+	struct kwg_state_rules none = {0}, af = {.allow_failure = true},
+			       aw = {.allow_warning = true},
+			       both = {.allow_failure = true, .allow_warning = true},
+			       wor = {.warning_on_retry_applies = true};
+
+	(void)state;
+	assert_int_equal(kwg_state_of_script(0, 0, true), KWG_STATE_SUCCESS);
+	assert_int_equal(kwg_state_of_script(0, 1, true), KWG_STATE_WARNING);
+	assert_int_equal(kwg_state_of_script(0, 1, false), KWG_STATE_SUCCESS);
+	assert_int_equal(kwg_state_of_script(3, 0, false), KWG_STATE_FAILED);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &none), KWG_STATE_FAILED);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &af), KWG_STATE_WARNING);
+	assert_int_equal(kwg_state_final(KWG_STATE_WARNING, &aw), KWG_STATE_SUCCESS);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &both), KWG_STATE_SUCCESS);
+	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &aw), KWG_STATE_FAILED);
+	assert_int_equal(kwg_state_final(KWG_STATE_SUCCESS, &wor), KWG_STATE_WARNING);
+	assert_int_equal(kwg_state_final(KWG_STATE_KILLED, &both), KWG_STATE_KILLED);
+	assert_int_equal(kwg_state_from_name("RUNNING"), KWG_STATE_RUNNING);
+	assert_int_equal(kwg_state_from_name("running"), KWG_STATE_UNKNOWN);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_worker_job_decodes_reference_task),
+		cmocka_unit_test(test_worker_job_results_match_reference),
+		cmocka_unit_test(test_worker_job_running_record_has_worker_instance),
+		cmocka_unit_test(test_worker_job_running_record_omits_null_group),
+		cmocka_unit_test(test_log_entry_matches_reference),
+		cmocka_unit_test(test_log_entry_escapes_control_characters),
+		cmocka_unit_test(test_worker_job_fail_adds_failed_attempt),
+		cmocka_unit_test(test_worker_job_missing_task_is_broken_but_identified),
+		cmocka_unit_test(test_worker_job_rejects_unreadable_rows),
+		cmocka_unit_test(test_worker_job_rejects_deep_nesting),
+		cmocka_unit_test(test_worker_job_rejects_huge_input),
+		cmocka_unit_test(test_worker_job_decodes_trigger),
+		cmocka_unit_test(test_worker_job_state_rules_allow_failure_without_retry),
+		cmocka_unit_test(test_state_rules_table),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "config"
+#include "worker/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/compat.h"
+#include "common/parse.h"
+
+enum cfg_type {
+	CFG_STRING,
+	CFG_U32,
+	CFG_LOG_LEVEL,
+	CFG_RUNNER,
+	CFG_GROUP,
+	CFG_LIST,
+};
+
+struct cfg_key {
+	const char *key; /* file key; KWG_<KEY> and --<key-with-dashes> derive from it */
+	enum cfg_type type;
+	size_t offset;
+	const char *def; /* NULL: unset */
+	uint32_t min, max;
+	bool secret; /* also KWG_<KEY>_FILE; never logged */
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct kwg_config, f)
+static const struct cfg_key keys_table[] = {
+	{"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
+	 "libpq URL or conninfo of Kestra's PostgreSQL database (required)"},
+	{"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
+	 "worker group key [a-zA-Z0-9_-]+; none = the default group"},
+	{"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false,
+	 "tasks run at once (1-1024)"},
+	{"log_level", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
+	 "error, warning, notice, info or debug"},
+	{"default_runner", CFG_RUNNER, OFF(default_runner), "docker", 0, 0, false,
+	 "runner of script tasks without taskRunner: process or docker"},
+	{"work_dir", CFG_STRING, OFF(work_dir), NULL, 0, 0, false,
+	 "where task working directories are made (default $TMPDIR or /tmp)"},
+	{"task_env_passthrough", CFG_LIST, OFF(task_env_passthrough), NULL, 0, 0, false,
+	 "comma-separated variable names copied into Process tasks"},
+};
+
+static bool key_allowed(const char *const *allowed, const char *key)
+{
+	if (!allowed)
+		return true;
+	for (; *allowed; allowed++)
+		if (strcmp(*allowed, key) == 0)
+			return true;
+	return false;
+}
+
+static void key_to_env(const char *key, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "KWG_");
+
+	for (; *key && n + 1 < size; key++)
+		out[n++] = (char)toupper((unsigned char)*key);
+	out[n] = '\0';
+}
+
+static void key_to_flag(const char *key, char *out, size_t size)
+{
+	size_t n = (size_t)snprintf(out, size, "--");
+
+	for (; *key && n + 1 < size; key++)
+		out[n++] = *key == '_' ? '-' : *key;
+	out[n] = '\0';
+}
+
+static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char *value,
+		     const char *source, struct kwg_err *err)
+{
+	void *field = (char *)cfg + k->offset;
+	int r;
+
+	switch (k->type) {
+	case CFG_GROUP:
+		if (!*value) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+			    strlen(value) ||
+		    strlen(value) > 250)
+			return kwg_err_set(err, -EINVAL,
+					   "%s: invalid worker group '%.64s' (expected [a-zA-Z0-9_-]+, "
+					   "at most 250 characters)",
+					   source, value);
+		/* fall through */
+	case CFG_STRING: {
+		char *copy = strdup(value);
+		if (!copy)
+			return -ENOMEM;
+		free(*(char **)field);
+		*(char **)field = copy;
+		return 0;
+	}
+	case CFG_U32:
+		r = kwg_parse_u32(value, k->min, k->max, field);
+		if (r < 0)
+			return kwg_err_set(err, -EINVAL, "%s: '%.64s' is not a number from %u to %u",
+					   source, value, k->min, k->max);
+		return 0;
+	case CFG_LOG_LEVEL:
+		if (kwg_log_level_parse(value, field) < 0)
+			return kwg_err_set(err, -EINVAL,
+					   "%s: unknown log level '%.64s' (error, warning, notice, "
+					   "info, debug)",
+					   source, value);
+		return 0;
+	case CFG_RUNNER:
+		if (strcmp(value, "process") == 0)
+			*(enum kwg_runner_kind *)field = KWG_RUNNER_PROCESS;
+		else if (strcmp(value, "docker") == 0)
+			*(enum kwg_runner_kind *)field = KWG_RUNNER_DOCKER;
+		else
+			return kwg_err_set(err, -EINVAL,
+					   "%s: unknown runner '%.64s' (process or docker)", source,
+					   value);
+		return 0;
+	case CFG_LIST: {
+		struct kwg_strv *sv = field;
+		cleanup_free char *copy = strdup(value);
+		char *save = NULL;
+		if (!copy)
+			return -ENOMEM;
+		kwg_strv_done(sv);
+		for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+			r = kwg_strv_push(sv, tok);
+			if (r < 0)
+				return r;
+		}
+		return 0;
+	}
+	}
+	return -EINVAL;
+}
+
+static int read_secret_file(const char *path, char **ret, const char *source, struct kwg_err *err)
+{
+	cleanup_fclose FILE *f = fopen(path, "re");
+	char buf[4096];
+	size_t n;
+
+	if (!f)
+		return kwg_err_set(err, -EINVAL, "%s: cannot open '%s': %s", source, path,
+				   strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	buf[n] = '\0';
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*ret = strdup(buf);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int load_env(struct kwg_config *cfg, char *const *envp, const char *const *allowed,
+		    struct kwg_err *err)
+{
+	for (char *const *e = envp; e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		bool known = false;
+		if (strncmp(*e, "KWG_", 4) != 0 || !eq)
+			continue;
+		for (size_t i = 0; i < ARRAY_SIZE(keys_table); i++) {
+			const struct cfg_key *k = &keys_table[i];
+			char name[64], file_name[80];
+			size_t len = (size_t)(eq - *e);
+			key_to_env(k->key, name, sizeof(name));
+			(void)snprintf(file_name, sizeof(file_name), "%s_FILE", name);
+			if (strlen(name) == len && strncmp(*e, name, len) == 0) {
+				known = true;
+				if (key_allowed(allowed, k->key)) {
+					int r = set_value(cfg, k, eq + 1, name, err);
+					if (r < 0)
+						return r;
+				}
+			} else if (k->secret && strlen(file_name) == len &&
+				   strncmp(*e, file_name, len) == 0) {
+				cleanup_free char *value = NULL;
+				int r;
+				known = true;
+				if (!key_allowed(allowed, k->key))
+					continue;
+				r = read_secret_file(eq + 1, &value, file_name, err);
+				if (r >= 0)
+					r = set_value(cfg, k, value, file_name, err);
+				if (r < 0)
+					return r;
+			}
+		}
+		/* A misspelt KWG_ variable would otherwise be silently ignored. */
+		if (!known)
+			return kwg_err_set(err, -EINVAL, "unknown environment variable %.*s",
+					   (int)(eq - *e), *e);
+	}
+	return 0;
+}
+
+static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char *const *allowed,
+		      struct kwg_err *err)
+{
+	for (int i = 0; i < argc; i++) {
+		const char *arg = argv[i], *value = NULL;
+		const struct cfg_key *k = NULL;
+		char flag[64];
+		size_t len;
+		int r;
+
+		if (strcmp(arg, "-n") == 0 || strcmp(arg, "--check") == 0) {
+			cfg->check_only = true;
+			continue;
+		}
+		if (strcmp(arg, "-v") == 0) {
+			cfg->log_level = KWG_LOG_DEBUG;
+			continue;
+		}
+		len = strcspn(arg, "=");
+		for (size_t j = 0; j < ARRAY_SIZE(keys_table); j++) {
+			key_to_flag(keys_table[j].key, flag, sizeof(flag));
+			if (strlen(flag) == len && strncmp(arg, flag, len) == 0 &&
+			    key_allowed(allowed, keys_table[j].key))
+				k = &keys_table[j];
+		}
+		if (!k)
+			return kwg_err_set(err, -EINVAL, "unknown option '%.64s'", arg);
+		key_to_flag(k->key, flag, sizeof(flag));
+		if (arg[len] == '=')
+			value = arg + len + 1;
+		else if (i + 1 < argc)
+			value = argv[++i];
+		else
+			return kwg_err_set(err, -EINVAL, "%s needs a value", flag);
+		r = set_value(cfg, k, value, flag, err);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+int kwg_config_load(int argc, char **argv, char *const *envp, const char *const *keys,
+		    struct kwg_config *ret, struct kwg_err *err)
+{
+	int r = 0;
+
+	*ret = (struct kwg_config){0};
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(keys_table); i++)
+		if (keys_table[i].def)
+			r = set_value(ret, &keys_table[i], keys_table[i].def, "default", err);
+	if (r >= 0)
+		r = load_env(ret, envp, keys, err);
+	if (r >= 0)
+		r = load_flags(ret, argc, argv, keys, err);
+	if (r >= 0 && key_allowed(keys, "database_url") &&
+	    (!ret->database_url || !*ret->database_url))
+		r = kwg_err_set(err, -EINVAL,
+				"no database: set --database-url or KWG_DATABASE_URL");
+	if (r >= 0 && !ret->work_dir) {
+		const char *tmp = getenv("TMPDIR");
+		ret->work_dir = strdup(tmp && *tmp ? tmp : "/tmp");
+		r = ret->work_dir ? 0 : -ENOMEM;
+	}
+	return r;
+}
+
+void kwg_config_done(struct kwg_config *cfg)
+{
+	free(cfg->database_url);
+	free(cfg->group);
+	free(cfg->work_dir);
+	kwg_strv_done(&cfg->task_env_passthrough);
+	*cfg = (struct kwg_config){0};
+}
+
+void kwg_config_usage(const char *const *keys)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(keys_table); i++) {
+		char flag[64], env[64];
+		if (!key_allowed(keys, keys_table[i].key))
+			continue;
+		key_to_flag(keys_table[i].key, flag, sizeof(flag));
+		key_to_env(keys_table[i].key, env, sizeof(env));
+		printf("  %-26s %-30s %s%s%s\n", flag, env, keys_table[i].help,
+		       keys_table[i].def ? "; default " : "",
+		       keys_table[i].def ? keys_table[i].def : "");
+	}
+}
+
+char *kwg_config_redact_url(const char *url)
+{
+	const char *scheme = strstr(url, "://");
+	const char *at, *colon;
+	char *out;
+
+	/* URL form: postgresql://user:password@host/db */
+	if (scheme && (at = strchr(scheme + 3, '@')) &&
+	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))) {
+		size_t head = (size_t)(colon - url) + 1;
+		size_t len = head + 3 + strlen(at) + 1;
+		out = malloc(len);
+		if (out)
+			(void)snprintf(out, len, "%.*s***%s", (int)head, url, at);
+		return out;
+	}
+	/* conninfo form: redact password=… */
+	out = strdup(url);
+	if (out) {
+		char *p = strstr(out, "password=");
+		if (p) {
+			p += strlen("password=");
+			size_t n = strcspn(p, " ");
+			memset(p, '*', n);
+		}
+	}
+	return out;
+}

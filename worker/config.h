@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's configuration: one table of keys (worker/config.c) gives each setting its default,
+ * its KWG_<KEY> environment variable and its --<key> flag; flags win over the environment, the
+ * environment over defaults. Invalid values are refused with a message naming the setting. */
+#pragma once
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/err.h"
+#include "common/log.h"
+#include "common/strv.h"
+#include "protocol/script_task.h"
+
+struct kwg_config {
+	char *database_url;            /* libpq URL or conninfo; SECRET: never logged */
+	char *group;                   /* NULL: the default group */
+	uint32_t concurrency;          /* task slots */
+	enum kwg_log_level log_level;
+	enum kwg_runner_kind default_runner;
+	char *work_dir;                /* parent of task working directories */
+	struct kwg_strv task_env_passthrough; /* names copied into Process tasks */
+	bool check_only;               /* -n: validate and exit */
+};
+
+/* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,
+ * also on failure). keys limits the accepted keys to a NULL-terminated list (NULL: all). Returns 0,
+ * or -EINVAL with err naming the setting and its source. */
+int kwg_config_load(int argc, char **argv, char *const *envp, const char *const *keys,
+		    struct kwg_config *ret, struct kwg_err *err);
+void kwg_config_done(struct kwg_config *cfg);
+/* Writes the usage lines of the given keys (NULL: all) to stdout. */
+void kwg_config_usage(const char *const *keys);
+/* The database URL with any password replaced by "***", for logs. New string. */
+char *kwg_config_redact_url(const char *url);

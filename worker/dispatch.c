@@ -1,0 +1,393 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "dispatch"
+#include "worker/dispatch.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/compat.h"
+#include "common/log.h"
+#include "protocol/script_task.h"
+#include "protocol/sql.h"
+#include "worker/pg.h"
+
+/* After a failed claim, wait this long before the next (the error is logged each time). */
+#define ERROR_BACKOFF_MS 1000
+
+struct claimed {
+	struct kwg_job *job; /* NULL when the row could not be decoded at all */
+	long long offset;
+};
+
+struct kwg_dispatch {
+	uv_loop_t *loop;
+	const struct kwg_config *cfg;
+	const char *worker_id;
+	struct kwg_dispatch_ops ops;
+	void *ctx;
+	struct kwg_pg *pg;
+	uv_timer_t timer;
+	bool running;  /* claiming enabled */
+	bool claiming; /* a claim transaction is in flight */
+	uint64_t last_hit_ms;
+	struct claimed *rows;
+	size_t n_rows;
+	char runnerless[256], scripts[1024]; /* text-array literals for the default group */
+};
+
+static void claim(struct kwg_dispatch *d);
+
+static void on_timer(uv_timer_t *t)
+{
+	claim(t->data);
+}
+
+/* KESTRA: JdbcQueue poll ladder (1.0 defaults): 25 ms while the last hit is recent, doubling
+ * with idle time up to 500 ms. */
+static uint64_t idle_delay_ms(struct kwg_dispatch *d)
+{
+	uint64_t idle = uv_now(d->loop) - d->last_hit_ms;
+
+	if (idle < 3750)
+		return 25;
+	if (idle < 7500)
+		return 31;
+	if (idle < 15000)
+		return 62;
+	if (idle < 30000)
+		return 125;
+	if (idle < 60000)
+		return 250;
+	return 500;
+}
+
+static void rows_clear(struct kwg_dispatch *d)
+{
+	for (size_t i = 0; i < d->n_rows; i++)
+		kwg_job_free(d->rows[i].job);
+	free(d->rows);
+	d->rows = NULL;
+	d->n_rows = 0;
+}
+
+enum claim_outcome {
+	CLAIM_HIT,   /* rows claimed: claim again at once (immediate re-poll) */
+	CLAIM_EMPTY, /* nothing to claim: back off by idle time */
+	CLAIM_ERROR,
+};
+
+static void claim_done(struct kwg_dispatch *d, enum claim_outcome outcome)
+{
+	uint64_t delay_ms = outcome == CLAIM_HIT     ? 0
+			    : outcome == CLAIM_EMPTY ? idle_delay_ms(d)
+						     : ERROR_BACKOFF_MS;
+
+	d->claiming = false;
+	if (outcome == CLAIM_HIT)
+		d->last_hit_ms = uv_now(d->loop);
+	if (d->running)
+		uv_timer_start(&d->timer, on_timer, delay_ms, 0);
+}
+
+static void on_rolled_back(void *userdata, PGresult *res, const char *error)
+{
+	claim_done(userdata, CLAIM_ERROR);
+}
+
+/* A step failed: roll back (the rows return to the queue) and try again later. */
+static void claim_failed(struct kwg_dispatch *d, const char *step, PGresult *res,
+			 const char *error)
+{
+	kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step,
+			res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
+	rows_clear(d);
+	if (!res || kwg_pg_query(d->pg, "ROLLBACK", 0, NULL, on_rolled_back, d) < 0)
+		claim_done(d, CLAIM_ERROR);
+}
+
+static void on_committed(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	size_t n = d->n_rows;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		/* Lost during COMMIT, the outcome is unknown; the rows are either still queued or
+		 * recorded in worker_job_running for Kestra's resubmission. */
+		claim_failed(d, "COMMIT", res, error);
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct kwg_job *job = d->rows[i].job;
+		d->rows[i].job = NULL;
+		if (job)
+			d->ops.on_job(d->ctx, job);
+	}
+	rows_clear(d);
+	claim_done(d, n > 0 ? CLAIM_HIT : CLAIM_EMPTY);
+}
+
+static void on_marked(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		claim_failed(d, "mark consumed", res, error);
+		return;
+	}
+	if (kwg_pg_query(d->pg, "COMMIT", 0, NULL, on_committed, d) < 0)
+		claim_failed(d, "COMMIT", NULL, "out of memory");
+}
+
+static void mark_consumed(struct kwg_dispatch *d)
+{
+	struct kwg_buf offsets;
+	const char *params[2];
+	int r = 0;
+
+	kwg_buf_init(&offsets, 1u << 20);
+	r = kwg_buf_putc(&offsets, '{');
+	for (size_t i = 0; r >= 0 && i < d->n_rows; i++)
+		r = kwg_buf_printf(&offsets, "%s%lld", i ? "," : "", d->rows[i].offset);
+	if (r >= 0)
+		r = kwg_buf_putc(&offsets, '}');
+	params[0] = kwg_buf_str(&offsets);
+	params[1] = d->cfg->group;
+	if (r >= 0)
+		r = kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
+	kwg_buf_done(&offsets);
+	if (r < 0)
+		claim_failed(d, "mark consumed", NULL, strerror(-r));
+}
+
+static void on_upserted(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		claim_failed(d, "worker_job_running", res, error);
+		return;
+	}
+	mark_consumed(d);
+}
+
+/* Upserts worker_job_running for every task job that decoded, one statement for the batch.
+ * Keys must be distinct in one INSERT … ON CONFLICT: a repeated task run keeps its last row. */
+static void upsert_running(struct kwg_dispatch *d)
+{
+	const char **keys = calloc(d->n_rows + 1, sizeof(*keys));
+	char **values = calloc(d->n_rows + 1, sizeof(*values));
+	struct kwg_buf kbuf, vbuf;
+	const char *params[2];
+	size_t n = 0;
+	int r = keys && values ? 0 : -ENOMEM;
+
+	kwg_buf_init(&kbuf, SIZE_MAX / 4);
+	kwg_buf_init(&vbuf, SIZE_MAX / 4);
+	for (size_t i = d->n_rows; r >= 0 && i-- > 0;) {
+		struct kwg_job *job = d->rows[i].job;
+		bool dup = false;
+		if (!job || kwg_job_is_broken(job) || kwg_job_kind(job) != KWG_JOB_TASK)
+			continue;
+		for (size_t j = 0; j < n; j++)
+			dup |= strcmp(keys[j], kwg_job_task_run_id(job)) == 0;
+		if (dup)
+			continue;
+		keys[n] = kwg_job_task_run_id(job);
+		values[n] = kwg_job_running_record(job, d->worker_id, d->cfg->group);
+		r = values[n] ? 0 : -ENOMEM;
+		n++;
+	}
+	if (r >= 0)
+		r = kwg_sql_text_array(&kbuf, keys, n);
+	if (r >= 0)
+		r = kwg_sql_text_array(&vbuf, (const char *const *)values, n);
+	params[0] = kwg_buf_str(&kbuf);
+	params[1] = kwg_buf_str(&vbuf);
+	if (r >= 0 && n > 0)
+		r = kwg_pg_query(d->pg, KWG_SQL_RUNNING_UPSERT, 2, params, on_upserted, d);
+	for (size_t i = 0; values && i < n; i++)
+		free(values[i]);
+	free(values);
+	free(keys);
+	kwg_buf_done(&kbuf);
+	kwg_buf_done(&vbuf);
+	if (r < 0)
+		claim_failed(d, "worker_job_running", NULL, strerror(-r));
+	else if (n == 0)
+		mark_consumed(d);
+}
+
+static void decode_rows(struct kwg_dispatch *d, PGresult *res)
+{
+	int n = PQntuples(res);
+
+	d->rows = calloc((size_t)n, sizeof(*d->rows));
+	if (!d->rows)
+		return;
+	d->n_rows = (size_t)n;
+	for (int i = 0; i < n; i++) {
+		struct kwg_err err = {{0}};
+		struct claimed *c = &d->rows[i];
+		int r;
+		c->offset = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		r = kwg_job_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &c->job,
+				   &err);
+		if (r < 0 && !c->job)
+			kwg_log_error("WorkerJob at offset %lld cannot be read and is skipped: %s",
+				      c->offset, r == -ENOMEM ? "out of memory" : err.msg);
+		else if (r < 0)
+			kwg_log_warning("WorkerJob at offset %lld (task run '%s') is malformed: %s",
+					c->offset, kwg_job_task_run_id(c->job), err.msg);
+	}
+}
+
+static void on_selected(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		claim_failed(d, "SELECT", res, error);
+		return;
+	}
+	if (PQntuples(res) == 0) {
+		if (kwg_pg_query(d->pg, "COMMIT", 0, NULL, on_committed, d) < 0)
+			claim_failed(d, "COMMIT", NULL, "out of memory");
+		return;
+	}
+	decode_rows(d, res);
+	if (!d->rows) {
+		claim_failed(d, "decode", NULL, "out of memory");
+		return;
+	}
+	upsert_running(d);
+}
+
+static void on_begun(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	unsigned slots = d->ops.free_slots(d->ctx);
+	char limit[16];
+	int r;
+
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
+		claim_failed(d, "BEGIN", res, error);
+		return;
+	}
+	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
+	if (d->cfg->group) {
+		const char *params[] = {d->cfg->group, limit};
+		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_GROUP, 2, params, on_selected, d);
+	} else {
+		const char *params[] = {
+			limit, d->runnerless, d->scripts,
+			d->cfg->default_runner == KWG_RUNNER_PROCESS ? "true" : "false"};
+		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_DEFAULT, 4, params, on_selected, d);
+	}
+	if (r < 0)
+		claim_failed(d, "SELECT", NULL, "out of memory");
+}
+
+static void claim(struct kwg_dispatch *d)
+{
+	if (!d->running || d->claiming || !kwg_pg_is_connected(d->pg))
+		return;
+	/* No free slot: wait for kwg_dispatch_wake. */
+	if (d->ops.free_slots(d->ctx) == 0)
+		return;
+	uv_timer_stop(&d->timer);
+	d->claiming = true;
+	if (kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d) < 0)
+		claim_done(d, CLAIM_ERROR);
+}
+
+static void on_pg_state(void *userdata, bool connected)
+{
+	if (connected)
+		claim(userdata);
+}
+
+static int text_array(char *out, size_t size, const char *const *list)
+{
+	struct kwg_buf b;
+	size_t n = 0;
+	int r;
+
+	while (list[n])
+		n++;
+	kwg_buf_init(&b, size - 1);
+	r = kwg_sql_text_array(&b, list, n);
+	if (r >= 0)
+		memcpy(out, kwg_buf_str(&b), b.len + 1);
+	kwg_buf_done(&b);
+	return r;
+}
+
+int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
+		     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret)
+{
+	struct kwg_dispatch *d = calloc(1, sizeof(*d));
+	int r;
+
+	if (!d)
+		return -ENOMEM;
+	d->loop = loop;
+	d->cfg = cfg;
+	d->worker_id = worker_id;
+	d->ops = *ops;
+	d->ctx = ctx;
+	r = text_array(d->runnerless, sizeof(d->runnerless), kwg_task_types_runnerless);
+	if (r >= 0)
+		r = text_array(d->scripts, sizeof(d->scripts), kwg_task_types_script);
+	if (r >= 0)
+		r = kwg_pg_new(loop, cfg->database_url, "claim", on_pg_state, d, &d->pg);
+	if (r < 0) {
+		free(d);
+		return r;
+	}
+	uv_timer_init(loop, &d->timer);
+	d->timer.data = d;
+	*ret = d;
+	return 0;
+}
+
+void kwg_dispatch_start(struct kwg_dispatch *d)
+{
+	d->running = true;
+	d->last_hit_ms = uv_now(d->loop);
+	kwg_pg_start(d->pg);
+	claim(d);
+}
+
+void kwg_dispatch_wake(struct kwg_dispatch *d)
+{
+	claim(d);
+}
+
+void kwg_dispatch_stop(struct kwg_dispatch *d)
+{
+	d->running = false;
+	uv_timer_stop(&d->timer);
+}
+
+bool kwg_dispatch_idle(const struct kwg_dispatch *d)
+{
+	return !d->claiming;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void kwg_dispatch_close(struct kwg_dispatch *d)
+{
+	if (!d)
+		return;
+	d->running = false;
+	kwg_pg_close(d->pg, NULL, NULL);
+	rows_clear(d);
+	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+}

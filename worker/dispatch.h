@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Claims WorkerJob rows as Kestra 1.x's worker does (kestra-protocol.md §3.1): one transaction
+ * that selects up to the free slots FOR UPDATE SKIP LOCKED, upserts worker_job_running, marks the
+ * rows consumed and commits; only then are the jobs handed on. Polls like Kestra 1.0 (§3.4): again
+ * at once after a hit, backing off from 25 ms to 500 ms while idle. Owns its connection. */
+#pragma once
+#include <stdbool.h>
+#include <uv.h>
+
+#include "protocol/worker_job.h"
+#include "worker/config.h"
+
+struct kwg_dispatch;
+
+struct kwg_dispatch_ops {
+	/* Task slots free now; no claim is made while it is 0. */
+	unsigned (*free_slots)(void *ctx);
+	/* A job claimed and committed; steals job. */
+	void (*on_job)(void *ctx, struct kwg_job *job);
+};
+
+/* cfg and worker_id are borrowed for the dispatcher's life. */
+int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
+		     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret);
+void kwg_dispatch_start(struct kwg_dispatch *d);
+/* A slot was freed: claim now if waiting. */
+void kwg_dispatch_wake(struct kwg_dispatch *d);
+/* Stops claiming; a claim in flight still completes and hands its jobs on. */
+void kwg_dispatch_stop(struct kwg_dispatch *d);
+/* No claim transaction in flight. */
+bool kwg_dispatch_idle(const struct kwg_dispatch *d);
+void kwg_dispatch_close(struct kwg_dispatch *d);

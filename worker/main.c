@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kwg: the worker and its commands. Parses the command line, builds the configuration, runs the
+ * loop. The only place besides tests that calls uv_run or exit. */
+#define KWG_LOG_MODULE "main"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/parse.h"
+#include "protocol/task_def.h"
+#include "worker/config.h"
+#include "worker/submit.h"
+#include "worker/worker.h"
+
+extern char **environ;
+
+#define EXIT_USAGE 64
+
+static const char *const submit_keys[] = {"database_url", "group", "log_level", NULL};
+
+static void usage(FILE *out)
+{
+	fprintf(out, "kwg %s, a native worker for Kestra\n\n"
+		     "usage:\n"
+		     "  kwg worker [options]            claim and run tasks\n"
+		     "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
+		     "follow it to its end\n"
+		     "  kwg version\n\n"
+		     "worker options (flag, environment variable):\n",
+		KWG_VERSION);
+	if (out == stdout)
+		kwg_config_usage(NULL);
+	fprintf(out, "  -n, --check                    check the configuration and exit\n"
+		     "  -v                             debug logging\n\n"
+		     "submit options: --database-url, --group, --log-level as above, and\n"
+		     "  --json                         print the raw messages\n"
+		     "  --timeout DURATION             give up after it (default 300s)\n"
+		     "  --plain-properties             write properties as plain JSON (Kestra <= "
+		     "0.20) instead of 1.x strings\n");
+}
+
+static int run_loop(uv_loop_t *loop)
+{
+	int r;
+
+	(void)uv_run(loop, UV_RUN_DEFAULT);
+	r = uv_loop_close(loop);
+	if (r < 0)
+		kwg_log_errno(KWG_LOG_WARNING, r, "loop closed with handles still open");
+	return r;
+}
+
+static int cmd_worker(int argc, char **argv)
+{
+	struct kwg_config cfg;
+	struct kwg_err err = {{0}};
+	struct kwg_worker *w = NULL;
+	uv_loop_t loop;
+	int r, code;
+
+	r = kwg_config_load(argc, argv, environ, NULL, &cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "kwg worker: %s\n", r == -ENOMEM ? "out of memory" : err.msg);
+		kwg_config_done(&cfg);
+		return EXIT_USAGE;
+	}
+	kwg_log_max_level = cfg.log_level;
+	if (cfg.check_only) {
+		printf("configuration OK\n");
+		kwg_config_done(&cfg);
+		return 0;
+	}
+	if (access(cfg.work_dir, W_OK | X_OK) < 0) {
+		fprintf(stderr, "kwg worker: work_dir '%s' is not a writable directory: %s\n",
+			cfg.work_dir, strerror(errno));
+		kwg_config_done(&cfg);
+		return EXIT_USAGE;
+	}
+	uv_loop_init(&loop);
+	r = kwg_worker_new(&loop, &cfg, &w);
+	if (r < 0) {
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot start the worker");
+		kwg_config_done(&cfg);
+		return 1;
+	}
+	kwg_worker_start(w);
+	(void)run_loop(&loop);
+	code = kwg_worker_free(w);
+	kwg_config_done(&cfg);
+	return code;
+}
+
+static int read_input(const char *path, struct kwg_buf *out)
+{
+	FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "re");
+	char chunk[65536];
+	size_t n;
+	int r = 0;
+
+	if (!f)
+		return -errno;
+	while (r >= 0 && (n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		r = kwg_buf_append(out, chunk, n);
+	if (r >= 0 && ferror(f))
+		r = -EIO;
+	if (f != stdin)
+		fclose(f);
+	return r;
+}
+
+static int cmd_submit(int argc, char **argv)
+{
+	struct kwg_submit_opts opts = {.timeout_ms = 300000};
+	struct kwg_task_def_opts def_opts = {.now_us = kwg_clock_now_us()};
+	struct kwg_task_def def = {0};
+	struct kwg_config cfg;
+	struct kwg_err err = {{0}};
+	struct kwg_submit *s;
+	struct kwg_buf input;
+	const char *file = NULL;
+	char **rest = calloc((size_t)argc + 1, sizeof(char *));
+	int n_rest = 0, r, code = EXIT_USAGE;
+	uv_loop_t loop;
+
+	if (!rest)
+		return 1;
+	kwg_buf_init(&input, KWG_TASK_DEF_MAX_BYTES);
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			opts.json = true;
+		} else if (strcmp(argv[i], "--plain-properties") == 0) {
+			def_opts.plain_properties = true;
+		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
+			if (kwg_parse_duration_ms(argv[++i], &opts.timeout_ms) < 0) {
+				fprintf(stderr, "kwg submit: --timeout: '%s' is not a duration\n",
+					argv[i]);
+				goto out;
+			}
+		} else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
+			if (file) {
+				fprintf(stderr, "kwg submit: one task file only\n");
+				goto out;
+			}
+			file = argv[i];
+		} else {
+			/* A configuration flag: handed to the config loader with its value. */
+			rest[n_rest++] = argv[i];
+			if (!strchr(argv[i], '=') && strcmp(argv[i], "-v") != 0 && i + 1 < argc)
+				rest[n_rest++] = argv[++i];
+		}
+	}
+	if (!file) {
+		fprintf(stderr, "kwg submit: name a task file, or - for standard input\n");
+		goto out;
+	}
+	r = kwg_config_load(n_rest, rest, environ, submit_keys, &cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "kwg submit: %s\n", r == -ENOMEM ? "out of memory" : err.msg);
+		kwg_config_done(&cfg);
+		goto out;
+	}
+	kwg_log_max_level = cfg.log_level;
+	r = read_input(file, &input);
+	if (r < 0) {
+		fprintf(stderr, "kwg submit: cannot read '%s': %s\n", file, strerror(-r));
+		kwg_config_done(&cfg);
+		goto out;
+	}
+	r = kwg_task_def_build(input.data ? input.data : "", input.len, &def_opts, &def, &err);
+	if (r < 0) {
+		fprintf(stderr, "kwg submit: %s: %s\n", file, r == -ENOMEM ? "out of memory" : err.msg);
+		kwg_config_done(&cfg);
+		code = 1;
+		goto out;
+	}
+	opts.database_url = cfg.database_url;
+	opts.group = cfg.group;
+	opts.worker_task = def.worker_task;
+	opts.task_run_id = def.task_run_id;
+	uv_loop_init(&loop);
+	r = kwg_submit_new(&loop, &opts, &s);
+	if (r < 0) {
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot submit");
+		code = 1;
+	} else {
+		(void)run_loop(&loop);
+		code = kwg_submit_free(s);
+	}
+	kwg_task_def_done(&def);
+	kwg_config_done(&cfg);
+out:
+	kwg_buf_done(&input);
+	free(rest);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	/* Writes to a closed pipe or socket must fail with EPIPE, not kill the worker. */
+	struct sigaction sa = {.sa_handler = SIG_IGN};
+
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	setvbuf(stderr, NULL, _IOLBF, 0);
+	if (argc < 2 || strcmp(argv[1], "help") == 0 || strcmp(argv[1], "--help") == 0 ||
+	    strcmp(argv[1], "-h") == 0) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (strcmp(argv[1], "worker") == 0)
+		return cmd_worker(argc - 2, argv + 2);
+	if (strcmp(argv[1], "submit") == 0)
+		return cmd_submit(argc - 2, argv + 2);
+	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
+		printf("kwg %s\n", KWG_VERSION);
+		return 0;
+	}
+	fprintf(stderr, "kwg: unknown command '%s'\n\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,30 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Messages on their way to the queues table: WorkerTaskResult, LogEntry, MetricEntry rows,
+ * written in the order they were queued, in batches (one INSERT … unnest per round trip, without
+ * delaying the first: a batch leaves as soon as the connection is free). A message leaves the
+ * outbox only once its batch committed; a lost connection retries it. Owns its connection and the
+ * queued messages. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "protocol/queue.h"
+
+struct kwg_outbox;
+
+/* Called when the outbox drops below its low-water mark after having been congested, and when it
+ * becomes empty. */
+typedef void kwg_outbox_event_fn(void *userdata);
+
+int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *on_drained,
+		   void *userdata, struct kwg_outbox **ret);
+/* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
+ * lost (an error, never silent). */
+void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);
+/* Over the high-water mark: producers should pause. */
+bool kwg_outbox_congested(const struct kwg_outbox *ob);
+bool kwg_outbox_empty(const struct kwg_outbox *ob);
+size_t kwg_outbox_bytes(const struct kwg_outbox *ob);
+/* Frees it; messages still queued are reported as lost. */
+void kwg_outbox_close(struct kwg_outbox *ob);

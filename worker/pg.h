@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* One asynchronous PostgreSQL connection on the libuv loop (libpq non-blocking, a uv_poll_t on
+ * PQsocket): connects and reconnects with backoff, runs queued statements one at a time in FIFO
+ * order. A client that runs a transaction owns the connection (one chain of statements at a
+ * time); kwg gives each client its own connection. Owns the PGconn and its poll handle. */
+#pragma once
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <uv.h>
+
+struct kwg_pg;
+
+/* res is the statement's last result (cleared after the call; check PQresultStatus), or NULL
+ * when the connection was lost before it completed (error then says why). */
+typedef void kwg_pg_result_fn(void *userdata, PGresult *res, const char *error);
+/* Connection state changes: connected, or lost (reconnect is already scheduled). */
+typedef void kwg_pg_state_fn(void *userdata, bool connected);
+typedef void kwg_pg_closed_fn(void *userdata);
+
+/* name appears in logs ("claim", "outbox"). conninfo is copied; it is never logged. */
+int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_state_fn *on_state,
+	       void *userdata, struct kwg_pg **ret);
+/* Starts connecting. */
+void kwg_pg_start(struct kwg_pg *pg);
+bool kwg_pg_is_connected(const struct kwg_pg *pg);
+/* Queues a statement with text parameters (copied; NULL = SQL NULL). 0 or -ENOMEM; cb is called
+ * exactly once, later. While disconnected the statement waits for the connection. */
+int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
+		 kwg_pg_result_fn *cb, void *userdata);
+/* Number of statements queued or in flight. */
+unsigned kwg_pg_pending(const struct kwg_pg *pg);
+/* Fails pending statements (cb with NULL), closes the connection and frees pg once the poll
+ * handle is closed; on_closed may be NULL. */
+void kwg_pg_close(struct kwg_pg *pg, kwg_pg_closed_fn *on_closed, void *userdata);
+
+/* A short, single-line description of a failed result (the server's primary message). */
+const char *kwg_pg_result_error(const PGresult *res);

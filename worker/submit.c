@@ -1,0 +1,161 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "submit"
+#include "worker/submit.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "protocol/sql.h"
+#include "protocol/state.h"
+#include "protocol/task_def.h"
+#include "worker/pg.h"
+
+#define FOLLOW_INTERVAL_MS 20
+
+struct kwg_submit {
+	uv_loop_t *loop;
+	const struct kwg_submit_opts *opts;
+	struct kwg_pg *pg;
+	uv_timer_t poll, deadline;
+	long long last_offset;
+	bool inserted, finished;
+	int exit_code;
+	unsigned failures;
+};
+
+static void finish(struct kwg_submit *s, int code)
+{
+	if (s->finished)
+		return;
+	s->finished = true;
+	s->exit_code = code;
+	kwg_pg_close(s->pg, NULL, NULL);
+	uv_close((uv_handle_t *)&s->poll, NULL);
+	uv_close((uv_handle_t *)&s->deadline, NULL);
+}
+
+static int exit_code_of(enum kwg_state st)
+{
+	return st == KWG_STATE_SUCCESS ? 0 : st == KWG_STATE_WARNING ? 2 : 1;
+}
+
+static void on_followed(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_submit *s = userdata;
+	int n;
+
+	if (s->finished)
+		return;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "kwg submit: reading results failed: %s\n",
+			res ? kwg_pg_result_error(res) : error);
+		/* The poll timer tries again; the deadline bounds it. */
+		return;
+	}
+	n = PQntuples(res);
+	for (int i = 0; i < n && !s->finished; i++) {
+		const char *type = PQgetvalue(res, i, 1), *value = PQgetvalue(res, i, 2);
+		struct kwg_followed f;
+		s->last_offset = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+		if (kwg_task_def_follow(type, value, &f) < 0) {
+			fprintf(stderr, "kwg submit: unreadable %s at offset %lld\n", type,
+				s->last_offset);
+			continue;
+		}
+		if (s->opts->json)
+			printf("{\"type\":\"%s\",\"value\":%s}\n", type, value);
+		else
+			printf("%s\n", f.text);
+		fflush(stdout);
+		free(f.text);
+		if (f.is_result && kwg_state_is_terminated(f.state))
+			finish(s, exit_code_of(f.state));
+	}
+}
+
+static void on_poll(uv_timer_t *t)
+{
+	struct kwg_submit *s = t->data;
+	char offset[32];
+	const char *params[2] = {offset, s->opts->task_run_id};
+
+	if (s->finished || kwg_pg_pending(s->pg) > 0)
+		return;
+	(void)snprintf(offset, sizeof(offset), "%lld", s->last_offset);
+	if (kwg_pg_query(s->pg, KWG_SQL_FOLLOW, 2, params, on_followed, s) < 0)
+		finish(s, 1);
+}
+
+static void on_inserted(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_submit *s = userdata;
+
+	if (s->finished)
+		return;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		fprintf(stderr, "kwg submit: inserting the WorkerTask failed: %s\n",
+			res ? kwg_pg_result_error(res) : error);
+		finish(s, 3);
+		return;
+	}
+	s->inserted = true;
+	s->last_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	fprintf(stderr, "kwg submit: task run %s queued at offset %lld for %s\n",
+		s->opts->task_run_id, s->last_offset,
+		s->opts->group ? s->opts->group : "the default group");
+	uv_timer_start(&s->poll, on_poll, 0, FOLLOW_INTERVAL_MS);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct kwg_submit *s = t->data;
+
+	fprintf(stderr, "kwg submit: no final result for task run %s after %llu ms%s\n",
+		s->opts->task_run_id, (unsigned long long)s->opts->timeout_ms,
+		s->inserted ? " (is a worker of that group running?)" : " (database unreachable)");
+	finish(s, 124);
+}
+
+int kwg_submit_new(uv_loop_t *loop, const struct kwg_submit_opts *opts, struct kwg_submit **ret)
+{
+	struct kwg_submit *s = calloc(1, sizeof(*s));
+	const char *params[3];
+	int r;
+
+	if (!s)
+		return -ENOMEM;
+	s->loop = loop;
+	s->opts = opts;
+	r = kwg_pg_new(loop, opts->database_url, "submit", NULL, NULL, &s->pg);
+	if (r < 0) {
+		free(s);
+		return r;
+	}
+	uv_timer_init(loop, &s->poll);
+	uv_timer_init(loop, &s->deadline);
+	s->poll.data = s->deadline.data = s;
+	params[0] = opts->task_run_id;
+	params[1] = opts->worker_task;
+	params[2] = opts->group;
+	kwg_pg_start(s->pg);
+	r = kwg_pg_query(s->pg, KWG_SQL_SUBMIT, 3, params, on_inserted, s);
+	if (r < 0) {
+		finish(s, 3);
+		*ret = s;
+		return 0;
+	}
+	uv_timer_start(&s->deadline, on_deadline, opts->timeout_ms, 0);
+	*ret = s;
+	return 0;
+}
+
+int kwg_submit_free(struct kwg_submit *s)
+{
+	int code = s->exit_code;
+
+	free(s);
+	return code;
+}
