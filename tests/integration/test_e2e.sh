@@ -19,7 +19,7 @@ commands:
   - echo '::{"metrics":[{"name":"count","type":"counter","value":1,"tags":{"tag1":"i"}}]}::'
   - echo '::{"metrics":[{"name":"time","type":"timer","value":2.12}]}::'
   - echo '::{"logs":[{"level":"DEBUG","message":"from logs"}]}::'
-  - echo '{"outputs":{"ignored":"because no :: markers"}}'
+  - echo '{"outputs":{"ignored":"no markers"}}'
 YAML
 submit "$IT_TMP/outputs.yaml" --group e2e
 expect_eq "$RC" 0 "outputs: kwg submit exits 0 on SUCCESS"
@@ -28,8 +28,10 @@ expect_match "$OUT" 'DEBUG from logs' "outputs: protocol logs logged at their le
 expect_match "$OUT" 'INFO  \{"outputs":\{"ignored"' "outputs: a line without :: markers is text"
 expect_match "$OUT" 'metric counter count = 1.0 \{"tag1":"i"\}' "outputs: counter metric"
 expect_match "$OUT" 'metric timer time = 2120.0' "outputs: timer seconds become milliseconds"
-expect_match "$OUT" 'state SUCCESS outputs \{"vars":\{"test":"value","int":2,"bool":true,"float":3.65\},"exitCode":0,"outputFiles":\{\}\}' \
-  "outputs: vars and exitCode in the final result"
+outputs_run=$(printf '%s\n' "$OUT" | sed -n 's/^kwg submit: task run \([^ ]*\) queued.*/\1/p')
+expect_eq "$(sql "SELECT value->'taskRun'->'outputs' = '{\"vars\":{\"test\":\"value\",\"int\":2,\"bool\":true,\"float\":3.65},\"exitCode\":0,\"outputFiles\":{}}'::jsonb
+                  FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$outputs_run'
+                  ORDER BY \"offset\" DESC LIMIT 1")" t "outputs: vars and exitCode in the final result"
 
 task fail <<'YAML'
 id: fail
@@ -172,9 +174,9 @@ expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.runne
   "rows: a RUNNING and a final WorkerTaskResult keyed by taskRun.id"
 expect_eq "$(sql "SELECT string_agg(value->'taskRun'->'state'->>'current', ',' ORDER BY \"offset\") FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$run_id'")" \
   "RUNNING,SUCCESS" "rows: results in order"
-expect_eq "$(sql "SELECT string_agg(h->>'state', ',') FROM queues, jsonb_array_elements(value->'taskRun'->'state'->'histories') h WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$run_id' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" \
+expect_eq "$(sql "SELECT string_agg(h->>'state', ',') FROM queues q, jsonb_array_elements(q.value->'taskRun'->'state'->'histories') h WHERE q.type = 'io.kestra.core.runners.WorkerTaskResult' AND q.key = '$run_id' AND q.value->'taskRun'->'state'->>'current' = 'SUCCESS'")" \
   "CREATED,RUNNING,SUCCESS" "rows: task run histories appended"
-expect_eq "$(sql "SELECT string_agg(h->>'state', ',') FROM queues, jsonb_array_elements(value->'taskRun'->'attempts'->0->'state'->'histories') h WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$run_id' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" \
+expect_eq "$(sql "SELECT string_agg(h->>'state', ',') FROM queues q, jsonb_array_elements(q.value->'taskRun'->'attempts'->0->'state'->'histories') h WHERE q.type = 'io.kestra.core.runners.WorkerTaskResult' AND q.key = '$run_id' AND q.value->'taskRun'->'state'->>'current' = 'SUCCESS'")" \
   "CREATED,RUNNING,SUCCESS" "rows: attempt histories CREATED, RUNNING, SUCCESS"
 expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$run_id' AND value ? 'attemptNumber' AND value->>'deleted' = 'false' AND value->>'tenantId' = 'main' AND value->>'timestamp' ~ '^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$'")" \
   "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$run_id'")" \

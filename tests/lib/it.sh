@@ -32,9 +32,9 @@ it_db() {
   export DB
 }
 
-# sql QUERY: runs it on $DB, unaligned output without headers.
+# sql QUERY: runs it on $DB (through stdin: queries may be large), unaligned, without headers.
 sql() {
-  psql "$DB" -v ON_ERROR_STOP=1 -qAtX -c "$1"
+  psql "$DB" -v ON_ERROR_STOP=1 -qAtX -f - <<<"$1"
 }
 
 # it_worker NAME [kwg worker options…]: starts a worker in the background; log in $IT_TMP/NAME.log;
