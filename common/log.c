@@ -36,6 +36,8 @@ const char *kwg_log_level_name(enum kwg_log_level level)
 }
 
 static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,
+		       const char *fmt, va_list ap) KWG_PRINTF(4, 0);
+static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,
 		       const char *fmt, va_list ap)
 {
 	char msg[2048];

@@ -98,7 +98,7 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 					   "%s: invalid worker group '%.64s' (expected [a-zA-Z0-9_-]+, "
 					   "at most 250 characters)",
 					   source, value);
-		/* fall through */
+		__attribute__((fallthrough));
 	case CFG_STRING: {
 		char *copy = strdup(value);
 		if (!copy)
