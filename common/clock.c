@@ -27,8 +27,8 @@ void kwg_clock_format_instant(int64_t us, char buf[KWG_INSTANT_LEN])
 	}
 	(void)gmtime_r(&sec, &tm);
 	(void)snprintf(buf, KWG_INSTANT_LEN, "%04d-%02d-%02dT%02d:%02d:%02d.%06ldZ",
-		       tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-		       tm.tm_sec, frac);
+	               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+	               tm.tm_sec, frac);
 }
 
 static int digits(const char **p, int n, int *ret)

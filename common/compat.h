@@ -18,8 +18,8 @@
 #define kwg_assert(expr)                                                                           \
 	do {                                                                                       \
 		if (!(expr)) {                                                                     \
-			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__,      \
-				#expr);                                                            \
+			fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__,       \
+			        #expr);                                                            \
 			abort();                                                                   \
 		}                                                                                  \
 	} while (0)

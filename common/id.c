@@ -16,7 +16,8 @@ void kwg_random_bytes(void *buf, unsigned n)
 	while (n > 0) {
 		ssize_t r = getrandom(p, n, 0);
 		if (r <= 0)
-			continue; /* EINTR only: getrandom blocks until seeded, never fails otherwise */
+			continue; /* EINTR only: getrandom blocks until seeded, never fails
+			             otherwise */
 		p += r;
 		n -= (unsigned)r;
 	}
@@ -32,7 +33,7 @@ static void make_uuid4(unsigned char u[16])
 void kwg_id_friendly(char out[KWG_ID_LEN])
 {
 	static const char alphabet[] =
-		"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	    "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 	unsigned char u[16];
 	uint32_t words[4];
 	char tmp[KWG_ID_LEN];
@@ -42,7 +43,7 @@ void kwg_id_friendly(char out[KWG_ID_LEN])
 	make_uuid4(u);
 	for (int i = 0; i < 4; i++)
 		words[i] = (uint32_t)u[4 * i] << 24 | (uint32_t)u[4 * i + 1] << 16 |
-			   (uint32_t)u[4 * i + 2] << 8 | u[4 * i + 3];
+		           (uint32_t)u[4 * i + 2] << 8 | u[4 * i + 3];
 	/* Long division of the 128-bit big-endian number by 62, least significant digit first. */
 	do {
 		uint64_t rem = 0;
@@ -66,7 +67,7 @@ void kwg_id_uuid4(char out[KWG_UUID_LEN])
 
 	make_uuid4(u);
 	(void)snprintf(out, KWG_UUID_LEN,
-		       "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
-		       u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
-		       u[13], u[14], u[15]);
+	               "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", u[0],
+	               u[1], u[2], u[3], u[4], u[5], u[6], u[7], u[8], u[9], u[10], u[11], u[12],
+	               u[13], u[14], u[15]);
 }

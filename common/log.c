@@ -10,8 +10,8 @@
 enum kwg_log_level kwg_log_max_level = KWG_LOG_INFO;
 
 static const char *const level_names[KWG_LOG_LEVEL__COUNT] = {
-	[KWG_LOG_ERROR] = "error", [KWG_LOG_WARNING] = "warning", [KWG_LOG_NOTICE] = "notice",
-	[KWG_LOG_INFO] = "info",   [KWG_LOG_DEBUG] = "debug",
+    [KWG_LOG_ERROR] = "error", [KWG_LOG_WARNING] = "warning", [KWG_LOG_NOTICE] = "notice",
+    [KWG_LOG_INFO] = "info",   [KWG_LOG_DEBUG] = "debug",
 };
 static const char level_letters[KWG_LOG_LEVEL__COUNT] = "EWNID";
 
@@ -36,9 +36,9 @@ const char *kwg_log_level_name(enum kwg_log_level level)
 }
 
 static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,
-		       const char *fmt, va_list ap) KWG_PRINTF(4, 0);
+                       const char *fmt, va_list ap) KWG_PRINTF(4, 0);
 static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,
-		       const char *fmt, va_list ap)
+                       const char *fmt, va_list ap)
 {
 	char msg[2048];
 	char ts[32];
@@ -50,8 +50,8 @@ static void log_vwrite(enum kwg_log_level level, const char *module, const char 
 	(void)gmtime_r(&now.tv_sec, &tm);
 	(void)strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
 	/* One fprintf per line keeps lines whole when several processes share stderr. */
-	fprintf(stderr, "%s.%03ldZ %c %s: %s%s\n", ts, now.tv_nsec / 1000000L,
-		level_letters[level], module, msg, suffix ? suffix : "");
+	fprintf(stderr, "%s.%03ldZ %c %s: %s%s\n", ts, now.tv_nsec / 1000000L, level_letters[level],
+	        module, msg, suffix ? suffix : "");
 }
 
 void kwg_log_write(enum kwg_log_level level, const char *module, const char *fmt, ...)

@@ -21,10 +21,10 @@ int kwg_log_level_parse(const char *name, enum kwg_log_level *ret);
 const char *kwg_log_level_name(enum kwg_log_level level);
 
 void kwg_log_write(enum kwg_log_level level, const char *module, const char *fmt, ...)
-	KWG_PRINTF(3, 4);
+    KWG_PRINTF(3, 4);
 /* Logs with ": <strerror(-r)>" appended and returns r (a negative errno). */
 int kwg_log_write_errno(enum kwg_log_level level, const char *module, int r, const char *fmt, ...)
-	KWG_PRINTF(4, 5);
+    KWG_PRINTF(4, 5);
 
 #ifndef KWG_LOG_MODULE
 #define KWG_LOG_MODULE "kwg"
@@ -42,5 +42,5 @@ int kwg_log_write_errno(enum kwg_log_level level, const char *module, int r, con
 #define kwg_log_debug(...) kwg_log(KWG_LOG_DEBUG, __VA_ARGS__)
 #define kwg_log_errno(level, r, ...)                                                               \
 	((level) <= kwg_log_max_level                                                              \
-		 ? kwg_log_write_errno((level), KWG_LOG_MODULE, (r), __VA_ARGS__)                  \
-		 : (r))
+	     ? kwg_log_write_errno((level), KWG_LOG_MODULE, (r), __VA_ARGS__)                      \
+	     : (r))

@@ -96,8 +96,8 @@ void kwg_duration_format_hms(int64_t ms, char buf[32])
 	if (ms < 0)
 		ms = 0;
 	(void)snprintf(buf, 32, "%lld:%02lld:%02lld.%03lld", (long long)(ms / 3600000),
-		       (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60),
-		       (long long)(ms % 1000));
+	               (long long)(ms / 60000 % 60), (long long)(ms / 1000 % 60),
+	               (long long)(ms % 1000));
 }
 
 void kwg_duration_format_seconds(int64_t us, char buf[32])
@@ -105,5 +105,5 @@ void kwg_duration_format_seconds(int64_t us, char buf[32])
 	if (us < 0)
 		us = 0;
 	(void)snprintf(buf, 32, "%lld.%06lld000", (long long)(us / 1000000),
-		       (long long)(us % 1000000));
+	               (long long)(us % 1000000));
 }

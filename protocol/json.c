@@ -29,31 +29,31 @@ int kwg_json_depth(const json_t *j)
 }
 
 int kwg_json_parse(const char *data, size_t len, size_t max_bytes, json_t **ret,
-		   struct kwg_err *err)
+                   struct kwg_err *err)
 {
 	json_error_t jerr;
 	json_t *j;
 
 	if (len > max_bytes)
 		return kwg_err_set(err, -EMSGSIZE, "message of %zu bytes exceeds the limit of %zu",
-				   len, max_bytes);
+		                   len, max_bytes);
 	/* jansson's parser is itself bounded (JSON_PARSER_MAX_DEPTH 2048), so deep input cannot
 	 * exhaust the stack before the depth check below. */
 	j = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!j)
 		return kwg_err_set(err, -EBADMSG, "invalid JSON at line %d column %d: %s",
-				   jerr.line, jerr.column, jerr.text);
+		                   jerr.line, jerr.column, jerr.text);
 	if (kwg_json_depth(j) > KWG_JSON_MAX_DEPTH) {
 		json_decref(j);
 		return kwg_err_set(err, -EBADMSG, "JSON nested deeper than %d levels",
-				   KWG_JSON_MAX_DEPTH);
+		                   KWG_JSON_MAX_DEPTH);
 	}
 	*ret = j;
 	return 0;
 }
 
 int kwg_json_get_str(const json_t *obj, const char *key, const char *path, bool required,
-		     const char **ret, struct kwg_err *err)
+                     const char **ret, struct kwg_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -72,7 +72,7 @@ int kwg_json_get_str(const json_t *obj, const char *key, const char *path, bool 
 }
 
 int kwg_json_get_obj(const json_t *obj, const char *key, const char *path, bool required,
-		     json_t **ret, struct kwg_err *err)
+                     json_t **ret, struct kwg_err *err)
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -90,7 +90,8 @@ int kwg_json_get_obj(const json_t *obj, const char *key, const char *path, bool 
 
 char *kwg_json_dump(const json_t *j)
 {
-	return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
+	return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+	                         JSON_REAL_PRECISION(15));
 }
 
 int kwg_json_escape(struct kwg_buf *b, const char *s, size_t len)

@@ -15,17 +15,17 @@
  * max_bytes and nesting deeper than KWG_JSON_MAX_DEPTH. 0 and *ret (new), or -EMSGSIZE/-EBADMSG
  * with err naming where. */
 int kwg_json_parse(const char *data, size_t len, size_t max_bytes, json_t **ret,
-		   struct kwg_err *err);
+                   struct kwg_err *err);
 /* Depth of the deepest container (a scalar is 0). */
 int kwg_json_depth(const json_t *j);
 
 /* Returns the string member, NULL when absent or JSON null; -EBADMSG via err for another type.
  * path names the object for the message ("$.taskRun"). Borrowed. */
 int kwg_json_get_str(const json_t *obj, const char *key, const char *path, bool required,
-		     const char **ret, struct kwg_err *err);
+                     const char **ret, struct kwg_err *err);
 /* Object member or NULL; -EBADMSG when present and not an object (or absent and required). */
 int kwg_json_get_obj(const json_t *obj, const char *key, const char *path, bool required,
-		     json_t **ret, struct kwg_err *err);
+                     json_t **ret, struct kwg_err *err);
 
 /* Compact dump with keys in insertion order. New string, NULL on OOM. */
 char *kwg_json_dump(const json_t *j);

@@ -35,7 +35,7 @@ int kwg_taskrun_ref_append(struct kwg_buf *b, const struct kwg_taskrun_ref *ref)
 }
 
 int kwg_log_entry_encode(struct kwg_buf *b, const struct kwg_taskrun_ref *ref, int64_t ts_us,
-			 enum kwg_level level, const char *thread, const char *message, size_t len)
+                         enum kwg_level level, const char *thread, const char *message, size_t len)
 {
 	char ts[KWG_INSTANT_LEN];
 	int r;
@@ -53,7 +53,7 @@ int kwg_log_entry_encode(struct kwg_buf *b, const struct kwg_taskrun_ref *ref, i
 	}
 	if (r >= 0)
 		r = kwg_buf_printf(b, "\"timestamp\":\"%s\",\"level\":\"%s\",", ts,
-				   kwg_level_name(level));
+		                   kwg_level_name(level));
 	if (r >= 0)
 		r = append_member(b, "thread", thread);
 	if (r >= 0)

@@ -28,8 +28,7 @@ int kwg_taskrun_ref_append(struct kwg_buf *b, const struct kwg_taskrun_ref *ref)
 
 /* Appends one LogEntry JSON object. message: len bytes of valid UTF-8 without NUL. */
 int kwg_log_entry_encode(struct kwg_buf *b, const struct kwg_taskrun_ref *ref, int64_t ts_us,
-			 enum kwg_level level, const char *thread, const char *message,
-			 size_t len);
+                         enum kwg_level level, const char *thread, const char *message, size_t len);
 
 /* Length in bytes of the longest prefix of s (len bytes, valid UTF-8) holding at most max_chars
  * UTF-16 code units, as Java counts characters; never splits a code point. */

@@ -83,7 +83,7 @@ static int read_tags(const json_t *in, size_t idx, json_t **ret, struct kwg_err 
 		} else {
 			json_decref(tags);
 			return kwg_err_set(err, -EBADMSG, "metrics[%zu].tags.%s: expected a string",
-					   idx, key);
+			                   idx, key);
 		}
 		if (!s || json_object_set_new(tags, key, s) < 0) {
 			json_decref(tags);
@@ -106,7 +106,7 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 		return kwg_err_set(err, -EBADMSG, "metrics[%zu]: expected an object", idx);
 	if (!type || (strcmp(type, "counter") != 0 && strcmp(type, "timer") != 0))
 		return kwg_err_set(err, -EBADMSG,
-				   "metrics[%zu].type: expected \"counter\" or \"timer\"", idx);
+		                   "metrics[%zu].type: expected \"counter\" or \"timer\"", idx);
 	if (!name)
 		return kwg_err_set(err, -EBADMSG, "metrics[%zu].name: expected a string", idx);
 	ret->is_timer = strcmp(type, "timer") == 0;
@@ -114,8 +114,8 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 		double v = json_number_value(value);
 		/* KESTRA: a timer number is a number of seconds (DurationDeserializer). */
 		if (ret->is_timer && fabs(v) > 9.0e9)
-			return kwg_err_set(err, -EBADMSG, "metrics[%zu].value: duration out of range",
-					   idx);
+			return kwg_err_set(err, -EBADMSG,
+			                   "metrics[%zu].value: duration out of range", idx);
 		if (ret->is_timer)
 			ret->timer_ns = llround(v * 1e9);
 		else
@@ -123,8 +123,9 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 	} else if (ret->is_timer && json_is_string(value)) {
 		int64_t ms;
 		if (kwg_duration_parse(json_string_value(value), &ms) < 0)
-			return kwg_err_set(err, -EBADMSG, "metrics[%zu].value: '%.64s' is not a duration",
-					   idx, json_string_value(value));
+			return kwg_err_set(err, -EBADMSG,
+			                   "metrics[%zu].value: '%.64s' is not a duration", idx,
+			                   json_string_value(value));
 		ret->timer_ns = ms * 1000000;
 	} else {
 		return kwg_err_set(err, -EBADMSG, "metrics[%zu].value: expected a number", idx);
@@ -132,7 +133,7 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 	if (tags && !json_is_null(tags) && !json_is_object(tags))
 		return kwg_err_set(err, -EBADMSG, "metrics[%zu].tags: expected an object", idx);
 	r = json_is_object(tags) ? read_tags(tags, idx, &ret->tags, err)
-				 : ((ret->tags = json_object()) ? 0 : -ENOMEM);
+	                         : ((ret->tags = json_object()) ? 0 : -ENOMEM);
 	if (r < 0)
 		return r;
 	ret->name = strdup(name);
@@ -160,11 +161,12 @@ static int check_logs(const json_t *logs, struct kwg_err *err)
 		/* KESTRA: Jackson reads the SLF4J level case-sensitively; one bad level rejects the
 		 * whole line. */
 		if (!level || kwg_level_from_name(level, &l) < 0)
-			return kwg_err_set(err, -EBADMSG, "logs[%zu].level: unknown level '%.32s'", i,
-					   level ? level : "null");
+			return kwg_err_set(err, -EBADMSG, "logs[%zu].level: unknown level '%.32s'",
+			                   i, level ? level : "null");
 		if (!json_is_string(json_object_get(e, "message")) &&
 		    !json_is_null(json_object_get(e, "message")))
-			return kwg_err_set(err, -EBADMSG, "logs[%zu].message: expected a string", i);
+			return kwg_err_set(err, -EBADMSG, "logs[%zu].message: expected a string",
+			                   i);
 	}
 	return 0;
 }
@@ -203,7 +205,7 @@ static int add_metric(struct kwg_script_output *so, struct metric *m)
 
 /* Validates every part of the line before applying any (an invalid line applies nothing). */
 static int apply(struct kwg_script_output *so, const json_t *doc, kwg_script_log_fn *on_log,
-		 void *userdata, struct kwg_err *err)
+                 void *userdata, struct kwg_err *err)
 {
 	json_t *outputs = json_object_get(doc, "outputs");
 	json_t *metrics = json_object_get(doc, "metrics"), *logs = json_object_get(doc, "logs"), *e;
@@ -220,7 +222,8 @@ static int apply(struct kwg_script_output *so, const json_t *doc, kwg_script_log
 		return r;
 	if (json_array_size(metrics) > 0) {
 		if (so->n_metrics + json_array_size(metrics) > MAX_METRICS)
-			return kwg_err_set(err, -EBADMSG, "more than %d distinct metrics", MAX_METRICS);
+			return kwg_err_set(err, -EBADMSG, "more than %d distinct metrics",
+			                   MAX_METRICS);
 		parsed = calloc(json_array_size(metrics), sizeof(*parsed));
 		if (!parsed)
 			return -ENOMEM;
@@ -246,13 +249,14 @@ static int apply(struct kwg_script_output *so, const json_t *doc, kwg_script_log
 		const char *msg = json_string_value(json_object_get(e, "message"));
 		enum kwg_level level = KWG_LEVEL_INFO;
 		(void)kwg_level_from_name(json_string_value(json_object_get(e, "level")), &level);
-		on_log(userdata, level, msg ? msg : "", msg ? json_string_length(json_object_get(e, "message")) : 0);
+		on_log(userdata, level, msg ? msg : "",
+		       msg ? json_string_length(json_object_get(e, "message")) : 0);
 	}
 	return 0;
 }
 
 int kwg_script_output_feed(struct kwg_script_output *so, const char *line, size_t len,
-			   kwg_script_log_fn *on_log, void *userdata, struct kwg_err *err)
+                           kwg_script_log_fn *on_log, void *userdata, struct kwg_err *err)
 {
 	json_error_t jerr;
 	json_t *doc;
@@ -281,8 +285,8 @@ int kwg_script_output_feed(struct kwg_script_output *so, const char *line, size_
 
 char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exit_code)
 {
-	json_t *out = json_pack("{s:O, s:i, s:{}}", "vars", so->vars, "exitCode", exit_code,
-				"outputFiles");
+	json_t *out =
+	    json_pack("{s:O, s:i, s:{}}", "vars", so->vars, "exitCode", exit_code, "outputFiles");
 	char *s;
 
 	if (!out)
@@ -312,7 +316,7 @@ static void format_double(double v, char buf[64])
 }
 
 char *kwg_script_output_metric_json(const struct kwg_script_output *so, size_t i,
-				    const struct kwg_taskrun_ref *ref, int64_t ts_us)
+                                    const struct kwg_taskrun_ref *ref, int64_t ts_us)
 {
 	const struct metric *m = &so->metrics[i];
 	char value[64], ts[KWG_INSTANT_LEN];
@@ -330,12 +334,14 @@ char *kwg_script_output_metric_json(const struct kwg_script_output *so, size_t i
 	if (r >= 0)
 		r = kwg_taskrun_ref_append(&b, ref);
 	if (r >= 0)
-		r = kwg_buf_printf(&b, "\"type\":\"%s\",\"name\":", m->is_timer ? "timer" : "counter");
+		r = kwg_buf_printf(&b,
+		                   "\"type\":\"%s\",\"name\":", m->is_timer ? "timer" : "counter");
 	if (r >= 0)
 		r = kwg_json_escape(&b, m->name, strlen(m->name));
 	if (r >= 0)
-		r = kwg_buf_printf(&b, ",\"value\":%s,\"timestamp\":\"%s\",\"tags\":%s,\"deleted\":false}",
-				   value, ts, tags);
+		r = kwg_buf_printf(
+		    &b, ",\"value\":%s,\"timestamp\":\"%s\",\"tags\":%s,\"deleted\":false}", value,
+		    ts, tags);
 	free(tags);
 	if (r < 0) {
 		kwg_buf_done(&b);

@@ -14,7 +14,7 @@ struct kwg_script_output;
 
 /* Receives each entry of a protocol line's "logs" array, in order. message is borrowed. */
 typedef void kwg_script_log_fn(void *userdata, enum kwg_level level, const char *message,
-			       size_t len);
+                               size_t len);
 
 enum {
 	KWG_SCRIPT_LINE_TEXT = 0,    /* not a protocol line: the caller logs it as text */
@@ -33,7 +33,7 @@ struct kwg_script_output *kwg_script_output_free(struct kwg_script_output *so);
  * WARN "Invalid outputs '<message>'"); -ENOMEM. A line is a protocol line when it matches
  * ^::(\{.*})::$ (Kestra's regex). */
 int kwg_script_output_feed(struct kwg_script_output *so, const char *line, size_t len,
-			   kwg_script_log_fn *on_log, void *userdata, struct kwg_err *err);
+                           kwg_script_log_fn *on_log, void *userdata, struct kwg_err *err);
 
 /* The task outputs: {"vars":{…},"exitCode":N,"outputFiles":{}} (vars in merge order, nulls
  * kept). New string; NULL on OOM. */
@@ -43,4 +43,4 @@ char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exi
 size_t kwg_script_output_metric_count(const struct kwg_script_output *so);
 /* MetricEntry JSON for metric i (< count), kestra-protocol.md §5.10. New string; NULL on OOM. */
 char *kwg_script_output_metric_json(const struct kwg_script_output *so, size_t i,
-				    const struct kwg_taskrun_ref *ref, int64_t ts_us);
+                                    const struct kwg_taskrun_ref *ref, int64_t ts_us);

@@ -26,33 +26,36 @@ static const struct script_type {
 	enum lang lang;
 	bool is_script; /* `script` instead of `commands` */
 } script_types[] = {
-	{"io.kestra.plugin.scripts.shell.Commands", LANG_SHELL, false},
-	{"io.kestra.plugin.scripts.shell.Script", LANG_SHELL, true},
-	{"io.kestra.plugin.scripts.python.Commands", LANG_PYTHON, false},
-	{"io.kestra.plugin.scripts.python.Script", LANG_PYTHON, true},
-	{"io.kestra.plugin.scripts.node.Commands", LANG_NODE, false},
-	{"io.kestra.plugin.scripts.node.Script", LANG_NODE, true},
+    {"io.kestra.plugin.scripts.shell.Commands", LANG_SHELL, false},
+    {"io.kestra.plugin.scripts.shell.Script", LANG_SHELL, true},
+    {"io.kestra.plugin.scripts.python.Commands", LANG_PYTHON, false},
+    {"io.kestra.plugin.scripts.python.Script", LANG_PYTHON, true},
+    {"io.kestra.plugin.scripts.node.Commands", LANG_NODE, false},
+    {"io.kestra.plugin.scripts.node.Script", LANG_NODE, true},
 };
 
 const char *const kwg_task_types_runnerless[] = {KWG_TASK_TYPE_LOG, NULL};
 const char *const kwg_task_types_script[] = {
-	"io.kestra.plugin.scripts.shell.Commands",  "io.kestra.plugin.scripts.shell.Script",
-	"io.kestra.plugin.scripts.python.Commands", "io.kestra.plugin.scripts.python.Script",
-	"io.kestra.plugin.scripts.node.Commands",   "io.kestra.plugin.scripts.node.Script",
-	NULL,
+    "io.kestra.plugin.scripts.shell.Commands",
+    "io.kestra.plugin.scripts.shell.Script",
+    "io.kestra.plugin.scripts.python.Commands",
+    "io.kestra.plugin.scripts.python.Script",
+    "io.kestra.plugin.scripts.node.Commands",
+    "io.kestra.plugin.scripts.node.Script",
+    NULL,
 };
 
 /* Properties every task may carry (core Task, 1.0); the worker itself acts on timeout, logLevel,
  * allowFailure, allowWarning and retry; the others are the executor's. */
 static const char *const core_props[] = {
-	"id",	   "type",	   "version",	 "description", "retry",     "timeout",
-	"disabled", "workerGroup", "logLevel",	 "allowFailure", "logToFile", "runIf",
-	"allowWarning", "taskCache", "assets", NULL,
+    "id",           "type",        "version",  "description",  "retry",     "timeout",
+    "disabled",     "workerGroup", "logLevel", "allowFailure", "logToFile", "runIf",
+    "allowWarning", "taskCache",   "assets",   NULL,
 };
 static const char *const script_props[] = {
-	"taskRunner", "containerImage", "beforeCommands", "env",	 "warningOnStdErr",
-	"interpreter", "failFast",	 "namespaceFiles", "inputFiles", "outputFiles",
-	"outputDirectory", "targetOS",	 "runner",	   "docker",	 NULL,
+    "taskRunner",      "containerImage", "beforeCommands", "env",        "warningOnStdErr",
+    "interpreter",     "failFast",       "namespaceFiles", "inputFiles", "outputFiles",
+    "outputDirectory", "targetOS",       "runner",         "docker",     NULL,
 };
 static const char *const log_props[] = {"message", "level", NULL};
 
@@ -70,9 +73,9 @@ static int check_template(const char *s, const char *key, struct kwg_err *err)
 {
 	if (strstr(s, "{{") || strstr(s, "{%") || strstr(s, "{#"))
 		return kwg_err_set(err, -EOPNOTSUPP,
-				   "property '%s' holds a Pebble template ({{ … }} or {%% … %%}); "
-				   "kwg cannot render templates yet",
-				   key);
+		                   "property '%s' holds a Pebble template ({{ … }} or {%% … %%}); "
+		                   "kwg cannot render templates yet",
+		                   key);
 	return 0;
 }
 
@@ -88,7 +91,7 @@ static int prop_text(const json_t *task, const char *key, char **ret, struct kwg
 	if (json_is_string(v)) {
 		if (strlen(json_string_value(v)) != json_string_length(v))
 			return kwg_err_set(err, -EBADMSG, "property '%s' contains a NUL character",
-					   key);
+			                   key);
 		r = check_template(json_string_value(v), key, err);
 		if (r < 0)
 			return r;
@@ -101,8 +104,7 @@ static int prop_text(const json_t *task, const char *key, char **ret, struct kwg
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int prop_bool(const json_t *task, const char *key, bool def, bool *ret,
-		     struct kwg_err *err)
+static int prop_bool(const json_t *task, const char *key, bool def, bool *ret, struct kwg_err *err)
 {
 	json_t *v = json_object_get(task, key);
 	const char *s;
@@ -126,14 +128,15 @@ static int prop_bool(const json_t *task, const char *key, bool def, bool *ret,
 	else if (strcasecmp(s, "false") == 0)
 		*ret = false;
 	else
-		return kwg_err_set(err, -EBADMSG, "property '%s': '%.64s' is not a boolean", key, s);
+		return kwg_err_set(err, -EBADMSG, "property '%s': '%.64s' is not a boolean", key,
+		                   s);
 	return 0;
 }
 
 /* A Property<List<String>>: a JSON array, or a string holding one (§W). *ret_present tells
  * whether the property was set at all. */
 static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, bool *ret_present,
-		     struct kwg_err *err)
+                     struct kwg_err *err)
 {
 	json_t *v = json_object_get(task, key), *parsed = NULL, *e;
 	size_t i;
@@ -150,8 +153,8 @@ static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, 
 		/* KESTRA: Property.asList renders the whole string, then parses a JSON list. */
 		parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
 		if (!parsed)
-			return kwg_err_set(err, -EBADMSG, "property '%s' is not a JSON list: %s", key,
-					   jerr.text);
+			return kwg_err_set(err, -EBADMSG, "property '%s' is not a JSON list: %s",
+			                   key, jerr.text);
 		v = parsed;
 	}
 	if (!json_is_array(v)) {
@@ -162,8 +165,8 @@ static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, 
 		char *s = NULL;
 		if (json_is_string(e)) {
 			if (strlen(json_string_value(e)) != json_string_length(e))
-				r = kwg_err_set(err, -EBADMSG, "%s[%zu] contains a NUL character", key,
-						i);
+				r = kwg_err_set(err, -EBADMSG, "%s[%zu] contains a NUL character",
+				                key, i);
 			else
 				r = check_template(json_string_value(e), key, err);
 			if (r < 0)
@@ -172,7 +175,8 @@ static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, 
 		} else if (json_is_number(e) || json_is_boolean(e)) {
 			s = kwg_json_dump(e);
 		} else {
-			r = kwg_err_set(err, -EBADMSG, "property '%s'[%zu]: expected a string", key, i);
+			r = kwg_err_set(err, -EBADMSG, "property '%s'[%zu]: expected a string", key,
+			                i);
 			break;
 		}
 		r = kwg_strv_push_take(ret, s);
@@ -206,8 +210,8 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 	json_object_foreach (v, name, e) {
 		cleanup_free char *text = NULL;
 		if (!*name || strchr(name, '=')) {
-			r = kwg_err_set(err, -EBADMSG, "property '%s': invalid variable name '%.64s'",
-					key, name);
+			r = kwg_err_set(err, -EBADMSG,
+			                "property '%s': invalid variable name '%.64s'", key, name);
 			break;
 		}
 		r = check_template(name, key, err);
@@ -216,8 +220,8 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 		if (json_is_string(e)) {
 			text = strdup(json_string_value(e));
 			if (text && strlen(text) != json_string_length(e)) {
-				r = kwg_err_set(err, -EBADMSG, "%s.%s contains a NUL character", key,
-						name);
+				r = kwg_err_set(err, -EBADMSG, "%s.%s contains a NUL character",
+				                key, name);
 				break;
 			}
 		} else if (json_is_null(e)) {
@@ -225,7 +229,8 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 		} else if (json_is_number(e) || json_is_boolean(e)) {
 			text = kwg_json_dump(e);
 		} else {
-			r = kwg_err_set(err, -EBADMSG, "property '%s.%s': expected a string", key, name);
+			r = kwg_err_set(err, -EBADMSG, "property '%s.%s': expected a string", key,
+			                name);
 			break;
 		}
 		if (!text) {
@@ -265,11 +270,11 @@ static bool prop_is_unset(const char *key, const json_t *v)
 /* Properties kwg knows but cannot honour yet fail the task rather than run it differently; so
  * does a property kwg does not know at all (a newer plugin's). */
 static int check_props(const json_t *task, const char *type, const char *const *own,
-		       struct kwg_err *err)
+                       struct kwg_err *err)
 {
-	static const char *const later[] = {"inputFiles", "outputFiles", "namespaceFiles",
-					    "outputDirectory", "logToFile", "runner", "docker",
-					    NULL};
+	static const char *const later[] = {"inputFiles",      "outputFiles", "namespaceFiles",
+	                                    "outputDirectory", "logToFile",   "runner",
+	                                    "docker",          NULL};
 	bool is_script = own == script_props;
 	const char *key;
 	json_t *v;
@@ -278,17 +283,17 @@ static int check_props(const json_t *task, const char *type, const char *const *
 		if (!in_list(core_props, key) && !in_list(own, key) &&
 		    !(is_script && (strcmp(key, "commands") == 0 || strcmp(key, "script") == 0)))
 			return kwg_err_set(err, -EOPNOTSUPP,
-					   "property '%.64s' is not supported by kwg for '%s'", key,
-					   type);
+			                   "property '%.64s' is not supported by kwg for '%s'", key,
+			                   type);
 		if (in_list(later, key) && !prop_is_unset(key, v))
 			return kwg_err_set(err, -EOPNOTSUPP,
-					   "property '%s' is not supported by kwg yet", key);
+			                   "property '%s' is not supported by kwg yet", key);
 	}
 	return 0;
 }
 
 static int decode_level(const json_t *task, const char *key, enum kwg_level def,
-			enum kwg_level *ret, struct kwg_err *err)
+                        enum kwg_level *ret, struct kwg_err *err)
 {
 	cleanup_free char *s = NULL;
 	int r = prop_text(task, key, &s, err);
@@ -312,7 +317,7 @@ static int decode_common(const json_t *task, struct kwg_script_task *t, struct k
 		return r;
 	if (timeout && (kwg_duration_parse(timeout, &t->timeout_ms) < 0 || t->timeout_ms <= 0))
 		return kwg_err_set(err, -EBADMSG, "property 'timeout': '%.64s' is not a duration",
-				   timeout);
+		                   timeout);
 	return decode_level(task, "logLevel", KWG_LEVEL_TRACE, &t->log_level, err);
 }
 
@@ -331,11 +336,12 @@ static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_
 		return r < 0 ? r : kwg_strv_push(&t->messages, json_string_value(msg));
 	}
 	if (!json_is_array(msg))
-		return kwg_err_set(err, -EBADMSG, "property 'message': expected a string or a list");
+		return kwg_err_set(err, -EBADMSG,
+		                   "property 'message': expected a string or a list");
 	json_array_foreach (msg, i, e) {
 		if (!json_is_string(e))
-			return kwg_err_set(err, -EBADMSG, "property 'message'[%zu]: expected a string",
-					   i);
+			return kwg_err_set(err, -EBADMSG,
+			                   "property 'message'[%zu]: expected a string", i);
 		r = check_template(json_string_value(e), "message", err);
 		if (r >= 0)
 			r = kwg_strv_push(&t->messages, json_string_value(e));
@@ -346,7 +352,7 @@ static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_
 }
 
 static int decode_runner(const json_t *task, const struct kwg_script_task_opts *opts,
-			 struct kwg_script_task *t, struct kwg_err *err)
+                         struct kwg_script_task *t, struct kwg_err *err)
 {
 	json_t *runner = json_object_get(task, "taskRunner");
 	const char *type;
@@ -355,25 +361,26 @@ static int decode_runner(const json_t *task, const struct kwg_script_task_opts *
 	if (runner && !json_is_null(runner)) {
 		if (!json_is_object(runner) ||
 		    kwg_json_get_str(runner, "type", "taskRunner", true, &type, err) < 0)
-			return kwg_err_set(err, -EBADMSG, "property 'taskRunner': expected {type: …}");
+			return kwg_err_set(err, -EBADMSG,
+			                   "property 'taskRunner': expected {type: …}");
 		if (strcmp(type, KWG_RUNNER_TYPE_PROCESS) == 0)
 			t->runner = KWG_RUNNER_PROCESS;
 		else if (strcmp(type, KWG_RUNNER_TYPE_DOCKER) == 0)
 			t->runner = KWG_RUNNER_DOCKER;
 		else
 			return kwg_err_set(err, -EOPNOTSUPP,
-					   "task runner '%.128s' is not supported by kwg", type);
+			                   "task runner '%.128s' is not supported by kwg", type);
 		if (t->runner == KWG_RUNNER_PROCESS && json_object_size(runner) > 1)
 			return kwg_err_set(err, -EBADMSG,
-					   "the Process task runner has no properties but 'type'");
+			                   "the Process task runner has no properties but 'type'");
 	}
 	return 0;
 }
 
 /* KESTRA: ScriptService.scriptCommands and AbstractExecScript.mayAddExitOnErrorCommands. */
 static int build_argv(const json_t *task, const struct script_type *st,
-		      const struct kwg_script_task_opts *opts, struct kwg_script_task *t,
-		      struct kwg_err *err)
+                      const struct kwg_script_task_opts *opts, struct kwg_script_task *t,
+                      struct kwg_err *err)
 {
 	struct kwg_strv before = {0}, commands = {0};
 	cleanup_free char *target_os = NULL;
@@ -395,9 +402,9 @@ static int build_argv(const json_t *task, const struct script_type *st,
 	if (r >= 0 && target_os && strcmp(target_os, "WINDOWS") == 0)
 		sep = "\r\n";
 	else if (r >= 0 && target_os && strcmp(target_os, "LINUX") != 0 &&
-		 strcmp(target_os, "AUTO") != 0)
+	         strcmp(target_os, "AUTO") != 0)
 		r = kwg_err_set(err, -EBADMSG, "property 'targetOS': unknown value '%.32s'",
-				target_os);
+		                target_os);
 	/* The set -e line is an empty line for Windows targets (AUTO on kwg means Linux). */
 	if (r >= 0 && fail_fast)
 		r = kwg_strv_push(&before, strcmp(sep, "\n") == 0 ? "set -e" : "");
@@ -419,11 +426,11 @@ static int build_argv(const json_t *task, const struct script_type *st,
 			uint64_t n;
 			kwg_random_bytes(&n, sizeof(n));
 			(void)snprintf(name, sizeof(name), "%llu.%s",
-				       (unsigned long long)(n % 10000000000000000000ull),
-				       st->lang == LANG_PYTHON ? "py" : "js");
+			               (unsigned long long)(n % 10000000000000000000ull),
+			               st->lang == LANG_PYTHON ? "py" : "js");
 			(void)snprintf(cmd, sizeof(cmd), "%s %s/%s",
-				       st->lang == LANG_PYTHON ? "python" : "node",
-				       opts->working_dir, name);
+			               st->lang == LANG_PYTHON ? "python" : "node",
+			               opts->working_dir, name);
 			t->script_file = strdup(name);
 			t->script_body = steal_ptr(&script);
 			r = t->script_file ? kwg_strv_push(&commands, cmd) : -ENOMEM;
@@ -463,7 +470,7 @@ static int add_language_env(enum lang lang, bool is_script, struct kwg_strv *env
 }
 
 int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
-			   struct kwg_script_task *ret, struct kwg_err *err)
+                           struct kwg_script_task *ret, struct kwg_err *err)
 {
 	const json_t *task = kwg_job_task_json(job);
 	const char *type = kwg_job_task_type(job);
@@ -484,7 +491,7 @@ int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_ta
 			st = &script_types[i];
 	if (!st)
 		return kwg_err_set(err, -EOPNOTSUPP, "task type '%.200s' is not supported by kwg",
-				   type);
+		                   type);
 	ret->kind = KWG_TASK_SCRIPT;
 	r = check_props(task, type, script_props, err);
 	if (r >= 0)

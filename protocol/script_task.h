@@ -29,13 +29,13 @@ enum kwg_runner_kind {
 struct kwg_script_task {
 	enum kwg_task_kind kind;
 	enum kwg_runner_kind runner;
-	struct kwg_strv argv;   /* interpreter, then the joined script */
-	struct kwg_strv env;    /* NAME=value: the task env, then the language extras */
-	char *script_file;      /* Python/Node Script: file name in the working dir, or NULL */
-	char *script_body;      /* its content */
-	char *container_image;  /* rendered image (Docker runner), or NULL */
-	bool warning_on_stderr; /* default true */
-	int64_t timeout_ms;     /* < 0: no timeout */
+	struct kwg_strv argv;     /* interpreter, then the joined script */
+	struct kwg_strv env;      /* NAME=value: the task env, then the language extras */
+	char *script_file;        /* Python/Node Script: file name in the working dir, or NULL */
+	char *script_body;        /* its content */
+	char *container_image;    /* rendered image (Docker runner), or NULL */
+	bool warning_on_stderr;   /* default true */
+	int64_t timeout_ms;       /* < 0: no timeout */
 	enum kwg_level log_level; /* lowest level sent as LogEntry (task logLevel; default TRACE) */
 	struct kwg_strv messages; /* Log task */
 	enum kwg_level message_level;
@@ -50,7 +50,7 @@ struct kwg_script_task_opts {
  * task type, property, runner or template kwg cannot honour; -EBADMSG for a malformed property;
  * -ENOMEM. err names the property. */
 int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
-			   struct kwg_script_task *ret, struct kwg_err *err);
+                           struct kwg_script_task *ret, struct kwg_err *err);
 void kwg_script_task_done(struct kwg_script_task *t);
 
 /* Task types kwg runs with any runner (Log), and script types that need a runner. NULL-ended. */

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Every SQL statement kwg sends, as named constants with $n parameters only. Each comment names
  * the Kestra table and columns (checked against Kestra 1.0's schema, kestra-protocol.md §2, §5.8,
- * §7.1); tests/integration/test_statements.sh prepares every one of them against the test schema. */
+ * §7.1); tests/integration/test_statements.sh prepares every one of them against the test schema.
+ */
 #pragma once
 #include <stddef.h>
 
@@ -21,7 +22,8 @@ extern const char KWG_SQL_CLAIM_DEFAULT[];
 extern const char KWG_SQL_RUNNING_UPSERT[];
 /* Mark claimed rows consumed: $1 bigint[] offsets, $2 group key (NULL for the default group). */
 extern const char KWG_SQL_MARK_CONSUMED[];
-/* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON. */
+/* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON.
+ */
 extern const char KWG_SQL_EMIT[];
 /* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset. */
 extern const char KWG_SQL_SUBMIT[];

@@ -52,8 +52,9 @@ static int yaml_next(struct yaml_reader *y, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&y->parser, ev))
 		return kwg_err_set(y->err, -EBADMSG, "YAML line %zu column %zu: %s",
-				   y->parser.problem_mark.line + 1, y->parser.problem_mark.column + 1,
-				   y->parser.problem ? y->parser.problem : "syntax error");
+		                   y->parser.problem_mark.line + 1,
+		                   y->parser.problem_mark.column + 1,
+		                   y->parser.problem ? y->parser.problem : "syntax error");
 	return 0;
 }
 
@@ -67,7 +68,7 @@ static int yaml_collection(struct yaml_reader *y, bool is_map, json_t **ret)
 
 	if (++y->depth > YAML_MAX_DEPTH)
 		r = kwg_err_set(y->err, -EBADMSG, "YAML nested deeper than %d levels",
-				YAML_MAX_DEPTH);
+		                YAML_MAX_DEPTH);
 	while (r >= 0 && c) {
 		json_t *key = NULL, *value = NULL;
 		r = yaml_next(y, &ev);
@@ -80,7 +81,8 @@ static int yaml_collection(struct yaml_reader *y, bool is_map, json_t **ret)
 		if (is_map) {
 			r = yaml_node(y, &ev, &key);
 			if (r >= 0 && !json_is_string(key) && !json_is_integer(key))
-				r = kwg_err_set(y->err, -EBADMSG, "YAML mapping keys must be scalars");
+				r = kwg_err_set(y->err, -EBADMSG,
+				                "YAML mapping keys must be scalars");
 			if (r >= 0)
 				r = yaml_next(y, &ev);
 		}
@@ -91,7 +93,7 @@ static int yaml_collection(struct yaml_reader *y, bool is_map, json_t **ret)
 			const char *k = json_is_string(key) ? json_string_value(key) : num;
 			if (json_is_integer(key))
 				(void)snprintf(num, sizeof(num), "%lld",
-					       (long long)json_integer_value(key));
+				               (long long)json_integer_value(key));
 			if (json_object_get(c, k))
 				r = kwg_err_set(y->err, -EBADMSG, "duplicate key '%.64s'", k);
 			else
@@ -124,8 +126,8 @@ static int yaml_node(struct yaml_reader *y, yaml_event_t *ev, json_t **ret)
 		*ret = yaml_scalar(ev);
 		r = *ret ? 0 : kwg_err_set(y->err, -EBADMSG, "YAML scalar is not valid UTF-8");
 	} else if (type == YAML_ALIAS_EVENT ||
-		   (type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor) ||
-		   (type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor)) {
+	           (type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor) ||
+	           (type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor)) {
 		r = kwg_err_set(y->err, -EBADMSG, "YAML anchors and aliases are not supported");
 	} else if (type != YAML_MAPPING_START_EVENT && type != YAML_SEQUENCE_START_EVENT) {
 		r = kwg_err_set(y->err, -EBADMSG, "unexpected YAML event");
@@ -181,9 +183,10 @@ int kwg_yaml_to_json(const char *text, size_t len, char **ret, struct kwg_err *e
 static int stringify_properties(json_t *task)
 {
 	static const char *const props[] = {
-		"timeout",     "beforeCommands", "env",	     "warningOnStdErr", "interpreter",
-		"failFast",    "outputFiles",	 "outputDirectory", "targetOS",	   "containerImage",
-		"commands",    "script",	 "level",
+	    "timeout",     "beforeCommands", "env",         "warningOnStdErr",
+	    "interpreter", "failFast",       "outputFiles", "outputDirectory",
+	    "targetOS",    "containerImage", "commands",    "script",
+	    "level",
 	};
 	const char *type = json_string_value(json_object_get(task, "type"));
 	bool is_log = type && strcmp(type, "io.kestra.plugin.core.log.Log") == 0;
@@ -220,7 +223,7 @@ static json_t *obj_or_empty(json_t *obj, const char *key)
 }
 
 static json_t *build(json_t *doc, json_t *task, const struct kwg_task_def_opts *opts,
-		     struct kwg_task_def *def)
+                     struct kwg_task_def *def)
 {
 	char now[KWG_INSTANT_LEN];
 	const char *tenant = str_or(doc, "tenantId", "main");
@@ -232,27 +235,27 @@ static json_t *build(json_t *doc, json_t *task, const struct kwg_task_def_opts *
 
 	kwg_clock_format_instant(opts->now_us, now);
 	vars = json_pack("{s:{}, s:{}, s:{s:s, s:s, s:i, s:s}, s:{s:s, s:s}, s:{s:s, s:s, s:i},"
-			 " s:[], s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:{s:s}}",
-			 "envs", "globals", "flow", "id", flow, "namespace", ns, "revision", 1,
-			 "tenantId", tenant, "task", "id", task_id, "type", task_type, "taskrun",
-			 "id", def->task_run_id, "startDate", now, "attemptsCount", 0, "parents",
-			 "execution", "id", def->execution_id, "state", "RUNNING", "startDate", now,
-			 "originalId", def->execution_id, "outputs", obj_or_empty(doc, "outputs"),
-			 "inputs", obj_or_empty(doc, "inputs"), "labels",
-			 obj_or_empty(doc, "labels"), "kestra", "url", "http://localhost:8080/");
+	                 " s:[], s:{s:s, s:s, s:s, s:s}, s:o, s:o, s:o, s:{s:s}}",
+	                 "envs", "globals", "flow", "id", flow, "namespace", ns, "revision", 1,
+	                 "tenantId", tenant, "task", "id", task_id, "type", task_type, "taskrun",
+	                 "id", def->task_run_id, "startDate", now, "attemptsCount", 0, "parents",
+	                 "execution", "id", def->execution_id, "state", "RUNNING", "startDate", now,
+	                 "originalId", def->execution_id, "outputs", obj_or_empty(doc, "outputs"),
+	                 "inputs", obj_or_empty(doc, "inputs"), "labels",
+	                 obj_or_empty(doc, "labels"), "kestra", "url", "http://localhost:8080/");
 	if (vars && json_object_get(doc, "vars"))
 		json_object_set(vars, "vars", json_object_get(doc, "vars"));
 	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:{s:s, s:[{s:s, s:s}]}},"
-			 " s:O, s:{s:o, s:[], s:n}}",
-			 "type", "task", "taskRun", "tenantId", tenant, "id", def->task_run_id,
-			 "executionId", def->execution_id, "namespace", ns, "flowId", flow,
-			 "taskId", task_id, "outputs", "state", "current", "CREATED", "histories",
-			 "state", "CREATED", "date", now, "task", task, "runContext", "variables",
-			 vars, "secretInputs", "traceParent");
+	                 " s:O, s:{s:o, s:[], s:n}}",
+	                 "type", "task", "taskRun", "tenantId", tenant, "id", def->task_run_id,
+	                 "executionId", def->execution_id, "namespace", ns, "flowId", flow,
+	                 "taskId", task_id, "outputs", "state", "current", "CREATED", "histories",
+	                 "state", "CREATED", "date", now, "task", task, "runContext", "variables",
+	                 vars, "secretInputs", "traceParent");
 }
 
 int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_opts *opts,
-		       struct kwg_task_def *ret, struct kwg_err *err)
+                       struct kwg_task_def *ret, struct kwg_err *err)
 {
 	json_t *doc = NULL, *task, *msg;
 	bool bare;
@@ -261,7 +264,7 @@ int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_o
 	*ret = (struct kwg_task_def){0};
 	if (len > KWG_TASK_DEF_MAX_BYTES)
 		return kwg_err_set(err, -EMSGSIZE, "definition larger than %u bytes",
-				   KWG_TASK_DEF_MAX_BYTES);
+		                   KWG_TASK_DEF_MAX_BYTES);
 	r = yaml_load(text, len, &doc, err);
 	if (r < 0)
 		return r;
@@ -313,18 +316,18 @@ int kwg_task_def_follow(const char *type_label, const char *value, struct kwg_fo
 	kwg_buf_init(&text, 1u << 24);
 	if (strcmp(type_label, "io.kestra.core.models.executions.LogEntry") == 0) {
 		r = kwg_buf_printf(&text, "%s %-5s %s", str_or(j, "timestamp", "?"),
-				   str_or(j, "level", "?"), str_or(j, "message", ""));
+		                   str_or(j, "level", "?"), str_or(j, "message", ""));
 	} else if (strcmp(type_label, "io.kestra.core.models.executions.MetricEntry") == 0) {
 		char *tags = kwg_json_dump(json_object_get(j, "tags"));
 		char *v = kwg_json_dump(json_object_get(j, "value"));
 		r = kwg_buf_printf(&text, "metric %s %s = %s %s", str_or(j, "type", "?"),
-				   str_or(j, "name", "?"), v ? v : "?", tags ? tags : "{}");
+		                   str_or(j, "name", "?"), v ? v : "?", tags ? tags : "{}");
 		free(tags);
 		free(v);
 	} else {
 		json_t *tr = json_object_get(j, "taskRun");
-		const char *cur = json_string_value(json_object_get(json_object_get(tr, "state"),
-								   "current"));
+		const char *cur =
+		    json_string_value(json_object_get(json_object_get(tr, "state"), "current"));
 		char *outputs = kwg_json_dump(json_object_get(tr, "outputs"));
 		ret->is_result = true;
 		ret->state = cur ? kwg_state_from_name(cur) : KWG_STATE_UNKNOWN;

@@ -15,7 +15,7 @@
 
 struct kwg_task_def_opts {
 	bool plain_properties; /* write properties as plain JSON (Kestra ≤ 0.20) instead of 1.x
-				  Property strings */
+	                          Property strings */
 	int64_t now_us;
 };
 
@@ -29,7 +29,7 @@ struct kwg_task_def {
  * inputs?, vars?, outputs?, labels?}. 0, or -EBADMSG with err naming the problem, -EMSGSIZE,
  * -ENOMEM. */
 int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_opts *opts,
-		       struct kwg_task_def *ret, struct kwg_err *err);
+                       struct kwg_task_def *ret, struct kwg_err *err);
 void kwg_task_def_done(struct kwg_task_def *def);
 
 /* Parses YAML (a JSON document is YAML too) into JSON text. New string via *ret. Exposed for

@@ -48,10 +48,12 @@ static int decode_state(json_t *state, const char *path, struct kwg_err *err)
 		json_array_foreach (histories, i, h) {
 			const char *date;
 			int64_t us;
-			if (!json_is_object(h) || kwg_json_get_str(h, "date", "", true, &date, NULL) < 0 ||
+			if (!json_is_object(h) ||
+			    kwg_json_get_str(h, "date", "", true, &date, NULL) < 0 ||
 			    kwg_clock_parse_instant(date, &us) < 0)
 				return kwg_err_set(err, -EBADMSG,
-						   "%s.histories[%zu]: expected {state, date}", path, i);
+				                   "%s.histories[%zu]: expected {state, date}",
+				                   path, i);
 		}
 	}
 	return 0;
@@ -68,9 +70,11 @@ static int decode_task_run(struct kwg_job *job, struct kwg_err *err)
 		return r;
 	r = kwg_json_get_str(job->task_run, "id", path, true, &job->task_run_id, err);
 	if (r >= 0 && (strlen(job->task_run_id) == 0 || strlen(job->task_run_id) > KEY_MAX))
-		r = kwg_err_set(err, -EBADMSG, "%s.id: must have 1 to %d characters", path, KEY_MAX);
+		r = kwg_err_set(err, -EBADMSG, "%s.id: must have 1 to %d characters", path,
+		                KEY_MAX);
 	if (r >= 0)
-		r = kwg_json_get_str(job->task_run, "executionId", path, true, &job->execution_id, err);
+		r = kwg_json_get_str(job->task_run, "executionId", path, true, &job->execution_id,
+		                     err);
 	if (r >= 0)
 		r = kwg_json_get_str(job->task_run, "namespace", path, true, &job->namespace_, err);
 	if (r >= 0)
@@ -108,7 +112,7 @@ static int decode_rest(struct kwg_job *job, struct kwg_err *err)
 		r = kwg_json_get_obj(job->root, "runContext", "$", true, &run_context, err);
 	if (r >= 0)
 		r = kwg_json_get_obj(run_context, "variables", "$.runContext", false, &run_context,
-				     err);
+		                     err);
 	if (r < 0) {
 		job->task_type = NULL;
 		return r;
@@ -223,14 +227,14 @@ json_t *kwg_job_task_json(const struct kwg_job *job)
 void kwg_job_ref(const struct kwg_job *job, struct kwg_taskrun_ref *ret)
 {
 	*ret = (struct kwg_taskrun_ref){
-		.tenant_id = job->tenant_id,
-		.namespace_ = job->namespace_,
-		.flow_id = job->flow_id,
-		.task_id = job->task_id,
-		.execution_id = job->execution_id,
-		.task_run_id = job->task_run_id,
-		.execution_kind = job->execution_kind,
-		.attempt_number = job->attempts_at_claim,
+	    .tenant_id = job->tenant_id,
+	    .namespace_ = job->namespace_,
+	    .flow_id = job->flow_id,
+	    .task_id = job->task_id,
+	    .execution_id = job->execution_id,
+	    .task_run_id = job->task_run_id,
+	    .execution_kind = job->execution_kind,
+	    .attempt_number = job->attempts_at_claim,
 	};
 }
 
@@ -279,12 +283,12 @@ static void state_fill_computed(json_t *state, int64_t now_us)
 	json_object_del(state, "startDate");
 	json_object_del(state, "endDate");
 	if (n == 0 ||
-	    kwg_clock_parse_instant(json_string_value(json_object_get(json_array_get(histories, 0),
-								       "date")),
-				    &first) < 0 ||
 	    kwg_clock_parse_instant(
-		    json_string_value(json_object_get(json_array_get(histories, n - 1), "date")),
-		    &last) < 0)
+	        json_string_value(json_object_get(json_array_get(histories, 0), "date")), &first) <
+	        0 ||
+	    kwg_clock_parse_instant(
+	        json_string_value(json_object_get(json_array_get(histories, n - 1), "date")),
+	        &last) < 0)
 		return;
 	if (n == 1)
 		last = now_us;
@@ -386,7 +390,7 @@ static int set_outputs(struct kwg_job *job, const char *outputs_json)
 }
 
 char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char *outputs_json,
-			   int64_t now_us)
+                           int64_t now_us)
 {
 	json_t *attempts = attempts_array(job);
 	json_t *attempt = json_array_get(attempts, json_array_size(attempts) - 1);
@@ -399,7 +403,7 @@ char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char
 }
 
 char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char *worker_id,
-			  int64_t now_us)
+                          int64_t now_us)
 {
 	json_t *attempts = attempts_array(job);
 	json_t *attempt = attempt_new(worker_id);
@@ -441,7 +445,7 @@ int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **re
 	if (result) {
 		json_object_set(result, "triggerContext", ctx ? ctx : json_null());
 		json_object_set(result, "trigger",
-				json_object_get(job->root, "trigger") ?: json_null());
+		                json_object_get(job->root, "trigger") ?: json_null());
 	}
 	value = result ? kwg_json_dump(result) : NULL;
 	json_decref(result);
@@ -474,8 +478,8 @@ static int64_t history_date(const json_t *attempt, bool last)
 
 	if (n)
 		(void)kwg_clock_parse_instant(
-			json_string_value(json_object_get(json_array_get(h, last ? n - 1 : 0), "date")),
-			&us);
+		    json_string_value(json_object_get(json_array_get(h, last ? n - 1 : 0), "date")),
+		    &us);
 	return us;
 }
 
@@ -516,7 +520,8 @@ static bool retry_would_schedule(const json_t *retry, const json_t *attempts, in
 static bool truthy(const json_t *v)
 {
 	/* Core Task booleans are plain, but accept the Property string form too. */
-	return json_is_true(v) || (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0);
+	return json_is_true(v) ||
+	       (json_is_string(v) && strcasecmp(json_string_value(v), "true") == 0);
 }
 
 void kwg_job_state_rules(const struct kwg_job *job, int64_t now_us, struct kwg_state_rules *ret)
@@ -525,11 +530,11 @@ void kwg_job_state_rules(const struct kwg_job *job, int64_t now_us, struct kwg_s
 	json_t *attempts = json_object_get(job->task_run, "attempts");
 
 	*ret = (struct kwg_state_rules){
-		.allow_failure = job->task && truthy(json_object_get(job->task, "allowFailure")),
-		.allow_warning = job->task && truthy(json_object_get(job->task, "allowWarning")),
-		.will_retry = json_is_object(retry) && retry_would_schedule(retry, attempts, now_us),
-		.warning_on_retry_applies = json_is_object(retry) &&
-					    truthy(json_object_get(retry, "warningOnRetry")) &&
-					    json_array_size(attempts) >= 2,
+	    .allow_failure = job->task && truthy(json_object_get(job->task, "allowFailure")),
+	    .allow_warning = job->task && truthy(json_object_get(job->task, "allowWarning")),
+	    .will_retry = json_is_object(retry) && retry_would_schedule(retry, attempts, now_us),
+	    .warning_on_retry_applies = json_is_object(retry) &&
+	                                truthy(json_object_get(retry, "warningOnRetry")) &&
+	                                json_array_size(attempts) >= 2,
 	};
 }

@@ -57,11 +57,11 @@ char *kwg_job_result_running(struct kwg_job *job, const char *worker_id, int64_t
  * when NULL; -EBADMSG-free: invalid text is treated as {}); returns the final WorkerTaskResult.
  * Requires kwg_job_result_running first. */
 char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char *outputs_json,
-			   int64_t now_us);
+                           int64_t now_us);
 /* For a job that cannot run (malformed, unknown type, unsupported property): adds an attempt
  * whose state is just `state`, appends `state` to the task run (§6.5); returns the result. */
 char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char *worker_id,
-			  int64_t now_us);
+                          int64_t now_us);
 /* For a trigger job kwg cannot evaluate: a WorkerTriggerResult without execution, and its key
  * (the trigger uid). Both new; -ENOMEM. */
 int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value);

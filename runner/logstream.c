@@ -23,7 +23,7 @@ struct kwg_logstream {
 };
 
 int kwg_logstream_new(size_t max_line_bytes, kwg_logstream_line_fn *on_line, void *userdata,
-		      struct kwg_logstream **ret)
+                      struct kwg_logstream **ret)
 {
 	struct kwg_logstream *ls = calloc(1, sizeof(*ls));
 
@@ -77,7 +77,7 @@ static size_t utf8_cut(const char *s, size_t len)
 
 /* Appends to the current line; a line reaching the maximum is delivered in a piece first. */
 static int line_append(struct kwg_logstream *ls, enum kwg_stream stream, const char *data,
-		       size_t len)
+                       size_t len)
 {
 	struct stream_state *st = &ls->streams[stream];
 	int r;
@@ -104,7 +104,7 @@ static int line_append(struct kwg_logstream *ls, enum kwg_stream stream, const c
 }
 
 int kwg_logstream_feed(struct kwg_logstream *ls, enum kwg_stream stream, const char *data,
-		       size_t len)
+                       size_t len)
 {
 	struct stream_state *st = &ls->streams[stream];
 	const char *end = data + len;

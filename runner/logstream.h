@@ -18,14 +18,14 @@ struct kwg_logstream;
 
 /* line is borrowed for the call: len bytes of valid UTF-8, no terminator, no NUL. */
 typedef void kwg_logstream_line_fn(void *userdata, enum kwg_stream stream, const char *line,
-				   size_t len);
+                                   size_t len);
 
 /* 0 and *ret (new); -ENOMEM. max_line_bytes >= 16. */
 int kwg_logstream_new(size_t max_line_bytes, kwg_logstream_line_fn *on_line, void *userdata,
-		      struct kwg_logstream **ret);
+                      struct kwg_logstream **ret);
 /* Borrows data. Calls on_line for every complete line. 0 or -ENOMEM. */
 int kwg_logstream_feed(struct kwg_logstream *ls, enum kwg_stream stream, const char *data,
-		       size_t len);
+                       size_t len);
 /* End of a stream: delivers its unterminated last line, if any. 0 or -ENOMEM. */
 int kwg_logstream_finish(struct kwg_logstream *ls, enum kwg_stream stream);
 /* Lines delivered so far on a stream. */

@@ -42,8 +42,8 @@ static void close_handle(struct kwg_process *p, uv_handle_t *h)
 
 static void maybe_report(struct kwg_process *p)
 {
-	if (p->reported || p->closing || !p->exited ||
-	    p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR])
+	if (p->reported || p->closing || !p->exited || p->pipe_open[KWG_STREAM_STDOUT] ||
+	    p->pipe_open[KWG_STREAM_STDERR])
 		return;
 	p->reported = true;
 	uv_timer_stop(&p->drain_timer);
@@ -71,7 +71,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 {
 	struct kwg_process *p = stream->data;
 	enum kwg_stream s = (uv_pipe_t *)stream == &p->pipes[KWG_STREAM_STDOUT] ? KWG_STREAM_STDOUT
-										 : KWG_STREAM_STDERR;
+	                                                                        : KWG_STREAM_STDERR;
 
 	if (n > 0) {
 		p->cbs.on_output(p->userdata, s, buf->base, (size_t)n);
@@ -81,7 +81,7 @@ static void on_read(uv_stream_t *stream, ssize_t n, const uv_buf_t *buf)
 		return;
 	if (n != UV_EOF)
 		kwg_log_errno(KWG_LOG_WARNING, (int)n, "reading the task's %s failed",
-			      s == KWG_STREAM_STDOUT ? "stdout" : "stderr");
+		              s == KWG_STREAM_STDOUT ? "stdout" : "stderr");
 	pipe_done(p, s);
 	maybe_report(p);
 }
@@ -91,7 +91,7 @@ static void on_drain_timeout(uv_timer_t *t)
 	struct kwg_process *p = t->data;
 
 	kwg_log_warning("task pid %d: output pipes still open %d ms after exit, closing them",
-			p->pgid, DRAIN_GRACE_MS);
+	                p->pgid, DRAIN_GRACE_MS);
 	pipe_done(p, KWG_STREAM_STDOUT);
 	pipe_done(p, KWG_STREAM_STDERR);
 	maybe_report(p);
@@ -116,7 +116,7 @@ static void on_exit_cb(uv_process_t *proc, int64_t status, int term_signal)
 /* The one place a task process is created; the sandbox launcher (kwg-exec) replaces the plain
  * spawn here. */
 int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
-		      const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret)
+                      const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret)
 {
 	struct kwg_process *p = calloc(1, sizeof(*p));
 	uv_stdio_container_t stdio[3];

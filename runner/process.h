@@ -2,8 +2,8 @@
 /* A task process on the loop: spawn in its own session and process group, stdout and stderr read
  * through pipes, whole-group kill. The exit is reported only after both pipes reached EOF, so no
  * output is lost; once the main process is gone, what remains of its group is killed and the
- * pipes get a short grace period to drain. Owns the uv handles; frees itself after kwg_process_close
- * once every handle is closed. */
+ * pipes get a short grace period to drain. Owns the uv handles; frees itself after
+ * kwg_process_close once every handle is closed. */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -30,7 +30,7 @@ struct kwg_process_cbs {
 /* 0 and *ret, or a negative errno from uv_spawn (ENOENT, EACCES, …); on failure no callback
  * fires. */
 int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
-		      const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret);
+                      const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret);
 /* Signals the whole process group. 0 or a negative errno (-ESRCH once it is gone). */
 int kwg_process_kill(struct kwg_process *p, int signum);
 int kwg_process_pid(const struct kwg_process *p);

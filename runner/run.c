@@ -45,8 +45,8 @@ struct kwg_run {
 	enum run_state state;
 	struct kwg_job *job;
 	struct kwg_script_task task;
-	bool task_ok;       /* task decoded */
-	bool running_sent;  /* WorkerTaskResult #1 emitted */
+	bool task_ok;      /* task decoded */
+	bool running_sent; /* WorkerTaskResult #1 emitted */
 	bool timed_out;
 	struct kwg_err err; /* why the job cannot run */
 	int decode_r;
@@ -65,7 +65,7 @@ static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key,
 	if (!value) {
 		/* Out of memory while encoding: the message cannot be built; say so loudly. */
 		kwg_log_error("task run '%s': out of memory, a %s message was lost",
-			      kwg_job_task_run_id(run->job), kwg_queue_type_label(type));
+		              kwg_job_task_run_id(run->job), kwg_queue_type_label(type));
 		return;
 	}
 	run->sink.emit(run->ctx, type, key, value);
@@ -84,8 +84,8 @@ static void task_log(struct kwg_run *run, enum kwg_level level, const char *msg,
 		size_t n = kwg_utf8_prefix_chars(msg + off, len - off, KWG_LOG_CHUNK_CHARS);
 		char key[KWG_ID_LEN];
 		kwg_buf_clear(&run->scratch);
-		if (kwg_log_entry_encode(&run->scratch, &run->ref, now + i * 1000, level, LOG_THREAD,
-					 msg + off, n) < 0) {
+		if (kwg_log_entry_encode(&run->scratch, &run->ref, now + i * 1000, level,
+		                         LOG_THREAD, msg + off, n) < 0) {
 			emit(run, KWG_QUEUE_LOG_ENTRY, "", NULL);
 			return;
 		}
@@ -97,7 +97,7 @@ static void task_log(struct kwg_run *run, enum kwg_level level, const char *msg,
 }
 
 static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt, ...)
-	KWG_PRINTF(3, 4);
+    KWG_PRINTF(3, 4);
 static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt, ...)
 {
 	char msg[2048];
@@ -145,7 +145,7 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	int64_t now = kwg_clock_now_us();
 
 	kwg_log_warning("task run '%s' (%s) cannot run: %s", kwg_job_task_run_id(run->job),
-			kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?", why);
+	                kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?", why);
 	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
 	kwg_job_state_rules(run->job, now, &rules);
 	rules.will_retry = false;
@@ -182,7 +182,7 @@ static void complete(struct kwg_run *run, enum kwg_state attempt_state, const ch
 	kwg_job_state_rules(run->job, now, &rules);
 	emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
 	     kwg_job_result_final(run->job, kwg_state_final(attempt_state, &rules), outputs_json,
-				  now));
+	                          now));
 	finish(run);
 }
 
@@ -191,7 +191,7 @@ static void run_log_task(struct kwg_run *run)
 	send_running(run);
 	for (size_t i = 0; i < run->task.messages.n; i++)
 		task_log(run, run->task.message_level, run->task.messages.v[i],
-			 strlen(run->task.messages.v[i]));
+		         strlen(run->task.messages.v[i]));
 	complete(run, KWG_STATE_SUCCESS, NULL);
 }
 
@@ -209,7 +209,7 @@ static void on_line(void *userdata, enum kwg_stream stream, const char *line, si
 	r = kwg_script_output_feed(run->out, line, len, on_script_log, run, &err);
 	if (r == KWG_SCRIPT_LINE_TEXT)
 		task_log(run, stream == KWG_STREAM_STDERR ? KWG_LEVEL_ERROR : KWG_LEVEL_INFO, line,
-			 len);
+		         len);
 	else if (r == KWG_SCRIPT_LINE_INVALID)
 		task_logf(run, KWG_LEVEL_WARN, "Invalid outputs '%s'", err.msg);
 	else if (r < 0)
@@ -242,12 +242,12 @@ static void on_process_exit(void *userdata, int exit_code)
 		return;
 	}
 	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
-				    run->task.warning_on_stderr);
+	                            run->task.warning_on_stderr);
 	if (exit_code != 0)
 		task_logf(run, KWG_LEVEL_ERROR,
-			  "io.kestra.core.models.tasks.runners.TaskException: Command failed with "
-			  "exit code %d",
-			  exit_code);
+		          "io.kestra.core.models.tasks.runners.TaskException: Command failed with "
+		          "exit code %d",
+		          exit_code);
 	else
 		task_logf(run, KWG_LEVEL_DEBUG, "Command succeed with exit code 0");
 	outputs = kwg_script_output_outputs_json(run->out, exit_code);
@@ -313,8 +313,8 @@ static void start_script(struct kwg_run *run)
 
 	if (run->task.runner == KWG_RUNNER_DOCKER) {
 		fail_unrunnable(run, "the Docker task runner is not available in this kwg yet: set "
-				     "taskRunner to io.kestra.plugin.core.runner.Process, or start "
-				     "the worker with --default-runner process");
+		                     "taskRunner to io.kestra.plugin.core.runner.Process, or start "
+		                     "the worker with --default-runner process");
 		return;
 	}
 	send_running(run);
@@ -325,7 +325,7 @@ static void start_script(struct kwg_run *run)
 		r = write_file(run->working_dir, run->task.script_file, run->task.script_body);
 	if (r >= 0)
 		r = kwg_sandbox_task_env(run->cfg.parent_env, run->cfg.env_passthrough,
-					 &run->task.env, &env);
+		                         &run->task.env, &env);
 	if (r >= 0)
 		r = kwg_strv_setenv(&env, "WORKING_DIR", run->working_dir);
 	if (r < 0) {
@@ -336,16 +336,16 @@ static void start_script(struct kwg_run *run)
 		return;
 	}
 	spec = (struct kwg_process_spec){
-		.argv = (const char *const *)run->task.argv.v,
-		.envp = (const char *const *)env.v,
-		.cwd = run->working_dir,
+	    .argv = (const char *const *)run->task.argv.v,
+	    .envp = (const char *const *)env.v,
+	    .cwd = run->working_dir,
 	};
 	r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
 	kwg_strv_done(&env);
 	if (r < 0) {
 		char why[512];
 		(void)snprintf(why, sizeof(why), "Cannot run program \"%.200s\": %s",
-			       run->task.argv.v[0], uv_strerror(r));
+		               run->task.argv.v[0], uv_strerror(r));
 		fail_unrunnable(run, why);
 		return;
 	}
@@ -354,8 +354,7 @@ static void start_script(struct kwg_run *run)
 	for (size_t i = 0; i < run->task.argv.n; i++)
 		(void)kwg_buf_printf(&cmdline, "%s%s", i ? " " : "", run->task.argv.v[i]);
 	task_logf(run, KWG_LEVEL_DEBUG, "Starting command with pid %d [%.1800s]",
-		  kwg_process_pid(run->proc),
-		  kwg_buf_str(&cmdline));
+	          kwg_process_pid(run->proc), kwg_buf_str(&cmdline));
 	kwg_buf_done(&cmdline);
 	if (run->task.timeout_ms > 0)
 		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
@@ -373,14 +372,15 @@ static void on_start(uv_timer_t *t)
 	r = make_working_dir(run);
 	if (r < 0) {
 		char why[256];
-		(void)snprintf(why, sizeof(why), "cannot create a working directory in '%.200s': %s",
-			       run->cfg.work_root, strerror(-r));
+		(void)snprintf(why, sizeof(why),
+		               "cannot create a working directory in '%.200s': %s",
+		               run->cfg.work_root, strerror(-r));
 		fail_unrunnable(run, why);
 		return;
 	}
 	struct kwg_script_task_opts opts = {
-		.default_runner = run->cfg.default_runner,
-		.working_dir = run->working_dir,
+	    .default_runner = run->cfg.default_runner,
+	    .working_dir = run->working_dir,
 	};
 	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
 	if (r < 0) {
@@ -394,7 +394,7 @@ static void on_start(uv_timer_t *t)
 }
 
 int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
-		  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret)
+                  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret)
 {
 	struct kwg_run *run = calloc(1, sizeof(*run));
 
@@ -410,8 +410,8 @@ int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
 	kwg_job_ref(job, &run->ref);
 	kwg_buf_init(&run->scratch, 16u << 20);
 	if (kwg_job_is_broken(job))
-		run->decode_r = kwg_err_set(&run->err, -EBADMSG, "invalid WorkerTask: %s",
-					    kwg_job_error(job));
+		run->decode_r =
+		    kwg_err_set(&run->err, -EBADMSG, "invalid WorkerTask: %s", kwg_job_error(job));
 	uv_timer_init(cfg->loop, &run->timer);
 	run->timer.data = run;
 	/* Start on the next loop turn, so that done never fires inside this call. */

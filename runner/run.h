@@ -30,7 +30,7 @@ struct kwg_run_config {
 	uv_loop_t *loop;
 	const char *worker_id; /* borrowed for the run's life */
 	enum kwg_runner_kind default_runner;
-	const char *work_root; /* where working directories are made */
+	const char *work_root;              /* where working directories are made */
 	const char *const *env_passthrough; /* borrowed, NULL-terminated, may be NULL */
 	char *const *parent_env;            /* the worker's environment, borrowed */
 };
@@ -39,7 +39,7 @@ struct kwg_run_config {
  * this call), even for a job that cannot run (it is failed with a message). -ENOMEM: nothing was
  * emitted, job freed, done never called. */
 int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
-		  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret);
+                  const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret);
 /* The outbox drained: read task output again. */
 void kwg_run_resume_output(struct kwg_run *run);
 const char *kwg_run_task_run_id(const struct kwg_run *run);

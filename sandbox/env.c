@@ -16,7 +16,7 @@ static const char *parent_get(char *const *parent, const char *name)
 }
 
 int kwg_sandbox_task_env(char *const *parent, const char *const *passthrough,
-			 const struct kwg_strv *task_env, struct kwg_strv *ret)
+                         const struct kwg_strv *task_env, struct kwg_strv *ret)
 {
 	static const char *const base[] = {"PATH", "HOME", "LANG", "LC_ALL", "TZ"};
 	const char *v;

@@ -11,4 +11,4 @@
 /* parent: the worker's environment (environ); passthrough: NULL-terminated names, may be NULL;
  * task_env: NAME=value entries applied last, in order. Appends to *ret. 0 or -ENOMEM. */
 int kwg_sandbox_task_env(char *const *parent, const char *const *passthrough,
-			 const struct kwg_strv *task_env, struct kwg_strv *ret);
+                         const struct kwg_strv *task_env, struct kwg_strv *ret);

@@ -34,20 +34,19 @@ struct cfg_key {
 
 #define OFF(f) offsetof(struct kwg_config, f)
 static const struct cfg_key keys_table[] = {
-	{"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
-	 "libpq URL or conninfo of Kestra's PostgreSQL database (required)"},
-	{"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
-	 "worker group key [a-zA-Z0-9_-]+; none = the default group"},
-	{"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false,
-	 "tasks run at once (1-1024)"},
-	{"log_level", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
-	 "error, warning, notice, info or debug"},
-	{"default_runner", CFG_RUNNER, OFF(default_runner), "docker", 0, 0, false,
-	 "runner of script tasks without taskRunner: process or docker"},
-	{"work_dir", CFG_STRING, OFF(work_dir), NULL, 0, 0, false,
-	 "where task working directories are made (default $TMPDIR or /tmp)"},
-	{"task_env_passthrough", CFG_LIST, OFF(task_env_passthrough), NULL, 0, 0, false,
-	 "comma-separated variable names copied into Process tasks"},
+    {"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
+     "libpq URL or conninfo of Kestra's PostgreSQL database (required)"},
+    {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
+     "worker group key [a-zA-Z0-9_-]+; none = the default group"},
+    {"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false, "tasks run at once (1-1024)"},
+    {"log_level", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
+     "error, warning, notice, info or debug"},
+    {"default_runner", CFG_RUNNER, OFF(default_runner), "docker", 0, 0, false,
+     "runner of script tasks without taskRunner: process or docker"},
+    {"work_dir", CFG_STRING, OFF(work_dir), NULL, 0, 0, false,
+     "where task working directories are made (default $TMPDIR or /tmp)"},
+    {"task_env_passthrough", CFG_LIST, OFF(task_env_passthrough), NULL, 0, 0, false,
+     "comma-separated variable names copied into Process tasks"},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -79,7 +78,7 @@ static void key_to_flag(const char *key, char *out, size_t size)
 }
 
 static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char *value,
-		     const char *source, struct kwg_err *err)
+                     const char *source, struct kwg_err *err)
 {
 	void *field = (char *)cfg + k->offset;
 	int r;
@@ -91,13 +90,15 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 			*(char **)field = NULL;
 			return 0;
 		}
-		if (strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
-			    strlen(value) ||
+		if (strspn(value,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+		        strlen(value) ||
 		    strlen(value) > 250)
-			return kwg_err_set(err, -EINVAL,
-					   "%s: invalid worker group '%.64s' (expected [a-zA-Z0-9_-]+, "
-					   "at most 250 characters)",
-					   source, value);
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: invalid worker group '%.64s' (expected [a-zA-Z0-9_-]+, "
+			    "at most 250 characters)",
+			    source, value);
 		__attribute__((fallthrough));
 	case CFG_STRING: {
 		char *copy = strdup(value);
@@ -110,15 +111,16 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 	case CFG_U32:
 		r = kwg_parse_u32(value, k->min, k->max, field);
 		if (r < 0)
-			return kwg_err_set(err, -EINVAL, "%s: '%.64s' is not a number from %u to %u",
-					   source, value, k->min, k->max);
+			return kwg_err_set(err, -EINVAL,
+			                   "%s: '%.64s' is not a number from %u to %u", source,
+			                   value, k->min, k->max);
 		return 0;
 	case CFG_LOG_LEVEL:
 		if (kwg_log_level_parse(value, field) < 0)
 			return kwg_err_set(err, -EINVAL,
-					   "%s: unknown log level '%.64s' (error, warning, notice, "
-					   "info, debug)",
-					   source, value);
+			                   "%s: unknown log level '%.64s' (error, warning, notice, "
+			                   "info, debug)",
+			                   source, value);
 		return 0;
 	case CFG_RUNNER:
 		if (strcmp(value, "process") == 0)
@@ -127,8 +129,8 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 			*(enum kwg_runner_kind *)field = KWG_RUNNER_DOCKER;
 		else
 			return kwg_err_set(err, -EINVAL,
-					   "%s: unknown runner '%.64s' (process or docker)", source,
-					   value);
+			                   "%s: unknown runner '%.64s' (process or docker)", source,
+			                   value);
 		return 0;
 	case CFG_LIST: {
 		struct kwg_strv *sv = field;
@@ -137,7 +139,8 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		if (!copy)
 			return -ENOMEM;
 		kwg_strv_done(sv);
-		for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+		for (char *tok = strtok_r(copy, ", ", &save); tok;
+		     tok = strtok_r(NULL, ", ", &save)) {
 			r = kwg_strv_push(sv, tok);
 			if (r < 0)
 				return r;
@@ -156,7 +159,7 @@ static int read_secret_file(const char *path, char **ret, const char *source, st
 
 	if (!f)
 		return kwg_err_set(err, -EINVAL, "%s: cannot open '%s': %s", source, path,
-				   strerror(errno));
+		                   strerror(errno));
 	n = fread(buf, 1, sizeof(buf) - 1, f);
 	buf[n] = '\0';
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -165,7 +168,7 @@ static int read_secret_file(const char *path, char **ret, const char *source, st
 }
 
 static int load_env(struct kwg_config *cfg, char *const *envp, const char *const *allowed,
-		    struct kwg_err *err)
+                    struct kwg_err *err)
 {
 	for (char *const *e = envp; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
@@ -186,7 +189,7 @@ static int load_env(struct kwg_config *cfg, char *const *envp, const char *const
 						return r;
 				}
 			} else if (k->secret && strlen(file_name) == len &&
-				   strncmp(*e, file_name, len) == 0) {
+			           strncmp(*e, file_name, len) == 0) {
 				cleanup_free char *value = NULL;
 				int r;
 				known = true;
@@ -202,13 +205,13 @@ static int load_env(struct kwg_config *cfg, char *const *envp, const char *const
 		/* A misspelt KWG_ variable would otherwise be silently ignored. */
 		if (!known)
 			return kwg_err_set(err, -EINVAL, "unknown environment variable %.*s",
-					   (int)(eq - *e), *e);
+			                   (int)(eq - *e), *e);
 	}
 	return 0;
 }
 
 static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char *const *allowed,
-		      struct kwg_err *err)
+                      struct kwg_err *err)
 {
 	for (int i = 0; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL;
@@ -249,7 +252,7 @@ static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char 
 }
 
 int kwg_config_load(int argc, char **argv, char *const *envp, const char *const *keys,
-		    struct kwg_config *ret, struct kwg_err *err)
+                    struct kwg_config *ret, struct kwg_err *err)
 {
 	int r = 0;
 
@@ -264,7 +267,7 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 	if (r >= 0 && key_allowed(keys, "database_url") &&
 	    (!ret->database_url || !*ret->database_url))
 		r = kwg_err_set(err, -EINVAL,
-				"no database: set --database-url or KWG_DATABASE_URL");
+		                "no database: set --database-url or KWG_DATABASE_URL");
 	if (r >= 0 && !ret->work_dir) {
 		const char *tmp = getenv("TMPDIR");
 		ret->work_dir = strdup(tmp && *tmp ? tmp : "/tmp");

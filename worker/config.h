@@ -12,21 +12,21 @@
 #include "protocol/script_task.h"
 
 struct kwg_config {
-	char *database_url;            /* libpq URL or conninfo; SECRET: never logged */
-	char *group;                   /* NULL: the default group */
-	uint32_t concurrency;          /* task slots */
+	char *database_url;   /* libpq URL or conninfo; SECRET: never logged */
+	char *group;          /* NULL: the default group */
+	uint32_t concurrency; /* task slots */
 	enum kwg_log_level log_level;
 	enum kwg_runner_kind default_runner;
-	char *work_dir;                /* parent of task working directories */
+	char *work_dir;                       /* parent of task working directories */
 	struct kwg_strv task_env_passthrough; /* names copied into Process tasks */
-	bool check_only;               /* -n: validate and exit */
+	bool check_only;                      /* -n: validate and exit */
 };
 
 /* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,
  * also on failure). keys limits the accepted keys to a NULL-terminated list (NULL: all). Returns 0,
  * or -EINVAL with err naming the setting and its source. */
 int kwg_config_load(int argc, char **argv, char *const *envp, const char *const *keys,
-		    struct kwg_config *ret, struct kwg_err *err);
+                    struct kwg_config *ret, struct kwg_err *err);
 void kwg_config_done(struct kwg_config *cfg);
 /* Writes the usage lines of the given keys (NULL: all) to stdout. */
 void kwg_config_usage(const char *const *keys);

@@ -82,8 +82,8 @@ enum claim_outcome {
 static void claim_done(struct kwg_dispatch *d, enum claim_outcome outcome)
 {
 	uint64_t delay_ms = outcome == CLAIM_HIT     ? 0
-			    : outcome == CLAIM_EMPTY ? idle_delay_ms(d)
-						     : ERROR_BACKOFF_MS;
+	                    : outcome == CLAIM_EMPTY ? idle_delay_ms(d)
+	                                             : ERROR_BACKOFF_MS;
 
 	d->claiming = false;
 	if (outcome == CLAIM_HIT)
@@ -98,11 +98,10 @@ static void on_rolled_back(void *userdata, PGresult *res, const char *error)
 }
 
 /* A step failed: roll back (the rows return to the queue) and try again later. */
-static void claim_failed(struct kwg_dispatch *d, const char *step, PGresult *res,
-			 const char *error)
+static void claim_failed(struct kwg_dispatch *d, const char *step, PGresult *res, const char *error)
 {
 	kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step,
-			res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
+	                res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
 	rows_clear(d);
 	if (!res || kwg_pg_query(d->pg, "ROLLBACK", 0, NULL, on_rolled_back, d) < 0)
 		claim_done(d, CLAIM_ERROR);
@@ -234,13 +233,13 @@ static void decode_rows(struct kwg_dispatch *d, PGresult *res)
 		int r;
 		c->offset = strtoll(PQgetvalue(res, i, 1), NULL, 10);
 		r = kwg_job_decode(PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), &c->job,
-				   &err);
+		                   &err);
 		if (r < 0 && !c->job)
 			kwg_log_error("WorkerJob at offset %lld cannot be read and is skipped: %s",
-				      c->offset, r == -ENOMEM ? "out of memory" : err.msg);
+			              c->offset, r == -ENOMEM ? "out of memory" : err.msg);
 		else if (r < 0)
 			kwg_log_warning("WorkerJob at offset %lld (task run '%s') is malformed: %s",
-					c->offset, kwg_job_task_run_id(c->job), err.msg);
+			                c->offset, kwg_job_task_run_id(c->job), err.msg);
 	}
 }
 
@@ -281,9 +280,9 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 		const char *params[] = {d->cfg->group, limit};
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_GROUP, 2, params, on_selected, d);
 	} else {
-		const char *params[] = {
-			limit, d->runnerless, d->scripts,
-			d->cfg->default_runner == KWG_RUNNER_PROCESS ? "true" : "false"};
+		const char *params[] = {limit, d->runnerless, d->scripts,
+		                        d->cfg->default_runner == KWG_RUNNER_PROCESS ? "true"
+		                                                                     : "false"};
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_DEFAULT, 4, params, on_selected, d);
 	}
 	if (r < 0)
@@ -326,7 +325,7 @@ static int text_array(char *out, size_t size, const char *const *list)
 }
 
 int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-		     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret)
+                     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret)
 {
 	struct kwg_dispatch *d = calloc(1, sizeof(*d));
 	int r;

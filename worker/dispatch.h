@@ -21,7 +21,7 @@ struct kwg_dispatch_ops {
 
 /* cfg and worker_id are borrowed for the dispatcher's life. */
 int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-		     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret);
+                     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret);
 void kwg_dispatch_start(struct kwg_dispatch *d);
 /* A slot was freed: claim now if waiting. */
 void kwg_dispatch_wake(struct kwg_dispatch *d);

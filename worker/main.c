@@ -27,23 +27,24 @@ static const char *const submit_keys[] = {"database_url", "group", "log_level", 
 
 static void usage(FILE *out)
 {
-	fprintf(out, "kwg %s, a native worker for Kestra\n\n"
-		     "usage:\n"
-		     "  kwg worker [options]            claim and run tasks\n"
-		     "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
-		     "follow it to its end\n"
-		     "  kwg version\n\n"
-		     "worker options (flag, environment variable):\n",
-		KWG_VERSION);
+	fprintf(out,
+	        "kwg %s, a native worker for Kestra\n\n"
+	        "usage:\n"
+	        "  kwg worker [options]            claim and run tasks\n"
+	        "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
+	        "follow it to its end\n"
+	        "  kwg version\n\n"
+	        "worker options (flag, environment variable):\n",
+	        KWG_VERSION);
 	if (out == stdout)
 		kwg_config_usage(NULL);
 	fprintf(out, "  -n, --check                    check the configuration and exit\n"
-		     "  -v                             debug logging\n\n"
-		     "submit options: --database-url, --group, --log-level as above, and\n"
-		     "  --json                         print the raw messages\n"
-		     "  --timeout DURATION             give up after it (default 300s)\n"
-		     "  --plain-properties             write properties as plain JSON (Kestra <= "
-		     "0.20) instead of 1.x strings\n");
+	             "  -v                             debug logging\n\n"
+	             "submit options: --database-url, --group, --log-level as above, and\n"
+	             "  --json                         print the raw messages\n"
+	             "  --timeout DURATION             give up after it (default 300s)\n"
+	             "  --plain-properties             write properties as plain JSON (Kestra <= "
+	             "0.20) instead of 1.x strings\n");
 }
 
 static int run_loop(uv_loop_t *loop)
@@ -79,7 +80,7 @@ static int cmd_worker(int argc, char **argv)
 	}
 	if (access(cfg.work_dir, W_OK | X_OK) < 0) {
 		fprintf(stderr, "kwg worker: work_dir '%s' is not a writable directory: %s\n",
-			cfg.work_dir, strerror(errno));
+		        cfg.work_dir, strerror(errno));
 		kwg_config_done(&cfg);
 		return EXIT_USAGE;
 	}
@@ -140,7 +141,7 @@ static int cmd_submit(int argc, char **argv)
 		} else if (strcmp(argv[i], "--timeout") == 0 && i + 1 < argc) {
 			if (kwg_parse_duration_ms(argv[++i], &opts.timeout_ms) < 0) {
 				fprintf(stderr, "kwg submit: --timeout: '%s' is not a duration\n",
-					argv[i]);
+				        argv[i]);
 				goto out;
 			}
 		} else if (argv[i][0] != '-' || strcmp(argv[i], "-") == 0) {
@@ -175,7 +176,8 @@ static int cmd_submit(int argc, char **argv)
 	}
 	r = kwg_task_def_build(input.data ? input.data : "", input.len, &def_opts, &def, &err);
 	if (r < 0) {
-		fprintf(stderr, "kwg submit: %s: %s\n", file, r == -ENOMEM ? "out of memory" : err.msg);
+		fprintf(stderr, "kwg submit: %s: %s\n", file,
+		        r == -ENOMEM ? "out of memory" : err.msg);
 		kwg_config_done(&cfg);
 		code = 1;
 		goto out;

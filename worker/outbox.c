@@ -31,7 +31,7 @@ struct kwg_outbox {
 	size_t bytes;
 	size_t in_flight; /* messages at the head that the statement in flight carries */
 	bool was_congested;
-	bool isolate;     /* a batch failed: send one message at a time to find the bad one */
+	bool isolate; /* a batch failed: send one message at a time to find the bad one */
 	kwg_outbox_event_fn *on_drained;
 	void *userdata;
 	struct kwg_buf types, keys, values; /* parameter scratch */
@@ -70,13 +70,14 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 		if (n > 1) {
-			kwg_log_warning("a batch of %zu messages was refused (%s); retrying one by one",
-					n, kwg_pg_result_error(res));
+			kwg_log_warning(
+			    "a batch of %zu messages was refused (%s); retrying one by one", n,
+			    kwg_pg_result_error(res));
 			ob->isolate = true;
 		} else {
 			kwg_log_error("%s message '%s' was refused by the database and is lost: %s",
-				      kwg_queue_type_label(ob->head->type), ob->head->key,
-				      kwg_pg_result_error(res));
+			              kwg_queue_type_label(ob->head->type), ob->head->key,
+			              kwg_pg_result_error(res));
 			drop_head(ob);
 		}
 		flush(ob);
@@ -108,8 +109,8 @@ static void flush(struct kwg_outbox *ob)
 	values = malloc(max * sizeof(*values));
 	if (!values)
 		return;
-	for (struct msg *m = ob->head; m && n < max && (n == 0 || bytes + m->bytes <= BATCH_MAX_BYTES);
-	     m = m->next, n++) {
+	for (struct msg *m = ob->head;
+	     m && n < max && (n == 0 || bytes + m->bytes <= BATCH_MAX_BYTES); m = m->next, n++) {
 		types[n] = kwg_queue_type_label(m->type);
 		keys[n] = m->key;
 		values[n] = m->value;
@@ -143,7 +144,7 @@ static void on_pg_state(void *userdata, bool connected)
 }
 
 int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *on_drained,
-		   void *userdata, struct kwg_outbox **ret)
+                   void *userdata, struct kwg_outbox **ret)
 {
 	struct kwg_outbox *ob = calloc(1, sizeof(*ob));
 	int r;
@@ -174,7 +175,7 @@ void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char
 		m->key = strdup(key);
 	if (!m || !m->key) {
 		kwg_log_error("out of memory: %s message '%s' is lost", kwg_queue_type_label(type),
-			      key);
+		              key);
 		free(m);
 		free(value);
 		return;

@@ -18,7 +18,7 @@ struct kwg_outbox;
 typedef void kwg_outbox_event_fn(void *userdata);
 
 int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *on_drained,
-		   void *userdata, struct kwg_outbox **ret);
+                   void *userdata, struct kwg_outbox **ret);
 /* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
  * lost (an error, never silent). */
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);

@@ -35,7 +35,7 @@ struct kwg_pg {
 	PGconn *conn;
 	uv_poll_t *poll; /* owned; a new one per socket (a closing handle cannot be reused) */
 	int poll_fd;
-	uv_timer_t retry;  /* reconnect backoff */
+	uv_timer_t retry; /* reconnect backoff */
 	enum pg_state state;
 	PostgresPollingStatusType connect_wants;
 	struct query *head, *tail; /* head is in flight when `busy` */
@@ -272,7 +272,7 @@ static void pg_pump(struct kwg_pg *pg)
 		if (!pg->head)
 			return;
 		if (!PQsendQueryParams(pg->conn, pg->head->sql, pg->head->n_params, NULL,
-				       (const char *const *)pg->head->params, NULL, NULL, 0)) {
+		                       (const char *const *)pg->head->params, NULL, NULL, 0)) {
 			pg_lost(pg, PQerrorMessage(pg->conn));
 			return;
 		}
@@ -288,7 +288,7 @@ static void pg_pump(struct kwg_pg *pg)
 }
 
 int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_state_fn *on_state,
-	       void *userdata, struct kwg_pg **ret)
+               void *userdata, struct kwg_pg **ret)
 {
 	struct kwg_pg *pg = calloc(1, sizeof(*pg));
 
@@ -328,7 +328,7 @@ unsigned kwg_pg_pending(const struct kwg_pg *pg)
 }
 
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
-		 kwg_pg_result_fn *cb, void *userdata)
+                 kwg_pg_result_fn *cb, void *userdata)
 {
 	struct query *q;
 

@@ -19,14 +19,14 @@ typedef void kwg_pg_closed_fn(void *userdata);
 
 /* name appears in logs ("claim", "outbox"). conninfo is copied; it is never logged. */
 int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_state_fn *on_state,
-	       void *userdata, struct kwg_pg **ret);
+               void *userdata, struct kwg_pg **ret);
 /* Starts connecting. */
 void kwg_pg_start(struct kwg_pg *pg);
 bool kwg_pg_is_connected(const struct kwg_pg *pg);
 /* Queues a statement with text parameters (copied; NULL = SQL NULL). 0 or -ENOMEM; cb is called
  * exactly once, later. While disconnected the statement waits for the connection. */
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
-		 kwg_pg_result_fn *cb, void *userdata);
+                 kwg_pg_result_fn *cb, void *userdata);
 /* Number of statements queued or in flight. */
 unsigned kwg_pg_pending(const struct kwg_pg *pg);
 /* Fails pending statements (cb with NULL), closes the connection and frees pg once the poll

@@ -51,7 +51,7 @@ static void on_followed(void *userdata, PGresult *res, const char *error)
 		return;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "kwg submit: reading results failed: %s\n",
-			res ? kwg_pg_result_error(res) : error);
+		        res ? kwg_pg_result_error(res) : error);
 		/* The poll timer tries again; the deadline bounds it. */
 		return;
 	}
@@ -62,7 +62,7 @@ static void on_followed(void *userdata, PGresult *res, const char *error)
 		s->last_offset = strtoll(PQgetvalue(res, i, 0), NULL, 10);
 		if (kwg_task_def_follow(type, value, &f) < 0) {
 			fprintf(stderr, "kwg submit: unreadable %s at offset %lld\n", type,
-				s->last_offset);
+			        s->last_offset);
 			continue;
 		}
 		if (s->opts->json)
@@ -97,15 +97,15 @@ static void on_inserted(void *userdata, PGresult *res, const char *error)
 		return;
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		fprintf(stderr, "kwg submit: inserting the WorkerTask failed: %s\n",
-			res ? kwg_pg_result_error(res) : error);
+		        res ? kwg_pg_result_error(res) : error);
 		finish(s, 3);
 		return;
 	}
 	s->inserted = true;
 	s->last_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	fprintf(stderr, "kwg submit: task run %s queued at offset %lld for %s\n",
-		s->opts->task_run_id, s->last_offset,
-		s->opts->group ? s->opts->group : "the default group");
+	        s->opts->task_run_id, s->last_offset,
+	        s->opts->group ? s->opts->group : "the default group");
 	uv_timer_start(&s->poll, on_poll, 0, FOLLOW_INTERVAL_MS);
 }
 
@@ -114,8 +114,8 @@ static void on_deadline(uv_timer_t *t)
 	struct kwg_submit *s = t->data;
 
 	fprintf(stderr, "kwg submit: no final result for task run %s after %llu ms%s\n",
-		s->opts->task_run_id, (unsigned long long)s->opts->timeout_ms,
-		s->inserted ? " (is a worker of that group running?)" : " (database unreachable)");
+	        s->opts->task_run_id, (unsigned long long)s->opts->timeout_ms,
+	        s->inserted ? " (is a worker of that group running?)" : " (database unreachable)");
 	finish(s, 124);
 }
 

@@ -9,11 +9,11 @@
 
 struct kwg_submit_opts {
 	const char *database_url;
-	const char *group;      /* NULL: the default group */
+	const char *group;       /* NULL: the default group */
 	const char *worker_task; /* the WorkerTask JSON */
 	const char *task_run_id;
-	bool json;              /* print raw messages */
-	uint64_t timeout_ms;    /* give up waiting after this */
+	bool json;           /* print raw messages */
+	uint64_t timeout_ms; /* give up waiting after this */
 };
 
 struct kwg_submit;

@@ -79,9 +79,9 @@ static void sink_done(void *ctx, struct kwg_run *run)
 }
 
 static const struct kwg_run_sink run_sink = {
-	.emit = sink_emit,
-	.congested = sink_congested,
-	.done = sink_done,
+    .emit = sink_emit,
+    .congested = sink_congested,
+    .done = sink_done,
 };
 
 static unsigned free_slots(void *ctx)
@@ -99,8 +99,8 @@ static void fail_trigger(struct kwg_worker *w, struct kwg_job *job)
 
 	/* kwg evaluates no triggers; a named group asked for everything, so say it plainly. */
 	kwg_log_error("a trigger job reached worker group '%s'; kwg does not evaluate triggers, "
-		      "it is answered with an empty WorkerTriggerResult",
-		      w->cfg->group ? w->cfg->group : "");
+	              "it is answered with an empty WorkerTriggerResult",
+	              w->cfg->group ? w->cfg->group : "");
 	if (kwg_job_trigger_failure(job, &key, &value) == 0)
 		kwg_outbox_push(w->outbox, KWG_QUEUE_WORKER_TRIGGER_RESULT, key, value);
 	free(key);
@@ -120,15 +120,16 @@ static void on_job(void *ctx, struct kwg_job *job)
 	n = calloc(1, sizeof(*n));
 	if (!n) {
 		kwg_log_error("out of memory: task run '%s' cannot start; Kestra will resubmit it",
-			      kwg_job_task_run_id(job));
+		              kwg_job_task_run_id(job));
 		kwg_job_free(job);
 		return;
 	}
 	kwg_log_debug("task run '%s' (%s) claimed", kwg_job_task_run_id(job),
-		      kwg_job_task_type(job) ? kwg_job_task_type(job) : "malformed");
+	              kwg_job_task_type(job) ? kwg_job_task_type(job) : "malformed");
 	r = kwg_run_start(&w->run_cfg, job, &run_sink, w, &n->run);
 	if (r < 0) {
-		kwg_log_errno(KWG_LOG_ERROR, r, "a claimed task cannot start; Kestra will resubmit it");
+		kwg_log_errno(KWG_LOG_ERROR, r,
+		              "a claimed task cannot start; Kestra will resubmit it");
 		free(n);
 		return;
 	}
@@ -140,8 +141,8 @@ static void on_job(void *ctx, struct kwg_job *job)
 }
 
 static const struct kwg_dispatch_ops dispatch_ops = {
-	.free_slots = free_slots,
-	.on_job = on_job,
+    .free_slots = free_slots,
+    .on_job = on_job,
 };
 
 static void on_outbox_drained(void *userdata)
@@ -169,15 +170,15 @@ static void on_signal(uv_signal_t *h, int signum)
 
 	if (++w->signals > 1) {
 		kwg_log_warning("second signal: stopping now, %u running task(s) are abandoned to "
-				"Kestra's resubmission",
-				w->n_running);
+		                "Kestra's resubmission",
+		                w->n_running);
 		w->exit_code = 1;
 		worker_close(w);
 		return;
 	}
 	kwg_log_notice("%s: claiming stopped, waiting for %u running task(s) to finish "
-		       "(signal again to stop at once)",
-		       strsignal(signum), w->n_running);
+	               "(signal again to stop at once)",
+	               strsignal(signum), w->n_running);
 	kwg_dispatch_stop(w->dispatch);
 	uv_timer_start(&w->stop_timer, on_stop_check, 0, STOP_CHECK_MS);
 }
@@ -193,12 +194,12 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	w->cfg = cfg;
 	kwg_id_uuid4(w->id);
 	w->run_cfg = (struct kwg_run_config){
-		.loop = loop,
-		.worker_id = w->id,
-		.default_runner = cfg->default_runner,
-		.work_root = cfg->work_dir,
-		.env_passthrough = (const char *const *)cfg->task_env_passthrough.v,
-		.parent_env = environ,
+	    .loop = loop,
+	    .worker_id = w->id,
+	    .default_runner = cfg->default_runner,
+	    .work_root = cfg->work_dir,
+	    .env_passthrough = (const char *const *)cfg->task_env_passthrough.v,
+	    .parent_env = environ,
 	};
 	r = kwg_outbox_new(loop, cfg->database_url, on_outbox_drained, w, &w->outbox);
 	if (r >= 0)
@@ -220,10 +221,9 @@ void kwg_worker_start(struct kwg_worker *w)
 {
 	uv_signal_start(&w->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&w->sigint, on_signal, SIGINT);
-	kwg_log_notice("kwg %s worker %s: group %s, concurrency %u, default runner %s",
-		       KWG_VERSION, w->id, w->cfg->group ? w->cfg->group : "(default)",
-		       w->cfg->concurrency,
-		       w->cfg->default_runner == KWG_RUNNER_PROCESS ? "process" : "docker");
+	kwg_log_notice("kwg %s worker %s: group %s, concurrency %u, default runner %s", KWG_VERSION,
+	               w->id, w->cfg->group ? w->cfg->group : "(default)", w->cfg->concurrency,
+	               w->cfg->default_runner == KWG_RUNNER_PROCESS ? "process" : "docker");
 	kwg_dispatch_start(w->dispatch);
 }
 

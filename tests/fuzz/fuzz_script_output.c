@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the "::{...}::" output protocol: the input is split into lines, each repaired to valid
- * UTF-8 as the line splitter delivers them, then fed; outputs and metrics are encoded at the end. */
+ * UTF-8 as the line splitter delivers them, then fed; outputs and metrics are encoded at the end.
+ */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +35,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct kwg_err err;
 		kwg_buf_clear(&line);
 		if (kwg_utf8_sanitize(&line, p, n) == 0)
-			(void)kwg_script_output_feed(so, kwg_buf_str(&line), line.len, on_log, NULL, &err);
+			(void)kwg_script_output_feed(so, kwg_buf_str(&line), line.len, on_log, NULL,
+			                             &err);
 		if (!nl)
 			break;
 		p = nl + 1;

@@ -11,8 +11,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const char head[] = "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":"
-				   "\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":"
-				   "\"CREATED\"}},\"runContext\":{},\"task\":";
+	                           "\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":"
+	                           "\"CREATED\"}},\"runContext\":{},\"task\":";
 	size_t len = sizeof(head) - 1 + size + 1;
 	char *json = malloc(len);
 	struct kwg_err err;

@@ -86,8 +86,9 @@ static void test_ids_have_their_shape(void **state)
 	kwg_id_friendly(id);
 	kwg_id_friendly(other);
 	assert_true(strlen(id) >= 16 && strlen(id) <= 22);
-	assert_int_equal(strspn(id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
-			 strlen(id));
+	assert_int_equal(
+	    strspn(id, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"),
+	    strlen(id));
 	assert_string_not_equal(id, other);
 	kwg_id_uuid4(uuid);
 	assert_int_equal(strlen(uuid), 36);
@@ -114,11 +115,11 @@ static void test_strv_setenv_replaces(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_buf_refuses_past_max),
-		cmocka_unit_test(test_parse_strict),
-		cmocka_unit_test(test_clock_instants_round_trip),
-		cmocka_unit_test(test_ids_have_their_shape),
-		cmocka_unit_test(test_strv_setenv_replaces),
+	    cmocka_unit_test(test_buf_refuses_past_max),
+	    cmocka_unit_test(test_parse_strict),
+	    cmocka_unit_test(test_clock_instants_round_trip),
+	    cmocka_unit_test(test_ids_have_their_shape),
+	    cmocka_unit_test(test_strv_setenv_replaces),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

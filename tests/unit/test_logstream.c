@@ -109,8 +109,8 @@ static void test_logstream_repairs_invalid_utf8_and_nul(void **state)
 	assert_int_equal(kwg_logstream_feed(ls, KWG_STREAM_STDOUT, bytes, sizeof(bytes)), 0);
 	assert_int_equal(c.n, 1);
 	assert_string_equal(c.lines[0], "a\xef\xbf\xbd"
-					"b\xef\xbf\xbd"
-					"c");
+	                                "b\xef\xbf\xbd"
+	                                "c");
 	kwg_logstream_free(ls);
 }
 
@@ -162,13 +162,13 @@ static void test_logstream_long_line_never_splits_a_character(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_logstream_splits_like_readline),
-		cmocka_unit_test(test_logstream_crlf_across_reads_is_one_break),
-		cmocka_unit_test(test_logstream_keeps_streams_apart),
-		cmocka_unit_test(test_logstream_repairs_invalid_utf8_and_nul),
-		cmocka_unit_test(test_logstream_utf8_split_across_reads_survives),
-		cmocka_unit_test(test_logstream_long_line_in_pieces_without_loss),
-		cmocka_unit_test(test_logstream_long_line_never_splits_a_character),
+	    cmocka_unit_test(test_logstream_splits_like_readline),
+	    cmocka_unit_test(test_logstream_crlf_across_reads_is_one_break),
+	    cmocka_unit_test(test_logstream_keeps_streams_apart),
+	    cmocka_unit_test(test_logstream_repairs_invalid_utf8_and_nul),
+	    cmocka_unit_test(test_logstream_utf8_split_across_reads_survives),
+	    cmocka_unit_test(test_logstream_long_line_in_pieces_without_loss),
+	    cmocka_unit_test(test_logstream_long_line_never_splits_a_character),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -22,11 +22,10 @@ static void on_log(void *userdata, enum kwg_level level, const char *message, si
 	size_t used = strlen(l->text);
 
 	snprintf(l->text + used, sizeof(l->text) - used, "%s%s:%.*s", used ? "|" : "",
-		 kwg_level_name(level), (int)len, message);
+	         kwg_level_name(level), (int)len, message);
 }
 
-static int feed(struct kwg_script_output *so, const char *line, struct logs *l,
-		struct kwg_err *err)
+static int feed(struct kwg_script_output *so, const char *line, struct logs *l, struct kwg_err *err)
 {
 	return kwg_script_output_feed(so, line, strlen(line), on_log, l, err);
 }
@@ -57,8 +56,9 @@ static void test_script_output_text_lines_are_not_protocol(void **state)
 	assert_int_equal(feed(so, "hello", &l, &err), KWG_SCRIPT_LINE_TEXT);
 	assert_int_equal(feed(so, " ::{\"outputs\":{}}::", &l, &err), KWG_SCRIPT_LINE_TEXT);
 	assert_int_equal(feed(so, "::{\"outputs\":{}}:: ", &l, &err), KWG_SCRIPT_LINE_TEXT);
-	assert_int_equal(feed(so, "{\"outputs\":{\"ignored\":\"because no :: markers\"}}", &l, &err),
-			 KWG_SCRIPT_LINE_TEXT);
+	assert_int_equal(
+	    feed(so, "{\"outputs\":{\"ignored\":\"because no :: markers\"}}", &l, &err),
+	    KWG_SCRIPT_LINE_TEXT);
 	assert_int_equal(feed(so, "::{}::", &l, &err), KWG_SCRIPT_LINE_APPLIED);
 	assert_outputs(so, 0, "{\"vars\":{},\"exitCode\":0,\"outputFiles\":{}}");
 	kwg_script_output_free(so);
@@ -71,46 +71,54 @@ static void test_script_output_merges_outputs_later_wins_nulls_kept(void **state
 	struct kwg_err err = {{0}};
 
 	(void)state;
-	assert_int_equal(feed(so, "::{\"outputs\":{\"test\":\"value\",\"int\":2,\"bool\":true,"
-				  "\"float\":3.65}}::",
-			      &l, &err),
-			 KWG_SCRIPT_LINE_APPLIED);
+	assert_int_equal(feed(so,
+	                      "::{\"outputs\":{\"test\":\"value\",\"int\":2,\"bool\":true,"
+	                      "\"float\":3.65}}::",
+	                      &l, &err),
+	                 KWG_SCRIPT_LINE_APPLIED);
 	assert_int_equal(feed(so, "::{\"outputs\": {\"int\": 3, \"extract\": null}}::", &l, &err),
-			 KWG_SCRIPT_LINE_APPLIED);
+	                 KWG_SCRIPT_LINE_APPLIED);
 	assert_outputs(so, 7,
-		       "{\"vars\":{\"test\":\"value\",\"int\":3,\"bool\":true,\"float\":3.65,"
-		       "\"extract\":null},\"exitCode\":7,\"outputFiles\":{}}");
+	               "{\"vars\":{\"test\":\"value\",\"int\":3,\"bool\":true,\"float\":3.65,"
+	               "\"extract\":null},\"exitCode\":7,\"outputFiles\":{}}");
 	kwg_script_output_free(so);
 }
 
 static void test_script_output_e5_metrics_and_logs(void **state)
 {
 	struct kwg_script_output *so = new_so();
-	struct kwg_taskrun_ref ref = {.tenant_id = "main", .task_run_id = "r1", .attempt_number = 0};
+	struct kwg_taskrun_ref ref = {
+	    .tenant_id = "main", .task_run_id = "r1", .attempt_number = 0};
 	struct logs l = {""};
 	struct kwg_err err = {{0}};
 	char *m0, *m1;
 
 	(void)state;
-	assert_int_equal(feed(so, "::{\"metrics\":[{\"name\":\"count\",\"type\":\"counter\",\"value\":1,"
-				  "\"tags\":{\"tag1\":\"i\",\"tag2\":\"win\"}}]}::",
-			      &l, &err),
-			 KWG_SCRIPT_LINE_APPLIED);
-	assert_int_equal(feed(so, "::{\"metrics\":[{\"name\":\"time\",\"type\":\"timer\",\"value\":2.12,"
-				  "\"tags\":{\"tag1\":\"i\",\"tag2\":\"destroy\"}}]}::",
-			      &l, &err),
-			 KWG_SCRIPT_LINE_APPLIED);
-	assert_int_equal(feed(so, "::{\"logs\": [{\"level\":\"DEBUG\",\"message\":\"Hello World from "
-				  "logs!\"},{\"level\":\"INFO\",\"message\":\"Hello World!\"}]}::",
-			      &l, &err),
-			 KWG_SCRIPT_LINE_APPLIED);
+	assert_int_equal(
+	    feed(so,
+	         "::{\"metrics\":[{\"name\":\"count\",\"type\":\"counter\",\"value\":1,"
+	         "\"tags\":{\"tag1\":\"i\",\"tag2\":\"win\"}}]}::",
+	         &l, &err),
+	    KWG_SCRIPT_LINE_APPLIED);
+	assert_int_equal(
+	    feed(so,
+	         "::{\"metrics\":[{\"name\":\"time\",\"type\":\"timer\",\"value\":2.12,"
+	         "\"tags\":{\"tag1\":\"i\",\"tag2\":\"destroy\"}}]}::",
+	         &l, &err),
+	    KWG_SCRIPT_LINE_APPLIED);
+	assert_int_equal(feed(so,
+	                      "::{\"logs\": [{\"level\":\"DEBUG\",\"message\":\"Hello World from "
+	                      "logs!\"},{\"level\":\"INFO\",\"message\":\"Hello World!\"}]}::",
+	                      &l, &err),
+	                 KWG_SCRIPT_LINE_APPLIED);
 	assert_string_equal(l.text, "DEBUG:Hello World from logs!|INFO:Hello World!");
 	assert_int_equal(kwg_script_output_metric_count(so), 2);
 	m0 = kwg_script_output_metric_json(so, 0, &ref, 1756808130512300);
 	m1 = kwg_script_output_metric_json(so, 1, &ref, 1756808130512300);
-	assert_string_equal(m0, "{\"tenantId\":\"main\",\"taskRunId\":\"r1\",\"type\":\"counter\","
-				"\"name\":\"count\",\"value\":1.0,\"timestamp\":\"2025-09-02T10:15:30."
-				"512300Z\",\"tags\":{\"tag1\":\"i\",\"tag2\":\"win\"},\"deleted\":false}");
+	assert_string_equal(
+	    m0, "{\"tenantId\":\"main\",\"taskRunId\":\"r1\",\"type\":\"counter\","
+	        "\"name\":\"count\",\"value\":1.0,\"timestamp\":\"2025-09-02T10:15:30."
+	        "512300Z\",\"tags\":{\"tag1\":\"i\",\"tag2\":\"win\"},\"deleted\":false}");
 	/* a timer number is seconds; MetricEntry.value is milliseconds */
 	assert_non_null(strstr(m1, "\"type\":\"timer\",\"name\":\"time\",\"value\":2120.0,"));
 	free(m0);
@@ -127,10 +135,22 @@ static void test_script_output_sums_equal_metrics_only(void **state)
 	char *m;
 
 	(void)state;
-	feed(so, "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":1.5,\"tags\":{\"a\":\"1\",\"b\":\"2\"}}]}::", &l, &err);
-	feed(so, "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":2,\"tags\":{\"b\":\"2\",\"a\":1}}]}::", &l, &err);
-	feed(so, "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":5,\"tags\":{\"a\":\"other\"}}]}::", &l, &err);
-	feed(so, "::{\"metrics\":[{\"name\":\"n\",\"type\":\"timer\",\"value\":\"PT1.5S\"},{\"name\":\"n\",\"type\":\"timer\",\"value\":\"2.5\"}]}::", &l, &err);
+	feed(so,
+	     "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":1.5,\"tags\":{\"a\":"
+	     "\"1\",\"b\":\"2\"}}]}::",
+	     &l, &err);
+	feed(so,
+	     "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":2,\"tags\":{\"b\":"
+	     "\"2\",\"a\":1}}]}::",
+	     &l, &err);
+	feed(so,
+	     "::{\"metrics\":[{\"name\":\"n\",\"type\":\"counter\",\"value\":5,\"tags\":{\"a\":"
+	     "\"other\"}}]}::",
+	     &l, &err);
+	feed(so,
+	     "::{\"metrics\":[{\"name\":\"n\",\"type\":\"timer\",\"value\":\"PT1.5S\"},{\"name\":"
+	     "\"n\",\"type\":\"timer\",\"value\":\"2.5\"}]}::",
+	     &l, &err);
 	assert_int_equal(kwg_script_output_metric_count(so), 3);
 	m = kwg_script_output_metric_json(so, 0, &ref, 0);
 	assert_non_null(strstr(m, "\"value\":3.5,")); /* tag order and tag types do not matter */
@@ -147,14 +167,16 @@ static void test_script_output_invalid_line_applies_nothing(void **state)
 		const char *line;
 		const char *msg; /* substring of the message */
 	} cases[] = {
-		{"::{\"outputs\":{\"a\":1},\"logs\":[{\"level\":\"warning\",\"message\":\"x\"}]}::",
-		 "logs[0].level: unknown level 'warning'"},
-		{"::{\"outputs\":{\"a\":1},\"metrics\":[{\"name\":\"m\",\"type\":\"gauge\",\"value\":1}]}::",
-		 "metrics[0].type"},
-		{"::{\"outputs\":1}::", "outputs: expected an object"},
-		{"::{\"outputs\":{\"a\":1}::", "column"},
-		{"::{\"a\":\"\\u0000\"}::", "NUL"},
-		{"::{\"metrics\":[{\"name\":\"t\",\"type\":\"timer\",\"value\":\"soon\"}]}::", "not a duration"},
+	    {"::{\"outputs\":{\"a\":1},\"logs\":[{\"level\":\"warning\",\"message\":\"x\"}]}::",
+	     "logs[0].level: unknown level 'warning'"},
+	    {"::{\"outputs\":{\"a\":1},\"metrics\":[{\"name\":\"m\",\"type\":\"gauge\",\"value\":1}"
+	     "]}::",
+	     "metrics[0].type"},
+	    {"::{\"outputs\":1}::", "outputs: expected an object"},
+	    {"::{\"outputs\":{\"a\":1}::", "column"},
+	    {"::{\"a\":\"\\u0000\"}::", "NUL"},
+	    {"::{\"metrics\":[{\"name\":\"t\",\"type\":\"timer\",\"value\":\"soon\"}]}::",
+	     "not a duration"},
 	};
 	struct kwg_script_output *so = new_so();
 	struct logs l = {""};
@@ -204,7 +226,8 @@ static void test_script_output_large_value(void **state)
 	strcpy(line + strlen("::{\"outputs\":{\"big\":\"") + n, "\"}}::");
 	assert_int_equal(feed(so, line, &l, &err), KWG_SCRIPT_LINE_APPLIED);
 	out = kwg_script_output_outputs_json(so, 0);
-	assert_int_equal(strlen(out), n + strlen("{\"vars\":{\"big\":\"\"},\"exitCode\":0,\"outputFiles\":{}}"));
+	assert_int_equal(strlen(out),
+	                 n + strlen("{\"vars\":{\"big\":\"\"},\"exitCode\":0,\"outputFiles\":{}}"));
 	free(out);
 	free(line);
 	kwg_script_output_free(so);
@@ -213,13 +236,13 @@ static void test_script_output_large_value(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_script_output_text_lines_are_not_protocol),
-		cmocka_unit_test(test_script_output_merges_outputs_later_wins_nulls_kept),
-		cmocka_unit_test(test_script_output_e5_metrics_and_logs),
-		cmocka_unit_test(test_script_output_sums_equal_metrics_only),
-		cmocka_unit_test(test_script_output_invalid_line_applies_nothing),
-		cmocka_unit_test(test_script_output_rejects_deep_nesting),
-		cmocka_unit_test(test_script_output_large_value),
+	    cmocka_unit_test(test_script_output_text_lines_are_not_protocol),
+	    cmocka_unit_test(test_script_output_merges_outputs_later_wins_nulls_kept),
+	    cmocka_unit_test(test_script_output_e5_metrics_and_logs),
+	    cmocka_unit_test(test_script_output_sums_equal_metrics_only),
+	    cmocka_unit_test(test_script_output_invalid_line_applies_nothing),
+	    cmocka_unit_test(test_script_output_rejects_deep_nesting),
+	    cmocka_unit_test(test_script_output_large_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

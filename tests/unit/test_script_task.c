@@ -31,13 +31,14 @@ static void decode(struct decoded *d, const char *task_members)
 	char json[8192];
 	struct kwg_err err = {{0}};
 	struct kwg_script_task_opts opts = {.default_runner = KWG_RUNNER_DOCKER,
-					    .working_dir = "/tmp/wd"};
+	                                    .working_dir = "/tmp/wd"};
 
-	snprintf(json, sizeof(json),
-		 "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
-		 "\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\","
-		 "%s},\"runContext\":{\"variables\":{}}}",
-		 task_members);
+	snprintf(
+	    json, sizeof(json),
+	    "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
+	    "\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\","
+	    "%s},\"runContext\":{\"variables\":{}}}",
+	    task_members);
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(kwg_job_decode(json, strlen(json), &d->job, &err), 0);
 	d->r = kwg_script_task_decode(d->job, &opts, &d->task, &d->err);
@@ -54,8 +55,8 @@ static void test_script_task_commands_as_1x_string(void **state)
 	struct decoded d;
 
 	(void)state;
-	decode(&d, "\"type\":\"" SHELL "\",\"commands\":\"[\\\"echo hi\\\",\\\"exit 3\\\"]\","
-		   PROCESS);
+	decode(&d,
+	       "\"type\":\"" SHELL "\",\"commands\":\"[\\\"echo hi\\\",\\\"exit 3\\\"]\"," PROCESS);
 	assert_int_equal(d.r, 0);
 	assert_int_equal(d.task.kind, KWG_TASK_SCRIPT);
 	assert_int_equal(d.task.runner, KWG_RUNNER_PROCESS);
@@ -72,8 +73,10 @@ static void test_script_task_commands_as_plain_list(void **state)
 	struct decoded d;
 
 	(void)state;
-	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"echo hi\"],\"beforeCommands\":[\"cd /\"],"
-		   "\"failFast\":false,\"warningOnStdErr\":false,\"interpreter\":[\"/bin/bash\",\"-c\"]");
+	decode(
+	    &d,
+	    "\"type\":\"" SHELL "\",\"commands\":[\"echo hi\"],\"beforeCommands\":[\"cd /\"],"
+	    "\"failFast\":false,\"warningOnStdErr\":false,\"interpreter\":[\"/bin/bash\",\"-c\"]");
 	assert_int_equal(d.r, 0);
 	assert_int_equal(d.task.runner, KWG_RUNNER_DOCKER); /* no taskRunner: the default */
 	assert_string_equal(d.task.argv.v[0], "/bin/bash");
@@ -88,7 +91,7 @@ static void test_script_task_booleans_as_strings(void **state)
 
 	(void)state;
 	decode(&d, "\"type\":\"" SHELL "\",\"commands\":\"[\\\"x\\\"]\",\"failFast\":\"false\","
-		   "\"warningOnStdErr\":\"false\"," PROCESS);
+	           "\"warningOnStdErr\":\"false\"," PROCESS);
 	assert_int_equal(d.r, 0);
 	assert_string_equal(d.task.argv.v[2], "x");
 	assert_false(d.task.warning_on_stderr);
@@ -112,7 +115,8 @@ static void test_script_task_shell_script_inline(void **state)
 	struct decoded d;
 
 	(void)state;
-	decode(&d, "\"type\":\"io.kestra.plugin.scripts.shell.Script\",\"script\":\"echo 1\\necho 2\"");
+	decode(&d,
+	       "\"type\":\"io.kestra.plugin.scripts.shell.Script\",\"script\":\"echo 1\\necho 2\"");
 	assert_int_equal(d.r, 0);
 	assert_string_equal(d.task.argv.v[2], "set -e\necho 1\necho 2");
 	assert_null(d.task.script_file);
@@ -126,7 +130,7 @@ static void test_script_task_python_script_file_and_env(void **state)
 
 	(void)state;
 	decode(&d, "\"type\":\"io.kestra.plugin.scripts.python.Script\",\"script\":\"print(1)\","
-		   "\"env\":{\"PYTHONUNBUFFERED\":\"no\",\"A\":\"1\"}");
+	           "\"env\":{\"PYTHONUNBUFFERED\":\"no\",\"A\":\"1\"}");
 	assert_int_equal(d.r, 0);
 	assert_non_null(d.task.script_file);
 	assert_non_null(strstr(d.task.script_file, ".py"));
@@ -145,7 +149,8 @@ static void test_script_task_env_as_string(void **state)
 	struct decoded d;
 
 	(void)state;
-	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"env\":\"{\\\"A\\\":\\\"1\\\",\\\"B\\\":2}\"");
+	decode(&d, "\"type\":\"" SHELL
+	           "\",\"commands\":[\"x\"],\"env\":\"{\\\"A\\\":\\\"1\\\",\\\"B\\\":2}\"");
 	assert_int_equal(d.r, 0);
 	assert_string_equal(kwg_strv_getenv(&d.task.env, "A"), "1");
 	assert_string_equal(kwg_strv_getenv(&d.task.env, "B"), "2");
@@ -158,7 +163,7 @@ static void test_script_task_timeout_and_log_level(void **state)
 
 	(void)state;
 	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"timeout\":\"PT1M30S\","
-		   "\"logLevel\":\"WARN\"");
+	           "\"logLevel\":\"WARN\"");
 	assert_int_equal(d.r, 0);
 	assert_int_equal(d.task.timeout_ms, 90000);
 	assert_int_equal(d.task.log_level, KWG_LEVEL_WARN);
@@ -175,7 +180,7 @@ static void test_script_task_log_task(void **state)
 
 	(void)state;
 	decode(&d, "\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":[\"a\",\"b\"],"
-		   "\"level\":\"WARN\"");
+	           "\"level\":\"WARN\"");
 	assert_int_equal(d.r, 0);
 	assert_int_equal(d.task.kind, KWG_TASK_LOG);
 	assert_int_equal(d.task.messages.n, 2);
@@ -190,26 +195,26 @@ static void test_script_task_refusals_name_the_input(void **state)
 		int r;
 		const char *msg;
 	} cases[] = {
-		{"\"type\":\"io.kestra.plugin.scripts.r.Script\"", -EOPNOTSUPP,
-		 "task type 'io.kestra.plugin.scripts.r.Script' is not supported by kwg"},
-		{"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.x }}\"]", -EOPNOTSUPP,
-		 "property 'commands' holds a Pebble template ({{ … }} or {% … %}); kwg cannot "
-		 "render templates yet"},
-		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":[\"*.txt\"]", -EOPNOTSUPP,
-		 "property 'outputFiles' is not supported by kwg yet"},
-		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"dependencies\":[\"a\"]", -EOPNOTSUPP,
-		 "property 'dependencies' is not supported by kwg for "
-		 "'io.kestra.plugin.scripts.shell.Commands'"},
-		{"\"type\":\"" SHELL "\"", -EBADMSG, "property 'commands' is required"},
-		{"\"type\":\"" SHELL "\",\"commands\":\"not a list\"", -EBADMSG, NULL},
-		{"\"type\":\"" SHELL "\",\"commands\":[{\"a\":1}]", -EBADMSG,
-		 "property 'commands'[0]: expected a string"},
-		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"taskRunner\":{\"type\":\"io.x.K8s\"}",
-		 -EOPNOTSUPP, "task runner 'io.x.K8s' is not supported by kwg"},
-		{"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"warningOnStdErr\":\"maybe\"", -EBADMSG,
-		 "property 'warningOnStdErr': 'maybe' is not a boolean"},
-		{"\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"hi\",\"level\":\"LOUD\"",
-		 -EBADMSG, "property 'level': unknown level 'LOUD'"},
+	    {"\"type\":\"io.kestra.plugin.scripts.r.Script\"", -EOPNOTSUPP,
+	     "task type 'io.kestra.plugin.scripts.r.Script' is not supported by kwg"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.x }}\"]", -EOPNOTSUPP,
+	     "property 'commands' holds a Pebble template ({{ … }} or {% … %}); kwg cannot "
+	     "render templates yet"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":[\"*.txt\"]", -EOPNOTSUPP,
+	     "property 'outputFiles' is not supported by kwg yet"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"dependencies\":[\"a\"]", -EOPNOTSUPP,
+	     "property 'dependencies' is not supported by kwg for "
+	     "'io.kestra.plugin.scripts.shell.Commands'"},
+	    {"\"type\":\"" SHELL "\"", -EBADMSG, "property 'commands' is required"},
+	    {"\"type\":\"" SHELL "\",\"commands\":\"not a list\"", -EBADMSG, NULL},
+	    {"\"type\":\"" SHELL "\",\"commands\":[{\"a\":1}]", -EBADMSG,
+	     "property 'commands'[0]: expected a string"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"taskRunner\":{\"type\":\"io.x.K8s\"}",
+	     -EOPNOTSUPP, "task runner 'io.x.K8s' is not supported by kwg"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"warningOnStdErr\":\"maybe\"", -EBADMSG,
+	     "property 'warningOnStdErr': 'maybe' is not a boolean"},
+	    {"\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"hi\",\"level\":\"LOUD\"",
+	     -EBADMSG, "property 'level': unknown level 'LOUD'"},
 	};
 
 	(void)state;
@@ -231,7 +236,7 @@ static void test_script_task_ignores_unset_later_properties(void **state)
 
 	(void)state;
 	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":\"[]\","
-		   "\"inputFiles\":{},\"namespaceFiles\":{\"enabled\":false},\"logToFile\":false");
+	           "\"inputFiles\":{},\"namespaceFiles\":{\"enabled\":false},\"logToFile\":false");
 	assert_int_equal(d.r, 0);
 	done(&d);
 }
@@ -264,18 +269,18 @@ static void test_durations_as_java_reads_them(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_script_task_commands_as_1x_string),
-		cmocka_unit_test(test_script_task_commands_as_plain_list),
-		cmocka_unit_test(test_script_task_booleans_as_strings),
-		cmocka_unit_test(test_script_task_windows_target),
-		cmocka_unit_test(test_script_task_shell_script_inline),
-		cmocka_unit_test(test_script_task_python_script_file_and_env),
-		cmocka_unit_test(test_script_task_env_as_string),
-		cmocka_unit_test(test_script_task_timeout_and_log_level),
-		cmocka_unit_test(test_script_task_log_task),
-		cmocka_unit_test(test_script_task_refusals_name_the_input),
-		cmocka_unit_test(test_script_task_ignores_unset_later_properties),
-		cmocka_unit_test(test_durations_as_java_reads_them),
+	    cmocka_unit_test(test_script_task_commands_as_1x_string),
+	    cmocka_unit_test(test_script_task_commands_as_plain_list),
+	    cmocka_unit_test(test_script_task_booleans_as_strings),
+	    cmocka_unit_test(test_script_task_windows_target),
+	    cmocka_unit_test(test_script_task_shell_script_inline),
+	    cmocka_unit_test(test_script_task_python_script_file_and_env),
+	    cmocka_unit_test(test_script_task_env_as_string),
+	    cmocka_unit_test(test_script_task_timeout_and_log_level),
+	    cmocka_unit_test(test_script_task_log_task),
+	    cmocka_unit_test(test_script_task_refusals_name_the_input),
+	    cmocka_unit_test(test_script_task_ignores_unset_later_properties),
+	    cmocka_unit_test(test_durations_as_java_reads_them),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

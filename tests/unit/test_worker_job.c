@@ -78,22 +78,21 @@ static void test_worker_job_results_match_reference(void **state)
 	running = kwg_job_result_running(job, WORKER_ID, instant("2025-09-02T10:15:30.204900Z"));
 	assert_non_null(running);
 	got = json_loads(running, 0, NULL);
-	assert_string_equal(json_string_value(json_object_get(
-				    json_object_get(json_object_get(got, "taskRun"), "state"),
-				    "current")),
-			    "RUNNING");
+	assert_string_equal(
+	    json_string_value(json_object_get(
+	        json_object_get(json_object_get(got, "taskRun"), "state"), "current")),
+	    "RUNNING");
 	attempt = json_array_get(json_object_get(json_object_get(got, "taskRun"), "attempts"), 0);
 	assert_string_equal(json_string_value(json_object_get(attempt, "workerId")), WORKER_ID);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(attempt, "state"),
-							 "histories")),
-			 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(attempt, "state"), "histories")), 2);
 	/* outputs is always written, null included */
 	assert_true(json_is_null(json_object_get(json_object_get(got, "taskRun"), "outputs")));
 	json_decref(got);
 	free(running);
 
 	final = kwg_job_result_final(job, KWG_STATE_SUCCESS, NULL,
-				     instant("2025-09-02T10:15:30.512400Z"));
+	                             instant("2025-09-02T10:15:30.512400Z"));
 	assert_non_null(final);
 	got = json_loads(final, 0, NULL);
 	expected_text = test_read_data("worker_task_result_final.json", NULL);
@@ -120,13 +119,15 @@ static void test_worker_job_running_record_has_worker_instance(void **state)
 
 	(void)state;
 	assert_true(json_equal(json_object_get(got, "workerInstance"),
-			       json_object_get(ref, "workerInstance")));
-	assert_true(json_equal(json_object_get(got, "partition"), json_object_get(ref, "partition")));
+	                       json_object_get(ref, "workerInstance")));
+	assert_true(
+	    json_equal(json_object_get(got, "partition"), json_object_get(ref, "partition")));
 	assert_string_equal(json_string_value(json_object_get(got, "type")), "task");
 	/* taskRun, task and runContext are copied unchanged */
 	assert_non_null(json_object_get(got, "runContext"));
-	assert_string_equal(json_string_value(json_object_get(json_object_get(got, "taskRun"), "id")),
-			    "4wjtkzwVGBM9yKnjyVPJiX");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(got, "taskRun"), "id")),
+	    "4wjtkzwVGBM9yKnjyVPJiX");
 	json_decref(got);
 	json_decref(ref);
 	free(rec);
@@ -158,8 +159,8 @@ static void test_log_entry_matches_reference(void **state)
 	kwg_job_ref(job, &ref);
 	kwg_buf_init(&b, 1 << 20);
 	assert_int_equal(kwg_log_entry_encode(&b, &ref, instant("2025-09-02T10:15:30.300120Z"),
-					      KWG_LEVEL_INFO, "kwg-worker", "Hello Kestra", 12),
-			 0);
+	                                      KWG_LEVEL_INFO, "kwg-worker", "Hello Kestra", 12),
+	                 0);
 	assert_string_equal(kwg_buf_str(&b), expected);
 	kwg_buf_done(&b);
 	free(expected);
@@ -174,8 +175,8 @@ static void test_log_entry_escapes_control_characters(void **state)
 
 	(void)state;
 	kwg_buf_init(&b, 1 << 20);
-	assert_int_equal(kwg_log_entry_encode(&b, &ref, 0, KWG_LEVEL_ERROR, NULL, "a\"b\\c\x01\t", 7),
-			 0);
+	assert_int_equal(
+	    kwg_log_entry_encode(&b, &ref, 0, KWG_LEVEL_ERROR, NULL, "a\"b\\c\x01\t", 7), 0);
 	assert_non_null(strstr(kwg_buf_str(&b), "\"message\":\"a\\\"b\\\\c\\u0001\\t\""));
 	assert_non_null(strstr(kwg_buf_str(&b), "\"attemptNumber\":null"));
 	parsed = json_loads(kwg_buf_str(&b), 0, NULL);
@@ -193,13 +194,13 @@ static void test_worker_job_fail_adds_failed_attempt(void **state)
 	json_t *attempt = json_array_get(json_object_get(tr, "attempts"), 0);
 
 	(void)state;
-	assert_string_equal(json_string_value(json_object_get(json_object_get(tr, "state"), "current")),
-			    "FAILED");
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(tr, "state"), "current")), "FAILED");
 	/* §6.5: histories CREATED (as received), FAILED */
-	assert_int_equal(json_array_size(json_object_get(json_object_get(tr, "state"), "histories")), 2);
-	assert_int_equal(json_array_size(json_object_get(json_object_get(attempt, "state"),
-							 "histories")),
-			 1);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(tr, "state"), "histories")), 2);
+	assert_int_equal(
+	    json_array_size(json_object_get(json_object_get(attempt, "state"), "histories")), 1);
 	json_decref(j);
 	free(s);
 	kwg_job_free(job);
@@ -209,10 +210,10 @@ static void test_worker_job_missing_task_is_broken_but_identified(void **state)
 {
 	struct kwg_err err = {{0}};
 	struct kwg_job *job = decode_str(
-		"{\"type\":\"task\",\"taskRun\":{\"id\":\"r1\",\"executionId\":\"e\",\"namespace\":"
-		"\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},"
-		"\"runContext\":{}}",
-		-EBADMSG, &err);
+	    "{\"type\":\"task\",\"taskRun\":{\"id\":\"r1\",\"executionId\":\"e\",\"namespace\":"
+	    "\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},"
+	    "\"runContext\":{}}",
+	    -EBADMSG, &err);
 
 	(void)state;
 	assert_non_null(job);
@@ -229,15 +230,15 @@ static void test_worker_job_rejects_unreadable_rows(void **state)
 		const char *json;
 		const char *msg;
 	} cases[] = {
-		{"[1,2]", "$: expected an object"},
-		{"{\"type\":\"task\"}", "$.taskRun: missing"},
-		{"{\"taskRun\":{\"id\":5}}", "$.taskRun.id: expected a string"},
-		{"{\"type\":\"other\"}", "$.type: unknown job type 'other'"},
-		{"{\"taskRun\":{\"id\":\"x\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
-		 "\"f\",\"taskId\":\"t\",\"state\":{}}}",
-		 "$.taskRun.state.current: missing"},
-		{"{\"a\":1,\"a\":2}", NULL},
-		{"{", NULL},
+	    {"[1,2]", "$: expected an object"},
+	    {"{\"type\":\"task\"}", "$.taskRun: missing"},
+	    {"{\"taskRun\":{\"id\":5}}", "$.taskRun.id: expected a string"},
+	    {"{\"type\":\"other\"}", "$.type: unknown job type 'other'"},
+	    {"{\"taskRun\":{\"id\":\"x\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
+	     "\"f\",\"taskId\":\"t\",\"state\":{}}}",
+	     "$.taskRun.state.current: missing"},
+	    {"{\"a\":1,\"a\":2}", NULL},
+	    {"{", NULL},
 	};
 
 	(void)state;
@@ -287,9 +288,9 @@ static void test_worker_job_decodes_trigger(void **state)
 {
 	struct kwg_err err = {{0}};
 	struct kwg_job *job = decode_str(
-		"{\"type\":\"trigger\",\"triggerContext\":{\"tenantId\":\"main\",\"namespace\":\"n\","
-		"\"flowId\":\"f\",\"triggerId\":\"t\"},\"trigger\":{\"id\":\"t\"}}",
-		0, &err);
+	    "{\"type\":\"trigger\",\"triggerContext\":{\"tenantId\":\"main\",\"namespace\":\"n\","
+	    "\"flowId\":\"f\",\"triggerId\":\"t\"},\"trigger\":{\"id\":\"t\"}}",
+	    0, &err);
 	char *key = NULL, *value = NULL;
 
 	(void)state;
@@ -307,11 +308,11 @@ static void test_worker_job_state_rules_allow_failure_without_retry(void **state
 	struct kwg_err err = {{0}};
 	struct kwg_state_rules rules;
 	struct kwg_job *job = decode_str(
-		"{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":\"f\","
-		"\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\",\"type\":"
-		"\"x\",\"allowFailure\":true,\"retry\":{\"type\":\"constant\",\"interval\":\"PT1S\","
-		"\"maxAttempts\":2}},\"runContext\":{}}",
-		0, &err);
+	    "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":\"f\","
+	    "\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\",\"type\":"
+	    "\"x\",\"allowFailure\":true,\"retry\":{\"type\":\"constant\",\"interval\":\"PT1S\","
+	    "\"maxAttempts\":2}},\"runContext\":{}}",
+	    0, &err);
 	char *s;
 
 	(void)state;
@@ -335,9 +336,9 @@ static void test_worker_job_state_rules_allow_failure_without_retry(void **state
 static void test_state_rules_table(void **state)
 {
 	struct kwg_state_rules none = {0}, af = {.allow_failure = true},
-			       aw = {.allow_warning = true},
-			       both = {.allow_failure = true, .allow_warning = true},
-			       wor = {.warning_on_retry_applies = true};
+	                       aw = {.allow_warning = true},
+	                       both = {.allow_failure = true, .allow_warning = true},
+	                       wor = {.warning_on_retry_applies = true};
 
 	(void)state;
 	assert_int_equal(kwg_state_of_script(0, 0, true), KWG_STATE_SUCCESS);
@@ -358,20 +359,20 @@ static void test_state_rules_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_worker_job_decodes_reference_task),
-		cmocka_unit_test(test_worker_job_results_match_reference),
-		cmocka_unit_test(test_worker_job_running_record_has_worker_instance),
-		cmocka_unit_test(test_worker_job_running_record_omits_null_group),
-		cmocka_unit_test(test_log_entry_matches_reference),
-		cmocka_unit_test(test_log_entry_escapes_control_characters),
-		cmocka_unit_test(test_worker_job_fail_adds_failed_attempt),
-		cmocka_unit_test(test_worker_job_missing_task_is_broken_but_identified),
-		cmocka_unit_test(test_worker_job_rejects_unreadable_rows),
-		cmocka_unit_test(test_worker_job_rejects_deep_nesting),
-		cmocka_unit_test(test_worker_job_rejects_huge_input),
-		cmocka_unit_test(test_worker_job_decodes_trigger),
-		cmocka_unit_test(test_worker_job_state_rules_allow_failure_without_retry),
-		cmocka_unit_test(test_state_rules_table),
+	    cmocka_unit_test(test_worker_job_decodes_reference_task),
+	    cmocka_unit_test(test_worker_job_results_match_reference),
+	    cmocka_unit_test(test_worker_job_running_record_has_worker_instance),
+	    cmocka_unit_test(test_worker_job_running_record_omits_null_group),
+	    cmocka_unit_test(test_log_entry_matches_reference),
+	    cmocka_unit_test(test_log_entry_escapes_control_characters),
+	    cmocka_unit_test(test_worker_job_fail_adds_failed_attempt),
+	    cmocka_unit_test(test_worker_job_missing_task_is_broken_but_identified),
+	    cmocka_unit_test(test_worker_job_rejects_unreadable_rows),
+	    cmocka_unit_test(test_worker_job_rejects_deep_nesting),
+	    cmocka_unit_test(test_worker_job_rejects_huge_input),
+	    cmocka_unit_test(test_worker_job_decodes_trigger),
+	    cmocka_unit_test(test_worker_job_state_rules_allow_failure_without_retry),
+	    cmocka_unit_test(test_state_rules_table),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
