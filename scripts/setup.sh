@@ -30,6 +30,6 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 # Debian starts a default cluster on install; kwg's scripts use clusters of their own.
 if command -v pg_lsclusters >/dev/null && pg_lsclusters -h 2>/dev/null | grep -q '^15 main'; then
-  pg_ctlcluster 15 main stop 2>/dev/null || true
+  pg_ctlcluster 15 main stop >/dev/null 2>&1 || true
 fi
 echo "setup: done"

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Configuration: flags over KWG_* variables over defaults; every invalid setting is refused at
+# start, naming the setting; `-n` checks and exits; `kwg submit --json` prints raw messages.
+source "$(dirname "$0")/../lib/it.sh"
+it_db config
+
+refused() { # refused EXPECTED_TEXT WHAT COMMAND…: kwg exits 64 and says EXPECTED_TEXT
+  local expected=$1 what=$2 out rc=0
+  shift 2
+  out=$("$@" 2>&1) || rc=$?
+  if [ "$rc" -eq 64 ] && [[ "$out" == *"$expected"* ]]; then
+    pass "$what"
+  else
+    fail "$what: exit $rc, output: $out"
+  fi
+}
+
+refused "no database: set --database-url or KWG_DATABASE_URL" "no database URL" \
+  env -u KWG_DATABASE_URL "$KWGT_BIN" worker -n
+refused "--concurrency: '0' is not a number from 1 to 1024" "concurrency 0" \
+  "$KWGT_BIN" worker -n --database-url "$DB" --concurrency 0
+refused "KWG_CONCURRENCY: 'lots' is not a number from 1 to 1024" "KWG_CONCURRENCY not a number" \
+  env KWG_CONCURRENCY=lots "$KWGT_BIN" worker -n --database-url "$DB"
+refused "--group: invalid worker group 'g p u'" "a group key with spaces" \
+  "$KWGT_BIN" worker -n --database-url "$DB" --group "g p u"
+refused "unknown environment variable KWG_CONCURENCY" "a misspelt KWG_ variable" \
+  env KWG_CONCURENCY=4 "$KWGT_BIN" worker -n --database-url "$DB"
+refused "unknown option '--concurency'" "a misspelt flag" \
+  "$KWGT_BIN" worker -n --database-url "$DB" --concurency 4
+refused "--default-runner: unknown runner 'k8s' (process or docker)" "an unknown runner" \
+  "$KWGT_BIN" worker -n --database-url "$DB" --default-runner k8s
+refused "work_dir '/no/such/dir' is not a writable directory" "a missing work directory" \
+  "$KWGT_BIN" worker --database-url "$DB" --work-dir /no/such/dir
+refused "KWG_DATABASE_URL_FILE: cannot open '/no/such/secret'" "a missing secret file" \
+  env KWG_DATABASE_URL_FILE=/no/such/secret "$KWGT_BIN" worker -n
+
+KWG_CONCURRENCY=2 it_worker precedence --group cfg --concurrency 3
+wait_for "the worker's start line" 10 grep -q "concurrency" "$IT_TMP/precedence.log"
+expect_match "$(cat "$IT_TMP/precedence.log")" "group cfg, concurrency 3," "a flag wins over the environment"
+it_stop "$WORKER_PID"
+printf '%s' "$DB" >"$IT_TMP/db_url"
+out=$(KWG_DATABASE_URL_FILE="$IT_TMP/db_url" "$KWGT_BIN" worker -n 2>&1) && rc=0 || rc=$?
+expect_eq "$rc:$out" "0:configuration OK" "the database URL can come from a secret file"
+
+echo '{"id":"j","type":"io.kestra.plugin.core.log.Log","message":"raw"}' >"$IT_TMP/log.json"
+it_worker w --group cfg
+submit "$IT_TMP/log.json" --group cfg --json
+expect_eq "$RC" 0 "submit --json: SUCCESS"
+expect_match "$OUT" '\{"type":"io.kestra.core.models.executions.LogEntry","value":\{.*"message": "raw"' \
+  "submit --json: raw LogEntry rows"
+refused "" "submit without a file is a usage error" "$KWGT_BIN" submit --database-url "$DB"
+out=$("$KWGT_BIN" submit --database-url "$DB" /no/such/file.yaml 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 64 "submit of a missing file is a usage error"
+expect_match "$out" "cannot read '/no/such/file.yaml'" "submit names the missing file"
+echo 'id: x' >"$IT_TMP/bad.yaml"
+out=$("$KWGT_BIN" submit --database-url "$DB" "$IT_TMP/bad.yaml" 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 .*bad.yaml: expected a task \\{id, type, …\\} or \\{task: \\{…\\}\\}" "submit says what a definition is"
+printf 'id: x\ntype: 5\n' >"$IT_TMP/bad.yaml"
+out=$("$KWGT_BIN" submit --database-url "$DB" "$IT_TMP/bad.yaml" 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 .*bad.yaml: the task needs a string 'id' and 'type'" "submit names what the definition lacks"
+printf 'id: [x\n' >"$IT_TMP/bad.yaml"
+out=$("$KWGT_BIN" submit --database-url "$DB" "$IT_TMP/bad.yaml" 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 .*bad.yaml: YAML line [0-9]+ column [0-9]+" "submit points at a YAML syntax error"
+it_stop "$WORKER_PID"
+it_done
