@@ -113,9 +113,12 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 	if (json_is_number(value) && isfinite(json_number_value(value))) {
 		double v = json_number_value(value);
 		/* KESTRA: a timer number is a number of seconds (DurationDeserializer). */
-		if (ret->is_timer && fabs(v) > 9.0e9)
+		if (ret->is_timer && fabs(v) * 1e9 > (double)(INT64_MAX / MAX_METRICS))
 			return kwg_err_set(err, -EBADMSG,
 			                   "metrics[%zu].value: duration out of range", idx);
+		/* Bounded so that summing MAX_METRICS of them stays finite and in range. */
+		if (!ret->is_timer && fabs(v) > 1e300)
+			return kwg_err_set(err, -EBADMSG, "metrics[%zu].value: out of range", idx);
 		if (ret->is_timer)
 			ret->timer_ns = llround(v * 1e9);
 		else
@@ -126,6 +129,10 @@ static int read_metric(const json_t *m, size_t idx, struct metric *ret, struct k
 			return kwg_err_set(err, -EBADMSG,
 			                   "metrics[%zu].value: '%.64s' is not a duration", idx,
 			                   json_string_value(value));
+		if (ms > INT64_MAX / 1000000 / MAX_METRICS ||
+		    ms < -(INT64_MAX / 1000000 / MAX_METRICS))
+			return kwg_err_set(err, -EBADMSG,
+			                   "metrics[%zu].value: duration out of range", idx);
 		ret->timer_ns = ms * 1000000;
 	} else {
 		return kwg_err_set(err, -EBADMSG, "metrics[%zu].value: expected a number", idx);

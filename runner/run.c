@@ -148,7 +148,6 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	                kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?", why);
 	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
 	kwg_job_state_rules(run->job, now, &rules);
-	rules.will_retry = false;
 	state = kwg_state_final(KWG_STATE_FAILED, &rules);
 	if (run->running_sent)
 		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),

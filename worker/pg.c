@@ -109,6 +109,18 @@ static void poll_stop(struct kwg_pg *pg)
 	}
 }
 
+/* Drops the connection and whatever result was pending on it. */
+static void pg_disconnect(struct kwg_pg *pg)
+{
+	poll_stop(pg);
+	if (pg->conn) {
+		PQfinish(pg->conn);
+		pg->conn = NULL;
+	}
+	PQclear(pg->last);
+	pg->last = NULL;
+}
+
 /* Loses the connection: the statement in flight fails, the queue waits for a new connection. */
 static void pg_lost(struct kwg_pg *pg, const char *why)
 {
@@ -118,13 +130,7 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 
 	(void)snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
 	msg[strcspn(msg, "\n")] = '\0';
-	poll_stop(pg);
-	if (pg->conn) {
-		PQfinish(pg->conn);
-		pg->conn = NULL;
-	}
-	PQclear(pg->last);
-	pg->last = NULL;
+	pg_disconnect(pg);
 	if (pg->busy) {
 		pg->busy = false;
 		q = queue_pop(pg);
@@ -375,13 +381,7 @@ void kwg_pg_close(struct kwg_pg *pg, kwg_pg_closed_fn *on_closed, void *userdata
 	pg->state = PG_CLOSING;
 	pg->on_closed = on_closed;
 	pg->closed_userdata = userdata;
-	poll_stop(pg);
-	if (pg->conn) {
-		PQfinish(pg->conn);
-		pg->conn = NULL;
-	}
-	PQclear(pg->last);
-	pg->last = NULL;
+	pg_disconnect(pg);
 	pg->busy = false;
 	while (pg->head) {
 		struct query *q = queue_pop(pg);
