@@ -8,6 +8,12 @@
 #include <time.h>
 
 enum kwg_log_level kwg_log_max_level = KWG_LOG_INFO;
+static unsigned long long errors_total;
+
+unsigned long long kwg_log_errors_total(void)
+{
+	return errors_total;
+}
 
 static const char *const level_names[KWG_LOG_LEVEL__COUNT] = {
     [KWG_LOG_ERROR] = "error", [KWG_LOG_WARNING] = "warning", [KWG_LOG_NOTICE] = "notice",
@@ -45,6 +51,8 @@ static void log_vwrite(enum kwg_log_level level, const char *module, const char 
 	struct timespec now;
 	struct tm tm;
 
+	if (level == KWG_LOG_ERROR)
+		errors_total++;
 	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
 	(void)clock_gettime(CLOCK_REALTIME, &now);
 	(void)gmtime_r(&now.tv_sec, &tm);

@@ -16,6 +16,9 @@ enum kwg_log_level {
 /* The only mutable global besides none: the log settings. */
 extern enum kwg_log_level kwg_log_max_level;
 
+/* Error lines logged since start (for /metrics). */
+unsigned long long kwg_log_errors_total(void);
+
 /* Returns 0 and sets *ret; -EINVAL for an unknown name ("error" … "debug", also "warn"). */
 int kwg_log_level_parse(const char *name, enum kwg_log_level *ret);
 const char *kwg_log_level_name(enum kwg_log_level level);

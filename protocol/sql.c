@@ -61,6 +61,118 @@ const char KWG_SQL_FOLLOW[] =
     " AND \"value\"->>'taskRunId' = $2))"
     " ORDER BY \"offset\" ASC LIMIT 1000";
 
+/* service_instance (key, value, service_id), §7.4: the heartbeat transaction. */
+const char KWG_SQL_INSTANCE_LOCK[] =
+    "SELECT \"value\"::text FROM service_instance WHERE \"service_id\" = $1 FOR UPDATE";
+const char KWG_SQL_INSTANCE_UPSERT[] =
+    "INSERT INTO service_instance (\"key\", \"value\") VALUES ($1, $2::jsonb)"
+    " ON CONFLICT (\"key\") DO UPDATE SET \"value\" = EXCLUDED.\"value\"";
+
+/* queues (type, "offset", consumer_group, value), §3.2: broadcast reads never lock nor mark. */
+const char KWG_SQL_BROADCAST_MAX[] =
+    "SELECT COALESCE(max(\"offset\"), 0) FROM queues"
+    " WHERE type = CAST($1 AS queue_type) AND \"consumer_group\" IS NULL";
+const char KWG_SQL_BROADCAST_POLL[] =
+    "SELECT \"value\"::text, \"offset\" FROM queues"
+    " WHERE type = CAST($1 AS queue_type) AND \"offset\" > $2::bigint"
+    " AND \"consumer_group\" IS NULL ORDER BY \"offset\" ASC LIMIT 100";
+
+/* queues (type, key, value): after a connection loss the outcome of the last batch is unknown;
+ * resending it through this statement writes only the rows that are not there yet (the
+ * queues_type__key index finds them). */
+const char KWG_SQL_EMIT_DEDUPE[] =
+    "INSERT INTO queues (\"type\", \"key\", \"value\")"
+    " SELECT CAST(t AS queue_type), k, v::jsonb"
+    " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, v, n)"
+    " WHERE NOT EXISTS (SELECT 1 FROM queues q WHERE q.type = CAST(u.t AS queue_type)"
+    " AND q.key = u.k AND q.value = u.v::jsonb)"
+    " ORDER BY n";
+
+/* kwg.maintenance (active), kwg.worker_groups (key, paused, draining): kwg's own tables. */
+const char KWG_SQL_CONTROL_READ[] =
+    "SELECT COALESCE((SELECT active FROM kwg.maintenance WHERE id = 1), false),"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false)"
+    " FROM (SELECT $1::varchar AS key) k LEFT JOIN kwg.worker_groups g ON g.key = k.key";
+const char KWG_SQL_LISTEN_CONTROL[] = "LISTEN kwg_control";
+
+const char KWG_SQL_GROUP_UPSERT[] =
+    "INSERT INTO kwg.worker_groups (key, description) VALUES ($1, $2)"
+    " ON CONFLICT (key) DO UPDATE SET description = COALESCE(EXCLUDED.description,"
+    " kwg.worker_groups.description), updated = now()";
+const char KWG_SQL_GROUP_DELETE[] = "DELETE FROM kwg.worker_groups WHERE key = $1";
+const char KWG_SQL_GROUP_SET_FLAGS[] =
+    "INSERT INTO kwg.worker_groups (key, paused, draining)"
+    " VALUES ($1, COALESCE($2::boolean, false), COALESCE($3::boolean, false))"
+    " ON CONFLICT (key) DO UPDATE SET paused = COALESCE($2::boolean, kwg.worker_groups.paused),"
+    " draining = COALESCE($3::boolean, kwg.worker_groups.draining), updated = now()"
+    " RETURNING (extract(epoch FROM now()) * 1000)::bigint";
+const char KWG_SQL_MAINTENANCE_SET[] =
+    "UPDATE kwg.maintenance SET active = $1, message = $2, updated = now() WHERE id = 1"
+    " RETURNING (extract(epoch FROM now()) * 1000)::bigint";
+
+/* Per group: live workers and their running tasks (from each live worker's own heartbeat),
+ * queued WorkerJob rows, and the control flags. A worker is live while its row is in a running
+ * state and was updated within its own liveness timeout. */
+const char KWG_SQL_GROUP_LIST[] =
+    "WITH live AS ("
+    " SELECT COALESCE(value->'props'->>'worker.group', '') AS key,"
+    " COALESCE((SELECT (m->>'value')::float8 FROM jsonb_array_elements(value->'metrics') m"
+    " WHERE m->>'name' = 'kestra.worker.job.running'), 0) AS running"
+    " FROM service_instance WHERE service_type = 'WORKER'"
+    " AND state IN ('CREATED', 'RUNNING', 'MAINTENANCE', 'TERMINATING')"
+    " AND updated_at > now() - make_interval(secs => COALESCE("
+    " (value->'config'->'liveness'->>'timeout')::float8, 60))),"
+    " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n FROM queues"
+    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
+    " AND NOT consumer_worker GROUP BY 1),"
+    " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
+    " UNION SELECT key FROM queued)"
+    " SELECT k.key, COALESCE(g.description, ''),"
+    " (SELECT count(*) FROM live l WHERE l.key = k.key),"
+    " (SELECT COALESCE(sum(running), 0)::bigint FROM live l WHERE l.key = k.key),"
+    " COALESCE((SELECT n FROM queued q WHERE q.key = k.key), 0),"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false)"
+    " FROM keys k LEFT JOIN kwg.worker_groups g ON g.key = k.key ORDER BY k.key";
+
+/* service_instance (value, state, updated_at): workers of a group ($1, '' for the default group,
+ * NULL for all), newest first: id, group, state, updated (epoch ms), running, hostname, whether it
+ * is live (a running state, updated within its own liveness timeout), now (epoch ms). */
+const char KWG_SQL_WORKERS[] =
+    "SELECT value->>'id', COALESCE(value->'props'->>'worker.group', ''), state,"
+    " (extract(epoch FROM updated_at) * 1000)::bigint,"
+    " COALESCE((SELECT (m->>'value')::float8 FROM jsonb_array_elements(value->'metrics') m"
+    " WHERE m->>'name' = 'kestra.worker.job.running'), 0)::bigint,"
+    " COALESCE(value->'server'->>'hostname', ''),"
+    " state IN ('CREATED', 'RUNNING', 'MAINTENANCE', 'TERMINATING') AND updated_at > now() -"
+    " make_interval(secs => COALESCE((value->'config'->'liveness'->>'timeout')::float8, 60)),"
+    " (extract(epoch FROM now()) * 1000)::bigint"
+    " FROM service_instance WHERE service_type = 'WORKER'"
+    " AND ($1::text IS NULL OR COALESCE(value->'props'->>'worker.group', '') = $1)"
+    " ORDER BY updated_at DESC LIMIT 1000";
+
+/* Schema kwg, created and updated by `kwg migrate`; never part of Kestra's schema. Changes to the
+ * control tables notify channel kwg_control, so workers learn of them at once. */
+const char *const kwg_sql_migration[] = {
+    "CREATE SCHEMA IF NOT EXISTS kwg",
+    "CREATE TABLE IF NOT EXISTS kwg.worker_groups ("
+    " key VARCHAR(250) PRIMARY KEY, description TEXT,"
+    " paused BOOLEAN NOT NULL DEFAULT false, draining BOOLEAN NOT NULL DEFAULT false,"
+    " updated TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "CREATE TABLE IF NOT EXISTS kwg.maintenance ("
+    " id INT PRIMARY KEY CHECK (id = 1), active BOOLEAN NOT NULL DEFAULT false, message TEXT,"
+    " updated TIMESTAMPTZ NOT NULL DEFAULT now())",
+    "INSERT INTO kwg.maintenance (id) VALUES (1) ON CONFLICT DO NOTHING",
+    "CREATE OR REPLACE FUNCTION kwg.notify_control() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN PERFORM pg_notify('kwg_control', TG_TABLE_NAME); RETURN NULL; END$$",
+    "DROP TRIGGER IF EXISTS worker_groups_notify ON kwg.worker_groups",
+    "CREATE TRIGGER worker_groups_notify AFTER INSERT OR UPDATE OR DELETE ON kwg.worker_groups"
+    " FOR EACH STATEMENT EXECUTE FUNCTION kwg.notify_control()",
+    "DROP TRIGGER IF EXISTS maintenance_notify ON kwg.maintenance",
+    "CREATE TRIGGER maintenance_notify AFTER INSERT OR UPDATE OR DELETE ON kwg.maintenance"
+    " FOR EACH STATEMENT EXECUTE FUNCTION kwg.notify_control()",
+    NULL,
+};
+
 const struct kwg_sql_statement kwg_sql_statements[] = {
     {"claim_group", KWG_SQL_CLAIM_GROUP},
     {"claim_default", KWG_SQL_CLAIM_DEFAULT},
@@ -69,6 +181,18 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"emit", KWG_SQL_EMIT},
     {"submit", KWG_SQL_SUBMIT},
     {"follow", KWG_SQL_FOLLOW},
+    {"instance_lock", KWG_SQL_INSTANCE_LOCK},
+    {"instance_upsert", KWG_SQL_INSTANCE_UPSERT},
+    {"broadcast_max", KWG_SQL_BROADCAST_MAX},
+    {"broadcast_poll", KWG_SQL_BROADCAST_POLL},
+    {"emit_dedupe", KWG_SQL_EMIT_DEDUPE},
+    {"control_read", KWG_SQL_CONTROL_READ},
+    {"group_upsert", KWG_SQL_GROUP_UPSERT},
+    {"group_delete", KWG_SQL_GROUP_DELETE},
+    {"group_set_flags", KWG_SQL_GROUP_SET_FLAGS},
+    {"maintenance_set", KWG_SQL_MAINTENANCE_SET},
+    {"group_list", KWG_SQL_GROUP_LIST},
+    {"workers", KWG_SQL_WORKERS},
     {NULL, NULL},
 };
 

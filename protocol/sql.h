@@ -30,6 +30,30 @@ extern const char KWG_SQL_SUBMIT[];
 /* kwg submit: rows about one task run after an offset: $1 offset, $2 taskRun.id. */
 extern const char KWG_SQL_FOLLOW[];
 
+/* Liveness (§7.4): lock this worker's row ($1 service id); upsert it ($1 key = id, $2 JSON). */
+extern const char KWG_SQL_INSTANCE_LOCK[];
+extern const char KWG_SQL_INSTANCE_UPSERT[];
+/* Broadcast queues (§3.2): high-water mark of a type ($1 label); poll after an offset ($1 label,
+ * $2 offset). */
+extern const char KWG_SQL_BROADCAST_MAX[];
+extern const char KWG_SQL_BROADCAST_POLL[];
+/* Emit variant for a batch retried after an ambiguous failure: skips rows already written. */
+extern const char KWG_SQL_EMIT_DEDUPE[];
+/* kwg's control plane (schema kwg): maintenance flag and this group's pause/drain ($1 group key,
+ * '' for the default group). */
+extern const char KWG_SQL_CONTROL_READ[];
+extern const char KWG_SQL_LISTEN_CONTROL[];
+/* Operator CLI. */
+extern const char KWG_SQL_GROUP_UPSERT[];    /* $1 key, $2 description */
+extern const char KWG_SQL_GROUP_DELETE[];    /* $1 key */
+extern const char KWG_SQL_GROUP_SET_FLAGS[]; /* $1 key, $2 paused, $3 draining */
+extern const char KWG_SQL_MAINTENANCE_SET[]; /* $1 active, $2 message */
+extern const char KWG_SQL_GROUP_LIST[];      /* no parameters */
+extern const char KWG_SQL_WORKERS[];         /* $1 group key or NULL for all */
+
+/* `kwg migrate`: the statements that create or update schema kwg, in order. NULL-terminated. */
+extern const char *const kwg_sql_migration[];
+
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];
 

@@ -424,6 +424,13 @@ char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char 
 	return result_dump(job);
 }
 
+char *kwg_job_result_killed(struct kwg_job *job, int64_t now_us)
+{
+	if (state_append(json_object_get(job->task_run, "state"), KWG_STATE_KILLED, now_us) < 0)
+		return NULL;
+	return result_dump(job);
+}
+
 int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value)
 {
 	json_t *ctx = json_object_get(job->root, "triggerContext");

@@ -48,6 +48,10 @@ struct kwg_run {
 	bool task_ok;      /* task decoded */
 	bool running_sent; /* WorkerTaskResult #1 emitted */
 	bool timed_out;
+	enum kwg_run_stop stop; /* why the run is being stopped, if it is */
+	enum kwg_state final_state;
+	size_t log_count;
+	uint64_t started_ms, ended_ms;
 	struct kwg_err err; /* why the job cannot run */
 	int decode_r;
 	struct kwg_taskrun_ref ref;
@@ -91,6 +95,7 @@ static void task_log(struct kwg_run *run, enum kwg_level level, const char *msg,
 		}
 		kwg_id_friendly(key);
 		emit(run, KWG_QUEUE_LOG_ENTRY, key, strdup(kwg_buf_str(&run->scratch)));
+		run->log_count++;
 		off += n;
 		i++;
 	} while (off < len);
@@ -132,6 +137,7 @@ static void remove_working_dir(struct kwg_run *run)
 static void finish(struct kwg_run *run)
 {
 	run->state = RUN_DONE;
+	run->ended_ms = uv_now(run->cfg.loop);
 	remove_working_dir(run);
 	uv_timer_stop(&run->timer);
 	run->sink.done(run->ctx, run);
@@ -149,6 +155,7 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
 	kwg_job_state_rules(run->job, now, &rules);
 	state = kwg_state_final(KWG_STATE_FAILED, &rules);
+	run->final_state = state;
 	if (run->running_sent)
 		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
 		     kwg_job_result_final(run->job, state, NULL, now));
@@ -179,9 +186,9 @@ static void complete(struct kwg_run *run, enum kwg_state attempt_state, const ch
 		     kwg_script_output_metric_json(run->out, i, &run->ref, now));
 	}
 	kwg_job_state_rules(run->job, now, &rules);
+	run->final_state = kwg_state_final(attempt_state, &rules);
 	emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
-	     kwg_job_result_final(run->job, kwg_state_final(attempt_state, &rules), outputs_json,
-	                          now));
+	     kwg_job_result_final(run->job, run->final_state, outputs_json, now));
 	finish(run);
 }
 
@@ -234,6 +241,20 @@ static void on_process_exit(void *userdata, int exit_code)
 	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDOUT);
 	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDERR);
 	kwg_process_close(steal_ptr(&run->proc));
+	if (run->stop == KWG_RUN_STOP_ABANDON) {
+		finish(run);
+		return;
+	}
+	if (run->stop != KWG_RUN_STOP_NONE) {
+		task_logf(run, KWG_LEVEL_WARN, "%s",
+		          run->stop == KWG_RUN_STOP_KILLED
+		              ? "Task killed: the execution was killed"
+		              : "Task stopped: the worker is shutting down");
+		complete(run,
+		         run->stop == KWG_RUN_STOP_KILLED ? KWG_STATE_KILLED : KWG_STATE_FAILED,
+		         NULL);
+		return;
+	}
 	if (run->timed_out) {
 		/* KESTRA: a Process timeout ends FAILED without outputs (the thread is interrupted
 		 * before the outputs are built). */
@@ -364,6 +385,19 @@ static void on_start(uv_timer_t *t)
 	struct kwg_run *run = t->data;
 	int r;
 
+	/* Stopped before it started: no attempt is made. */
+	if (run->stop == KWG_RUN_STOP_KILLED || run->stop == KWG_RUN_STOP_SHUTDOWN) {
+		run->final_state = KWG_STATE_KILLED;
+		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
+		     kwg_job_result_killed(run->job, kwg_clock_now_us()));
+		finish(run);
+		return;
+	}
+	if (run->stop == KWG_RUN_STOP_ABANDON) {
+		finish(run);
+		return;
+	}
+
 	if (run->decode_r < 0) {
 		fail_unrunnable(run, run->err.msg);
 		return;
@@ -406,6 +440,8 @@ int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
 	run->ctx = ctx;
 	run->job = job;
 	run->state = RUN_STARTING;
+	run->final_state = KWG_STATE_UNKNOWN;
+	run->started_ms = uv_now(cfg->loop);
 	kwg_job_ref(job, &run->ref);
 	kwg_buf_init(&run->scratch, 16u << 20);
 	if (kwg_job_is_broken(job))
@@ -417,6 +453,43 @@ int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
 	uv_timer_start(&run->timer, on_start, 0, 0);
 	*ret = run;
 	return 0;
+}
+
+void kwg_run_stop(struct kwg_run *run, enum kwg_run_stop why)
+{
+	if (run->stop != KWG_RUN_STOP_NONE || run->state == RUN_DONE)
+		return;
+	run->stop = why;
+	/* RUN_STARTING: on_start sees the reason. RUNNING: the exit callback does. */
+	if (run->proc) {
+		kwg_process_pause_output(run->proc, false);
+		(void)kwg_process_kill(run->proc, SIGKILL);
+	}
+}
+
+const char *kwg_run_execution_id(const struct kwg_run *run)
+{
+	return kwg_job_execution_id(run->job);
+}
+
+enum kwg_state kwg_run_final_state(const struct kwg_run *run)
+{
+	return run->final_state;
+}
+
+size_t kwg_run_log_count(const struct kwg_run *run)
+{
+	return run->log_count;
+}
+
+uint64_t kwg_run_duration_ms(const struct kwg_run *run)
+{
+	return run->ended_ms - run->started_ms;
+}
+
+const char *kwg_run_tenant_id(const struct kwg_run *run)
+{
+	return kwg_job_tenant_id(run->job);
 }
 
 void kwg_run_resume_output(struct kwg_run *run)

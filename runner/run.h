@@ -6,6 +6,8 @@
  * the working directory and its timer. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "protocol/queue.h"
@@ -40,6 +42,24 @@ struct kwg_run_config {
  * emitted, job freed, done never called. */
 int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
                   const struct kwg_run_sink *sink, void *ctx, struct kwg_run **ret);
+enum kwg_run_stop {
+	KWG_RUN_STOP_NONE,
+	KWG_RUN_STOP_KILLED,   /* the execution was killed: the attempt ends KILLED */
+	KWG_RUN_STOP_SHUTDOWN, /* the worker stops and reports: the attempt ends FAILED */
+	KWG_RUN_STOP_ABANDON,  /* the worker stops and leaves the job to Kestra's resubmission:
+	                          the process is killed and nothing more is emitted */
+};
+/* Stops the run (whole process group, SIGKILL). Asynchronous: done follows later, never from
+ * inside this call. A run not started yet ends without an attempt (KILLED: §6.1 step 2). The first
+ * reason given wins. */
+void kwg_run_stop(struct kwg_run *run, enum kwg_run_stop why);
+const char *kwg_run_execution_id(const struct kwg_run *run);
+/* After done: the final state emitted (KWG_STATE_UNKNOWN when abandoned), the number of LogEntry
+ * rows and how long the run took. */
+enum kwg_state kwg_run_final_state(const struct kwg_run *run);
+size_t kwg_run_log_count(const struct kwg_run *run);
+uint64_t kwg_run_duration_ms(const struct kwg_run *run);
+const char *kwg_run_tenant_id(const struct kwg_run *run);
 /* The outbox drained: read task output again. */
 void kwg_run_resume_output(struct kwg_run *run);
 const char *kwg_run_task_run_id(const struct kwg_run *run);

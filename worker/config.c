@@ -20,6 +20,8 @@ enum cfg_type {
 	CFG_RUNNER,
 	CFG_GROUP,
 	CFG_LIST,
+	CFG_DURATION,
+	CFG_STRATEGY,
 };
 
 struct cfg_key {
@@ -47,6 +49,20 @@ static const struct cfg_key keys_table[] = {
      "where task working directories are made (default $TMPDIR or /tmp)"},
     {"task_env_passthrough", CFG_LIST, OFF(task_env_passthrough), NULL, 0, 0, false,
      "comma-separated variable names copied into Process tasks"},
+    {"heartbeat_interval", CFG_DURATION, OFF(heartbeat_interval_ms), "3s", 100, 0, false,
+     "how often the worker writes its service_instance heartbeat"},
+    {"liveness_timeout", CFG_DURATION, OFF(liveness_timeout_ms), "60s", 1000, 0, false,
+     "no heartbeat for this long: Kestra declares the worker gone (it stops itself too)"},
+    {"liveness_interval", CFG_DURATION, OFF(liveness_interval_ms), "10s", 100, 0, false,
+     "the executor's liveness check period, published in the worker's record"},
+    {"liveness_initial_delay", CFG_DURATION, OFF(liveness_initial_delay_ms), "60s", 0, 0, false,
+     "grace before the executor judges a new worker, published in its record"},
+    {"termination_grace_period", CFG_DURATION, OFF(termination_grace_period_ms), "5m", 0, 0, false,
+     "on SIGTERM, how long running tasks may finish before they are stopped"},
+    {"restart_strategy", CFG_STRATEGY, OFF(restart_strategy), "AFTER_TERMINATION_GRACE_PERIOD", 0,
+     0, false, "NEVER, IMMEDIATELY or AFTER_TERMINATION_GRACE_PERIOD (workerTaskRestartStrategy)"},
+    {"management_port", CFG_U32, OFF(management_port), "8081", 0, 65535, false,
+     "HTTP port of /health and /metrics; 0 turns it off"},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -132,6 +148,27 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 			                   "%s: unknown runner '%.64s' (process or docker)", source,
 			                   value);
 		return 0;
+	case CFG_DURATION: {
+		uint64_t ms;
+		if (kwg_parse_duration_ms(value, &ms) < 0 || ms < k->min)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: '%.64s' is not a duration of at least %u ms (e.g. 500ms, "
+			    "30s, 5m)",
+			    source, value, k->min);
+		*(uint64_t *)field = ms;
+		return 0;
+	}
+	case CFG_STRATEGY:
+		if (strcmp(value, "NEVER") != 0 && strcmp(value, "IMMEDIATELY") != 0 &&
+		    strcmp(value, "AFTER_TERMINATION_GRACE_PERIOD") != 0)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: unknown restart strategy '%.64s' (NEVER, IMMEDIATELY, "
+			    "AFTER_TERMINATION_GRACE_PERIOD)",
+			    source, value);
+		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+		                 value, source, err);
 	case CFG_LIST: {
 		struct kwg_strv *sv = field;
 		cleanup_free char *copy = strdup(value);
@@ -281,6 +318,7 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->database_url);
 	free(cfg->group);
 	free(cfg->work_dir);
+	free(cfg->restart_strategy);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

@@ -19,7 +19,14 @@ struct kwg_config {
 	enum kwg_runner_kind default_runner;
 	char *work_dir;                       /* parent of task working directories */
 	struct kwg_strv task_env_passthrough; /* names copied into Process tasks */
-	bool check_only;                      /* -n: validate and exit */
+	uint64_t heartbeat_interval_ms;       /* liveness (kestra-protocol.md §7) */
+	uint64_t liveness_timeout_ms;
+	uint64_t liveness_interval_ms;
+	uint64_t liveness_initial_delay_ms;
+	uint64_t termination_grace_period_ms; /* SIGTERM: how long running tasks may finish */
+	char *restart_strategy;   /* NEVER, IMMEDIATELY, AFTER_TERMINATION_GRACE_PERIOD */
+	uint32_t management_port; /* HTTP /health and /metrics; 0: off */
+	bool check_only;          /* -n: validate and exit */
 };
 
 /* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,

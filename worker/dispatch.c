@@ -32,6 +32,8 @@ struct kwg_dispatch {
 	uv_timer_t timer;
 	bool running;  /* claiming enabled */
 	bool claiming; /* a claim transaction is in flight */
+	bool paused;
+	unsigned long long claimed;
 	uint64_t last_hit_ms;
 	struct claimed *rows;
 	size_t n_rows;
@@ -100,8 +102,9 @@ static void on_rolled_back(void *userdata, PGresult *res, const char *error)
 /* A step failed: roll back (the rows return to the queue) and try again later. */
 static void claim_failed(struct kwg_dispatch *d, const char *step, PGresult *res, const char *error)
 {
-	kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step,
-	                res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
+	if (d->running)
+		kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step,
+		                res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
 	rows_clear(d);
 	if (!res || kwg_pg_query(d->pg, "ROLLBACK", 0, NULL, on_rolled_back, d) < 0)
 		claim_done(d, CLAIM_ERROR);
@@ -121,8 +124,10 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 	for (size_t i = 0; i < n; i++) {
 		struct kwg_job *job = d->rows[i].job;
 		d->rows[i].job = NULL;
-		if (job)
+		if (job) {
+			d->claimed++;
 			d->ops.on_job(d->ctx, job);
+		}
 	}
 	rows_clear(d);
 	claim_done(d, n > 0 ? CLAIM_HIT : CLAIM_EMPTY);
@@ -291,7 +296,7 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 
 static void claim(struct kwg_dispatch *d)
 {
-	if (!d->running || d->claiming || !kwg_pg_is_connected(d->pg))
+	if (!d->running || d->paused || d->claiming || !kwg_pg_is_connected(d->pg))
 		return;
 	/* No free slot: wait for kwg_dispatch_wake. */
 	if (d->ops.free_slots(d->ctx) == 0)
@@ -363,6 +368,20 @@ void kwg_dispatch_start(struct kwg_dispatch *d)
 void kwg_dispatch_wake(struct kwg_dispatch *d)
 {
 	claim(d);
+}
+
+void kwg_dispatch_pause(struct kwg_dispatch *d, bool paused)
+{
+	d->paused = paused;
+	if (paused)
+		uv_timer_stop(&d->timer);
+	else
+		claim(d);
+}
+
+unsigned long long kwg_dispatch_claimed(const struct kwg_dispatch *d)
+{
+	return d->claimed;
 }
 
 void kwg_dispatch_stop(struct kwg_dispatch *d)

@@ -25,6 +25,10 @@ int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *
 void kwg_dispatch_start(struct kwg_dispatch *d);
 /* A slot was freed: claim now if waiting. */
 void kwg_dispatch_wake(struct kwg_dispatch *d);
+/* Pauses or resumes claiming (start must have been called). */
+void kwg_dispatch_pause(struct kwg_dispatch *d, bool paused);
+/* Claims made since start. */
+unsigned long long kwg_dispatch_claimed(const struct kwg_dispatch *d);
 /* Stops claiming; a claim in flight still completes and hands its jobs on. */
 void kwg_dispatch_stop(struct kwg_dispatch *d);
 /* No claim transaction in flight. */

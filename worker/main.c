@@ -16,6 +16,7 @@
 #include "common/parse.h"
 #include "protocol/task_def.h"
 #include "worker/config.h"
+#include "worker/ctl.h"
 #include "worker/submit.h"
 #include "worker/worker.h"
 
@@ -91,7 +92,7 @@ static int cmd_worker(int argc, char **argv)
 		kwg_config_done(&cfg);
 		return 1;
 	}
-	kwg_worker_start(w);
+	r = kwg_worker_start(w);
 	(void)run_loop(&loop);
 	code = kwg_worker_free(w);
 	kwg_config_done(&cfg);
@@ -203,6 +204,126 @@ out:
 	return code;
 }
 
+static const char *const ctl_keys[] = {"database_url", "log_level", NULL};
+
+static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
+{
+	static const struct {
+		const char *a, *b;
+		enum kwg_ctl_command cmd;
+		bool needs_key;
+	} table[] = {
+	    {"migrate", NULL, KWG_CTL_MIGRATE, false},
+	    {"status", NULL, KWG_CTL_STATUS, false},
+	    {"group", "list", KWG_CTL_GROUP_LIST, false},
+	    {"group", "create", KWG_CTL_GROUP_CREATE, true},
+	    {"group", "delete", KWG_CTL_GROUP_DELETE, true},
+	    {"group", "pause", KWG_CTL_GROUP_PAUSE, true},
+	    {"group", "resume", KWG_CTL_GROUP_RESUME, true},
+	    {"group", "drain", KWG_CTL_GROUP_DRAIN, true},
+	    {"maintenance", "enter", KWG_CTL_MAINTENANCE_ENTER, false},
+	    {"maintenance", "exit", KWG_CTL_MAINTENANCE_EXIT, false},
+	};
+	int used = 1;
+
+	for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+		if (strcmp(argv[0], table[i].a) != 0)
+			continue;
+		if (table[i].b && (argc < 2 || strcmp(argv[1], table[i].b) != 0))
+			continue;
+		used = table[i].b ? 2 : 1;
+		o->command = table[i].cmd;
+		if (table[i].needs_key) {
+			if (argc <= used || argv[used][0] == '-') {
+				fprintf(stderr,
+				        "kwg %s %s: name the group (:default for the default "
+				        "group)\n",
+				        table[i].a, table[i].b);
+				return -EINVAL;
+			}
+			o->key = strcmp(argv[used], ":default") == 0 ? "" : argv[used];
+			if (strspn(o->key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012"
+			                   "3456789_-") != strlen(o->key)) {
+				fprintf(stderr, "kwg: invalid group key '%s' ([a-zA-Z0-9_-]+)\n",
+				        o->key);
+				return -EINVAL;
+			}
+			used++;
+		}
+		return used;
+	}
+	fprintf(stderr, "kwg: unknown command '%s%s%s'\n", argv[0], argc > 1 ? " " : "",
+	        argc > 1 ? argv[1] : "");
+	return -EINVAL;
+}
+
+static int cmd_ctl(int argc, char **argv)
+{
+	struct kwg_ctl_opts o = {.timeout_ms = 30000};
+	struct kwg_config cfg;
+	struct kwg_err err = {{0}};
+	char **rest = calloc((size_t)argc + 1, sizeof(char *));
+	int n_rest = 0, used, r, code = EXIT_USAGE;
+	bool timeout_given = false;
+	struct kwg_ctl *c;
+	uv_loop_t loop;
+
+	if (!rest)
+		return 1;
+	used = parse_ctl(argc, argv, &o);
+	if (used < 0)
+		goto out;
+	for (int i = used; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			o.json = true;
+		} else if (strcmp(argv[i], "--wait") == 0) {
+			o.wait = true;
+		} else if (i + 1 < argc && strcmp(argv[i], "--description") == 0) {
+			o.description = argv[++i];
+		} else if (i + 1 < argc && strcmp(argv[i], "--message") == 0) {
+			o.message = argv[++i];
+		} else if (i + 1 < argc && strcmp(argv[i], "--timeout") == 0) {
+			timeout_given = true;
+			if (kwg_parse_duration_ms(argv[++i], &o.timeout_ms) < 0) {
+				fprintf(stderr, "kwg: --timeout: '%s' is not a duration\n",
+				        argv[i]);
+				goto out;
+			}
+		} else {
+			rest[n_rest++] = argv[i];
+			if (argv[i][0] == '-' && !strchr(argv[i], '=') && i + 1 < argc)
+				rest[n_rest++] = argv[++i];
+		}
+	}
+	/* Waiting for a drain has no deadline unless one is given. */
+	if (o.wait && !timeout_given)
+		o.timeout_ms = UINT64_MAX / 4;
+	r = kwg_config_load(n_rest, rest, environ, ctl_keys, &cfg, &err);
+	if (r < 0) {
+		fprintf(stderr, "kwg: %s\n", r == -ENOMEM ? "out of memory" : err.msg);
+		kwg_config_done(&cfg);
+		goto out;
+	}
+	kwg_log_max_level = cfg.log_level;
+	/* A CLI reports a database it cannot reach instead of retrying quietly. */
+	if (kwg_log_max_level < KWG_LOG_WARNING)
+		kwg_log_max_level = KWG_LOG_WARNING;
+	o.database_url = cfg.database_url;
+	uv_loop_init(&loop);
+	r = kwg_ctl_new(&loop, &o, &c);
+	if (r < 0) {
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot run the command");
+		code = 1;
+	} else {
+		(void)run_loop(&loop);
+		code = kwg_ctl_free(c);
+	}
+	kwg_config_done(&cfg);
+out:
+	free(rest);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	/* Writes to a closed pipe or socket must fail with EPIPE, not kill the worker. */
@@ -219,6 +340,9 @@ int main(int argc, char **argv)
 		return cmd_worker(argc - 2, argv + 2);
 	if (strcmp(argv[1], "submit") == 0)
 		return cmd_submit(argc - 2, argv + 2);
+	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "group") == 0 ||
+	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0)
+		return cmd_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("kwg %s\n", KWG_VERSION);
 		return 0;

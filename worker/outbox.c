@@ -3,8 +3,11 @@
 #include "worker/outbox.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/compat.h"
@@ -14,8 +17,11 @@
 
 #define BATCH_MAX_MESSAGES 1000
 #define BATCH_MAX_BYTES (8u << 20)
-#define HIGH_WATER_BYTES (64u << 20)
-#define LOW_WATER_BYTES (16u << 20)
+/* Past this many bytes in memory, new messages go to the spill file (in order, after the ones in
+ * memory); past SPILL_MAX_BYTES there, producers are asked to pause. */
+#define MEMORY_MAX_BYTES (16u << 20)
+#define REFILL_BYTES (8u << 20)
+#define SPILL_MAX_BYTES ((off_t)1 << 30)
 
 struct msg {
 	struct msg *next;
@@ -31,7 +37,14 @@ struct kwg_outbox {
 	size_t bytes;
 	size_t in_flight; /* messages at the head that the statement in flight carries */
 	bool was_congested;
-	bool isolate; /* a batch failed: send one message at a time to find the bad one */
+	bool isolate;   /* a batch failed: send one message at a time to find the bad one */
+	bool ambiguous; /* the connection was lost during a batch: it may have been written */
+	/* Spill file: records "type(1) key length(4) value length(4) key value", written at
+	 * spill_end, read back from spill_start. An unlinked file in the spill directory. */
+	char *spill_dir;
+	int spill_fd;
+	off_t spill_start, spill_end;
+	bool spill_failed;
 	kwg_outbox_event_fn *on_drained;
 	void *userdata;
 	struct kwg_buf types, keys, values; /* parameter scratch */
@@ -44,6 +57,129 @@ static void msg_free(struct msg *m)
 	free(m->key);
 	free(m->value);
 	free(m);
+}
+
+static void memory_append(struct kwg_outbox *ob, struct msg *m)
+{
+	if (ob->tail)
+		ob->tail->next = m;
+	else
+		ob->head = m;
+	ob->tail = m;
+	ob->bytes += m->bytes;
+}
+
+static int write_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Appends m to the spill file (m is freed on success). The file is opened on first use. */
+static int spill_append(struct kwg_outbox *ob, struct msg *m)
+{
+	uint32_t klen = (uint32_t)strlen(m->key), vlen = (uint32_t)strlen(m->value);
+	unsigned char head[9];
+	int r;
+
+	if (ob->spill_failed || ob->spill_end > SPILL_MAX_BYTES)
+		return -ENOSPC;
+	if (ob->spill_fd < 0) {
+		ob->spill_fd = open(ob->spill_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+		if (ob->spill_fd < 0) {
+			ob->spill_failed = true;
+			return kwg_log_errno(
+			    KWG_LOG_ERROR, -errno,
+			    "cannot create a spill file in '%s'; messages stay in "
+			    "memory and task output is paused while the database is away",
+			    ob->spill_dir);
+		}
+		kwg_log_warning(
+		    "the database is not keeping up: messages now spill to a file in '%s'",
+		    ob->spill_dir);
+	}
+	head[0] = (unsigned char)m->type;
+	memcpy(head + 1, &klen, 4);
+	memcpy(head + 5, &vlen, 4);
+	r = write_all(ob->spill_fd, head, sizeof(head), ob->spill_end);
+	if (r >= 0)
+		r = write_all(ob->spill_fd, m->key, klen, ob->spill_end + 9);
+	if (r >= 0)
+		r = write_all(ob->spill_fd, m->value, vlen, ob->spill_end + 9 + klen);
+	if (r < 0)
+		return kwg_log_errno(KWG_LOG_ERROR, r,
+		                     "writing the spill file failed; messages stay "
+		                     "in memory");
+	ob->spill_end += 9 + klen + vlen;
+	msg_free(m);
+	return 0;
+}
+
+static int read_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = pread(fd, p, len, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : -EIO;
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Moves spilled messages back into memory, oldest first, while memory has room. */
+static void spill_refill(struct kwg_outbox *ob)
+{
+	while (ob->spill_start < ob->spill_end && ob->bytes < REFILL_BYTES) {
+		unsigned char head[9];
+		uint32_t klen, vlen;
+		struct msg *m = calloc(1, sizeof(*m));
+		int r = m ? read_all(ob->spill_fd, head, sizeof(head), ob->spill_start) : -ENOMEM;
+		if (r >= 0) {
+			memcpy(&klen, head + 1, 4);
+			memcpy(&vlen, head + 5, 4);
+			m->type = (enum kwg_queue_type)head[0];
+			m->key = malloc(klen + 1);
+			m->value = malloc(vlen + 1);
+			r = m->key && m->value ? 0 : -ENOMEM;
+		}
+		if (r >= 0)
+			r = read_all(ob->spill_fd, m->key, klen, ob->spill_start + 9);
+		if (r >= 0)
+			r = read_all(ob->spill_fd, m->value, vlen, ob->spill_start + 9 + klen);
+		if (r < 0) {
+			/* Try again later: nothing is skipped. */
+			kwg_log_errno(KWG_LOG_ERROR, r, "reading the spill file failed");
+			if (m)
+				msg_free(m);
+			return;
+		}
+		m->key[klen] = m->value[vlen] = '\0';
+		m->bytes = klen + vlen + 64;
+		ob->spill_start += 9 + klen + vlen;
+		memory_append(ob, m);
+	}
+	if (ob->spill_fd >= 0 && ob->spill_start == ob->spill_end && ob->spill_end > 0) {
+		(void)ftruncate(ob->spill_fd, 0);
+		ob->spill_start = ob->spill_end = 0;
+		kwg_log_notice("the spill file is empty again");
+	}
 }
 
 static void drop_head(struct kwg_outbox *ob)
@@ -64,8 +200,10 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 
 	ob->in_flight = 0;
 	if (!res) {
-		/* Connection lost: the batch was rolled back; it goes again after reconnecting. */
-		kwg_log_debug("batch of %zu messages not written (%s), will retry", n, error);
+		/* Connection lost: the batch may or may not have been committed. It goes again
+		 * after reconnecting, through the statement that skips rows already written. */
+		kwg_log_debug("batch of %zu messages not confirmed (%s), will retry", n, error);
+		ob->ambiguous = n > 0;
 		return;
 	}
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -85,9 +223,11 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 	}
 	for (size_t i = 0; i < n; i++)
 		drop_head(ob);
+	ob->ambiguous = false;
 	if (ob->isolate && n == 1)
 		ob->isolate = ob->head != NULL;
-	if (ob->was_congested && ob->bytes < LOW_WATER_BYTES) {
+	spill_refill(ob);
+	if (ob->was_congested && ob->bytes < REFILL_BYTES) {
 		ob->was_congested = false;
 		ob->on_drained(ob->userdata);
 	} else if (!ob->head) {
@@ -129,7 +269,8 @@ static void flush(struct kwg_outbox *ob)
 	params[1] = kwg_buf_str(&ob->keys);
 	params[2] = kwg_buf_str(&ob->values);
 	if (r >= 0)
-		r = kwg_pg_query(ob->pg, KWG_SQL_EMIT, 3, params, on_emitted, ob);
+		r = kwg_pg_query(ob->pg, ob->ambiguous ? KWG_SQL_EMIT_DEDUPE : KWG_SQL_EMIT, 3,
+		                 params, on_emitted, ob);
 	if (r < 0) {
 		kwg_log_errno(KWG_LOG_ERROR, r, "cannot send %zu messages now, will retry", n);
 		return;
@@ -143,14 +284,20 @@ static void on_pg_state(void *userdata, bool connected)
 		flush(userdata);
 }
 
-int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *on_drained,
-                   void *userdata, struct kwg_outbox **ret)
+int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
+                   kwg_outbox_event_fn *on_drained, void *userdata, struct kwg_outbox **ret)
 {
 	struct kwg_outbox *ob = calloc(1, sizeof(*ob));
 	int r;
 
 	if (!ob)
 		return -ENOMEM;
+	ob->spill_fd = -1;
+	ob->spill_dir = strdup(spill_dir);
+	if (!ob->spill_dir) {
+		free(ob);
+		return -ENOMEM;
+	}
 	ob->on_drained = on_drained;
 	ob->userdata = userdata;
 	/* Escaping can double a value; a batch holds at most BATCH_MAX_BYTES plus one message. */
@@ -159,6 +306,7 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *o
 	kwg_buf_init(&ob->values, SIZE_MAX / 4);
 	r = kwg_pg_new(loop, conninfo, "outbox", on_pg_state, ob, &ob->pg);
 	if (r < 0) {
+		free(ob->spill_dir);
 		free(ob);
 		return r;
 	}
@@ -183,30 +331,33 @@ void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char
 	m->type = type;
 	m->value = value;
 	m->bytes = strlen(value) + strlen(key) + 64;
-	if (ob->tail)
-		ob->tail->next = m;
-	else
-		ob->head = m;
-	ob->tail = m;
-	ob->bytes += m->bytes;
-	if (ob->bytes > HIGH_WATER_BYTES)
+	/* Once anything is spilled, everything after it is too, so the order holds. */
+	if ((ob->spill_end > ob->spill_start || ob->bytes + m->bytes > MEMORY_MAX_BYTES) &&
+	    spill_append(ob, m) == 0) {
+		flush(ob);
+		return;
+	}
+	memory_append(ob, m);
+	if (kwg_outbox_congested(ob))
 		ob->was_congested = true;
 	flush(ob);
 }
 
 bool kwg_outbox_congested(const struct kwg_outbox *ob)
 {
-	return ob->bytes > HIGH_WATER_BYTES;
+	/* Memory is full and the spill file cannot take more. */
+	return ob->bytes > MEMORY_MAX_BYTES &&
+	       (ob->spill_failed || ob->spill_end > SPILL_MAX_BYTES);
 }
 
 bool kwg_outbox_empty(const struct kwg_outbox *ob)
 {
-	return !ob->head;
+	return !ob->head && ob->spill_start == ob->spill_end;
 }
 
 size_t kwg_outbox_bytes(const struct kwg_outbox *ob)
 {
-	return ob->bytes;
+	return ob->bytes + (size_t)(ob->spill_end - ob->spill_start);
 }
 
 void kwg_outbox_close(struct kwg_outbox *ob)
@@ -220,8 +371,14 @@ void kwg_outbox_close(struct kwg_outbox *ob)
 		lost++;
 		drop_head(ob);
 	}
-	if (lost)
-		kwg_log_error("%zu messages were not written before exit and are lost", lost);
+	if (lost || ob->spill_start < ob->spill_end)
+		kwg_log_error(
+		    "%zu messages (and %lld spilled bytes) were not written before exit and "
+		    "are lost",
+		    lost, (long long)(ob->spill_end - ob->spill_start));
+	if (ob->spill_fd >= 0)
+		(void)close(ob->spill_fd);
+	free(ob->spill_dir);
 	kwg_buf_done(&ob->types);
 	kwg_buf_done(&ob->keys);
 	kwg_buf_done(&ob->values);

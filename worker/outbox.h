@@ -17,12 +17,13 @@ struct kwg_outbox;
  * becomes empty. */
 typedef void kwg_outbox_event_fn(void *userdata);
 
-int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, kwg_outbox_event_fn *on_drained,
-                   void *userdata, struct kwg_outbox **ret);
+/* spill_dir: where the spill file goes when memory fills (an unlinked O_TMPFILE file). */
+int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
+                   kwg_outbox_event_fn *on_drained, void *userdata, struct kwg_outbox **ret);
 /* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
  * lost (an error, never silent). */
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);
-/* Over the high-water mark: producers should pause. */
+/* Memory full and nothing more can spill: producers should pause. */
 bool kwg_outbox_congested(const struct kwg_outbox *ob);
 bool kwg_outbox_empty(const struct kwg_outbox *ob);
 size_t kwg_outbox_bytes(const struct kwg_outbox *ob);

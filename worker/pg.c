@@ -45,10 +45,20 @@ struct kwg_pg {
 	unsigned backoff_ms;
 	kwg_pg_state_fn *on_state;
 	void *userdata;
+	kwg_pg_notify_fn *on_notify;
+	void *notify_userdata;
 	kwg_pg_closed_fn *on_closed;
 	void *closed_userdata;
 	int open_handles;
 };
+
+/* A statistic for /metrics; the loop is single-threaded. */
+static unsigned long long reconnects_total;
+
+unsigned long long kwg_pg_reconnects_total(void)
+{
+	return reconnects_total;
+}
 
 static void pg_connect(struct kwg_pg *pg);
 static void pg_pump(struct kwg_pg *pg);
@@ -138,6 +148,7 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 	if (pg->state == PG_CLOSING)
 		return;
 	pg->state = PG_IDLE;
+	reconnects_total++;
 	kwg_log_warning("%s: %s, reconnecting in %u ms", pg->name, msg, pg->backoff_ms);
 	uv_timer_start(&pg->retry, on_retry, pg->backoff_ms, 0);
 	pg->backoff_ms = KWG_MIN(pg->backoff_ms * 2, BACKOFF_MAX_MS);
@@ -173,9 +184,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		poll_update(pg, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
 	}
 	if (events & UV_READABLE) {
+		PGnotify *n;
 		if (!PQconsumeInput(pg->conn)) {
 			pg_lost(pg, PQerrorMessage(pg->conn));
 			return;
+		}
+		while (pg->conn && (n = PQnotifies(pg->conn))) {
+			if (pg->on_notify)
+				pg->on_notify(pg->notify_userdata, n->relname);
+			PQfreemem(n);
 		}
 		pg_pump(pg);
 	}
@@ -208,6 +225,14 @@ static void poll_update(struct kwg_pg *pg, int events)
 		pg_lost(pg, uv_strerror(r));
 }
 
+/* Server notices (e.g. "… does not exist, skipping") are debug information, not output. */
+static void on_notice(void *arg, const char *message)
+{
+	struct kwg_pg *pg = arg;
+
+	kwg_log_debug("%s: %.*s", pg->name, (int)strcspn(message, "\n"), message);
+}
+
 /* Drives PQconnectPoll. */
 static void pg_connect(struct kwg_pg *pg)
 {
@@ -221,6 +246,7 @@ static void pg_connect(struct kwg_pg *pg)
 			pg_lost(pg, pg->conn ? PQerrorMessage(pg->conn) : "out of memory");
 			return;
 		}
+		PQsetNoticeProcessor(pg->conn, on_notice, pg);
 		pg->state = PG_CONNECTING;
 	}
 	st = PQconnectPoll(pg->conn);
@@ -321,6 +347,12 @@ void kwg_pg_start(struct kwg_pg *pg)
 {
 	if (pg->state == PG_IDLE)
 		pg_connect(pg);
+}
+
+void kwg_pg_on_notify(struct kwg_pg *pg, kwg_pg_notify_fn *fn, void *userdata)
+{
+	pg->on_notify = fn;
+	pg->notify_userdata = userdata;
 }
 
 bool kwg_pg_is_connected(const struct kwg_pg *pg)

@@ -27,11 +27,17 @@ bool kwg_pg_is_connected(const struct kwg_pg *pg);
  * exactly once, later. While disconnected the statement waits for the connection. */
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
                  kwg_pg_result_fn *cb, void *userdata);
+/* Called for each NOTIFY received on this connection (after LISTEN); channel borrowed. */
+typedef void kwg_pg_notify_fn(void *userdata, const char *channel);
+void kwg_pg_on_notify(struct kwg_pg *pg, kwg_pg_notify_fn *fn, void *userdata);
 /* Number of statements queued or in flight. */
 unsigned kwg_pg_pending(const struct kwg_pg *pg);
 /* Fails pending statements (cb with NULL), closes the connection and frees pg once the poll
  * handle is closed; on_closed may be NULL. */
 void kwg_pg_close(struct kwg_pg *pg, kwg_pg_closed_fn *on_closed, void *userdata);
+
+/* Connections lost since the process started, over every kwg_pg (a process-wide statistic). */
+unsigned long long kwg_pg_reconnects_total(void);
 
 /* A short, single-line description of a failed result (the server's primary message). */
 const char *kwg_pg_result_error(const PGresult *res);

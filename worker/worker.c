@@ -4,43 +4,114 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/buf.h"
 #include "common/clock.h"
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "protocol/instance.h"
 #include "runner/run.h"
+#include "worker/control.h"
 #include "worker/dispatch.h"
+#include "worker/heartbeat.h"
+#include "worker/http.h"
 #include "worker/outbox.h"
+#include "worker/pg.h"
 
 extern char **environ;
 
 #define STOP_CHECK_MS 100
+/* After the tasks, how long the final messages and the final state may take to be written. */
+#define FLUSH_TIMEOUT_MS 60000
+
+/* Task durations for the /metrics histogram, in seconds. */
+static const double duration_buckets[] = {0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600};
 
 struct run_node {
 	struct run_node *next, *prev;
 	struct kwg_run *run;
 };
 
+enum worker_phase {
+	PHASE_STARTING, /* waiting for the first control flags */
+	PHASE_SERVING,
+	PHASE_DRAINING, /* a signal: tasks finish, nothing is claimed */
+	PHASE_FLUSHING, /* tasks done: writing the last messages and the final state */
+	PHASE_CLOSED,
+};
+
 struct kwg_worker {
 	uv_loop_t *loop;
 	const struct kwg_config *cfg;
 	char id[KWG_UUID_LEN];
+	char server_id[KWG_ID_LEN];
+	char hostname[256];
+	struct kwg_instance_info info;
 	struct kwg_outbox *outbox;
 	struct kwg_dispatch *dispatch;
-	struct run_node *runs; /* running tasks, newest first */
+	struct kwg_heartbeat *heartbeat;
+	struct kwg_control *control;
+	struct kwg_http *http;
+	struct run_node *runs;
 	unsigned n_running;
 	uv_signal_t sigterm, sigint;
-	uv_timer_t stop_timer;
+	uv_timer_t stop_timer, grace_timer, flush_timer;
+	enum worker_phase phase;
+	bool forced, claiming;
 	int signals;
-	bool closed;
 	int exit_code;
 	struct kwg_run_config run_cfg;
+	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
+	char **killed;
+	size_t n_killed, cap_killed;
+	/* /metrics */
+	unsigned long long finished[KWG_STATE__COUNT];
+	unsigned long long log_lines, kills;
+	unsigned long long duration_counts[ARRAY_SIZE(duration_buckets) + 1];
+	double duration_sum;
 };
 
 static void worker_close(struct kwg_worker *w);
+static void update_claiming(struct kwg_worker *w);
+
+static bool killed_has(const struct kwg_worker *w, const char *tenant, const char *execution)
+{
+	size_t tl = strlen(tenant);
+
+	for (size_t i = 0; i < w->n_killed; i++) {
+		const char *k = w->killed[i];
+		const char *tab = strchr(k, '\t');
+		if (strcmp(tab + 1, execution) != 0)
+			continue;
+		/* The tenant must match when both sides have one (kestra-protocol.md §9.1). */
+		if (tab == k || tl == 0 || ((size_t)(tab - k) == tl && strncmp(k, tenant, tl) == 0))
+			return true;
+	}
+	return false;
+}
+
+static void killed_add(struct kwg_worker *w, const char *tenant, const char *execution)
+{
+	char *entry;
+
+	if (killed_has(w, tenant, execution))
+		return;
+	if (w->n_killed == w->cap_killed) {
+		size_t cap = w->cap_killed ? w->cap_killed * 2 : 64;
+		char **p = realloc(w->killed, cap * sizeof(*p));
+		if (!p)
+			return;
+		w->killed = p;
+		w->cap_killed = cap;
+	}
+	if (asprintf(&entry, "%s\t%s", tenant, execution) >= 0)
+		w->killed[w->n_killed++] = entry;
+}
 
 static void sink_emit(void *ctx, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -54,6 +125,20 @@ static bool sink_congested(void *ctx)
 	struct kwg_worker *w = ctx;
 
 	return kwg_outbox_congested(w->outbox);
+}
+
+static void count_finished(struct kwg_worker *w, struct kwg_run *run)
+{
+	enum kwg_state st = kwg_run_final_state(run);
+	double seconds = (double)kwg_run_duration_ms(run) / 1000.0;
+	size_t b = 0;
+
+	w->finished[st < KWG_STATE__COUNT ? st : KWG_STATE_UNKNOWN]++;
+	w->log_lines += kwg_run_log_count(run);
+	while (b < ARRAY_SIZE(duration_buckets) && seconds > duration_buckets[b])
+		b++;
+	w->duration_counts[b]++;
+	w->duration_sum += seconds;
 }
 
 static void sink_done(void *ctx, struct kwg_run *run)
@@ -72,9 +157,13 @@ static void sink_done(void *ctx, struct kwg_run *run)
 		free(n);
 		break;
 	}
-	kwg_log_debug("task run '%s' finished", kwg_run_task_run_id(run));
+	kwg_log_debug("task run '%s' finished: %s", kwg_run_task_run_id(run),
+	              kwg_state_name(kwg_run_final_state(run)));
+	count_finished(w, run);
 	kwg_run_free(run);
 	w->n_running--;
+	w->info.running = w->n_running;
+	kwg_heartbeat_poke(w->heartbeat);
 	kwg_dispatch_wake(w->dispatch);
 }
 
@@ -88,7 +177,7 @@ static unsigned free_slots(void *ctx)
 {
 	struct kwg_worker *w = ctx;
 
-	if (kwg_outbox_congested(w->outbox))
+	if (!w->claiming || kwg_outbox_congested(w->outbox))
 		return 0;
 	return w->n_running < w->cfg->concurrency ? w->cfg->concurrency - w->n_running : 0;
 }
@@ -111,6 +200,7 @@ static void on_job(void *ctx, struct kwg_job *job)
 {
 	struct kwg_worker *w = ctx;
 	struct run_node *n;
+	bool killed;
 	int r;
 
 	if (kwg_job_kind(job) == KWG_JOB_TRIGGER) {
@@ -124,6 +214,9 @@ static void on_job(void *ctx, struct kwg_job *job)
 		kwg_job_free(job);
 		return;
 	}
+	killed = !kwg_job_force_execution(job) &&
+	         killed_has(w, kwg_job_tenant_id(job) ? kwg_job_tenant_id(job) : "",
+	                    kwg_job_execution_id(job));
 	kwg_log_debug("task run '%s' (%s) claimed", kwg_job_task_run_id(job),
 	              kwg_job_task_type(job) ? kwg_job_task_type(job) : "malformed");
 	r = kwg_run_start(&w->run_cfg, job, &run_sink, w, &n->run);
@@ -138,12 +231,88 @@ static void on_job(void *ctx, struct kwg_job *job)
 		w->runs->prev = n;
 	w->runs = n;
 	w->n_running++;
+	w->info.running = w->n_running;
+	/* KESTRA: a job of an execution already killed ends KILLED without running. */
+	if (killed)
+		kwg_run_stop(n->run, KWG_RUN_STOP_KILLED);
 }
 
 static const struct kwg_dispatch_ops dispatch_ops = {
     .free_slots = free_slots,
     .on_job = on_job,
 };
+
+static void on_kill(void *ctx, const char *execution_id, const char *tenant_id)
+{
+	struct kwg_worker *w = ctx;
+	unsigned n = 0;
+
+	killed_add(w, tenant_id, execution_id);
+	for (struct run_node *r = w->runs; r; r = r->next) {
+		const char *t = kwg_run_tenant_id(r->run);
+		if (strcmp(kwg_run_execution_id(r->run), execution_id) != 0 ||
+		    (t && *tenant_id && strcmp(t, tenant_id) != 0))
+			continue;
+		kwg_run_stop(r->run, KWG_RUN_STOP_KILLED);
+		n++;
+	}
+	w->kills += n;
+	kwg_log_info("execution '%s' killed: %u running task(s) stopped", execution_id, n);
+}
+
+static void on_flags(void *ctx, const struct kwg_control_flags *f)
+{
+	struct kwg_worker *w = ctx;
+
+	if (w->phase == PHASE_STARTING) {
+		w->phase = PHASE_SERVING;
+		kwg_dispatch_start(w->dispatch);
+	}
+	update_claiming(w);
+}
+
+static const struct kwg_control_ops control_ops = {
+    .on_kill = on_kill,
+    .on_flags = on_flags,
+};
+
+/* Why the worker claims nothing now, or NULL when it claims. */
+static const char *pause_reason(const struct kwg_worker *w)
+{
+	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+
+	if (w->phase != PHASE_SERVING)
+		return "stopping";
+	if (f->maintenance)
+		return "maintenance";
+	if (f->cluster_maintenance)
+		return "Kestra maintenance";
+	if (f->draining)
+		return "group draining";
+	if (f->paused)
+		return "group paused";
+	return NULL;
+}
+
+static void update_claiming(struct kwg_worker *w)
+{
+	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+	const char *why = pause_reason(w);
+	bool claiming = why == NULL;
+
+	if (w->phase == PHASE_SERVING)
+		kwg_heartbeat_set_state(w->heartbeat, f->maintenance || f->cluster_maintenance
+		                                          ? KWG_SERVICE_MAINTENANCE
+		                                          : KWG_SERVICE_RUNNING);
+	if (claiming == w->claiming)
+		return;
+	w->claiming = claiming;
+	if (claiming)
+		kwg_log_notice("claiming tasks");
+	else
+		kwg_log_notice("claiming paused (%s); %u running task(s) go on", why, w->n_running);
+	kwg_dispatch_pause(w->dispatch, !claiming);
+}
 
 static void on_outbox_drained(void *userdata)
 {
@@ -154,14 +323,84 @@ static void on_outbox_drained(void *userdata)
 	kwg_dispatch_wake(w->dispatch);
 }
 
+static void on_heartbeat_lost(void *ctx, enum kwg_service_state stored, const char *why)
+{
+	struct kwg_worker *w = ctx;
+
+	kwg_log_error(
+	    "liveness lost: %s; stopping %u task(s) now and emitting nothing more, so that "
+	    "no task runs twice (Kestra resubmits them)",
+	    why, w->n_running);
+	w->exit_code = 1;
+	for (struct run_node *n = w->runs; n; n = n->next)
+		kwg_run_stop(n->run, KWG_RUN_STOP_ABANDON);
+	worker_close(w);
+}
+
+static void on_heartbeat_written(void *ctx, enum kwg_service_state state)
+{
+	struct kwg_worker *w = ctx;
+
+	if (w->phase == PHASE_FLUSHING && (state == KWG_SERVICE_TERMINATED_GRACEFULLY ||
+	                                   state == KWG_SERVICE_TERMINATED_FORCED)) {
+		kwg_log_notice("%s; exiting", kwg_service_state_name(state));
+		worker_close(w);
+	}
+}
+
+static void on_flush_timeout(uv_timer_t *t)
+{
+	struct kwg_worker *w = t->data;
+
+	kwg_log_error("the database did not take the last messages within %d s; exiting anyway",
+	              FLUSH_TIMEOUT_MS / 1000);
+	worker_close(w);
+}
+
 static void on_stop_check(uv_timer_t *t)
 {
 	struct kwg_worker *w = t->data;
 
-	if (w->n_running > 0 || !kwg_dispatch_idle(w->dispatch) || !kwg_outbox_empty(w->outbox))
+	if (w->phase == PHASE_DRAINING && (w->n_running > 0 || !kwg_dispatch_idle(w->dispatch)))
 		return;
-	kwg_log_notice("all tasks finished and written; stopping");
-	worker_close(w);
+	if (w->phase == PHASE_DRAINING) {
+		w->phase = PHASE_FLUSHING;
+		uv_timer_stop(&w->grace_timer);
+		uv_timer_start(&w->flush_timer, on_flush_timeout, FLUSH_TIMEOUT_MS, 0);
+		kwg_log_notice("all tasks ended; writing the last messages");
+	}
+	if (w->phase == PHASE_FLUSHING && kwg_outbox_empty(w->outbox)) {
+		uv_timer_stop(&w->stop_timer);
+		kwg_heartbeat_set_state(w->heartbeat, w->forced
+		                                          ? KWG_SERVICE_TERMINATED_FORCED
+		                                          : KWG_SERVICE_TERMINATED_GRACEFULLY);
+	}
+}
+
+/* The grace period is over (or a second signal): stop what remains by the restart strategy. */
+static void force_stop(struct kwg_worker *w)
+{
+	/* KESTRA: with a restartable strategy a job stopped by shutdown emits nothing and is
+	 * resubmitted; with NEVER it is reported failed. */
+	bool never = strcmp(w->cfg->restart_strategy, "NEVER") == 0;
+
+	if (w->phase != PHASE_DRAINING || w->forced)
+		return;
+	w->forced = true;
+	kwg_log_warning("stopping %u running task(s): %s", w->n_running,
+	                never ? "they end FAILED (restart strategy NEVER)"
+	                      : "Kestra resubmits them (restart strategy)");
+	for (struct run_node *n = w->runs; n; n = n->next)
+		kwg_run_stop(n->run, never ? KWG_RUN_STOP_SHUTDOWN : KWG_RUN_STOP_ABANDON);
+}
+
+static void on_grace_over(uv_timer_t *t)
+{
+	struct kwg_worker *w = t->data;
+
+	kwg_log_warning("termination grace period of %llu ms is over",
+	                (unsigned long long)w->cfg->termination_grace_period_ms);
+	force_stop(w);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -169,19 +408,24 @@ static void on_signal(uv_signal_t *h, int signum)
 	struct kwg_worker *w = h->data;
 
 	if (++w->signals > 1) {
-		kwg_log_warning("second signal: stopping now, %u running task(s) are abandoned to "
-		                "Kestra's resubmission",
-		                w->n_running);
-		w->exit_code = 1;
-		worker_close(w);
+		kwg_log_warning("%s again: not waiting any longer", strsignal(signum));
+		force_stop(w);
 		return;
 	}
-	kwg_log_notice("%s: claiming stopped, waiting for %u running task(s) to finish "
-	               "(signal again to stop at once)",
-	               strsignal(signum), w->n_running);
+	kwg_log_notice("%s: claiming stopped, %u running task(s) may finish within %llu ms (signal "
+	               "again to stop them now)",
+	               strsignal(signum), w->n_running,
+	               (unsigned long long)w->cfg->termination_grace_period_ms);
+	w->phase = PHASE_DRAINING;
+	update_claiming(w);
 	kwg_dispatch_stop(w->dispatch);
+	kwg_heartbeat_set_state(w->heartbeat, KWG_SERVICE_TERMINATING);
+	uv_timer_start(&w->grace_timer, on_grace_over, w->cfg->termination_grace_period_ms, 0);
 	uv_timer_start(&w->stop_timer, on_stop_check, 0, STOP_CHECK_MS);
 }
+
+static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
+                        const char **content_type);
 
 int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_worker **ret)
 {
@@ -193,6 +437,24 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	w->loop = loop;
 	w->cfg = cfg;
 	kwg_id_uuid4(w->id);
+	kwg_id_friendly(w->server_id);
+	if (gethostname(w->hostname, sizeof(w->hostname) - 1) < 0)
+		(void)snprintf(w->hostname, sizeof(w->hostname), "unknown");
+	w->info = (struct kwg_instance_info){
+	    .id = w->id,
+	    .server_id = w->server_id,
+	    .hostname = w->hostname,
+	    .version = KWG_VERSION,
+	    .group = cfg->group,
+	    .heartbeat_interval_ms = (int64_t)cfg->heartbeat_interval_ms,
+	    .liveness_interval_ms = (int64_t)cfg->liveness_interval_ms,
+	    .liveness_timeout_ms = (int64_t)cfg->liveness_timeout_ms,
+	    .liveness_initial_delay_ms = (int64_t)cfg->liveness_initial_delay_ms,
+	    .termination_grace_period_ms = (int64_t)cfg->termination_grace_period_ms,
+	    .restart_strategy = cfg->restart_strategy,
+	    .management_port = cfg->management_port,
+	    .slots = cfg->concurrency,
+	};
 	w->run_cfg = (struct kwg_run_config){
 	    .loop = loop,
 	    .worker_id = w->id,
@@ -201,37 +463,52 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	    .env_passthrough = (const char *const *)cfg->task_env_passthrough.v,
 	    .parent_env = environ,
 	};
-	r = kwg_outbox_new(loop, cfg->database_url, on_outbox_drained, w, &w->outbox);
+	r = kwg_outbox_new(loop, cfg->database_url, cfg->work_dir, on_outbox_drained, w,
+	                   &w->outbox);
 	if (r >= 0)
 		r = kwg_dispatch_new(loop, cfg, w->id, &dispatch_ops, w, &w->dispatch);
+	if (r >= 0)
+		r = kwg_heartbeat_new(loop, cfg, &w->info, on_heartbeat_lost, on_heartbeat_written,
+		                      w, &w->heartbeat);
+	if (r >= 0)
+		r = kwg_control_new(loop, cfg, &control_ops, w, &w->control);
+	if (r >= 0 && cfg->management_port)
+		r = kwg_http_new(loop, (uint16_t)cfg->management_port, http_handler, w, &w->http);
 	if (r < 0) {
-		kwg_outbox_close(w->outbox);
+		worker_close(w);
 		free(w);
 		return r;
 	}
 	uv_signal_init(loop, &w->sigterm);
 	uv_signal_init(loop, &w->sigint);
 	uv_timer_init(loop, &w->stop_timer);
-	w->sigterm.data = w->sigint.data = w->stop_timer.data = w;
+	uv_timer_init(loop, &w->grace_timer);
+	uv_timer_init(loop, &w->flush_timer);
+	w->sigterm.data = w->sigint.data = w;
+	w->stop_timer.data = w->grace_timer.data = w->flush_timer.data = w;
 	*ret = w;
 	return 0;
 }
 
-void kwg_worker_start(struct kwg_worker *w)
+int kwg_worker_start(struct kwg_worker *w)
 {
 	uv_signal_start(&w->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&w->sigint, on_signal, SIGINT);
 	kwg_log_notice("kwg %s worker %s: group %s, concurrency %u, default runner %s", KWG_VERSION,
 	               w->id, w->cfg->group ? w->cfg->group : "(default)", w->cfg->concurrency,
 	               w->cfg->default_runner == KWG_RUNNER_PROCESS ? "process" : "docker");
-	kwg_dispatch_start(w->dispatch);
+	kwg_heartbeat_start(w->heartbeat);
+	/* Claiming starts once the first control flags are read (a paused group or maintenance
+	 * must hold from the first moment). */
+	kwg_control_start(w->control);
+	return 0;
 }
 
 static void worker_close(struct kwg_worker *w)
 {
-	if (w->closed)
+	if (w->phase == PHASE_CLOSED)
 		return;
-	w->closed = true;
+	w->phase = PHASE_CLOSED;
 	while (w->runs) {
 		struct run_node *n = w->runs;
 		w->runs = n->next;
@@ -240,11 +517,21 @@ static void worker_close(struct kwg_worker *w)
 	}
 	kwg_dispatch_close(w->dispatch);
 	kwg_outbox_close(w->outbox);
+	kwg_heartbeat_close(w->heartbeat);
+	kwg_control_close(w->control);
+	kwg_http_close(w->http);
 	w->dispatch = NULL;
 	w->outbox = NULL;
-	uv_close((uv_handle_t *)&w->sigterm, NULL);
-	uv_close((uv_handle_t *)&w->sigint, NULL);
-	uv_close((uv_handle_t *)&w->stop_timer, NULL);
+	w->heartbeat = NULL;
+	w->control = NULL;
+	w->http = NULL;
+	if (uv_is_active((uv_handle_t *)&w->sigterm) || w->sigterm.loop) {
+		uv_close((uv_handle_t *)&w->sigterm, NULL);
+		uv_close((uv_handle_t *)&w->sigint, NULL);
+		uv_close((uv_handle_t *)&w->stop_timer, NULL);
+		uv_close((uv_handle_t *)&w->grace_timer, NULL);
+		uv_close((uv_handle_t *)&w->flush_timer, NULL);
+	}
 }
 
 int kwg_worker_free(struct kwg_worker *w)
@@ -254,6 +541,94 @@ int kwg_worker_free(struct kwg_worker *w)
 	if (!w)
 		return 0;
 	code = w->exit_code;
+	for (size_t i = 0; i < w->n_killed; i++)
+		free(w->killed[i]);
+	free(w->killed);
 	free(w);
 	return code;
+}
+
+/* GET /health: 200 when ready (database reachable, heartbeat fresh), 503 otherwise; the body says
+ * what the worker is doing. GET /metrics: Prometheus text. */
+static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
+                        const char **content_type)
+{
+	struct kwg_worker *w = ctx;
+	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+	const char *why = pause_reason(w);
+	bool fresh = kwg_heartbeat_fresh(w->heartbeat);
+	unsigned long long total = 0;
+
+	if (strcmp(path, "/health") == 0 || strcmp(path, "/health/liveness") == 0 ||
+	    strcmp(path, "/health/readiness") == 0) {
+		bool liveness_only = strcmp(path, "/health/liveness") == 0;
+		*content_type = "application/json";
+		(void)kwg_buf_printf(
+		    body,
+		    "{\"status\":\"%s\",\"liveness\":\"UP\",\"readiness\":\"%s\","
+		    "\"service\":\"%s\",\"claiming\":%s,\"paused\":%s,\"draining\":%s,"
+		    "\"maintenance\":%s,\"running\":%u,\"heartbeatAgeMs\":%lld}",
+		    fresh || liveness_only ? "UP" : "DOWN", fresh ? "UP" : "DOWN",
+		    kwg_service_state_name(kwg_heartbeat_state(w->heartbeat)),
+		    why ? "false" : "true", f->paused ? "true" : "false",
+		    f->draining ? "true" : "false",
+		    f->maintenance || f->cluster_maintenance ? "true" : "false", w->n_running,
+		    fresh || kwg_heartbeat_age_ms(w->heartbeat) != UINT64_MAX
+		        ? (long long)kwg_heartbeat_age_ms(w->heartbeat)
+		        : -1LL);
+		return fresh || liveness_only ? 200 : 503;
+	}
+	if (strcmp(path, "/metrics") != 0)
+		return 404;
+	*content_type = "text/plain; version=0.0.4";
+	(void)kwg_buf_printf(
+	    body,
+	    "# HELP kwg_claims_total Jobs claimed.\n# TYPE kwg_claims_total counter\n"
+	    "kwg_claims_total %llu\n"
+	    "# HELP kwg_tasks_running Tasks running now.\n"
+	    "# TYPE kwg_tasks_running gauge\nkwg_tasks_running %u\n"
+	    "# HELP kwg_task_slots Task slots.\n# TYPE kwg_task_slots gauge\n"
+	    "kwg_task_slots %u\n"
+	    "# HELP kwg_tasks_finished_total Tasks finished, by final state.\n"
+	    "# TYPE kwg_tasks_finished_total counter\n",
+	    kwg_dispatch_claimed(w->dispatch), w->n_running, w->cfg->concurrency);
+	for (int s = 0; s < KWG_STATE__COUNT; s++)
+		if (w->finished[s])
+			(void)kwg_buf_printf(body, "kwg_tasks_finished_total{state=\"%s\"} %llu\n",
+			                     s == KWG_STATE_UNKNOWN ? "ABANDONED"
+			                                            : kwg_state_name(s),
+			                     w->finished[s]);
+	(void)kwg_buf_puts(body, "# HELP kwg_task_duration_seconds Task run time.\n"
+	                         "# TYPE kwg_task_duration_seconds histogram\n");
+	for (size_t b = 0; b <= ARRAY_SIZE(duration_buckets); b++) {
+		total += w->duration_counts[b];
+		if (b < ARRAY_SIZE(duration_buckets))
+			(void)kwg_buf_printf(body,
+			                     "kwg_task_duration_seconds_bucket{le=\"%g\"} %llu\n",
+			                     duration_buckets[b], total);
+		else
+			(void)kwg_buf_printf(
+			    body, "kwg_task_duration_seconds_bucket{le=\"+Inf\"} %llu\n", total);
+	}
+	(void)kwg_buf_printf(
+	    body,
+	    "kwg_task_duration_seconds_sum %.3f\nkwg_task_duration_seconds_count %llu\n"
+	    "# HELP kwg_log_lines_total LogEntry rows written.\n# TYPE kwg_log_lines_total "
+	    "counter\n"
+	    "kwg_log_lines_total %llu\n"
+	    "# HELP kwg_kills_total Tasks stopped because their execution was killed.\n"
+	    "# TYPE kwg_kills_total counter\nkwg_kills_total %llu\n"
+	    "# HELP kwg_outbox_bytes Messages waiting for the database.\n"
+	    "# TYPE kwg_outbox_bytes gauge\nkwg_outbox_bytes %zu\n"
+	    "# HELP kwg_db_reconnects_total Database connections lost and retried.\n"
+	    "# TYPE kwg_db_reconnects_total counter\nkwg_db_reconnects_total %llu\n"
+	    "# HELP kwg_errors_total Errors logged.\n# TYPE kwg_errors_total counter\n"
+	    "kwg_errors_total %llu\n"
+	    "# HELP kwg_claiming Whether the worker claims new tasks.\n# TYPE kwg_claiming gauge\n"
+	    "kwg_claiming %d\n"
+	    "# HELP kwg_heartbeat_fresh Whether the last heartbeat is recent.\n"
+	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n",
+	    w->duration_sum, total, w->log_lines, w->kills, kwg_outbox_bytes(w->outbox),
+	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1, fresh ? 1 : 0);
+	return 200;
 }

@@ -1,8 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* struct kwg_worker, the root object of `kwg worker`: owns the dispatcher, the outbox, the runs
- * and the signal handlers on the caller's loop. SIGTERM/SIGINT stop claiming and let running tasks
- * finish; a second signal stops at once (the tasks' worker_job_running rows stay for Kestra to
- * resubmit). */
+/* struct kwg_worker, the root object of `kwg worker`: owns the liveness heartbeat, the control
+ * reader (kills, pause, drain, maintenance), the dispatcher, the outbox, the running tasks, the
+ * management HTTP server and the signal handlers, on the caller's loop.
+ * SIGTERM/SIGINT: stop claiming, let running tasks finish within the termination grace period,
+ * then stop the rest by the restart strategy, write TERMINATED_GRACEFULLY or TERMINATED_FORCED and
+ * exit 0; a second signal skips the wait. Losing liveness (the coordinator disconnected the worker,
+ * or no heartbeat for the liveness timeout) kills the tasks, emits nothing more and exits 1. */
 #pragma once
 #include <uv.h>
 
@@ -12,6 +15,7 @@ struct kwg_worker;
 
 /* cfg is borrowed for the worker's life. 0 and *ret, or a negative errno. */
 int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_worker **ret);
-void kwg_worker_start(struct kwg_worker *w);
-/* After the loop ended. Returns the process exit code (0 after a clean stop). */
+/* 0, or a negative errno (the management port cannot be bound: nothing was started). */
+int kwg_worker_start(struct kwg_worker *w);
+/* After the loop ended. Returns the process exit code. */
 int kwg_worker_free(struct kwg_worker *w);

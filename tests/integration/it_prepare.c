@@ -21,6 +21,17 @@ int main(int argc, char **argv)
 		PQfinish(conn);
 		return 2;
 	}
+	/* schema kwg first, as `kwg migrate` makes it (twice: it must be idempotent) */
+	for (int pass = 0; pass < 2; pass++) {
+		for (const char *const *m = kwg_sql_migration; *m; m++) {
+			PGresult *res = PQexec(conn, *m);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				fprintf(stderr, "FAIL migration: %s", PQresultErrorMessage(res));
+				failed++;
+			}
+			PQclear(res);
+		}
+	}
 	for (const struct kwg_sql_statement *s = kwg_sql_statements; s->name; s++, n++) {
 		PGresult *res = PQprepare(conn, s->name, s->text, 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {

@@ -190,5 +190,5 @@ expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.runne
 
 it_stop "$WORKER_PID"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly on SIGTERM"
-expect_match "$(cat "$IT_TMP/w.log")" "all tasks finished and written; stopping" "the worker says why it stopped"
+expect_match "$(cat "$IT_TMP/w.log")" "TERMINATED_GRACEFULLY; exiting" "the worker says how it stopped"
 it_done

@@ -43,7 +43,8 @@ it_worker() {
   local name=$1
   shift
   mkdir -p "$IT_TMP/wd"
-  "$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/wd" --log-level debug "$@" \
+  "$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/wd" --log-level debug \
+    --management-port 0 --heartbeat-interval 500ms "$@" \
     >"$IT_TMP/$name.log" 2>&1 &
   WORKER_PID=$!
   IT_PIDS+=("$WORKER_PID")

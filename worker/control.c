@@ -1,0 +1,320 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "control"
+#include "worker/control.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "protocol/broadcast.h"
+#include "protocol/queue.h"
+#include "protocol/sql.h"
+#include "worker/pg.h"
+
+/* Broadcast polls every tick; the control flags every FLAGS_EVERY ticks unless notified. */
+#define TICK_MS 200
+#define FLAGS_EVERY 5
+
+enum stream {
+	STREAM_KILL,
+	STREAM_CLUSTER,
+	STREAM__COUNT,
+};
+
+struct kwg_control {
+	uv_loop_t *loop;
+	const struct kwg_config *cfg;
+	struct kwg_control_ops ops;
+	void *ctx;
+	struct kwg_pg *pg;
+	uv_timer_t tick;
+	long long offsets[STREAM__COUNT];
+	bool have_offsets[STREAM__COUNT];
+	bool busy, notified, listening, schema_warned, closed, first_flags;
+	unsigned ticks;
+	struct kwg_control_flags flags;
+};
+
+static const enum kwg_queue_type stream_types[STREAM__COUNT] = {
+    [STREAM_KILL] = KWG_QUEUE_EXECUTION_KILLED,
+    [STREAM_CLUSTER] = KWG_QUEUE_CLUSTER_EVENT,
+};
+
+static void step(struct kwg_control *c, int next);
+
+static void apply_flags(struct kwg_control *c, const struct kwg_control_flags *f)
+{
+	if (!c->first_flags && memcmp(f, &c->flags, sizeof(*f)) == 0)
+		return;
+	c->first_flags = false;
+	c->flags = *f;
+	c->ops.on_flags(c->ctx, &c->flags);
+}
+
+static void handle_message(struct kwg_control *c, enum stream s, const char *value, int len,
+                           long long offset)
+{
+	struct kwg_err err = {{0}};
+
+	if (s == STREAM_KILL) {
+		struct kwg_kill kill;
+		if (kwg_kill_decode(value, (size_t)len, &kill, &err) < 0)
+			kwg_log_warning("ExecutionKilled at offset %lld ignored: %s", offset,
+			                err.msg);
+		else if (kill.act)
+			c->ops.on_kill(c->ctx, kill.execution_id, kill.tenant_id);
+		return;
+	}
+	enum kwg_cluster_event ev;
+	if (kwg_cluster_event_decode(value, (size_t)len, &ev, &err) < 0) {
+		kwg_log_warning("ClusterEvent at offset %lld ignored: %s", offset, err.msg);
+		return;
+	}
+	if (ev != KWG_CLUSTER_EVENT_OTHER) {
+		struct kwg_control_flags f = c->flags;
+		f.cluster_maintenance = ev == KWG_CLUSTER_EVENT_MAINTENANCE_ENTER;
+		kwg_log_notice("Kestra cluster event: maintenance %s",
+		               f.cluster_maintenance ? "entered" : "exited");
+		apply_flags(c, &f);
+	}
+}
+
+/* The steps of one tick, in order: high-water marks (once), kill poll, cluster poll, flags. */
+enum {
+	STEP_MAX_KILL,
+	STEP_MAX_CLUSTER,
+	STEP_POLL_KILL,
+	STEP_POLL_CLUSTER,
+	STEP_FLAGS,
+	STEP_DONE,
+};
+
+static void on_max(void *userdata, PGresult *res, const char *error, enum stream s, int next)
+{
+	struct kwg_control *c = userdata;
+
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		kwg_log_warning("reading the %s high-water mark failed: %s",
+		                kwg_queue_type_label(stream_types[s]),
+		                res ? kwg_pg_result_error(res) : error);
+		c->busy = false;
+		return;
+	}
+	c->offsets[s] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	c->have_offsets[s] = true;
+	step(c, next);
+}
+
+static void on_max_kill(void *userdata, PGresult *res, const char *error)
+{
+	on_max(userdata, res, error, STREAM_KILL, STEP_MAX_CLUSTER);
+}
+
+static void on_max_cluster(void *userdata, PGresult *res, const char *error)
+{
+	on_max(userdata, res, error, STREAM_CLUSTER, STEP_POLL_KILL);
+}
+
+static void on_poll(void *userdata, PGresult *res, const char *error, enum stream s, int next)
+{
+	struct kwg_control *c = userdata;
+
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		kwg_log_warning("polling %s failed: %s", kwg_queue_type_label(stream_types[s]),
+		                res ? kwg_pg_result_error(res) : error);
+		c->busy = false;
+		return;
+	}
+	for (int i = 0; i < PQntuples(res); i++) {
+		long long offset = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+		if (offset > c->offsets[s])
+			c->offsets[s] = offset;
+		handle_message(c, s, PQgetvalue(res, i, 0), PQgetlength(res, i, 0), offset);
+		if (c->closed)
+			return;
+	}
+	step(c, next);
+}
+
+static void on_poll_kill(void *userdata, PGresult *res, const char *error)
+{
+	on_poll(userdata, res, error, STREAM_KILL, STEP_POLL_CLUSTER);
+}
+
+static void on_poll_cluster(void *userdata, PGresult *res, const char *error)
+{
+	on_poll(userdata, res, error, STREAM_CLUSTER, STEP_FLAGS);
+}
+
+static void on_flags(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_control *c = userdata;
+	struct kwg_control_flags f = c->flags;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	c->busy = false;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		f.schema = true;
+		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
+		f.paused = PQgetvalue(res, 0, 1)[0] == 't';
+		f.draining = PQgetvalue(res, 0, 2)[0] == 't';
+		apply_flags(c, &f);
+		return;
+	}
+	/* 42P01 undefined_table, 3F000 invalid_schema_name: `kwg migrate` was not run. */
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
+		if (!c->schema_warned)
+			kwg_log_notice("schema kwg not found (run `kwg migrate`): pause, drain and "
+			               "maintenance flags are off");
+		c->schema_warned = true;
+		f.schema = f.maintenance = f.paused = f.draining = false;
+		apply_flags(c, &f);
+		return;
+	}
+	kwg_log_warning("reading the control flags failed: %s",
+	                res ? kwg_pg_result_error(res) : error);
+}
+
+static void on_listening(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_control *c = userdata;
+
+	c->listening = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+}
+
+static void step(struct kwg_control *c, int next)
+{
+	const char *group = c->cfg->group ? c->cfg->group : "";
+	char offset[32];
+	const char *params[2];
+	int r = 0;
+
+	if (c->closed)
+		return;
+	switch (next) {
+	case STEP_MAX_KILL:
+	case STEP_MAX_CLUSTER: {
+		enum stream s = next == STEP_MAX_KILL ? STREAM_KILL : STREAM_CLUSTER;
+		if (c->have_offsets[s]) {
+			step(c, next + 1);
+			return;
+		}
+		params[0] = kwg_queue_type_label(stream_types[s]);
+		r = kwg_pg_query(c->pg, KWG_SQL_BROADCAST_MAX, 1, params,
+		                 s == STREAM_KILL ? on_max_kill : on_max_cluster, c);
+		break;
+	}
+	case STEP_POLL_KILL:
+	case STEP_POLL_CLUSTER: {
+		enum stream s = next == STEP_POLL_KILL ? STREAM_KILL : STREAM_CLUSTER;
+		(void)snprintf(offset, sizeof(offset), "%lld", c->offsets[s]);
+		params[0] = kwg_queue_type_label(stream_types[s]);
+		params[1] = offset;
+		r = kwg_pg_query(c->pg, KWG_SQL_BROADCAST_POLL, 2, params,
+		                 s == STREAM_KILL ? on_poll_kill : on_poll_cluster, c);
+		break;
+	}
+	case STEP_FLAGS:
+		if (!c->notified && c->ticks % FLAGS_EVERY != 0 && !c->first_flags) {
+			c->busy = false;
+			return;
+		}
+		c->notified = false;
+		params[0] = group;
+		r = kwg_pg_query(c->pg, KWG_SQL_CONTROL_READ, 1, params, on_flags, c);
+		break;
+	default:
+		c->busy = false;
+		return;
+	}
+	if (r < 0)
+		c->busy = false;
+}
+
+static void on_tick(uv_timer_t *t)
+{
+	struct kwg_control *c = t->data;
+
+	c->ticks++;
+	if (c->busy || !kwg_pg_is_connected(c->pg))
+		return;
+	c->busy = true;
+	step(c, STEP_MAX_KILL);
+}
+
+static void on_notify(void *userdata, const char *channel)
+{
+	struct kwg_control *c = userdata;
+
+	c->notified = true;
+	if (!c->busy) {
+		c->busy = true;
+		step(c, STEP_FLAGS);
+	}
+}
+
+static void on_pg_state(void *userdata, bool connected)
+{
+	struct kwg_control *c = userdata;
+
+	if (!connected) {
+		c->busy = false;
+		c->listening = false;
+		return;
+	}
+	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
+	/* Anything may have changed while disconnected. */
+	c->notified = true;
+}
+
+int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
+                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret)
+{
+	struct kwg_control *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->cfg = cfg;
+	c->ops = *ops;
+	c->ctx = ctx;
+	c->first_flags = true;
+	r = kwg_pg_new(loop, cfg->database_url, "control", on_pg_state, c, &c->pg);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	kwg_pg_on_notify(c->pg, on_notify, c);
+	uv_timer_init(loop, &c->tick);
+	c->tick.data = c;
+	*ret = c;
+	return 0;
+}
+
+void kwg_control_start(struct kwg_control *c)
+{
+	kwg_pg_start(c->pg);
+	uv_timer_start(&c->tick, on_tick, 0, TICK_MS);
+}
+
+const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c)
+{
+	return &c->flags;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void kwg_control_close(struct kwg_control *c)
+{
+	if (!c || c->closed)
+		return;
+	c->closed = true;
+	kwg_pg_close(c->pg, NULL, NULL);
+	uv_close((uv_handle_t *)&c->tick, on_timer_closed);
+}

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What operators and Kestra tell a running worker: ExecutionKilled and ClusterEvent broadcasts
+ * (kestra-protocol.md §3.2, §5.11, §5.12: from the newest offset at start, offsets kept in memory),
+ * and kwg's own control plane (schema kwg: the group's pause and drain flags, the maintenance
+ * flag), learnt at once through LISTEN kwg_control and re-read every second as a fallback. Owns
+ * its connection. */
+#pragma once
+#include <stdbool.h>
+#include <uv.h>
+
+#include "worker/config.h"
+
+struct kwg_control;
+
+struct kwg_control_flags {
+	bool maintenance;         /* kwg maintenance enter */
+	bool cluster_maintenance; /* Kestra's ClusterEvent MAINTENANCE_ENTER */
+	bool paused, draining;    /* this worker's group */
+	bool schema;              /* schema kwg exists */
+};
+
+struct kwg_control_ops {
+	/* An EXECUTED kill of an execution (tenant "" when the message has none). */
+	void (*on_kill)(void *ctx, const char *execution_id, const char *tenant_id);
+	/* The flags changed (also called once after the first read). */
+	void (*on_flags)(void *ctx, const struct kwg_control_flags *flags);
+};
+
+int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
+                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
+void kwg_control_start(struct kwg_control *c);
+const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c);
+void kwg_control_close(struct kwg_control *c);

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "ctl"
+#include "worker/ctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/log.h"
+#include "protocol/sql.h"
+#include "worker/pg.h"
+
+#define WAIT_POLL_MS 250
+
+struct kwg_ctl {
+	uv_loop_t *loop;
+	const struct kwg_ctl_opts *opts;
+	struct kwg_pg *pg;
+	uv_timer_t poll, deadline;
+	bool finished;
+	int exit_code;
+	size_t migration_step;
+	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
+	long long last_running; /* for progress lines */
+};
+
+static void finish(struct kwg_ctl *c, int code)
+{
+	if (c->finished)
+		return;
+	c->finished = true;
+	c->exit_code = code;
+	kwg_pg_close(c->pg, NULL, NULL);
+	uv_close((uv_handle_t *)&c->poll, NULL);
+	uv_close((uv_handle_t *)&c->deadline, NULL);
+}
+
+/* Checks a result; on failure prints why and ends the command. */
+static bool ok(struct kwg_ctl *c, PGresult *res, const char *error, ExecStatusType want)
+{
+	const char *state;
+
+	if (c->finished)
+		return false;
+	if (res && PQresultStatus(res) == want)
+		return true;
+	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0))
+		fprintf(stderr, "kwg: schema kwg not found: run `kwg migrate` first\n");
+	else
+		fprintf(stderr, "kwg: %s\n", res ? kwg_pg_result_error(res) : error);
+	finish(c, res ? 1 : 3);
+	return false;
+}
+
+static const char *group_name(const char *key)
+{
+	return *key ? key : "(default)";
+}
+
+static void json_string_out(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", (unsigned char)*s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static void on_migrated(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (!ok(c, res, error, PGRES_COMMAND_OK))
+		return;
+	if (kwg_sql_migration[++c->migration_step]) {
+		(void)kwg_pg_query(c->pg, kwg_sql_migration[c->migration_step], 0, NULL,
+		                   on_migrated, c);
+		return;
+	}
+	printf("schema kwg is up to date (%zu statements)\n", c->migration_step);
+	finish(c, 0);
+}
+
+static void on_group_list(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	int n;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	n = PQntuples(res);
+	if (c->opts->json) {
+		printf("[");
+		for (int i = 0; i < n; i++) {
+			printf("%s{\"group\":", i ? "," : "");
+			json_string_out(PQgetvalue(res, i, 0));
+			printf(",\"description\":");
+			json_string_out(PQgetvalue(res, i, 1));
+			printf(",\"workers\":%s,\"running\":%s,\"queued\":%s,\"paused\":%s,"
+			       "\"draining\":%s}",
+			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			       PQgetvalue(res, i, 5)[0] == 't' ? "true" : "false",
+			       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false");
+		}
+		printf("]\n");
+	} else {
+		printf("%-24s %7s %7s %7s %-8s %s\n", "GROUP", "WORKERS", "RUNNING", "QUEUED",
+		       "STATE", "DESCRIPTION");
+		for (int i = 0; i < n; i++)
+			printf("%-24s %7s %7s %7s %-8s %s\n", group_name(PQgetvalue(res, i, 0)),
+			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			       PQgetvalue(res, i, 6)[0] == 't'   ? "draining"
+			       : PQgetvalue(res, i, 5)[0] == 't' ? "paused"
+			                                         : "active",
+			       PQgetvalue(res, i, 1));
+	}
+	finish(c, 0);
+}
+
+static void on_changed(void *userdata, PGresult *res, const char *error);
+
+static void on_workers(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	long long running = 0, live = 0, stale = 0;
+	int n;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	n = PQntuples(res);
+	if (c->opts->command == KWG_CTL_STATUS) {
+		if (c->opts->json)
+			printf("[");
+		else
+			printf("%-36s %-20s %-21s %7s %-24s %s\n", "WORKER", "GROUP", "STATE",
+			       "RUNNING", "HEARTBEAT", "HOST");
+		for (int i = 0; i < n; i++) {
+			long long ms = strtoll(PQgetvalue(res, i, 3), NULL, 10);
+			long long age = strtoll(PQgetvalue(res, i, 7), NULL, 10) - ms;
+			if (c->opts->json) {
+				printf("%s{\"id\":", i ? "," : "");
+				json_string_out(PQgetvalue(res, i, 0));
+				printf(",\"group\":");
+				json_string_out(PQgetvalue(res, i, 1));
+				printf(",\"state\":\"%s\",\"running\":%s,\"heartbeatAgeMs\":%lld,"
+				       "\"live\":%s,\"host\":",
+				       PQgetvalue(res, i, 2), PQgetvalue(res, i, 4), age,
+				       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false");
+				json_string_out(PQgetvalue(res, i, 5));
+				printf("}");
+			} else {
+				char ago[32];
+				(void)snprintf(ago, sizeof(ago), "%.1f s ago",
+				               (double)age / 1000.0);
+				printf("%-36s %-20s %-21s %7s %-24s %s\n", PQgetvalue(res, i, 0),
+				       group_name(PQgetvalue(res, i, 1)), PQgetvalue(res, i, 2),
+				       PQgetvalue(res, i, 4), ago, PQgetvalue(res, i, 5));
+			}
+		}
+		if (c->opts->json)
+			printf("]\n");
+		finish(c, 0);
+		return;
+	}
+	/* drain --wait, maintenance enter --wait: done when every live worker has reported after
+	 * the flag was set, and none runs a task. */
+	for (int i = 0; i < n; i++) {
+		if (PQgetvalue(res, i, 6)[0] != 't')
+			continue;
+		live++;
+		running += strtoll(PQgetvalue(res, i, 4), NULL, 10);
+		if (strtoll(PQgetvalue(res, i, 3), NULL, 10) <= c->since_ms)
+			stale++;
+	}
+	if (running != c->last_running) {
+		printf("%lld task(s) running on %lld live worker(s)\n", running, live);
+		fflush(stdout);
+		c->last_running = running;
+	}
+	if (running == 0 && stale == 0) {
+		printf("no task running: done\n");
+		finish(c, 0);
+	}
+}
+
+static void on_wait_poll(uv_timer_t *t)
+{
+	struct kwg_ctl *c = t->data;
+	const char *params[1];
+
+	if (c->finished || kwg_pg_pending(c->pg) > 0)
+		return;
+	params[0] = c->opts->command == KWG_CTL_GROUP_DRAIN ? c->opts->key : NULL;
+	(void)kwg_pg_query(c->pg, KWG_SQL_WORKERS, 1, params, on_workers, c);
+}
+
+static void on_changed(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	const struct kwg_ctl_opts *o = c->opts;
+	ExecStatusType want =
+	    PQresultStatus(res) == PGRES_TUPLES_OK ? PGRES_TUPLES_OK : PGRES_COMMAND_OK;
+
+	if (!ok(c, res, error, want))
+		return;
+	if (want == PGRES_TUPLES_OK && PQntuples(res) > 0)
+		c->since_ms = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	switch (o->command) {
+	case KWG_CTL_GROUP_CREATE:
+		printf("group %s created\n", group_name(o->key));
+		break;
+	case KWG_CTL_GROUP_DELETE:
+		if (PQcmdTuples(res)[0] == '0') {
+			fprintf(stderr, "kwg: no group '%s'\n", o->key);
+			finish(c, 1);
+			return;
+		}
+		printf("group %s deleted\n", group_name(o->key));
+		break;
+	case KWG_CTL_GROUP_PAUSE:
+		printf("group %s paused: its workers claim nothing new\n", group_name(o->key));
+		break;
+	case KWG_CTL_GROUP_RESUME:
+		printf("group %s resumed\n", group_name(o->key));
+		break;
+	case KWG_CTL_GROUP_DRAIN:
+		printf("group %s draining: its workers claim nothing new\n", group_name(o->key));
+		break;
+	case KWG_CTL_MAINTENANCE_ENTER:
+		printf("maintenance entered: no worker claims new tasks\n");
+		break;
+	case KWG_CTL_MAINTENANCE_EXIT:
+		printf("maintenance exited\n");
+		break;
+	default:
+		break;
+	}
+	fflush(stdout);
+	if (o->wait &&
+	    (o->command == KWG_CTL_GROUP_DRAIN || o->command == KWG_CTL_MAINTENANCE_ENTER)) {
+		c->last_running = -1;
+		uv_timer_start(&c->poll, on_wait_poll, 0, WAIT_POLL_MS);
+		return;
+	}
+	finish(c, 0);
+}
+
+static void on_deadline(uv_timer_t *t)
+{
+	struct kwg_ctl *c = t->data;
+
+	fprintf(stderr, "kwg: not done after %llu ms\n", (unsigned long long)c->opts->timeout_ms);
+	finish(c, 124);
+}
+
+static int start(struct kwg_ctl *c)
+{
+	const struct kwg_ctl_opts *o = c->opts;
+	const char *p[3] = {o->key, NULL, NULL};
+
+	switch (o->command) {
+	case KWG_CTL_MIGRATE:
+		return kwg_pg_query(c->pg, kwg_sql_migration[0], 0, NULL, on_migrated, c);
+	case KWG_CTL_GROUP_LIST:
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_group_list, c);
+	case KWG_CTL_STATUS:
+		return kwg_pg_query(c->pg, KWG_SQL_WORKERS, 1, p + 1, on_workers, c);
+	case KWG_CTL_GROUP_CREATE:
+		p[1] = o->description;
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_UPSERT, 2, p, on_changed, c);
+	case KWG_CTL_GROUP_DELETE:
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_DELETE, 1, p, on_changed, c);
+	case KWG_CTL_GROUP_PAUSE:
+		p[1] = "true";
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_SET_FLAGS, 3, p, on_changed, c);
+	case KWG_CTL_GROUP_RESUME:
+		p[1] = p[2] = "false";
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_SET_FLAGS, 3, p, on_changed, c);
+	case KWG_CTL_GROUP_DRAIN:
+		p[2] = "true";
+		return kwg_pg_query(c->pg, KWG_SQL_GROUP_SET_FLAGS, 3, p, on_changed, c);
+	case KWG_CTL_MAINTENANCE_ENTER:
+	case KWG_CTL_MAINTENANCE_EXIT:
+		p[0] = o->command == KWG_CTL_MAINTENANCE_ENTER ? "true" : "false";
+		p[1] = o->message;
+		return kwg_pg_query(c->pg, KWG_SQL_MAINTENANCE_SET, 2, p, on_changed, c);
+	}
+	return -EINVAL;
+}
+
+int kwg_ctl_new(uv_loop_t *loop, const struct kwg_ctl_opts *opts, struct kwg_ctl **ret)
+{
+	struct kwg_ctl *c = calloc(1, sizeof(*c));
+	int r;
+
+	if (!c)
+		return -ENOMEM;
+	c->loop = loop;
+	c->opts = opts;
+	r = kwg_pg_new(loop, opts->database_url, "ctl", NULL, NULL, &c->pg);
+	if (r < 0) {
+		free(c);
+		return r;
+	}
+	uv_timer_init(loop, &c->poll);
+	uv_timer_init(loop, &c->deadline);
+	c->poll.data = c->deadline.data = c;
+	kwg_pg_start(c->pg);
+	uv_timer_start(&c->deadline, on_deadline, opts->timeout_ms, 0);
+	r = start(c);
+	if (r < 0)
+		finish(c, 1);
+	*ret = c;
+	return 0;
+}
+
+int kwg_ctl_free(struct kwg_ctl *c)
+{
+	int code = c->exit_code;
+
+	free(c);
+	return code;
+}
