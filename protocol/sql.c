@@ -77,6 +77,10 @@ const char KWG_SQL_BROADCAST_POLL[] =
     " WHERE type = CAST($1 AS queue_type) AND \"offset\" > $2::bigint"
     " AND \"consumer_group\" IS NULL ORDER BY \"offset\" ASC LIMIT 100";
 
+/* worker_job_running (key, worker_uuid): the claim committed iff its records are there. */
+const char KWG_SQL_CLAIM_RESOLVE[] =
+    "SELECT \"key\" FROM worker_job_running WHERE worker_uuid = $1 AND \"key\" = ANY($2::text[])";
+
 /* queues (type, key, value): after a connection loss the outcome of the last batch is unknown;
  * resending it through this statement writes only the rows that are not there yet (the
  * queues_type__key index finds them). */
@@ -186,6 +190,7 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"broadcast_max", KWG_SQL_BROADCAST_MAX},
     {"broadcast_poll", KWG_SQL_BROADCAST_POLL},
     {"emit_dedupe", KWG_SQL_EMIT_DEDUPE},
+    {"claim_resolve", KWG_SQL_CLAIM_RESOLVE},
     {"control_read", KWG_SQL_CONTROL_READ},
     {"group_upsert", KWG_SQL_GROUP_UPSERT},
     {"group_delete", KWG_SQL_GROUP_DELETE},

@@ -37,6 +37,9 @@ struct kwg_dispatch {
 	uint64_t last_hit_ms;
 	struct claimed *rows;
 	size_t n_rows;
+	/* A claim whose COMMIT got no answer: resolved after reconnecting (see resolve_limbo). */
+	struct claimed *limbo;
+	size_t n_limbo;
 	char runnerless[256], scripts[1024]; /* text-array literals for the default group */
 };
 
@@ -115,9 +118,20 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 	struct kwg_dispatch *d = userdata;
 	size_t n = d->n_rows;
 
+	if (!res && n > 0 && !d->limbo) {
+		/* The connection went during COMMIT: the claim may or may not have committed. Keep
+		 * the jobs until a new connection tells which (resolve_limbo); never drop them. */
+		kwg_log_warning("connection lost during the COMMIT of a claim of %zu job(s); "
+		                "checking its outcome after reconnecting",
+		                n);
+		d->limbo = d->rows;
+		d->n_limbo = n;
+		d->rows = NULL;
+		d->n_rows = 0;
+		claim_done(d, CLAIM_ERROR);
+		return;
+	}
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		/* Lost during COMMIT, the outcome is unknown; the rows are either still queued or
-		 * recorded in worker_job_running for Kestra's resubmission. */
 		claim_failed(d, "COMMIT", res, error);
 		return;
 	}
@@ -296,7 +310,7 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 
 static void claim(struct kwg_dispatch *d)
 {
-	if (!d->running || d->paused || d->claiming || !kwg_pg_is_connected(d->pg))
+	if (!d->running || d->paused || d->claiming || d->limbo || !kwg_pg_is_connected(d->pg))
 		return;
 	/* No free slot: wait for kwg_dispatch_wake. */
 	if (d->ops.free_slots(d->ctx) == 0)
@@ -307,10 +321,89 @@ static void claim(struct kwg_dispatch *d)
 		claim_done(d, CLAIM_ERROR);
 }
 
+static void limbo_clear(struct kwg_dispatch *d)
+{
+	for (size_t i = 0; i < d->n_limbo; i++)
+		kwg_job_free(d->limbo[i].job);
+	free(d->limbo);
+	d->limbo = NULL;
+	d->n_limbo = 0;
+}
+
+static void on_resolved(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	size_t run = 0;
+
+	d->claiming = false;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (res)
+			kwg_log_warning("checking an unconfirmed claim failed: %s; trying again",
+			                kwg_pg_result_error(res));
+		return; /* tried again on the next connection */
+	}
+	/* The claim committed iff this worker's worker_job_running records are there. */
+	for (size_t i = 0; i < d->n_limbo; i++) {
+		struct kwg_job *job = d->limbo[i].job;
+		bool held = false;
+		if (!job || kwg_job_kind(job) != KWG_JOB_TASK || kwg_job_is_broken(job))
+			continue;
+		for (int j = 0; j < PQntuples(res) && !held; j++)
+			held = strcmp(PQgetvalue(res, j, 0), kwg_job_task_run_id(job)) == 0;
+		if (!held)
+			continue;
+		d->limbo[i].job = NULL;
+		d->claimed++;
+		run++;
+		d->ops.on_job(d->ctx, job);
+	}
+	kwg_log_notice("unconfirmed claim resolved: %s; %zu job(s) run",
+	               run ? "it had committed" : "it had been rolled back (the rows are queued)", run);
+	limbo_clear(d);
+	claim(d);
+}
+
+/* Asks which jobs of the unconfirmed claim this worker holds. Malformed and trigger jobs of such
+ * a claim have no record to look at; if the claim committed they are lost to this worker and the
+ * warning above says so. */
+static void resolve_limbo(struct kwg_dispatch *d)
+{
+	const char **keys = calloc(d->n_limbo + 1, sizeof(*keys));
+	struct kwg_buf arr;
+	const char *params[2];
+	size_t n = 0;
+	int r;
+
+	if (!keys)
+		return;
+	for (size_t i = 0; i < d->n_limbo; i++)
+		if (d->limbo[i].job && kwg_job_kind(d->limbo[i].job) == KWG_JOB_TASK &&
+		    !kwg_job_is_broken(d->limbo[i].job))
+			keys[n++] = kwg_job_task_run_id(d->limbo[i].job);
+	kwg_buf_init(&arr, SIZE_MAX / 4);
+	r = kwg_sql_text_array(&arr, keys, n);
+	params[0] = d->worker_id;
+	params[1] = kwg_buf_str(&arr);
+	if (r >= 0) {
+		d->claiming = true;
+		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_RESOLVE, 2, params, on_resolved, d);
+		if (r < 0)
+			d->claiming = false;
+	}
+	kwg_buf_done(&arr);
+	free(keys);
+}
+
 static void on_pg_state(void *userdata, bool connected)
 {
-	if (connected)
-		claim(userdata);
+	struct kwg_dispatch *d = userdata;
+
+	if (!connected)
+		return;
+	if (d->limbo && !d->claiming)
+		resolve_limbo(d);
+	else
+		claim(d);
 }
 
 static int text_array(char *out, size_t size, const char *const *list)
@@ -392,7 +485,7 @@ void kwg_dispatch_stop(struct kwg_dispatch *d)
 
 bool kwg_dispatch_idle(const struct kwg_dispatch *d)
 {
-	return !d->claiming;
+	return !d->claiming && !d->limbo;
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -407,5 +500,6 @@ void kwg_dispatch_close(struct kwg_dispatch *d)
 	d->running = false;
 	kwg_pg_close(d->pg, NULL, NULL);
 	rows_clear(d);
+	limbo_clear(d);
 	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }

@@ -361,7 +361,8 @@ static void on_stop_check(uv_timer_t *t)
 {
 	struct kwg_worker *w = t->data;
 
-	if (w->phase == PHASE_DRAINING && (w->n_running > 0 || !kwg_dispatch_idle(w->dispatch)))
+	if (w->phase == PHASE_DRAINING &&
+	    (w->n_running > 0 || (!w->forced && !kwg_dispatch_idle(w->dispatch))))
 		return;
 	if (w->phase == PHASE_DRAINING) {
 		w->phase = PHASE_FLUSHING;

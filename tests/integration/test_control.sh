@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The control plane: kwg migrate; pause, resume, drain (--wait), maintenance, Kestra's ClusterEvent;
+# each takes effect within a second and claims nothing while active; /health and /metrics answer
+# in each state; group list and status show what runs.
+source "$(dirname "$0")/../lib/it.sh"
+it_db control
+
+WJ=io.kestra.core.runners.WorkerJob
+WTR=io.kestra.core.runners.WorkerTaskResult
+CE=io.kestra.core.server.ClusterEvent
+kwg() { "$KWGT_BIN" "$@" --database-url "$DB"; }
+
+out=$(kwg migrate)
+expect_match "$out" "schema kwg is up to date" "kwg migrate creates schema kwg"
+out=$(kwg migrate)
+expect_match "$out" "schema kwg is up to date" "kwg migrate runs again harmlessly"
+expect_eq "$(kwg group create ctl --description 'the control test')" "group ctl created" "group create"
+
+PORT=$((30000 + RANDOM % 20000))
+it_worker w --group ctl --concurrency 2 --management-port "$PORT"
+health() { curl -s -o "$IT_TMP/health.json" -w '%{http_code}' "http://127.0.0.1:$PORT/health"; }
+health_has() { health >/dev/null && grep -q "$1" "$IT_TMP/health.json"; }
+wait_for "the worker claiming" 10 health_has '"claiming":true'
+expect_eq "$(health)" 200 "/health is 200 when serving"
+expect_match "$(cat "$IT_TMP/health.json")" '"service":"RUNNING"' "/health names the service state"
+
+job() { # job ID COMMAND
+  sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('$WJ', '$1', '{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"$1\",\"executionId\":\"x$1\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\",\"histories\":[{\"state\":\"CREATED\",\"date\":\"2025-09-02T10:15:30.101234Z\"}]}},\"task\":{\"id\":\"t\",\"type\":\"io.kestra.plugin.scripts.shell.Commands\",\"commands\":\"[\\\"$2\\\"]\",\"taskRunner\":{\"type\":\"io.kestra.plugin.core.runner.Process\"}},\"runContext\":{}}', 'ctl')"
+}
+claimed() { sql "SELECT consumer_worker FROM queues WHERE type = '$WJ' AND key = '$1'"; }
+is_claimed() { [ "$(claimed "$1")" == t ]; }
+done_ok() { [ "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key = '$1' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" == 1 ]; }
+# still_unclaimed ID: 40 claim polls (25 ms each) pass without the row being taken.
+still_unclaimed() {
+  local deadline=$((SECONDS + 2))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(claimed "$1")" == f ] || return 1
+    sleep 0.1
+  done
+}
+since_ms() { echo $(( $(date +%s%3N) - $1 )); }
+
+# pause / resume
+t=$(date +%s%3N)
+kwg group pause ctl >/dev/null
+wait_for "the pause seen by the worker" 5 health_has '"paused":true'
+d=$(since_ms "$t")
+[ "$d" -lt 1000 ] && pass "pause took effect in $d ms" || fail "pause took $d ms"
+expect_match "$(cat "$IT_TMP/health.json")" '"claiming":false' "/health says it claims nothing while paused"
+expect_eq "$(health)" 200 "a paused worker is still ready"
+job p1 "true"
+still_unclaimed p1 && pass "nothing is claimed while the group is paused" || fail "p1 was claimed while paused"
+t=$(date +%s%3N)
+kwg group resume ctl >/dev/null
+wait_for "p1 claimed after resume" 5 is_claimed p1
+d=$(since_ms "$t")
+[ "$d" -lt 1000 ] && pass "resume took effect in $d ms" || fail "resume took $d ms"
+wait_for "p1 done" 10 done_ok p1
+
+# drain --wait returns when the last task ends
+job d1 "sleep 2"
+wait_for "d1 running" 10 is_claimed d1
+out=$(kwg group drain ctl --wait --timeout 30s)
+expect_match "$out" "group ctl draining" "drain says what it does"
+expect_match "$out" "1 task\\(s\\) running on 1 live worker\\(s\\)" "drain --wait shows progress"
+expect_match "$out" "no task running: done" "drain --wait returns when no task runs"
+done_ok d1 && pass "the task drained was finished, not killed" || fail "d1 not SUCCESS after the drain"
+job d2 "true"
+still_unclaimed d2 && pass "nothing is claimed while draining" || fail "d2 claimed while draining"
+list=$(kwg group list)
+expect_match "$list" "ctl +1 +0 +1 draining the control test" "group list: workers, running, queued, state, description"
+expect_match "$(kwg group list --json)" '"group":"ctl","description":"the control test","workers":1,"running":0,"queued":1,"paused":false,"draining":true' "group list --json"
+kwg group resume ctl >/dev/null
+wait_for "d2 done after resume" 10 done_ok d2
+
+# kwg maintenance: every worker stops claiming; the service state is MAINTENANCE
+kwg maintenance enter --message "upgrade" >/dev/null
+wait_for "maintenance seen" 5 health_has '"maintenance":true'
+state_is() { [ "$(sql "SELECT state FROM service_instance WHERE value->'props'->>'worker.group' = 'ctl'")" == "$1" ]; }
+wait_for "service state MAINTENANCE" 5 state_is MAINTENANCE
+pass "the worker's service state is MAINTENANCE"
+job m1 "true"
+still_unclaimed m1 && pass "nothing is claimed in maintenance" || fail "m1 claimed in maintenance"
+kwg maintenance exit >/dev/null
+wait_for "m1 done after maintenance" 10 done_ok m1
+wait_for "service state RUNNING again" 5 state_is RUNNING
+pass "the service state returns to RUNNING"
+
+# Kestra's own maintenance events (Enterprise ClusterEvent)
+sql "INSERT INTO queues (type, key, value) VALUES ('$CE', 'ev1', '{\"uid\":\"ev1\",\"eventType\":\"MAINTENANCE_ENTER\",\"eventDate\":\"2025-09-02T10:20:00.123456\",\"message\":\"EE\"}')"
+wait_for "ClusterEvent MAINTENANCE_ENTER seen" 5 health_has '"maintenance":true'
+job c1 "true"
+still_unclaimed c1 && pass "nothing is claimed during Kestra's maintenance" || fail "c1 claimed during ClusterEvent maintenance"
+sql "INSERT INTO queues (type, key, value) VALUES ('$CE', 'ev2', '{\"uid\":\"ev2\",\"eventType\":\"MAINTENANCE_EXIT\",\"eventDate\":\"2025-09-02T10:21:00.123456\"}')"
+wait_for "c1 done after MAINTENANCE_EXIT" 10 done_ok c1
+
+metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
+expect_match "$metrics" 'kwg_tasks_finished_total\{state="SUCCESS"\} 5' "/metrics counts finished tasks by state"
+expect_match "$metrics" 'kwg_task_duration_seconds_count 5' "/metrics has the duration histogram"
+expect_match "$metrics" 'kwg_claiming 1' "/metrics says it claims"
+expect_match "$(kwg status)" "RUNNING +0 " "status lists the worker"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" 404 "unknown paths are 404"
+
+expect_eq "$(kwg group delete ctl)" "group ctl deleted" "group delete"
+out=$(kwg group delete ctl 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 1 "deleting a missing group fails"
+it_stop "$WORKER_PID"
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+it_done
