@@ -95,7 +95,9 @@ const char KWG_SQL_EMIT_DEDUPE[] =
 /* kwg.maintenance (active), kwg.worker_groups (key, paused, draining): kwg's own tables. */
 const char KWG_SQL_CONTROL_READ[] =
     "SELECT COALESCE((SELECT active FROM kwg.maintenance WHERE id = 1), false),"
-    " COALESCE(g.paused, false), COALESCE(g.draining, false)"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false),"
+    " (SELECT count(*) FROM queues WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS"
+    " queue_type) AND NOT consumer_worker AND consumer_group IS NOT DISTINCT FROM NULLIF($1, ''))"
     " FROM (SELECT $1::varchar AS key) k LEFT JOIN kwg.worker_groups g ON g.key = k.key";
 const char KWG_SQL_LISTEN_CONTROL[] = "LISTEN kwg_control";
 

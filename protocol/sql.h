@@ -37,7 +37,8 @@ extern const char KWG_SQL_INSTANCE_UPSERT[];
  * $2 offset). */
 extern const char KWG_SQL_BROADCAST_MAX[];
 extern const char KWG_SQL_BROADCAST_POLL[];
-/* After a COMMIT whose outcome is unknown: which of these keys ($2 text[]) this worker ($1) holds. */
+/* After a COMMIT whose outcome is unknown: which of these keys ($2 text[]) this worker ($1) holds.
+ */
 extern const char KWG_SQL_CLAIM_RESOLVE[];
 /* Emit variant for a batch retried after an ambiguous failure: skips rows already written. */
 extern const char KWG_SQL_EMIT_DEDUPE[];

@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 jobs=$(nproc)
-fuzz_seconds=${KWG_FUZZ_SECONDS:-20}
+fuzz_seconds=${FUZZ_SECONDS:-20}
 failed_stages=()
 
 scripts/setup.sh

@@ -35,6 +35,7 @@ struct kwg_control {
 	bool busy, notified, listening, schema_warned, closed, first_flags;
 	unsigned ticks;
 	struct kwg_control_flags flags;
+	long long queued;
 };
 
 static const enum kwg_queue_type stream_types[STREAM__COUNT] = {
@@ -160,6 +161,7 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
 		f.paused = PQgetvalue(res, 0, 1)[0] == 't';
 		f.draining = PQgetvalue(res, 0, 2)[0] == 't';
+		c->queued = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		apply_flags(c, &f);
 		return;
 	}
@@ -282,6 +284,7 @@ int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	c->ops = *ops;
 	c->ctx = ctx;
 	c->first_flags = true;
+	c->queued = -1;
 	r = kwg_pg_new(loop, cfg->database_url, "control", on_pg_state, c, &c->pg);
 	if (r < 0) {
 		free(c);
@@ -303,6 +306,11 @@ void kwg_control_start(struct kwg_control *c)
 const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c)
 {
 	return &c->flags;
+}
+
+long long kwg_control_queued(const struct kwg_control *c)
+{
+	return c->queued;
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -30,4 +30,6 @@ int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
                     const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
 void kwg_control_start(struct kwg_control *c);
 const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c);
+/* WorkerJob rows of this worker's group not claimed yet, as of the last read (-1: unknown). */
+long long kwg_control_queued(const struct kwg_control *c);
 void kwg_control_close(struct kwg_control *c);

@@ -358,7 +358,8 @@ static void on_resolved(void *userdata, PGresult *res, const char *error)
 		d->ops.on_job(d->ctx, job);
 	}
 	kwg_log_notice("unconfirmed claim resolved: %s; %zu job(s) run",
-	               run ? "it had committed" : "it had been rolled back (the rows are queued)", run);
+	               run ? "it had committed" : "it had been rolled back (the rows are queued)",
+	               run);
 	limbo_clear(d);
 	claim(d);
 }

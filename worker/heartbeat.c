@@ -28,6 +28,7 @@ struct kwg_heartbeat {
 	bool in_flight, again, lost, closed;
 	uint64_t started_ms, last_ok_ms;
 	bool ever_ok;
+	int open_handles; /* freed when the last timer is closed (close callbacks run LIFO) */
 };
 
 static void beat(struct kwg_heartbeat *hb);
@@ -213,6 +214,7 @@ int kwg_heartbeat_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	uv_timer_init(loop, &hb->beat);
 	uv_timer_init(loop, &hb->poke);
 	hb->beat.data = hb->poke.data = hb;
+	hb->open_handles = 2;
 	*ret = hb;
 	return 0;
 }
@@ -261,7 +263,7 @@ static void on_timer_closed(uv_handle_t *h)
 {
 	struct kwg_heartbeat *hb = h->data;
 
-	if (h == (uv_handle_t *)&hb->poke)
+	if (--hb->open_handles == 0)
 		free(hb);
 }
 

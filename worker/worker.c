@@ -627,9 +627,12 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 	    "kwg_errors_total %llu\n"
 	    "# HELP kwg_claiming Whether the worker claims new tasks.\n# TYPE kwg_claiming gauge\n"
 	    "kwg_claiming %d\n"
+	    "# HELP kwg_queue_depth WorkerJob rows of this worker's group waiting (-1: unknown).\n"
+	    "# TYPE kwg_queue_depth gauge\nkwg_queue_depth %lld\n"
 	    "# HELP kwg_heartbeat_fresh Whether the last heartbeat is recent.\n"
 	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n",
 	    w->duration_sum, total, w->log_lines, w->kills, kwg_outbox_bytes(w->outbox),
-	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1, fresh ? 1 : 0);
+	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1,
+	    kwg_control_queued(w->control), fresh ? 1 : 0);
 	return 200;
 }

@@ -51,6 +51,9 @@ expect_match "$(cat "$IT_TMP/health.json")" '"claiming":false' "/health says it 
 expect_eq "$(health)" 200 "a paused worker is still ready"
 job p1 "true"
 still_unclaimed p1 && pass "nothing is claimed while the group is paused" || fail "p1 was claimed while paused"
+depth_one() { curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^kwg_queue_depth 1$'; }
+wait_for "the queue depth in /metrics" 5 depth_one
+pass "/metrics shows the waiting job in the group's queue depth"
 t=$(date +%s%3N)
 kwg group resume ctl >/dev/null
 wait_for "p1 claimed after resume" 5 is_claimed p1
@@ -99,6 +102,9 @@ metrics=$(curl -s "http://127.0.0.1:$PORT/metrics")
 expect_match "$metrics" 'kwg_tasks_finished_total\{state="SUCCESS"\} 5' "/metrics counts finished tasks by state"
 expect_match "$metrics" 'kwg_task_duration_seconds_count 5' "/metrics has the duration histogram"
 expect_match "$metrics" 'kwg_claiming 1' "/metrics says it claims"
+depth_zero() { curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^kwg_queue_depth 0$'; }
+wait_for "the queue depth back to 0" 5 depth_zero
+pass "/metrics queue depth returns to 0 once every job is claimed"
 expect_match "$(kwg status)" "RUNNING +0 " "status lists the worker"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" 404 "unknown paths are 404"
 

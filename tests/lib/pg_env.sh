@@ -8,6 +8,7 @@
 #   pg_env.sh stop DIR           stop it and remove DIR
 #   pg_env.sh newdb DIR NAME     (re)create database NAME from the Kestra template; prints its conninfo
 #   pg_env.sh url DIR [DBNAME]   prints the conninfo of DBNAME (default kestra_template)
+#   pg_env.sh restart|pause|resume DIR   restart, stop or start the server (the data stays)
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -102,6 +103,14 @@ cmd_stop() {
   rm -rf "$dir"
 }
 
+cmd_ctl() { # cmd_ctl DIR restart|stop|start: the server only, the data stays
+  local dir=$1 action=$2
+  case "$action" in
+    stop) as_owner "$bindir/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null ;;
+    start | restart) as_owner "$bindir/pg_ctl" -D "$dir/data" -l "$dir/server.log" -m fast -w -t 30 "$action" >/dev/null ;;
+  esac
+}
+
 cmd_newdb() {
   local dir=$1 name=$2
   PGOPTIONS='-c client_min_messages=warning' psql "$(conninfo "$dir" postgres)" -qAtX -v ON_ERROR_STOP=1 \
@@ -115,6 +124,9 @@ case "${1:-}" in
   start) [ $# -eq 2 ] || die "usage: pg_env.sh start DIR"; cmd_start "$2" ;;
   stop) [ $# -eq 2 ] || die "usage: pg_env.sh stop DIR"; cmd_stop "$2" ;;
   newdb) [ $# -eq 3 ] || die "usage: pg_env.sh newdb DIR NAME"; cmd_newdb "$2" "$3" ;;
+  restart | pause | resume)
+    [ $# -eq 2 ] || die "usage: pg_env.sh restart|pause|resume DIR"
+    case "$1" in restart) cmd_ctl "$2" restart ;; pause) cmd_ctl "$2" stop ;; resume) cmd_ctl "$2" start ;; esac ;;
   url) [ $# -ge 2 ] || die "usage: pg_env.sh url DIR [DBNAME]"; conninfo "$2" "${3:-kestra_template}" ;;
   *) die "usage: pg_env.sh start|stop|newdb|url DIR …" ;;
 esac
