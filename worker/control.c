@@ -97,9 +97,10 @@ static void on_max(void *userdata, PGresult *res, const char *error, enum stream
 	struct kwg_control *c = userdata;
 
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		kwg_log_warning("reading the %s high-water mark failed: %s",
-		                kwg_queue_type_label(stream_types[s]),
-		                res ? kwg_pg_result_error(res) : error);
+		if (!c->closed)
+			kwg_log_warning("reading the %s high-water mark failed: %s",
+			                kwg_queue_type_label(stream_types[s]),
+			                res ? kwg_pg_result_error(res) : error);
 		c->busy = false;
 		return;
 	}
@@ -123,8 +124,10 @@ static void on_poll(void *userdata, PGresult *res, const char *error, enum strea
 	struct kwg_control *c = userdata;
 
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		kwg_log_warning("polling %s failed: %s", kwg_queue_type_label(stream_types[s]),
-		                res ? kwg_pg_result_error(res) : error);
+		if (!c->closed)
+			kwg_log_warning("polling %s failed: %s",
+			                kwg_queue_type_label(stream_types[s]),
+			                res ? kwg_pg_result_error(res) : error);
 		c->busy = false;
 		return;
 	}
@@ -175,8 +178,9 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		apply_flags(c, &f);
 		return;
 	}
-	kwg_log_warning("reading the control flags failed: %s",
-	                res ? kwg_pg_result_error(res) : error);
+	if (!c->closed)
+		kwg_log_warning("reading the control flags failed: %s",
+		                res ? kwg_pg_result_error(res) : error);
 }
 
 static void on_listening(void *userdata, PGresult *res, const char *error)

@@ -179,7 +179,8 @@ static void on_workers(void *userdata, PGresult *res, const char *error)
 		if (strtoll(PQgetvalue(res, i, 3), NULL, 10) <= c->since_ms)
 			stale++;
 	}
-	if (running != c->last_running) {
+	/* Progress counts only reports made since the flag was set. */
+	if (stale == 0 && running != c->last_running) {
 		printf("%lld task(s) running on %lld live worker(s)\n", running, live);
 		fflush(stdout);
 		c->last_running = running;

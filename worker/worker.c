@@ -232,6 +232,7 @@ static void on_job(void *ctx, struct kwg_job *job)
 	w->runs = n;
 	w->n_running++;
 	w->info.running = w->n_running;
+	kwg_heartbeat_poke(w->heartbeat);
 	/* KESTRA: a job of an execution already killed ends KILLED without running. */
 	if (killed)
 		kwg_run_stop(n->run, KWG_RUN_STOP_KILLED);
