@@ -83,3 +83,34 @@ int kwg_parse_duration_ms(const char *s, uint64_t *ret)
 	}
 	return -EINVAL;
 }
+
+int kwg_parse_size_bytes(const char *s, uint64_t *ret)
+{
+	static const struct {
+		const char *suffix;
+		uint64_t mult;
+	} units[] = {{"", 1},
+	             {"B", 1},
+	             {"KiB", 1ull << 10},
+	             {"MiB", 1ull << 20},
+	             {"GiB", 1ull << 30},
+	             {"TiB", 1ull << 40}};
+	char *end;
+	unsigned long long v;
+
+	if (!s || !isdigit((unsigned char)*s))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno == ERANGE)
+		return -ERANGE;
+	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (strcmp(end, units[i].suffix) == 0) {
+			if (v > UINT64_MAX / units[i].mult)
+				return -ERANGE;
+			*ret = v * units[i].mult;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}

@@ -8,5 +8,7 @@ int kwg_parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *ret);
 int kwg_parse_i64(const char *s, int64_t *ret);
 /* true/false, yes/no, on/off, 1/0 (any case). */
 int kwg_parse_bool(const char *s, bool *ret);
+/* "512MiB", "8GiB", "64KiB", "1000"; a bare number is bytes. */
+int kwg_parse_size_bytes(const char *s, uint64_t *ret);
 /* "250ms", "30s", "5m", "1h"; a bare number is milliseconds. */
 int kwg_parse_duration_ms(const char *s, uint64_t *ret);

@@ -119,7 +119,7 @@ int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
                       const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret)
 {
 	struct kwg_process *p = calloc(1, sizeof(*p));
-	uv_stdio_container_t stdio[3];
+	uv_stdio_container_t stdio[5];
 	uv_process_options_t opts = {0};
 	int r;
 
@@ -146,7 +146,10 @@ int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
 	opts.args = (char **)spec->argv;
 	opts.env = (char **)spec->envp;
 	opts.cwd = spec->cwd;
-	opts.stdio_count = 3;
+	stdio[3].flags = stdio[4].flags = UV_INHERIT_FD;
+	stdio[3].data.fd = spec->fd3;
+	stdio[4].data.fd = spec->fd4;
+	opts.stdio_count = spec->fd4 >= 0 ? 5 : spec->fd3 >= 0 ? 4 : 3;
 	opts.stdio = stdio;
 	/* DETACHED = setsid(): a session and process group of its own, killed as a whole. */
 	opts.flags = UV_PROCESS_DETACHED;

@@ -17,6 +17,8 @@ struct kwg_process_spec {
 	const char *const *argv; /* borrowed, NULL-terminated */
 	const char *const *envp; /* borrowed, NULL-terminated */
 	const char *cwd;
+	/* Descriptors the child gets as fd 3 and fd 4 (the sandbox spec and status), or -1. */
+	int fd3, fd4;
 };
 
 struct kwg_process_cbs {

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -61,8 +62,11 @@ struct kwg_run {
 	uv_timer_t timer; /* deferred start, then the task timeout */
 	bool timer_closed;
 	char *working_dir;
+	int status_fd;          /* read end of kwg-exec's status pipe, or -1 */
 	struct kwg_buf scratch; /* LogEntry encoding */
 };
+
+static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
 
 static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -261,6 +265,13 @@ static void on_process_exit(void *userdata, int exit_code)
 		complete(run, KWG_STATE_FAILED, NULL);
 		return;
 	}
+	if (exit_code >= KWG_SANDBOX_EXIT_SETUP && exit_code <= KWG_SANDBOX_EXIT_NOTFOUND) {
+		char why[512];
+		if (sandbox_failure(run, why, sizeof(why))) {
+			fail_unrunnable(run, why);
+			return;
+		}
+	}
 	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
 	                            run->task.warning_on_stderr);
 	if (exit_code != 0)
@@ -297,11 +308,17 @@ static int make_working_dir(struct kwg_run *run)
 		return -ENAMETOOLONG;
 	if (mkdir(path, 0700) < 0)
 		return -errno;
+	/* The task user owns its working directory (the worker removes it afterwards as root). */
+	if (run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE &&
+	    run->cfg.sandbox->uid >= 0 &&
+	    chown(path, (uid_t)run->cfg.sandbox->uid, (gid_t)run->cfg.sandbox->gid) < 0)
+		return -errno;
 	run->working_dir = strdup(path);
 	return run->working_dir ? 0 : -ENOMEM;
 }
 
-static int write_file(const char *dir, const char *name, const char *content)
+static int write_file(const char *dir, const char *name, const char *content, int64_t owner,
+                      int64_t group)
 {
 	char path[PATH_MAX];
 	cleanup_close int fd = -1;
@@ -312,6 +329,8 @@ static int write_file(const char *dir, const char *name, const char *content)
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0)
 		return -errno;
+	if (owner >= 0 && fchown(fd, (uid_t)owner, (gid_t)group) < 0)
+		return -errno;
 	while (off < len) {
 		ssize_t n = write(fd, content + off, len - off);
 		if (n < 0 && errno == EINTR)
@@ -321,6 +340,62 @@ static int write_file(const char *dir, const char *name, const char *content)
 		off += (size_t)n;
 	}
 	return 0;
+}
+
+static bool sandboxed(const struct kwg_run *run)
+{
+	return run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE;
+}
+
+/* The sandbox spec of this run in a memfd (kwg-exec's fd 3) and the status pipe (its fd 4). */
+static int prepare_sandbox(struct kwg_run *run, const struct kwg_strv *env, int *ret_spec_fd,
+                           int *ret_status_wr)
+{
+	struct kwg_sandbox_spec spec = *run->cfg.sandbox;
+	cleanup_close int fd = -1;
+	cleanup_free char *bytes = NULL;
+	int pipefd[2];
+	size_t len;
+	int r;
+
+	spec.workdir = run->working_dir;
+	spec.argv = run->task.argv;
+	spec.envp = *env;
+	r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	if (r < 0)
+		return r;
+	fd = memfd_create("kwg-sandbox-spec", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, bytes, len) != (ssize_t)len)
+		return -EIO;
+	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	run->status_fd = pipefd[0];
+	*ret_status_wr = pipefd[1];
+	*ret_spec_fd = steal_fd(&fd);
+	return 0;
+}
+
+/* kwg-exec failed before the task ran: what its status descriptor says, or NULL. */
+static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size)
+{
+	struct kwg_sandbox_status st;
+	ssize_t n;
+
+	if (run->status_fd < 0)
+		return NULL;
+	n = read(run->status_fd, &st, sizeof(st));
+	if (n != (ssize_t)sizeof(st))
+		return NULL;
+	if (st.stage == KWG_STAGE_EXEC)
+		(void)snprintf(buf, size, "Cannot run program \"%.200s\": %s", run->task.argv.v[0],
+		               strerror(st.err));
+	else
+		(void)snprintf(buf, size, "the task sandbox could not be set up: %s failed: %s",
+		               kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
+		               strerror(st.err));
+	return buf;
 }
 
 static void start_script(struct kwg_run *run)
@@ -342,7 +417,9 @@ static void start_script(struct kwg_run *run)
 	if (r >= 0)
 		r = kwg_logstream_new(MAX_LINE_BYTES, on_line, run, &run->ls);
 	if (r >= 0 && run->task.script_file)
-		r = write_file(run->working_dir, run->task.script_file, run->task.script_body);
+		r = write_file(run->working_dir, run->task.script_file, run->task.script_body,
+		               sandboxed(run) ? run->cfg.sandbox->uid : -1,
+		               sandboxed(run) ? run->cfg.sandbox->gid : -1);
 	if (r >= 0)
 		r = kwg_sandbox_task_env(run->cfg.parent_env, run->cfg.env_passthrough,
 		                         &run->task.env, &env);
@@ -359,8 +436,30 @@ static void start_script(struct kwg_run *run)
 	    .argv = (const char *const *)run->task.argv.v,
 	    .envp = (const char *const *)env.v,
 	    .cwd = run->working_dir,
+	    .fd3 = -1,
+	    .fd4 = -1,
 	};
-	r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
+	if (sandboxed(run)) {
+		static const char *const no_env[] = {NULL};
+		const char *helper_argv[] = {run->cfg.exec_helper, NULL};
+		r = prepare_sandbox(run, &env, &spec.fd3, &spec.fd4);
+		if (r < 0) {
+			char why[256];
+			(void)snprintf(why, sizeof(why), "cannot prepare the task sandbox: %s",
+			               strerror(-r));
+			kwg_strv_done(&env);
+			fail_unrunnable(run, why);
+			return;
+		}
+		/* kwg-exec gets nothing from the worker but its spec. */
+		spec.argv = helper_argv;
+		spec.envp = no_env;
+		r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
+		(void)close(spec.fd3);
+		(void)close(spec.fd4);
+	} else {
+		r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
+	}
 	kwg_strv_done(&env);
 	if (r < 0) {
 		char why[512];
@@ -441,6 +540,7 @@ int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
 	run->job = job;
 	run->state = RUN_STARTING;
 	run->final_state = KWG_STATE_UNKNOWN;
+	run->status_fd = -1;
 	run->started_ms = uv_now(cfg->loop);
 	kwg_job_ref(job, &run->ref);
 	kwg_buf_init(&run->scratch, 16u << 20);
@@ -521,6 +621,8 @@ struct kwg_run *kwg_run_free(struct kwg_run *run)
 	run->out = kwg_script_output_free(run->out);
 	run->ls = kwg_logstream_free(run->ls);
 	kwg_buf_done(&run->scratch);
+	if (run->status_fd >= 0)
+		(void)close(run->status_fd);
 	uv_close((uv_handle_t *)&run->timer, on_timer_closed);
 	return NULL;
 }

@@ -13,6 +13,7 @@
 #include "protocol/queue.h"
 #include "protocol/script_task.h"
 #include "protocol/worker_job.h"
+#include "sandbox/sandbox.h"
 
 struct kwg_run;
 
@@ -35,6 +36,10 @@ struct kwg_run_config {
 	const char *work_root;              /* where working directories are made */
 	const char *const *env_passthrough; /* borrowed, NULL-terminated, may be NULL */
 	char *const *parent_env;            /* the worker's environment, borrowed */
+	/* The Process sandbox: profile, task user and limits (workdir, argv, envp are the run's);
+	 * profile none spawns the task directly. exec_helper is kwg-exec's path. Borrowed. */
+	const struct kwg_sandbox_spec *sandbox;
+	const char *exec_helper;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

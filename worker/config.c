@@ -22,6 +22,9 @@ enum cfg_type {
 	CFG_LIST,
 	CFG_DURATION,
 	CFG_STRATEGY,
+	CFG_SIZE,
+	CFG_U64,
+	CFG_PROFILE,
 };
 
 struct cfg_key {
@@ -63,6 +66,22 @@ static const struct cfg_key keys_table[] = {
      0, false, "NEVER, IMMEDIATELY or AFTER_TERMINATION_GRACE_PERIOD (workerTaskRestartStrategy)"},
     {"management_port", CFG_U32, OFF(management_port), "8081", 0, 65535, false,
      "HTTP port of /health and /metrics; 0 turns it off"},
+    {"sandbox", CFG_PROFILE, OFF(sandbox), "default", 0, 0, false,
+     "Process task sandbox: default, strict or none (no isolation)"},
+    {"sandbox_user", CFG_STRING, OFF(sandbox_user), "", 0, 0, false,
+     "user of sandboxed tasks, UID[:GID] or a name (default nobody when root)"},
+    {"task_cpu_seconds", CFG_U64, OFF(task_cpu_seconds), "0", 0, 0, false,
+     "CPU seconds a task process may use; 0: unlimited"},
+    {"task_memory", CFG_SIZE, OFF(task_memory), "8GiB", 0, 0, false,
+     "address space of a task process (rlimit); 0: unlimited"},
+    {"task_open_files", CFG_U64, OFF(task_open_files), "4096", 0, 0, false,
+     "open files of a task process; 0: unlimited"},
+    {"task_processes", CFG_U64, OFF(task_processes), "4096", 0, 0, false,
+     "processes of the task user (shared by its tasks); 0: unlimited"},
+    {"task_file_size", CFG_SIZE, OFF(task_file_size), "0", 0, 0, false,
+     "largest file a task may write; 0: unlimited"},
+    {"exec_helper", CFG_STRING, OFF(exec_helper), "", 0, 0, false,
+     "path of kwg-exec (default: next to kwg)"},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -159,6 +178,29 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		*(uint64_t *)field = ms;
 		return 0;
 	}
+	case CFG_SIZE:
+		if (kwg_parse_size_bytes(value, field) < 0)
+			return kwg_err_set(err, -EINVAL,
+			                   "%s: '%.64s' is not a size (e.g. 512MiB, 8GiB, 0)",
+			                   source, value);
+		return 0;
+	case CFG_U64: {
+		int64_t v;
+		if (kwg_parse_i64(value, &v) < 0 || v < 0)
+			return kwg_err_set(err, -EINVAL, "%s: '%.64s' is not a whole number",
+			                   source, value);
+		*(uint64_t *)field = (uint64_t)v;
+		return 0;
+	}
+	case CFG_PROFILE:
+		if (strcmp(value, "default") != 0 && strcmp(value, "strict") != 0 &&
+		    strcmp(value, "none") != 0)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: unknown sandbox profile '%.64s' (default, strict, none)", source,
+			    value);
+		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+		                 value, source, err);
 	case CFG_STRATEGY:
 		if (strcmp(value, "NEVER") != 0 && strcmp(value, "IMMEDIATELY") != 0 &&
 		    strcmp(value, "AFTER_TERMINATION_GRACE_PERIOD") != 0)
@@ -319,6 +361,9 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->group);
 	free(cfg->work_dir);
 	free(cfg->restart_strategy);
+	free(cfg->sandbox);
+	free(cfg->sandbox_user);
+	free(cfg->exec_helper);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

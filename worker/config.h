@@ -26,7 +26,11 @@ struct kwg_config {
 	uint64_t termination_grace_period_ms; /* SIGTERM: how long running tasks may finish */
 	char *restart_strategy;   /* NEVER, IMMEDIATELY, AFTER_TERMINATION_GRACE_PERIOD */
 	uint32_t management_port; /* HTTP /health and /metrics; 0: off */
-	bool check_only;          /* -n: validate and exit */
+	char *sandbox;            /* default, strict, none */
+	char *sandbox_user;       /* UID[:GID] or a name; "" = nobody when root */
+	uint64_t task_cpu_seconds, task_memory, task_open_files, task_processes, task_file_size;
+	char *exec_helper; /* kwg-exec; "" = next to kwg */
+	bool check_only;   /* -n: validate and exit */
 };
 
 /* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,

@@ -3,10 +3,14 @@
  * loop. The only place besides tests that calls uv_run or exit. */
 #define KWG_LOG_MODULE "main"
 #include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -15,6 +19,8 @@
 #include "common/log.h"
 #include "common/parse.h"
 #include "protocol/task_def.h"
+#include "sandbox/env.h"
+#include "sandbox/sandbox.h"
 #include "worker/config.h"
 #include "worker/ctl.h"
 #include "worker/submit.h"
@@ -204,6 +210,91 @@ out:
 	return code;
 }
 
+/* kwg-exec next to this binary. */
+static int exec_helper_path(char *buf, size_t size)
+{
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+
+	if (n < 0)
+		return -errno;
+	self[n] = '\0';
+	if ((size_t)snprintf(buf, size, "%s/kwg-exec", dirname(self)) >= size)
+		return -ENAMETOOLONG;
+	return 0;
+}
+
+/* `kwg sandbox [--profile P] [--workdir D] [--user UID[:GID]] -- CMD ARGS…`: the task sandbox
+ * around any command. This process becomes kwg-exec, with the spec on fd 3. */
+static int cmd_sandbox(int argc, char **argv)
+{
+	struct kwg_sandbox_spec spec = {.profile = KWG_SANDBOX_DEFAULT, .uid = -1, .gid = -1};
+	char cwd[PATH_MAX], helper[PATH_MAX];
+	char *bytes = NULL;
+	size_t len = 0;
+	int i, fd, r;
+
+	if (geteuid() == 0)
+		spec.uid = spec.gid = 65534;
+	spec.limits = (struct kwg_sandbox_limits){
+	    .address_space_bytes = 8ull << 30, .open_files = 4096, .processes = 4096};
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
+		if (i + 1 < argc && strcmp(argv[i], "--profile") == 0) {
+			if (kwg_sandbox_profile_from_name(argv[++i], &spec.profile) < 0) {
+				fprintf(
+				    stderr,
+				    "kwg sandbox: unknown profile '%s' (default, strict, none)\n",
+				    argv[i]);
+				return EXIT_USAGE;
+			}
+		} else if (i + 1 < argc && strcmp(argv[i], "--workdir") == 0) {
+			spec.workdir = argv[++i];
+		} else if (i + 1 < argc && strcmp(argv[i], "--user") == 0) {
+			char *colon;
+			long long uid, gid;
+			uid = strtoll(argv[++i], &colon, 10);
+			gid = *colon == ':' ? strtoll(colon + 1, NULL, 10) : uid;
+			spec.uid = uid;
+			spec.gid = gid;
+		} else {
+			fprintf(stderr, "kwg sandbox: unknown option '%s'\n", argv[i]);
+			return EXIT_USAGE;
+		}
+	}
+	if (i + 1 >= argc) {
+		fprintf(stderr,
+		        "usage: kwg sandbox [--profile default|strict|none] [--workdir DIR] "
+		        "[--user UID[:GID]] -- COMMAND [ARGS…]\n");
+		return EXIT_USAGE;
+	}
+	if (!spec.workdir)
+		spec.workdir = getcwd(cwd, sizeof(cwd));
+	if (spec.profile == KWG_SANDBOX_NONE)
+		fprintf(stderr, "kwg sandbox: profile none: no isolation at all\n");
+	for (int j = i + 1; j < argc; j++)
+		if (kwg_strv_push(&spec.argv, argv[j]) < 0)
+			return 1;
+	r = kwg_sandbox_task_env(environ, NULL, NULL, &spec.envp);
+	if (r >= 0)
+		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	if (r >= 0)
+		r = exec_helper_path(helper, sizeof(helper));
+	fd = r >= 0 ? memfd_create("kwg-sandbox-spec", MFD_CLOEXEC) : -1;
+	if (fd < 0 || write(fd, bytes, len) != (ssize_t)len ||
+	    (fd != KWG_SANDBOX_SPEC_FD && dup3(fd, KWG_SANDBOX_SPEC_FD, 0) < 0)) {
+		fprintf(stderr, "kwg sandbox: cannot prepare the sandbox: %s\n",
+		        strerror(r < 0 ? -r : errno));
+		return 1;
+	}
+	/* fd 3 stays open across exec (dup3 without O_CLOEXEC); no status descriptor. */
+	if (fd == KWG_SANDBOX_SPEC_FD)
+		(void)fcntl(fd, F_SETFD, 0);
+	(void)close(KWG_SANDBOX_STATUS_FD);
+	execl(helper, "kwg-exec", (char *)NULL);
+	fprintf(stderr, "kwg sandbox: cannot run '%s': %s\n", helper, strerror(errno));
+	return 1;
+}
+
 static const char *const ctl_keys[] = {"database_url", "log_level", NULL};
 
 static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
@@ -340,6 +431,8 @@ int main(int argc, char **argv)
 		return cmd_worker(argc - 2, argv + 2);
 	if (strcmp(argv[1], "submit") == 0)
 		return cmd_submit(argc - 2, argv + 2);
+	if (strcmp(argv[1], "sandbox") == 0)
+		return cmd_sandbox(argc - 2, argv + 2);
 	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "group") == 0 ||
 	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0)
 		return cmd_ctl(argc - 1, argv + 1);

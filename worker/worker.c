@@ -3,6 +3,9 @@
 #include "worker/worker.h"
 
 #include <errno.h>
+#include <libgen.h>
+#include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +19,7 @@
 #include "common/log.h"
 #include "protocol/instance.h"
 #include "runner/run.h"
+#include "sandbox/sandbox.h"
 #include "worker/control.h"
 #include "worker/dispatch.h"
 #include "worker/heartbeat.h"
@@ -66,6 +70,8 @@ struct kwg_worker {
 	int signals;
 	int exit_code;
 	struct kwg_run_config run_cfg;
+	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits */
+	char exec_helper[PATH_MAX];
 	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
 	char **killed;
 	size_t n_killed, cap_killed;
@@ -429,6 +435,69 @@ static void on_signal(uv_signal_t *h, int signum)
 static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type);
 
+/* The Process sandbox from the configuration: profile, task user, limits, kwg-exec's path. */
+static int sandbox_setup(struct kwg_worker *w)
+{
+	const struct kwg_config *cfg = w->cfg;
+	struct kwg_sandbox_spec *sb = &w->sandbox;
+	const char *user = cfg->sandbox_user;
+
+	(void)kwg_sandbox_profile_from_name(cfg->sandbox, &sb->profile);
+	sb->uid = sb->gid = -1;
+	sb->limits = (struct kwg_sandbox_limits){cfg->task_cpu_seconds, cfg->task_memory,
+	                                         cfg->task_open_files, cfg->task_processes,
+	                                         cfg->task_file_size};
+	if (sb->profile == KWG_SANDBOX_NONE) {
+		kwg_log_warning(
+		    "sandbox none: Process tasks run without isolation, as the worker's "
+		    "user");
+		return 0;
+	}
+	/* SECURITY: a root worker never runs tasks as root unless the operator names root. */
+	if (!*user && geteuid() == 0) {
+		sb->uid = sb->gid = 65534;
+	} else if (*user) {
+		char *end;
+		long long uid = strtoll(user, &end, 10);
+		if (end != user && (*end == '\0' || *end == ':')) {
+			sb->uid = uid;
+			sb->gid = *end == ':' ? strtoll(end + 1, NULL, 10) : uid;
+		} else {
+			struct passwd *pw = getpwnam(user);
+			if (!pw) {
+				kwg_log_error("sandbox_user: no user '%s'", user);
+				return -EINVAL;
+			}
+			sb->uid = pw->pw_uid;
+			sb->gid = pw->pw_gid;
+		}
+	}
+	if (*cfg->exec_helper) {
+		(void)snprintf(w->exec_helper, sizeof(w->exec_helper), "%s", cfg->exec_helper);
+	} else {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return -errno;
+		self[n] = '\0';
+		(void)snprintf(w->exec_helper, sizeof(w->exec_helper), "%s/kwg-exec",
+		               dirname(self));
+	}
+	if (access(w->exec_helper, X_OK) < 0) {
+		kwg_log_error("the sandbox launcher '%s' cannot be run: %s", w->exec_helper,
+		              strerror(errno));
+		return -ENOENT;
+	}
+	kwg_log_notice(
+	    "sandbox %s: tasks run as %lld:%lld in pid, mount, ipc and uts namespaces%s; "
+	    "limits by rlimits (address space %llu MiB, processes %llu, files %llu)",
+	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
+	    sb->profile == KWG_SANDBOX_STRICT ? " and no network" : "",
+	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
+	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
+	return 0;
+}
+
 int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_worker **ret)
 {
 	struct kwg_worker *w = calloc(1, sizeof(*w));
@@ -464,7 +533,14 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	    .work_root = cfg->work_dir,
 	    .env_passthrough = (const char *const *)cfg->task_env_passthrough.v,
 	    .parent_env = environ,
+	    .sandbox = &w->sandbox,
+	    .exec_helper = w->exec_helper,
 	};
+	r = sandbox_setup(w);
+	if (r < 0) {
+		free(w);
+		return r;
+	}
 	r = kwg_outbox_new(loop, cfg->database_url, cfg->work_dir, on_outbox_drained, w,
 	                   &w->outbox);
 	if (r >= 0)

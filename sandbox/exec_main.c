@@ -1,0 +1,321 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* kwg-exec: applies a sandbox spec (read from fd 3) to itself, step by step in the order of
+ * sandbox.h, then execs the task. It links no libuv, libpq nor libcurl; it may die(): its failure
+ * is its exit status, and the step that failed goes to the status descriptor (fd 4) and stderr. */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <linux/capability.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/compat.h"
+#include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
+
+extern char **environ;
+
+static int status_fd = -1;
+
+static KWG_NORETURN void die(enum kwg_sandbox_stage stage, int err)
+{
+	struct kwg_sandbox_status st = {.stage = (int32_t)stage, .err = err};
+	int code = KWG_SANDBOX_EXIT_SETUP;
+
+	if (status_fd >= 0)
+		(void)!write(status_fd, &st, sizeof(st));
+	fprintf(stderr, "kwg-exec: %s failed: %s\n", kwg_sandbox_stage_name(stage), strerror(err));
+	if (stage == KWG_STAGE_EXEC)
+		code = err == ENOENT ? KWG_SANDBOX_EXIT_NOTFOUND : KWG_SANDBOX_EXIT_NOEXEC;
+	_exit(code);
+}
+
+static void read_spec(struct kwg_sandbox_spec *spec)
+{
+	struct kwg_err err = {{0}};
+	struct stat st;
+	char *buf;
+	size_t off = 0;
+
+	if (fstat(KWG_SANDBOX_SPEC_FD, &st) < 0)
+		die(KWG_STAGE_SPEC, errno);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		die(KWG_STAGE_SPEC, ENOMEM);
+	while (off < (size_t)st.st_size) {
+		ssize_t n =
+		    pread(KWG_SANDBOX_SPEC_FD, buf + off, (size_t)st.st_size - off, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			die(KWG_STAGE_SPEC, n < 0 ? errno : EIO);
+		off += (size_t)n;
+	}
+	(void)close(KWG_SANDBOX_SPEC_FD);
+	if (kwg_sandbox_spec_decode(buf, off, spec, &err) < 0) {
+		fprintf(stderr, "kwg-exec: %s\n", err.msg);
+		die(KWG_STAGE_SPEC, EINVAL);
+	}
+	free(buf);
+}
+
+/* Step 1: stdio stays; the status descriptor closes on exec; everything else closes now. */
+static void close_fds(void)
+{
+	/* SECURITY: no descriptor of the worker (database sockets, pipes of other tasks) may reach
+	 * the task. close_range needs Linux 5.9; the /proc walk is the fallback. */
+	if (syscall(SYS_close_range, KWG_SANDBOX_STATUS_FD + 1, ~0U, 0) < 0) {
+		for (int fd = KWG_SANDBOX_STATUS_FD + 1; fd < 65536; fd++)
+			(void)close(fd);
+	}
+	if (fcntl(KWG_SANDBOX_STATUS_FD, F_SETFD, FD_CLOEXEC) == 0)
+		status_fd = KWG_SANDBOX_STATUS_FD;
+}
+
+static void set_limits(const struct kwg_sandbox_limits *l)
+{
+	const struct {
+		int resource;
+		uint64_t value;
+	} table[] = {
+	    {RLIMIT_CPU, l->cpu_seconds},       {RLIMIT_AS, l->address_space_bytes},
+	    {RLIMIT_NOFILE, l->open_files},     {RLIMIT_NPROC, l->processes},
+	    {RLIMIT_FSIZE, l->file_size_bytes},
+	};
+	struct rlimit core = {0, 0};
+
+	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
+		struct rlimit rl = {table[i].value, table[i].value};
+		if (table[i].value && setrlimit(table[i].resource, &rl) < 0)
+			die(KWG_STAGE_RLIMITS, errno);
+	}
+	if (setrlimit(RLIMIT_CORE, &core) < 0)
+		die(KWG_STAGE_RLIMITS, errno);
+}
+
+static void write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, text, strlen(text)) != (ssize_t)strlen(text))
+		die(KWG_STAGE_USERNS, errno ? errno : EIO);
+	(void)close(fd);
+}
+
+/* Step 4: without root, a user namespace gives the rights the other namespaces need. */
+static void enter_userns(void)
+{
+	char map[64];
+	uid_t uid = getuid();
+	gid_t gid = getgid();
+
+	if (unshare(CLONE_NEWUSER) < 0)
+		die(KWG_STAGE_USERNS, errno);
+	write_file("/proc/self/setgroups", "deny");
+	(void)snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)uid);
+	write_file("/proc/self/uid_map", map);
+	(void)snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)gid);
+	write_file("/proc/self/gid_map", map);
+}
+
+static void mount_or_die(const char *src, const char *dst, const char *type, unsigned long flags,
+                         const char *data)
+{
+	if (mount(src, dst, type, flags, data) < 0)
+		die(KWG_STAGE_MOUNTS, errno);
+}
+
+/* mkdir -p inside the fresh /tmp (0755, owned by root: the task cannot replace the path). */
+static void make_path(const char *path)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof(buf), "%s", path) >= (int)sizeof(buf))
+		die(KWG_STAGE_MOUNTS, ENAMETOOLONG);
+	for (char *p = buf + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+			die(KWG_STAGE_MOUNTS, errno);
+		*p = '/';
+	}
+	if (mkdir(buf, 0755) < 0 && errno != EEXIST)
+		die(KWG_STAGE_MOUNTS, errno);
+}
+
+/* Inside the new mount namespace, as PID 1 of the new pid namespace. */
+static void prepare_mounts(const struct kwg_sandbox_spec *spec)
+{
+	char self_fd[64];
+	/* Held across the mounts: a working directory under /tmp is shadowed by the private /tmp
+	 * and bound back at the same path below. */
+	int wfd = open(spec->workdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (wfd < 0)
+		die(KWG_STAGE_CHDIR, errno);
+	/* SECURITY: nothing mounted here propagates back to the host. */
+	mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (spec->profile == KWG_SANDBOX_STRICT) {
+		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
+		/* SECURITY: strict tasks write only to their working directory and a private /tmp.
+		 */
+		if (syscall(SYS_mount_setattr, -1, "/", AT_RECURSIVE, &attr, sizeof(attr)) < 0)
+			die(KWG_STAGE_MOUNTS, errno);
+		mount_or_die(spec->workdir, spec->workdir, NULL, MS_BIND | MS_REC, NULL);
+	}
+	/* A /proc of the task's own pid namespace: the worker and other tasks are not in it. */
+	mount_or_die("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+	mount_or_die("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777,size=256m");
+	if (strncmp(spec->workdir, "/tmp/", 5) == 0) {
+		make_path(spec->workdir);
+		(void)snprintf(self_fd, sizeof(self_fd), "/proc/self/fd/%d", wfd);
+		mount_or_die(self_fd, spec->workdir, NULL, MS_BIND | MS_REC, NULL);
+	}
+	(void)close(wfd);
+}
+
+/* The PID 1 of the task's pid namespace: reaps every orphan, ends with the task's status. When
+ * it exits the kernel kills whatever is left in the namespace, daemons included. */
+static KWG_NORETURN void reap(pid_t task)
+{
+	int status = 0;
+
+	(void)prctl(PR_SET_NAME, "kwg-reaper");
+	for (;;) {
+		int st;
+		pid_t pid = waitpid(-1, &st, 0);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			break;
+		if (pid == task) {
+			status = st;
+			break;
+		}
+	}
+	if (WIFSIGNALED(status))
+		_exit(128 + WTERMSIG(status));
+	_exit(WEXITSTATUS(status));
+}
+
+/* Waits for a child and exits as it did. */
+static KWG_NORETURN void wait_and_exit(pid_t child)
+{
+	int st;
+
+	while (waitpid(child, &st, 0) < 0)
+		if (errno != EINTR)
+			_exit(KWG_SANDBOX_EXIT_SETUP);
+	_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+}
+
+static void enter_namespaces(const struct kwg_sandbox_spec *spec)
+{
+	int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
+	pid_t pid;
+
+	if (spec->profile == KWG_SANDBOX_STRICT)
+		flags |= CLONE_NEWNET;
+	if (geteuid() != 0)
+		enter_userns();
+	if (unshare(flags) < 0)
+		die(KWG_STAGE_NS, errno);
+	/* The first child is PID 1 of the new pid namespace; this process waits for it. */
+	pid = fork();
+	if (pid < 0)
+		die(KWG_STAGE_NS, errno);
+	if (pid > 0) {
+		if (status_fd >= 0)
+			(void)close(status_fd);
+		wait_and_exit(pid);
+	}
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prepare_mounts(spec);
+	(void)sethostname("kwg", 3);
+	pid = fork();
+	if (pid < 0)
+		die(KWG_STAGE_NS, errno);
+	if (pid > 0) {
+		if (status_fd >= 0)
+			(void)close(status_fd);
+		reap(pid);
+	}
+}
+
+static int last_cap(void)
+{
+	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+	int cap = CAP_LAST_CAP;
+
+	if (f) {
+		if (fscanf(f, "%d", &cap) != 1)
+			cap = CAP_LAST_CAP;
+		fclose(f);
+	}
+	return cap;
+}
+
+static void drop_privileges(const struct kwg_sandbox_spec *spec)
+{
+	struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
+	struct __user_cap_data_struct data[2] = {{0}};
+
+	/* SECURITY: the bounding set goes first (it needs CAP_SETPCAP, gone after setuid). */
+	for (int cap = 0; cap <= last_cap(); cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			die(KWG_STAGE_CAPS, errno);
+	if (spec->gid >= 0) {
+		gid_t gid = (gid_t)spec->gid;
+		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0)
+			die(KWG_STAGE_IDS, errno);
+	}
+	if (spec->uid >= 0) {
+		uid_t uid = (uid_t)spec->uid;
+		if (setresuid(uid, uid, uid) < 0)
+			die(KWG_STAGE_IDS, errno);
+	}
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	if (syscall(SYS_capset, &head, data) < 0)
+		die(KWG_STAGE_CAPS, errno);
+}
+
+int main(int argc, char **argv)
+{
+	struct kwg_sandbox_spec spec;
+	int r;
+
+	(void)argc;
+	(void)argv;
+	close_fds();
+	read_spec(&spec);
+	if (getsid(0) != getpid() && setsid() < 0)
+		die(KWG_STAGE_SESSION, errno);
+	if (spec.profile != KWG_SANDBOX_NONE) {
+		set_limits(&spec.limits);
+		enter_namespaces(&spec);
+		drop_privileges(&spec);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			die(KWG_STAGE_NNP, errno);
+		r = kwg_sandbox_seccomp_load(spec.profile);
+		if (r < 0)
+			die(KWG_STAGE_SECCOMP, -r);
+	}
+	if (chdir(spec.workdir) < 0)
+		die(KWG_STAGE_CHDIR, errno);
+	/* The PATH search uses the task's own environment. */
+	environ = spec.envp.v ? spec.envp.v : (char *[]){NULL};
+	execvp(spec.argv.v[0], spec.argv.v);
+	die(KWG_STAGE_EXEC, errno);
+}
