@@ -274,6 +274,12 @@ static void on_process_exit(void *userdata, int exit_code)
 	}
 	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
 	                            run->task.warning_on_stderr);
+	if (exit_code == 128 + SIGXCPU)
+		task_logf(run, KWG_LEVEL_ERROR,
+		          "the task used up its CPU time limit (task_cpu_seconds)");
+	else if (exit_code == 128 + SIGXFSZ)
+		task_logf(run, KWG_LEVEL_ERROR,
+		          "the task wrote past its file size limit (task_file_size)");
 	if (exit_code != 0)
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "io.kestra.core.models.tasks.runners.TaskException: Command failed with "

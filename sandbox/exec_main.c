@@ -96,7 +96,10 @@ static void set_limits(const struct kwg_sandbox_limits *l)
 	struct rlimit core = {0, 0};
 
 	for (size_t i = 0; i < ARRAY_SIZE(table); i++) {
-		struct rlimit rl = {table[i].value, table[i].value};
+		/* For CPU time the hard limit is one second later, so that the task gets SIGXCPU
+		 * (and a clear exit) before the kernel's SIGKILL. */
+		struct rlimit rl = {table[i].value,
+		                    table[i].value + (table[i].resource == RLIMIT_CPU ? 1 : 0)};
 		if (table[i].value && setrlimit(table[i].resource, &rl) < 0)
 			die(KWG_STAGE_RLIMITS, errno);
 	}
@@ -184,6 +187,12 @@ static void prepare_mounts(const struct kwg_sandbox_spec *spec)
 		mount_or_die(self_fd, spec->workdir, NULL, MS_BIND | MS_REC, NULL);
 	}
 	(void)close(wfd);
+	if (spec->profile == KWG_SANDBOX_STRICT) {
+		/* The bind mounts above inherited read-only: the working directory is writable. */
+		struct mount_attr rw = {.attr_clr = MOUNT_ATTR_RDONLY};
+		if (syscall(SYS_mount_setattr, -1, spec->workdir, 0, &rw, sizeof(rw)) < 0)
+			die(KWG_STAGE_MOUNTS, errno);
+	}
 }
 
 /* The PID 1 of the task's pid namespace: reaps every orphan, ends with the task's status. When

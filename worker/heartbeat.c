@@ -23,7 +23,13 @@ struct kwg_heartbeat {
 	void *ctx;
 	struct kwg_pg *pg;
 	uv_timer_t beat, poke;
-	enum kwg_service_state wanted;  /* the state to write next */
+	/* Requested states not yet committed, oldest first: each is written in turn, so that a
+	 * quick TERMINATING -> TERMINATED_GRACEFULLY never skips a step (an invalid transition from
+	 * the stored state would read as "disconnected by the coordinator"). */
+	enum kwg_service_state pending[8];
+	unsigned n_pending;
+	enum kwg_service_state written; /* the state last committed (or CREATED at start) */
+	enum kwg_service_state wanted;  /* the newest state requested */
 	enum kwg_service_state writing; /* the state of the transaction in flight */
 	bool in_flight, again, lost, closed;
 	uint64_t started_ms, last_ok_ms;
@@ -49,6 +55,12 @@ static void tx_done(struct kwg_heartbeat *hb, bool ok)
 	if (ok) {
 		hb->last_ok_ms = uv_now(hb->loop);
 		hb->ever_ok = true;
+		hb->written = hb->writing;
+		if (hb->n_pending && hb->pending[0] == hb->writing) {
+			memmove(hb->pending, hb->pending + 1,
+			        --hb->n_pending * sizeof(hb->pending[0]));
+			hb->again |= hb->n_pending > 0;
+		}
 		if (hb->on_written)
 			hb->on_written(hb->ctx, hb->writing);
 	}
@@ -157,7 +169,7 @@ static void beat(struct kwg_heartbeat *hb)
 	if (!kwg_pg_is_connected(hb->pg))
 		return;
 	hb->in_flight = true;
-	hb->writing = hb->wanted;
+	hb->writing = hb->n_pending ? hb->pending[0] : hb->written;
 	if (kwg_pg_query(hb->pg, "BEGIN", 0, NULL, on_begun, hb) < 0)
 		tx_done(hb, false);
 }
@@ -205,7 +217,7 @@ int kwg_heartbeat_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	hb->on_lost = on_lost;
 	hb->on_written = on_written;
 	hb->ctx = ctx;
-	hb->wanted = KWG_SERVICE_CREATED;
+	hb->wanted = hb->written = KWG_SERVICE_CREATED;
 	r = kwg_pg_new(loop, cfg->database_url, "liveness", on_pg_state, hb, &hb->pg);
 	if (r < 0) {
 		free(hb);
@@ -234,6 +246,9 @@ void kwg_heartbeat_set_state(struct kwg_heartbeat *hb, enum kwg_service_state st
 	kwg_log_info("service state %s -> %s", kwg_service_state_name(hb->wanted),
 	             kwg_service_state_name(state));
 	hb->wanted = state;
+	if (hb->n_pending == sizeof(hb->pending) / sizeof(hb->pending[0]))
+		memmove(hb->pending, hb->pending + 1, --hb->n_pending * sizeof(hb->pending[0]));
+	hb->pending[hb->n_pending++] = state;
 	beat(hb);
 }
 
