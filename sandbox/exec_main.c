@@ -89,8 +89,9 @@ static void set_limits(const struct kwg_sandbox_limits *l)
 		int resource;
 		uint64_t value;
 	} table[] = {
-	    {RLIMIT_CPU, l->cpu_seconds},       {RLIMIT_AS, l->address_space_bytes},
-	    {RLIMIT_NOFILE, l->open_files},     {RLIMIT_NPROC, l->processes},
+	    {RLIMIT_CPU, l->cpu_seconds},
+	    {RLIMIT_NOFILE, l->open_files},
+	    {RLIMIT_NPROC, l->processes},
 	    {RLIMIT_FSIZE, l->file_size_bytes},
 	};
 	struct rlimit core = {0, 0};
@@ -325,6 +326,14 @@ int main(int argc, char **argv)
 		die(KWG_STAGE_CHDIR, errno);
 	/* The PATH search uses the task's own environment. */
 	environ = spec.envp.v ? spec.envp.v : (char *[]){NULL};
+	/* The address-space limit goes last: it is the task's, and kwg-exec itself (in a sanitizer
+	 * build, say) may need more mappings until the exec. */
+	if (spec.profile != KWG_SANDBOX_NONE && spec.limits.address_space_bytes) {
+		struct rlimit as = {spec.limits.address_space_bytes,
+		                    spec.limits.address_space_bytes};
+		if (setrlimit(RLIMIT_AS, &as) < 0)
+			die(KWG_STAGE_RLIMITS, errno);
+	}
 	execvp(spec.argv.v[0], spec.argv.v);
 	die(KWG_STAGE_EXEC, errno);
 }
