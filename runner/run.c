@@ -62,11 +62,13 @@ struct kwg_run {
 	uv_timer_t timer; /* deferred start, then the task timeout */
 	bool timer_closed;
 	char *working_dir;
-	int status_fd;          /* read end of kwg-exec's status pipe, or -1 */
-	struct kwg_buf scratch; /* LogEntry encoding */
+	int status_fd;             /* read end of kwg-exec's status pipe, or -1 */
+	char *cg_memory, *cg_pids; /* this task's cgroups, removed at the end */
+	struct kwg_buf scratch;    /* LogEntry encoding */
 };
 
 static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
+static bool oom_killed(const struct kwg_run *run);
 
 static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -138,11 +140,24 @@ static void remove_working_dir(struct kwg_run *run)
 	run->working_dir = NULL;
 }
 
+static void remove_cgroups(struct kwg_run *run)
+{
+	char *dirs[] = {run->cg_memory, run->cg_pids};
+
+	for (size_t i = 0; i < 2; i++) {
+		if (dirs[i] && rmdir(dirs[i]) < 0 && errno != ENOENT)
+			kwg_log_warning("cannot remove cgroup '%s': %s", dirs[i], strerror(errno));
+		free(dirs[i]);
+	}
+	run->cg_memory = run->cg_pids = NULL;
+}
+
 static void finish(struct kwg_run *run)
 {
 	run->state = RUN_DONE;
 	run->ended_ms = uv_now(run->cfg.loop);
 	remove_working_dir(run);
+	remove_cgroups(run);
 	uv_timer_stop(&run->timer);
 	run->sink.done(run->ctx, run);
 }
@@ -274,7 +289,10 @@ static void on_process_exit(void *userdata, int exit_code)
 	}
 	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
 	                            run->task.warning_on_stderr);
-	if (exit_code == 128 + SIGXCPU)
+	if (exit_code == 128 + SIGKILL && oom_killed(run))
+		task_logf(run, KWG_LEVEL_ERROR,
+		          "the task was killed by its memory limit (task_memory, a cgroup)");
+	else if (exit_code == 128 + SIGXCPU)
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "the task used up its CPU time limit (task_cpu_seconds)");
 	else if (exit_code == 128 + SIGXFSZ)
@@ -353,6 +371,70 @@ static bool sandboxed(const struct kwg_run *run)
 	return run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE;
 }
 
+static int write_text(const char *dir, const char *file, unsigned long long value)
+{
+	char path[PATH_MAX], text[32];
+	cleanup_close int fd = -1;
+	int len = snprintf(text, sizeof(text), "%llu\n", value);
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, text, (size_t)len) != len)
+		return -errno;
+	return 0;
+}
+
+/* The task's own memory and pids cgroups (v1); their cgroup.procs go into the spec, and the
+ * cgroups replace the per-user process limit and the address-space limit. */
+static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
+{
+	const struct kwg_sandbox_limits *l = &run->cfg.sandbox->limits;
+	const char *id = strrchr(run->working_dir, '/') + 1;
+	char path[PATH_MAX];
+	int r;
+
+	if (!run->cfg.cgroup_memory || !run->cfg.cgroup_pids)
+		return 0;
+	if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
+	    asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0)
+		return -ENOMEM;
+	if (mkdir(run->cg_memory, 0755) < 0 || mkdir(run->cg_pids, 0755) < 0)
+		return -errno;
+	r = l->address_space_bytes
+	        ? write_text(run->cg_memory, "memory.limit_in_bytes", l->address_space_bytes)
+	        : 0;
+	if (r >= 0 && l->processes)
+		r = write_text(run->cg_pids, "pids.max", l->processes);
+	if (r < 0)
+		return r;
+	spec->limits.address_space_bytes = 0;
+	spec->limits.processes = 0;
+	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", run->cg_memory);
+	r = kwg_strv_push(&spec->cgroups, path);
+	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", run->cg_pids);
+	return r < 0 ? r : kwg_strv_push(&spec->cgroups, path);
+}
+
+/* Whether the task's memory cgroup killed a process (v1 memory.oom_control "oom_kill N"). */
+static bool oom_killed(const struct kwg_run *run)
+{
+	char path[PATH_MAX], buf[512];
+	cleanup_close int fd = -1;
+	ssize_t n;
+	const char *p;
+
+	if (!run->cg_memory)
+		return false;
+	(void)snprintf(path, sizeof(path), "%s/memory.oom_control", run->cg_memory);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	p = strstr(buf, "oom_kill ");
+	return p && strtoull(p + 9, NULL, 10) > 0;
+}
+
 /* The sandbox spec of this run in a memfd (kwg-exec's fd 3) and the status pipe (its fd 4). */
 static int prepare_sandbox(struct kwg_run *run, const struct kwg_strv *env, int *ret_spec_fd,
                            int *ret_status_wr)
@@ -367,7 +449,11 @@ static int prepare_sandbox(struct kwg_run *run, const struct kwg_strv *env, int 
 	spec.workdir = run->working_dir;
 	spec.argv = run->task.argv;
 	spec.envp = *env;
-	r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	spec.cgroups = (struct kwg_strv){0};
+	r = make_cgroups(run, &spec);
+	if (r >= 0)
+		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	kwg_strv_done(&spec.cgroups);
 	if (r < 0)
 		return r;
 	fd = memfd_create("kwg-sandbox-spec", MFD_CLOEXEC);
@@ -629,6 +715,7 @@ struct kwg_run *kwg_run_free(struct kwg_run *run)
 	kwg_buf_done(&run->scratch);
 	if (run->status_fd >= 0)
 		(void)close(run->status_fd);
+	remove_cgroups(run);
 	uv_close((uv_handle_t *)&run->timer, on_timer_closed);
 	return NULL;
 }

@@ -40,6 +40,9 @@ struct kwg_run_config {
 	 * profile none spawns the task directly. exec_helper is kwg-exec's path. Borrowed. */
 	const struct kwg_sandbox_spec *sandbox;
 	const char *exec_helper;
+	/* cgroup v1 directories under which each sandboxed task gets its own memory and pids
+	 * cgroups (limits from sandbox->limits), or NULL: rlimits only. */
+	const char *cgroup_memory, *cgroup_pids;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

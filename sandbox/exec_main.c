@@ -108,6 +108,21 @@ static void set_limits(const struct kwg_sandbox_limits *l)
 		die(KWG_STAGE_RLIMITS, errno);
 }
 
+/* SECURITY: joined while still root and before any fork, so every process of the task is in
+ * the task's memory and pids cgroups. */
+static void join_cgroups(const struct kwg_sandbox_spec *spec)
+{
+	char pid[32];
+	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+
+	for (size_t i = 0; i < spec->cgroups.n; i++) {
+		int fd = open(spec->cgroups.v[i], O_WRONLY | O_CLOEXEC);
+		if (fd < 0 || write(fd, pid, (size_t)len) != len)
+			die(KWG_STAGE_CGROUPS, errno ? errno : EIO);
+		(void)close(fd);
+	}
+}
+
 static void write_file(const char *path, const char *text)
 {
 	int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -306,14 +321,21 @@ int main(int argc, char **argv)
 	struct kwg_sandbox_spec spec;
 	int r;
 
+	pid_t parent = getppid();
+
 	(void)argc;
 	(void)argv;
+	/* SECURITY: the task dies with the worker, so that a task Kestra resubmits after the
+	 * worker's death never runs twice. (kwg sandbox from a shell: dies with the shell.) */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		_exit(KWG_SANDBOX_EXIT_SETUP);
 	close_fds();
 	read_spec(&spec);
 	if (getsid(0) != getpid() && setsid() < 0)
 		die(KWG_STAGE_SESSION, errno);
 	if (spec.profile != KWG_SANDBOX_NONE) {
 		set_limits(&spec.limits);
+		join_cgroups(&spec);
 		enter_namespaces(&spec);
 		drop_privileges(&spec);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

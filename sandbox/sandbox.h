@@ -3,7 +3,8 @@
  * applied by kwg-exec, step by step, always in this order (see docs/sandbox.md):
  *   1 fds       stdio kept, every other inherited descriptor closed
  *   2 session   a session and process group of its own
- *   3 rlimits   CPU seconds, address space, open files, processes, file size, core = 0
+ *   3 rlimits   CPU seconds, open files, processes, file size, core = 0; the task's cgroups
+ *               (memory, pids) are joined here when the worker made them
  *   4 userns    (only when not root) a user namespace mapping the caller to root inside
  *   5 ns        pid (kwg-exec becomes a PID-1 reaper that forks the task), mount (private
  *               propagation, a fresh /proc, a private /tmp; strict: everything read-only but the
@@ -42,6 +43,7 @@ enum kwg_sandbox_stage {
 	KWG_STAGE_FDS,
 	KWG_STAGE_SESSION,
 	KWG_STAGE_RLIMITS,
+	KWG_STAGE_CGROUPS,
 	KWG_STAGE_USERNS,
 	KWG_STAGE_NS,
 	KWG_STAGE_MOUNTS,
@@ -74,6 +76,8 @@ struct kwg_sandbox_spec {
 	struct kwg_sandbox_limits limits;
 	char *workdir;
 	struct kwg_strv argv, envp;
+	/* cgroup.procs files kwg-exec joins before anything forks (empty: no cgroups). */
+	struct kwg_strv cgroups;
 };
 
 const char *kwg_sandbox_profile_name(enum kwg_sandbox_profile p);

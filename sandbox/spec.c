@@ -11,7 +11,7 @@
 #include "common/parse.h"
 
 /* Format, every field NUL-terminated: magic, profile, uid, gid, the five limits, workdir,
- * argc, argv…, envc, envp…. Numbers are decimal. */
+ * argc, argv…, envc, envp…, cgroup count, cgroup.procs paths…. Numbers are decimal. */
 #define MAGIC "kwg-sandbox-1"
 #define MAX_SPEC_BYTES (16u << 20)
 #define MAX_ITEMS 65536
@@ -27,6 +27,7 @@ static const char *const stage_names[KWG_STAGE__COUNT] = {
     [KWG_STAGE_FDS] = "closing inherited descriptors",
     [KWG_STAGE_SESSION] = "creating a session",
     [KWG_STAGE_RLIMITS] = "setting resource limits",
+    [KWG_STAGE_CGROUPS] = "joining the task's cgroups",
     [KWG_STAGE_USERNS] = "creating a user namespace",
     [KWG_STAGE_NS] = "creating namespaces",
     [KWG_STAGE_MOUNTS] = "preparing mounts",
@@ -95,6 +96,9 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 	r = r < 0 ? r : put_num(&b, (long long)spec->envp.n);
 	for (size_t i = 0; r >= 0 && i < spec->envp.n; i++)
 		r = put(&b, spec->envp.v[i]);
+	r = r < 0 ? r : put_num(&b, (long long)spec->cgroups.n);
+	for (size_t i = 0; r >= 0 && i < spec->cgroups.n; i++)
+		r = put(&b, spec->cgroups.v[i]);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
@@ -178,11 +182,18 @@ int kwg_sandbox_spec_decode(const char *data, size_t len, struct kwg_sandbox_spe
 	r = read_list(&rd, &ret->argv);
 	if (r >= 0)
 		r = read_list(&rd, &ret->envp);
+	if (r >= 0)
+		r = read_list(&rd, &ret->cgroups);
 	if (r < 0)
 		return kwg_err_set(err, r == -ENOMEM ? r : -EBADMSG,
 		                   "sandbox spec: bad argv or env");
 	if (ret->argv.n == 0 || !ret->argv.v[0][0])
 		return kwg_err_set(err, -EBADMSG, "sandbox spec: no command");
+	for (size_t i = 0; i < ret->cgroups.n; i++)
+		if (strncmp(ret->cgroups.v[i], "/sys/fs/cgroup/", 15) != 0 ||
+		    strstr(ret->cgroups.v[i], ".."))
+			return kwg_err_set(err, -EBADMSG,
+			                   "sandbox spec: a cgroup outside /sys/fs/cgroup");
 	if (rd.p != rd.end)
 		return kwg_err_set(err, -EBADMSG, "sandbox spec: trailing data");
 	return 0;
@@ -194,4 +205,5 @@ void kwg_sandbox_spec_done(struct kwg_sandbox_spec *spec)
 	spec->workdir = NULL;
 	kwg_strv_done(&spec->argv);
 	kwg_strv_done(&spec->envp);
+	kwg_strv_done(&spec->cgroups);
 }

@@ -2,6 +2,7 @@
 #define KWG_LOG_MODULE "worker"
 #include "worker/worker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <limits.h>
@@ -72,6 +73,7 @@ struct kwg_worker {
 	struct kwg_run_config run_cfg;
 	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits */
 	char exec_helper[PATH_MAX];
+	char cg_memory[PATH_MAX], cg_pids[PATH_MAX]; /* cgroup v1 parents, "" when unused */
 	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
 	char **killed;
 	size_t n_killed, cap_killed;
@@ -435,6 +437,41 @@ static void on_signal(uv_signal_t *h, int signum)
 static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type);
 
+/* Per-task cgroups when the worker may make them: cgroup v1 memory and pids hierarchies, with a
+ * "kwg" parent in each. Otherwise (no permission, or cgroup v2, not supported yet) rlimits. */
+static void cgroups_setup(struct kwg_worker *w)
+{
+	static const char *const roots[] = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
+	char *dirs[] = {w->cg_memory, w->cg_pids};
+
+	for (size_t i = 0; i < 2; i++) {
+		(void)snprintf(dirs[i], PATH_MAX, "%s/kwg", roots[i]);
+		if (access(roots[i], W_OK) < 0 || (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)) {
+			if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
+				kwg_log_notice("cgroup v2 is not supported yet: limits by rlimits");
+			w->cg_memory[0] = w->cg_pids[0] = '\0';
+			return;
+		}
+	}
+	w->run_cfg.cgroup_memory = w->cg_memory;
+	w->run_cfg.cgroup_pids = w->cg_pids;
+	/* Task cgroups left by a worker that was killed: empty ones go (busy ones are another live
+	 * worker's on this host, and rmdir leaves them). */
+	for (size_t i = 0; i < 2; i++) {
+		DIR *d = opendir(dirs[i]);
+		struct dirent *e;
+		while (d && (e = readdir(d))) {
+			char path[PATH_MAX * 2];
+			if (e->d_type != DT_DIR || e->d_name[0] == '.')
+				continue;
+			(void)snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
+			(void)rmdir(path);
+		}
+		if (d)
+			closedir(d);
+	}
+}
+
 /* The Process sandbox from the configuration: profile, task user, limits, kwg-exec's path. */
 static int sandbox_setup(struct kwg_worker *w)
 {
@@ -488,11 +525,14 @@ static int sandbox_setup(struct kwg_worker *w)
 		              strerror(errno));
 		return -ENOENT;
 	}
+	cgroups_setup(w);
 	kwg_log_notice(
 	    "sandbox %s: tasks run as %lld:%lld in pid, mount, ipc and uts namespaces%s; "
-	    "limits by rlimits (address space %llu MiB, processes %llu, files %llu)",
+	    "limits by %s (memory %llu MiB, processes %llu, files %llu)",
 	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
 	    sb->profile == KWG_SANDBOX_STRICT ? " and no network" : "",
+	    *w->cg_memory ? "cgroup v1 (memory, pids; one cgroup per task)"
+	                  : "rlimits (address space, processes of the task user)",
 	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
 	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
 	return 0;

@@ -38,6 +38,9 @@ kill -KILL "$A"
 wait "$A" 2>/dev/null || true
 expect_eq "$(sql "SELECT worker_uuid FROM worker_job_running WHERE key = 'r1'")" "$AID" \
   "after kill -9 the worker_job_running record of the task stays, naming the dead worker"
+task_gone() { ! pgrep -f "sleep 1000" >/dev/null; }
+wait_for "the dead worker's task gone" 5 task_gone
+pass "the task of a killed worker dies with it (it cannot run twice once resubmitted)"
 # The executor's resubmission (kestra-protocol.md §7.5), played here: the stored job again, its
 # unfinished attempt marked KILLED.
 sql "INSERT INTO queues (type, key, value, consumer_group)
