@@ -437,39 +437,64 @@ static void on_signal(uv_signal_t *h, int signum)
 static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type);
 
-/* Per-task cgroups when the worker may make them: cgroup v1 memory and pids hierarchies, with a
- * "kwg" parent in each. Otherwise (no permission, or cgroup v2, not supported yet) rlimits. */
+/* Removes the empty directories in dir, then dir itself (best effort). */
+static void remove_cgroup_tree(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX * 2];
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		(void)rmdir(path);
+	}
+	if (d)
+		closedir(d);
+	(void)rmdir(dir);
+}
+
+/* Per-task cgroups when the worker may make them: cgroup v1 memory and pids hierarchies, under
+ * kwg/<worker pid>/ in each (so that workers on one host never touch each other's). Otherwise (no
+ * permission, or cgroup v2, not supported yet) rlimits. */
 static void cgroups_setup(struct kwg_worker *w)
 {
 	static const char *const roots[] = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
 	char *dirs[] = {w->cg_memory, w->cg_pids};
 
 	for (size_t i = 0; i < 2; i++) {
-		(void)snprintf(dirs[i], PATH_MAX, "%s/kwg", roots[i]);
-		if (access(roots[i], W_OK) < 0 || (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)) {
+		char parent[PATH_MAX - 32];
+		DIR *d;
+		struct dirent *e;
+		(void)snprintf(parent, sizeof(parent), "%s/kwg", roots[i]);
+		(void)snprintf(dirs[i], PATH_MAX, "%s/%d", parent, (int)getpid());
+		if (access(roots[i], W_OK) < 0 || (mkdir(parent, 0755) < 0 && errno != EEXIST)) {
 			if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
 				kwg_log_notice("cgroup v2 is not supported yet: limits by rlimits");
+			w->cg_memory[0] = w->cg_pids[0] = '\0';
+			return;
+		}
+		/* Task cgroups left by workers that were killed (their pid is gone). */
+		d = opendir(parent);
+		while (d && (e = readdir(d))) {
+			char path[PATH_MAX * 2];
+			long pid = strtol(e->d_name, NULL, 10);
+			if (e->d_type != DT_DIR || pid <= 0 ||
+			    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+				continue;
+			(void)snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+			remove_cgroup_tree(path);
+		}
+		if (d)
+			closedir(d);
+		if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST) {
 			w->cg_memory[0] = w->cg_pids[0] = '\0';
 			return;
 		}
 	}
 	w->run_cfg.cgroup_memory = w->cg_memory;
 	w->run_cfg.cgroup_pids = w->cg_pids;
-	/* Task cgroups left by a worker that was killed: empty ones go (busy ones are another live
-	 * worker's on this host, and rmdir leaves them). */
-	for (size_t i = 0; i < 2; i++) {
-		DIR *d = opendir(dirs[i]);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			char path[PATH_MAX * 2];
-			if (e->d_type != DT_DIR || e->d_name[0] == '.')
-				continue;
-			(void)snprintf(path, sizeof(path), "%s/%s", dirs[i], e->d_name);
-			(void)rmdir(path);
-		}
-		if (d)
-			closedir(d);
-	}
 }
 
 /* The Process sandbox from the configuration: profile, task user, limits, kwg-exec's path. */
@@ -659,6 +684,10 @@ int kwg_worker_free(struct kwg_worker *w)
 	if (!w)
 		return 0;
 	code = w->exit_code;
+	if (*w->cg_memory) {
+		remove_cgroup_tree(w->cg_memory);
+		remove_cgroup_tree(w->cg_pids);
+	}
 	for (size_t i = 0; i < w->n_killed; i++)
 		free(w->killed[i]);
 	free(w->killed);

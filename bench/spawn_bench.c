@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Spawn-to-exit of /bin/true: kwg-exec per profile (the worker's path: spec in a memfd on fd 3),
+ * side by side with a plain fork+exec, bwrap --unshare-all and firejail --noprofile, alternating
+ * round by round. Prints a Markdown table of p50/p90/p99 in milliseconds. Reported, not asserted.
+ * usage: kwg_bench_spawn KWG_EXEC ROUNDS */
+#include <errno.h>
+#include <fcntl.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sandbox/sandbox.h"
+
+extern char **environ;
+
+struct variant {
+	const char *name;
+	char *const *argv;
+	int spec_fd; /* >= 0: becomes fd 3 of the child */
+	double *samples;
+	int n, failures;
+};
+
+static int make_spec(enum kwg_sandbox_profile p)
+{
+	struct kwg_sandbox_spec spec = {.profile = p, .uid = 65534, .gid = 65534};
+	char *bytes;
+	size_t len;
+	int fd;
+
+	spec.workdir = (char *)"/tmp";
+	spec.limits.open_files = 4096;
+	if (kwg_strv_push(&spec.argv, "/bin/true") < 0 ||
+	    kwg_strv_push(&spec.envp, "PATH=/usr/bin:/bin") < 0 ||
+	    kwg_sandbox_spec_encode(&spec, &bytes, &len) < 0)
+		exit(1);
+	fd = memfd_create("spec", 0);
+	if (fd < 0 || write(fd, bytes, len) != (ssize_t)len)
+		exit(1);
+	free(bytes);
+	kwg_strv_done(&spec.argv);
+	kwg_strv_done(&spec.envp);
+	return fd;
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void run_once(struct variant *v)
+{
+	posix_spawn_file_actions_t fa;
+	double t0 = now_ms();
+	pid_t pid;
+	int st;
+
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 2, "/dev/null", O_WRONLY, 0);
+	if (v->spec_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, v->spec_fd, 3);
+	if (posix_spawn(&pid, v->argv[0], &fa, NULL, v->argv, environ) != 0) {
+		v->failures++;
+		posix_spawn_file_actions_destroy(&fa);
+		return;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		v->failures++;
+		return;
+	}
+	v->samples[v->n++] = now_ms() - t0;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double pct(struct variant *v, double p)
+{
+	return v->n ? v->samples[(int)(p * (v->n - 1))] : -1;
+}
+
+int main(int argc, char **argv)
+{
+	static char *plain[] = {"/bin/true", NULL};
+	static char *bwrap[] = {
+	    "/usr/bin/bwrap", "--unshare-all", "--ro-bind", "/",         "/", "--proc",
+	    "/proc",          "--dev",         "/dev",      "/bin/true", NULL};
+	static char *firejail[] = {"/usr/bin/firejail", "--noprofile", "--quiet", "/bin/true",
+	                           NULL};
+	char *helper[] = {argc > 1 ? argv[1] : "kwg-exec", NULL};
+	int rounds = argc > 2 ? atoi(argv[2]) : 200;
+	struct variant vs[] = {
+	    {"plain fork+exec", plain, -1, NULL, 0, 0},
+	    {"kwg-exec --profile none", helper, make_spec(KWG_SANDBOX_NONE), NULL, 0, 0},
+	    {"kwg-exec --profile default", helper, make_spec(KWG_SANDBOX_DEFAULT), NULL, 0, 0},
+	    {"kwg-exec --profile strict", helper, make_spec(KWG_SANDBOX_STRICT), NULL, 0, 0},
+	    {"bwrap --unshare-all", bwrap, -1, NULL, 0, 0},
+	    {"firejail --noprofile", firejail, -1, NULL, 0, 0},
+	};
+	size_t n = sizeof(vs) / sizeof(vs[0]);
+
+	for (size_t i = 0; i < n; i++)
+		vs[i].samples = calloc((size_t)rounds, sizeof(double));
+	/* Alternate: one spawn of each variant per round, so drift hits all alike. */
+	for (int r = 0; r < rounds; r++)
+		for (size_t i = 0; i < n; i++) {
+			if (vs[i].spec_fd >= 0)
+				(void)lseek(vs[i].spec_fd, 0, SEEK_SET);
+			if (access(vs[i].argv[0], X_OK) == 0)
+				run_once(&vs[i]);
+		}
+	printf("| spawn-to-exit of /bin/true (%d rounds) | p50 ms | p90 ms | p99 ms | failures |\n",
+	       rounds);
+	printf("|---|---|---|---|---|\n");
+	for (size_t i = 0; i < n; i++) {
+		qsort(vs[i].samples, (size_t)vs[i].n, sizeof(double), cmp);
+		if (vs[i].n == 0)
+			printf("| %s | — | — | — | not available (%d failures) |\n", vs[i].name,
+			       vs[i].failures);
+		else
+			printf("| %s | %.3f | %.3f | %.3f | %d |\n", vs[i].name, pct(&vs[i], 0.5),
+			       pct(&vs[i], 0.9), pct(&vs[i], 0.99), vs[i].failures);
+	}
+	return 0;
+}
