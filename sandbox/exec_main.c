@@ -340,7 +340,7 @@ int main(int argc, char **argv)
 		drop_privileges(&spec);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			die(KWG_STAGE_NNP, errno);
-		r = kwg_sandbox_seccomp_load(spec.profile);
+		r = kwg_sandbox_seccomp_load(spec.profile, &spec.deny, &spec.allow);
 		if (r < 0)
 			die(KWG_STAGE_SECCOMP, -r);
 	}

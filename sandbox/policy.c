@@ -6,6 +6,10 @@
  * build architecture fails test_sandbox_policy. */
 #include "sandbox/sandbox.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
 /* SECURITY: the kernel's attack surface a task never needs. */
 #define DOCKER_DENIED                                                                              \
 	"acct", "add_key", "bpf", "clock_adjtime", "clock_settime", "create_module",               \
@@ -36,4 +40,43 @@ const char *const *kwg_sandbox_denied_syscalls(enum kwg_sandbox_profile p)
 	default:
 		return none_denied;
 	}
+}
+
+int kwg_sandbox_policy_parse(const char *text, size_t len, struct kwg_strv *deny,
+                             struct kwg_strv *allow, struct kwg_err *err)
+{
+	const char *p = text, *end = text + len;
+	unsigned line = 0;
+
+	while (p < end) {
+		const char *eol = memchr(p, '\n', (size_t)(end - p));
+		size_t n = eol ? (size_t)(eol - p) : (size_t)(end - p);
+		char buf[128], verb[16], name[64], extra[2];
+		int fields, r;
+
+		line++;
+		if (n >= sizeof(buf))
+			return kwg_err_set(err, -EBADMSG, "line %u: too long", line);
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		p += n + (eol ? 1 : 0);
+		if (strchr(buf, '#'))
+			*strchr(buf, '#') = '\0';
+		fields = sscanf(buf, "%15s %63s %1s", verb, name, extra);
+		if (fields <= 0)
+			continue;
+		if (fields != 2 || (strcmp(verb, "deny") != 0 && strcmp(verb, "allow") != 0))
+			return kwg_err_set(err, -EBADMSG,
+			                   "line %u: expected \"deny NAME\" or \"allow NAME\"",
+			                   line);
+		for (const char *c = name; *c; c++)
+			if (!islower((unsigned char)*c) && !isdigit((unsigned char)*c) && *c != '_')
+				return kwg_err_set(err, -EBADMSG,
+				                   "line %u: '%s' is not a syscall name", line,
+				                   name);
+		r = kwg_strv_push(strcmp(verb, "deny") == 0 ? deny : allow, name);
+		if (r < 0)
+			return r;
+	}
+	return 0;
 }

@@ -78,6 +78,9 @@ struct kwg_sandbox_spec {
 	struct kwg_strv argv, envp;
 	/* cgroup.procs files kwg-exec joins before anything forks (empty: no cgroups). */
 	struct kwg_strv cgroups;
+	/* The operator's policy override: syscalls denied on top of the profile, and syscalls of
+	 * the profile's list allowed after all. */
+	struct kwg_strv deny, allow;
 };
 
 const char *kwg_sandbox_profile_name(enum kwg_sandbox_profile p);
@@ -93,6 +96,11 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 int kwg_sandbox_spec_decode(const char *data, size_t len, struct kwg_sandbox_spec *ret,
                             struct kwg_err *err);
 void kwg_sandbox_spec_done(struct kwg_sandbox_spec *spec);
+
+/* Parses a policy override file: lines "deny NAME" or "allow NAME", '#' comments, blank lines.
+ * Appends to *deny and *allow. 0, or -EBADMSG with err naming the line. */
+int kwg_sandbox_policy_parse(const char *text, size_t len, struct kwg_strv *deny,
+                             struct kwg_strv *allow, struct kwg_err *err);
 
 /* The profile's seccomp rules, as data: syscall names denied with EPERM. NULL-terminated. */
 const char *const *kwg_sandbox_denied_syscalls(enum kwg_sandbox_profile p);

@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <sched.h>
 #include <seccomp.h>
+#include <stdbool.h>
+#include <string.h>
 #include <sys/socket.h>
 
 /* libseccomp's SCMP_A0() leaves the second datum to zero-initialisation, which clang reports. */
@@ -13,7 +15,16 @@
 #define CLONE_NEWTIME 0x00000080
 #endif
 
-static int build(enum kwg_sandbox_profile p, scmp_filter_ctx *ret)
+static bool listed(const struct kwg_strv *list, const char *name)
+{
+	for (size_t i = 0; list && i < list->n; i++)
+		if (strcmp(list->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static int build(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
+                 const struct kwg_strv *allow, scmp_filter_ctx *ret)
 {
 	static const unsigned long ns_flags[] = {CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS,
 	                                         CLONE_NEWIPC, CLONE_NEWUSER,   CLONE_NEWPID,
@@ -25,9 +36,15 @@ static int build(enum kwg_sandbox_profile p, scmp_filter_ctx *ret)
 		return -ENOMEM;
 	for (const char *const *n = kwg_sandbox_denied_syscalls(p); r >= 0 && *n; n++) {
 		int nr = seccomp_syscall_resolve_name(*n);
-		if (nr == __NR_SCMP_ERROR)
+		if (nr == __NR_SCMP_ERROR || listed(allow, *n))
 			continue; /* test_sandbox checks that every name resolves */
 		r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+	}
+	/* The operator's additions (names checked by the worker at start). */
+	for (size_t i = 0; r >= 0 && deny && i < deny->n; i++) {
+		int nr = seccomp_syscall_resolve_name(deny->v[i]);
+		if (nr != __NR_SCMP_ERROR)
+			r = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
 	}
 	/* SECURITY: a new namespace would give the task root-like powers over it; one rule per
 	 * flag, as seccomp compares with "masked equal". */
@@ -51,14 +68,15 @@ static int build(enum kwg_sandbox_profile p, scmp_filter_ctx *ret)
 	return 0;
 }
 
-int kwg_sandbox_seccomp_load(enum kwg_sandbox_profile p)
+int kwg_sandbox_seccomp_load(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
+                             const struct kwg_strv *allow)
 {
 	scmp_filter_ctx ctx;
 	int r;
 
 	if (p == KWG_SANDBOX_NONE)
 		return 0;
-	r = build(p, &ctx);
+	r = build(p, deny, allow, &ctx);
 	if (r < 0)
 		return r;
 	r = seccomp_load(ctx);
@@ -69,7 +87,7 @@ int kwg_sandbox_seccomp_load(enum kwg_sandbox_profile p)
 int kwg_sandbox_seccomp_export(enum kwg_sandbox_profile p, int fd)
 {
 	scmp_filter_ctx ctx;
-	int r = build(p, &ctx);
+	int r = build(p, NULL, NULL, &ctx);
 
 	if (r < 0)
 		return r;
@@ -83,5 +101,13 @@ const char *kwg_sandbox_seccomp_unknown_name(enum kwg_sandbox_profile p)
 	for (const char *const *n = kwg_sandbox_denied_syscalls(p); *n; n++)
 		if (seccomp_syscall_resolve_name(*n) == __NR_SCMP_ERROR)
 			return *n;
+	return NULL;
+}
+
+const char *kwg_sandbox_seccomp_unknown_in(const struct kwg_strv *list)
+{
+	for (size_t i = 0; i < list->n; i++)
+		if (seccomp_syscall_resolve_name(list->v[i]) == __NR_SCMP_ERROR)
+			return list->v[i];
 	return NULL;
 }

@@ -11,7 +11,8 @@
 #include "common/parse.h"
 
 /* Format, every field NUL-terminated: magic, profile, uid, gid, the five limits, workdir,
- * argc, argv…, envc, envp…, cgroup count, cgroup.procs paths…. Numbers are decimal. */
+ * argc, argv…, envc, envp…, cgroup count, cgroup.procs paths…, deny count, names…, allow count,
+ * names…. Numbers are decimal. */
 #define MAGIC "kwg-sandbox-1"
 #define MAX_SPEC_BYTES (16u << 20)
 #define MAX_ITEMS 65536
@@ -99,6 +100,12 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 	r = r < 0 ? r : put_num(&b, (long long)spec->cgroups.n);
 	for (size_t i = 0; r >= 0 && i < spec->cgroups.n; i++)
 		r = put(&b, spec->cgroups.v[i]);
+	r = r < 0 ? r : put_num(&b, (long long)spec->deny.n);
+	for (size_t i = 0; r >= 0 && i < spec->deny.n; i++)
+		r = put(&b, spec->deny.v[i]);
+	r = r < 0 ? r : put_num(&b, (long long)spec->allow.n);
+	for (size_t i = 0; r >= 0 && i < spec->allow.n; i++)
+		r = put(&b, spec->allow.v[i]);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
@@ -184,6 +191,10 @@ int kwg_sandbox_spec_decode(const char *data, size_t len, struct kwg_sandbox_spe
 		r = read_list(&rd, &ret->envp);
 	if (r >= 0)
 		r = read_list(&rd, &ret->cgroups);
+	if (r >= 0)
+		r = read_list(&rd, &ret->deny);
+	if (r >= 0)
+		r = read_list(&rd, &ret->allow);
 	if (r < 0)
 		return kwg_err_set(err, r == -ENOMEM ? r : -EBADMSG,
 		                   "sandbox spec: bad argv or env");
@@ -206,4 +217,6 @@ void kwg_sandbox_spec_done(struct kwg_sandbox_spec *spec)
 	kwg_strv_done(&spec->argv);
 	kwg_strv_done(&spec->envp);
 	kwg_strv_done(&spec->cgroups);
+	kwg_strv_done(&spec->deny);
+	kwg_strv_done(&spec->allow);
 }

@@ -80,6 +80,8 @@ static const struct cfg_key keys_table[] = {
      "processes of the task user (shared by its tasks); 0: unlimited"},
     {"task_file_size", CFG_SIZE, OFF(task_file_size), "0", 0, 0, false,
      "largest file a task may write; 0: unlimited"},
+    {"sandbox_policy", CFG_STRING, OFF(sandbox_policy), "", 0, 0, false,
+     "file of 'deny NAME' / 'allow NAME' lines changing the profile's seccomp policy"},
     {"exec_helper", CFG_STRING, OFF(exec_helper), "", 0, 0, false,
      "path of kwg-exec (default: next to kwg)"},
 };
@@ -364,6 +366,7 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->sandbox);
 	free(cfg->sandbox_user);
 	free(cfg->exec_helper);
+	free(cfg->sandbox_policy);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

@@ -4,13 +4,17 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -21,6 +25,7 @@
 #include "protocol/instance.h"
 #include "runner/run.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 #include "worker/control.h"
 #include "worker/dispatch.h"
 #include "worker/heartbeat.h"
@@ -497,6 +502,110 @@ static void cgroups_setup(struct kwg_worker *w)
 	w->run_cfg.cgroup_pids = w->cg_pids;
 }
 
+/* The operator's policy override, read once at start; unknown syscall names refuse the start. */
+static int load_policy(struct kwg_worker *w)
+{
+	struct kwg_err err = {{0}};
+	const char *path = w->cfg->sandbox_policy;
+	const char *unknown;
+	char text[65536];
+	ssize_t n;
+	int fd, r;
+
+	if (!*path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kwg_log_errno(KWG_LOG_ERROR, -errno, "sandbox_policy: cannot open '%s'",
+		                     path);
+	n = read(fd, text, sizeof(text));
+	(void)close(fd);
+	if (n < 0 || n == (ssize_t)sizeof(text)) {
+		kwg_log_error("sandbox_policy: '%s' cannot be read or is larger than 64 KiB", path);
+		return -EINVAL;
+	}
+	r = kwg_sandbox_policy_parse(text, (size_t)n, &w->sandbox.deny, &w->sandbox.allow, &err);
+	if (r < 0) {
+		kwg_log_error("sandbox_policy: %s: %s", path, err.msg);
+		return r;
+	}
+	unknown = kwg_sandbox_seccomp_unknown_in(&w->sandbox.deny);
+	if (!unknown)
+		unknown = kwg_sandbox_seccomp_unknown_in(&w->sandbox.allow);
+	if (unknown) {
+		kwg_log_error("sandbox_policy: %s: '%s' is not a syscall of this architecture",
+		              path, unknown);
+		return -EINVAL;
+	}
+	kwg_log_notice(
+	    "sandbox_policy %s: %zu syscall(s) denied on top of the profile, %zu allowed", path,
+	    w->sandbox.deny.n, w->sandbox.allow.n);
+	return 0;
+}
+
+/* Runs /bin/true through the real sandbox once before claiming anything: a kernel that refuses a
+ * namespace or a mount stops the worker here, with the step that failed, instead of failing every
+ * task (or running them less isolated than configured). */
+static int probe_sandbox(struct kwg_worker *w)
+{
+	struct kwg_sandbox_spec spec = w->sandbox;
+	struct kwg_sandbox_status st = {0};
+	posix_spawn_file_actions_t fa;
+	char *argv[] = {w->exec_helper, NULL}, *envp[] = {NULL};
+	char *bytes = NULL;
+	size_t len;
+	int fd = -1, pipefd[2] = {-1, -1}, status = 0, r;
+	pid_t pid;
+
+	spec.workdir = w->cfg->work_dir;
+	spec.argv = (struct kwg_strv){0};
+	spec.envp = (struct kwg_strv){0};
+	spec.cgroups = (struct kwg_strv){0};
+	r = kwg_strv_push(&spec.argv, "/bin/true");
+	if (r >= 0)
+		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	kwg_strv_done(&spec.argv);
+	if (r >= 0 && ((fd = memfd_create("kwg-probe", MFD_CLOEXEC)) < 0 ||
+	               write(fd, bytes, len) != (ssize_t)len || pipe2(pipefd, O_CLOEXEC) < 0))
+		r = -errno;
+	free(bytes);
+	if (r >= 0) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fd, KWG_SANDBOX_SPEC_FD);
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], KWG_SANDBOX_STATUS_FD);
+		r = -posix_spawn(&pid, w->exec_helper, &fa, NULL, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	if (pipefd[1] >= 0)
+		(void)close(pipefd[1]);
+	if (r >= 0) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (read(pipefd[0], &st, sizeof(st)) == (ssize_t)sizeof(st))
+				kwg_log_error(
+				    "the %s sandbox cannot be set up on this machine: %s failed: "
+				    "%s; refusing to start (--sandbox none runs tasks without "
+				    "isolation)",
+				    kwg_sandbox_profile_name(w->sandbox.profile),
+				    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
+				    strerror(st.err));
+			else
+				kwg_log_error(
+				    "the sandbox probe failed (status %d); refusing to start",
+				    status);
+			r = -EPERM;
+		}
+	} else {
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot run the sandbox probe");
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	if (pipefd[0] >= 0)
+		(void)close(pipefd[0]);
+	return r;
+}
+
 /* The Process sandbox from the configuration: profile, task user, limits, kwg-exec's path. */
 static int sandbox_setup(struct kwg_worker *w)
 {
@@ -550,6 +659,8 @@ static int sandbox_setup(struct kwg_worker *w)
 		              strerror(errno));
 		return -ENOENT;
 	}
+	if (load_policy(w) < 0 || probe_sandbox(w) < 0)
+		return -EPERM;
 	cgroups_setup(w);
 	kwg_log_notice(
 	    "sandbox %s: tasks run as %lld:%lld in pid, mount, ipc and uts namespaces%s; "
@@ -684,6 +795,8 @@ int kwg_worker_free(struct kwg_worker *w)
 	if (!w)
 		return 0;
 	code = w->exit_code;
+	kwg_strv_done(&w->sandbox.deny);
+	kwg_strv_done(&w->sandbox.allow);
 	if (*w->cg_memory) {
 		remove_cgroup_tree(w->cg_memory);
 		remove_cgroup_tree(w->cg_pids);

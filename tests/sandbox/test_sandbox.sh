@@ -84,6 +84,32 @@ kill -0 "$D" && kill -0 "$S" && pass "both workers still running" || fail "a wor
 expect_eq "$(hostname; date +%Y; ls /etc | md5sum)" "$HOST_BEFORE" "nothing outside the working directories changed"
 [ ! -e /var/tmp/kwg-escape ] && pass "no file escaped the strict sandbox" || fail "/var/tmp/kwg-escape exists"
 
+# The operator's policy override: deny one more syscall, allow one of the profile's.
+printf '# site policy\ndeny uname\nallow keyctl   # our tasks manage keyrings\n' >"$IT_TMP/policy"
+it_worker p --group sbp --default-runner process --sandbox-policy "$IT_TMP/policy"
+P=$WORKER_PID
+wait_for "the policy worker's start line" 10 grep -q "group sbp" "$IT_TMP/p.log"
+expect_match "$(cat "$IT_TMP/p.log")" "sandbox_policy .*: 1 syscall\(s\) denied on top of the profile, 1 allowed" \
+  "the override is announced at start"
+hostile policy-deny sbp 1 "Operation not permitted" PT20S 'uname'
+hostile policy-allow sbp 1 "keyctl ALLOWED" PT20S "$PROBE keyctl"
+it_stop "$P" 30
+printf 'deny not_a_syscall\n' >"$IT_TMP/bad-policy"
+out=$("$KWGT_BIN" worker --database-url "$DB" --sandbox-policy "$IT_TMP/bad-policy" --management-port 0 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 1 "an override naming an unknown syscall refuses the start"
+expect_match "$out" "'not_a_syscall' is not a syscall of this architecture" "and names it"
+printf 'forbid uname\n' >"$IT_TMP/bad-policy"
+out=$("$KWGT_BIN" worker --database-url "$DB" --sandbox-policy "$IT_TMP/bad-policy" --management-port 0 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 .*line 1: expected \"deny NAME\" or \"allow NAME\"" "a malformed override names its line"
+
+# The start-up probe: a working directory parent the task user cannot enter stops the worker at
+# start, naming the step, instead of failing every task.
+mkdir -p "$IT_TMP/closed" && chmod 700 "$IT_TMP/closed"
+out=$("$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/closed" --management-port 0 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 1 "a sandbox that cannot be set up refuses the start"
+expect_match "$out" "the default sandbox cannot be set up on this machine: entering the working directory failed: Permission denied; refusing to start" \
+  "and names the step that failed"
+
 # The same probes through `kwg sandbox`, without a worker.
 mkdir -p "$IT_TMP/direct" && chmod 777 "$IT_TMP/direct"
 for probe in mount unshare keyctl bpf io_uring_setup userfaultfd init_module reboot; do
