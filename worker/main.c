@@ -95,6 +95,7 @@ static int cmd_worker(int argc, char **argv)
 	r = kwg_worker_new(&loop, &cfg, &w);
 	if (r < 0) {
 		kwg_log_errno(KWG_LOG_ERROR, r, "cannot start the worker");
+		(void)run_loop(&loop); /* lets what was half-built close, then closes the loop */
 		kwg_config_done(&cfg);
 		return 1;
 	}

@@ -714,6 +714,8 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	};
 	r = sandbox_setup(w);
 	if (r < 0) {
+		kwg_strv_done(&w->sandbox.deny);
+		kwg_strv_done(&w->sandbox.allow);
 		free(w);
 		return r;
 	}
