@@ -58,12 +58,14 @@ int kwg_parse_bool(const char *s, bool *ret)
 	return -EINVAL;
 }
 
-int kwg_parse_duration_ms(const char *s, uint64_t *ret)
+struct unit {
+	const char *suffix;
+	uint64_t mult;
+};
+
+/* A whole number followed by one of the units' suffixes (exactly). */
+static int parse_with_unit(const char *s, const struct unit *units, size_t n, uint64_t *ret)
 {
-	static const struct {
-		const char *suffix;
-		uint64_t ms;
-	} units[] = {{"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1}};
 	char *end;
 	unsigned long long v;
 
@@ -73,38 +75,7 @@ int kwg_parse_duration_ms(const char *s, uint64_t *ret)
 	v = strtoull(s, &end, 10);
 	if (errno == ERANGE)
 		return -ERANGE;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-		if (strcmp(end, units[i].suffix) == 0) {
-			if (v > UINT64_MAX / units[i].ms)
-				return -ERANGE;
-			*ret = v * units[i].ms;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-int kwg_parse_size_bytes(const char *s, uint64_t *ret)
-{
-	static const struct {
-		const char *suffix;
-		uint64_t mult;
-	} units[] = {{"", 1},
-	             {"B", 1},
-	             {"KiB", 1ull << 10},
-	             {"MiB", 1ull << 20},
-	             {"GiB", 1ull << 30},
-	             {"TiB", 1ull << 40}};
-	char *end;
-	unsigned long long v;
-
-	if (!s || !isdigit((unsigned char)*s))
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno == ERANGE)
-		return -ERANGE;
-	for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (strcmp(end, units[i].suffix) == 0) {
 			if (v > UINT64_MAX / units[i].mult)
 				return -ERANGE;
@@ -113,4 +84,24 @@ int kwg_parse_size_bytes(const char *s, uint64_t *ret)
 		}
 	}
 	return -EINVAL;
+}
+
+int kwg_parse_duration_ms(const char *s, uint64_t *ret)
+{
+	static const struct unit units[] = {
+	    {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"", 1}};
+
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), ret);
+}
+
+int kwg_parse_size_bytes(const char *s, uint64_t *ret)
+{
+	static const struct unit units[] = {{"", 1},
+	                                    {"B", 1},
+	                                    {"KiB", 1ull << 10},
+	                                    {"MiB", 1ull << 20},
+	                                    {"GiB", 1ull << 30},
+	                                    {"TiB", 1ull << 40}};
+
+	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), ret);
 }

@@ -211,6 +211,12 @@ static void prepare_mounts(const struct kwg_sandbox_spec *spec)
 	}
 }
 
+/* Exits as a child with wait status st did (a signal as 128 + its number, like a shell). */
+static KWG_NORETURN void exit_like(int st)
+{
+	_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+}
+
 /* The PID 1 of the task's pid namespace: reaps every orphan, ends with the task's status. When
  * it exits the kernel kills whatever is left in the namespace, daemons included. */
 static KWG_NORETURN void reap(pid_t task)
@@ -230,9 +236,7 @@ static KWG_NORETURN void reap(pid_t task)
 			break;
 		}
 	}
-	if (WIFSIGNALED(status))
-		_exit(128 + WTERMSIG(status));
-	_exit(WEXITSTATUS(status));
+	exit_like(status);
 }
 
 /* Waits for a child and exits as it did. */
@@ -243,7 +247,7 @@ static KWG_NORETURN void wait_and_exit(pid_t child)
 	while (waitpid(child, &st, 0) < 0)
 		if (errno != EINTR)
 			_exit(KWG_SANDBOX_EXIT_SETUP);
-	_exit(WIFSIGNALED(st) ? 128 + WTERMSIG(st) : WEXITSTATUS(st));
+	exit_like(st);
 }
 
 static void enter_namespaces(const struct kwg_sandbox_spec *spec)

@@ -10,17 +10,6 @@ WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
 LOG=io.kestra.core.models.executions.LogEntry
 pgctl() { "$KWGT_SRC/tests/lib/pg_env.sh" "$1" "$KWGT_PG_DIR"; }
-jobs() { # jobs PREFIX N COMMANDS_JSON_TEXT
-  sql "INSERT INTO queues (type, key, value, consumer_group)
-       SELECT '$WJ', '$1' || i, jsonb_build_object('type', 'task',
-         'taskRun', jsonb_build_object('tenantId', 'main', 'id', '$1' || i, 'executionId', 'x$1' || i,
-           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
-           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-           'commands', '$3', 'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
-         'runContext', '{}'::jsonb), 'out'
-       FROM generate_series(1, $2) i"
-}
 finished() { sql "SELECT count(DISTINCT key) FROM queues WHERE type = '$WTR' AND key LIKE '$1%' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'" 2>/dev/null || echo 0; }
 at_least() { [ "$(finished "$1")" -ge "$2" ]; }
 
@@ -28,7 +17,7 @@ PORT=$((30000 + RANDOM % 20000))
 it_worker w --group out --concurrency 8 --management-port "$PORT"
 code() { curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health"; }
 health_is() { [ "$(code)" == "$1" ]; }
-jobs r- 500 '["echo a", "echo b", "echo c"]'
+it_jobs r- 500 out '["echo a", "echo b", "echo c"]'
 wait_for "100 tasks finished" 60 at_least r- 100
 pgctl restart
 pass "PostgreSQL restarted with $(finished r-) of 500 tasks finished"
@@ -42,7 +31,7 @@ expect_match "$(cat "$IT_TMP/w.log")" "reconnecting in" "the worker reconnected"
 kill -0 "$WORKER_PID" && pass "the worker kept running through the restart" || fail "the worker died"
 
 # A longer stop under heavy output: messages spill to a file and all arrive, in order.
-jobs big- 1 '["sleep 1", "seq 1 200000"]'
+it_jobs big- 1 out '["sleep 1", "seq 1 200000"]'
 running() { [ "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key = 'big-1'")" -ge 1 ]; }
 wait_for "the big task running" 30 running
 pgctl pause

@@ -9,18 +9,6 @@ it_db signals
 
 WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
-jobs() { # jobs PREFIX N COMMAND
-  sql "INSERT INTO queues (type, key, value, consumer_group)
-       SELECT '$WJ', '$1' || i, jsonb_build_object('type', 'task',
-         'taskRun', jsonb_build_object('tenantId', 'main', 'id', '$1' || i, 'executionId', 'x$1' || i,
-           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
-           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-           'commands', '[\"echo begin\", \"$3\", \"echo end\"]',
-           'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
-         'runContext', '{}'::jsonb), 'sig'
-       FROM generate_series(1, $2) i"
-}
 count() { sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key LIKE '$1%' AND value->'taskRun'->'state'->>'current' = '$2'"; }
 have() { [ "$(count "$1" "$2")" -ge "$3" ]; }
 exited() { ! kill -0 "$1" 2>/dev/null; }
@@ -28,10 +16,10 @@ final_state() { sql "SELECT state FROM service_instance WHERE value->'props'->>'
 
 it_worker a --group sig --concurrency 50
 A=$WORKER_PID
-jobs a- 50 "sleep 2"
+it_jobs a- 50 sig '["echo begin", "sleep 2", "echo end"]'
 wait_for "50 tasks running" 20 have a- RUNNING 50
 kill -TERM "$A"
-jobs late- 10 "true"
+it_jobs late- 10 sig '["echo begin", "true", "echo end"]'
 wait_for "worker a to finish its tasks and exit" 30 exited "$A"
 rc=0
 wait "$A" || rc=$?
@@ -50,7 +38,7 @@ expect_eq "$(final_state)" TERMINATED_GRACEFULLY "the service ends TERMINATED_GR
 sql "DELETE FROM queues WHERE key LIKE 'late-%'"
 it_worker b --group sig --termination-grace-period 1s
 B=$WORKER_PID
-jobs b- 1 "sleep 60"
+it_jobs b- 1 sig '["echo begin", "sleep 60", "echo end"]'
 wait_for "b-1 running" 20 have b- RUNNING 1
 kill -TERM "$B"
 wait_for "worker b to stop after its grace period" 15 exited "$B"
@@ -65,7 +53,7 @@ expect_eq "$(final_state)" TERMINATED_FORCED "the service ends TERMINATED_FORCED
 # Restart strategy NEVER, and a second signal that does not wait for the grace period.
 it_worker c --group sig --restart-strategy NEVER
 C=$WORKER_PID
-jobs c- 1 "sleep 60"
+it_jobs c- 1 sig '["echo begin", "sleep 60", "echo end"]'
 wait_for "c-1 running" 20 have c- RUNNING 1
 kill -TERM "$C"
 wait_for "the first signal seen" 5 grep -q "claiming stopped" "$IT_TMP/c.log"

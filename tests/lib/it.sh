@@ -100,6 +100,20 @@ expect_match() {
   if [[ "$1" =~ $2 ]]; then pass "$3"; else fail "$3: '$2' not found in: ${1:0:2000}"; fi
 }
 
+# it_jobs PREFIX N GROUP COMMANDS_JSON: N WorkerTasks (keys PREFIX1…PREFIXN) of a shell task on the
+# Process runner, inserted as Kestra 1.x's executor does (commands as a 1.x JSON string).
+it_jobs() {
+  sql "INSERT INTO queues (type, key, value, consumer_group)
+       SELECT 'io.kestra.core.runners.WorkerJob', '$1' || i, jsonb_build_object('type', 'task',
+         'taskRun', jsonb_build_object('tenantId', 'main', 'id', '$1' || i, 'executionId', 'x$1' || i,
+           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
+           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
+         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
+           'commands', '$4', 'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
+         'runContext', '{}'::jsonb), '$3'
+       FROM generate_series(1, $2) i"
+}
+
 # submit FILE [options]: runs kwg submit; output in OUT, exit status in RC.
 submit() {
   local file=$1
