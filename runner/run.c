@@ -371,6 +371,18 @@ static bool sandboxed(const struct kwg_run *run)
 	return run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE;
 }
 
+/* mkdir in a cgroup hierarchy, which may also answer EINTR while a signal is pending. */
+static int mkdir_retry(const char *path)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		if (mkdir(path, 0755) == 0)
+			return 0;
+		if (errno != EINTR)
+			break;
+	}
+	return -1;
+}
+
 static int write_text(const char *dir, const char *file, unsigned long long value)
 {
 	char path[PATH_MAX], text[32];
@@ -379,9 +391,17 @@ static int write_text(const char *dir, const char *file, unsigned long long valu
 
 	(void)snprintf(path, sizeof(path), "%s/%s", dir, file);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, text, (size_t)len) != len)
+	if (fd < 0)
 		return -errno;
-	return 0;
+	/* The memory controller gives up with EINTR when a signal is pending, and the worker gets
+	 * SIGCHLD all the time: try again (the limit is set or the write fails for good). */
+	for (int tries = 0; tries < 100; tries++) {
+		if (write(fd, text, (size_t)len) == len)
+			return 0;
+		if (errno != EINTR)
+			break;
+	}
+	return -errno;
 }
 
 /* The task's own memory and pids cgroups (v1); their cgroup.procs go into the spec, and the
@@ -398,7 +418,7 @@ static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
 	if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
 	    asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0)
 		return -ENOMEM;
-	if (mkdir(run->cg_memory, 0755) < 0 || mkdir(run->cg_pids, 0755) < 0)
+	if (mkdir_retry(run->cg_memory) < 0 || mkdir_retry(run->cg_pids) < 0)
 		return -errno;
 	r = l->address_space_bytes
 	        ? write_text(run->cg_memory, "memory.limit_in_bytes", l->address_space_bytes)
