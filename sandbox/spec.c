@@ -74,6 +74,16 @@ static int put_num(struct kwg_buf *b, long long v)
 	return put(b, num);
 }
 
+/* A count, then the strings: what read_list reads back. */
+static int put_list(struct kwg_buf *b, const struct kwg_strv *sv)
+{
+	int r = put_num(b, (long long)sv->n);
+
+	for (size_t i = 0; r >= 0 && i < sv->n; i++)
+		r = put(b, sv->v[i]);
+	return r;
+}
+
 int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, size_t *ret_len)
 {
 	const struct kwg_sandbox_limits *l = &spec->limits;
@@ -91,21 +101,11 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 	r = r < 0 ? r : put_num(&b, (long long)l->processes);
 	r = r < 0 ? r : put_num(&b, (long long)l->file_size_bytes);
 	r = r < 0 ? r : put(&b, spec->workdir ? spec->workdir : "");
-	r = r < 0 ? r : put_num(&b, (long long)spec->argv.n);
-	for (size_t i = 0; r >= 0 && i < spec->argv.n; i++)
-		r = put(&b, spec->argv.v[i]);
-	r = r < 0 ? r : put_num(&b, (long long)spec->envp.n);
-	for (size_t i = 0; r >= 0 && i < spec->envp.n; i++)
-		r = put(&b, spec->envp.v[i]);
-	r = r < 0 ? r : put_num(&b, (long long)spec->cgroups.n);
-	for (size_t i = 0; r >= 0 && i < spec->cgroups.n; i++)
-		r = put(&b, spec->cgroups.v[i]);
-	r = r < 0 ? r : put_num(&b, (long long)spec->deny.n);
-	for (size_t i = 0; r >= 0 && i < spec->deny.n; i++)
-		r = put(&b, spec->deny.v[i]);
-	r = r < 0 ? r : put_num(&b, (long long)spec->allow.n);
-	for (size_t i = 0; r >= 0 && i < spec->allow.n; i++)
-		r = put(&b, spec->allow.v[i]);
+	r = r < 0 ? r : put_list(&b, &spec->argv);
+	r = r < 0 ? r : put_list(&b, &spec->envp);
+	r = r < 0 ? r : put_list(&b, &spec->cgroups);
+	r = r < 0 ? r : put_list(&b, &spec->deny);
+	r = r < 0 ? r : put_list(&b, &spec->allow);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
