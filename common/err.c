@@ -15,20 +15,3 @@ int kwg_err_set(struct kwg_err *err, int r, const char *fmt, ...)
 	va_end(ap);
 	return r;
 }
-
-int kwg_err_prefix(struct kwg_err *err, int r, const char *fmt, ...)
-{
-	char prefix[256];
-	char joined[sizeof(prefix) + sizeof(err->msg) + 2];
-	va_list ap;
-
-	if (!err)
-		return r;
-	va_start(ap, fmt);
-	(void)vsnprintf(prefix, sizeof(prefix), fmt, ap);
-	va_end(ap);
-	(void)snprintf(joined, sizeof(joined), "%s: %s", prefix, err->msg);
-	memcpy(err->msg, joined, sizeof(err->msg) - 1);
-	err->msg[sizeof(err->msg) - 1] = '\0';
-	return r;
-}

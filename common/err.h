@@ -10,5 +10,3 @@ struct kwg_err {
 
 /* Formats into err (when not NULL) and returns r, so that `return kwg_err_set(err, -EINVAL, …)`. */
 int kwg_err_set(struct kwg_err *err, int r, const char *fmt, ...) KWG_PRINTF(3, 4);
-/* Prepends "prefix: " to an existing message. Returns r. */
-int kwg_err_prefix(struct kwg_err *err, int r, const char *fmt, ...) KWG_PRINTF(3, 4);

@@ -36,11 +36,6 @@ int kwg_log_level_parse(const char *name, enum kwg_log_level *ret)
 	return -EINVAL;
 }
 
-const char *kwg_log_level_name(enum kwg_log_level level)
-{
-	return level < KWG_LOG_LEVEL__COUNT ? level_names[level] : "?";
-}
-
 static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,
                        const char *fmt, va_list ap) KWG_PRINTF(4, 0);
 static void log_vwrite(enum kwg_log_level level, const char *module, const char *suffix,

@@ -21,7 +21,6 @@ unsigned long long kwg_log_errors_total(void);
 
 /* Returns 0 and sets *ret; -EINVAL for an unknown name ("error" … "debug", also "warn"). */
 int kwg_log_level_parse(const char *name, enum kwg_log_level *ret);
-const char *kwg_log_level_name(enum kwg_log_level level);
 
 void kwg_log_write(enum kwg_log_level level, const char *module, const char *fmt, ...)
     KWG_PRINTF(3, 4);

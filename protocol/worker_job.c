@@ -209,11 +209,6 @@ const char *kwg_job_task_type(const struct kwg_job *job)
 	return job->task_type;
 }
 
-const char *kwg_job_task_id(const struct kwg_job *job)
-{
-	return job->task_id;
-}
-
 bool kwg_job_force_execution(const struct kwg_job *job)
 {
 	return job->task_run && json_is_true(json_object_get(job->task_run, "forceExecution"));

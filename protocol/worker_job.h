@@ -41,7 +41,6 @@ const char *kwg_job_task_run_id(const struct kwg_job *job);
 const char *kwg_job_execution_id(const struct kwg_job *job);
 const char *kwg_job_tenant_id(const struct kwg_job *job);
 const char *kwg_job_task_type(const struct kwg_job *job);
-const char *kwg_job_task_id(const struct kwg_job *job);
 bool kwg_job_force_execution(const struct kwg_job *job);
 /* The reference LogEntry and MetricEntry rows carry (attempt number = attempts at claim time). */
 void kwg_job_ref(const struct kwg_job *job, struct kwg_taskrun_ref *ret);

@@ -250,6 +250,19 @@ static KWG_NORETURN void wait_and_exit(pid_t child)
 	exit_like(st);
 }
 
+/* fork(); in the parent, which only waits from now on, the status descriptor is closed (the
+ * child reports). */
+static pid_t fork_or_die(void)
+{
+	pid_t pid = fork();
+
+	if (pid < 0)
+		die(KWG_STAGE_NS, errno);
+	if (pid > 0 && status_fd >= 0)
+		(void)close(status_fd);
+	return pid;
+}
+
 static void enter_namespaces(const struct kwg_sandbox_spec *spec)
 {
 	int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
@@ -262,25 +275,15 @@ static void enter_namespaces(const struct kwg_sandbox_spec *spec)
 	if (unshare(flags) < 0)
 		die(KWG_STAGE_NS, errno);
 	/* The first child is PID 1 of the new pid namespace; this process waits for it. */
-	pid = fork();
-	if (pid < 0)
-		die(KWG_STAGE_NS, errno);
-	if (pid > 0) {
-		if (status_fd >= 0)
-			(void)close(status_fd);
+	pid = fork_or_die();
+	if (pid > 0)
 		wait_and_exit(pid);
-	}
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prepare_mounts(spec);
 	(void)sethostname("kwg", 3);
-	pid = fork();
-	if (pid < 0)
-		die(KWG_STAGE_NS, errno);
-	if (pid > 0) {
-		if (status_fd >= 0)
-			(void)close(status_fd);
+	pid = fork_or_die();
+	if (pid > 0)
 		reap(pid);
-	}
 }
 
 static int last_cap(void)

@@ -21,10 +21,9 @@ enum cfg_type {
 	CFG_GROUP,
 	CFG_LIST,
 	CFG_DURATION,
-	CFG_STRATEGY,
 	CFG_SIZE,
 	CFG_U64,
-	CFG_PROFILE,
+	CFG_CHOICE, /* a string, one of `choices` */
 };
 
 struct cfg_key {
@@ -35,55 +34,62 @@ struct cfg_key {
 	uint32_t min, max;
 	bool secret; /* also KWG_<KEY>_FILE; never logged */
 	const char *help;
+	const char *const *choices; /* CFG_CHOICE: the accepted values, NULL-terminated */
 };
+
+static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINATION_GRACE_PERIOD",
+                                         NULL};
+static const char *const profiles[] = {"default", "strict", "none", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
 static const struct cfg_key keys_table[] = {
     {"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
-     "libpq URL or conninfo of Kestra's PostgreSQL database (required)"},
+     "libpq URL or conninfo of Kestra's PostgreSQL database (required)", NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
-     "worker group key [a-zA-Z0-9_-]+; none = the default group"},
-    {"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false, "tasks run at once (1-1024)"},
+     "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
+    {"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false, "tasks run at once (1-1024)",
+     NULL},
     {"log_level", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
-     "error, warning, notice, info or debug"},
+     "error, warning, notice, info or debug", NULL},
     {"default_runner", CFG_RUNNER, OFF(default_runner), "docker", 0, 0, false,
-     "runner of script tasks without taskRunner: process or docker"},
+     "runner of script tasks without taskRunner: process or docker", NULL},
     {"work_dir", CFG_STRING, OFF(work_dir), NULL, 0, 0, false,
-     "where task working directories are made (default $TMPDIR or /tmp)"},
+     "where task working directories are made (default $TMPDIR or /tmp)", NULL},
     {"task_env_passthrough", CFG_LIST, OFF(task_env_passthrough), NULL, 0, 0, false,
-     "comma-separated variable names copied into Process tasks"},
+     "comma-separated variable names copied into Process tasks", NULL},
     {"heartbeat_interval", CFG_DURATION, OFF(heartbeat_interval_ms), "3s", 100, 0, false,
-     "how often the worker writes its service_instance heartbeat"},
+     "how often the worker writes its service_instance heartbeat", NULL},
     {"liveness_timeout", CFG_DURATION, OFF(liveness_timeout_ms), "60s", 1000, 0, false,
-     "no heartbeat for this long: Kestra declares the worker gone (it stops itself too)"},
+     "no heartbeat for this long: Kestra declares the worker gone (it stops itself too)", NULL},
     {"liveness_interval", CFG_DURATION, OFF(liveness_interval_ms), "10s", 100, 0, false,
-     "the executor's liveness check period, published in the worker's record"},
+     "the executor's liveness check period, published in the worker's record", NULL},
     {"liveness_initial_delay", CFG_DURATION, OFF(liveness_initial_delay_ms), "60s", 0, 0, false,
-     "grace before the executor judges a new worker, published in its record"},
+     "grace before the executor judges a new worker, published in its record", NULL},
     {"termination_grace_period", CFG_DURATION, OFF(termination_grace_period_ms), "5m", 0, 0, false,
-     "on SIGTERM, how long running tasks may finish before they are stopped"},
-    {"restart_strategy", CFG_STRATEGY, OFF(restart_strategy), "AFTER_TERMINATION_GRACE_PERIOD", 0,
-     0, false, "NEVER, IMMEDIATELY or AFTER_TERMINATION_GRACE_PERIOD (workerTaskRestartStrategy)"},
+     "on SIGTERM, how long running tasks may finish before they are stopped", NULL},
+    {"restart_strategy", CFG_CHOICE, OFF(restart_strategy), "AFTER_TERMINATION_GRACE_PERIOD", 0, 0,
+     false, "NEVER, IMMEDIATELY or AFTER_TERMINATION_GRACE_PERIOD (workerTaskRestartStrategy)",
+     strategies},
     {"management_port", CFG_U32, OFF(management_port), "8081", 0, 65535, false,
-     "HTTP port of /health and /metrics; 0 turns it off"},
-    {"sandbox", CFG_PROFILE, OFF(sandbox), "default", 0, 0, false,
-     "Process task sandbox: default, strict or none (no isolation)"},
+     "HTTP port of /health and /metrics; 0 turns it off", NULL},
+    {"sandbox", CFG_CHOICE, OFF(sandbox), "default", 0, 0, false,
+     "Process task sandbox: default, strict or none (no isolation)", profiles},
     {"sandbox_user", CFG_STRING, OFF(sandbox_user), "", 0, 0, false,
-     "user of sandboxed tasks, UID[:GID] or a name (default nobody when root)"},
+     "user of sandboxed tasks, UID[:GID] or a name (default nobody when root)", NULL},
     {"task_cpu_seconds", CFG_U64, OFF(task_cpu_seconds), "0", 0, 0, false,
-     "CPU seconds a task process may use; 0: unlimited"},
+     "CPU seconds a task process may use; 0: unlimited", NULL},
     {"task_memory", CFG_SIZE, OFF(task_memory), "8GiB", 0, 0, false,
-     "address space of a task process (rlimit); 0: unlimited"},
+     "address space of a task process (rlimit); 0: unlimited", NULL},
     {"task_open_files", CFG_U64, OFF(task_open_files), "4096", 0, 0, false,
-     "open files of a task process; 0: unlimited"},
+     "open files of a task process; 0: unlimited", NULL},
     {"task_processes", CFG_U64, OFF(task_processes), "4096", 0, 0, false,
-     "processes of the task user (shared by its tasks); 0: unlimited"},
+     "processes of the task user (shared by its tasks); 0: unlimited", NULL},
     {"task_file_size", CFG_SIZE, OFF(task_file_size), "0", 0, 0, false,
-     "largest file a task may write; 0: unlimited"},
+     "largest file a task may write; 0: unlimited", NULL},
     {"sandbox_policy", CFG_STRING, OFF(sandbox_policy), "", 0, 0, false,
-     "file of 'deny NAME' / 'allow NAME' lines changing the profile's seccomp policy"},
+     "file of 'deny NAME' / 'allow NAME' lines changing the profile's seccomp policy", NULL},
     {"exec_helper", CFG_STRING, OFF(exec_helper), "", 0, 0, false,
-     "path of kwg-exec (default: next to kwg)"},
+     "path of kwg-exec (default: next to kwg)", NULL},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -194,25 +200,19 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		*(uint64_t *)field = (uint64_t)v;
 		return 0;
 	}
-	case CFG_PROFILE:
-		if (strcmp(value, "default") != 0 && strcmp(value, "strict") != 0 &&
-		    strcmp(value, "none") != 0)
-			return kwg_err_set(
-			    err, -EINVAL,
-			    "%s: unknown sandbox profile '%.64s' (default, strict, none)", source,
-			    value);
-		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
-		                 value, source, err);
-	case CFG_STRATEGY:
-		if (strcmp(value, "NEVER") != 0 && strcmp(value, "IMMEDIATELY") != 0 &&
-		    strcmp(value, "AFTER_TERMINATION_GRACE_PERIOD") != 0)
-			return kwg_err_set(
-			    err, -EINVAL,
-			    "%s: unknown restart strategy '%.64s' (NEVER, IMMEDIATELY, "
-			    "AFTER_TERMINATION_GRACE_PERIOD)",
-			    source, value);
-		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
-		                 value, source, err);
+	case CFG_CHOICE: {
+		char list[256] = "";
+		for (const char *const *c = k->choices; *c; c++) {
+			if (strcmp(value, *c) == 0)
+				return set_value(
+				    cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+				    value, source, err);
+			(void)snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
+			               c == k->choices ? "" : ", ", *c);
+		}
+		return kwg_err_set(err, -EINVAL, "%s: unknown value '%.64s' (%s)", source, value,
+		                   list);
+	}
 	case CFG_LIST: {
 		struct kwg_strv *sv = field;
 		cleanup_free char *copy = strdup(value);
@@ -383,33 +383,4 @@ void kwg_config_usage(const char *const *keys)
 		       keys_table[i].def ? "; default " : "",
 		       keys_table[i].def ? keys_table[i].def : "");
 	}
-}
-
-char *kwg_config_redact_url(const char *url)
-{
-	const char *scheme = strstr(url, "://");
-	const char *at, *colon;
-	char *out;
-
-	/* URL form: postgresql://user:password@host/db */
-	if (scheme && (at = strchr(scheme + 3, '@')) &&
-	    (colon = memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))) {
-		size_t head = (size_t)(colon - url) + 1;
-		size_t len = head + 3 + strlen(at) + 1;
-		out = malloc(len);
-		if (out)
-			(void)snprintf(out, len, "%.*s***%s", (int)head, url, at);
-		return out;
-	}
-	/* conninfo form: redact password=… */
-	out = strdup(url);
-	if (out) {
-		char *p = strstr(out, "password=");
-		if (p) {
-			p += strlen("password=");
-			size_t n = strcspn(p, " ");
-			memset(p, '*', n);
-		}
-	}
-	return out;
 }

@@ -42,5 +42,3 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 void kwg_config_done(struct kwg_config *cfg);
 /* Writes the usage lines of the given keys (NULL: all) to stdout. */
 void kwg_config_usage(const char *const *keys);
-/* The database URL with any password replaced by "***", for logs. New string. */
-char *kwg_config_redact_url(const char *url);

@@ -19,7 +19,6 @@ cp "$KWGT_PROBE" "$TOOLS/try_syscall"
 cp /usr/bin/id "$TOOLS/suid-id" && chmod 4755 "$TOOLS/suid-id"
 PROBE=$TOOLS/try_syscall
 LIMITS=(--task-processes 300 --task-memory 1GiB --task-cpu-seconds 2 --task-file-size 10MiB)
-touch /etc/kwg-battery-sentinel.check 2>/dev/null; rm -f /etc/kwg-battery-sentinel.check
 HOST_BEFORE=$(hostname; date +%Y; ls /etc | md5sum)
 
 it_worker d --group sbd --concurrency 4 --default-runner process "${LIMITS[@]}"
