@@ -280,7 +280,8 @@ static void enter_namespaces(const struct kwg_sandbox_spec *spec)
 		wait_and_exit(pid);
 	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prepare_mounts(spec);
-	(void)sethostname("kwg", 3);
+	if (sethostname("kwg", 3) < 0)
+		die(KWG_STAGE_NS, errno);
 	pid = fork_or_die();
 	if (pid > 0)
 		reap(pid);

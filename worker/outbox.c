@@ -176,7 +176,10 @@ static void spill_refill(struct kwg_outbox *ob)
 		memory_append(ob, m);
 	}
 	if (ob->spill_fd >= 0 && ob->spill_start == ob->spill_end && ob->spill_end > 0) {
-		(void)ftruncate(ob->spill_fd, 0);
+		if (ftruncate(ob->spill_fd, 0) < 0)
+			kwg_log_warning(
+			    "cannot shrink the spill file (%s); it is reused from the start",
+			    strerror(errno));
 		ob->spill_start = ob->spill_end = 0;
 		kwg_log_notice("the spill file is empty again");
 	}
