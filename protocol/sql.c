@@ -51,15 +51,23 @@ const char KWG_SQL_SUBMIT[] =
     " VALUES (CAST('io.kestra.core.runners.WorkerJob' AS queue_type), $1, $2::jsonb, $3)"
     " RETURNING \"offset\"";
 
+/* Each type's rows in offset order from its own index (queues_type__offset, queues_type__key): a
+ * filter on the LogEntry's taskRunId here would make the planner scan the whole table, so the
+ * caller skips other tasks' lines itself. */
 const char KWG_SQL_FOLLOW[] =
-    "SELECT \"offset\", type::text, \"value\"::text FROM queues"
-    " WHERE \"offset\" > $1::bigint"
-    " AND ((type = CAST('io.kestra.core.runners.WorkerTaskResult' AS queue_type)"
-    " AND \"key\" = $2)"
-    " OR (type IN (CAST('io.kestra.core.models.executions.LogEntry' AS queue_type),"
-    " CAST('io.kestra.core.models.executions.MetricEntry' AS queue_type))"
-    " AND \"value\"->>'taskRunId' = $2))"
-    " ORDER BY \"offset\" ASC LIMIT 1000";
+    "SELECT * FROM ("
+    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    " WHERE type = CAST('io.kestra.core.runners.WorkerTaskResult' AS queue_type)"
+    " AND \"key\" = $2 AND \"offset\" > $1::bigint)"
+    " UNION ALL "
+    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    " WHERE type = CAST('io.kestra.core.models.executions.LogEntry' AS queue_type)"
+    " AND \"offset\" > $1::bigint ORDER BY \"offset\" LIMIT 1000)"
+    " UNION ALL "
+    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    " WHERE type = CAST('io.kestra.core.models.executions.MetricEntry' AS queue_type)"
+    " AND \"offset\" > $1::bigint ORDER BY \"offset\" LIMIT 1000)"
+    ") f ORDER BY 1 LIMIT 1000";
 
 /* service_instance (key, value, service_id), §7.4: the heartbeat transaction. */
 const char KWG_SQL_INSTANCE_LOCK[] =

@@ -302,7 +302,8 @@ void kwg_task_def_done(struct kwg_task_def *def)
 	def->worker_task = NULL;
 }
 
-int kwg_task_def_follow(const char *type_label, const char *value, struct kwg_followed *ret)
+int kwg_task_def_follow(const char *type_label, const char *value, const char *task_run_id,
+                        struct kwg_followed *ret)
 {
 	json_t *j = json_loads(value, 0, NULL);
 	struct kwg_buf text;
@@ -312,6 +313,11 @@ int kwg_task_def_follow(const char *type_label, const char *value, struct kwg_fo
 	if (!json_is_object(j)) {
 		json_decref(j);
 		return -EBADMSG;
+	}
+	if (!json_object_get(j, "taskRun") &&
+	    strcmp(str_or(j, "taskRunId", ""), task_run_id) != 0) {
+		json_decref(j);
+		return 1;
 	}
 	kwg_buf_init(&text, 1u << 24);
 	if (strcmp(type_label, "io.kestra.core.models.executions.LogEntry") == 0) {

@@ -42,5 +42,8 @@ struct kwg_followed {
 	enum kwg_state state; /* its task run's current state */
 	char *text;           /* new: one human-readable line (several for multi-line logs) */
 };
-/* type_label is the queue_type label. 0, or -EBADMSG when value is not the expected message. */
-int kwg_task_def_follow(const char *type_label, const char *value, struct kwg_followed *ret);
+/* type_label is the queue_type label. 0 and *ret; 1 for a LogEntry or MetricEntry of another task
+ * run than task_run_id (nothing to print); -EBADMSG when value is not the expected message, or
+ * -ENOMEM. */
+int kwg_task_def_follow(const char *type_label, const char *value, const char *task_run_id,
+                        struct kwg_followed *ret);

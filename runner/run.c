@@ -404,38 +404,46 @@ static int write_text(const char *dir, const char *file, unsigned long long valu
 	return -errno;
 }
 
-/* The task's own memory and pids cgroups (v1); their cgroup.procs go into the spec, and the
- * cgroups replace the per-user process limit and the address-space limit. */
+/* The task's own memory and pids cgroups (v1: one in each hierarchy; v2: one with both
+ * controllers); their cgroup.procs go into the spec, and the cgroups replace the per-user process
+ * limit and the address-space limit. */
 static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
 {
 	const struct kwg_sandbox_limits *l = &run->cfg.sandbox->limits;
 	const char *id = strrchr(run->working_dir, '/') + 1;
+	bool v2 = run->cfg.cgroup_v2;
+	const char *pids_dir;
 	char path[PATH_MAX];
 	int r;
 
 	if (!run->cfg.cgroup_memory || !run->cfg.cgroup_pids)
 		return 0;
 	if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
-	    asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0)
+	    (!v2 && asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0))
 		return -ENOMEM;
-	if (mkdir_retry(run->cg_memory) < 0 || mkdir_retry(run->cg_pids) < 0)
+	if (mkdir_retry(run->cg_memory) < 0 || (!v2 && mkdir_retry(run->cg_pids) < 0))
 		return -errno;
+	pids_dir = v2 ? run->cg_memory : run->cg_pids;
 	r = l->address_space_bytes
-	        ? write_text(run->cg_memory, "memory.limit_in_bytes", l->address_space_bytes)
+	        ? write_text(run->cg_memory, v2 ? "memory.max" : "memory.limit_in_bytes",
+	                     l->address_space_bytes)
 	        : 0;
 	if (r >= 0 && l->processes)
-		r = write_text(run->cg_pids, "pids.max", l->processes);
+		r = write_text(pids_dir, "pids.max", l->processes);
 	if (r < 0)
 		return r;
 	spec->limits.address_space_bytes = 0;
 	spec->limits.processes = 0;
 	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", run->cg_memory);
 	r = kwg_strv_push(&spec->cgroups, path);
+	if (r < 0 || v2)
+		return r;
 	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", run->cg_pids);
-	return r < 0 ? r : kwg_strv_push(&spec->cgroups, path);
+	return kwg_strv_push(&spec->cgroups, path);
 }
 
-/* Whether the task's memory cgroup killed a process (v1 memory.oom_control "oom_kill N"). */
+/* Whether the task's memory cgroup killed a process ("oom_kill N" in v1 memory.oom_control,
+ * v2 memory.events). */
 static bool oom_killed(const struct kwg_run *run)
 {
 	char path[PATH_MAX], buf[512];
@@ -445,7 +453,8 @@ static bool oom_killed(const struct kwg_run *run)
 
 	if (!run->cg_memory)
 		return false;
-	(void)snprintf(path, sizeof(path), "%s/memory.oom_control", run->cg_memory);
+	(void)snprintf(path, sizeof(path), "%s/%s", run->cg_memory,
+	               run->cfg.cgroup_v2 ? "memory.events" : "memory.oom_control");
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
 	if (n <= 0)

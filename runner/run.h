@@ -41,8 +41,10 @@ struct kwg_run_config {
 	const struct kwg_sandbox_spec *sandbox;
 	const char *exec_helper;
 	/* cgroup v1 directories under which each sandboxed task gets its own memory and pids
-	 * cgroups (limits from sandbox->limits), or NULL: rlimits only. */
+	 * cgroups (limits from sandbox->limits), or NULL: rlimits only. With cgroup_v2, both name
+	 * the one directory under which each task gets a cgroup with both controllers. */
 	const char *cgroup_memory, *cgroup_pids;
+	bool cgroup_v2;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

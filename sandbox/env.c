@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #include "sandbox/env.h"
 
+#include "common/parse.h"
+#include "sandbox/sandbox.h"
+
 #include <errno.h>
+#include <pwd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,4 +46,32 @@ int kwg_sandbox_task_env(char *const *parent, const char *const *passthrough,
 		free(name);
 	}
 	return r;
+}
+
+int kwg_sandbox_user_from_name(const char *user, int64_t *uid, int64_t *gid)
+{
+	const char *colon = strchr(user, ':');
+	uint32_t u, g;
+	struct passwd *pw;
+
+	if (*user >= '0' && *user <= '9') {
+		char head[16];
+		size_t n = colon ? (size_t)(colon - user) : strlen(user);
+		if (n >= sizeof(head))
+			return -EINVAL;
+		memcpy(head, user, n);
+		head[n] = '\0';
+		if (kwg_parse_u32(head, 0, UINT32_MAX - 1, &u) < 0 ||
+		    kwg_parse_u32(colon ? colon + 1 : head, 0, UINT32_MAX - 1, &g) < 0)
+			return -EINVAL;
+		*uid = u;
+		*gid = g;
+		return 0;
+	}
+	pw = getpwnam(user);
+	if (!pw)
+		return -ENOENT;
+	*uid = pw->pw_uid;
+	*gid = pw->pw_gid;
+	return 0;
 }

@@ -175,6 +175,25 @@ static void make_path(const char *path)
 }
 
 /* Inside the new mount namespace, as PID 1 of the new pid namespace. */
+/* SECURITY: the system directories are read-only in the task's mount namespace, whichever user
+ * it runs as (a task run as root by the operator's choice cannot rewrite /etc or /usr). Links
+ * (/bin -> usr/bin on merged-/usr systems) and absent directories are skipped. */
+static void protect_system_dirs(void)
+{
+	static const char *const dirs[] = {"/usr",   "/etc",   "/bin",    "/sbin", "/lib",
+	                                   "/lib32", "/lib64", "/libx32", "/opt",  "/boot"};
+	struct mount_attr ro = {.attr_set = MOUNT_ATTR_RDONLY};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++) {
+		if (lstat(dirs[i], &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		mount_or_die(dirs[i], dirs[i], NULL, MS_BIND | MS_REC, NULL);
+		if (syscall(SYS_mount_setattr, -1, dirs[i], AT_RECURSIVE, &ro, sizeof(ro)) < 0)
+			die(KWG_STAGE_MOUNTS, errno);
+	}
+}
+
 static void prepare_mounts(const struct kwg_sandbox_spec *spec)
 {
 	char self_fd[64];
@@ -186,6 +205,8 @@ static void prepare_mounts(const struct kwg_sandbox_spec *spec)
 		die(KWG_STAGE_CHDIR, errno);
 	/* SECURITY: nothing mounted here propagates back to the host. */
 	mount_or_die(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL);
+	if (spec->profile == KWG_SANDBOX_DEFAULT)
+		protect_system_dirs();
 	if (spec->profile == KWG_SANDBOX_STRICT) {
 		struct mount_attr attr = {.attr_set = MOUNT_ATTR_RDONLY};
 		/* SECURITY: strict tasks write only to their working directory and a private /tmp.

@@ -225,8 +225,54 @@ static int exec_helper_path(char *buf, size_t size)
 	return 0;
 }
 
-/* `kwg sandbox [--profile P] [--workdir D] [--user UID[:GID]] -- CMD ARGS…`: the task sandbox
- * around any command. This process becomes kwg-exec, with the spec on fd 3. */
+#define SANDBOX_USAGE                                                                              \
+	"usage: kwg sandbox [--profile default|strict|none] [--workdir DIR] [--user USER]\n"       \
+	"                   [--cpu-seconds N] [--memory SIZE] [--open-files N] [--processes N]\n"  \
+	"                   [--file-size SIZE] -- COMMAND [ARGS…]\n"
+
+/* One `kwg sandbox` option with its value; 0, or -1 after saying what is wrong with it. */
+static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const char *val)
+{
+	struct kwg_sandbox_limits *l = &spec->limits;
+	uint64_t *number = strcmp(opt, "--cpu-seconds") == 0  ? &l->cpu_seconds
+	                   : strcmp(opt, "--open-files") == 0 ? &l->open_files
+	                   : strcmp(opt, "--processes") == 0  ? &l->processes
+	                                                      : NULL;
+	uint64_t *size = strcmp(opt, "--memory") == 0      ? &l->address_space_bytes
+	                 : strcmp(opt, "--file-size") == 0 ? &l->file_size_bytes
+	                                                   : NULL;
+	int64_t n;
+
+	if (strcmp(opt, "--profile") == 0) {
+		if (kwg_sandbox_profile_from_name(val, &spec->profile) == 0)
+			return 0;
+		fprintf(stderr, "kwg sandbox: unknown profile '%s' (default, strict, none)\n", val);
+	} else if (strcmp(opt, "--workdir") == 0) {
+		spec->workdir = (char *)val;
+		return 0;
+	} else if (strcmp(opt, "--user") == 0) {
+		if (kwg_sandbox_user_from_name(val, &spec->uid, &spec->gid) == 0)
+			return 0;
+		fprintf(stderr, "kwg sandbox: --user '%s' is neither UID[:GID] nor a user\n", val);
+	} else if (number) {
+		if (kwg_parse_i64(val, &n) == 0 && n >= 0) {
+			*number = (uint64_t)n;
+			return 0;
+		}
+		fprintf(stderr, "kwg sandbox: %s '%s' is not a number (0: unlimited)\n", opt, val);
+	} else if (size) {
+		if (kwg_parse_size_bytes(val, size) == 0)
+			return 0;
+		fprintf(stderr, "kwg sandbox: %s '%s' is not a size such as 512MiB\n", opt, val);
+	} else {
+		fprintf(stderr, "kwg sandbox: unknown option '%s'\n" SANDBOX_USAGE, opt);
+	}
+	return -1;
+}
+
+/* `kwg sandbox [OPTIONS] -- CMD ARGS…`: the task sandbox around any command, with the worker's
+ * defaults (task user nobody when root, the task_* limits' defaults). This process becomes
+ * kwg-exec, with the spec on fd 3. */
 static int cmd_sandbox(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec = {.profile = KWG_SANDBOX_DEFAULT, .uid = -1, .gid = -1};
@@ -239,33 +285,17 @@ static int cmd_sandbox(int argc, char **argv)
 		spec.uid = spec.gid = 65534;
 	spec.limits = (struct kwg_sandbox_limits){
 	    .address_space_bytes = 8ull << 30, .open_files = 4096, .processes = 4096};
-	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i++) {
-		if (i + 1 < argc && strcmp(argv[i], "--profile") == 0) {
-			if (kwg_sandbox_profile_from_name(argv[++i], &spec.profile) < 0) {
-				fprintf(
-				    stderr,
-				    "kwg sandbox: unknown profile '%s' (default, strict, none)\n",
-				    argv[i]);
-				return EXIT_USAGE;
-			}
-		} else if (i + 1 < argc && strcmp(argv[i], "--workdir") == 0) {
-			spec.workdir = argv[++i];
-		} else if (i + 1 < argc && strcmp(argv[i], "--user") == 0) {
-			char *colon;
-			long long uid, gid;
-			uid = strtoll(argv[++i], &colon, 10);
-			gid = *colon == ':' ? strtoll(colon + 1, NULL, 10) : uid;
-			spec.uid = uid;
-			spec.gid = gid;
-		} else {
-			fprintf(stderr, "kwg sandbox: unknown option '%s'\n", argv[i]);
+	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
+		if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) {
+			fprintf(stderr, "kwg sandbox: option '%s' needs a value\n" SANDBOX_USAGE,
+			        argv[i]);
 			return EXIT_USAGE;
 		}
+		if (sandbox_option(&spec, argv[i], argv[i + 1]) < 0)
+			return EXIT_USAGE;
 	}
 	if (i + 1 >= argc) {
-		fprintf(stderr,
-		        "usage: kwg sandbox [--profile default|strict|none] [--workdir DIR] "
-		        "[--user UID[:GID]] -- COMMAND [ARGS…]\n");
+		fprintf(stderr, SANDBOX_USAGE);
 		return EXIT_USAGE;
 	}
 	if (!spec.workdir)

@@ -45,7 +45,7 @@ static int exit_code_of(enum kwg_state st)
 static void on_followed(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_submit *s = userdata;
-	int n;
+	int n, r;
 
 	if (s->finished)
 		return;
@@ -60,7 +60,10 @@ static void on_followed(void *userdata, PGresult *res, const char *error)
 		const char *type = PQgetvalue(res, i, 1), *value = PQgetvalue(res, i, 2);
 		struct kwg_followed f;
 		s->last_offset = strtoll(PQgetvalue(res, i, 0), NULL, 10);
-		if (kwg_task_def_follow(type, value, &f) < 0) {
+		r = kwg_task_def_follow(type, value, s->opts->task_run_id, &f);
+		if (r > 0)
+			continue; /* another task's line */
+		if (r < 0) {
 			fprintf(stderr, "kwg submit: unreadable %s at offset %lld\n", type,
 			        s->last_offset);
 			continue;

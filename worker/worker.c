@@ -18,12 +18,14 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
 #include "protocol/instance.h"
 #include "runner/run.h"
+#include "sandbox/env.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 #include "worker/control.h"
@@ -460,43 +462,124 @@ static void remove_cgroup_tree(const char *dir)
 	(void)rmdir(dir);
 }
 
-/* Per-task cgroups when the worker may make them: cgroup v1 memory and pids hierarchies, under
- * kwg/<worker pid>/ in each (so that workers on one host never touch each other's). Otherwise (no
- * permission, or cgroup v2, not supported yet) rlimits. */
-static void cgroups_setup(struct kwg_worker *w)
+/* Removes the task cgroups that workers killed before they could clean up left under parent
+ * (kwg/<pid> directories whose pid is gone). */
+static void remove_stale_cgroups(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX * 2];
+		long pid = strtol(e->d_name, NULL, 10);
+		if (e->d_type != DT_DIR || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		remove_cgroup_tree(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+static int write_file(const char *dir, const char *file, const char *text)
+{
+	char path[PATH_MAX * 2];
+	cleanup_close int fd = -1;
+	ssize_t len = (ssize_t)strlen(text), n = -1;
+
+	(void)snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	for (int tries = 0; fd >= 0 && tries < 100; tries++) {
+		n = write(fd, text, (size_t)len);
+		if (n >= 0 || errno != EINTR)
+			break;
+	}
+	return n == len ? 0 : -errno;
+}
+
+/* cgroup v1: the memory and pids hierarchies, with kwg/<worker pid>/ in each (so that workers on
+ * one host never touch each other's). A reason on failure. */
+static const char *cgroups_v1(struct kwg_worker *w)
 {
 	static const char *const roots[] = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
 	char *dirs[] = {w->cg_memory, w->cg_pids};
 
 	for (size_t i = 0; i < 2; i++) {
 		char parent[PATH_MAX - 32];
-		DIR *d;
-		struct dirent *e;
 		(void)snprintf(parent, sizeof(parent), "%s/kwg", roots[i]);
 		(void)snprintf(dirs[i], PATH_MAX, "%s/%d", parent, (int)getpid());
-		if (access(roots[i], W_OK) < 0 || (mkdir(parent, 0755) < 0 && errno != EEXIST)) {
-			if (access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0)
-				kwg_log_notice("cgroup v2 is not supported yet: limits by rlimits");
-			w->cg_memory[0] = w->cg_pids[0] = '\0';
-			return;
-		}
-		/* Task cgroups left by workers that were killed (their pid is gone). */
-		d = opendir(parent);
-		while (d && (e = readdir(d))) {
-			char path[PATH_MAX * 2];
-			long pid = strtol(e->d_name, NULL, 10);
-			if (e->d_type != DT_DIR || pid <= 0 ||
-			    (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
-				continue;
-			(void)snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
-			remove_cgroup_tree(path);
-		}
-		if (d)
-			closedir(d);
-		if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST) {
-			w->cg_memory[0] = w->cg_pids[0] = '\0';
-			return;
-		}
+		if (access(roots[i], W_OK) < 0 || (mkdir(parent, 0755) < 0 && errno != EEXIST))
+			return "the memory and pids hierarchies cannot be written";
+		remove_stale_cgroups(parent);
+		if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)
+			return "a cgroup of the worker's own cannot be made";
+	}
+	return NULL;
+}
+
+/* cgroup v2, in the worker's own cgroup C (delegated to it, as systemd's Delegate=yes or a
+ * container's private cgroup namespace give): the worker moves into the leaf C/kwg/<pid>/worker
+ * (a cgroup that hands controllers down may hold no process), then enables memory and pids down
+ * to C/kwg/<pid>, where each task gets its cgroup. A reason on failure. */
+static const char *cgroups_v2(struct kwg_worker *w)
+{
+	char self[PATH_MAX] = "", own[PATH_MAX], kwg[PATH_MAX], leaf[PATH_MAX], line[PATH_MAX];
+	char controllers[256] = "", pid[16];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool delegated;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			(void)snprintf(self, sizeof(self), "%.*s", (int)strcspn(line + 3, "\n"),
+			               line + 3);
+	if (f)
+		fclose(f);
+	if (!*self)
+		return "the worker's cgroup is unknown (/proc/self/cgroup)";
+	if (snprintf(own, sizeof(own), "/sys/fs/cgroup%s", strcmp(self, "/") == 0 ? "" : self) >=
+	        (int)sizeof(own) ||
+	    snprintf(line, sizeof(line), "%s/cgroup.controllers", own) >= (int)sizeof(line) ||
+	    snprintf(kwg, sizeof(kwg), "%s/kwg", own) >= (int)sizeof(kwg) ||
+	    snprintf(w->cg_memory, PATH_MAX, "%s/%d", kwg, (int)getpid()) >= PATH_MAX ||
+	    snprintf(leaf, sizeof(leaf), "%s/worker", w->cg_memory) >= (int)sizeof(leaf))
+		return "the worker's cgroup path is too long";
+	f = fopen(line, "re");
+	delegated = f && fgets(controllers, sizeof(controllers), f) &&
+	            strstr(controllers, "memory") && strstr(controllers, "pids");
+	if (f)
+		fclose(f);
+	if (!delegated)
+		return "the memory and pids controllers are not delegated to the worker's cgroup";
+	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (access(own, W_OK) < 0 || (mkdir(kwg, 0755) < 0 && errno != EEXIST))
+		return "the worker's cgroup cannot be written";
+	remove_stale_cgroups(kwg);
+	if ((mkdir(w->cg_memory, 0755) < 0 && errno != EEXIST) ||
+	    (mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_file(leaf, "cgroup.procs", pid) < 0)
+		return "the worker cannot move into a cgroup of its own";
+	if (write_file(own, "cgroup.subtree_control", "+memory +pids") < 0)
+		return "other processes share the worker's cgroup, so it cannot hand controllers "
+		       "down";
+	if (write_file(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    write_file(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
+		return "the controllers cannot be enabled for task cgroups";
+	(void)snprintf(w->cg_pids, PATH_MAX, "%s", w->cg_memory);
+	return NULL;
+}
+
+/* Per-task cgroups when the worker may make them (v1, else v2); otherwise rlimits, with the
+ * reason in the log. */
+static void cgroups_setup(struct kwg_worker *w)
+{
+	const char *why;
+
+	w->run_cfg.cgroup_v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+	why = w->run_cfg.cgroup_v2 ? cgroups_v2(w) : cgroups_v1(w);
+	if (why) {
+		kwg_log_notice("no task cgroups (cgroup %s: %s): limits by rlimits",
+		               w->run_cfg.cgroup_v2 ? "v2" : "v1", why);
+		w->cg_memory[0] = w->cg_pids[0] = '\0';
+		return;
 	}
 	w->run_cfg.cgroup_memory = w->cg_memory;
 	w->run_cfg.cgroup_pids = w->cg_pids;
@@ -627,21 +710,10 @@ static int sandbox_setup(struct kwg_worker *w)
 	/* SECURITY: a root worker never runs tasks as root unless the operator names root. */
 	if (!*user && geteuid() == 0) {
 		sb->uid = sb->gid = 65534;
-	} else if (*user) {
-		char *end;
-		long long uid = strtoll(user, &end, 10);
-		if (end != user && (*end == '\0' || *end == ':')) {
-			sb->uid = uid;
-			sb->gid = *end == ':' ? strtoll(end + 1, NULL, 10) : uid;
-		} else {
-			struct passwd *pw = getpwnam(user);
-			if (!pw) {
-				kwg_log_error("sandbox_user: no user '%s'", user);
-				return -EINVAL;
-			}
-			sb->uid = pw->pw_uid;
-			sb->gid = pw->pw_gid;
-		}
+	} else if (*user && kwg_sandbox_user_from_name(user, &sb->uid, &sb->gid) < 0) {
+		kwg_log_error("sandbox_user: '%s' is neither UID[:GID] nor a user of this machine",
+		              user);
+		return -EINVAL;
 	}
 	if (*cfg->exec_helper) {
 		(void)snprintf(w->exec_helper, sizeof(w->exec_helper), "%s", cfg->exec_helper);
@@ -667,8 +739,9 @@ static int sandbox_setup(struct kwg_worker *w)
 	    "limits by %s (memory %llu MiB, processes %llu, files %llu)",
 	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
 	    sb->profile == KWG_SANDBOX_STRICT ? " and no network" : "",
-	    *w->cg_memory ? "cgroup v1 (memory, pids; one cgroup per task)"
-	                  : "rlimits (address space, processes of the task user)",
+	    !*w->cg_memory         ? "rlimits (address space, processes of the task user)"
+	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task)"
+	                           : "cgroup v1 (memory, pids; one cgroup per task)",
 	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
 	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
 	return 0;

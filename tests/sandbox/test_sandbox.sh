@@ -27,6 +27,64 @@ it_worker s --group sbs --concurrency 4 --default-runner process --sandbox stric
 S=$WORKER_PID
 wait_for "the workers' start lines" 10 grep -q "group sbs" "$IT_TMP/s.log"
 
+# The battery, one case a line, run twice: as a task through a worker, then through `kwg sandbox`
+# directly with the same limits. Fields (tab-separated):
+#   name, profile (d default, s strict), worker verdict (0 SUCCESS, 1 FAILED, 2 WARNING), what the
+#   worker's output must match, the task timeout, what `kwg sandbox`'s output and "exit N" must
+#   match, the command. @PID@ is the worker's pid (direct: this script's).
+BATTERY=$(cat <<'CASES'
+fork-bomb	d	1	Timeout after|Resource temporarily unavailable|fork	PT4S	Resource temporarily unavailable|exit (124|137)	f() { f | f & }; f; sleep 10
+memory-bomb	d	1	MemoryError|Cannot allocate|killed by its memory limit|CPU time limit	PT20S	MemoryError.*exit 1$	python3 -c "x = bytearray(4 << 30)"
+cpu-spin	d	1	CPU time limit.*exit code 152	PT20S	^exit 152$	while :; do :; done
+disk-fill	d	1	file size limit.*exit code 153	PT20S	exit 153$	head -c 50M /dev/zero > big
+big-output	d	0	state SUCCESS.*log lines: 1000000$	PT300S	^1000000000 exit 0$	yes "$(printf %999s | tr " " x)" 2>/dev/null | head -n 1000000
+ten-mb-line	d	0	state SUCCESS	PT60S	^10000001 exit 0$	head -c 10000000 /dev/zero | tr "\0" x; echo
+binary-output	d	0	state SUCCESS	PT20S	^100000 exit 0$	head -c 100000 /dev/urandom
+worker-environ	d	1	No such file	PT20S	No such file.*exit 1$	cat /proc/@PID@/environ
+worker-ptrace	d	0	ptrace blocked: (ESRCH|EPERM)	PT20S	ptrace blocked: (ESRCH|EPERM) exit 0$	@PROBE@ ptrace @PID@
+worker-kill	d	1	No such process	PT20S	No such process.*exit 1$	kill -9 @PID@
+kill-everything	d	1	.	PT20S	exit (1|137)$	kill -9 -1; sleep 1; exit 1
+mount	d	0	mount blocked: EPERM	PT20S	^mount blocked: EPERM exit 0$	@PROBE@ mount
+unshare	d	0	unshare blocked: EPERM	PT20S	^unshare blocked: EPERM exit 0$	@PROBE@ unshare
+setns	d	0	setns blocked: EPERM	PT20S	^setns blocked: EPERM exit 0$	@PROBE@ setns
+keyctl	d	0	keyctl blocked: EPERM	PT20S	^keyctl blocked: EPERM exit 0$	@PROBE@ keyctl
+bpf	d	0	bpf blocked: EPERM	PT20S	^bpf blocked: EPERM exit 0$	@PROBE@ bpf
+perf_event_open	d	0	perf_event_open blocked: EPERM	PT20S	^perf_event_open blocked: EPERM exit 0$	@PROBE@ perf_event_open
+io_uring_setup	d	0	io_uring_setup blocked: EPERM	PT20S	^io_uring_setup blocked: EPERM exit 0$	@PROBE@ io_uring_setup
+userfaultfd	d	0	userfaultfd blocked: EPERM	PT20S	^userfaultfd blocked: EPERM exit 0$	@PROBE@ userfaultfd
+kexec_load	d	0	kexec_load blocked: EPERM	PT20S	^kexec_load blocked: EPERM exit 0$	@PROBE@ kexec_load
+init_module	d	0	init_module blocked: EPERM	PT20S	^init_module blocked: EPERM exit 0$	@PROBE@ init_module
+reboot	d	0	reboot blocked: EPERM	PT20S	^reboot blocked: EPERM exit 0$	@PROBE@ reboot
+settimeofday	d	0	settimeofday blocked: EPERM	PT20S	^settimeofday blocked: EPERM exit 0$	@PROBE@ settimeofday
+sethostname	d	0	sethostname blocked: EPERM	PT20S	^sethostname blocked: EPERM exit 0$	@PROBE@ sethostname
+write-system-dir	d	1	Read-only file system	PT20S	Read-only file system.*exit 1$	touch /usr/kwg-escape
+write-outside-strict	s	1	Read-only file system	PT20S	Read-only file system.*exit 1$	touch /var/tmp/kwg-escape
+network-strict	s	0	socket-inet blocked: EAFNOSUPPORT	PT20S	^socket-inet blocked: EAFNOSUPPORT exit 0$	@PROBE@ socket-inet
+ptrace-strict	s	0	ptrace blocked: EPERM	PT20S	^ptrace blocked: EPERM exit 0$	@PROBE@ ptrace 1
+setuid-binary	d	0	uid=65534\(nobody\) gid=65534\(nogroup\) groups	PT20S	^uid=65534\(nobody\) gid=65534\(nogroup\) groups.* exit 0$	@TOOLS@/suid-id
+read-shadow	d	1	Permission denied	PT20S	Permission denied.*exit 1$	cat /etc/shadow
+shadow-symlink	d	1	Permission denied	PT20S	Permission denied.*exit 1$	ln -sf /etc/shadow leak; cat leak
+double-fork-daemon	d	0	state SUCCESS	PT20S	^spawned exit 0$	(setsid sh -c "exec sleep 300" > /dev/null 2>&1 &); echo spawned
+sleep-past-timeout	d	1	Timeout after 0:00:01.000	PT1S	^exit 124$	sleep 60
+close-stdout-run-on	d	0	state SUCCESS	PT20S	^exit 0$	exec > /dev/null 2>&1; sleep 1; touch done-marker
+env-scrubbed	d	0	INFO  0\n	PT20S	^0 exit 0$	env | grep -c -E "KWG_|SECRET_|PGHOST|DATABASE" || true
+fd-leak	d	0	INFO  0 1 2 3\n	PT20S	^0 1 2 3 exit 0$	ls /proc/self/fd | sort -n | tr "\n" " " | sed "s/ $//"
+own-pid-namespace	d	0	INFO  [0-9]\n	PT20S	^[0-9] exit 0$	ls /proc | grep -c "^[0-9]"
+CASES
+)
+# Cases whose output is its size, not its text: `kwg sandbox` output is counted.
+COUNTED="big-output ten-mb-line binary-output"
+
+# worker_case NAME PROFILE WANT PATTERN TIMEOUT DIRECT COMMAND: through the worker of the profile.
+worker_case() {
+  local name=$1 profile=$2 want=$3 pattern=$4 timeout=$5 cmd=$7 group
+  group=$([ "$profile" == s ] && echo sbs || echo sbd)
+  cmd=${cmd//@PID@/$([ "$profile" == s ] && echo "$S" || echo "$D")}
+  cmd=${cmd//@PROBE@/$PROBE}
+  cmd=${cmd//@TOOLS@/$TOOLS}
+  hostile "$name" "$group" "$want" "$(printf '%b' "$pattern")" "$timeout" "$cmd"
+}
+
 # hostile NAME GROUP EXPECTED_RC PATTERN TIMEOUT COMMAND: one task; RC 0 SUCCESS, 1 FAILED, 2 WARNING
 hostile() {
   local name=$1 group=$2 want=$3 pattern=$4 timeout=$5 cmd=$6
@@ -39,7 +97,16 @@ hostile() {
     echo "  - |"
     printf '%s\n' "$cmd" | sed 's/^/    /'
   } >"$IT_TMP/$name.yaml"
-  submit "$IT_TMP/$name.yaml" --group "$group"
+  if [ "$name" == big-output ]; then # a gigabyte: counted in a file, not held in a variable
+    RC=0
+    "$KWGT_BIN" submit --database-url "$DB" --timeout 600s --group "$group" "$IT_TMP/$name.yaml" \
+      >"$IT_TMP/big.out" 2>&1 || RC=$?
+    OUT="$(tail -c 1500 "$IT_TMP/big.out")
+log lines: $(grep -c "INFO  x\{999\}$" "$IT_TMP/big.out" || true)"
+    rm -f "$IT_TMP/big.out"
+  else
+    submit "$IT_TMP/$name.yaml" --group "$group"
+  fi
   if [ "$RC" == "$want" ] && [[ "$OUT" =~ $pattern ]]; then
     pass "$name"
   else
@@ -47,35 +114,37 @@ hostile() {
   fi
 }
 
-hostile fork-bomb sbd 1 "Timeout after|Resource temporarily unavailable|fork" PT4S 'f() { f | f & }; f; sleep 10'
-# Which limit stops it first (memory, or the CPU spent reclaiming) depends on the machine's load;
-# either way the task ends FAILED with a line that says which.
-hostile memory-bomb sbd 1 "MemoryError|Cannot allocate|killed by its memory limit|CPU time limit" PT20S 'python3 -c "x = bytearray(4 << 30)"'
-hostile cpu-spin sbd 1 "CPU time limit.*exit code 152" PT20S 'while :; do :; done'
-hostile disk-fill sbd 1 "file size limit.*exit code 153" PT20S 'head -c 50M /dev/zero > big'
-hostile big-output sbd 0 "state SUCCESS" PT60S 'head -c 50000000 /dev/zero | tr "\0" x | fold -w 1000'
-hostile ten-mb-line sbd 0 "state SUCCESS" PT60S 'head -c 10000000 /dev/zero | tr "\0" x; echo'
-hostile binary-output sbd 0 "state SUCCESS" PT20S 'head -c 100000 /dev/urandom'
-hostile worker-environ sbd 1 "No such file" PT20S "cat /proc/$D/environ"
-hostile worker-ptrace sbd 0 "ptrace blocked: (ESRCH|EPERM)" PT20S "$PROBE ptrace $D"
-hostile worker-kill sbd 1 "No such process" PT20S "kill -9 $D"
-hostile kill-everything sbd 1 "." PT20S 'kill -9 -1; sleep 1; exit 1'
-for probe in mount unshare setns keyctl bpf perf_event_open io_uring_setup userfaultfd \
-  kexec_load init_module reboot settimeofday sethostname; do
-  hostile "$probe" sbd 0 "$probe blocked: EPERM" PT20S "$PROBE $probe"
-done
-hostile write-outside-strict sbs 1 "Read-only file system" PT20S 'touch /var/tmp/kwg-escape'
-hostile network-strict sbs 0 "socket-inet blocked: EAFNOSUPPORT" PT20S "$PROBE socket-inet"
-hostile ptrace-strict sbs 0 "ptrace blocked: EPERM" PT20S "$PROBE ptrace 1"
-hostile setuid-binary sbd 0 "uid=65534\(nobody\) gid=65534\(nogroup\) groups" PT20S "$TOOLS/suid-id"
-hostile read-shadow sbd 1 "Permission denied" PT20S 'cat /etc/shadow'
-hostile shadow-symlink sbd 1 "Permission denied" PT20S 'ln -s /etc/shadow leak; cat leak'
-hostile double-fork-daemon sbd 0 "state SUCCESS" PT20S '(setsid sh -c "exec sleep 300" > /dev/null 2>&1 &); echo spawned'
-hostile sleep-past-timeout sbd 1 "Timeout after 0:00:01.000" PT1S 'sleep 60'
-hostile close-stdout-run-on sbd 0 "state SUCCESS" PT20S 'exec > /dev/null 2>&1; sleep 1; touch done-marker'
-hostile env-scrubbed sbd 0 "INFO  0"$'\n' PT20S 'env | grep -c -E "KWG_|SECRET_|PGHOST|DATABASE" || true'
-hostile fd-leak sbd 0 "INFO  0 1 2 3"$'\n' PT20S 'ls /proc/self/fd | sort -n | tr "\n" " " | sed "s/ $//"'
-hostile own-pid-namespace sbd 0 "INFO  [0-9]"$'\n' PT20S 'ls /proc | grep -c "^[0-9]"'
+# direct_case: the same case through `kwg sandbox`, with the workers' limits; the task timeout
+# becomes timeout(1) around it (which kills kwg-exec: the whole tree must go with it).
+direct_case() {
+  local name=$1 profile=$2 timeout=$5 pattern=$6 cmd=$7 out rc secs
+  secs=${timeout#PT}
+  secs=${secs%S}
+  cmd=${cmd//@PID@/$$}
+  cmd=${cmd//@PROBE@/$PROBE}
+  cmd=${cmd//@TOOLS@/$TOOLS}
+  mkdir -p "$IT_TMP/direct/$name" && chmod 777 "$IT_TMP/direct/$name"
+  set -- timeout -s KILL "$secs" "$KWGT_BIN" sandbox --profile \
+    "$([ "$profile" == s ] && echo strict || echo default)" --workdir "$IT_TMP/direct/$name" \
+    "${DIRECT_LIMITS[@]}" -- sh -c "$cmd"
+  if [[ " $COUNTED " == *" $name "* ]]; then
+    out=$("$@" 2>&1 | wc -c; exit "${PIPESTATUS[0]}") && rc=0 || rc=$?
+  else
+    out=$("$@" 2>&1 | tail -c 4000; exit "${PIPESTATUS[0]}") && rc=0 || rc=$?
+  fi
+  [ "$rc" == 137 ] && [ "$secs" -le 5 ] && rc=124 # timeout -s KILL answers 137
+  out="$(printf '%s' "$out" | tr '\n' ' ' | sed 's/ *$//') exit $rc"
+  out=${out# }
+  if [[ "$out" =~ $pattern ]]; then
+    pass "kwg sandbox: $name"
+  else
+    fail "kwg sandbox: $name: '$pattern' does not match: $(printf '%s' "$out" | tail -c 800)"
+  fi
+}
+
+while IFS=$'\t' read -r name profile want pattern timeout direct cmd; do
+  worker_case "$name" "$profile" "$want" "$pattern" "$timeout" "$direct" "$cmd"
+done <<<"$BATTERY"
 
 # The daemon of double-fork-daemon died with its task (its pid namespace ended).
 no_daemon() { ! pgrep -u nobody -f "sleep 300" >/dev/null; }
@@ -83,7 +152,8 @@ wait_for "the double-forked daemon gone" 10 no_daemon
 pass "a double-forked setsid daemon does not outlive its task"
 kill -0 "$D" && kill -0 "$S" && pass "both workers still running" || fail "a worker died"
 expect_eq "$(hostname; date +%Y; ls /etc | md5sum)" "$HOST_BEFORE" "nothing outside the working directories changed"
-[ ! -e /var/tmp/kwg-escape ] && pass "no file escaped the strict sandbox" || fail "/var/tmp/kwg-escape exists"
+[ ! -e /var/tmp/kwg-escape ] && [ ! -e /usr/kwg-escape ] && pass "no file escaped the sandbox" ||
+  fail "/var/tmp/kwg-escape or /usr/kwg-escape exists"
 
 # The operator's policy override: deny one more syscall, allow one of the profile's.
 printf '# site policy\ndeny uname\nallow keyctl   # our tasks manage keyrings\n' >"$IT_TMP/policy"
@@ -111,14 +181,15 @@ expect_eq "$rc" 1 "a sandbox that cannot be set up refuses the start"
 expect_match "$out" "the default sandbox cannot be set up on this machine: entering the working directory failed: Permission denied; refusing to start" \
   "and names the step that failed"
 
-# The same probes through `kwg sandbox`, without a worker.
+# The whole battery again through `kwg sandbox`, without a worker.
+DIRECT_LIMITS=(--processes 300 --memory 1GiB --cpu-seconds 2 --file-size 10MiB)
 mkdir -p "$IT_TMP/direct" && chmod 777 "$IT_TMP/direct"
-for probe in mount unshare keyctl bpf io_uring_setup userfaultfd init_module reboot; do
-  out=$("$KWGT_BIN" sandbox --workdir "$IT_TMP/direct" -- "$PROBE" "$probe" 2>&1) && rc=0 || rc=$?
-  expect_eq "$rc:$out" "0:$probe blocked: EPERM" "kwg sandbox: $probe"
-done
-out=$("$KWGT_BIN" sandbox --profile strict --workdir "$IT_TMP/direct" -- "$PROBE" socket-inet 2>&1) && rc=0 || rc=$?
-expect_eq "$rc:$out" "0:socket-inet blocked: EAFNOSUPPORT" "kwg sandbox --profile strict: no network"
+while IFS=$'\t' read -r name profile want pattern timeout direct cmd; do
+  direct_case "$name" "$profile" "$want" "$pattern" "$timeout" "$direct" "$cmd"
+done <<<"$BATTERY"
+wait_for "the double-forked daemon of the direct run gone" 10 no_daemon
+[ ! -e /var/tmp/kwg-escape ] && [ ! -e /usr/kwg-escape ] && pass "no file escaped kwg sandbox" ||
+  fail "a file escaped kwg sandbox"
 out=$("$KWGT_BIN" sandbox --workdir "$IT_TMP/direct" -- /no/such/program 2>&1) && rc=0 || rc=$?
 expect_eq "$rc" 127 "kwg sandbox: a missing program exits 127"
 expect_match "$out" "executing the command failed: No such file or directory" "and says which step failed"

@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 
+#include "sandbox/env.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 
@@ -78,6 +79,24 @@ static void test_sandbox_spec_refuses_relative_workdir(void **state)
 	kwg_sandbox_spec_done(&spec);
 }
 
+static void test_sandbox_user_forms(void **state)
+{
+	int64_t uid = -1, gid = -1;
+	(void)state;
+
+	assert_int_equal(kwg_sandbox_user_from_name("65534", &uid, &gid), 0);
+	assert_true(uid == 65534 && gid == 65534);
+	assert_int_equal(kwg_sandbox_user_from_name("1000:50", &uid, &gid), 0);
+	assert_true(uid == 1000 && gid == 50);
+	assert_int_equal(kwg_sandbox_user_from_name("root", &uid, &gid), 0);
+	assert_true(uid == 0 && gid == 0);
+	assert_int_equal(kwg_sandbox_user_from_name("0:abc", &uid, &gid), -EINVAL);
+	assert_int_equal(kwg_sandbox_user_from_name("12x", &uid, &gid), -EINVAL);
+	assert_int_equal(kwg_sandbox_user_from_name("99999999999", &uid, &gid), -EINVAL);
+	assert_int_equal(kwg_sandbox_user_from_name("4294967295", &uid, &gid), -EINVAL);
+	assert_int_equal(kwg_sandbox_user_from_name("no-such-kwg-user", &uid, &gid), -ENOENT);
+}
+
 static void test_sandbox_policy_names_resolve(void **state)
 {
 	(void)state;
@@ -107,6 +126,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_sandbox_spec_round_trip),
 	    cmocka_unit_test(test_sandbox_spec_refuses_relative_workdir),
+	    cmocka_unit_test(test_sandbox_user_forms),
 	    cmocka_unit_test(test_sandbox_policy_names_resolve),
 	    cmocka_unit_test(test_sandbox_filters_build_and_export),
 	};
