@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 
 extern char **environ;
 
@@ -37,6 +38,7 @@ static int make_spec(enum kwg_sandbox_profile p)
 	spec.limits.open_files = 4096;
 	if (kwg_strv_push(&spec.argv, "/bin/true") < 0 ||
 	    kwg_strv_push(&spec.envp, "PATH=/usr/bin:/bin") < 0 ||
+	    kwg_sandbox_seccomp_compile(p, NULL, NULL, &spec.filter, &spec.filter_len) < 0 ||
 	    kwg_sandbox_spec_encode(&spec, &bytes, &len) < 0)
 		exit(1);
 	fd = memfd_create("spec", 0);
@@ -45,6 +47,7 @@ static int make_spec(enum kwg_sandbox_profile p)
 	free(bytes);
 	kwg_strv_done(&spec.argv);
 	kwg_strv_done(&spec.envp);
+	free(spec.filter);
 	return fd;
 }
 

@@ -6,7 +6,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
 #include <linux/mount.h>
+#include <linux/seccomp.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,7 +24,6 @@
 
 #include "common/compat.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/seccomp.h"
 
 extern char **environ;
 
@@ -308,28 +309,20 @@ static void enter_namespaces(const struct kwg_sandbox_spec *spec)
 		reap(pid);
 }
 
-static int last_cap(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/cap_last_cap", "re");
-	int cap = CAP_LAST_CAP;
-
-	if (f) {
-		if (fscanf(f, "%d", &cap) != 1)
-			cap = CAP_LAST_CAP;
-		fclose(f);
-	}
-	return cap;
-}
-
 static void drop_privileges(const struct kwg_sandbox_spec *spec)
 {
 	struct __user_cap_header_struct head = {_LINUX_CAPABILITY_VERSION_3, 0};
 	struct __user_cap_data_struct data[2] = {{0}};
 
-	/* SECURITY: the bounding set goes first (it needs CAP_SETPCAP, gone after setuid). */
-	for (int cap = 0; cap <= last_cap(); cap++)
-		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
-			die(KWG_STAGE_CAPS, errno);
+	/* SECURITY: the bounding set goes first (it needs CAP_SETPCAP, gone after setuid), up to
+	 * the first number this kernel does not know (EINVAL). */
+	for (int cap = 0;; cap++) {
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+			continue;
+		if (errno == EINVAL)
+			break;
+		die(KWG_STAGE_CAPS, errno);
+	}
 	if (spec->gid >= 0) {
 		gid_t gid = (gid_t)spec->gid;
 		if (setgroups(1, &gid) < 0 || setresgid(gid, gid, gid) < 0)
@@ -345,11 +338,20 @@ static void drop_privileges(const struct kwg_sandbox_spec *spec)
 		die(KWG_STAGE_CAPS, errno);
 }
 
+/* SECURITY: the seccomp filter the worker compiled (libseccomp, seccomp.c), last before the exec
+ * but chdir; no_new_privs is set. kwg-exec itself links no libseccomp. */
+static void load_filter(const struct kwg_sandbox_spec *spec)
+{
+	struct sock_fprog prog = {(unsigned short)(spec->filter_len / sizeof(struct sock_filter)),
+	                          (struct sock_filter *)(void *)spec->filter};
+
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		die(KWG_STAGE_SECCOMP, errno);
+}
+
 int main(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec;
-	int r;
-
 	pid_t parent = getppid();
 
 	(void)argc;
@@ -369,9 +371,7 @@ int main(int argc, char **argv)
 		drop_privileges(&spec);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			die(KWG_STAGE_NNP, errno);
-		r = kwg_sandbox_seccomp_load(spec.profile, &spec.deny, &spec.allow);
-		if (r < 0)
-			die(KWG_STAGE_SECCOMP, -r);
+		load_filter(&spec);
 	}
 	if (chdir(spec.workdir) < 0)
 		die(KWG_STAGE_CHDIR, errno);

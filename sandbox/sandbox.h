@@ -78,9 +78,10 @@ struct kwg_sandbox_spec {
 	struct kwg_strv argv, envp;
 	/* cgroup.procs files kwg-exec joins before anything forks (empty: no cgroups). */
 	struct kwg_strv cgroups;
-	/* The operator's policy override: syscalls denied on top of the profile, and syscalls of
-	 * the profile's list allowed after all. */
-	struct kwg_strv deny, allow;
+	/* The seccomp filter, compiled once by the worker (seccomp.h): a BPF program, struct
+	 * sock_filter[] as bytes; empty only for the none profile. */
+	uint8_t *filter;
+	size_t filter_len;
 };
 
 const char *kwg_sandbox_profile_name(enum kwg_sandbox_profile p);
@@ -88,10 +89,11 @@ const char *kwg_sandbox_profile_name(enum kwg_sandbox_profile p);
 int kwg_sandbox_profile_from_name(const char *name, enum kwg_sandbox_profile *ret);
 const char *kwg_sandbox_stage_name(enum kwg_sandbox_stage s);
 
-/* The spec as bytes: "kwg-sandbox-1\0" then NUL-terminated fields (see spec.c). New buffer in
+/* The spec as bytes: "kwg-sandbox-2\0" then NUL-terminated fields (see spec.c). New buffer in
  * *ret, its size in *ret_len. 0 or -ENOMEM. */
 int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, size_t *ret_len);
-/* Decodes and validates (absolute workdir, non-empty argv, known profile). 0, or -EBADMSG with
+/* Decodes and validates (absolute workdir, non-empty argv, known profile, a filter of whole
+ * BPF instructions, present unless the profile is none). 0, or -EBADMSG with
  * err saying why. *ret is released by kwg_sandbox_spec_done, also on failure. */
 int kwg_sandbox_spec_decode(const char *data, size_t len, struct kwg_sandbox_spec *ret,
                             struct kwg_err *err);

@@ -5,8 +5,14 @@
 #include <sched.h>
 #include <seccomp.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
 
 /* libseccomp's SCMP_A0() leaves the second datum to zero-initialisation, which clang reports. */
 #pragma GCC diagnostic ignored "-Wmissing-field-initializers"
@@ -68,32 +74,39 @@ static int build(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
 	return 0;
 }
 
-int kwg_sandbox_seccomp_load(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
-                             const struct kwg_strv *allow)
+int kwg_sandbox_seccomp_compile(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
+                                const struct kwg_strv *allow, uint8_t **ret, size_t *ret_len)
 {
 	scmp_filter_ctx ctx;
+	cleanup_close int fd = -1;
+	struct stat st;
 	int r;
 
+	*ret = NULL;
+	*ret_len = 0;
 	if (p == KWG_SANDBOX_NONE)
 		return 0;
 	r = build(p, deny, allow, &ctx);
 	if (r < 0)
 		return r;
-	r = seccomp_load(ctx);
+	/* libseccomp 2.5 exports to a descriptor only. */
+	fd = memfd_create("kwg-seccomp", MFD_CLOEXEC);
+	r = fd < 0 ? -errno : seccomp_export_bpf(ctx, fd);
 	seccomp_release(ctx);
-	return r;
-}
-
-int kwg_sandbox_seccomp_export(enum kwg_sandbox_profile p, int fd)
-{
-	scmp_filter_ctx ctx;
-	int r = build(p, NULL, NULL, &ctx);
-
 	if (r < 0)
 		return r;
-	r = seccomp_export_bpf(ctx, fd);
-	seccomp_release(ctx);
-	return r;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	*ret = malloc((size_t)st.st_size);
+	if (!*ret)
+		return -ENOMEM;
+	if (pread(fd, *ret, (size_t)st.st_size, 0) != st.st_size) {
+		free(*ret);
+		*ret = NULL;
+		return -EIO;
+	}
+	*ret_len = (size_t)st.st_size;
+	return 0;
 }
 
 const char *kwg_sandbox_seccomp_unknown_name(enum kwg_sandbox_profile p)

@@ -6,12 +6,12 @@
 #pragma once
 #include "sandbox/sandbox.h"
 
-/* Loads the filter into the calling thread (no_new_privs must be set): the profile's, with the
- * override lists applied (deny may be NULL, allow may be NULL). 0 or a negative errno. */
-int kwg_sandbox_seccomp_load(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
-                             const struct kwg_strv *allow);
-/* Writes the BPF program to fd (for tests). */
-int kwg_sandbox_seccomp_export(enum kwg_sandbox_profile p, int fd);
+/* Compiles the profile's filter, with the override lists applied (deny and allow may be NULL),
+ * into a BPF program (struct sock_filter[] as bytes, new in *ret) that kwg-exec loads as it is:
+ * built once per worker, not once per task. 0 (an empty program for the none profile) or a
+ * negative errno. */
+int kwg_sandbox_seccomp_compile(enum kwg_sandbox_profile p, const struct kwg_strv *deny,
+                                const struct kwg_strv *allow, uint8_t **ret, size_t *ret_len);
 /* The first name of list that the build architecture does not know, or NULL. */
 const char *kwg_sandbox_seccomp_unknown_in(const struct kwg_strv *list);
 /* The first denied syscall name the build architecture does not know, or NULL. */

@@ -11,11 +11,13 @@
 #include "common/parse.h"
 
 /* Format, every field NUL-terminated: magic, profile, uid, gid, the five limits, workdir,
- * argc, argv…, envc, envp…, cgroup count, cgroup.procs paths…, deny count, names…, allow count,
- * names…. Numbers are decimal. */
-#define MAGIC "kwg-sandbox-1"
+ * argc, argv…, envc, envp…, cgroup count, cgroup.procs paths…, the seccomp filter in hex.
+ * Numbers are decimal. */
+#define MAGIC "kwg-sandbox-2"
 #define MAX_SPEC_BYTES (16u << 20)
 #define MAX_ITEMS 65536
+#define BPF_INSN_BYTES 8                         /* sizeof(struct sock_filter) */
+#define MAX_FILTER_BYTES (4096 * BPF_INSN_BYTES) /* BPF_MAXINSNS */
 
 static const char *const profile_names[KWG_SANDBOX_PROFILE__COUNT] = {
     [KWG_SANDBOX_NONE] = "none",
@@ -104,8 +106,9 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 	r = r < 0 ? r : put_list(&b, &spec->argv);
 	r = r < 0 ? r : put_list(&b, &spec->envp);
 	r = r < 0 ? r : put_list(&b, &spec->cgroups);
-	r = r < 0 ? r : put_list(&b, &spec->deny);
-	r = r < 0 ? r : put_list(&b, &spec->allow);
+	for (size_t i = 0; r >= 0 && i < spec->filter_len; i++)
+		r = kwg_buf_printf(&b, "%02x", spec->filter[i]);
+	r = r < 0 ? r : kwg_buf_append(&b, "", 1);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
@@ -137,6 +140,31 @@ static int next_num(struct reader *rd, int64_t min, int64_t max, int64_t *ret)
 
 	if (!s || kwg_parse_i64(s, ret) < 0 || *ret < min || *ret > max)
 		return -EBADMSG;
+	return 0;
+}
+
+static int hex_digit(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+static int read_filter(struct reader *rd, struct kwg_sandbox_spec *spec)
+{
+	const char *hex = next(rd);
+	size_t n = hex ? strlen(hex) / 2 : 0;
+
+	if (!hex || strlen(hex) % (2 * BPF_INSN_BYTES) != 0 || n > MAX_FILTER_BYTES)
+		return -EBADMSG;
+	spec->filter = n ? malloc(n) : NULL;
+	if (n && !spec->filter)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
+		if (hi < 0 || lo < 0)
+			return -EBADMSG;
+		spec->filter[i] = (uint8_t)(hi << 4 | lo);
+	}
+	spec->filter_len = n;
 	return 0;
 }
 
@@ -191,13 +219,13 @@ int kwg_sandbox_spec_decode(const char *data, size_t len, struct kwg_sandbox_spe
 		r = read_list(&rd, &ret->envp);
 	if (r >= 0)
 		r = read_list(&rd, &ret->cgroups);
-	if (r >= 0)
-		r = read_list(&rd, &ret->deny);
-	if (r >= 0)
-		r = read_list(&rd, &ret->allow);
 	if (r < 0)
 		return kwg_err_set(err, r == -ENOMEM ? r : -EBADMSG,
 		                   "sandbox spec: bad argv or env");
+	r = read_filter(&rd, ret);
+	if (r < 0 || (ret->profile != KWG_SANDBOX_NONE && ret->filter_len == 0))
+		return kwg_err_set(err, r == -ENOMEM ? r : -EBADMSG,
+		                   "sandbox spec: bad or missing seccomp filter");
 	if (ret->argv.n == 0 || !ret->argv.v[0][0])
 		return kwg_err_set(err, -EBADMSG, "sandbox spec: no command");
 	for (size_t i = 0; i < ret->cgroups.n; i++)
@@ -217,6 +245,7 @@ void kwg_sandbox_spec_done(struct kwg_sandbox_spec *spec)
 	kwg_strv_done(&spec->argv);
 	kwg_strv_done(&spec->envp);
 	kwg_strv_done(&spec->cgroups);
-	kwg_strv_done(&spec->deny);
-	kwg_strv_done(&spec->allow);
+	free(spec->filter);
+	spec->filter = NULL;
+	spec->filter_len = 0;
 }

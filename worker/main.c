@@ -21,6 +21,7 @@
 #include "protocol/task_def.h"
 #include "sandbox/env.h"
 #include "sandbox/sandbox.h"
+#include "sandbox/seccomp.h"
 #include "worker/config.h"
 #include "worker/ctl.h"
 #include "worker/submit.h"
@@ -306,6 +307,9 @@ static int cmd_sandbox(int argc, char **argv)
 		if (kwg_strv_push(&spec.argv, argv[j]) < 0)
 			return 1;
 	r = kwg_sandbox_task_env(environ, NULL, NULL, &spec.envp);
+	if (r >= 0)
+		r = kwg_sandbox_seccomp_compile(spec.profile, NULL, NULL, &spec.filter,
+		                                &spec.filter_len);
 	if (r >= 0)
 		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
 	if (r >= 0)

@@ -78,7 +78,7 @@ struct kwg_worker {
 	int signals;
 	int exit_code;
 	struct kwg_run_config run_cfg;
-	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits */
+	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits, filter */
 	char exec_helper[PATH_MAX];
 	char cg_memory[PATH_MAX], cg_pids[PATH_MAX]; /* cgroup v1 parents, "" when unused */
 	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
@@ -586,7 +586,7 @@ static void cgroups_setup(struct kwg_worker *w)
 }
 
 /* The operator's policy override, read once at start; unknown syscall names refuse the start. */
-static int load_policy(struct kwg_worker *w)
+static int load_policy(struct kwg_worker *w, struct kwg_strv *deny, struct kwg_strv *allow)
 {
 	struct kwg_err err = {{0}};
 	const char *path = w->cfg->sandbox_policy;
@@ -607,14 +607,14 @@ static int load_policy(struct kwg_worker *w)
 		kwg_log_error("sandbox_policy: '%s' cannot be read or is larger than 64 KiB", path);
 		return -EINVAL;
 	}
-	r = kwg_sandbox_policy_parse(text, (size_t)n, &w->sandbox.deny, &w->sandbox.allow, &err);
+	r = kwg_sandbox_policy_parse(text, (size_t)n, deny, allow, &err);
 	if (r < 0) {
 		kwg_log_error("sandbox_policy: %s: %s", path, err.msg);
 		return r;
 	}
-	unknown = kwg_sandbox_seccomp_unknown_in(&w->sandbox.deny);
+	unknown = kwg_sandbox_seccomp_unknown_in(deny);
 	if (!unknown)
-		unknown = kwg_sandbox_seccomp_unknown_in(&w->sandbox.allow);
+		unknown = kwg_sandbox_seccomp_unknown_in(allow);
 	if (unknown) {
 		kwg_log_error("sandbox_policy: %s: '%s' is not a syscall of this architecture",
 		              path, unknown);
@@ -622,8 +622,25 @@ static int load_policy(struct kwg_worker *w)
 	}
 	kwg_log_notice(
 	    "sandbox_policy %s: %zu syscall(s) denied on top of the profile, %zu allowed", path,
-	    w->sandbox.deny.n, w->sandbox.allow.n);
+	    deny->n, allow->n);
 	return 0;
+}
+
+/* The profile's seccomp filter with the operator's override, compiled once for every task. */
+static int compile_filter(struct kwg_worker *w)
+{
+	struct kwg_strv deny = {0}, allow = {0};
+	int r = load_policy(w, &deny, &allow);
+
+	if (r >= 0) {
+		r = kwg_sandbox_seccomp_compile(w->sandbox.profile, &deny, &allow,
+		                                &w->sandbox.filter, &w->sandbox.filter_len);
+		if (r < 0)
+			kwg_log_errno(KWG_LOG_ERROR, r, "cannot compile the seccomp filter");
+	}
+	kwg_strv_done(&deny);
+	kwg_strv_done(&allow);
+	return r;
 }
 
 /* Runs /bin/true through the real sandbox once before claiming anything: a kernel that refuses a
@@ -731,7 +748,7 @@ static int sandbox_setup(struct kwg_worker *w)
 		              strerror(errno));
 		return -ENOENT;
 	}
-	if (load_policy(w) < 0 || probe_sandbox(w) < 0)
+	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
 		return -EPERM;
 	cgroups_setup(w);
 	kwg_log_notice(
@@ -787,8 +804,7 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	};
 	r = sandbox_setup(w);
 	if (r < 0) {
-		kwg_strv_done(&w->sandbox.deny);
-		kwg_strv_done(&w->sandbox.allow);
+		free(w->sandbox.filter);
 		free(w);
 		return r;
 	}
@@ -870,8 +886,7 @@ int kwg_worker_free(struct kwg_worker *w)
 	if (!w)
 		return 0;
 	code = w->exit_code;
-	kwg_strv_done(&w->sandbox.deny);
-	kwg_strv_done(&w->sandbox.allow);
+	free(w->sandbox.filter);
 	if (*w->cg_memory) {
 		remove_cgroup_tree(w->cg_memory);
 		remove_cgroup_tree(w->cg_pids);
