@@ -21,17 +21,20 @@ enum lang {
 };
 
 /* KESTRA: plugin-scripts shell/python/node Commands and Script (S.1 of kestra-script-tasks.md). */
+#define KESTRAPY "ghcr.io/kestra-io/kestrapy:latest"
+
 static const struct script_type {
 	const char *type;
 	enum lang lang;
-	bool is_script; /* `script` instead of `commands` */
+	bool is_script;    /* `script` instead of `commands` */
+	const char *image; /* the default containerImage */
 } script_types[] = {
-    {"io.kestra.plugin.scripts.shell.Commands", LANG_SHELL, false},
-    {"io.kestra.plugin.scripts.shell.Script", LANG_SHELL, true},
-    {"io.kestra.plugin.scripts.python.Commands", LANG_PYTHON, false},
-    {"io.kestra.plugin.scripts.python.Script", LANG_PYTHON, true},
-    {"io.kestra.plugin.scripts.node.Commands", LANG_NODE, false},
-    {"io.kestra.plugin.scripts.node.Script", LANG_NODE, true},
+    {"io.kestra.plugin.scripts.shell.Commands", LANG_SHELL, false, "ubuntu"},
+    {"io.kestra.plugin.scripts.shell.Script", LANG_SHELL, true, "ubuntu"},
+    {"io.kestra.plugin.scripts.python.Commands", LANG_PYTHON, false, KESTRAPY},
+    {"io.kestra.plugin.scripts.python.Script", LANG_PYTHON, true, KESTRAPY},
+    {"io.kestra.plugin.scripts.node.Commands", LANG_NODE, false, "node"},
+    {"io.kestra.plugin.scripts.node.Script", LANG_NODE, true, "node"},
 };
 
 const char *const kwg_task_types_runnerless[] = {KWG_TASK_TYPE_LOG, NULL};
@@ -351,11 +354,398 @@ static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_
 	return 0;
 }
 
+/* Micronaut's ReadableBytes, as Kestra's Docker memory settings: a number with an optional KB, MB
+ * or GB (any case, base 1024); a bare number is bytes. */
+static int parse_readable_bytes(const char *s, int64_t *ret)
+{
+	static const char *const units[] = {"KB", "MB", "GB"};
+	char *end;
+	long long n;
+
+	while (*s == ' ')
+		s++;
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	n = strtoll(s, &end, 10);
+	if (errno)
+		return -EINVAL;
+	if (*end) {
+		size_t i;
+		for (i = 0; i < 3 && strcasecmp(end, units[i]) != 0; i++)
+			;
+		if (i == 3 || n > (INT64_MAX >> (10 * (i + 1))))
+			return -EINVAL;
+		n <<= 10 * (i + 1);
+	}
+	*ret = n;
+	return 0;
+}
+
+static int prop_bytes(const json_t *obj, const char *key, const char *path, int64_t *ret,
+                      struct kwg_err *err)
+{
+	cleanup_free char *s = NULL;
+	int r = prop_text(obj, key, &s, err);
+
+	*ret = KWG_DOCKER_UNSET;
+	if (r < 0 || !s)
+		return r;
+	if (parse_readable_bytes(s, ret) < 0)
+		return kwg_err_set(err, -EBADMSG,
+		                   "property '%s': '%.64s' is not a size such as 512MB", path, s);
+	return 0;
+}
+
+/* A property of the runner that must be an object (or a string holding one, §W). */
+static int runner_object(const json_t *runner, const char *key, json_t **ret, struct kwg_err *err)
+{
+	json_t *v = json_object_get(runner, key);
+
+	*ret = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		int r = check_template(json_string_value(v), key, err);
+		if (r < 0)
+			return r;
+		v = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL);
+	} else {
+		json_incref(v);
+	}
+	if (!json_is_object(v) && !json_is_array(v)) {
+		json_decref(v);
+		return kwg_err_set(err, -EBADMSG, "property 'taskRunner.%s': expected an object",
+		                   key);
+	}
+	*ret = v;
+	return 0;
+}
+
+static int decode_docker_memory(const json_t *runner, struct kwg_docker_opts *o,
+                                struct kwg_err *err)
+{
+	static const char *const keys[] = {
+	    "memory",         "memorySwap", "memorySwappiness", "memoryReservation", "kernelMemory",
+	    "oomKillDisable", NULL};
+	json_t *m, *v;
+	const char *key;
+	int64_t kernel;
+	bool oom;
+	int r = runner_object(runner, "memory", &m, err);
+
+	o->memory = o->memory_swap = o->memory_reservation = o->memory_swappiness =
+	    KWG_DOCKER_UNSET;
+	o->oom_kill_disable = -1;
+	if (r < 0 || !m)
+		return r;
+	json_object_foreach (m, key, v)
+		if (!in_list(keys, key)) {
+			json_decref(m);
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "property 'taskRunner.memory.%.64s' is not supported by kwg", key);
+		}
+	r = prop_bytes(m, "memory", "taskRunner.memory.memory", &o->memory, err);
+	if (r >= 0)
+		r = prop_bytes(m, "memorySwap", "taskRunner.memory.memorySwap", &o->memory_swap,
+		               err);
+	if (r >= 0)
+		r = prop_bytes(m, "memoryReservation", "taskRunner.memory.memoryReservation",
+		               &o->memory_reservation, err);
+	if (r >= 0)
+		r = prop_bytes(m, "memorySwappiness", "taskRunner.memory.memorySwappiness",
+		               &o->memory_swappiness, err);
+	if (r >= 0)
+		r = prop_bytes(m, "kernelMemory", "taskRunner.memory.kernelMemory", &kernel, err);
+	if (r >= 0 && kernel != KWG_DOCKER_UNSET)
+		r = kwg_err_set(err, -EOPNOTSUPP,
+		                "property 'taskRunner.memory.kernelMemory' is not supported by kwg "
+		                "(the Engine API dropped it)");
+	if (r >= 0 && json_object_get(m, "oomKillDisable")) {
+		r = prop_bool(m, "oomKillDisable", false, &oom, err);
+		o->oom_kill_disable = oom;
+	}
+	json_decref(m);
+	return r;
+}
+
+/* deviceRequests: Kestra's {driver, count, deviceIds, capabilities, options} to Docker's. */
+static int decode_device_requests(const json_t *runner, struct kwg_docker_opts *o,
+                                  struct kwg_err *err)
+{
+	static const char *const names[][2] = {{"driver", "Driver"},
+	                                       {"count", "Count"},
+	                                       {"deviceIds", "DeviceIDs"},
+	                                       {"capabilities", "Capabilities"},
+	                                       {"options", "Options"}};
+	json_t *list, *item, *out;
+	size_t i;
+	int r = runner_object(runner, "deviceRequests", &list, err);
+
+	if (r < 0 || !list)
+		return r;
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return kwg_err_set(err, -EBADMSG,
+		                   "property 'taskRunner.deviceRequests': expected a "
+		                   "list");
+	}
+	out = json_array();
+	json_array_foreach (list, i, item) {
+		json_t *req = json_object(), *v;
+		const char *key;
+		if (!json_is_object(item)) {
+			r = kwg_err_set(
+			    err, -EBADMSG,
+			    "property 'taskRunner.deviceRequests'[%zu]: expected an object", i);
+			json_decref(req);
+			break;
+		}
+		json_object_foreach (item, key, v) {
+			size_t k;
+			for (k = 0; k < 5 && strcmp(key, names[k][0]) != 0; k++)
+				;
+			if (k == 5) {
+				r = kwg_err_set(
+				    err, -EOPNOTSUPP,
+				    "property 'taskRunner.deviceRequests'[%zu].%.64s is not "
+				    "supported by kwg",
+				    i, key);
+				break;
+			}
+			if (json_is_string(v) && k == 1)
+				v = json_integer(strtoll(json_string_value(v), NULL, 10));
+			else if (json_is_string(v) && k != 0)
+				v = json_loads(json_string_value(v), 0, NULL);
+			else
+				json_incref(v);
+			if (!v) {
+				r = kwg_err_set(
+				    err, -EBADMSG,
+				    "property 'taskRunner.deviceRequests'[%zu].%s is not JSON", i,
+				    key);
+				break;
+			}
+			json_object_set_new(req, names[k][1], v);
+		}
+		json_array_append_new(out, req);
+		if (r < 0)
+			break;
+	}
+	if (r >= 0 && !(o->device_requests = kwg_json_dump(out)))
+		r = -ENOMEM;
+	json_decref(out);
+	json_decref(list);
+	return r;
+}
+
+/* credentials: Docker's AuthConfig, sent as X-Registry-Auth with the pull. */
+static int decode_credentials(const json_t *runner, const char *image, struct kwg_docker_opts *o,
+                              struct kwg_err *err)
+{
+	static const char *const names[][2] = {
+	    {"registry", "serveraddress"},      {"username", "username"},
+	    {"password", "password"},           {"registryToken", "registrytoken"},
+	    {"identityToken", "identitytoken"}, {"auth", "auth"}};
+	json_t *c, *out;
+	int r = runner_object(runner, "credentials", &c, err);
+	const char *key;
+	json_t *v;
+
+	if (r < 0 || !c)
+		return r;
+	out = json_object();
+	json_object_foreach (c, key, v) {
+		size_t k;
+		char *text = NULL;
+		for (k = 0; k < 6 && strcmp(key, names[k][0]) != 0; k++)
+			;
+		if (k == 6) {
+			r = kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "property 'taskRunner.credentials.%.64s' is not supported by kwg", key);
+			break;
+		}
+		r = prop_text(c, key, &text, err);
+		if (r < 0)
+			break;
+		if (text)
+			json_object_set_new(out, names[k][1], json_string(text));
+		free(text);
+	}
+	/* KESTRA: the registry is the image's host part when there is one, else Docker Hub. */
+	if (r >= 0 && !json_object_get(out, "serveraddress")) {
+		const char *slash = strchr(image, '/');
+		size_t n = slash ? (size_t)(slash - image) : 0;
+		if (n && memchr(image, '.', n))
+			json_object_set_new(out, "serveraddress", json_stringn(image, n));
+		else
+			json_object_set_new(out, "serveraddress",
+			                    json_string("https://index.docker.io/v1/"));
+	}
+	if (r >= 0 && !(o->registry_auth = kwg_json_dump(out)))
+		r = -ENOMEM;
+	json_decref(out);
+	json_decref(c);
+	return r;
+}
+
+static int decode_docker(const json_t *runner, struct kwg_script_task *t, struct kwg_err *err)
+{
+	static const char *const props[] = {"type",
+	                                    "host",
+	                                    "config",
+	                                    "credentials",
+	                                    "image",
+	                                    "user",
+	                                    "entryPoint",
+	                                    "extraHosts",
+	                                    "networkMode",
+	                                    "volumes",
+	                                    "pullPolicy",
+	                                    "deviceRequests",
+	                                    "cpu",
+	                                    "memory",
+	                                    "shmSize",
+	                                    "fileHandlingStrategy",
+	                                    "delete",
+	                                    "privileged",
+	                                    "wait",
+	                                    "portBindings",
+	                                    "killGracePeriod",
+	                                    "resume",
+	                                    "version",
+	                                    NULL};
+	struct kwg_docker_opts *o = &t->docker;
+	cleanup_free char *pull = NULL, *files = NULL, *shm = NULL, *grace = NULL;
+	json_t *v, *cpu = NULL;
+	const char *key;
+	bool present, resume;
+	int r = 0;
+
+	json_object_foreach ((json_t *)runner, key, v) {
+		if (!in_list(props, key))
+			return kwg_err_set(err, -EOPNOTSUPP,
+			                   "property 'taskRunner.%.64s' is not supported by kwg",
+			                   key);
+		if ((strcmp(key, "config") == 0 || strcmp(key, "portBindings") == 0) &&
+		    !prop_is_unset(key, v))
+			return kwg_err_set(err, -EOPNOTSUPP,
+			                   "property 'taskRunner.%s' is not supported by kwg yet",
+			                   key);
+	}
+	r = prop_text(runner, "image", &o->image, err);
+	if (r >= 0 && !o->image && t->container_image)
+		o->image = strdup(t->container_image);
+	if (r >= 0 && (!o->image || !*o->image))
+		return kwg_err_set(err, -EBADMSG,
+		                   "the Docker task runner needs an image: set containerImage");
+	if (r >= 0)
+		r = prop_text(runner, "pullPolicy", &pull, err);
+	o->pull_policy = KWG_PULL_IF_NOT_PRESENT;
+	if (r >= 0 && pull) {
+		if (strcmp(pull, "ALWAYS") == 0)
+			o->pull_policy = KWG_PULL_ALWAYS;
+		else if (strcmp(pull, "NEVER") == 0)
+			o->pull_policy = KWG_PULL_NEVER;
+		else if (strcmp(pull, "IF_NOT_PRESENT") != 0)
+			r = kwg_err_set(err, -EBADMSG,
+			                "property 'taskRunner.pullPolicy': '%.32s' is not one of "
+			                "IF_NOT_PRESENT, ALWAYS, NEVER",
+			                pull);
+	}
+	if (r >= 0)
+		r = prop_list(runner, "entryPoint", &o->entrypoint, &o->entrypoint_set, err);
+	if (r >= 0)
+		r = prop_text(runner, "host", &o->host, err);
+	if (r >= 0)
+		r = prop_text(runner, "user", &o->user, err);
+	if (r >= 0)
+		r = prop_text(runner, "networkMode", &o->network_mode, err);
+	if (r >= 0)
+		r = prop_list(runner, "extraHosts", &o->extra_hosts, &present, err);
+	if (r >= 0)
+		r = prop_list(runner, "volumes", &o->volumes, &present, err);
+	if (r >= 0)
+		r = runner_object(runner, "cpu", &cpu, err);
+	if (r >= 0 && cpu) {
+		cleanup_free char *cpus = NULL;
+		char *end;
+		double n;
+		r = prop_text(cpu, "cpus", &cpus, err);
+		if (r >= 0 && json_object_size(cpu) > (json_object_get(cpu, "cpus") ? 1u : 0u))
+			r = kwg_err_set(err, -EOPNOTSUPP,
+			                "property 'taskRunner.cpu' has only 'cpus' in kwg");
+		if (r >= 0 && cpus) {
+			n = strtod(cpus, &end);
+			if (*end || !(n > 0) || n > 4096)
+				r = kwg_err_set(
+				    err, -EBADMSG,
+				    "property 'taskRunner.cpu.cpus': '%.32s' is not a number "
+				    "of CPUs",
+				    cpus);
+			else
+				o->nano_cpus = (int64_t)(n * 1e9);
+		}
+		json_decref(cpu);
+	}
+	if (r >= 0)
+		r = decode_docker_memory(runner, o, err);
+	if (r >= 0)
+		r = prop_text(runner, "shmSize", &shm, err);
+	o->shm_size = KWG_DOCKER_UNSET;
+	if (r >= 0 && shm && parse_readable_bytes(shm, &o->shm_size) < 0)
+		r = kwg_err_set(err, -EBADMSG,
+		                "property 'taskRunner.shmSize': '%.64s' is not a size such as 64MB",
+		                shm);
+	if (r >= 0)
+		r = decode_device_requests(runner, o, err);
+	if (r >= 0)
+		r = decode_credentials(runner, o->image, o, err);
+	if (r >= 0)
+		r = prop_bool(runner, "privileged", false, &o->privileged, err);
+	if (r >= 0)
+		r = prop_bool(runner, "delete", true, &o->delete_container, err);
+	if (r >= 0)
+		r = prop_bool(runner, "wait", true, &o->wait, err);
+	if (r >= 0)
+		r = prop_bool(runner, "resume", true, &resume, err);
+	if (r >= 0)
+		r = prop_text(runner, "fileHandlingStrategy", &files, err);
+	if (r >= 0 && files) {
+		if (strcmp(files, "MOUNT") == 0)
+			o->mount_files = true;
+		else if (strcmp(files, "VOLUME") != 0)
+			r = kwg_err_set(
+			    err, -EBADMSG,
+			    "property 'taskRunner.fileHandlingStrategy': '%.32s' is not "
+			    "VOLUME or MOUNT",
+			    files);
+	}
+	if (r >= 0)
+		r = prop_text(runner, "killGracePeriod", &grace, err);
+	if (r >= 0 && grace) {
+		/* A Duration: seconds as a number on the wire, or an ISO-8601 text. */
+		char *end;
+		double secs = strtod(grace, &end);
+		if (!*end && secs >= 0)
+			o->kill_grace_ms = (int64_t)(secs * 1000);
+		else if (kwg_duration_parse(grace, &o->kill_grace_ms) < 0)
+			r = kwg_err_set(err, -EBADMSG,
+			                "property 'taskRunner.killGracePeriod': '%.64s' is not a "
+			                "duration",
+			                grace);
+	}
+	return r;
+}
+
 static int decode_runner(const json_t *task, const struct kwg_script_task_opts *opts,
-                         struct kwg_script_task *t, struct kwg_err *err)
+                         const char *default_image, struct kwg_script_task *t, struct kwg_err *err)
 {
 	json_t *runner = json_object_get(task, "taskRunner");
 	const char *type;
+	int r;
 
 	t->runner = opts->default_runner;
 	if (runner && !json_is_null(runner)) {
@@ -374,7 +764,15 @@ static int decode_runner(const json_t *task, const struct kwg_script_task_opts *
 			return kwg_err_set(err, -EBADMSG,
 			                   "the Process task runner has no properties but 'type'");
 	}
-	return 0;
+	r = prop_text(task, "containerImage", &t->container_image, err);
+	if (r >= 0 && !t->container_image && !(t->container_image = strdup(default_image)))
+		r = -ENOMEM;
+	if (r >= 0 && t->runner == KWG_RUNNER_DOCKER) {
+		json_t *none = json_object();
+		r = decode_docker(runner && json_is_object(runner) ? runner : none, t, err);
+		json_decref(none);
+	}
+	return r;
 }
 
 /* KESTRA: ScriptService.scriptCommands and AbstractExecScript.mayAddExitOnErrorCommands. */
@@ -497,9 +895,7 @@ int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_ta
 	if (r >= 0)
 		r = decode_common(task, ret, err);
 	if (r >= 0)
-		r = decode_runner(task, opts, ret, err);
-	if (r >= 0)
-		r = prop_text(task, "containerImage", &ret->container_image, err);
+		r = decode_runner(task, opts, st->image, ret, err);
 	if (r >= 0)
 		r = prop_bool(task, "warningOnStdErr", true, &ret->warning_on_stderr, err);
 	if (r >= 0)
@@ -518,6 +914,15 @@ void kwg_script_task_done(struct kwg_script_task *t)
 	kwg_strv_done(&t->messages);
 	free(t->script_file);
 	free(t->script_body);
+	free(t->docker.image);
+	free(t->docker.host);
+	free(t->docker.user);
+	free(t->docker.network_mode);
+	free(t->docker.device_requests);
+	free(t->docker.registry_auth);
+	kwg_strv_done(&t->docker.entrypoint);
+	kwg_strv_done(&t->docker.extra_hosts);
+	kwg_strv_done(&t->docker.volumes);
 	free(t->container_image);
 	t->script_file = t->script_body = t->container_image = NULL;
 }

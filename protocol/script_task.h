@@ -26,16 +26,48 @@ enum kwg_runner_kind {
 #define KWG_RUNNER_TYPE_PROCESS "io.kestra.plugin.core.runner.Process"
 #define KWG_RUNNER_TYPE_DOCKER "io.kestra.plugin.scripts.runner.docker.Docker"
 
+enum kwg_pull_policy {
+	KWG_PULL_IF_NOT_PRESENT,
+	KWG_PULL_ALWAYS,
+	KWG_PULL_NEVER,
+};
+
+#define KWG_DOCKER_UNSET INT64_MIN
+
+/* The Docker task runner's properties (kestra-script-tasks.md §2.2), read and checked; the runner
+ * turns them into Engine API calls and refuses what the operator has not enabled. */
+struct kwg_docker_opts {
+	char *image; /* the runner's image, else the task's containerImage; required */
+	enum kwg_pull_policy pull_policy;
+	bool entrypoint_set; /* false: Kestra's default [""], the image's entrypoint cleared */
+	struct kwg_strv entrypoint;  /* as given */
+	char *host;                  /* as given, or NULL */
+	char *user, *network_mode;   /* or NULL */
+	struct kwg_strv extra_hosts; /* host:ip */
+	struct kwg_strv volumes;     /* host:container[:mode] */
+	int64_t nano_cpus;           /* cpu.cpus × 1e9, 0 when unset */
+	/* memory.*, shmSize in bytes; KWG_DOCKER_UNSET when unset */
+	int64_t memory, memory_swap, memory_reservation, memory_swappiness, shm_size;
+	int oom_kill_disable;  /* -1 unset */
+	char *device_requests; /* Docker's DeviceRequests JSON array, or NULL */
+	char *registry_auth;   /* Docker's AuthConfig JSON (credentials), or NULL */
+	bool privileged;
+	bool mount_files; /* fileHandlingStrategy MOUNT (else VOLUME) */
+	bool delete_container, wait;
+	int64_t kill_grace_ms; /* 0: kill at once */
+};
+
 struct kwg_script_task {
 	enum kwg_task_kind kind;
 	enum kwg_runner_kind runner;
-	struct kwg_strv argv;     /* interpreter, then the joined script */
-	struct kwg_strv env;      /* NAME=value: the task env, then the language extras */
-	char *script_file;        /* Python/Node Script: file name in the working dir, or NULL */
-	char *script_body;        /* its content */
-	char *container_image;    /* rendered image (Docker runner), or NULL */
-	bool warning_on_stderr;   /* default true */
-	int64_t timeout_ms;       /* < 0: no timeout */
+	struct kwg_strv argv;  /* interpreter, then the joined script */
+	struct kwg_strv env;   /* NAME=value: the task env, then the language extras */
+	char *script_file;     /* Python/Node Script: file name in the working dir, or NULL */
+	char *script_body;     /* its content */
+	char *container_image; /* the task's containerImage, or NULL */
+	struct kwg_docker_opts docker; /* runner == KWG_RUNNER_DOCKER */
+	bool warning_on_stderr;        /* default true */
+	int64_t timeout_ms;            /* < 0: no timeout */
 	enum kwg_level log_level; /* lowest level sent as LogEntry (task logLevel; default TRACE) */
 	struct kwg_strv messages; /* Log task */
 	enum kwg_level message_level;

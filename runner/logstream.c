@@ -11,6 +11,7 @@
 struct stream_state {
 	struct kwg_buf line; /* the current, unterminated line (raw bytes) */
 	bool after_cr;       /* the last byte was \r: a following \n belongs to it */
+	bool pieced;         /* the current line was delivered in pieces already */
 	size_t lines;
 };
 
@@ -18,6 +19,7 @@ struct kwg_logstream {
 	size_t max_line_bytes;
 	kwg_logstream_line_fn *on_line;
 	void *userdata;
+	bool docker;          /* Docker's splitting: empty lines dropped */
 	struct kwg_buf clean; /* scratch for the sanitized line */
 	struct stream_state streams[KWG_STREAM__COUNT];
 };
@@ -98,6 +100,7 @@ static int line_append(struct kwg_logstream *ls, enum kwg_stream stream, const c
 			if (r < 0)
 				return r;
 			kwg_buf_consume(&st->line, cut);
+			st->pieced = true;
 		}
 	}
 	return 0;
@@ -124,10 +127,13 @@ int kwg_logstream_feed(struct kwg_logstream *ls, enum kwg_stream stream, const c
 		r = line_append(ls, stream, data, (size_t)(eol - data));
 		if (r < 0 || eol == end)
 			return r;
-		r = deliver(ls, stream, kwg_buf_str(&st->line), st->line.len);
+		/* The end of a line already delivered in pieces is no empty line of its own. */
+		if (st->line.len > 0 || (!st->pieced && !ls->docker))
+			r = deliver(ls, stream, kwg_buf_str(&st->line), st->line.len);
 		if (r < 0)
 			return r;
 		kwg_buf_clear(&st->line);
+		st->pieced = false;
 		st->after_cr = *eol == '\r';
 		data = eol + 1;
 	}
@@ -143,7 +149,13 @@ int kwg_logstream_finish(struct kwg_logstream *ls, enum kwg_stream stream)
 		r = deliver(ls, stream, st->line.data, st->line.len);
 	kwg_buf_clear(&st->line);
 	st->after_cr = false;
+	st->pieced = false;
 	return r;
+}
+
+void kwg_logstream_docker_lines(struct kwg_logstream *ls)
+{
+	ls->docker = true;
 }
 
 size_t kwg_logstream_lines(const struct kwg_logstream *ls, enum kwg_stream stream)

@@ -23,6 +23,9 @@ typedef void kwg_logstream_line_fn(void *userdata, enum kwg_stream stream, const
 /* 0 and *ret (new); -ENOMEM. max_line_bytes >= 16. */
 int kwg_logstream_new(size_t max_line_bytes, kwg_logstream_line_fn *on_line, void *userdata,
                       struct kwg_logstream **ret);
+/* Splits as Kestra's Docker runner does instead (kestra-script-tasks.md §5.2): a line is one or
+ * more characters ended by \r or \n, so empty lines are dropped and a lone \r ends a line. */
+void kwg_logstream_docker_lines(struct kwg_logstream *ls);
 /* Borrows data. Calls on_line for every complete line. 0 or -ENOMEM. */
 int kwg_logstream_feed(struct kwg_logstream *ls, enum kwg_stream stream, const char *data,
                        size_t len);

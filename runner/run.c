@@ -24,6 +24,7 @@
 #include "protocol/duration.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
+#include "runner/docker.h"
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
@@ -59,6 +60,7 @@ struct kwg_run {
 	struct kwg_script_output *out;
 	struct kwg_logstream *ls;
 	struct kwg_process *proc;
+	struct kwg_docker_task *container;
 	uv_timer_t timer; /* deferred start, then the task timeout */
 	bool timer_closed;
 	char *working_dir;
@@ -251,15 +253,16 @@ static void on_output(void *userdata, enum kwg_stream stream, const char *data, 
 		kwg_process_pause_output(run->proc, true);
 }
 
-static void on_process_exit(void *userdata, int exit_code)
+/* The attempt's process or container ended with exit_code (error: the container could not run
+ * or was lost, exit_code -1). */
+static void end_attempt(struct kwg_run *run, int exit_code, const char *error)
 {
-	struct kwg_run *run = userdata;
 	cleanup_free char *outputs = NULL;
 	enum kwg_state state;
+	bool process = run->task.runner == KWG_RUNNER_PROCESS;
 
 	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDOUT);
 	(void)kwg_logstream_finish(run->ls, KWG_STREAM_STDERR);
-	kwg_process_close(steal_ptr(&run->proc));
 	if (run->stop == KWG_RUN_STOP_ABANDON) {
 		finish(run);
 		return;
@@ -275,12 +278,18 @@ static void on_process_exit(void *userdata, int exit_code)
 		return;
 	}
 	if (run->timed_out) {
-		/* KESTRA: a Process timeout ends FAILED without outputs (the thread is interrupted
-		 * before the outputs are built). */
+		/* KESTRA: a timeout ends FAILED without outputs (the thread is interrupted before
+		 * the outputs are built). */
 		complete(run, KWG_STATE_FAILED, NULL);
 		return;
 	}
-	if (exit_code >= KWG_SANDBOX_EXIT_SETUP && exit_code <= KWG_SANDBOX_EXIT_NOTFOUND) {
+	if (error) {
+		task_logf(run, KWG_LEVEL_ERROR, "%s", error);
+		complete(run, KWG_STATE_FAILED, NULL);
+		return;
+	}
+	if (process && exit_code >= KWG_SANDBOX_EXIT_SETUP &&
+	    exit_code <= KWG_SANDBOX_EXIT_NOTFOUND) {
 		char why[512];
 		if (sandbox_failure(run, why, sizeof(why))) {
 			fail_unrunnable(run, why);
@@ -289,13 +298,13 @@ static void on_process_exit(void *userdata, int exit_code)
 	}
 	state = kwg_state_of_script(exit_code, kwg_logstream_lines(run->ls, KWG_STREAM_STDERR),
 	                            run->task.warning_on_stderr);
-	if (exit_code == 128 + SIGKILL && oom_killed(run))
+	if (process && exit_code == 128 + SIGKILL && oom_killed(run))
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "the task was killed by its memory limit (task_memory, a cgroup)");
-	else if (exit_code == 128 + SIGXCPU)
+	else if (process && exit_code == 128 + SIGXCPU)
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "the task used up its CPU time limit (task_cpu_seconds)");
-	else if (exit_code == 128 + SIGXFSZ)
+	else if (process && exit_code == 128 + SIGXFSZ)
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "the task wrote past its file size limit (task_file_size)");
 	if (exit_code != 0)
@@ -309,17 +318,51 @@ static void on_process_exit(void *userdata, int exit_code)
 	complete(run, state, outputs);
 }
 
+static void on_process_exit(void *userdata, int exit_code)
+{
+	struct kwg_run *run = userdata;
+
+	kwg_process_close(steal_ptr(&run->proc));
+	end_attempt(run, exit_code, NULL);
+}
+
+static bool on_container_output(void *userdata, enum kwg_stream stream, const char *data,
+                                size_t len)
+{
+	struct kwg_run *run = userdata;
+
+	if (kwg_logstream_feed(run->ls, stream, data, len) < 0)
+		task_logf(run, KWG_LEVEL_WARN, "task output lost: out of memory");
+	return run->stop != KWG_RUN_STOP_NONE || !run->sink.congested(run->ctx);
+}
+
+static void on_container_log(void *userdata, enum kwg_level level, const char *msg)
+{
+	task_logf(userdata, level, "%s", msg);
+}
+
+static void on_container_exit(void *userdata, int exit_code, const char *error)
+{
+	struct kwg_run *run = userdata;
+
+	kwg_docker_task_close(steal_ptr(&run->container));
+	end_attempt(run, exit_code, error);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct kwg_run *run = t->data;
 	char hms[32];
 
-	if (run->state != RUN_RUNNING || !run->proc)
+	if (run->state != RUN_RUNNING || (!run->proc && !run->container))
 		return;
 	run->timed_out = true;
 	kwg_duration_format_hms(run->task.timeout_ms, hms);
 	task_logf(run, KWG_LEVEL_ERROR, "Timeout after %s", hms);
-	(void)kwg_process_kill(run->proc, SIGKILL);
+	if (run->proc)
+		(void)kwg_process_kill(run->proc, SIGKILL);
+	else
+		kwg_docker_task_stop(run->container);
 }
 
 static int make_working_dir(struct kwg_run *run)
@@ -519,6 +562,34 @@ static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size)
 	return buf;
 }
 
+static void start_container(struct kwg_run *run, const struct kwg_strv *env)
+{
+	struct kwg_docker_task_spec spec = {
+	    .opts = &run->task.docker,
+	    .argv = (const char *const *)run->task.argv.v,
+	    .env = (const char *const *)env->v,
+	    .working_dir = run->working_dir,
+	    .ref = &run->ref,
+	    .worker_id = run->cfg.worker_id,
+	    .allow_volumes = run->cfg.docker_volumes,
+	    .allow_privileged = run->cfg.docker_privileged,
+	};
+	struct kwg_docker_task_cbs cbs = {on_container_output, on_container_log, on_container_exit};
+	char why[512] = "out of memory";
+	int r;
+
+	kwg_logstream_docker_lines(run->ls);
+	r = kwg_docker_task_start(run->cfg.docker, &spec, &cbs, run, &run->container, why,
+	                          sizeof(why));
+	if (r < 0) {
+		fail_unrunnable(run, why);
+		return;
+	}
+	run->state = RUN_RUNNING;
+	if (run->task.timeout_ms > 0)
+		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
+}
+
 static void start_script(struct kwg_run *run)
 {
 	struct kwg_strv env = {0};
@@ -527,10 +598,14 @@ static void start_script(struct kwg_run *run)
 	struct kwg_buf cmdline;
 	int r;
 
-	if (run->task.runner == KWG_RUNNER_DOCKER) {
-		fail_unrunnable(run, "the Docker task runner is not available in this kwg yet: set "
-		                     "taskRunner to io.kestra.plugin.core.runner.Process, or start "
-		                     "the worker with --default-runner process");
+	if (run->task.runner == KWG_RUNNER_DOCKER && !run->cfg.docker) {
+		char why[512];
+		(void)snprintf(why, sizeof(why),
+		               "the Docker task runner is not available on this worker (%s): set "
+		               "taskRunner to io.kestra.plugin.core.runner.Process, or start the "
+		               "worker with --default-runner process",
+		               run->cfg.docker_error ? run->cfg.docker_error : "no Docker daemon");
+		fail_unrunnable(run, why);
 		return;
 	}
 	send_running(run);
@@ -541,7 +616,12 @@ static void start_script(struct kwg_run *run)
 		r = write_file(run->working_dir, run->task.script_file, run->task.script_body,
 		               sandboxed(run) ? run->cfg.sandbox->uid : -1,
 		               sandboxed(run) ? run->cfg.sandbox->gid : -1);
-	if (r >= 0)
+	/* KESTRA: a container gets the task's variables only, never the worker's environment
+	 * (its PATH would hide the image's). */
+	if (r >= 0 && run->task.runner == KWG_RUNNER_DOCKER)
+		for (size_t i = 0; r >= 0 && i < run->task.env.n; i++)
+			r = kwg_strv_push(&env, run->task.env.v[i]);
+	else if (r >= 0)
 		r = kwg_sandbox_task_env(run->cfg.parent_env, run->cfg.env_passthrough,
 		                         &run->task.env, &env);
 	if (r >= 0)
@@ -551,6 +631,11 @@ static void start_script(struct kwg_run *run)
 		(void)snprintf(why, sizeof(why), "cannot prepare the task: %s", strerror(-r));
 		kwg_strv_done(&env);
 		fail_unrunnable(run, why);
+		return;
+	}
+	if (run->task.runner == KWG_RUNNER_DOCKER) {
+		start_container(run, &env);
+		kwg_strv_done(&env);
 		return;
 	}
 	spec = (struct kwg_process_spec){
@@ -686,6 +771,10 @@ void kwg_run_stop(struct kwg_run *run, enum kwg_run_stop why)
 		kwg_process_pause_output(run->proc, false);
 		(void)kwg_process_kill(run->proc, SIGKILL);
 	}
+	if (run->container) {
+		kwg_docker_task_resume_output(run->container);
+		kwg_docker_task_stop(run->container);
+	}
 }
 
 const char *kwg_run_execution_id(const struct kwg_run *run)
@@ -717,6 +806,8 @@ void kwg_run_resume_output(struct kwg_run *run)
 {
 	if (run->proc)
 		kwg_process_pause_output(run->proc, false);
+	if (run->container)
+		kwg_docker_task_resume_output(run->container);
 }
 
 const char *kwg_run_task_run_id(const struct kwg_run *run)
@@ -737,6 +828,7 @@ struct kwg_run *kwg_run_free(struct kwg_run *run)
 	if (!run)
 		return NULL;
 	kwg_process_close(steal_ptr(&run->proc));
+	kwg_docker_task_close(steal_ptr(&run->container));
 	remove_working_dir(run);
 	kwg_script_task_done(&run->task);
 	run->out = kwg_script_output_free(run->out);

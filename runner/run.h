@@ -13,6 +13,7 @@
 #include "protocol/queue.h"
 #include "protocol/script_task.h"
 #include "protocol/worker_job.h"
+#include "runner/docker_api.h"
 #include "sandbox/sandbox.h"
 
 struct kwg_run;
@@ -45,6 +46,11 @@ struct kwg_run_config {
 	 * the one directory under which each task gets a cgroup with both controllers. */
 	const char *cgroup_memory, *cgroup_pids;
 	bool cgroup_v2;
+	/* The Docker Engine client (NULL: the Docker runner is unavailable, docker_error says why)
+	 * and the operator's permissions for host volumes and privileged containers. */
+	struct kwg_docker *docker;
+	const char *docker_error;
+	bool docker_volumes, docker_privileged;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

@@ -24,6 +24,7 @@ enum cfg_type {
 	CFG_SIZE,
 	CFG_U64,
 	CFG_CHOICE, /* a string, one of `choices` */
+	CFG_BOOL,
 };
 
 struct cfg_key {
@@ -90,6 +91,12 @@ static const struct cfg_key keys_table[] = {
      "file of 'deny NAME' / 'allow NAME' lines changing the profile's seccomp policy", NULL},
     {"exec_helper", CFG_STRING, OFF(exec_helper), "", 0, 0, false,
      "path of kwg-exec (default: next to kwg)", NULL},
+    {"docker_host", CFG_STRING, OFF(docker_host), "unix:///var/run/docker.sock", 0, 0, false,
+     "the Docker Engine of the Docker task runner (a unix:// socket)", NULL},
+    {"docker_volumes", CFG_BOOL, OFF(docker_volumes), "false", 0, 0, false,
+     "let Docker tasks bind host paths (taskRunner.volumes)", NULL},
+    {"docker_privileged", CFG_BOOL, OFF(docker_privileged), "false", 0, 0, false,
+     "let Docker tasks run privileged containers (taskRunner.privileged)", NULL},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -213,6 +220,11 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		return kwg_err_set(err, -EINVAL, "%s: unknown value '%.64s' (%s)", source, value,
 		                   list);
 	}
+	case CFG_BOOL:
+		if (kwg_parse_bool(value, field) < 0)
+			return kwg_err_set(err, -EINVAL, "%s: '%.64s' is not true or false", source,
+			                   value);
+		return 0;
 	case CFG_LIST: {
 		struct kwg_strv *sv = field;
 		cleanup_free char *copy = strdup(value);
@@ -367,6 +379,7 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->sandbox_user);
 	free(cfg->exec_helper);
 	free(cfg->sandbox_policy);
+	free(cfg->docker_host);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

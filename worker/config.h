@@ -29,9 +29,11 @@ struct kwg_config {
 	char *sandbox;            /* default, strict, none */
 	char *sandbox_user;       /* UID[:GID] or a name; "" = nobody when root */
 	uint64_t task_cpu_seconds, task_memory, task_open_files, task_processes, task_file_size;
-	char *exec_helper;    /* kwg-exec; "" = next to kwg */
-	char *sandbox_policy; /* a policy override file, "" = none */
-	bool check_only;      /* -n: validate and exit */
+	char *exec_helper;                      /* kwg-exec; "" = next to kwg */
+	char *sandbox_policy;                   /* a policy override file, "" = none */
+	char *docker_host;                      /* unix:///path of the Docker Engine socket */
+	bool docker_volumes, docker_privileged; /* what Docker tasks may ask for */
+	bool check_only;                        /* -n: validate and exit */
 };
 
 /* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <jansson.h>
 #include <libgen.h>
 #include <limits.h>
 #include <pwd.h>
@@ -24,6 +25,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "protocol/instance.h"
+#include "runner/docker_api.h"
 #include "runner/run.h"
 #include "sandbox/env.h"
 #include "sandbox/sandbox.h"
@@ -69,6 +71,8 @@ struct kwg_worker {
 	struct kwg_heartbeat *heartbeat;
 	struct kwg_control *control;
 	struct kwg_http *http;
+	struct kwg_docker *docker; /* the Docker runner's Engine client, or NULL */
+	char docker_error[256];
 	struct run_node *runs;
 	unsigned n_running;
 	uv_signal_t sigterm, sigint;
@@ -585,6 +589,53 @@ static void cgroups_setup(struct kwg_worker *w)
 	w->run_cfg.cgroup_pids = w->cg_pids;
 }
 
+static void on_docker_version(void *userdata, long status, const char *body, size_t len,
+                              const char *error)
+{
+	struct kwg_worker *w = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *version = json_string_value(json_object_get(j, "Version"));
+	char msg[256];
+
+	if (version)
+		kwg_log_notice("Docker runner: Engine %s at %s, API %s", version,
+		               kwg_docker_socket(w->docker), kwg_docker_api_version(w->docker));
+	else
+		kwg_log_warning("Docker runner: no Docker Engine answers at %s (%s); Docker tasks "
+		                "fail with that message until one does",
+		                kwg_docker_socket(w->docker),
+		                status ? kwg_docker_error_message(body, msg, sizeof(msg)) : error);
+	json_decref(j);
+}
+
+/* The Docker Engine client: the configured unix:// socket (or DOCKER_HOST when only the default
+ * is configured). A daemon that does not answer yet is not fatal: Process tasks still run. */
+static int docker_setup(struct kwg_worker *w)
+{
+	const char *host = w->cfg->docker_host, *env = getenv("DOCKER_HOST");
+	int r;
+
+	if (strcmp(host, "unix:///var/run/docker.sock") == 0 && env && *env)
+		host = env;
+	if (strncmp(host, "unix://", 7) != 0 || !host[7]) {
+		kwg_log_error(
+		    "docker_host: '%s' is not a unix:// socket (the only kind kwg speaks)", host);
+		return -EINVAL;
+	}
+	r = kwg_docker_new(w->loop, host + 7, &w->docker);
+	if (r >= 0)
+		r = kwg_docker_negotiate(w->docker, on_docker_version, w);
+	if (r < 0) {
+		(void)snprintf(w->docker_error, sizeof(w->docker_error), "%s", strerror(-r));
+		kwg_docker_free(steal_ptr(&w->docker));
+	}
+	w->run_cfg.docker = w->docker;
+	w->run_cfg.docker_error = w->docker_error;
+	w->run_cfg.docker_volumes = w->cfg->docker_volumes;
+	w->run_cfg.docker_privileged = w->cfg->docker_privileged;
+	return 0;
+}
+
 /* The operator's policy override, read once at start; unknown syscall names refuse the start. */
 static int load_policy(struct kwg_worker *w, struct kwg_strv *deny, struct kwg_strv *allow)
 {
@@ -803,8 +854,11 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	    .exec_helper = w->exec_helper,
 	};
 	r = sandbox_setup(w);
+	if (r >= 0)
+		r = docker_setup(w);
 	if (r < 0) {
 		free(w->sandbox.filter);
+		kwg_docker_free(w->docker);
 		free(w);
 		return r;
 	}
@@ -865,6 +919,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_heartbeat_close(w->heartbeat);
 	kwg_control_close(w->control);
 	kwg_http_close(w->http);
+	kwg_docker_free(steal_ptr(&w->docker));
 	w->dispatch = NULL;
 	w->outbox = NULL;
 	w->heartbeat = NULL;

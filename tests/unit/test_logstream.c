@@ -159,6 +159,43 @@ static void test_logstream_long_line_never_splits_a_character(void **state)
 	kwg_logstream_free(ls);
 }
 
+static void test_logstream_exact_multiple_has_no_empty_tail(void **state)
+{
+	struct collected c;
+	struct kwg_logstream *ls = new_ls(&c, 16);
+
+	(void)state;
+	feed(ls, KWG_STREAM_STDOUT, "0123456789abcdef\nnext\n\n");
+	assert_int_equal(c.n, 3);
+	assert_string_equal(c.lines[0], "0123456789abcdef");
+	assert_string_equal(c.lines[1], "next");
+	assert_string_equal(c.lines[2], ""); /* a real empty line stays */
+	kwg_logstream_free(ls);
+}
+
+static void test_logstream_docker_rules(void **state)
+{
+	struct collected c;
+	struct kwg_logstream *ls = new_ls(&c, 1024);
+
+	(void)state;
+	kwg_logstream_docker_lines(ls);
+	/* KESTRA: LogConsumerTest.testWithMultipleCrInSameFrame: 9 CR-separated pieces and a
+	 * last one make 10 lines; empty lines are dropped */
+	feed(ls, KWG_STREAM_STDOUT, "1\r2\r3\r4\r5\r6\r7\r8\r9\r10\n\n\r\n");
+	assert_int_equal(c.n, 10);
+	assert_string_equal(c.lines[9], "10");
+	/* a character split across frames survives; a last piece waits for the end */
+	feed(ls, KWG_STREAM_STDERR, "caf\xc3");
+	feed(ls, KWG_STREAM_STDERR, "\xa9\nrest");
+	assert_int_equal(c.n, 11);
+	assert_string_equal(c.lines[10], "caf\xc3\xa9");
+	assert_int_equal(kwg_logstream_finish(ls, KWG_STREAM_STDERR), 0);
+	assert_int_equal(c.n, 12);
+	assert_string_equal(c.lines[11], "rest");
+	kwg_logstream_free(ls);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -169,6 +206,8 @@ int main(void)
 	    cmocka_unit_test(test_logstream_utf8_split_across_reads_survives),
 	    cmocka_unit_test(test_logstream_long_line_in_pieces_without_loss),
 	    cmocka_unit_test(test_logstream_long_line_never_splits_a_character),
+	    cmocka_unit_test(test_logstream_exact_multiple_has_no_empty_tail),
+	    cmocka_unit_test(test_logstream_docker_rules),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,759 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "docker"
+#include "runner/docker.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <curl/curl.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "protocol/json.h"
+
+#define MAX_TAR_BYTES (512u << 20)
+
+struct kwg_docker_task {
+	struct kwg_docker *d;
+	struct kwg_docker_task_cbs cbs;
+	void *userdata;
+	char *image, *create_body, *auth_header, *working_dir, *argv_text;
+	enum kwg_pull_policy pull_policy;
+	bool mount_files, delete_container, wait;
+	int64_t kill_grace_ms;
+	char id[80];
+	struct kwg_docker_req *req, *logs, *waiter;
+	struct kwg_buf frames;
+	int exit_code;
+	char *error;
+	bool started, logs_done, wait_done, stopping, stop_sent, removed, finished;
+};
+
+static void step_create(struct kwg_docker_task *t);
+static void step_remove(struct kwg_docker_task *t);
+
+/* The end: the container is gone (or kept, delete false); on_exit once. */
+static void finish(struct kwg_docker_task *t)
+{
+	if (t->finished)
+		return;
+	t->finished = true;
+	t->cbs.on_exit(t->userdata, t->error ? -1 : t->exit_code, t->error);
+}
+
+/* A step failed: say why, then remove what was made. */
+static void fail(struct kwg_docker_task *t, const char *fmt, ...) KWG_PRINTF(2, 3);
+static void fail(struct kwg_docker_task *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!t->error) {
+		va_start(ap, fmt);
+		if (vasprintf(&t->error, fmt, ap) < 0)
+			t->error = NULL;
+		va_end(ap);
+		if (!t->error)
+			t->error = strdup("out of memory");
+	}
+	step_remove(t);
+}
+
+/* The daemon's answer as one line: its message, or the transport error. */
+static const char *why(long status, const char *body, const char *error, char *buf, size_t size)
+{
+	if (!status) {
+		(void)snprintf(buf, size, "%s", error ? error : "no answer");
+		return buf;
+	}
+	return kwg_docker_error_message(body, buf, size);
+}
+
+/* For the requests whose answer changes nothing (stop, kill, a late remove). */
+static void ignore_answer(void *userdata, long status, const char *body, size_t len,
+                          const char *error)
+{
+	(void)userdata;
+	(void)status;
+	(void)body;
+	(void)len;
+	(void)error;
+}
+
+static void request(struct kwg_docker_task *t, const char *method, const char *path,
+                    const struct kwg_docker_body *body, kwg_docker_done_fn done)
+{
+	t->req = kwg_docker_request(t->d, method, path, body, NULL, done, t);
+	if (!t->req)
+		fail(t, "out of memory");
+}
+
+/* ---- remove ---- */
+
+static void on_removed(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	t->removed = true;
+	if (status != 204 && status != 404)
+		kwg_log_warning("cannot remove container %s: %s", t->id,
+		                why(status, body, error, msg, sizeof(msg)));
+	finish(t);
+}
+
+static void step_remove(struct kwg_docker_task *t)
+{
+	char path[160];
+
+	kwg_docker_cancel(steal_ptr(&t->logs));
+	kwg_docker_cancel(steal_ptr(&t->waiter));
+	kwg_docker_cancel(steal_ptr(&t->req));
+	if (!*t->id || !t->delete_container) {
+		finish(t);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
+	t->req = kwg_docker_request(t->d, "DELETE", path, NULL, NULL, on_removed, t);
+	if (!t->req)
+		finish(t);
+}
+
+/* ---- after the exit: OOM? ---- */
+
+static void on_inspected(void *userdata, long status, const char *body, size_t len,
+                         const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+
+	(void)error;
+	t->req = NULL;
+	if (json_is_true(json_object_get(json_object_get(j, "State"), "OOMKilled")))
+		t->cbs.on_log(t->userdata, KWG_LEVEL_ERROR,
+		              "the container was killed by its memory limit (OOMKilled: "
+		              "taskRunner.memory.memory)");
+	json_decref(j);
+	step_remove(t);
+}
+
+static void maybe_done(struct kwg_docker_task *t)
+{
+	char path[160];
+
+	if (!t->logs_done || !t->wait_done || t->error)
+		return;
+	(void)snprintf(path, sizeof(path), "/containers/%s/json", t->id);
+	request(t, "GET", path, NULL, on_inspected);
+}
+
+/* ---- running: logs and wait ---- */
+
+/* Docker's multiplexed stream: frames of an 8-byte header (stream, 0, 0, 0, big-endian size)
+ * and the payload. */
+static bool on_log_data(void *userdata, const char *data, size_t len)
+{
+	struct kwg_docker_task *t = userdata;
+	bool more = true;
+
+	if (kwg_buf_append(&t->frames, data, len) < 0)
+		return true;
+	while (t->frames.len >= 8) {
+		const unsigned char *h = (const unsigned char *)t->frames.data;
+		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
+		if (t->frames.len < 8 + size)
+			break;
+		if (size > 0 && !t->cbs.on_output(t->userdata,
+		                                  h[0] == 2 ? KWG_STREAM_STDERR : KWG_STREAM_STDOUT,
+		                                  t->frames.data + 8, size))
+			more = false;
+		kwg_buf_consume(&t->frames, 8 + size);
+	}
+	return more;
+}
+
+static void on_logs_end(void *userdata, long status, const char *body, size_t len,
+                        const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->logs = NULL;
+	t->logs_done = true;
+	if (status != 200 && !t->stopping) {
+		fail(t, "the container's log stream broke: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	maybe_done(t);
+}
+
+static void on_waited(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *code = json_object_get(j, "StatusCode");
+	char msg[512];
+
+	t->waiter = NULL;
+	t->wait_done = true;
+	if (!json_is_integer(code)) {
+		json_decref(j);
+		fail(t, "waiting for the container failed (is the Docker daemon restarting?): %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	t->exit_code = (int)json_integer_value(code);
+	json_decref(j);
+	maybe_done(t);
+}
+
+static void send_stop(struct kwg_docker_task *t)
+{
+	char path[160];
+	struct kwg_docker_req *r;
+
+	t->stop_sent = true;
+	if (t->kill_grace_ms > 0)
+		(void)snprintf(path, sizeof(path), "/containers/%s/stop?t=%lld", t->id,
+		               (long long)((t->kill_grace_ms + 999) / 1000));
+	else
+		(void)snprintf(path, sizeof(path), "/containers/%s/kill", t->id);
+	/* The wait request ends when the container does; this answer is not needed. */
+	r = kwg_docker_request(t->d, "POST", path, NULL, NULL, ignore_answer, NULL);
+	(void)r;
+}
+
+static void on_started(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512], path[200];
+
+	(void)len;
+	t->req = NULL;
+	if (status != 204 && status != 304) {
+		fail(t, "starting the container failed: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	t->started = true;
+	(void)snprintf(msg, sizeof(msg), "Starting command with container id %.12s [%.400s]", t->id,
+	               t->argv_text);
+	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
+	if (!t->wait) {
+		/* KESTRA: wait false starts the container and ends at once, exit code 0. */
+		t->delete_container = false;
+		finish(t);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
+	t->logs = kwg_docker_request(t->d, "GET", path, NULL, on_log_data, on_logs_end, t);
+	(void)snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
+	t->waiter = kwg_docker_request(t->d, "POST", path, NULL, NULL, on_waited, t);
+	if (!t->logs || !t->waiter) {
+		fail(t, "out of memory");
+		return;
+	}
+	if (t->stopping)
+		send_stop(t);
+}
+
+static void step_start(struct kwg_docker_task *t)
+{
+	char path[160];
+
+	if (t->stopping) {
+		fail(t, "stopped before the container started");
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s/start", t->id);
+	request(t, "POST", path, NULL, on_started);
+}
+
+/* ---- the working directory in (VOLUME) ---- */
+
+struct tar_walk {
+	struct archive *a;
+	size_t prefix; /* bytes of the working directory path without its leading '/' */
+	int r;
+};
+
+static struct tar_walk *walk;
+
+static int add_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	struct archive_entry *e;
+	char buf[65536];
+
+	(void)ftw;
+	if (flag != FTW_F && flag != FTW_D)
+		return 0; /* symlinks and the rest stay behind */
+	e = archive_entry_new();
+	archive_entry_copy_stat(e, st);
+	archive_entry_set_pathname(e, path + 1);
+	archive_entry_set_uid(e, 0);
+	archive_entry_set_gid(e, 0);
+	/* Any container user may write into the working directory, as into a fresh volume. */
+	if (flag == FTW_D)
+		archive_entry_set_perm(e, 0777);
+	if (archive_write_header(walk->a, e) != ARCHIVE_OK) {
+		walk->r = -EIO;
+	} else if (flag == FTW_F) {
+		int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+		ssize_t n;
+		while (fd >= 0 && (n = read(fd, buf, sizeof(buf))) > 0)
+			if (archive_write_data(walk->a, buf, (size_t)n) < 0)
+				walk->r = -EIO;
+		if (fd < 0)
+			walk->r = -errno;
+		else
+			(void)close(fd);
+	}
+	archive_entry_free(e);
+	return walk->r < 0;
+}
+
+static la_ssize_t tar_write(struct archive *a, void *userdata, const void *data, size_t len)
+{
+	(void)a;
+	return kwg_buf_append(userdata, data, len) < 0 ? -1 : (la_ssize_t)len;
+}
+
+/* The working directory as a tar with its full path (extracted at "/", so that no directory
+ * has to exist in the container first). -errno. */
+static int working_dir_tar(const char *dir, struct kwg_buf *out)
+{
+	struct tar_walk w = {archive_write_new(), strlen(dir), 0};
+
+	if (!w.a)
+		return -ENOMEM;
+	(void)archive_write_set_format_pax_restricted(w.a);
+	if (archive_write_open(w.a, out, NULL, tar_write, NULL) != ARCHIVE_OK) {
+		archive_write_free(w.a);
+		return -EIO;
+	}
+	walk = &w;
+	if (nftw(dir, add_entry, 16, FTW_PHYS) < 0 && w.r == 0)
+		w.r = -errno;
+	walk = NULL;
+	if (archive_write_close(w.a) != ARCHIVE_OK && w.r == 0)
+		w.r = -EIO;
+	archive_write_free(w.a);
+	return w.r;
+}
+
+static bool dir_is_empty(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool empty = true;
+
+	while (d && empty && (e = readdir(d)))
+		empty = strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0;
+	if (d)
+		closedir(d);
+	return empty;
+}
+
+static void on_uploaded(void *userdata, long status, const char *body, size_t len,
+                        const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	if (status != 200) {
+		fail(t, "copying the working directory into the container failed: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	step_start(t);
+}
+
+static void step_upload(struct kwg_docker_task *t)
+{
+	struct kwg_buf tar;
+	char path[160];
+	int r;
+
+	if (t->mount_files || dir_is_empty(t->working_dir)) {
+		step_start(t);
+		return;
+	}
+	kwg_buf_init(&tar, MAX_TAR_BYTES);
+	r = working_dir_tar(t->working_dir, &tar);
+	if (r < 0) {
+		kwg_buf_done(&tar);
+		fail(t, "cannot archive the working directory: %s", strerror(-r));
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s/archive?path=/", t->id);
+	request(t, "PUT", path,
+	        &(struct kwg_docker_body){"application/x-tar", tar.data, tar.len, NULL},
+	        on_uploaded);
+	kwg_buf_done(&tar);
+}
+
+/* ---- create ---- */
+
+static void on_created(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	json_t *j = status == 201 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *id = json_string_value(json_object_get(j, "Id"));
+	char msg[512];
+
+	t->req = NULL;
+	if (!id) {
+		json_decref(j);
+		fail(t, "creating the container failed: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	(void)snprintf(t->id, sizeof(t->id), "%s", id);
+	json_decref(j);
+	if (t->stopping) {
+		fail(t, "stopped before the container started");
+		return;
+	}
+	step_upload(t);
+}
+
+static void step_create(struct kwg_docker_task *t)
+{
+	request(t, "POST", "/containers/create",
+	        &(struct kwg_docker_body){"application/json", t->create_body,
+	                                  strlen(t->create_body), NULL},
+	        on_created);
+}
+
+/* ---- image ---- */
+
+static void query_escape(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
+	}
+	out[o] = '\0';
+}
+
+static void on_pulled(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	const char *e;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	if (status != 200) {
+		fail(t, "pulling image '%s' failed: %s", t->image,
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	/* The pull answers 200 and streams progress; a failure is a {"error": …} line in it. */
+	e = strstr(body, "{\"error");
+	if (!e)
+		e = strstr(body, "\"errorDetail\"");
+	if (e) {
+		fail(t, "pulling image '%s' failed: %s", t->image,
+		     kwg_docker_error_message(e, msg, sizeof(msg)));
+		return;
+	}
+	(void)snprintf(msg, sizeof(msg), "Image pulled [%.400s]", t->image);
+	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
+	step_create(t);
+}
+
+static void step_pull(struct kwg_docker_task *t)
+{
+	char path[2048], repo[1024], tag[256] = "latest", name[512];
+	const char *slash = strrchr(t->image, '/'), *colon = strrchr(t->image, ':');
+
+	(void)snprintf(name, sizeof(name), "%s", t->image);
+	if (!strchr(t->image, '@') && colon && (!slash || colon > slash)) {
+		name[colon - t->image] = '\0';
+		(void)snprintf(tag, sizeof(tag), "%s", colon + 1);
+	}
+	query_escape(repo, sizeof(repo), name);
+	(void)snprintf(path, sizeof(path), "/images/create?fromImage=%s&tag=%s", repo, tag);
+	request(t, "POST", path, &(struct kwg_docker_body){NULL, NULL, 0, t->auth_header},
+	        on_pulled);
+}
+
+static void on_image_inspected(void *userdata, long status, const char *body, size_t len,
+                               const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	if (status == 200) {
+		step_create(t);
+	} else if (status == 404 && t->pull_policy == KWG_PULL_NEVER) {
+		fail(t, "image '%s' is not on this Docker host and pullPolicy is NEVER", t->image);
+	} else if (status == 404) {
+		step_pull(t);
+	} else {
+		fail(t, "cannot reach the Docker daemon at %s: %s", kwg_docker_socket(t->d),
+		     why(status, body, error, msg, sizeof(msg)));
+	}
+}
+
+/* ---- the create body ---- */
+
+/* KESTRA: ScriptService.labels: values cut to 63 characters, then trailing - . _ removed. */
+static void set_label(json_t *labels, const char *key, const char *value)
+{
+	char v[64];
+	size_t n;
+
+	(void)snprintf(v, sizeof(v), "%s", value ? value : "");
+	for (n = strlen(v); n > 0 && strchr("-._", v[n - 1]); n--)
+		v[n - 1] = '\0';
+	json_object_set_new(labels, key, json_string(v));
+}
+
+static json_t *strv_json(const char *const *v)
+{
+	json_t *a = json_array();
+
+	for (; v && *v; v++)
+		json_array_append_new(a, json_string(*v));
+	return a;
+}
+
+static json_t *list_json(const struct kwg_strv *sv)
+{
+	return strv_json((const char *const *)sv->v);
+}
+
+static void set_bytes(json_t *hc, const char *key, int64_t v)
+{
+	if (v != KWG_DOCKER_UNSET)
+		json_object_set_new(hc, key, json_integer(v));
+}
+
+static int create_body(const struct kwg_docker_task_spec *s, char **ret, char *err, size_t err_size)
+{
+	const struct kwg_docker_opts *o = s->opts;
+	json_t *body = json_object(), *hc = json_object(), *labels = json_object();
+	json_t *binds = json_array();
+	char attempt[16];
+
+	if (o->volumes.n > 0 && !s->allow_volumes) {
+		(void)snprintf(err, err_size,
+		               "property 'taskRunner.volumes' needs host volumes enabled by the "
+		               "operator (docker_volumes)");
+		goto refused;
+	}
+	if (o->privileged && !s->allow_privileged) {
+		(void)snprintf(
+		    err, err_size,
+		    "property 'taskRunner.privileged' needs privileged containers enabled "
+		    "by the operator (docker_privileged)");
+		goto refused;
+	}
+	set_label(labels, "kestra.io/namespace", s->ref->namespace_);
+	set_label(labels, "kestra.io/flow-id", s->ref->flow_id);
+	set_label(labels, "kestra.io/task-id", s->ref->task_id);
+	set_label(labels, "kestra.io/execution-id", s->ref->execution_id);
+	set_label(labels, "kestra.io/taskrun-id", s->ref->task_run_id);
+	(void)snprintf(attempt, sizeof(attempt), "%d", s->ref->attempt_number);
+	set_label(labels, "kestra.io/taskrun-attempt", attempt);
+	json_object_set_new(labels, "kwg.worker", json_string(s->worker_id));
+	json_object_set_new(body, "Image", json_string(o->image));
+	json_object_set_new(body, "Cmd", strv_json(s->argv));
+	json_object_set_new(body, "Env", strv_json(s->env));
+	json_object_set_new(body, "WorkingDir", json_string(s->working_dir));
+	json_object_set_new(body, "Labels", labels);
+	json_object_set_new(body, "AttachStdout", json_true());
+	json_object_set_new(body, "AttachStderr", json_true());
+	json_object_set_new(body, "Tty", json_false());
+	/* KESTRA: the runner's default entryPoint [""] clears the image's, so Cmd runs as is. */
+	json_object_set_new(body, "Entrypoint",
+	                    o->entrypoint_set ? list_json(&o->entrypoint)
+	                                      : strv_json((const char *[]){"", NULL}));
+	if (o->user)
+		json_object_set_new(body, "User", json_string(o->user));
+	if (o->mount_files) {
+		char *bind = NULL;
+		if (asprintf(&bind, "%s:%s:rw", s->working_dir, s->working_dir) > 0)
+			json_array_append_new(binds, json_string(bind));
+		free(bind);
+	}
+	for (size_t i = 0; i < o->volumes.n; i++)
+		json_array_append_new(binds, json_string(o->volumes.v[i]));
+	json_object_set_new(hc, "Binds", binds);
+	binds = NULL;
+	if (o->network_mode)
+		json_object_set_new(hc, "NetworkMode", json_string(o->network_mode));
+	if (o->extra_hosts.n)
+		json_object_set_new(hc, "ExtraHosts", list_json(&o->extra_hosts));
+	set_bytes(hc, "Memory", o->memory);
+	set_bytes(hc, "MemorySwap", o->memory_swap);
+	set_bytes(hc, "MemoryReservation", o->memory_reservation);
+	set_bytes(hc, "MemorySwappiness", o->memory_swappiness);
+	set_bytes(hc, "ShmSize", o->shm_size);
+	if (o->oom_kill_disable >= 0)
+		json_object_set_new(hc, "OomKillDisable", json_boolean(o->oom_kill_disable));
+	if (o->nano_cpus)
+		json_object_set_new(hc, "NanoCpus", json_integer(o->nano_cpus));
+	if (o->device_requests)
+		json_object_set_new(hc, "DeviceRequests", json_loads(o->device_requests, 0, NULL));
+	if (o->privileged)
+		json_object_set_new(hc, "Privileged", json_true());
+	json_object_set_new(body, "HostConfig", hc);
+	*ret = kwg_json_dump(body);
+	json_decref(body);
+	return *ret ? 0 : -ENOMEM;
+refused:
+	json_decref(body);
+	json_decref(hc);
+	json_decref(labels);
+	json_decref(binds);
+	return -EPERM;
+}
+
+/* X-Registry-Auth: the AuthConfig JSON in base64url. */
+static char *auth_header(const char *json)
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *s = (const unsigned char *)json;
+	size_t n = strlen(json), o;
+	char *out = malloc(strlen("X-Registry-Auth: ") + (n + 2) / 3 * 4 + 1);
+
+	if (!out)
+		return NULL;
+	o = (size_t)sprintf(out, "X-Registry-Auth: ");
+	for (size_t i = 0; i < n; i += 3) {
+		unsigned v = (unsigned)s[i] << 16 | (i + 1 < n ? (unsigned)s[i + 1] << 8 : 0) |
+		             (i + 2 < n ? s[i + 2] : 0);
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = '\0';
+	return out;
+}
+
+int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spec *spec,
+                          const struct kwg_docker_task_cbs *cbs, void *userdata,
+                          struct kwg_docker_task **ret, char *err, size_t err_size)
+{
+	struct kwg_docker_task *t = calloc(1, sizeof(*t));
+	const struct kwg_docker_opts *o = spec->opts;
+	struct kwg_buf argv;
+	char path[1200], sock[PATH_MAX + 8];
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->d = d;
+	t->cbs = *cbs;
+	t->userdata = userdata;
+	t->pull_policy = o->pull_policy;
+	t->mount_files = o->mount_files;
+	t->delete_container = o->delete_container;
+	t->wait = o->wait;
+	t->kill_grace_ms = o->kill_grace_ms;
+	kwg_buf_init(&t->frames, 64u << 20);
+	kwg_buf_init(&argv, 1u << 20);
+	for (size_t i = 0; spec->argv[i]; i++)
+		(void)kwg_buf_printf(&argv, "%s%s", i ? " " : "", spec->argv[i]);
+	t->argv_text = kwg_buf_steal(&argv);
+	t->image = strdup(o->image);
+	t->working_dir = strdup(spec->working_dir);
+	t->auth_header = o->registry_auth ? auth_header(o->registry_auth) : NULL;
+	if (!t->argv_text || !t->image || !t->working_dir ||
+	    (o->registry_auth && !t->auth_header)) {
+		kwg_docker_task_close(t);
+		return -ENOMEM;
+	}
+	(void)snprintf(sock, sizeof(sock), "unix://%s", kwg_docker_socket(d));
+	if (o->host && strcmp(o->host, sock) != 0) {
+		(void)snprintf(
+		    err, err_size,
+		    "property 'taskRunner.host': kwg uses the worker's Docker daemon (%s), "
+		    "not '%.200s'",
+		    sock, o->host);
+		r = -EPERM;
+	} else {
+		r = create_body(spec, &t->create_body, err, err_size);
+	}
+	if (r < 0) {
+		kwg_docker_task_close(t);
+		return r;
+	}
+	*ret = t;
+	if (t->pull_policy == KWG_PULL_ALWAYS) {
+		step_pull(t);
+	} else {
+		(void)snprintf(path, sizeof(path), "/images/%s/json", t->image);
+		request(t, "GET", path, NULL, on_image_inspected);
+	}
+	return 0;
+}
+
+void kwg_docker_task_stop(struct kwg_docker_task *t)
+{
+	if (t->stopping || t->finished)
+		return;
+	t->stopping = true;
+	if (t->started && !t->wait_done)
+		send_stop(t);
+}
+
+void kwg_docker_task_resume_output(struct kwg_docker_task *t)
+{
+	kwg_docker_resume(t->logs);
+}
+
+const char *kwg_docker_task_container_id(const struct kwg_docker_task *t)
+{
+	return t->id;
+}
+
+void kwg_docker_task_close(struct kwg_docker_task *t)
+{
+	if (!t)
+		return;
+	kwg_docker_cancel(t->req);
+	kwg_docker_cancel(t->logs);
+	kwg_docker_cancel(t->waiter);
+	if (*t->id && !t->removed && t->delete_container) {
+		char path[160];
+		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
+		(void)kwg_docker_request(t->d, "DELETE", path, NULL, NULL, ignore_answer, NULL);
+	}
+	kwg_buf_done(&t->frames);
+	free(t->image);
+	free(t->create_body);
+	free(t->auth_header);
+	free(t->working_dir);
+	free(t->argv_text);
+	free(t->error);
+	free(t);
+}

@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "docker"
+#include "runner/docker_api.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/log.h"
+
+#define MAX_BODY_BYTES (64u << 20)
+
+struct kwg_docker {
+	uv_loop_t *loop;
+	CURLM *multi;
+	uv_timer_t timer;
+	char *socket;
+	char version[16]; /* "1.41" */
+	struct kwg_docker_req *reqs;
+	bool freeing;
+};
+
+struct kwg_docker_req {
+	struct kwg_docker *d;
+	struct kwg_docker_req *next, **pprev;
+	CURL *easy;
+	struct curl_slist *headers;
+	struct kwg_buf body;
+	kwg_docker_data_fn on_data;
+	kwg_docker_done_fn done;
+	void *userdata;
+	char error[CURL_ERROR_SIZE];
+	bool paused;
+};
+
+/* A socket curl watches: its poll handle, closed and freed when curl is done with it. */
+struct sock {
+	uv_poll_t poll;
+	struct kwg_docker *d;
+	curl_socket_t fd;
+};
+
+static void check_done(struct kwg_docker *d)
+{
+	CURLMsg *msg;
+	int left;
+
+	while ((msg = curl_multi_info_read(d->multi, &left))) {
+		struct kwg_docker_req *r = NULL;
+		long status = 0;
+		char why[CURL_ERROR_SIZE + 64];
+		if (msg->msg != CURLMSG_DONE)
+			continue;
+		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (msg->data.result == CURLE_OK)
+			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		else
+			(void)snprintf(why, sizeof(why), "%s",
+			               *r->error ? r->error : curl_easy_strerror(msg->data.result));
+		/* Unlinked first: done may start or cancel other requests. */
+		kwg_docker_done_fn done = r->done;
+		void *ud = r->userdata;
+		struct kwg_buf body = r->body;
+		r->body = (struct kwg_buf){0};
+		kwg_docker_cancel(r);
+		done(ud, status, kwg_buf_str(&body), body.len, status ? NULL : why);
+		kwg_buf_done(&body);
+	}
+}
+
+static void on_poll(uv_poll_t *h, int status, int events)
+{
+	struct sock *s = h->data;
+	int flags = 0, running;
+
+	if (status < 0)
+		flags = CURL_CSELECT_ERR;
+	if (events & UV_READABLE)
+		flags |= CURL_CSELECT_IN;
+	if (events & UV_WRITABLE)
+		flags |= CURL_CSELECT_OUT;
+	(void)curl_multi_socket_action(s->d->multi, s->fd, flags, &running);
+	check_done(s->d);
+}
+
+static void on_timer(uv_timer_t *t)
+{
+	struct kwg_docker *d = t->data;
+	int running;
+
+	(void)curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	check_done(d);
+}
+
+static void on_sock_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
+{
+	struct kwg_docker *d = userp;
+	struct sock *s = socketp;
+	int events = 0;
+
+	(void)easy;
+	if (what == CURL_POLL_REMOVE) {
+		if (s) {
+			uv_poll_stop(&s->poll);
+			uv_close((uv_handle_t *)&s->poll, on_sock_closed);
+			(void)curl_multi_assign(d->multi, fd, NULL);
+		}
+		return 0;
+	}
+	if (!s) {
+		s = calloc(1, sizeof(*s));
+		if (!s || uv_poll_init_socket(d->loop, &s->poll, fd) < 0) {
+			free(s);
+			return -1;
+		}
+		s->d = d;
+		s->fd = fd;
+		s->poll.data = s;
+		(void)curl_multi_assign(d->multi, fd, s);
+	}
+	if (what & CURL_POLL_IN)
+		events |= UV_READABLE;
+	if (what & CURL_POLL_OUT)
+		events |= UV_WRITABLE;
+	return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
+}
+
+static int on_timeout(CURLM *multi, long timeout_ms, void *userp)
+{
+	struct kwg_docker *d = userp;
+
+	(void)multi;
+	if (timeout_ms < 0)
+		uv_timer_stop(&d->timer);
+	else
+		uv_timer_start(&d->timer, on_timer, (uint64_t)timeout_ms, 0);
+	return 0;
+}
+
+int kwg_docker_new(uv_loop_t *loop, const char *socket, struct kwg_docker **ret)
+{
+	static bool global_done;
+	struct kwg_docker *d;
+
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -ENOMEM;
+		global_done = true;
+	}
+	d = calloc(1, sizeof(*d));
+	if (!d || !(d->socket = strdup(socket)) || !(d->multi = curl_multi_init())) {
+		if (d)
+			free(d->socket);
+		free(d);
+		return -ENOMEM;
+	}
+	d->loop = loop;
+	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
+	uv_timer_init(loop, &d->timer);
+	d->timer.data = d;
+	(void)curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+	(void)curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
+	(void)curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
+	(void)curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
+	*ret = d;
+	return 0;
+}
+
+const char *kwg_docker_socket(const struct kwg_docker *d)
+{
+	return d->socket;
+}
+
+const char *kwg_docker_api_version(const struct kwg_docker *d)
+{
+	return d->version;
+}
+
+/* "1.41" as 1041, for comparing. */
+static long version_number(const char *v)
+{
+	char *end;
+	long major = strtol(v, &end, 10), minor = *end == '.' ? strtol(end + 1, NULL, 10) : 0;
+
+	return major * 1000 + minor;
+}
+
+struct negotiation {
+	struct kwg_docker *d;
+	kwg_docker_done_fn done;
+	void *userdata;
+};
+
+static void on_version(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct negotiation *n = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *v = json_string_value(json_object_get(j, "ApiVersion"));
+
+	if (v && version_number(v) < version_number(KWG_DOCKER_API_MAX))
+		(void)snprintf(n->d->version, sizeof(n->d->version), "%s", v);
+	json_decref(j);
+	n->done(n->userdata, status, body, len, error);
+	free(n);
+}
+
+int kwg_docker_negotiate(struct kwg_docker *d, kwg_docker_done_fn done, void *userdata)
+{
+	struct negotiation *n = malloc(sizeof(*n));
+
+	if (!n)
+		return -ENOMEM;
+	*n = (struct negotiation){d, done, userdata};
+	/* Unversioned: the daemon answers whatever its API version. */
+	d->version[0] = '\0';
+	if (!kwg_docker_request(d, "GET", "/version", NULL, NULL, on_version, n)) {
+		free(n);
+		return -ENOMEM;
+	}
+	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
+	return 0;
+}
+
+static size_t on_write(char *data, size_t size, size_t n, void *userdata)
+{
+	struct kwg_docker_req *r = userdata;
+	size_t len = size * n;
+
+	if (r->on_data) {
+		if (!r->on_data(r->userdata, data, len)) {
+			r->paused = true;
+			(void)curl_easy_pause(r->easy, CURLPAUSE_RECV);
+		}
+		return len;
+	}
+	return kwg_buf_append(&r->body, data, len) < 0 ? 0 : len;
+}
+
+struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *method,
+                                          const char *path, const struct kwg_docker_body *body,
+                                          kwg_docker_data_fn on_data, kwg_docker_done_fn done,
+                                          void *userdata)
+{
+	struct kwg_docker_req *r = calloc(1, sizeof(*r));
+	char url[4096];
+
+	if (!r)
+		return NULL;
+	r->d = d;
+	r->on_data = on_data;
+	r->done = done;
+	r->userdata = userdata;
+	kwg_buf_init(&r->body, MAX_BODY_BYTES);
+	r->easy = curl_easy_init();
+	if (!r->easy) {
+		free(r);
+		return NULL;
+	}
+	if (*d->version)
+		(void)snprintf(url, sizeof(url), "http://docker/v%s%s", d->version, path);
+	else
+		(void)snprintf(url, sizeof(url), "http://docker%s", path);
+	(void)curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, d->socket);
+	(void)curl_easy_setopt(r->easy, CURLOPT_URL, url);
+	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	(void)curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
+	(void)curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
+	(void)curl_easy_setopt(r->easy, CURLOPT_WRITEDATA, r);
+	(void)curl_easy_setopt(r->easy, CURLOPT_ERRORBUFFER, r->error);
+	(void)curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(r->easy, CURLOPT_CONNECTTIMEOUT_MS, 5000L);
+	r->headers = curl_slist_append(NULL, "Expect:");
+	if (body && body->content_type) {
+		char ct[128];
+		(void)snprintf(ct, sizeof(ct), "Content-Type: %s", body->content_type);
+		r->headers = curl_slist_append(r->headers, ct);
+		(void)curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body->len);
+		(void)curl_easy_setopt(r->easy, CURLOPT_COPYPOSTFIELDS, body->data);
+	} else if (strcmp(method, "POST") == 0) {
+		(void)curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE, 0L);
+		(void)curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, "");
+	}
+	if (body && body->header)
+		r->headers = curl_slist_append(r->headers, body->header);
+	(void)curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
+	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
+	if (curl_multi_add_handle(d->multi, r->easy) != CURLM_OK) {
+		curl_slist_free_all(r->headers);
+		curl_easy_cleanup(r->easy);
+		kwg_buf_done(&r->body);
+		free(r);
+		return NULL;
+	}
+	r->next = d->reqs;
+	if (d->reqs)
+		d->reqs->pprev = &r->next;
+	r->pprev = &d->reqs;
+	d->reqs = r;
+	return r;
+}
+
+void kwg_docker_resume(struct kwg_docker_req *r)
+{
+	if (r && r->paused) {
+		r->paused = false;
+		(void)curl_easy_pause(r->easy, CURLPAUSE_CONT);
+	}
+}
+
+void kwg_docker_cancel(struct kwg_docker_req *r)
+{
+	if (!r)
+		return;
+	*r->pprev = r->next;
+	if (r->next)
+		r->next->pprev = r->pprev;
+	(void)curl_multi_remove_handle(r->d->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	curl_slist_free_all(r->headers);
+	kwg_buf_done(&r->body);
+	free(r);
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct kwg_docker *d = h->data;
+
+	free(d->socket);
+	free(d);
+}
+
+void kwg_docker_free(struct kwg_docker *d)
+{
+	if (!d)
+		return;
+	while (d->reqs)
+		kwg_docker_cancel(d->reqs);
+	curl_multi_cleanup(d->multi);
+	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+}
+
+const char *kwg_docker_error_message(const char *body, char *buf, size_t size)
+{
+	json_t *j = json_loads(body ? body : "", 0, NULL);
+	const char *m = json_string_value(json_object_get(j, "message"));
+
+	(void)snprintf(buf, size, "%s", m ? m : body ? body : "");
+	json_decref(j);
+	/* one line */
+	buf[strcspn(buf, "\r\n")] = '\0';
+	return buf;
+}
