@@ -344,9 +344,11 @@ static void on_container_log(void *userdata, enum kwg_level level, const char *m
 static void on_container_exit(void *userdata, int exit_code, const char *error)
 {
 	struct kwg_run *run = userdata;
+	/* error belongs to the container object: closed after its last use. */
+	struct kwg_docker_task *container = steal_ptr(&run->container);
 
-	kwg_docker_task_close(steal_ptr(&run->container));
 	end_attempt(run, exit_code, error);
+	kwg_docker_task_close(container);
 }
 
 static void on_timeout(uv_timer_t *t)

@@ -1,0 +1,174 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The Docker task runner against the real Docker Engine (tests/lib/docker_env.sh starts one and
+# builds kwg-test/busybox): outputs, exit codes, stderr, the Script file in by VOLUME and MOUNT,
+# the memory limit, kill, timeout, eight containers at once, refusals, a missing image, and last
+# the daemon stopped under a worker. No container is left behind.
+source "$(dirname "$0")/../lib/it.sh"
+"$KWGT_SRC/tests/lib/docker_env.sh" >/dev/null || { fail "no Docker Engine"; it_done; }
+it_db docker
+IMAGE=kwg-test/busybox
+WJ=io.kestra.core.runners.WorkerJob
+WTR=io.kestra.core.runners.WorkerTaskResult
+
+it_worker w --group dk --concurrency 8 --default-runner docker
+W=$WORKER_PID
+wait_for "the worker's Docker line" 10 grep -q "Docker runner: Engine" "$IT_TMP/w.log"
+pass "the worker found the Docker Engine and its API version"
+
+# task NAME TYPE RUNNER_YAML BODY_YAML: a task file; the runner block goes under taskRunner.
+task() {
+  {
+    echo "id: $1"
+    echo "type: io.kestra.plugin.scripts.$2"
+    echo "containerImage: $IMAGE"
+    echo "taskRunner:"
+    echo "  type: io.kestra.plugin.scripts.runner.docker.Docker"
+    echo "  pullPolicy: NEVER"
+    [ -n "$3" ] && printf '%s\n' "$3" | sed 's/^/  /'
+    printf '%s\n' "$4"
+  } >"$IT_TMP/$1.yaml"
+}
+run() { # run NAME [submit options]: submit the task file NAME
+  local name=$1
+  shift
+  submit "$IT_TMP/$name.yaml" --group dk "$@"
+}
+
+task out shell.Commands "" 'warningOnStdErr: false
+commands:
+  - echo "hello from the container"
+  - echo "::{\"outputs\":{\"answer\":42}}::"
+  - printf "no newline at the end"'
+run out
+expect_eq "$RC" 0 "a container task ends SUCCESS"
+expect_match "$OUT" 'outputs \{"vars":\{"answer":42\},"exitCode":0' "::{outputs}:: lines become the task's outputs"
+expect_match "$OUT" "INFO  hello from the container" "stdout lines become INFO logs"
+expect_match "$OUT" "INFO  no newline at the end" "a last line without a newline is not lost"
+expect_match "$OUT" "Starting command with container id [0-9a-f]{12}" "the start names the container"
+
+task fail shell.Commands "" 'commands:
+  - echo "about to fail"
+  - exit 3'
+run fail
+expect_eq "$RC" 1 "a non-zero exit ends FAILED"
+expect_match "$OUT" "Command failed with exit code 3" "and says the exit code"
+expect_match "$OUT" '"exitCode":3' "the outputs carry the exit code"
+
+task warn shell.Commands "" 'commands:
+  - echo "careful" >&2'
+run warn
+expect_eq "$RC" 2 "stderr with warningOnStdErr ends WARNING"
+expect_match "$OUT" "ERROR careful" "stderr lines become ERROR logs"
+
+task env shell.Commands "" 'env:
+  GREETING: bonjour
+commands:
+  - echo "$GREETING in $(pwd) = $WORKING_DIR"
+  - echo "PATH=$PATH"'
+run env
+expect_match "$OUT" "INFO  bonjour in (/[^ ]+) = \1" "env reaches the container, whose working directory is the task's"
+expect_match "$OUT" "INFO  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+  "the image's PATH, not the worker's"
+
+for strategy in VOLUME MOUNT; do
+  task "script-$strategy" python.Script "fileHandlingStrategy: $strategy" 'script: |
+  print("the script file reached the container")'
+  run "script-$strategy"
+  expect_match "$RC $OUT" '^0 .*INFO  print\("the script file reached the container"\)' \
+    "a Script task's file gets into the container ($strategy)"
+done
+
+task oom shell.Commands 'memory:
+  memory: 32MB
+  memorySwap: 32MB' 'commands:
+  - head -c 200m /dev/zero | tail'
+run oom
+expect_eq "$RC" 1 "a container past its memory limit ends FAILED"
+expect_match "$OUT" "killed by its memory limit \(OOMKilled" "and says it was OOM-killed"
+
+task timeout shell.Commands "" 'timeout: PT1S
+commands:
+  - sleep 60'
+run timeout
+expect_eq "$RC" 1 "a container past its timeout ends FAILED"
+expect_match "$OUT" "Timeout after 0:00:01.000" "and says so"
+
+# Kill: a running container task, then an EXECUTED ExecutionKilled for its execution.
+sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('$WJ', 'dk-kill', '{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"dk-kill\",\"executionId\":\"e-kill\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\",\"histories\":[{\"state\":\"CREATED\",\"date\":\"2025-09-02T10:15:30.101234Z\"}]}},\"task\":{\"id\":\"t\",\"type\":\"io.kestra.plugin.scripts.shell.Commands\",\"containerImage\":\"$IMAGE\",\"commands\":\"[\\\"echo started\\\",\\\"sleep 60\\\"]\",\"taskRunner\":{\"type\":\"io.kestra.plugin.scripts.runner.docker.Docker\",\"pullPolicy\":\"NEVER\"}},\"runContext\":{}}', 'dk')" >/dev/null
+results() { sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key = '$1'"; }
+started() { [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = 'dk-kill' AND value->>'message' = 'started'")" == 1 ]; }
+wait_for "the container task running" 20 started
+sql "INSERT INTO queues (type, key, value) VALUES ('io.kestra.core.models.executions.ExecutionKilled', 'e-kill', '{\"type\":\"execution\",\"state\":\"EXECUTED\",\"tenantId\":\"main\",\"executionId\":\"e-kill\",\"isOnKillCascade\":false}')" >/dev/null
+killed() { [ "$(results dk-kill)" == 2 ]; }
+wait_for "the killed container task's result" 15 killed
+expect_eq "$(sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE type = '$WTR' AND key = 'dk-kill' ORDER BY \"offset\" DESC LIMIT 1")" KILLED \
+  "a killed container task ends KILLED"
+
+# Eight at once.
+for i in 1 2 3 4 5 6 7 8; do
+  task "many$i" shell.Commands "" "commands:
+  - sleep 1
+  - echo 'container $i done'"
+done
+pids=()
+for i in 1 2 3 4 5 6 7 8; do
+  "$KWGT_BIN" submit --database-url "$DB" --timeout 60s --group dk "$IT_TMP/many$i.yaml" >"$IT_TMP/many$i.out" 2>&1 &
+  pids+=($!)
+done
+ok=0
+for i in 1 2 3 4 5 6 7 8; do
+  wait "${pids[$((i - 1))]}" && grep -q "INFO  container $i done" "$IT_TMP/many$i.out" && ok=$((ok + 1))
+done
+expect_eq "$ok" 8 "eight containers at once all end SUCCESS with their output"
+
+# Refusals and a missing image: FAILED with a message naming the cause.
+task vol shell.Commands 'volumes:
+  - /etc:/host-etc' 'commands:
+  - cat /host-etc/hostname'
+run vol
+expect_match "$RC $OUT" "^1 .*'taskRunner.volumes' needs host volumes enabled by the operator" \
+  "host volumes are refused unless the operator enables them"
+task priv shell.Commands 'privileged: true' 'commands:
+  - id'
+run priv
+expect_match "$RC $OUT" "^1 .*'taskRunner.privileged' needs privileged containers enabled" \
+  "privileged containers are refused unless the operator enables them"
+task ports shell.Commands 'portBindings:
+  - "8080:80"' 'commands:
+  - id'
+run ports
+expect_match "$RC $OUT" "^1 .*property 'taskRunner.portBindings' is not supported by kwg" \
+  "an unsupported property fails the task, naming it"
+task missing shell.Commands "" 'commands:
+  - id'
+sed -i "s|containerImage: $IMAGE|containerImage: kwg-test/no-such-image:1|" "$IT_TMP/missing.yaml"
+run missing
+expect_match "$RC $OUT" "^1 .*image 'kwg-test/no-such-image:1' is not on this Docker host and pullPolicy is NEVER" \
+  "a missing image with pullPolicy NEVER fails, naming it"
+task pull shell.Commands "" 'commands:
+  - id'
+sed -i "s|pullPolicy: NEVER|pullPolicy: ALWAYS|; s|containerImage: $IMAGE|containerImage: registry.invalid/kwg/none:1|" "$IT_TMP/pull.yaml"
+run pull
+expect_match "$RC $OUT" "^1 .*pulling image 'registry.invalid/kwg/none:1' failed" "a failed pull fails the task, naming the image"
+
+left() { docker ps -aq --filter label=kwg.worker | wc -l; }
+no_containers() { [ "$(left)" == 0 ]; }
+wait_for "every container removed" 10 no_containers && pass "no container is left behind"
+kill -0 "$W" && pass "the worker is still running" || fail "the worker died"
+
+# The daemon stopped: a task fails with a clear message, the worker stays up; then it comes back.
+pkill -x dockerd
+gone() { ! pgrep -x dockerd; }
+wait_for "dockerd stopped" 30 gone
+task down shell.Commands "" 'commands:
+  - id'
+run down
+expect_match "$RC $OUT" "^1 .*cannot reach the Docker daemon at /var/run/docker.sock" \
+  "with the daemon down, a task fails saying the daemon cannot be reached"
+kill -0 "$W" && pass "the worker survives the daemon's absence" || fail "the worker died"
+"$KWGT_SRC/tests/lib/docker_env.sh" >/dev/null
+run out
+expect_eq "$RC" 0 "once the daemon is back, container tasks run again"
+it_stop "$W" 30
+it_done
