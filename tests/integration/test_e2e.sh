@@ -4,7 +4,7 @@
 # allowFailure/allowWarning, Log tasks, timeouts, metrics, refusals; and the rows themselves.
 source "$(dirname "$0")/../lib/it.sh"
 it_db e2e
-it_worker w --group e2e --default-runner process --concurrency 4
+it_worker w --group e2e --default-runner process --concurrency 4 --docker-host "unix://$IT_TMP/no-docker.sock"
 
 task() { # task NAME: writes the YAML on stdin to $IT_TMP/NAME.yaml
   cat >"$IT_TMP/$1.yaml"
@@ -142,8 +142,10 @@ taskRunner:
 commands: ["echo hi"]
 YAML
 submit "$IT_TMP/docker.yaml" --group e2e
-expect_eq "$RC" 1 "docker runner: FAILED until the Docker runner exists"
-expect_match "$OUT" "Docker task runner is not available" "docker runner: says so"
+expect_eq "$RC" 1 "docker runner without a daemon: FAILED"
+expect_match "$OUT" "ERROR cannot reach the Docker daemon at $IT_TMP/no-docker.sock" "docker runner: says which daemon it could not reach"
+expect_match "$(cat "$IT_TMP/w.log")" "Docker runner: no Docker Engine answers at $IT_TMP/no-docker.sock" \
+  "the worker says at start that no Docker Engine answers"
 
 task python <<'YAML'
 id: python

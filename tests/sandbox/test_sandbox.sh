@@ -25,11 +25,14 @@ it_worker d --group sbd --concurrency 4 --default-runner process "${LIMITS[@]}"
 D=$WORKER_PID
 it_worker s --group sbs --concurrency 4 --default-runner process --sandbox strict "${LIMITS[@]}"
 S=$WORKER_PID
-wait_for "the workers' start lines" 10 grep -q "group sbs" "$IT_TMP/s.log"
+it_worker o --group sbo --default-runner process "${LIMITS[@]}" --task-cpu-seconds 0
+O=$WORKER_PID
+wait_for "the workers' start lines" 10 grep -q "group sbo" "$IT_TMP/o.log"
 
 # The battery, one case a line, run twice: as a task through a worker, then through `kwg sandbox`
 # directly with the same limits. Fields (tab-separated):
-#   name, profile (d default, s strict), worker verdict (0 SUCCESS, 1 FAILED, 2 WARNING), what the
+#   name, profile (d default, s strict, o default without the CPU limit: a gigabyte through a
+#   slow, sanitized worker costs its writer more than 2 CPU seconds of pipe writes), worker verdict (0 SUCCESS, 1 FAILED, 2 WARNING), what the
 #   worker's output must match, the task timeout, what `kwg sandbox`'s output and "exit N" must
 #   match, the command. @PID@ is the worker's pid (direct: this script's).
 BATTERY=$(cat <<'CASES'
@@ -37,7 +40,7 @@ fork-bomb	d	1	Timeout after|Resource temporarily unavailable|fork	PT4S	Resource 
 memory-bomb	d	1	MemoryError|Cannot allocate|killed by its memory limit|CPU time limit	PT20S	MemoryError.*exit 1$	python3 -c "x = bytearray(4 << 30)"
 cpu-spin	d	1	CPU time limit.*exit code 152	PT20S	^exit 152$	while :; do :; done
 disk-fill	d	1	file size limit.*exit code 153	PT20S	exit 153$	head -c 50M /dev/zero > big
-big-output	d	0	state SUCCESS.*log lines: 1000000$	PT300S	^1000000000 exit 0$	yes "$(printf %999s | tr " " x)" 2>/dev/null | head -n 1000000
+big-output	o	0	state SUCCESS.*log lines: 1000000$	PT300S	^1000000000 exit 0$	yes "$(printf %999s | tr " " x)" 2>/dev/null | head -n 1000000
 ten-mb-line	d	0	state SUCCESS	PT60S	^10000001 exit 0$	head -c 10000000 /dev/zero | tr "\0" x; echo
 binary-output	d	0	state SUCCESS	PT20S	^100000 exit 0$	head -c 100000 /dev/urandom
 worker-environ	d	1	No such file	PT20S	No such file.*exit 1$	cat /proc/@PID@/environ
@@ -78,7 +81,7 @@ COUNTED="big-output ten-mb-line binary-output"
 # worker_case NAME PROFILE WANT PATTERN TIMEOUT DIRECT COMMAND: through the worker of the profile.
 worker_case() {
   local name=$1 profile=$2 want=$3 pattern=$4 timeout=$5 cmd=$7 group
-  group=$([ "$profile" == s ] && echo sbs || echo sbd)
+  group=sb$profile
   cmd=${cmd//@PID@/$([ "$profile" == s ] && echo "$S" || echo "$D")}
   cmd=${cmd//@PROBE@/$PROBE}
   cmd=${cmd//@TOOLS@/$TOOLS}
@@ -126,7 +129,7 @@ direct_case() {
   mkdir -p "$IT_TMP/direct/$name" && chmod 777 "$IT_TMP/direct/$name"
   set -- timeout -s KILL "$secs" "$KWGT_BIN" sandbox --profile \
     "$([ "$profile" == s ] && echo strict || echo default)" --workdir "$IT_TMP/direct/$name" \
-    "${DIRECT_LIMITS[@]}" -- sh -c "$cmd"
+    "${DIRECT_LIMITS[@]}" --cpu-seconds "$([ "$profile" == o ] && echo 0 || echo 2)" -- sh -c "$cmd"
   if [[ " $COUNTED " == *" $name "* ]]; then
     out=$("$@" 2>&1 | wc -c; exit "${PIPESTATUS[0]}") && rc=0 || rc=$?
   else
@@ -150,7 +153,7 @@ done <<<"$BATTERY"
 no_daemon() { ! pgrep -u nobody -f "sleep 300" >/dev/null; }
 wait_for "the double-forked daemon gone" 10 no_daemon
 pass "a double-forked setsid daemon does not outlive its task"
-kill -0 "$D" && kill -0 "$S" && pass "both workers still running" || fail "a worker died"
+kill -0 "$D" && kill -0 "$S" && kill -0 "$O" && pass "the workers are still running" || fail "a worker died"
 expect_eq "$(hostname; date +%Y; ls /etc | md5sum)" "$HOST_BEFORE" "nothing outside the working directories changed"
 [ ! -e /var/tmp/kwg-escape ] && [ ! -e /usr/kwg-escape ] && pass "no file escaped the sandbox" ||
   fail "/var/tmp/kwg-escape or /usr/kwg-escape exists"
@@ -182,7 +185,7 @@ expect_match "$out" "the default sandbox cannot be set up on this machine: enter
   "and names the step that failed"
 
 # The whole battery again through `kwg sandbox`, without a worker.
-DIRECT_LIMITS=(--processes 300 --memory 1GiB --cpu-seconds 2 --file-size 10MiB)
+DIRECT_LIMITS=(--processes 300 --memory 1GiB --file-size 10MiB)
 mkdir -p "$IT_TMP/direct" && chmod 777 "$IT_TMP/direct"
 while IFS=$'\t' read -r name profile want pattern timeout direct cmd; do
   direct_case "$name" "$profile" "$want" "$pattern" "$timeout" "$direct" "$cmd"
@@ -195,5 +198,6 @@ expect_eq "$rc" 127 "kwg sandbox: a missing program exits 127"
 expect_match "$out" "executing the command failed: No such file or directory" "and says which step failed"
 it_stop "$D" 30
 it_stop "$S" 30
+it_stop "$O" 30
 rm -rf "$TOOLS"
 it_done
