@@ -621,7 +621,7 @@ static int decode_docker(const json_t *runner, struct kwg_script_task *t, struct
 	cleanup_free char *pull = NULL, *files = NULL, *shm = NULL, *grace = NULL;
 	json_t *v, *cpu = NULL;
 	const char *key;
-	bool present, resume;
+	bool present;
 	int r = 0;
 
 	json_object_foreach ((json_t *)runner, key, v) {
@@ -710,7 +710,7 @@ static int decode_docker(const json_t *runner, struct kwg_script_task *t, struct
 	if (r >= 0)
 		r = prop_bool(runner, "wait", true, &o->wait, err);
 	if (r >= 0)
-		r = prop_bool(runner, "resume", true, &resume, err);
+		r = prop_bool(runner, "resume", true, &o->resume, err);
 	if (r >= 0)
 		r = prop_text(runner, "fileHandlingStrategy", &files, err);
 	if (r >= 0 && files) {

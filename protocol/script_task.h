@@ -54,6 +54,7 @@ struct kwg_docker_opts {
 	bool privileged;
 	bool mount_files; /* fileHandlingStrategy MOUNT (else VOLUME) */
 	bool delete_container, wait;
+	bool resume; /* re-attach to a container of the same task run left by a dead worker */
 	int64_t kill_grace_ms; /* 0: kill at once */
 };
 

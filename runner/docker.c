@@ -29,7 +29,8 @@ struct kwg_docker_task {
 	void *userdata;
 	char *image, *create_body, *auth_header, *working_dir, *argv_text;
 	enum kwg_pull_policy pull_policy;
-	bool mount_files, delete_container, wait;
+	bool mount_files, delete_container, wait, resume;
+	char *task_run_id;
 	int64_t kill_grace_ms;
 	char id[80];
 	struct kwg_docker_req *req, *logs, *waiter;
@@ -236,28 +237,12 @@ static void send_stop(struct kwg_docker_task *t)
 	(void)r;
 }
 
-static void on_started(void *userdata, long status, const char *body, size_t len, const char *error)
+/* The container runs: follow its logs and wait for its exit. */
+static void follow(struct kwg_docker_task *t)
 {
-	struct kwg_docker_task *t = userdata;
-	char msg[512], path[200];
+	char path[200];
 
-	(void)len;
-	t->req = NULL;
-	if (status != 204 && status != 304) {
-		fail(t, "starting the container failed: %s",
-		     why(status, body, error, msg, sizeof(msg)));
-		return;
-	}
 	t->started = true;
-	(void)snprintf(msg, sizeof(msg), "Starting command with container id %.12s [%.400s]", t->id,
-	               t->argv_text);
-	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
-	if (!t->wait) {
-		/* KESTRA: wait false starts the container and ends at once, exit code 0. */
-		t->delete_container = false;
-		finish(t);
-		return;
-	}
 	(void)snprintf(path, sizeof(path), "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
 	t->logs = kwg_docker_request(t->d, "GET", path, NULL, on_log_data, on_logs_end, t);
 	(void)snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
@@ -268,6 +253,31 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 	}
 	if (t->stopping)
 		send_stop(t);
+}
+
+static void on_started(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	if (status != 204 && status != 304) {
+		fail(t, "starting the container failed: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	(void)snprintf(msg, sizeof(msg), "Starting command with container id %.12s [%.400s]", t->id,
+	               t->argv_text);
+	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
+	if (!t->wait) {
+		/* KESTRA: wait false starts the container and ends at once, exit code 0. */
+		t->started = true;
+		t->delete_container = false;
+		finish(t);
+		return;
+	}
+	follow(t);
 }
 
 static void step_start(struct kwg_docker_task *t)
@@ -520,6 +530,83 @@ static void on_image_inspected(void *userdata, long status, const char *body, si
 	}
 }
 
+/* ---- a container of the same task run (a worker died, Kestra resubmitted the task) ---- */
+
+static void step_image(struct kwg_docker_task *t)
+{
+	char path[1200];
+
+	if (t->pull_policy == KWG_PULL_ALWAYS) {
+		step_pull(t);
+	} else {
+		(void)snprintf(path, sizeof(path), "/images/%s/json", t->image);
+		request(t, "GET", path, NULL, on_image_inspected);
+	}
+}
+
+static void on_earlier_removed(void *userdata, long status, const char *body, size_t len,
+                               const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+
+	(void)len;
+	t->req = NULL;
+	if (status != 204 && status != 404) {
+		fail(t, "cannot remove the earlier container of this task run: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	step_image(t);
+}
+
+static void on_earlier(void *userdata, long status, const char *body, size_t len, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	json_t *list = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_t *c = json_array_get(list, 0);
+	const char *id = json_string_value(json_object_get(c, "Id"));
+	const char *state = json_string_value(json_object_get(c, "State"));
+	char msg[512], path[160];
+
+	t->req = NULL;
+	if (!json_is_array(list)) {
+		json_decref(list);
+		fail(t, "cannot reach the Docker daemon at %s: %s", kwg_docker_socket(t->d),
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	if (!id) {
+		json_decref(list);
+		step_image(t);
+		return;
+	}
+	if (t->resume && state && (strcmp(state, "running") == 0 || strcmp(state, "exited") == 0)) {
+		/* KESTRA: resume re-attaches to the container the earlier attempt started. */
+		(void)snprintf(t->id, sizeof(t->id), "%s", id);
+		(void)snprintf(msg, sizeof(msg), "Resuming the existing container %.12s (%s)",
+		               t->id, state);
+		json_decref(list);
+		t->cbs.on_log(t->userdata, KWG_LEVEL_INFO, msg);
+		follow(t);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+	json_decref(list);
+	request(t, "DELETE", path, NULL, on_earlier_removed);
+}
+
+static void step_earlier(struct kwg_docker_task *t)
+{
+	char filter[256], escaped[512], path[700];
+
+	(void)snprintf(filter, sizeof(filter), "{\"label\":[\"kestra.io/taskrun-id=%s\"]}",
+	               t->task_run_id);
+	query_escape(escaped, sizeof(escaped), filter);
+	(void)snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", escaped);
+	request(t, "GET", path, NULL, on_earlier);
+}
+
 /* ---- the create body ---- */
 
 /* KESTRA: ScriptService.labels: values cut to 63 characters, then trailing - . _ removed. */
@@ -666,7 +753,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	struct kwg_docker_task *t = calloc(1, sizeof(*t));
 	const struct kwg_docker_opts *o = spec->opts;
 	struct kwg_buf argv;
-	char path[1200], sock[PATH_MAX + 8];
+	char sock[PATH_MAX + 8];
 	int r;
 
 	if (!t)
@@ -679,6 +766,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->delete_container = o->delete_container;
 	t->wait = o->wait;
 	t->kill_grace_ms = o->kill_grace_ms;
+	t->resume = o->resume;
 	kwg_buf_init(&t->frames, 64u << 20);
 	kwg_buf_init(&argv, 1u << 20);
 	for (size_t i = 0; spec->argv[i]; i++)
@@ -686,8 +774,9 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->argv_text = kwg_buf_steal(&argv);
 	t->image = strdup(o->image);
 	t->working_dir = strdup(spec->working_dir);
+	t->task_run_id = strdup(spec->ref->task_run_id ? spec->ref->task_run_id : "");
 	t->auth_header = o->registry_auth ? auth_header(o->registry_auth) : NULL;
-	if (!t->argv_text || !t->image || !t->working_dir ||
+	if (!t->argv_text || !t->image || !t->working_dir || !t->task_run_id ||
 	    (o->registry_auth && !t->auth_header)) {
 		kwg_docker_task_close(t);
 		return -ENOMEM;
@@ -708,12 +797,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 		return r;
 	}
 	*ret = t;
-	if (t->pull_policy == KWG_PULL_ALWAYS) {
-		step_pull(t);
-	} else {
-		(void)snprintf(path, sizeof(path), "/images/%s/json", t->image);
-		request(t, "GET", path, NULL, on_image_inspected);
-	}
+	step_earlier(t);
 	return 0;
 }
 
@@ -754,6 +838,7 @@ void kwg_docker_task_close(struct kwg_docker_task *t)
 	free(t->auth_header);
 	free(t->working_dir);
 	free(t->argv_text);
+	free(t->task_run_id);
 	free(t->error);
 	free(t);
 }

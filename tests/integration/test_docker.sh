@@ -157,6 +157,45 @@ no_containers() { [ "$(left)" == 0 ]; }
 wait_for "every container removed" 10 no_containers && pass "no container is left behind"
 kill -0 "$W" && pass "the worker is still running" || fail "the worker died"
 
+# Worker restart. A worker dies (kill -9) under a running container; Kestra resubmits the task
+# (the same WorkerJob again); the next worker re-attaches to the container (resume, the default),
+# or, with resume false, removes it and runs the task afresh.
+restart_job() { # restart_job TASKRUN RESUME
+  sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('$WJ', '$1', '{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"$1\",\"executionId\":\"e-$1\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\",\"histories\":[{\"state\":\"CREATED\",\"date\":\"2025-09-02T10:15:30.101234Z\"}]}},\"task\":{\"id\":\"t\",\"type\":\"io.kestra.plugin.scripts.shell.Commands\",\"containerImage\":\"$IMAGE\",\"commands\":\"[\\\"echo begun \$HOSTNAME\\\",\\\"sleep 3\\\",\\\"echo finished\\\"]\",\"taskRunner\":{\"type\":\"io.kestra.plugin.scripts.runner.docker.Docker\",\"pullPolicy\":\"NEVER\",\"resume\":\"$2\"}},\"runContext\":{}}', 'rs')" >/dev/null
+}
+log_count() { sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$1' AND value->>'message' LIKE '$2'"; }
+final_of() { sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE type = '$WTR' AND key = '$1' ORDER BY \"offset\" DESC LIMIT 1"; }
+containers_of() { docker ps -aq --filter "label=kestra.io/taskrun-id=$1" | wc -l; }
+for resume in true false; do
+  id=rs-$resume
+  it_worker "rs1-$resume" --group rs --concurrency 2
+  restart_job "$id" "$resume"
+  begun() { [ "$(log_count "$id" 'begun %')" == 1 ]; }
+  wait_for "the first container running ($resume)" 20 begun
+  first=$(sql "SELECT value->>'message' FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$id' AND value->>'message' LIKE 'begun %'")
+  kill -KILL "$WORKER_PID"
+  wait "$WORKER_PID" 2>/dev/null || true
+  expect_eq "$(containers_of "$id")" 1 "a worker killed with -9 leaves its container running (resume $resume)"
+  restart_job "$id" "$resume"
+  it_worker "rs2-$resume" --group rs --concurrency 2
+  ended() { [ "$(log_count "$id" 'finished')" -ge 1 ] && [ -n "$(final_of "$id")" ] && [ "$(final_of "$id")" != RUNNING ]; }
+  wait_for "the resubmitted task's end ($resume)" 30 ended
+  expect_eq "$(final_of "$id")" SUCCESS "the resubmitted task ends SUCCESS (resume $resume)"
+  if [ "$resume" == true ]; then
+    expect_eq "$(log_count "$id" 'Resuming the existing container %')" 1 "resume: the next worker re-attaches to the container"
+    expect_eq "$(log_count "$id" 'begun %')" 2 "resume: the same container's output, read again from its start"
+    expect_eq "$(sql "SELECT count(DISTINCT value->>'message') FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$id' AND value->>'message' LIKE 'begun %'")" 1 \
+      "resume: one container ran the task (one host name)"
+  else
+    expect_eq "$(log_count "$id" 'Resuming the existing container %')" 0 "no resume: no re-attach"
+    expect_eq "$(sql "SELECT count(DISTINCT value->>'message') FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$id' AND value->>'message' LIKE 'begun %'")" 2 \
+      "no resume: the earlier container was replaced by a new one"
+  fi
+  gone_all() { [ "$(containers_of "$id")" == 0 ]; }
+  wait_for "the task's containers removed ($resume)" 10 gone_all && pass "no container of the task is left (resume $resume)"
+  it_stop "$WORKER_PID" 30
+done
+
 # The daemon stopped: a task fails with a clear message, the worker stays up; then it comes back.
 pkill -x dockerd
 gone() { ! pgrep -x dockerd; }
