@@ -56,6 +56,14 @@ static void check_done(struct kwg_docker *d)
 		if (msg->msg != CURLMSG_DONE)
 			continue;
 		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
+		if (KWG_LOG_DEBUG <= kwg_log_max_level) {
+			curl_off_t us = 0;
+			const char *url = "";
+			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME_T, &us);
+			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_EFFECTIVE_URL, &url);
+			kwg_log_debug("%s answered in %.1f ms", url + strlen("http://docker"),
+			              (double)us / 1000);
+		}
 		if (msg->data.result == CURLE_OK)
 			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
 		else

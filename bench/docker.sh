@@ -1,0 +1,80 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Docker task overhead (reported, not asserted): a `busybox true` task through kwg's Docker runner
+# next to `docker run --rm` with the CLI, in alternating rounds on one machine, one Engine.
+# kwg's time per task is its attempt, from the RUNNING state to the final one (image check,
+# create, start, logs, wait, inspect, remove); the CLI's is the wall time of `docker run --rm`.
+# Writes bench/results/docker-<date>.md. usage: bench/docker.sh [ROUNDS] [TASKS_PER_ROUND]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-5}
+per=${2:-20}
+src=$PWD
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
+cmake --build build/bench --target kwg kwg-exec >/dev/null
+tests/lib/docker_env.sh >/dev/null
+tmp=$(mktemp -d /tmp/kwg-bench-docker.XXXXXX)
+chmod 755 "$tmp"
+cleanup() {
+  [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null
+  tests/lib/pg_env.sh stop "$tmp/pg" >/dev/null 2>&1 || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+tests/lib/pg_env.sh start "$tmp/pg" >/dev/null
+db=$(tests/lib/pg_env.sh newdb "$tmp/pg" bench)
+sql() { psql "$db" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+mkdir -p "$tmp/wd"
+build/bench/kwg worker --database-url "$db" --group bench --concurrency 1 --default-runner docker \
+  --work-dir "$tmp/wd" --management-port 0 >"$tmp/worker.log" 2>&1 &
+worker=$!
+until grep -q "Docker runner: Engine" "$tmp/worker.log"; do sleep 0.05; done
+
+: >"$tmp/kwg.ms"
+: >"$tmp/cli.ms"
+for r in $(seq "$rounds"); do
+  sql "INSERT INTO queues (type, key, value, consumer_group)
+       SELECT 'io.kestra.core.runners.WorkerJob', 'b$r-' || i, jsonb_build_object('type', 'task',
+         'taskRun', jsonb_build_object('tenantId', 'main', 'id', 'b$r-' || i, 'executionId', 'x$r-' || i,
+           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
+           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
+         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
+           'containerImage', 'kwg-test/busybox', 'commands', '[\"true\"]',
+           'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.scripts.runner.docker.Docker', 'pullPolicy', 'NEVER')),
+         'runContext', '{}'::jsonb), 'bench'
+       FROM generate_series(1, $per) i"
+  until [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key LIKE 'b$r-%' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" == "$per" ]; do
+    sleep 0.1
+  done
+  sql "SELECT round(extract(epoch FROM (max(h.d) FILTER (WHERE h.s = 'SUCCESS') - max(h.d) FILTER (WHERE h.s = 'RUNNING'))) * 1000, 3)
+       FROM queues q, LATERAL (SELECT x->>'state' AS s, (x->>'date')::timestamptz AS d
+                               FROM jsonb_array_elements(q.value->'taskRun'->'state'->'histories') x) h
+       WHERE q.type = 'io.kestra.core.runners.WorkerTaskResult' AND q.key LIKE 'b$r-%'
+         AND q.value->'taskRun'->'state'->>'current' = 'SUCCESS'
+       GROUP BY q.key" >>"$tmp/kwg.ms"
+  for _ in $(seq "$per"); do
+    t0=$(date +%s%N)
+    docker run --rm kwg-test/busybox sh -c 'set -e
+true'
+    echo "scale=3; ($(date +%s%N) - $t0) / 1000000" | bc >>"$tmp/cli.ms"
+  done
+done
+
+stats() { # p50 p90 p99 of a file of numbers
+  sort -n "$1" | awk '{v[NR]=$1} END {printf "%.1f | %.1f | %.1f", v[int(NR*0.5)+1], v[int(NR*0.9)+1], v[int(NR*0.99)+1]}'
+}
+p50() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int(NR*0.5)+1]}'; }
+out=bench/results/docker-$(date +%Y-%m-%d).md
+{
+  echo "# Docker task overhead, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(docker version --format 'Engine {{.Server.Version}}')"
+  echo
+  echo "A busybox \`true\` task, $rounds alternating rounds of $per tasks each side."
+  echo
+  echo "| per task | p50 ms | p90 ms | p99 ms |"
+  echo "|---|---|---|---|"
+  echo "| kwg Docker runner (RUNNING → SUCCESS) | $(stats "$tmp/kwg.ms") |"
+  echo "| docker run --rm (CLI wall time) | $(stats "$tmp/cli.ms") |"
+  echo
+  echo "kwg / CLI at p50: $(echo "scale=2; $(p50 "$tmp/kwg.ms") / $(p50 "$tmp/cli.ms")" | bc) (target ≤ 0.85)"
+} | tee "$out"
+cd "$src"
