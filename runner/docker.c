@@ -237,22 +237,34 @@ static void send_stop(struct kwg_docker_task *t)
 	(void)r;
 }
 
-/* The container runs: follow its logs and wait for its exit. */
-static void follow(struct kwg_docker_task *t)
+/* The container runs: wait for its exit (the output comes through the attach or the logs). */
+static void open_wait(struct kwg_docker_task *t)
 {
 	char path[200];
 
 	t->started = true;
-	(void)snprintf(path, sizeof(path), "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
-	t->logs = kwg_docker_request(t->d, "GET", path, NULL, on_log_data, on_logs_end, t);
 	(void)snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
 	t->waiter = kwg_docker_request(t->d, "POST", path, NULL, NULL, on_waited, t);
-	if (!t->logs || !t->waiter) {
+	if (!t->waiter) {
 		fail(t, "out of memory");
 		return;
 	}
 	if (t->stopping)
 		send_stop(t);
+}
+
+/* Re-attached to a container that already ran: its output from the start, through the logs. */
+static void follow(struct kwg_docker_task *t)
+{
+	char path[200];
+
+	(void)snprintf(path, sizeof(path), "/containers/%s/logs?follow=1&stdout=1&stderr=1", t->id);
+	t->logs = kwg_docker_request(t->d, "GET", path, NULL, on_log_data, on_logs_end, t);
+	if (!t->logs) {
+		fail(t, "out of memory");
+		return;
+	}
+	open_wait(t);
 }
 
 static void on_started(void *userdata, long status, const char *body, size_t len, const char *error)
@@ -277,7 +289,7 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 		finish(t);
 		return;
 	}
-	follow(t);
+	open_wait(t);
 }
 
 static void step_start(struct kwg_docker_task *t)
@@ -290,6 +302,38 @@ static void step_start(struct kwg_docker_task *t)
 	}
 	(void)snprintf(path, sizeof(path), "/containers/%s/start", t->id);
 	request(t, "POST", path, NULL, on_started);
+}
+
+/* ---- attach: the output straight from the container's stdio, before it starts (the log
+ * driver's copy may lose a last partial line when a short container exits) ---- */
+
+static void on_attached(void *userdata, long status)
+{
+	struct kwg_docker_task *t = userdata;
+
+	if (status != 200 && status != 101) {
+		fail(t, "attaching to the container failed (HTTP %ld)", status);
+		return;
+	}
+	step_start(t);
+}
+
+static void step_attach(struct kwg_docker_task *t)
+{
+	char path[200];
+
+	if (!t->wait) {
+		step_start(t);
+		return;
+	}
+	(void)snprintf(path, sizeof(path), "/containers/%s/attach?stream=1&stdout=1&stderr=1",
+	               t->id);
+	t->logs = kwg_docker_request(t->d, "POST", path, NULL, on_log_data, on_logs_end, t);
+	if (!t->logs) {
+		fail(t, "out of memory");
+		return;
+	}
+	kwg_docker_on_open(t->logs, on_attached);
 }
 
 /* ---- the working directory in (VOLUME) ---- */
@@ -390,7 +434,7 @@ static void on_uploaded(void *userdata, long status, const char *body, size_t le
 		     why(status, body, error, msg, sizeof(msg)));
 		return;
 	}
-	step_start(t);
+	step_attach(t);
 }
 
 static void step_upload(struct kwg_docker_task *t)
@@ -400,7 +444,7 @@ static void step_upload(struct kwg_docker_task *t)
 	int r;
 
 	if (t->mount_files || dir_is_empty(t->working_dir)) {
-		step_start(t);
+		step_attach(t);
 		return;
 	}
 	kwg_buf_init(&tar, MAX_TAR_BYTES);

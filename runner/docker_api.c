@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 #include "common/log.h"
@@ -35,6 +37,9 @@ struct kwg_docker_req {
 	void *userdata;
 	char error[CURL_ERROR_SIZE];
 	bool paused;
+	bool open_pending; /* headers in, on_open not called yet */
+	long open_status;
+	void (*on_open)(void *userdata, long status);
 };
 
 /* A socket curl watches: its poll handle, closed and freed when curl is done with it. */
@@ -43,6 +48,25 @@ struct sock {
 	struct kwg_docker *d;
 	curl_socket_t fd;
 };
+
+/* Why the socket refused us, in the operator's terms (curl only says it could not connect). */
+static void connect_error(const char *socket, char *buf, size_t size)
+{
+	struct stat st;
+
+	if (stat(socket, &st) < 0)
+		(void)snprintf(buf, size, "no socket there (%s): is dockerd running?",
+		               strerror(errno));
+	else if (!S_ISSOCK(st.st_mode))
+		(void)snprintf(buf, size, "it is not a socket");
+	else if (access(socket, R_OK | W_OK) < 0)
+		(void)snprintf(
+		    buf, size,
+		    "permission denied on the socket (the worker's user needs the docker "
+		    "group)");
+	else
+		(void)snprintf(buf, size, "connection refused: the daemon does not answer");
+}
 
 static void check_done(struct kwg_docker *d)
 {
@@ -66,6 +90,8 @@ static void check_done(struct kwg_docker *d)
 		}
 		if (msg->data.result == CURLE_OK)
 			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
+		else if (msg->data.result == CURLE_COULDNT_CONNECT)
+			connect_error(d->socket, why, sizeof(why));
 		else
 			(void)snprintf(why, sizeof(why), "%s",
 			               *r->error ? r->error : curl_easy_strerror(msg->data.result));
@@ -77,6 +103,21 @@ static void check_done(struct kwg_docker *d)
 		kwg_docker_cancel(r);
 		done(ud, status, kwg_buf_str(&body), body.len, status ? NULL : why);
 		kwg_buf_done(&body);
+	}
+}
+
+static void notify_open(struct kwg_docker *d)
+{
+	for (;;) {
+		struct kwg_docker_req *r = d->reqs;
+		while (r && !r->open_pending)
+			r = r->next;
+		if (!r)
+			return;
+		r->open_pending = false;
+		void (*on_open)(void *, long) = r->on_open;
+		r->on_open = NULL;
+		on_open(r->userdata, r->open_status);
 	}
 }
 
@@ -92,6 +133,7 @@ static void on_poll(uv_poll_t *h, int status, int events)
 	if (events & UV_WRITABLE)
 		flags |= CURL_CSELECT_OUT;
 	(void)curl_multi_socket_action(s->d->multi, s->fd, flags, &running);
+	notify_open(s->d);
 	check_done(s->d);
 }
 
@@ -101,6 +143,7 @@ static void on_timer(uv_timer_t *t)
 	int running;
 
 	(void)curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	notify_open(d);
 	check_done(d);
 }
 
@@ -236,6 +279,30 @@ int kwg_docker_negotiate(struct kwg_docker *d, kwg_docker_done_fn done, void *us
 	}
 	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
 	return 0;
+}
+
+/* The end of the response's headers ("\r\n" alone) tells on_open; 1xx answers are skipped. */
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+	struct kwg_docker_req *r = userdata;
+	long status = 0;
+
+	if (r->on_open && size * n == 2 && data[0] == '\r') {
+		(void)curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+		/* Told after curl returns: no request may start inside its callbacks. */
+		if (status >= 200) {
+			r->open_pending = true;
+			r->open_status = status;
+		}
+	}
+	return size * n;
+}
+
+void kwg_docker_on_open(struct kwg_docker_req *r, void (*on_open)(void *userdata, long status))
+{
+	r->on_open = on_open;
+	(void)curl_easy_setopt(r->easy, CURLOPT_HEADERFUNCTION, on_header);
+	(void)curl_easy_setopt(r->easy, CURLOPT_HEADERDATA, r);
 }
 
 static size_t on_write(char *data, size_t size, size_t n, void *userdata)

@@ -42,6 +42,9 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
                                           const char *path, const struct kwg_docker_body *body,
                                           kwg_docker_data_fn on_data, kwg_docker_done_fn done,
                                           void *userdata);
+/* Calls on_open(userdata, status) once the response's headers have arrived (a stream is then
+ * established: an attach before the start). Set right after kwg_docker_request. */
+void kwg_docker_on_open(struct kwg_docker_req *r, void (*on_open)(void *userdata, long status));
 /* Resumes a paused stream. */
 void kwg_docker_resume(struct kwg_docker_req *r);
 /* Drops a request; its callbacks never fire. Accepts NULL. */

@@ -157,6 +157,22 @@ no_containers() { [ "$(left)" == 0 ]; }
 wait_for "every container removed" 10 no_containers && pass "no container is left behind"
 kill -0 "$W" && pass "the worker is still running" || fail "the worker died"
 
+# Permission denied on the socket: a worker that is not in the docker group.
+mkdir -p "$IT_TMP/wd-nobody" && chown nobody "$IT_TMP/wd-nobody"
+runuser -u nobody -- "$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/wd-nobody" \
+  --management-port 0 --group dkn --sandbox none >"$IT_TMP/nobody.log" 2>&1 &
+N=$!
+IT_PIDS+=("$N")
+wait_for "the unprivileged worker's Docker line" 10 grep -q "Docker runner:" "$IT_TMP/nobody.log"
+expect_match "$(cat "$IT_TMP/nobody.log")" "no Docker Engine answers at /var/run/docker.sock \(permission denied on the socket \(the worker's user needs the docker group\)\)" \
+  "a worker outside the docker group says so at start"
+task perm shell.Commands "" 'commands:
+  - id'
+submit "$IT_TMP/perm.yaml" --group dkn
+expect_match "$RC $OUT" "^1 .*cannot reach the Docker daemon at /var/run/docker.sock: permission denied on the socket" \
+  "and its Docker tasks fail saying so"
+it_stop "$N" 30
+
 # Worker restart. A worker dies (kill -9) under a running container; Kestra resubmits the task
 # (the same WorkerJob again); the next worker re-attaches to the container (resume, the default),
 # or, with resume false, removes it and runs the task afresh.
@@ -203,7 +219,7 @@ wait_for "dockerd stopped" 30 gone
 task down shell.Commands "" 'commands:
   - id'
 run down
-expect_match "$RC $OUT" "^1 .*cannot reach the Docker daemon at /var/run/docker.sock" \
+expect_match "$RC $OUT" "^1 .*cannot reach the Docker daemon at /var/run/docker.sock: (no socket there|connection refused)" \
   "with the daemon down, a task fails saying the daemon cannot be reached"
 kill -0 "$W" && pass "the worker survives the daemon's absence" || fail "the worker died"
 "$KWGT_SRC/tests/lib/docker_env.sh" >/dev/null
