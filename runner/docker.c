@@ -145,6 +145,10 @@ static void on_inspected(void *userdata, long status, const char *body, size_t l
 		t->cbs.on_log(t->userdata, KWG_LEVEL_ERROR,
 		              "the container was killed by its memory limit (OOMKilled: "
 		              "taskRunner.memory.memory)");
+	else if (t->exit_code == 128 + 9 && !t->stop_sent)
+		t->cbs.on_log(t->userdata, KWG_LEVEL_ERROR,
+		              "the container was killed from outside kwg (SIGKILL: docker kill or "
+		              "stop, or the Docker daemon stopping or restarting)");
 	json_decref(j);
 	step_remove(t);
 }

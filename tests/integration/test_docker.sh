@@ -212,10 +212,22 @@ for resume in true false; do
   it_stop "$WORKER_PID" 30
 done
 
-# The daemon stopped: a task fails with a clear message, the worker stays up; then it comes back.
+# The daemon stopped: first under a running container task, then before one; each fails with a
+# clear message, the worker stays up; then the daemon comes back.
+task midway shell.Commands "" 'commands:
+  - echo "running"
+  - sleep 60'
+"$KWGT_BIN" submit --database-url "$DB" --timeout 60s --group dk "$IT_TMP/midway.yaml" >"$IT_TMP/midway.out" 2>&1 &
+MID=$!
+wait_for "the midway task running" 20 grep -q "INFO  running" "$IT_TMP/midway.out"
 pkill -x dockerd
 gone() { ! pgrep -x dockerd; }
 wait_for "dockerd stopped" 30 gone
+RC=0
+wait "$MID" || RC=$?
+# dockerd stops its containers as it goes (SIGTERM, then SIGKILL after 10 s) unless live-restore.
+expect_match "$RC $(cat "$IT_TMP/midway.out")" "^1 .*(the container was killed from outside kwg \(SIGKILL: docker kill or stop, or the Docker daemon stopping or restarting\)|waiting for the container failed \(is the Docker daemon restarting\?\)|the container's log stream broke)" \
+  "a daemon stopping under a running task fails it, saying the daemon went away"
 task down shell.Commands "" 'commands:
   - id'
 run down
