@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes the line splitter: the first byte picks the line limit, then each byte chooses the
+/* Fuzzes the line splitter: the first byte picks the line limit (its low bit: Docker's splitting
+ * rules), then each byte chooses the
  * stream of the following run. Checks that no byte is lost: delivered bytes (line content plus
  * line breaks) account for the input, except repaired UTF-8. */
 #include <stdint.h>
@@ -26,8 +27,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size < 1)
 		return 0;
-	if (kwg_logstream_new(16 + data[0], on_line, &total, &ls) < 0)
+	if (kwg_logstream_new(16 + (data[0] >> 1), on_line, &total, &ls) < 0)
 		return 0;
+	if (data[0] & 1)
+		kwg_logstream_docker_lines(ls);
 	for (size_t i = 1; i < size;) {
 		enum kwg_stream s = data[i] & 1 ? KWG_STREAM_STDERR : KWG_STREAM_STDOUT;
 		size_t n = (data[i] >> 1) + 1;

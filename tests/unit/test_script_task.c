@@ -241,6 +241,104 @@ static void test_script_task_ignores_unset_later_properties(void **state)
 	done(&d);
 }
 
+#define DOCKER "\"type\":\"io.kestra.plugin.scripts.runner.docker.Docker\""
+
+static void test_script_task_docker_properties(void **state)
+{
+	struct decoded d;
+	const struct kwg_docker_opts *o = &d.task.docker;
+
+	(void)state;
+	/* Kestra 1.x strings and plain values mixed, as the executor may send them. */
+	decode(&d, "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"containerImage\":\"alpine:3\","
+	           "\"taskRunner\":{" DOCKER
+	           ",\"pullPolicy\":\"NEVER\",\"entryPoint\":\"[\\\"sh\\\"]\","
+	           "\"user\":\"1000\",\"cpu\":{\"cpus\":\"1.5\"},\"memory\":{\"memory\":\"512MB\","
+	           "\"memorySwap\":\"1gb\",\"oomKillDisable\":\"true\"},\"shmSize\":\"64MB\","
+	           "\"fileHandlingStrategy\":\"MOUNT\",\"delete\":\"false\",\"killGracePeriod\":30,"
+	           "\"resume\":false,\"extraHosts\":[\"db:10.0.0.2\"],"
+	           "\"deviceRequests\":[{\"driver\":\"nvidia\",\"count\":\"-1\","
+	           "\"capabilities\":[[\"gpu\"]]}],"
+	           "\"credentials\":{\"username\":\"u\",\"password\":\"p\"}}");
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.runner, KWG_RUNNER_DOCKER);
+	assert_string_equal(o->image, "alpine:3");
+	assert_int_equal(o->pull_policy, KWG_PULL_NEVER);
+	assert_true(o->entrypoint_set);
+	assert_string_equal(o->entrypoint.v[0], "sh");
+	assert_string_equal(o->user, "1000");
+	assert_true(o->nano_cpus == 1500000000);
+	assert_true(o->memory == 512ll << 20);
+	assert_true(o->memory_swap == 1ll << 30);
+	assert_true(o->memory_reservation == KWG_DOCKER_UNSET);
+	assert_int_equal(o->oom_kill_disable, 1);
+	assert_true(o->shm_size == 64ll << 20);
+	assert_true(o->mount_files);
+	assert_false(o->delete_container);
+	assert_true(o->kill_grace_ms == 30000);
+	assert_false(o->resume);
+	assert_string_equal(o->extra_hosts.v[0], "db:10.0.0.2");
+	assert_string_equal(o->device_requests,
+	                    "[{\"Driver\":\"nvidia\",\"Count\":-1,\"Capabilities\":[[\"gpu\"]]}]");
+	assert_non_null(
+	    strstr(o->registry_auth, "\"serveraddress\":\"https://index.docker.io/v1/\""));
+	assert_non_null(strstr(o->registry_auth, "\"username\":\"u\""));
+	done(&d);
+
+	/* Defaults: the language's image, IF_NOT_PRESENT, Kestra's [""] entry point, delete. */
+	decode(&d, "\"type\":\"io.kestra.plugin.scripts.python.Commands\",\"commands\":[\"x\"]");
+	assert_int_equal(d.r, 0);
+	assert_string_equal(o->image, "ghcr.io/kestra-io/kestrapy:latest");
+	assert_int_equal(o->pull_policy, KWG_PULL_IF_NOT_PRESENT);
+	assert_false(o->entrypoint_set);
+	assert_true(o->delete_container && o->wait && o->resume && !o->mount_files);
+	assert_null(o->registry_auth);
+	done(&d);
+}
+
+static void test_script_task_docker_refusals(void **state)
+{
+	static const struct {
+		const char *runner;
+		const char *msg;
+	} cases[] = {
+	    {DOCKER ",\"pullPolicy\":\"SOMETIMES\"",
+	     "property 'taskRunner.pullPolicy': 'SOMETIMES' is not one of IF_NOT_PRESENT, ALWAYS, "
+	     "NEVER"},
+	    {DOCKER ",\"memory\":{\"memory\":\"lots\"}",
+	     "property 'taskRunner.memory.memory': 'lots' is not a size such as 512MB"},
+	    {DOCKER ",\"memory\":{\"kernelMemory\":\"1GB\"}",
+	     "property 'taskRunner.memory.kernelMemory' is not supported by kwg (the Engine API "
+	     "dropped it)"},
+	    {DOCKER ",\"cpu\":{\"cpus\":\"-1\"}",
+	     "property 'taskRunner.cpu.cpus': '-1' is not a number of CPUs"},
+	    {DOCKER ",\"fileHandlingStrategy\":\"COPY\"",
+	     "property 'taskRunner.fileHandlingStrategy': 'COPY' is not VOLUME or MOUNT"},
+	    {DOCKER ",\"portBindings\":[\"80:80\"]",
+	     "property 'taskRunner.portBindings' is not supported by kwg yet"},
+	    {DOCKER ",\"config\":\"{}\",\"gpus\":1", NULL},
+	    {DOCKER ",\"gpus\":1", "property 'taskRunner.gpus' is not supported by kwg"},
+	    {DOCKER ",\"credentials\":{\"token\":\"x\"}",
+	     "property 'taskRunner.credentials.token' is not supported by kwg"},
+	    {DOCKER ",\"killGracePeriod\":\"soon\"",
+	     "property 'taskRunner.killGracePeriod': 'soon' is not a duration"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct decoded d;
+		char members[1024];
+		snprintf(members, sizeof(members),
+		         "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"taskRunner\":{%s}",
+		         cases[i].runner);
+		decode(&d, members);
+		assert_true(d.r < 0);
+		if (cases[i].msg)
+			assert_string_equal(d.err.msg, cases[i].msg);
+		done(&d);
+	}
+}
+
 static void test_durations_as_java_reads_them(void **state)
 {
 	int64_t ms;
@@ -280,6 +378,8 @@ int main(void)
 	    cmocka_unit_test(test_script_task_log_task),
 	    cmocka_unit_test(test_script_task_refusals_name_the_input),
 	    cmocka_unit_test(test_script_task_ignores_unset_later_properties),
+	    cmocka_unit_test(test_script_task_docker_properties),
+	    cmocka_unit_test(test_script_task_docker_refusals),
 	    cmocka_unit_test(test_durations_as_java_reads_them),
 	};
 
