@@ -717,6 +717,7 @@ static int create_body(const struct kwg_docker_task_spec *s, char **ret, char *e
 	(void)snprintf(attempt, sizeof(attempt), "%d", s->ref->attempt_number);
 	set_label(labels, "kestra.io/taskrun-attempt", attempt);
 	json_object_set_new(labels, "kwg.worker", json_string(s->worker_id));
+	json_object_set_new(labels, "kwg.resume", json_string(o->resume ? "true" : "false"));
 	json_object_set_new(body, "Image", json_string(o->image));
 	json_object_set_new(body, "Cmd", strv_json(s->argv));
 	json_object_set_new(body, "Env", strv_json(s->env));

@@ -34,6 +34,7 @@
 #include "worker/dispatch.h"
 #include "worker/heartbeat.h"
 #include "worker/http.h"
+#include "worker/orphans.h"
 #include "worker/outbox.h"
 #include "worker/pg.h"
 
@@ -72,6 +73,7 @@ struct kwg_worker {
 	struct kwg_control *control;
 	struct kwg_http *http;
 	struct kwg_docker *docker; /* the Docker runner's Engine client, or NULL */
+	struct kwg_orphans *orphans;
 	char docker_error[256];
 	struct run_node *runs;
 	unsigned n_running;
@@ -873,6 +875,8 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 		r = kwg_control_new(loop, cfg, &control_ops, w, &w->control);
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, http_handler, w, &w->http);
+	if (r >= 0 && w->docker)
+		r = kwg_orphans_new(loop, w->docker, cfg->database_url, w->id, &w->orphans);
 	if (r < 0) {
 		worker_close(w);
 		free(w);
@@ -919,6 +923,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_heartbeat_close(w->heartbeat);
 	kwg_control_close(w->control);
 	kwg_http_close(w->http);
+	kwg_orphans_close(steal_ptr(&w->orphans));
 	kwg_docker_free(steal_ptr(&w->docker));
 	w->dispatch = NULL;
 	w->outbox = NULL;

@@ -8,6 +8,8 @@ source "$(dirname "$0")/../lib/it.sh"
 "$KWGT_SRC/tests/lib/docker_env.sh" >/dev/null || { fail "no Docker Engine"; it_done; }
 it_db docker
 IMAGE=kwg-test/busybox
+# Containers of earlier runs (another database's workers) are not this run's to count.
+BEFORE=$(docker ps -aq --no-trunc --filter label=kwg.worker | sort)
 WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
 
@@ -152,7 +154,7 @@ sed -i "s|pullPolicy: NEVER|pullPolicy: ALWAYS|; s|containerImage: $IMAGE|contai
 run pull
 expect_match "$RC $OUT" "^1 .*pulling image 'registry.invalid/kwg/none:1' failed" "a failed pull fails the task, naming the image"
 
-left() { docker ps -aq --filter label=kwg.worker | wc -l; }
+left() { docker ps -aq --no-trunc --filter label=kwg.worker | sort | comm -23 - <(printf '%s\n' "$BEFORE") | grep -c . || true; }
 no_containers() { [ "$(left)" == 0 ]; }
 wait_for "every container removed" 10 no_containers && pass "no container is left behind"
 kill -0 "$W" && pass "the worker is still running" || fail "the worker died"
@@ -211,6 +213,33 @@ for resume in true false; do
   wait_for "the task's containers removed ($resume)" 10 gone_all && pass "no container of the task is left (resume $resume)"
   it_stop "$WORKER_PID" 30
 done
+
+# Orphans: a worker dies (kill -9) under two running containers and is not resubmitted; once it
+# is no longer live, the next worker's start-up sweep removes the container whose task did not ask
+# for resume, and leaves the one that did (its resubmission would re-attach).
+orphan_job() { # orphan_job TASKRUN RESUME
+  sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('$WJ', '$1', '{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"$1\",\"executionId\":\"e-$1\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\",\"histories\":[{\"state\":\"CREATED\",\"date\":\"2025-09-02T10:15:30.101234Z\"}]}},\"task\":{\"id\":\"t\",\"type\":\"io.kestra.plugin.scripts.shell.Commands\",\"containerImage\":\"$IMAGE\",\"commands\":\"[\\\"echo begun\\\",\\\"sleep 120\\\"]\",\"taskRunner\":{\"type\":\"io.kestra.plugin.scripts.runner.docker.Docker\",\"pullPolicy\":\"NEVER\",\"resume\":\"$2\"}},\"runContext\":{}}', 'or')" >/dev/null
+}
+it_worker or1 --group or --concurrency 2 --liveness-timeout 2s
+OR1=$WORKER_PID
+orphan_job or-keep true
+orphan_job or-drop false
+both_begun() { [ "$(log_count or-keep begun)" == 1 ] && [ "$(log_count or-drop begun)" == 1 ]; }
+wait_for "both orphan-to-be containers running" 20 both_begun
+or1_id=$(sed -n 's/.*kwg [^ ]* worker \([0-9a-f-]*\): group or.*/\1/p' "$IT_TMP/or1.log" | head -1)
+kill -KILL "$OR1"
+wait "$OR1" 2>/dev/null || true
+not_live() { [ "$(sql "SELECT count(*) FROM service_instance WHERE value->>'id' = '$or1_id' AND updated_at > now() - interval '2 seconds'")" == 0 ]; }
+wait_for "the killed worker no longer live" 10 not_live
+it_worker or2 --group or2
+OR2=$WORKER_PID
+dropped() { [ "$(containers_of or-drop)" == 0 ]; }
+wait_for "the sweep of the next worker" 20 dropped && pass "the next worker removes a dead worker's container (resume false)"
+expect_match "$(cat "$IT_TMP/or2.log")" "removing container [0-9a-f]{12} \(running\) of worker $or1_id, which is gone" \
+  "and says whose container it removed"
+expect_eq "$(containers_of or-keep)" 1 "a dead worker's running container whose task asked for resume stays"
+docker rm -f $(docker ps -aq --filter label=kestra.io/taskrun-id=or-keep) >/dev/null
+it_stop "$OR2" 30
 
 # The daemon stopped: first under a running container task, then before one; each fails with a
 # clear message, the worker stays up; then the daemon comes back.

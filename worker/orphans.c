@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#define KWG_LOG_MODULE "docker"
+#include "worker/orphans.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "protocol/sql.h"
+#include "worker/pg.h"
+
+#define SWEEP_INTERVAL_MS (5 * 60 * 1000)
+
+struct kwg_orphans {
+	struct kwg_docker *docker;
+	char *database_url;
+	const char *own_id;
+	uv_timer_t timer;
+	struct kwg_docker_req *req;
+	struct kwg_pg *pg;
+	json_t *candidates; /* containers of other workers, while their liveness is asked */
+	bool closing;
+};
+
+static void sweep_done(struct kwg_orphans *o)
+{
+	json_decref(o->candidates);
+	o->candidates = NULL;
+	if (o->pg)
+		kwg_pg_close(steal_ptr(&o->pg), NULL, NULL);
+}
+
+static void ignore_answer(void *userdata, long status, const char *body, size_t len,
+                          const char *error)
+{
+	(void)userdata;
+	(void)status;
+	(void)body;
+	(void)len;
+	(void)error;
+}
+
+static void on_live_workers(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_orphans *o = userdata;
+	json_t *c;
+	size_t i;
+
+	if (o->closing)
+		return;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		kwg_log_warning("cannot tell which workers are live (%s); no container removed",
+		                res ? PQresultErrorMessage(res) : error);
+		sweep_done(o);
+		return;
+	}
+	json_array_foreach (o->candidates, i, c) {
+		json_t *labels = json_object_get(c, "Labels");
+		const char *id = json_string_value(json_object_get(c, "Id"));
+		const char *worker = json_string_value(json_object_get(labels, "kwg.worker"));
+		const char *state = json_string_value(json_object_get(c, "State"));
+		const char *resume = json_string_value(json_object_get(labels, "kwg.resume"));
+		bool known = false, live = false;
+		char path[160];
+		for (int row = 0; row < PQntuples(res) && !known; row++) {
+			known = strcmp(PQgetvalue(res, row, 0), worker) == 0;
+			live = known && strcmp(PQgetvalue(res, row, 6), "t") == 0;
+		}
+		/* SECURITY: a worker this database does not know belongs to another installation
+		 * sharing the Docker host: its containers are not ours to remove. */
+		if (!known || live ||
+		    (state && strcmp(state, "running") == 0 && resume &&
+		     strcmp(resume, "true") == 0))
+			continue;
+		kwg_log_notice("removing container %.12s (%s) of worker %s, which is gone", id,
+		               state ? state : "?", worker);
+		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
+		(void)kwg_docker_request(o->docker, "DELETE", path, NULL, NULL, ignore_answer,
+		                         NULL);
+	}
+	sweep_done(o);
+}
+
+static void on_containers(void *userdata, long status, const char *body, size_t len,
+                          const char *error)
+{
+	struct kwg_orphans *o = userdata;
+	json_t *list = status == 200 ? json_loadb(body, len, 0, NULL) : NULL, *c;
+	size_t i;
+
+	(void)error;
+	o->req = NULL;
+	if (!json_is_array(list)) {
+		json_decref(list);
+		return; /* no daemon: nothing to sweep now */
+	}
+	o->candidates = json_array();
+	json_array_foreach (list, i, c) {
+		const char *worker =
+		    json_string_value(json_object_get(json_object_get(c, "Labels"), "kwg.worker"));
+		if (worker && strcmp(worker, o->own_id) != 0)
+			json_array_append(o->candidates, c);
+	}
+	json_decref(list);
+	if (json_array_size(o->candidates) == 0 ||
+	    kwg_pg_new(uv_handle_get_loop((uv_handle_t *)&o->timer), o->database_url, "orphans",
+	               NULL, NULL, &o->pg) < 0) {
+		sweep_done(o);
+		return;
+	}
+	kwg_pg_start(o->pg);
+	if (kwg_pg_query(o->pg, KWG_SQL_WORKERS, 1, (const char *const[]){NULL}, on_live_workers,
+	                 o) < 0)
+		sweep_done(o);
+}
+
+static void on_sweep(uv_timer_t *t)
+{
+	struct kwg_orphans *o = t->data;
+	static const char path[] =
+	    "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22kwg.worker%22%5D%7D";
+
+	if (o->req || o->candidates)
+		return; /* the last sweep is still going */
+	o->req = kwg_docker_request(o->docker, "GET", path, NULL, NULL, on_containers, o);
+}
+
+int kwg_orphans_new(uv_loop_t *loop, struct kwg_docker *docker, const char *database_url,
+                    const char *own_id, struct kwg_orphans **ret)
+{
+	struct kwg_orphans *o = calloc(1, sizeof(*o));
+
+	if (!o || !(o->database_url = strdup(database_url))) {
+		free(o);
+		return -ENOMEM;
+	}
+	o->docker = docker;
+	o->own_id = own_id;
+	uv_timer_init(loop, &o->timer);
+	o->timer.data = o;
+	uv_timer_start(&o->timer, on_sweep, 0, SWEEP_INTERVAL_MS);
+	*ret = o;
+	return 0;
+}
+
+static void on_closed(uv_handle_t *h)
+{
+	struct kwg_orphans *o = h->data;
+
+	free(o->database_url);
+	free(o);
+}
+
+void kwg_orphans_close(struct kwg_orphans *o)
+{
+	if (!o)
+		return;
+	o->closing = true;
+	kwg_docker_cancel(o->req);
+	sweep_done(o);
+	uv_close((uv_handle_t *)&o->timer, on_closed);
+}
