@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,7 +38,7 @@ struct kwg_docker_task {
 	struct kwg_buf frames;
 	int exit_code;
 	char *error;
-	bool started, logs_done, wait_done, stopping, stop_sent, removed, finished;
+	bool started, uploaded, logs_done, wait_done, stopping, stop_sent, removed, finished;
 };
 
 static void step_create(struct kwg_docker_task *t);
@@ -131,6 +132,138 @@ static void step_remove(struct kwg_docker_task *t)
 		finish(t);
 }
 
+static void query_escape(char *out, size_t size, const char *s)
+{
+	size_t o = 0;
+
+	for (; *s && o + 4 < size; s++) {
+		unsigned char c = (unsigned char)*s;
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~", c))
+			out[o++] = (char)c;
+		else
+			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
+	}
+	out[o] = '\0';
+}
+
+/* ---- the working directory back (VOLUME) ---- */
+
+/* Whether a relative path has a ".." component. */
+static bool has_dotdot(const char *p)
+{
+	while (*p) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && p[0] == '.' && p[1] == '.')
+			return true;
+		p += n;
+		p += *p == '/';
+	}
+	return false;
+}
+
+/* Unpacks the container's archive of the working directory over the local one: its first path
+ * part (the directory's own name) removed; regular files and directories only, never a path
+ * that leaves the directory. The number of files, or -errno with why. */
+static int unpack(const char *dir, const char *data, size_t len, char *why, size_t why_size)
+{
+	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
+	struct archive_entry *e;
+	int files = 0, r = 0;
+
+	if (!in || !out) {
+		archive_read_free(in);
+		archive_write_free(out);
+		return -ENOMEM;
+	}
+	(void)archive_read_support_format_tar(in);
+	(void)archive_write_disk_set_options(out, ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+	                                              ARCHIVE_EXTRACT_SECURE_NODOTDOT);
+	if (archive_read_open_memory(in, data, len) != ARCHIVE_OK) {
+		(void)snprintf(why, why_size, "not a tar archive");
+		r = -EBADMSG;
+	}
+	while (r == 0 && archive_read_next_header(in, &e) == ARCHIVE_OK) {
+		const char *name = archive_entry_pathname(e), *rest = strchr(name, '/');
+		mode_t type = archive_entry_filetype(e);
+		char path[PATH_MAX];
+		if (!rest || !rest[1] || (type != AE_IFREG && type != AE_IFDIR))
+			continue;
+		rest++;
+		if (*rest == '/' || has_dotdot(rest)) {
+			(void)snprintf(why, why_size,
+			               "a path leaves the working directory: '%.200s'", name);
+			r = -EPERM;
+			break;
+		}
+		if (snprintf(path, sizeof(path), "%s/%s", dir, rest) >= (int)sizeof(path)) {
+			(void)snprintf(why, why_size, "a path is too long: '%.200s'", name);
+			r = -ENAMETOOLONG;
+			break;
+		}
+		archive_entry_set_pathname(e, path);
+		if (archive_write_header(out, e) != ARCHIVE_OK) {
+			(void)snprintf(why, why_size, "%.200s", archive_error_string(out));
+			r = -EIO;
+			break;
+		}
+		if (type == AE_IFREG) {
+			const void *buf;
+			size_t n;
+			la_int64_t off;
+			while (archive_read_data_block(in, &buf, &n, &off) == ARCHIVE_OK)
+				if (archive_write_data_block(out, buf, n, off) < 0) {
+					(void)snprintf(why, why_size, "%.200s",
+					               archive_error_string(out));
+					r = -EIO;
+					break;
+				}
+			files++;
+		}
+		(void)archive_write_finish_entry(out);
+	}
+	archive_read_free(in);
+	archive_write_free(out);
+	return r < 0 ? r : files;
+}
+
+static void on_downloaded(void *userdata, long status, const char *body, size_t len,
+                          const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	char msg[512];
+	int n;
+
+	t->req = NULL;
+	if (status != 200) {
+		fail(t, "copying the working directory back from the container failed: %s",
+		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	n = unpack(t->working_dir, body, len, msg, sizeof(msg));
+	if (n < 0) {
+		fail(t, "copying the working directory back from the container failed: %s", msg);
+		return;
+	}
+	(void)snprintf(msg, sizeof(msg), "%d file(s) copied back from the container", n);
+	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
+	step_remove(t);
+}
+
+/* KESTRA: with VOLUME, the working directory comes back, on zero and non-zero exits alike. */
+static void step_download(struct kwg_docker_task *t)
+{
+	char path[PATH_MAX * 3 + 200], escaped[PATH_MAX * 3];
+
+	if (t->mount_files || !t->uploaded) {
+		step_remove(t);
+		return;
+	}
+	query_escape(escaped, sizeof(escaped), t->working_dir);
+	(void)snprintf(path, sizeof(path), "/containers/%s/archive?path=%s", t->id, escaped);
+	request(t, "GET", path, NULL, on_downloaded);
+}
+
 /* ---- after the exit: OOM? ---- */
 
 static void on_inspected(void *userdata, long status, const char *body, size_t len,
@@ -150,7 +283,7 @@ static void on_inspected(void *userdata, long status, const char *body, size_t l
 		              "the container was killed from outside kwg (SIGKILL: docker kill or "
 		              "stop, or the Docker daemon stopping or restarting)");
 	json_decref(j);
-	step_remove(t);
+	step_download(t);
 }
 
 static void maybe_done(struct kwg_docker_task *t)
@@ -459,6 +592,7 @@ static void step_upload(struct kwg_docker_task *t)
 		return;
 	}
 	(void)snprintf(path, sizeof(path), "/containers/%s/archive?path=/", t->id);
+	t->uploaded = true;
 	request(t, "PUT", path,
 	        &(struct kwg_docker_body){"application/x-tar", tar.data, tar.len, NULL},
 	        on_uploaded);
@@ -499,21 +633,6 @@ static void step_create(struct kwg_docker_task *t)
 }
 
 /* ---- image ---- */
-
-static void query_escape(char *out, size_t size, const char *s)
-{
-	size_t o = 0;
-
-	for (; *s && o + 4 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-._~", c))
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
-	}
-	out[o] = '\0';
-}
 
 static void on_pulled(void *userdata, long status, const char *body, size_t len, const char *error)
 {

@@ -74,12 +74,23 @@ expect_match "$OUT" "INFO  PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bi
   "the image's PATH, not the worker's"
 
 for strategy in VOLUME MOUNT; do
-  task "script-$strategy" python.Script "fileHandlingStrategy: $strategy" 'script: |
+  task "script-$strategy" python.Script "fileHandlingStrategy: $strategy" 'beforeCommands:
+  - mkdir -p sub && echo data > sub/out.txt && ln -s /etc/shadow sub/leak
+script: |
   print("the script file reached the container")'
   run "script-$strategy"
   expect_match "$RC $OUT" '^0 .*INFO  print\("the script file reached the container"\)' \
     "a Script task's file gets into the container ($strategy)"
+  if [ "$strategy" == VOLUME ]; then
+    # The working directory comes back: the script and sub/out.txt, not the link.
+    expect_match "$OUT" "DEBUG 2 file\(s\) copied back from the container" \
+      "the working directory comes back from the container, regular files only (VOLUME)"
+  else
+    [[ "$OUT" != *"copied back"* ]] && pass "nothing to copy back with a bind mount (MOUNT)" ||
+      fail "MOUNT copied files back"
+  fi
 done
+
 
 task oom shell.Commands 'memory:
   memory: 32MB
