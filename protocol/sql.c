@@ -187,6 +187,30 @@ const char *const kwg_sql_migration[] = {
     NULL,
 };
 
+/* `kwg notify install`: the one change kwg may make to Kestra's own table, opt-in and
+ * reversible: a statement trigger on queues that notifies channel kwg_worker_job when a statement
+ * inserted WorkerJob rows, so that workers claim at once instead of at their next poll. */
+const char *const kwg_sql_notify_install[] = {
+    "CREATE SCHEMA IF NOT EXISTS kwg",
+    "CREATE OR REPLACE FUNCTION kwg.notify_worker_job() RETURNS trigger LANGUAGE plpgsql AS"
+    " $$BEGIN IF EXISTS (SELECT 1 FROM kwg_new_rows"
+    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type))"
+    " THEN PERFORM pg_notify('kwg_worker_job', ''); END IF; RETURN NULL; END$$",
+    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON queues",
+    "CREATE TRIGGER kwg_notify_worker_job AFTER INSERT ON queues"
+    " REFERENCING NEW TABLE AS kwg_new_rows"
+    " FOR EACH STATEMENT EXECUTE FUNCTION kwg.notify_worker_job()",
+    NULL,
+};
+const char *const kwg_sql_notify_uninstall[] = {
+    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON queues",
+    "DROP FUNCTION IF EXISTS kwg.notify_worker_job()",
+    NULL,
+};
+const char KWG_SQL_NOTIFY_INSTALLED[] =
+    "SELECT count(*) FROM pg_trigger WHERE tgname = 'kwg_notify_worker_job' AND NOT tgisinternal";
+const char KWG_SQL_LISTEN_JOBS[] = "LISTEN kwg_worker_job";
+
 const struct kwg_sql_statement kwg_sql_statements[] = {
     {"claim_group", KWG_SQL_CLAIM_GROUP},
     {"claim_default", KWG_SQL_CLAIM_DEFAULT},
@@ -195,6 +219,7 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"emit", KWG_SQL_EMIT},
     {"submit", KWG_SQL_SUBMIT},
     {"follow", KWG_SQL_FOLLOW},
+    {"notify_installed", KWG_SQL_NOTIFY_INSTALLED},
     {"instance_lock", KWG_SQL_INSTANCE_LOCK},
     {"instance_upsert", KWG_SQL_INSTANCE_UPSERT},
     {"broadcast_max", KWG_SQL_BROADCAST_MAX},

@@ -56,6 +56,12 @@ extern const char KWG_SQL_WORKERS[];         /* $1 group key or NULL for all */
 
 /* `kwg migrate`: the statements that create or update schema kwg, in order. NULL-terminated. */
 extern const char *const kwg_sql_migration[];
+/* `kwg notify install|uninstall` (NULL-terminated), whether it is installed (count), and the
+ * channel workers listen on. */
+extern const char *const kwg_sql_notify_install[];
+extern const char *const kwg_sql_notify_uninstall[];
+extern const char KWG_SQL_NOTIFY_INSTALLED[];
+extern const char KWG_SQL_LISTEN_JOBS[];
 
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];

@@ -190,6 +190,15 @@ static void on_listening(void *userdata, PGresult *res, const char *error)
 	c->listening = res && PQresultStatus(res) == PGRES_COMMAND_OK;
 }
 
+static void on_listening_jobs(void *userdata, PGresult *res, const char *error)
+{
+	(void)userdata;
+	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+		kwg_log_warning(
+		    "cannot listen for new WorkerJob rows (%s); polling alone finds them",
+		    res ? kwg_pg_result_error(res) : error);
+}
+
 static void step(struct kwg_control *c, int next)
 {
 	const char *group = c->cfg->group ? c->cfg->group : "";
@@ -254,6 +263,12 @@ static void on_notify(void *userdata, const char *channel)
 {
 	struct kwg_control *c = userdata;
 
+	if (strcmp(channel, "kwg_worker_job") == 0) {
+		if (c->ops.on_jobs_queued)
+			c->ops.on_jobs_queued(c->ctx);
+		return;
+	}
+
 	c->notified = true;
 	if (!c->busy) {
 		c->busy = true;
@@ -271,6 +286,8 @@ static void on_pg_state(void *userdata, bool connected)
 		return;
 	}
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
+	/* kwg notify's channel: silent unless its trigger is installed. */
+	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_JOBS, 0, NULL, on_listening_jobs, c);
 	/* Anything may have changed while disconnected. */
 	c->notified = true;
 }

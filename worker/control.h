@@ -24,6 +24,8 @@ struct kwg_control_ops {
 	void (*on_kill)(void *ctx, const char *execution_id, const char *tenant_id);
 	/* The flags changed (also called once after the first read). */
 	void (*on_flags)(void *ctx, const struct kwg_control_flags *flags);
+	/* WorkerJob rows were inserted (kwg notify's trigger): claim now. */
+	void (*on_jobs_queued)(void *ctx);
 };
 
 int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,

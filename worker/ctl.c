@@ -20,6 +20,7 @@ struct kwg_ctl {
 	uv_timer_t poll, deadline;
 	bool finished;
 	int exit_code;
+	const char *const *script; /* migrate, notify install/uninstall: statements in order */
 	size_t migration_step;
 	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
 	long long last_running; /* for progress lines */
@@ -79,12 +80,18 @@ static void on_migrated(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_COMMAND_OK))
 		return;
-	if (kwg_sql_migration[++c->migration_step]) {
-		(void)kwg_pg_query(c->pg, kwg_sql_migration[c->migration_step], 0, NULL,
-		                   on_migrated, c);
+	if (c->script[++c->migration_step]) {
+		(void)kwg_pg_query(c->pg, c->script[c->migration_step], 0, NULL, on_migrated, c);
 		return;
 	}
-	printf("schema kwg is up to date (%zu statements)\n", c->migration_step);
+	if (c->opts->command == KWG_CTL_NOTIFY_INSTALL)
+		printf(
+		    "notify installed: a trigger on queues wakes workers when WorkerJob rows are "
+		    "inserted (kwg notify uninstall removes it)\n");
+	else if (c->opts->command == KWG_CTL_NOTIFY_UNINSTALL)
+		printf("notify uninstalled: workers find new jobs by polling alone\n");
+	else
+		printf("schema kwg is up to date (%zu statements)\n", c->migration_step);
 	finish(c, 0);
 }
 
@@ -126,6 +133,18 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
 
+static void on_notify_state(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
+	                           ? "installed (workers wake on WorkerJob inserts)"
+	                           : "not installed (polling alone; kwg notify install)");
+	finish(c, 0);
+}
+
 static void on_workers(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_ctl *c = userdata;
@@ -164,9 +183,13 @@ static void on_workers(void *userdata, PGresult *res, const char *error)
 				       PQgetvalue(res, i, 4), ago, PQgetvalue(res, i, 5));
 			}
 		}
-		if (c->opts->json)
+		if (c->opts->json) {
 			printf("]\n");
-		finish(c, 0);
+			finish(c, 0);
+		} else {
+			(void)kwg_pg_query(c->pg, KWG_SQL_NOTIFY_INSTALLED, 0, NULL,
+			                   on_notify_state, c);
+		}
 		return;
 	}
 	/* drain --wait, maintenance enter --wait: done when every live worker has reported after
@@ -268,7 +291,12 @@ static int start(struct kwg_ctl *c)
 
 	switch (o->command) {
 	case KWG_CTL_MIGRATE:
-		return kwg_pg_query(c->pg, kwg_sql_migration[0], 0, NULL, on_migrated, c);
+	case KWG_CTL_NOTIFY_INSTALL:
+	case KWG_CTL_NOTIFY_UNINSTALL:
+		c->script = o->command == KWG_CTL_MIGRATE          ? kwg_sql_migration
+		            : o->command == KWG_CTL_NOTIFY_INSTALL ? kwg_sql_notify_install
+		                                                   : kwg_sql_notify_uninstall;
+		return kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
 	case KWG_CTL_GROUP_LIST:
 		return kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_group_list, c);
 	case KWG_CTL_STATUS:

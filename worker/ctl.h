@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The operator commands: `kwg migrate`, `kwg group list|create|delete|pause|resume|drain`,
- * `kwg maintenance enter|exit`, `kwg status`. Each runs its statements on one connection of the
- * caller's loop and prints a table (or JSON with --json). */
+ * `kwg maintenance enter|exit`, `kwg status`, `kwg notify install|uninstall`. Each runs its
+ * statements on one connection of the caller's loop and prints a table (or JSON with --json). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -18,6 +18,8 @@ enum kwg_ctl_command {
 	KWG_CTL_MAINTENANCE_ENTER,
 	KWG_CTL_MAINTENANCE_EXIT,
 	KWG_CTL_STATUS,
+	KWG_CTL_NOTIFY_INSTALL,
+	KWG_CTL_NOTIFY_UNINSTALL,
 };
 
 struct kwg_ctl_opts {

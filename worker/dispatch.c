@@ -30,8 +30,9 @@ struct kwg_dispatch {
 	void *ctx;
 	struct kwg_pg *pg;
 	uv_timer_t timer;
-	bool running;  /* claiming enabled */
-	bool claiming; /* a claim transaction is in flight */
+	bool running;      /* claiming enabled */
+	bool claiming;     /* a claim transaction is in flight */
+	bool wake_pending; /* woken during it: claim again at once */
 	bool paused;
 	unsigned long long claimed;
 	uint64_t last_hit_ms;
@@ -86,11 +87,12 @@ enum claim_outcome {
 
 static void claim_done(struct kwg_dispatch *d, enum claim_outcome outcome)
 {
-	uint64_t delay_ms = outcome == CLAIM_HIT     ? 0
+	uint64_t delay_ms = outcome == CLAIM_HIT || (outcome == CLAIM_EMPTY && d->wake_pending) ? 0
 	                    : outcome == CLAIM_EMPTY ? idle_delay_ms(d)
 	                                             : ERROR_BACKOFF_MS;
 
 	d->claiming = false;
+	d->wake_pending = false;
 	if (outcome == CLAIM_HIT)
 		d->last_hit_ms = uv_now(d->loop);
 	if (d->running)
@@ -461,6 +463,9 @@ void kwg_dispatch_start(struct kwg_dispatch *d)
 
 void kwg_dispatch_wake(struct kwg_dispatch *d)
 {
+	/* A claim already under way may have missed the new rows: the next one starts at once. */
+	if (d->claiming)
+		d->wake_pending = true;
 	claim(d);
 }
 

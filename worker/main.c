@@ -41,6 +41,12 @@ static void usage(FILE *out)
 	        "  kwg worker [options]            claim and run tasks\n"
 	        "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
 	        "follow it to its end\n"
+	        "  kwg sandbox [options] -- CMD    run a command in the task sandbox\n"
+	        "  kwg migrate                     create or update kwg's own schema\n"
+	        "  kwg group list|create|delete|pause|resume|drain [GROUP]\n"
+	        "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
+	        "  kwg status                      the workers, their state and heartbeat\n"
+	        "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
 	        "  kwg version\n\n"
 	        "worker options (flag, environment variable):\n",
 	        KWG_VERSION);
@@ -349,6 +355,8 @@ static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 	    {"group", "drain", KWG_CTL_GROUP_DRAIN, true},
 	    {"maintenance", "enter", KWG_CTL_MAINTENANCE_ENTER, false},
 	    {"maintenance", "exit", KWG_CTL_MAINTENANCE_EXIT, false},
+	    {"notify", "install", KWG_CTL_NOTIFY_INSTALL, false},
+	    {"notify", "uninstall", KWG_CTL_NOTIFY_UNINSTALL, false},
 	};
 	int used = 1;
 
@@ -469,7 +477,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "sandbox") == 0)
 		return cmd_sandbox(argc - 2, argv + 2);
 	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "group") == 0 ||
-	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0)
+	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0 ||
+	    strcmp(argv[1], "notify") == 0)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("kwg %s\n", KWG_VERSION);

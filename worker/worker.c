@@ -293,9 +293,20 @@ static void on_flags(void *ctx, const struct kwg_control_flags *f)
 	update_claiming(w);
 }
 
+/* kwg notify's trigger: WorkerJob rows were inserted; claim now rather than at the next poll. */
+static void on_jobs_queued(void *ctx)
+{
+	struct kwg_worker *w = ctx;
+
+	kwg_log_debug("woken by a WorkerJob insert");
+	if (w->dispatch)
+		kwg_dispatch_wake(w->dispatch);
+}
+
 static const struct kwg_control_ops control_ops = {
     .on_kill = on_kill,
     .on_flags = on_flags,
+    .on_jobs_queued = on_jobs_queued,
 };
 
 /* Why the worker claims nothing now, or NULL when it claims. */
