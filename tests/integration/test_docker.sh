@@ -153,6 +153,17 @@ task ports shell.Commands 'portBindings:
 run ports
 expect_match "$RC $OUT" "^1 .*property 'taskRunner.portBindings' is not supported by kwg" \
   "an unsupported property fails the task, naming it"
+task rejected shell.Commands 'memory:
+  memory: 1MB' 'commands:
+  - id'
+run rejected
+expect_match "$RC $OUT" "^1 .*creating the container failed: Minimum memory limit allowed is" \
+  "a create the daemon rejects fails the task with the daemon's reason"
+task nonet shell.Commands 'networkMode: kwg-no-such-network' 'commands:
+  - id'
+run nonet
+expect_match "$RC $OUT" "^1 .*starting the container failed: network kwg-no-such-network not found" \
+  "a start the daemon rejects fails the task with the daemon's reason"
 task missing shell.Commands "" 'commands:
   - id'
 sed -i "s|containerImage: $IMAGE|containerImage: kwg-test/no-such-image:1|" "$IT_TMP/missing.yaml"
