@@ -4,13 +4,13 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <jansson.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,7 +77,9 @@ static const char *why(long status, const char *body, const char *error, char *b
 		(void)snprintf(buf, size, "%s", error ? error : "no answer");
 		return buf;
 	}
-	return kwg_docker_error_message(body, buf, size);
+	if (!*kwg_docker_error_message(body, buf, size))
+		(void)snprintf(buf, size, "HTTP %ld", status);
+	return buf;
 }
 
 /* For the requests whose answer changes nothing (stop, kill, a late remove). */
@@ -169,7 +171,7 @@ static int unpack(const char *dir, const char *data, size_t len, char *why, size
 {
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
 	struct archive_entry *e;
-	int files = 0, r = 0;
+	int files = 0, r = 0, h = ARCHIVE_EOF;
 
 	if (!in || !out) {
 		archive_read_free(in);
@@ -183,7 +185,8 @@ static int unpack(const char *dir, const char *data, size_t len, char *why, size
 		(void)snprintf(why, why_size, "not a tar archive");
 		r = -EBADMSG;
 	}
-	while (r == 0 && archive_read_next_header(in, &e) == ARCHIVE_OK) {
+	while (r == 0 &&
+	       ((h = archive_read_next_header(in, &e)) == ARCHIVE_OK || h == ARCHIVE_WARN)) {
 		const char *name = archive_entry_pathname(e), *rest = strchr(name, '/');
 		mode_t type = archive_entry_filetype(e);
 		char path[PATH_MAX];
@@ -221,6 +224,11 @@ static int unpack(const char *dir, const char *data, size_t len, char *why, size
 			files++;
 		}
 		(void)archive_write_finish_entry(out);
+	}
+	if (r == 0 && h != ARCHIVE_EOF) {
+		/* A broken archive ends the copy: say so rather than keep half of it quietly. */
+		(void)snprintf(why, why_size, "%.200s", archive_error_string(in));
+		r = -EBADMSG;
 	}
 	archive_read_free(in);
 	archive_write_free(out);
@@ -305,8 +313,14 @@ static bool on_log_data(void *userdata, const char *data, size_t len)
 	struct kwg_docker_task *t = userdata;
 	bool more = true;
 
-	if (kwg_buf_append(&t->frames, data, len) < 0)
+	if (kwg_buf_append(&t->frames, data, len) < 0) {
+		/* A frame past 64 MiB: the daemon's frames are small; say so rather than lose it
+		 * quietly. */
+		t->cbs.on_log(t->userdata, KWG_LEVEL_WARN,
+		              "container output lost: a frame larger than 64 MiB");
+		kwg_buf_clear(&t->frames);
 		return true;
+	}
 	while (t->frames.len >= 8) {
 		const unsigned char *h = (const unsigned char *)t->frames.data;
 		size_t size = (size_t)h[4] << 24 | (size_t)h[5] << 16 | (size_t)h[6] << 8 | h[7];
