@@ -38,7 +38,8 @@ struct kwg_docker_task {
 	struct kwg_buf frames;
 	int exit_code;
 	char *error;
-	bool started, uploaded, logs_done, wait_done, stopping, stop_sent, removed, finished;
+	bool pulling, started, uploaded, logs_done, wait_done, stopping, stop_sent, removed,
+	    finished;
 };
 
 static void step_create(struct kwg_docker_task *t);
@@ -656,6 +657,7 @@ static void on_pulled(void *userdata, long status, const char *body, size_t len,
 
 	(void)len;
 	t->req = NULL;
+	t->pulling = false;
 	if (status != 200) {
 		fail(t, "pulling image '%s' failed: %s", t->image,
 		     why(status, body, error, msg, sizeof(msg)));
@@ -687,6 +689,7 @@ static void step_pull(struct kwg_docker_task *t)
 	}
 	query_escape(repo, sizeof(repo), name);
 	(void)snprintf(path, sizeof(path), "/images/create?fromImage=%s&tag=%s", repo, tag);
+	t->pulling = true;
 	request(t, "POST", path, &(struct kwg_docker_body){NULL, NULL, 0, t->auth_header},
 	        on_pulled);
 }
@@ -983,13 +986,33 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	return 0;
 }
 
+static void on_stopped_early(void *userdata, long status, const char *body, size_t len,
+                             const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+
+	(void)status;
+	(void)body;
+	(void)len;
+	(void)error;
+	t->req = NULL;
+	fail(t, "stopped while pulling image '%s', before the container started", t->image);
+}
+
 void kwg_docker_task_stop(struct kwg_docker_task *t)
 {
 	if (t->stopping || t->finished)
 		return;
 	t->stopping = true;
-	if (t->started && !t->wait_done)
+	if (t->started && !t->wait_done) {
 		send_stop(t);
+	} else if (t->pulling) {
+		/* A pull may take minutes: stop waiting for it (the daemon drops it with the
+		 * connection). The end comes through a request, never inside this call. */
+		kwg_docker_cancel(steal_ptr(&t->req));
+		t->pulling = false;
+		request(t, "GET", "/_ping", NULL, on_stopped_early);
+	}
 }
 
 void kwg_docker_task_resume_output(struct kwg_docker_task *t)

@@ -176,6 +176,27 @@ sed -i "s|pullPolicy: NEVER|pullPolicy: ALWAYS|; s|containerImage: $IMAGE|contai
 run pull
 expect_match "$RC $OUT" "^1 .*pulling image 'registry.invalid/kwg/none:1' failed" "a failed pull fails the task, naming the image"
 
+# A timeout during a pull that hangs (a "registry" that accepts and never answers) ends the task
+# at its timeout, not at the pull's end.
+python3 -c 'import socket, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 5999)); s.listen(16); held = []
+while True: held.append(s.accept())' &
+HANG=$!
+IT_PIDS+=("$HANG")
+listening() { (exec 3<>/dev/tcp/127.0.0.1/5999) 2>/dev/null; }
+wait_for "the hanging registry listening" 10 listening
+task hang shell.Commands "" 'timeout: PT1S
+commands:
+  - id'
+sed -i "s|pullPolicy: NEVER|pullPolicy: ALWAYS|; s|containerImage: $IMAGE|containerImage: localhost:5999/kwg/hang:1|" "$IT_TMP/hang.yaml"
+t0=$SECONDS
+submit "$IT_TMP/hang.yaml" --group dk
+expect_match "$RC $OUT" "^1 .*Timeout after 0:00:01.000" "a timeout during a hanging pull ends the task FAILED"
+[ $((SECONDS - t0)) -lt 20 ] && pass "at its timeout ($((SECONDS - t0)) s), not at the pull's end" ||
+  fail "the task ended $((SECONDS - t0)) s later"
+kill "$HANG" 2>/dev/null || true
+
 left() { docker ps -aq --no-trunc --filter label=kwg.worker | sort | comm -23 - <(printf '%s\n' "$BEFORE") | grep -c . || true; }
 no_containers() { [ "$(left)" == 0 ]; }
 wait_for "every container removed" 10 no_containers && pass "no container is left behind"
