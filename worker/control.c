@@ -288,8 +288,13 @@ static void on_pg_state(void *userdata, bool connected)
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
 	/* kwg notify's channel: silent unless its trigger is installed. */
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_JOBS, 0, NULL, on_listening_jobs, c);
-	/* Anything may have changed while disconnected. */
+	/* Anything may have changed while disconnected: read at once, not at the next tick (the
+	 * first read gates claiming, so it decides how soon a new worker claims). */
 	c->notified = true;
+	if (!c->busy) {
+		c->busy = true;
+		step(c, STEP_MAX_KILL);
+	}
 }
 
 int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
