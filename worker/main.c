@@ -2,6 +2,7 @@
 /* kwg: the worker and its commands. Parses the command line, builds the configuration, runs the
  * loop. The only place besides tests that calls uv_run or exit. */
 #define KWG_LOG_MODULE "main"
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -35,21 +36,23 @@ static const char *const submit_keys[] = {"database_url", "group", "log_level", 
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-	        "kwg %s, a native worker for Kestra\n\n"
-	        "usage:\n"
-	        "  kwg worker [options]            claim and run tasks\n"
-	        "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
-	        "follow it to its end\n"
-	        "  kwg sandbox [options] -- CMD    run a command in the task sandbox\n"
-	        "  kwg migrate                     create or update kwg's own schema\n"
-	        "  kwg group list|create|delete|pause|resume|drain [GROUP]\n"
-	        "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
-	        "  kwg status                      the workers, their state and heartbeat\n"
-	        "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
-	        "  kwg version\n\n"
-	        "worker options (flag, environment variable):\n",
-	        KWG_VERSION);
+	fprintf(
+	    out,
+	    "kwg %s, a native worker for Kestra\n\n"
+	    "usage:\n"
+	    "  kwg worker [options]            claim and run tasks\n"
+	    "  kwg submit [options] FILE|-     queue one task as Kestra's executor would, "
+	    "follow it to its end\n"
+	    "  kwg sandbox [options] -- CMD    run a command in the task sandbox\n"
+	    "  kwg migrate                     create or update kwg's own schema\n"
+	    "  kwg group list|create|delete|pause|resume|drain [GROUP]\n"
+	    "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
+	    "  kwg status                      the workers, their state and heartbeat\n"
+	    "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
+	    "  kwg health [--port N]           exit 0 when the local worker's /health says ready\n"
+	    "  kwg version\n\n"
+	    "worker options (flag, environment variable):\n",
+	    KWG_VERSION);
 	if (out == stdout)
 		kwg_config_usage(NULL);
 	fprintf(out, "  -n, --check                    check the configuration and exit\n"
@@ -336,6 +339,62 @@ static int cmd_sandbox(int argc, char **argv)
 	return 1;
 }
 
+static size_t keep_body(char *data, size_t size, size_t n, void *userdata)
+{
+	return kwg_buf_append(userdata, data, size * n) < 0 ? 0 : size * n;
+}
+
+/* `kwg health [--port N]`: asks a local worker's GET /health (for a container's HEALTHCHECK or a
+ * service launcher). Exits 0 when it answers 200, 1 otherwise, printing what it said. The port
+ * defaults to KWG_MANAGEMENT_PORT, else 8081. */
+static int cmd_health(int argc, char **argv)
+{
+	const char *env = getenv("KWG_MANAGEMENT_PORT");
+	uint32_t port = 8081;
+	struct kwg_buf body;
+	char url[64], error[CURL_ERROR_SIZE] = "";
+	long status = 0;
+	CURLcode rc;
+	CURL *curl;
+
+	if (env && *env && kwg_parse_u32(env, 1, 65535, &port) < 0) {
+		fprintf(stderr, "kwg health: KWG_MANAGEMENT_PORT '%s' is not a port\n", env);
+		return EXIT_USAGE;
+	}
+	if (argc == 2 && strcmp(argv[0], "--port") == 0) {
+		if (kwg_parse_u32(argv[1], 1, 65535, &port) < 0) {
+			fprintf(stderr, "kwg health: --port '%s' is not a port\n", argv[1]);
+			return EXIT_USAGE;
+		}
+	} else if (argc != 0) {
+		fprintf(stderr, "usage: kwg health [--port N]\n");
+		return EXIT_USAGE;
+	}
+	(void)snprintf(url, sizeof(url), "http://127.0.0.1:%u/health", port);
+	curl = curl_easy_init();
+	if (!curl)
+		return 1;
+	kwg_buf_init(&body, 1u << 20);
+	(void)curl_easy_setopt(curl, CURLOPT_URL, url);
+	(void)curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+	(void)curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	(void)curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
+	(void)curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, keep_body);
+	(void)curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	rc = curl_easy_perform(curl);
+	if (rc == CURLE_OK)
+		(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+	curl_easy_cleanup(curl);
+	if (rc != CURLE_OK)
+		fprintf(stderr, "kwg health: no worker answers on port %u: %s\n", port,
+		        *error ? error : curl_easy_strerror(rc));
+	else
+		printf("%s%s", kwg_buf_str(&body),
+		       body.len && body.data[body.len - 1] == '\n' ? "" : "\n");
+	kwg_buf_done(&body);
+	return status == 200 ? 0 : 1;
+}
+
 static const char *const ctl_keys[] = {"database_url", "log_level", NULL};
 
 static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
@@ -476,6 +535,8 @@ int main(int argc, char **argv)
 		return cmd_submit(argc - 2, argv + 2);
 	if (strcmp(argv[1], "sandbox") == 0)
 		return cmd_sandbox(argc - 2, argv + 2);
+	if (strcmp(argv[1], "health") == 0)
+		return cmd_health(argc - 2, argv + 2);
 	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "group") == 0 ||
 	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0 ||
 	    strcmp(argv[1], "notify") == 0)

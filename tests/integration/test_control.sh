@@ -107,10 +107,16 @@ wait_for "the queue depth back to 0" 5 depth_zero
 pass "/metrics queue depth returns to 0 once every job is claimed"
 expect_match "$(kwg status)" "RUNNING +0 " "status lists the worker"
 expect_eq "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/nope")" 404 "unknown paths are 404"
+out=$("$KWGT_BIN" health --port "$PORT" 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" '^0 .*"service":"RUNNING"' "kwg health exits 0 with the worker's /health"
+out=$(KWG_MANAGEMENT_PORT=$PORT "$KWGT_BIN" health 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 0 "kwg health takes the port from KWG_MANAGEMENT_PORT"
 
 expect_eq "$(kwg group delete ctl)" "group ctl deleted" "group delete"
 out=$(kwg group delete ctl 2>&1) && rc=0 || rc=$?
 expect_eq "$rc" 1 "deleting a missing group fails"
 it_stop "$WORKER_PID"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+out=$("$KWGT_BIN" health --port "$PORT" 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 kwg health: no worker answers on port $PORT" "kwg health exits 1 when no worker answers"
 it_done

@@ -39,6 +39,8 @@ wait_for "the worker spilling to a file" 60 grep -q "messages now spill to a fil
 pass "messages spill to a file while the database is away"
 wait_for "/health 503 while the database is away" 10 health_is 503
 pass "/health says not ready (503) while the database is away"
+out=$("$KWGT_BIN" health --port "$PORT" 2>&1) && rc=0 || rc=$?
+expect_eq "$rc" 1 "kwg health exits 1 while the worker is not ready"
 pgctl resume
 wait_for "the big task finished" 120 at_least big- 1
 expect_eq "$(sql "SELECT count(*) || ':' || count(*) FILTER (WHERE m::int = rn) FROM (SELECT value->>'message' AS m, row_number() OVER (ORDER BY \"offset\") AS rn FROM queues WHERE type = '$LOG' AND value->>'taskRunId' = 'big-1' AND value->>'level' = 'INFO') s")" \
