@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The worker image (deploy/docker/Dockerfile), built unchanged on a Debian base made locally:
+# it runs as an unprivileged user, its HEALTHCHECK turns healthy, it runs a task from the queue,
+# it stops gracefully on SIGTERM, and it refuses to start when the task sandbox cannot be set up
+# inside the container rather than run tasks less isolated than asked.
+source "$(dirname "$0")/../lib/it.sh"
+"$KWGT_SRC/tests/lib/docker_env.sh" >/dev/null || { fail "no Docker Engine"; it_done; }
+"$KWGT_SRC/tests/lib/debian_base.sh" >/dev/null || { fail "no Debian base image"; it_done; }
+it_db image
+NAME=kwg-image-test-$$
+cleanup_container() { docker rm -f "$NAME" >/dev/null 2>&1 || true; }
+trap 'cleanup_container; it_cleanup' EXIT
+
+if docker build -q -f "$KWGT_SRC/deploy/docker/Dockerfile" -t kwg:test "$KWGT_SRC" >"$IT_TMP/build.log" 2>&1; then
+  pass "the image builds from the Dockerfile"
+else
+  fail "the image does not build: $(tail -20 "$IT_TMP/build.log")"
+  it_done
+fi
+expect_eq "$(docker inspect kwg:test --format '{{.Config.User}} {{.Config.StopSignal}} {{json .Config.Healthcheck.Test}}')" \
+  'kwg SIGTERM ["CMD","kwg","health"]' "an unprivileged user, SIGTERM, a health check on /health"
+
+sock=$(sed -n 's/.*host=\([^ ]*\).*/\1/p' <<<"$DB")
+run_worker() { # run_worker [docker run options]: the worker of group img, detached
+  docker run -d --name "$NAME" -v "$sock:$sock" -e KWG_DATABASE_URL="$DB" -e KWG_GROUP=img \
+    -e KWG_DEFAULT_RUNNER=process "$@" kwg:test >/dev/null
+}
+# In an unprivileged container the sandbox's namespaces are refused: the worker says so and stops.
+out=$(docker run --rm -v "$sock:$sock" -e KWG_DATABASE_URL="$DB" -e KWG_GROUP=img kwg:test 2>&1) && rc=0 || rc=$?
+expect_match "$rc $out" "^1 .*the default sandbox cannot be set up on this machine: .*refusing to start" \
+  "without a usable sandbox the worker refuses to start, saying why"
+
+# The container is the isolation: the operator says so with KWG_SANDBOX=none.
+run_worker -e KWG_SANDBOX=none
+healthy() { [ "$(docker inspect "$NAME" --format '{{.State.Health.Status}}')" == healthy ]; }
+wait_for "the container healthy" 60 healthy && pass "the health check turns healthy"
+cat >"$IT_TMP/id.yaml" <<'YAML'
+id: whoami
+type: io.kestra.plugin.scripts.shell.Commands
+commands:
+  - echo "uid $(id -u)"
+YAML
+submit "$IT_TMP/id.yaml" --group img
+expect_match "$RC $OUT" "^0 .*INFO  uid 10001" "the containerised worker runs a task, as its own unprivileged user"
+docker stop -t 30 "$NAME" >/dev/null
+expect_eq "$(docker inspect "$NAME" --format '{{.State.ExitCode}}')" 0 "docker stop ends it cleanly (exit 0)"
+expect_match "$(docker logs "$NAME" 2>&1)" "TERMINATED_GRACEFULLY; exiting" "after a graceful drain"
+it_done
