@@ -9,23 +9,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
 per=${2:-20}
-src=$PWD
-cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
-cmake --build build/bench --target kwg kwg-exec >/dev/null
+source bench/lib.sh
+bench_start docker
 tests/lib/docker_env.sh >/dev/null
-tmp=$(mktemp -d /tmp/kwg-bench-docker.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-  [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null
-  tests/lib/pg_env.sh stop "$tmp/pg" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-tests/lib/pg_env.sh start "$tmp/pg" >/dev/null
-db=$(tests/lib/pg_env.sh newdb "$tmp/pg" bench)
-sql() { psql "$db" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
-mkdir -p "$tmp/wd"
-build/bench/kwg worker --database-url "$db" --group bench --concurrency 1 --default-runner docker \
+tmp=$BENCH_TMP
+build/bench/kwg worker --database-url "$DB" --group bench --concurrency 1 --default-runner docker \
   --work-dir "$tmp/wd" --management-port 0 >"$tmp/worker.log" 2>&1 &
 worker=$!
 until grep -q "Docker runner: Engine" "$tmp/worker.log"; do sleep 0.05; done
@@ -33,16 +21,9 @@ until grep -q "Docker runner: Engine" "$tmp/worker.log"; do sleep 0.05; done
 : >"$tmp/kwg.ms"
 : >"$tmp/cli.ms"
 for r in $(seq "$rounds"); do
-  sql "INSERT INTO queues (type, key, value, consumer_group)
-       SELECT 'io.kestra.core.runners.WorkerJob', 'b$r-' || i, jsonb_build_object('type', 'task',
-         'taskRun', jsonb_build_object('tenantId', 'main', 'id', 'b$r-' || i, 'executionId', 'x$r-' || i,
-           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
-           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-           'containerImage', 'kwg-test/busybox', 'commands', '[\"true\"]',
-           'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.scripts.runner.docker.Docker', 'pullPolicy', 'NEVER')),
-         'runContext', '{}'::jsonb), 'bench'
-       FROM generate_series(1, $per) i"
+  bench_jobs "b$r-" "$per" bench "jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
+    'containerImage', 'kwg-test/busybox', 'commands', '[\"true\"]', 'taskRunner',
+    jsonb_build_object('type', 'io.kestra.plugin.scripts.runner.docker.Docker', 'pullPolicy', 'NEVER'))"
   until [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key LIKE 'b$r-%' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" == "$per" ]; do
     sleep 0.1
   done
@@ -77,4 +58,3 @@ out=bench/results/docker-$(date +%Y-%m-%d).md
   echo
   echo "kwg / CLI at p50: $(echo "scale=2; $(p50 "$tmp/kwg.ms") / $(p50 "$tmp/cli.ms")" | bc) (target ≤ 0.85)"
 } | tee "$out"
-cd "$src"

@@ -6,41 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
-cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
-cmake --build build/bench --target kwg kwg-exec >/dev/null
-tmp=$(mktemp -d /tmp/kwg-bench-footprint.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-  [ -n "${worker:-}" ] && kill -KILL "$worker" 2>/dev/null && wait "$worker" 2>/dev/null
-  tests/lib/pg_env.sh stop "$tmp/pg" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-tests/lib/pg_env.sh start "$tmp/pg" >/dev/null
-db=$(tests/lib/pg_env.sh newdb "$tmp/pg" bench)
-sql() { psql "$db" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
+source bench/lib.sh
+bench_start footprint
+tmp=$BENCH_TMP
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-mkdir -p "$tmp/wd"
 : >"$tmp/idle" ; : >"$tmp/busy" ; : >"$tmp/start"
 for run in $(seq "$runs"); do
   t0=$(date +%s%N)
-  build/bench/kwg worker --database-url "$db" --group fp --concurrency 64 --default-runner process \
+  build/bench/kwg worker --database-url "$DB" --group fp --concurrency 64 --default-runner process \
     --work-dir "$tmp/wd" --management-port 0 --log-level debug >"$tmp/worker.log" 2>&1 &
   worker=$!
   until grep -q "claiming tasks" "$tmp/worker.log"; do sleep 0.005; done
   echo "scale=1; ($(date +%s%N) - $t0) / 1000000" | bc >>"$tmp/start"
   sleep 2
   rss_kib "$worker" >>"$tmp/idle"
-  sql "INSERT INTO queues (type, key, value, consumer_group)
-       SELECT 'io.kestra.core.runners.WorkerJob', 'f$run-' || i, jsonb_build_object('type', 'task',
-         'taskRun', jsonb_build_object('tenantId', 'main', 'id', 'f$run-' || i, 'executionId', 'x$run-' || i,
-           'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
-           'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-           'commands', '[\"echo running\", \"sleep 5\"]',
-           'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
-         'runContext', '{}'::jsonb), 'fp'
-       FROM generate_series(1, 64) i"
+  bench_jobs "f$run-" 64 fp "$(bench_shell_task '["echo running", "sleep 5"]' "$PROCESS_RUNNER")"
   until [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' LIKE 'f$run-%' AND value->>'message' = 'running'")" == 64 ]; do
     sleep 0.05
   done

@@ -10,21 +10,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-4}
 per=${2:-50}
-cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
-cmake --build build/bench --target kwg kwg-exec >/dev/null
-tmp=$(mktemp -d /tmp/kwg-bench-latency.XXXXXX)
-chmod 755 "$tmp"
-cleanup() {
-  [ -n "${worker:-}" ] && kill "$worker" 2>/dev/null && wait "$worker" 2>/dev/null
-  tests/lib/pg_env.sh stop "$tmp/pg" >/dev/null 2>&1 || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-tests/lib/pg_env.sh start "$tmp/pg" >/dev/null
-db=$(tests/lib/pg_env.sh newdb "$tmp/pg" bench)
-sql() { psql "$db" -qAtX -v ON_ERROR_STOP=1 -c "$1"; }
-mkdir -p "$tmp/wd"
-build/bench/kwg worker --database-url "$db" --group lat --concurrency 4 --default-runner process \
+source bench/lib.sh
+bench_start latency
+tmp=$BENCH_TMP
+build/bench/kwg worker --database-url "$DB" --group lat --concurrency 4 --default-runner process \
   --work-dir "$tmp/wd" --management-port 0 ${KWGB_WORKER_ARGS:-} >"$tmp/worker.log" 2>&1 &
 worker=$!
 until grep -q "claiming tasks" "$tmp/worker.log"; do sleep 0.05; done
@@ -32,14 +21,7 @@ until grep -q "claiming tasks" "$tmp/worker.log"; do sleep 0.05; done
 # insert KEY: one WorkerJob whose command prints the clock (µs); prints the server's clock (µs).
 insert() {
   sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('io.kestra.core.runners.WorkerJob', '$1',
-       jsonb_build_object('type', 'task', 'taskRun', jsonb_build_object('tenantId', 'main', 'id', '$1',
-         'executionId', 'x$1', 'namespace', 'n', 'flowId', 'f', 'taskId', 't',
-         'state', jsonb_build_object('current', 'CREATED', 'histories', jsonb_build_array(
-           jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-         'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-           'commands', '[\"date +%s%6N\"]',
-           'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
-         'runContext', '{}'::jsonb), 'lat')
+       $(bench_job "'$1'" "$(bench_shell_task '["date +%s%6N"]' "$PROCESS_RUNNER")"), 'lat')
        RETURNING (extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 }
 
@@ -48,9 +30,9 @@ insert() {
 for r in $(seq "$rounds"); do
   for mode in polling notify; do
     if [ "$mode" == notify ]; then
-      build/bench/kwg notify install --database-url "$db" >/dev/null
+      build/bench/kwg notify install --database-url "$DB" >/dev/null
     else
-      build/bench/kwg notify uninstall --database-url "$db" >/dev/null
+      build/bench/kwg notify uninstall --database-url "$DB" >/dev/null
     fi
     : >"$tmp/inserted"
     for i in $(seq "$per"); do

@@ -83,17 +83,6 @@ static const char *why(long status, const char *body, const char *error, char *b
 	return buf;
 }
 
-/* For the requests whose answer changes nothing (stop, kill, a late remove). */
-static void ignore_answer(void *userdata, long status, const char *body, size_t len,
-                          const char *error)
-{
-	(void)userdata;
-	(void)status;
-	(void)body;
-	(void)len;
-	(void)error;
-}
-
 static void request(struct kwg_docker_task *t, const char *method, const char *path,
                     const struct kwg_docker_body *body, kwg_docker_done_fn done)
 {
@@ -385,7 +374,7 @@ static void send_stop(struct kwg_docker_task *t)
 	else
 		(void)snprintf(path, sizeof(path), "/containers/%s/kill", t->id);
 	/* The wait request ends when the container does; this answer is not needed. */
-	r = kwg_docker_request(t->d, "POST", path, NULL, NULL, ignore_answer, NULL);
+	r = kwg_docker_request(t->d, "POST", path, NULL, NULL, kwg_docker_ignore_answer, NULL);
 	(void)r;
 }
 
@@ -1035,7 +1024,8 @@ void kwg_docker_task_close(struct kwg_docker_task *t)
 	if (*t->id && !t->removed && t->delete_container) {
 		char path[160];
 		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
-		(void)kwg_docker_request(t->d, "DELETE", path, NULL, NULL, ignore_answer, NULL);
+		(void)kwg_docker_request(t->d, "DELETE", path, NULL, NULL, kwg_docker_ignore_answer,
+		                         NULL);
 	}
 	kwg_buf_done(&t->frames);
 	free(t->image);

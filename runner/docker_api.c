@@ -423,6 +423,16 @@ void kwg_docker_free(struct kwg_docker *d)
 	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
 }
 
+void kwg_docker_ignore_answer(void *userdata, long status, const char *body, size_t len,
+                              const char *error)
+{
+	(void)userdata;
+	(void)status;
+	(void)body;
+	(void)len;
+	(void)error;
+}
+
 const char *kwg_docker_error_message(const char *body, char *buf, size_t size)
 {
 	json_t *j = json_loads(body ? body : "", 0, NULL);

@@ -47,6 +47,9 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
 void kwg_docker_on_open(struct kwg_docker_req *r, void (*on_open)(void *userdata, long status));
 /* Resumes a paused stream. */
 void kwg_docker_resume(struct kwg_docker_req *r);
+/* A done callback for requests whose answer changes nothing (a kill, a late remove). */
+void kwg_docker_ignore_answer(void *userdata, long status, const char *body, size_t len,
+                              const char *error);
 /* Drops a request; its callbacks never fire. Accepts NULL. */
 void kwg_docker_cancel(struct kwg_docker_req *r);
 /* Cancels every request and frees the client once its handles are closed. Accepts NULL. */

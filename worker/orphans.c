@@ -34,16 +34,6 @@ static void sweep_done(struct kwg_orphans *o)
 		kwg_pg_close(steal_ptr(&o->pg), NULL, NULL);
 }
 
-static void ignore_answer(void *userdata, long status, const char *body, size_t len,
-                          const char *error)
-{
-	(void)userdata;
-	(void)status;
-	(void)body;
-	(void)len;
-	(void)error;
-}
-
 static void on_live_workers(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_orphans *o = userdata;
@@ -79,8 +69,8 @@ static void on_live_workers(void *userdata, PGresult *res, const char *error)
 		kwg_log_notice("removing container %.12s (%s) of worker %s, which is gone", id,
 		               state ? state : "?", worker);
 		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
-		(void)kwg_docker_request(o->docker, "DELETE", path, NULL, NULL, ignore_answer,
-		                         NULL);
+		(void)kwg_docker_request(o->docker, "DELETE", path, NULL, NULL,
+		                         kwg_docker_ignore_answer, NULL);
 	}
 	sweep_done(o);
 }
