@@ -41,20 +41,16 @@ true'
   done
 done
 
-stats() { # p50 p90 p99 of a file of numbers
-  sort -n "$1" | awk '{v[NR]=$1} END {printf "%.1f | %.1f | %.1f", v[int(NR*0.5)+1], v[int(NR*0.9)+1], v[int(NR*0.99)+1]}'
-}
-p50() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int(NR*0.5)+1]}'; }
 out=bench/results/docker-$(date +%Y-%m-%d).md
 {
   echo "# Docker task overhead, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(docker version --format 'Engine {{.Server.Version}}')"
   echo
   echo "A busybox \`true\` task, $rounds alternating rounds of $per tasks each side."
   echo
-  echo "| per task | p50 ms | p90 ms | p99 ms |"
-  echo "|---|---|---|---|"
-  echo "| kwg Docker runner (RUNNING → SUCCESS) | $(stats "$tmp/kwg.ms") |"
-  echo "| docker run --rm (CLI wall time) | $(stats "$tmp/cli.ms") |"
+  echo "| per task | p50 ms | p90 ms | p99 ms | tasks |"
+  echo "|---|---|---|---|---|"
+  echo "| kwg Docker runner (RUNNING → SUCCESS) | $(bench_stats "$tmp/kwg.ms") |"
+  echo "| docker run --rm (CLI wall time) | $(bench_stats "$tmp/cli.ms") |"
   echo
-  echo "kwg / CLI at p50: $(echo "scale=2; $(p50 "$tmp/kwg.ms") / $(p50 "$tmp/cli.ms")" | bc) (target ≤ 0.85)"
+  echo "kwg / CLI at p50: $(echo "scale=2; $(bench_p50 "$tmp/kwg.ms") / $(bench_p50 "$tmp/cli.ms")" | bc) (target ≤ 0.85)"
 } | tee "$out"

@@ -31,14 +31,13 @@ for run in $(seq "$runs"); do
   sleep 6 # the tasks die with their worker (PDEATHSIG); their cgroups go at the next start
 done
 
-med() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 out=bench/results/footprint-$(date +%Y-%m-%d).md
 {
   echo "# Footprint, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, median of $runs runs"
   echo
   echo "| | kwg | target (issue 7) |"
   echo "|---|---|---|"
-  echo "| RSS idle | $(echo "scale=1; $(med "$tmp/idle") / 1024" | bc) MiB | ≤ 8 MB |"
-  echo "| RSS with 64 running tasks (children excluded) | $(echo "scale=1; $(med "$tmp/busy") / 1024" | bc) MiB | ≤ 32 MB |"
-  echo "| start → first claim poll | $(med "$tmp/start") ms | ≤ 50 ms |"
+  echo "| RSS idle | $(echo "scale=1; $(bench_p50 "$tmp/idle") / 1024" | bc) MiB | ≤ 8 MB |"
+  echo "| RSS with 64 running tasks (children excluded) | $(echo "scale=1; $(bench_p50 "$tmp/busy") / 1024" | bc) MiB | ≤ 32 MB |"
+  echo "| start → first claim poll | $(bench_p50 "$tmp/start") ms | ≤ 50 ms |"
 } | tee "$out"

@@ -51,9 +51,6 @@ for r in $(seq "$rounds"); do
   done
 done
 
-stats() {
-  sort -n "$1" | awk '{v[NR]=$1} END {printf "%.1f | %.1f | %.1f | %d", v[int(NR*0.5)+1], v[int(NR*0.9)+1], v[int(NR*0.99)+1], NR}'
-}
 out=bench/results/latency-$(date +%Y-%m-%d).md
 {
   echo "# Schedule→start latency, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
@@ -62,8 +59,8 @@ out=bench/results/latency-$(date +%Y-%m-%d).md
   echo
   echo "| insert → process start | p50 ms | p90 ms | p99 ms | tasks |"
   echo "|---|---|---|---|---|"
-  echo "| polling alone (25 ms ladder) | $(stats "$tmp/polling.ms") |"
-  echo "| kwg notify | $(stats "$tmp/notify.ms") |"
+  echo "| polling alone (25 ms ladder) | $(bench_stats "$tmp/polling.ms") |"
+  echo "| kwg notify | $(bench_stats "$tmp/notify.ms") |"
   echo
   echo "Targets (issue 7): p50 ≤ 3 ms and p99 ≤ 15 ms with notify; p50 ≤ 30 ms polling alone."
 } | tee "$out"

@@ -48,3 +48,9 @@ bench_shell_task() {
     'commands', '$1', 'taskRunner', $2)"
 }
 PROCESS_RUNNER="jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')"
+
+# bench_stats FILE: "p50 | p90 | p99 | n" of a file of numbers; bench_p50 FILE: its median.
+bench_stats() {
+  sort -n "$1" | awk '{v[NR]=$1} END {printf "%.1f | %.1f | %.1f | %d", v[int(NR*0.5)+1], v[int(NR*0.9)+1], v[int(NR*0.99)+1], NR}'
+}
+bench_p50() { sort -n "$1" | awk '{v[NR]=$1} END {print v[int(NR*0.5)+1]}'; }
