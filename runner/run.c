@@ -24,6 +24,7 @@
 #include "protocol/duration.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
+#include "runner/cgroup.h"
 #include "runner/docker.h"
 #include "runner/logstream.h"
 #include "runner/process.h"
@@ -416,37 +417,12 @@ static bool sandboxed(const struct kwg_run *run)
 	return run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE;
 }
 
-/* mkdir in a cgroup hierarchy, which may also answer EINTR while a signal is pending. */
-static int mkdir_retry(const char *path)
+static int write_number(const char *dir, const char *file, unsigned long long value)
 {
-	for (int tries = 0; tries < 100; tries++) {
-		if (mkdir(path, 0755) == 0)
-			return 0;
-		if (errno != EINTR)
-			break;
-	}
-	return -1;
-}
+	char text[32];
 
-static int write_text(const char *dir, const char *file, unsigned long long value)
-{
-	char path[PATH_MAX], text[32];
-	cleanup_close int fd = -1;
-	int len = snprintf(text, sizeof(text), "%llu\n", value);
-
-	(void)snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	/* The memory controller gives up with EINTR when a signal is pending, and the worker gets
-	 * SIGCHLD all the time: try again (the limit is set or the write fails for good). */
-	for (int tries = 0; tries < 100; tries++) {
-		if (write(fd, text, (size_t)len) == len)
-			return 0;
-		if (errno != EINTR)
-			break;
-	}
-	return -errno;
+	(void)snprintf(text, sizeof(text), "%llu\n", value);
+	return kwg_cgroup_write(dir, file, text);
 }
 
 /* The task's own memory and pids cgroups (v1: one in each hierarchy; v2: one with both
@@ -466,15 +442,18 @@ static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
 	if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
 	    (!v2 && asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0))
 		return -ENOMEM;
-	if (mkdir_retry(run->cg_memory) < 0 || (!v2 && mkdir_retry(run->cg_pids) < 0))
-		return -errno;
+	r = kwg_cgroup_mkdir(run->cg_memory);
+	if (r >= 0 && !v2)
+		r = kwg_cgroup_mkdir(run->cg_pids);
+	if (r < 0)
+		return r;
 	pids_dir = v2 ? run->cg_memory : run->cg_pids;
 	r = l->address_space_bytes
-	        ? write_text(run->cg_memory, v2 ? "memory.max" : "memory.limit_in_bytes",
-	                     l->address_space_bytes)
+	        ? write_number(run->cg_memory, v2 ? "memory.max" : "memory.limit_in_bytes",
+	                       l->address_space_bytes)
 	        : 0;
 	if (r >= 0 && l->processes)
-		r = write_text(pids_dir, "pids.max", l->processes);
+		r = write_number(pids_dir, "pids.max", l->processes);
 	if (r < 0)
 		return r;
 	spec->limits.address_space_bytes = 0;

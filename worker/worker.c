@@ -25,6 +25,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "protocol/instance.h"
+#include "runner/cgroup.h"
 #include "runner/docker_api.h"
 #include "runner/run.h"
 #include "sandbox/env.h"
@@ -498,22 +499,6 @@ static void remove_stale_cgroups(const char *parent)
 		closedir(d);
 }
 
-static int write_file(const char *dir, const char *file, const char *text)
-{
-	char path[PATH_MAX * 2];
-	cleanup_close int fd = -1;
-	ssize_t len = (ssize_t)strlen(text), n = -1;
-
-	(void)snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	for (int tries = 0; fd >= 0 && tries < 100; tries++) {
-		n = write(fd, text, (size_t)len);
-		if (n >= 0 || errno != EINTR)
-			break;
-	}
-	return n == len ? 0 : -errno;
-}
-
 /* cgroup v1: the memory and pids hierarchies, with kwg/<worker pid>/ in each (so that workers on
  * one host never touch each other's). A reason on failure. */
 static const char *cgroups_v1(struct kwg_worker *w)
@@ -525,10 +510,10 @@ static const char *cgroups_v1(struct kwg_worker *w)
 		char parent[PATH_MAX - 32];
 		(void)snprintf(parent, sizeof(parent), "%s/kwg", roots[i]);
 		(void)snprintf(dirs[i], PATH_MAX, "%s/%d", parent, (int)getpid());
-		if (access(roots[i], W_OK) < 0 || (mkdir(parent, 0755) < 0 && errno != EEXIST))
+		if (access(roots[i], W_OK) < 0 || (kwg_cgroup_mkdir(parent) < 0 && errno != EEXIST))
 			return "the memory and pids hierarchies cannot be written";
 		remove_stale_cgroups(parent);
-		if (mkdir(dirs[i], 0755) < 0 && errno != EEXIST)
+		if (kwg_cgroup_mkdir(dirs[i]) < 0 && errno != EEXIST)
 			return "a cgroup of the worker's own cannot be made";
 	}
 	return NULL;
@@ -568,17 +553,18 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	if (!delegated)
 		return "the memory and pids controllers are not delegated to the worker's cgroup";
 	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
-	if (access(own, W_OK) < 0 || (mkdir(kwg, 0755) < 0 && errno != EEXIST))
+	if (access(own, W_OK) < 0 || (kwg_cgroup_mkdir(kwg) < 0 && errno != EEXIST))
 		return "the worker's cgroup cannot be written";
 	remove_stale_cgroups(kwg);
-	if ((mkdir(w->cg_memory, 0755) < 0 && errno != EEXIST) ||
-	    (mkdir(leaf, 0755) < 0 && errno != EEXIST) || write_file(leaf, "cgroup.procs", pid) < 0)
+	if ((kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
+	    (kwg_cgroup_mkdir(leaf) < 0 && errno != EEXIST) ||
+	    kwg_cgroup_write(leaf, "cgroup.procs", pid) < 0)
 		return "the worker cannot move into a cgroup of its own";
-	if (write_file(own, "cgroup.subtree_control", "+memory +pids") < 0)
+	if (kwg_cgroup_write(own, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "other processes share the worker's cgroup, so it cannot hand controllers "
 		       "down";
-	if (write_file(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
-	    write_file(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
+	if (kwg_cgroup_write(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    kwg_cgroup_write(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "the controllers cannot be enabled for task cgroups";
 	(void)snprintf(w->cg_pids, PATH_MAX, "%s", w->cg_memory);
 	return NULL;
