@@ -4,6 +4,7 @@
 
 #include <archive.h>
 #include <archive_entry.h>
+#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -124,19 +125,13 @@ static void step_remove(struct kwg_docker_task *t)
 		finish(t);
 }
 
+/* A query value, percent-encoded by libcurl (all but A-Z a-z 0-9 - . _ ~). */
 static void query_escape(char *out, size_t size, const char *s)
 {
-	size_t o = 0;
+	char *e = curl_easy_escape(NULL, s, 0);
 
-	for (; *s && o + 4 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		    strchr("-._~", c))
-			out[o++] = (char)c;
-		else
-			o += (size_t)snprintf(out + o, size - o, "%%%02X", c);
-	}
-	out[o] = '\0';
+	(void)snprintf(out, size, "%s", e ? e : "");
+	curl_free(e);
 }
 
 /* ---- the working directory back (VOLUME) ---- */
