@@ -16,7 +16,7 @@ tmp=$BENCH_TMP
 build/bench/kwg worker --database-url "$DB" --group bench --concurrency 1 --default-runner docker \
   --work-dir "$tmp/wd" --management-port 0 >"$tmp/worker.log" 2>&1 &
 worker=$!
-until grep -q "Docker runner: Engine" "$tmp/worker.log"; do sleep 0.05; done
+until grep -qs "Docker runner: Engine" "$tmp/worker.log"; do sleep 0.05; done
 
 : >"$tmp/kwg.ms"
 : >"$tmp/cli.ms"

@@ -16,7 +16,7 @@ for run in $(seq "$runs"); do
   build/bench/kwg worker --database-url "$DB" --group fp --concurrency 64 --default-runner process \
     --work-dir "$tmp/wd" --management-port 0 --log-level debug >"$tmp/worker.log" 2>&1 &
   worker=$!
-  until grep -q "claiming tasks" "$tmp/worker.log"; do sleep 0.005; done
+  until grep -qs "claiming tasks" "$tmp/worker.log"; do sleep 0.005; done
   echo "scale=1; ($(date +%s%N) - $t0) / 1000000" | bc >>"$tmp/start"
   sleep 2
   rss_kib "$worker" >>"$tmp/idle"
