@@ -33,6 +33,8 @@ struct kwg_process_cbs {
  * fires. */
 int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
                       const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret);
+/* From now on the callbacks go to cbs and userdata (a spare kwg-exec handed to its task). */
+void kwg_process_rebind(struct kwg_process *p, const struct kwg_process_cbs *cbs, void *userdata);
 /* Signals the whole process group. 0 or a negative errno (-ESRCH once it is gone). */
 int kwg_process_kill(struct kwg_process *p, int signum);
 int kwg_process_pid(const struct kwg_process *p);

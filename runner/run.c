@@ -439,14 +439,18 @@ static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
 
 	if (!run->cfg.cgroup_memory || !run->cfg.cgroup_pids)
 		return 0;
-	if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
-	    (!v2 && asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0))
-		return -ENOMEM;
-	r = kwg_cgroup_mkdir(run->cg_memory);
-	if (r >= 0 && !v2)
-		r = kwg_cgroup_mkdir(run->cg_pids);
-	if (r < 0)
-		return r;
+	/* A spare kwg-exec made them and is in them already. */
+	bool joined = run->cg_memory != NULL;
+	if (!joined) {
+		if (asprintf(&run->cg_memory, "%s/%s", run->cfg.cgroup_memory, id) < 0 ||
+		    (!v2 && asprintf(&run->cg_pids, "%s/%s", run->cfg.cgroup_pids, id) < 0))
+			return -ENOMEM;
+		r = kwg_cgroup_mkdir(run->cg_memory);
+		if (r >= 0 && !v2)
+			r = kwg_cgroup_mkdir(run->cg_pids);
+		if (r < 0)
+			return r;
+	}
 	pids_dir = v2 ? run->cg_memory : run->cg_pids;
 	r = l->address_space_bytes
 	        ? write_number(run->cg_memory, v2 ? "memory.max" : "memory.limit_in_bytes",
@@ -458,6 +462,8 @@ static int make_cgroups(struct kwg_run *run, struct kwg_sandbox_spec *spec)
 		return r;
 	spec->limits.address_space_bytes = 0;
 	spec->limits.processes = 0;
+	if (joined)
+		return 0;
 	(void)snprintf(path, sizeof(path), "%s/cgroup.procs", run->cg_memory);
 	r = kwg_strv_push(&spec->cgroups, path);
 	if (r < 0 || v2)
@@ -488,7 +494,8 @@ static bool oom_killed(const struct kwg_run *run)
 	return p && strtoull(p + 9, NULL, 10) > 0;
 }
 
-/* The sandbox spec of this run in a memfd (kwg-exec's fd 3) and the status pipe (its fd 4). */
+/* The sandbox spec of this run in a memfd (kwg-exec's fd 3) and, unless ret_status_wr is NULL
+ * (a spare kwg-exec has its own), the status pipe (its fd 4). */
 static int prepare_sandbox(struct kwg_run *run, const struct kwg_strv *env, int *ret_spec_fd,
                            int *ret_status_wr)
 {
@@ -514,12 +521,47 @@ static int prepare_sandbox(struct kwg_run *run, const struct kwg_strv *env, int 
 		return -errno;
 	if (write(fd, bytes, len) != (ssize_t)len)
 		return -EIO;
-	if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
-	run->status_fd = pipefd[0];
-	*ret_status_wr = pipefd[1];
+	if (ret_status_wr) {
+		if (pipe2(pipefd, O_CLOEXEC | O_NONBLOCK) < 0)
+			return -errno;
+		run->status_fd = pipefd[0];
+		*ret_status_wr = pipefd[1];
+	}
 	*ret_spec_fd = steal_fd(&fd);
 	return 0;
+}
+
+/* The task through the spare kwg-exec, already in fresh cgroups: its spec goes over its socket.
+ * false (nothing changed) when there is no spare or it died meanwhile. */
+static bool start_in_spare(struct kwg_run *run, const struct kwg_strv *env,
+                           const struct kwg_process_cbs *cbs)
+{
+	struct kwg_spare_exec e;
+	int spec_fd = -1, r;
+
+	if (!run->cfg.spare || !kwg_spare_take(run->cfg.spare, cbs, run, &e))
+		return false;
+	run->cg_memory = e.cg_memory;
+	run->cg_pids = e.cg_pids;
+	r = prepare_sandbox(run, env, &spec_fd, NULL);
+	if (r >= 0) {
+		r = kwg_spare_send(e.spec_sock, spec_fd);
+		e.spec_sock = -1;
+	}
+	if (spec_fd >= 0)
+		(void)close(spec_fd);
+	if (r < 0) {
+		kwg_log_errno(KWG_LOG_DEBUG, r, "the spare kwg-exec could not take the task");
+		kwg_process_close(e.proc);
+		if (e.spec_sock >= 0)
+			(void)close(e.spec_sock);
+		(void)close(e.status_fd);
+		remove_cgroups(run);
+		return false;
+	}
+	run->proc = e.proc;
+	run->status_fd = e.status_fd;
+	return true;
 }
 
 /* kwg-exec failed before the task ran: what its status descriptor says, or NULL. */
@@ -626,7 +668,9 @@ static void start_script(struct kwg_run *run)
 	    .fd3 = -1,
 	    .fd4 = -1,
 	};
-	if (sandboxed(run)) {
+	if (sandboxed(run) && start_in_spare(run, &env, &cbs)) {
+		r = 0;
+	} else if (sandboxed(run)) {
 		static const char *const no_env[] = {NULL};
 		const char *helper_argv[] = {run->cfg.exec_helper, NULL};
 		r = prepare_sandbox(run, &env, &spec.fd3, &spec.fd4);

@@ -14,6 +14,7 @@
 #include "protocol/script_task.h"
 #include "protocol/worker_job.h"
 #include "runner/docker_api.h"
+#include "runner/spare.h"
 #include "sandbox/sandbox.h"
 
 struct kwg_run;
@@ -46,6 +47,8 @@ struct kwg_run_config {
 	 * the one directory under which each task gets a cgroup with both controllers. */
 	const char *cgroup_memory, *cgroup_pids;
 	bool cgroup_v2;
+	/* A kwg-exec started ahead in the next task's cgroups (runner/spare.h), or NULL. */
+	struct kwg_spare *spare;
 	/* The Docker Engine client (NULL: the Docker runner is unavailable, docker_error says why)
 	 * and the operator's permissions for host volumes and privileged containers. */
 	struct kwg_docker *docker;

@@ -17,6 +17,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -110,18 +111,54 @@ static void set_limits(const struct kwg_sandbox_limits *l)
 }
 
 /* SECURITY: joined while still root and before any fork, so every process of the task is in
- * the task's memory and pids cgroups. */
-static void join_cgroups(const struct kwg_sandbox_spec *spec)
+ * the task's memory and pids cgroups. procs: their cgroup.procs files. */
+static void join_cgroups(char *const *procs, size_t n)
 {
 	char pid[32];
 	int len = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
 
-	for (size_t i = 0; i < spec->cgroups.n; i++) {
-		int fd = open(spec->cgroups.v[i], O_WRONLY | O_CLOEXEC);
+	for (size_t i = 0; i < n; i++) {
+		int fd = open(procs[i], O_WRONLY | O_CLOEXEC);
 		if (fd < 0 || write(fd, pid, (size_t)len) != len)
 			die(KWG_STAGE_CGROUPS, errno ? errno : EIO);
 		(void)close(fd);
 	}
+}
+
+/* Parked ("kwg-exec --parked CGROUP_PROCS..."): started by the worker ahead of its task, it joins
+ * the task's cgroups now (a cgroup migration can wait for an RCU grace period: off the task's
+ * path), then waits for the spec's descriptor on fd 3, a socket, and goes on as if it had been
+ * there from the start. End of file: the worker let the spare go. */
+static void park(char *const *procs, size_t n)
+{
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	char byte;
+	struct iovec iov = {&byte, 1};
+	struct msghdr msg = {.msg_iov = &iov,
+	                     .msg_iovlen = 1,
+	                     .msg_control = ctl.buf,
+	                     .msg_controllen = sizeof(ctl)};
+	struct cmsghdr *c;
+	ssize_t got;
+	int fd;
+
+	join_cgroups(procs, n);
+	do
+		got = recvmsg(KWG_SANDBOX_SPEC_FD, &msg, MSG_CMSG_CLOEXEC);
+	while (got < 0 && errno == EINTR);
+	if (got == 0)
+		_exit(KWG_SANDBOX_EXIT_SETUP);
+	c = CMSG_FIRSTHDR(&msg);
+	if (got < 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+	    c->cmsg_len != CMSG_LEN(sizeof(int)))
+		die(KWG_STAGE_SPEC, got < 0 ? errno : EPROTO);
+	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	if (dup2(fd, KWG_SANDBOX_SPEC_FD) < 0)
+		die(KWG_STAGE_SPEC, errno);
+	(void)close(fd);
 }
 
 static void write_file(const char *path, const char *text)
@@ -353,20 +390,21 @@ int main(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec;
 	pid_t parent = getppid();
+	bool parked = argc > 1 && strcmp(argv[1], "--parked") == 0;
 
-	(void)argc;
-	(void)argv;
 	/* SECURITY: the task dies with the worker, so that a task Kestra resubmits after the
 	 * worker's death never runs twice. (kwg sandbox from a shell: dies with the shell.) */
 	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
 		_exit(KWG_SANDBOX_EXIT_SETUP);
 	close_fds();
+	if (parked)
+		park(argv + 2, (size_t)(argc - 2));
 	read_spec(&spec);
 	if (getsid(0) != getpid() && setsid() < 0)
 		die(KWG_STAGE_SESSION, errno);
 	if (spec.profile != KWG_SANDBOX_NONE) {
 		set_limits(&spec.limits);
-		join_cgroups(&spec);
+		join_cgroups(spec.cgroups.v, spec.cgroups.n);
 		enter_namespaces(&spec);
 		drop_privileges(&spec);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)

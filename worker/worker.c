@@ -75,6 +75,7 @@ struct kwg_worker {
 	struct kwg_http *http;
 	struct kwg_docker *docker; /* the Docker runner's Engine client, or NULL */
 	struct kwg_orphans *orphans;
+	struct kwg_spare_config spare_cfg;
 	char docker_error[256];
 	struct run_node *runs;
 	unsigned n_running;
@@ -588,6 +589,21 @@ static void cgroups_setup(struct kwg_worker *w)
 	w->run_cfg.cgroup_pids = w->cg_pids;
 }
 
+/* A kwg-exec parked in the next task's cgroups ahead of it (runner/spare.h). */
+static int spare_setup(struct kwg_worker *w)
+{
+	if (w->sandbox.profile == KWG_SANDBOX_NONE)
+		return 0;
+	w->spare_cfg = (struct kwg_spare_config){
+	    .loop = w->loop,
+	    .exec_helper = w->exec_helper,
+	    .cgroup_memory = w->run_cfg.cgroup_memory,
+	    .cgroup_pids = w->run_cfg.cgroup_pids,
+	    .cgroup_v2 = w->run_cfg.cgroup_v2,
+	};
+	return kwg_spare_new(&w->spare_cfg, &w->run_cfg.spare);
+}
+
 static void on_docker_version(void *userdata, long status, const char *body, size_t len,
                               const char *error)
 {
@@ -874,6 +890,8 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, http_handler, w, &w->http);
 	if (r >= 0 && w->docker)
 		r = kwg_orphans_new(loop, w->docker, cfg->database_url, w->id, &w->orphans);
+	if (r >= 0)
+		r = spare_setup(w);
 	if (r < 0) {
 		worker_close(w);
 		free(w);
@@ -922,6 +940,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_http_close(w->http);
 	kwg_orphans_close(steal_ptr(&w->orphans));
 	kwg_docker_free(steal_ptr(&w->docker));
+	kwg_spare_free(steal_ptr(&w->run_cfg.spare));
 	w->dispatch = NULL;
 	w->outbox = NULL;
 	w->heartbeat = NULL;
