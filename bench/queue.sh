@@ -161,7 +161,7 @@ out=bench/results/queue-$(date +%Y-%m-%d).md
   echo
   echo "| | tasks/s (median) | rounds |"
   echo "|---|---|---|"
-  echo "| kwg (Process runner, default sandbox${KWGB_WORKER_ARGS:+, $KWGB_WORKER_ARGS}) | $kwg_tp | $(tr '\n' ' ' <"$tmp/tp-kwg") |"
+  echo "| kwg (Process runner, ${KWGB_WORKER_ARGS:-default sandbox}) | $kwg_tp | $(tr '\n' ' ' <"$tmp/tp-kwg") |"
   echo "| graphile-worker (child_process.spawn) | $gw_tp | $(tr '\n' ' ' <"$tmp/tp-graphile") |"
   echo "| ratio kwg / graphile-worker | $(echo "scale=2; $kwg_tp / $gw_tp" | bc) | |"
   echo

@@ -154,28 +154,10 @@ bool kwg_spare_take(struct kwg_spare *s, const struct kwg_process_cbs *cbs, void
 
 int kwg_spare_send(int spec_sock, int spec_fd)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl = {0};
-	char byte = 'S';
-	struct iovec iov = {&byte, 1};
-	struct msghdr msg = {.msg_iov = &iov,
-	                     .msg_iovlen = 1,
-	                     .msg_control = ctl.buf,
-	                     .msg_controllen = sizeof(ctl.buf)};
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	ssize_t n;
+	int r = kwg_sandbox_send_spec(spec_sock, spec_fd);
 
-	c->cmsg_level = SOL_SOCKET;
-	c->cmsg_type = SCM_RIGHTS;
-	c->cmsg_len = CMSG_LEN(sizeof(int));
-	memcpy(CMSG_DATA(c), &spec_fd, sizeof(int));
-	do
-		n = sendmsg(spec_sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	(void)close(spec_sock);
-	return n == 1 ? 0 : n < 0 ? -errno : -EIO;
+	return r;
 }
 
 void kwg_spare_free(struct kwg_spare *s)

@@ -17,7 +17,6 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -131,31 +130,14 @@ static void join_cgroups(char *const *procs, size_t n)
  * there from the start. End of file: the worker let the spare go. */
 static void park(char *const *procs, size_t n)
 {
-	union {
-		struct cmsghdr h;
-		char buf[CMSG_SPACE(sizeof(int))];
-	} ctl;
-	char byte;
-	struct iovec iov = {&byte, 1};
-	struct msghdr msg = {.msg_iov = &iov,
-	                     .msg_iovlen = 1,
-	                     .msg_control = ctl.buf,
-	                     .msg_controllen = sizeof(ctl)};
-	struct cmsghdr *c;
-	ssize_t got;
 	int fd;
 
 	join_cgroups(procs, n);
-	do
-		got = recvmsg(KWG_SANDBOX_SPEC_FD, &msg, MSG_CMSG_CLOEXEC);
-	while (got < 0 && errno == EINTR);
-	if (got == 0)
+	fd = kwg_sandbox_recv_spec(KWG_SANDBOX_SPEC_FD);
+	if (fd == -ENODATA)
 		_exit(KWG_SANDBOX_EXIT_SETUP);
-	c = CMSG_FIRSTHDR(&msg);
-	if (got < 0 || !c || c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-	    c->cmsg_len != CMSG_LEN(sizeof(int)))
-		die(KWG_STAGE_SPEC, got < 0 ? errno : EPROTO);
-	memcpy(&fd, CMSG_DATA(c), sizeof(fd));
+	if (fd < 0)
+		die(KWG_STAGE_SPEC, -fd);
 	if (dup2(fd, KWG_SANDBOX_SPEC_FD) < 0)
 		die(KWG_STAGE_SPEC, errno);
 	(void)close(fd);

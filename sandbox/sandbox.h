@@ -91,6 +91,12 @@ const char *kwg_sandbox_stage_name(enum kwg_sandbox_stage s);
 
 /* The spec as bytes: "kwg-sandbox-2\0" then NUL-terminated fields (see spec.c). New buffer in
  * *ret, its size in *ret_len. 0 or -ENOMEM. */
+/* A parked kwg-exec ("kwg-exec --parked CGROUP_PROCS...", runner/spare.h) gets its spec's
+ * descriptor over a Unix socket instead of fd 3 at its start. send: 0 or -errno (-EPIPE: the
+ * receiver is gone). recv: the descriptor (close-on-exec), -ENODATA at end of file, or -errno. */
+int kwg_sandbox_send_spec(int sock, int spec_fd);
+int kwg_sandbox_recv_spec(int sock);
+
 int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, size_t *ret_len);
 /* Decodes and validates (absolute workdir, non-empty argv, known profile, a filter of whole
  * BPF instructions, present unless the profile is none). 0, or -EBADMSG with
