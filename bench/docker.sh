@@ -41,7 +41,7 @@ true'
   done
 done
 
-out=bench/results/docker-$(date +%Y-%m-%d).md
+out=${KWGB_RESULTS:-bench/results}/docker-$(date +%Y-%m-%d).md
 {
   echo "# Docker task overhead, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(docker version --format 'Engine {{.Server.Version}}')"
   echo

@@ -31,7 +31,7 @@ for run in $(seq "$runs"); do
   sleep 6 # the tasks die with their worker (PDEATHSIG); their cgroups go at the next start
 done
 
-out=bench/results/footprint-$(date +%Y-%m-%d).md
+out=${KWGB_RESULTS:-bench/results}/footprint-$(date +%Y-%m-%d).md
 {
   echo "# Footprint, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, median of $runs runs"
   echo

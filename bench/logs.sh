@@ -41,7 +41,7 @@ for run in $(seq "$runs"); do
   sql "DELETE FROM queues WHERE key = '$key' OR value->>'taskRunId' = '$key'"
 done
 
-out=bench/results/logs-$(date +%Y-%m-%d).md
+out=${KWGB_RESULTS:-bench/results}/logs-$(date +%Y-%m-%d).md
 {
   echo "# Log throughput, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
   echo

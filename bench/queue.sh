@@ -145,7 +145,7 @@ done
 
 kwg_tp=$(bench_p50 "$tmp/tp-kwg")
 gw_tp=$(bench_p50 "$tmp/tp-graphile")
-out=bench/results/queue-$(date +%Y-%m-%d).md
+out=${KWGB_RESULTS:-bench/results}/queue-$(date +%Y-%m-%d).md
 {
   echo "# kwg and graphile-worker 0.17.3, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
   echo

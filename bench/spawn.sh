@@ -10,7 +10,7 @@ if [ "$(id -u)" -eq 0 ] && ! command -v bwrap >/dev/null || ! command -v firejai
 fi
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
 cmake --build build/bench --target kwg-exec kwg_bench_spawn >/dev/null
-out=bench/results/spawn-$(date +%Y-%m-%d).md
+out=${KWGB_RESULTS:-bench/results}/spawn-$(date +%Y-%m-%d).md
 {
   echo "# Sandbox spawn, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r)"
   echo
