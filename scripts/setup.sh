@@ -10,7 +10,7 @@ packages=(
   libmicrohttpd-dev libarchive-dev libcmocka-dev clang libclang-rt-14-dev clang-format
   postgresql-15 postgresql-client-15
   python3 python-is-python3
-  docker.io busybox-static debootstrap
+  docker.io docker-compose busybox-static debootstrap
 )
 
 missing=()
