@@ -38,6 +38,7 @@
 #include "worker/orphans.h"
 #include "worker/outbox.h"
 #include "worker/pg.h"
+#include "worker/sdnotify.h"
 
 extern char **environ;
 
@@ -82,7 +83,7 @@ struct kwg_worker {
 	uv_signal_t sigterm, sigint;
 	uv_timer_t stop_timer, grace_timer, flush_timer;
 	enum worker_phase phase;
-	bool forced, claiming;
+	bool forced, claiming, ready; /* ready: systemd told (READY=1) */
 	int signals;
 	int exit_code;
 	struct kwg_run_config run_cfg;
@@ -339,7 +340,7 @@ static void update_claiming(struct kwg_worker *w)
 		kwg_heartbeat_set_state(w->heartbeat, f->maintenance || f->cluster_maintenance
 		                                          ? KWG_SERVICE_MAINTENANCE
 		                                          : KWG_SERVICE_RUNNING);
-	if (claiming == w->claiming)
+	if (claiming == w->claiming && (w->ready || w->phase != PHASE_SERVING))
 		return;
 	w->claiming = claiming;
 	if (claiming)
@@ -347,6 +348,15 @@ static void update_claiming(struct kwg_worker *w)
 	else
 		kwg_log_notice("claiming paused (%s); %u running task(s) go on", why, w->n_running);
 	kwg_dispatch_pause(w->dispatch, !claiming);
+	if (w->phase == PHASE_SERVING) {
+		char state[256];
+		/* Ready once the first control flags are read, claiming or paused (systemd). */
+		(void)snprintf(
+		    state, sizeof(state), "%sSTATUS=%s%s", w->ready ? "" : "READY=1\n",
+		    claiming ? "claiming tasks" : "claiming paused: ", claiming ? "" : why);
+		kwg_sd_notify(state);
+		w->ready = true;
+	}
 }
 
 static void on_outbox_drained(void *userdata)
@@ -453,6 +463,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	               strsignal(signum), w->n_running,
 	               (unsigned long long)w->cfg->termination_grace_period_ms);
 	w->phase = PHASE_DRAINING;
+	kwg_sd_notify("STOPPING=1\nSTATUS=draining: claiming stopped, running tasks finish");
 	update_claiming(w);
 	kwg_dispatch_stop(w->dispatch);
 	kwg_heartbeat_set_state(w->heartbeat, KWG_SERVICE_TERMINATING);
