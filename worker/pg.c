@@ -167,12 +167,15 @@ static void on_poll(uv_poll_t *h, int status, int events)
 {
 	struct kwg_pg *pg = h->data;
 
-	if (status < 0) {
-		pg_lost(pg, uv_strerror(status));
-		return;
-	}
+	/* While connecting, an error on the socket (libuv reports POLLERR as UV_EBADF) is the
+	 * connect's own failure: PQconnectPoll reads it, says what it was, and tries the next
+	 * address of the host if there is one. */
 	if (pg->state == PG_CONNECTING) {
 		pg_connect(pg);
+		return;
+	}
+	if (status < 0) {
+		pg_lost(pg, uv_strerror(status));
 		return;
 	}
 	if (events & UV_WRITABLE) {
