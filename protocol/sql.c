@@ -100,6 +100,19 @@ const char KWG_SQL_EMIT_DEDUPE[] =
     " AND q.key = u.k AND q.value = u.v::jsonb)"
     " ORDER BY n";
 
+/* Which Kestra made this database (protocol/kestra_schema.h): whether queues has the generation-1
+ * consumer columns, and the last successful Flyway migration's version, NULL when there is none.
+ * flyway_schema_history may not exist: query_to_xml runs its query only in the ELSE branch, which
+ * CASE evaluates only when the table is there (a plain subquery would fail to plan). */
+const char KWG_SQL_KESTRA_SCHEMA[] =
+    "SELECT (SELECT count(*) FROM information_schema.columns"
+    " WHERE table_schema = current_schema() AND table_name = 'queues'"
+    " AND column_name IN ('consumer_worker', 'consumer_group')) = 2,"
+    " CASE WHEN to_regclass('flyway_schema_history') IS NULL THEN NULL"
+    " ELSE (xpath('/table/row/v/text()', query_to_xml('SELECT version AS v"
+    " FROM flyway_schema_history WHERE success AND version IS NOT NULL"
+    " ORDER BY installed_rank DESC LIMIT 1', false, false, '')))[1]::text END";
+
 /* kwg.maintenance (active), kwg.worker_groups (key, paused, draining): kwg's own tables. */
 const char KWG_SQL_CONTROL_READ[] =
     "SELECT COALESCE((SELECT active FROM kwg.maintenance WHERE id = 1), false),"
@@ -213,6 +226,7 @@ const char KWG_SQL_LISTEN_JOBS[] = "LISTEN kwg_worker_job";
 
 const struct kwg_sql_statement kwg_sql_statements[] = {
     {"claim_group", KWG_SQL_CLAIM_GROUP},
+    {"kestra_schema", KWG_SQL_KESTRA_SCHEMA},
     {"claim_default", KWG_SQL_CLAIM_DEFAULT},
     {"running_upsert", KWG_SQL_RUNNING_UPSERT},
     {"mark_consumed", KWG_SQL_MARK_CONSUMED},

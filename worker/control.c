@@ -9,6 +9,7 @@
 
 #include "common/log.h"
 #include "protocol/broadcast.h"
+#include "protocol/kestra_schema.h"
 #include "protocol/queue.h"
 #include "protocol/sql.h"
 #include "worker/pg.h"
@@ -33,6 +34,7 @@ struct kwg_control {
 	long long offsets[STREAM__COUNT];
 	bool have_offsets[STREAM__COUNT];
 	bool busy, notified, listening, schema_warned, closed, first_flags;
+	bool kestra_checked, refused; /* the Kestra version of the database, read once */
 	unsigned ticks;
 	struct kwg_control_flags flags;
 	long long queued;
@@ -159,6 +161,8 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	c->busy = false;
+	if (c->refused)
+		return;
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		f.schema = true;
 		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
@@ -181,6 +185,36 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 	if (!c->closed)
 		kwg_log_warning("reading the control flags failed: %s",
 		                res ? kwg_pg_result_error(res) : error);
+}
+
+/* Once per process, on the first connection: the Kestra version of the database. */
+static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_control *c = userdata;
+	char msg[512];
+
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) != 1) {
+		if (!c->closed)
+			kwg_log_warning(
+			    "cannot tell which Kestra made this database (%s); going on",
+			    res ? kwg_pg_result_error(res) : error);
+		c->kestra_checked = res != NULL;
+		return;
+	}
+	c->kestra_checked = true;
+	switch (kwg_kestra_schema_judge(PQgetvalue(res, 0, 0)[0] == 't', PQgetvalue(res, 0, 1), msg,
+	                                sizeof(msg))) {
+	case KWG_KESTRA_SCHEMA_OK:
+		kwg_log_info("%s", msg);
+		break;
+	case KWG_KESTRA_SCHEMA_UNKNOWN:
+		kwg_log_notice("%s", msg);
+		break;
+	case KWG_KESTRA_SCHEMA_REFUSED:
+		c->refused = true;
+		c->ops.on_refused(c->ctx, msg);
+		break;
+	}
 }
 
 static void on_listening(void *userdata, PGresult *res, const char *error)
@@ -285,6 +319,9 @@ static void on_pg_state(void *userdata, bool connected)
 		c->listening = false;
 		return;
 	}
+	/* First, so that its verdict comes before the first flags (statements run in order). */
+	if (!c->kestra_checked)
+		(void)kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_kestra_schema, c);
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
 	/* kwg notify's channel: silent unless its trigger is installed. */
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_JOBS, 0, NULL, on_listening_jobs, c);

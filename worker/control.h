@@ -26,6 +26,9 @@ struct kwg_control_ops {
 	void (*on_flags)(void *ctx, const struct kwg_control_flags *flags);
 	/* WorkerJob rows were inserted (kwg notify's trigger): claim now. */
 	void (*on_jobs_queued)(void *ctx);
+	/* The database is not one kwg can work with (protocol/kestra_schema.h): why. Called before
+	 * the first on_flags, which then never comes. */
+	void (*on_refused)(void *ctx, const char *why);
 };
 
 int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,

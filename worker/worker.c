@@ -296,6 +296,16 @@ static void on_flags(void *ctx, const struct kwg_control_flags *f)
 	update_claiming(w);
 }
 
+/* The database is not a Kestra 1.x one: nothing was claimed; stop, saying why. */
+static void on_refused(void *ctx, const char *why)
+{
+	struct kwg_worker *w = ctx;
+
+	kwg_log_error("%s; refusing to work with it", why);
+	w->exit_code = 1;
+	worker_close(w);
+}
+
 /* kwg notify's trigger: WorkerJob rows were inserted; claim now rather than at the next poll. */
 static void on_jobs_queued(void *ctx)
 {
@@ -310,6 +320,7 @@ static const struct kwg_control_ops control_ops = {
     .on_kill = on_kill,
     .on_flags = on_flags,
     .on_jobs_queued = on_jobs_queued,
+    .on_refused = on_refused,
 };
 
 /* Why the worker claims nothing now, or NULL when it claims. */

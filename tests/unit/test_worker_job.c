@@ -13,6 +13,7 @@
 
 #include "common/buf.h"
 #include "common/clock.h"
+#include "protocol/kestra_schema.h"
 #include "protocol/log_entry.h"
 #include "protocol/state.h"
 #include "protocol/worker_job.h"
@@ -356,6 +357,37 @@ static void test_state_rules_table(void **state)
 	assert_int_equal(kwg_state_from_name("running"), KWG_STATE_UNKNOWN);
 }
 
+static void test_kestra_schema_verdicts(void **state)
+{
+	const struct {
+		bool gen1;
+		const char *version;
+		enum kwg_kestra_schema_verdict want;
+		const char *says;
+	} cases[] = {
+	    {true, "1.41", KWG_KESTRA_SCHEMA_OK, "Flyway version 1.41"},
+	    {true, "1.1", KWG_KESTRA_SCHEMA_OK, "Kestra 1.x database"},
+	    {true, NULL, KWG_KESTRA_SCHEMA_UNKNOWN, "no Flyway history"},
+	    {true, "", KWG_KESTRA_SCHEMA_UNKNOWN, "no Flyway history"},
+	    {true, "3.1", KWG_KESTRA_SCHEMA_REFUSED, "version 3.1: kwg speaks Kestra 1.x"},
+	    {true, "2.0.05", KWG_KESTRA_SCHEMA_REFUSED, "version 2.0.05"},
+	    {true, "x", KWG_KESTRA_SCHEMA_REFUSED, "version x"},
+	    {false, "1.41", KWG_KESTRA_SCHEMA_REFUSED,
+	     "(Flyway version 1.41): it is not a Kestra 1.x"},
+	    {false, NULL, KWG_KESTRA_SCHEMA_REFUSED, "consumer_group columns: it is not"},
+	};
+	char msg[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(
+		    kwg_kestra_schema_judge(cases[i].gen1, cases[i].version, msg, sizeof(msg)),
+		    cases[i].want);
+		if (!strstr(msg, cases[i].says))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].says, msg);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -373,6 +405,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_job_decodes_trigger),
 	    cmocka_unit_test(test_worker_job_state_rules_allow_failure_without_retry),
 	    cmocka_unit_test(test_state_rules_table),
+	    cmocka_unit_test(test_kestra_schema_verdicts),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
