@@ -21,7 +21,7 @@ done
 pg=$(docker ps -q --filter "label=com.docker.swarm.service.name=kestra_${tenant}_postgres" | head -n 1)
 [ -n "$pg" ] || { echo "backup-tenant.sh: no running kestra_${tenant}_postgres task on this node (run it where the tenant's database is: docker service ps kestra_${tenant}_postgres)" >&2; exit 1; }
 mkdir -p "$dir"
-stamp=$(date -u +%Y%m%dT%H%M%SZ)
+stamp=$(date -u +%Y%m%dT%H%M%S%3NZ) # milliseconds: two backups in one second stay apart
 dump=$dir/kestra_${tenant}_${stamp}.dump
 docker exec "$pg" pg_dump -U kestra -d kestra -Fc >"$dump.partial"
 mv "$dump.partial" "$dump"

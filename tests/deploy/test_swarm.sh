@@ -91,21 +91,12 @@ pass "the gpu worker of the stack registered"
 
 WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
-jobs() { # jobs FROM TO: WorkerJobs s<FROM>…s<TO> of group gpu, each a one-second shell task
-  psql_in "INSERT INTO queues (type, key, value, consumer_group)
-    SELECT '$WJ', 's' || i, jsonb_build_object('type', 'task',
-      'taskRun', jsonb_build_object('tenantId', 'main', 'id', 's' || i, 'executionId', 'x' || i,
-        'namespace', 'n', 'flowId', 'f', 'taskId', 't', 'state', jsonb_build_object('current', 'CREATED',
-        'histories', jsonb_build_array(jsonb_build_object('state', 'CREATED', 'date', '2025-09-02T10:15:30.101234Z')))),
-      'task', jsonb_build_object('id', 't', 'type', 'io.kestra.plugin.scripts.shell.Commands',
-        'commands', '[\"sleep 1\", \"echo done\"]', 'taskRunner', jsonb_build_object('type', 'io.kestra.plugin.core.runner.Process')),
-      'runContext', '{}'::jsonb), 'gpu'
-    FROM generate_series($1, $2) i" >/dev/null
-}
+# it_jobs (tests/lib/it.sh) inserts through sql: here, the tenant's database in its container.
+sql() { psql_in "$1" >/dev/null; }
 finals() { psql_in "SELECT count(*) FROM queues WHERE type = '$WTR' AND value->'taskRun'->'state'->>'current' <> 'RUNNING'"; }
 
 t0=$SECONDS
-( for b in $(seq 0 29); do jobs $((b * 10 + 1)) $((b * 10 + 10)); sleep 0.5; done ) &
+( for b in $(seq 1 30); do it_jobs "s$b-" 10 gpu '["sleep 1", "echo done"]'; sleep 0.5; done ) &
 producer=$!
 sleep 3
 docker service scale --detach=false "${stack}_kwg-gpu=3" >/dev/null 2>&1
@@ -145,7 +136,6 @@ echo "figures: 300 tasks in ${elapsed}s; scale 3 → 0 drained in ${drain_s}s; $
 rows=$(psql_in "SELECT count(*) FROM queues")
 for i in 1 2 3; do
   dump=$("$swarm/backup-tenant.sh" "$tenant" --dir "$IT_TMP/backups" --keep 2 2>&1 | tail -n 1)
-  sleep 1
 done
 expect_eq "$(ls "$IT_TMP/backups" | grep -c '\.dump$')" 2 "backup-tenant.sh keeps the newest two"
 [ -s "$dump" ] && pass "backup-tenant.sh writes a dump ($(du -h "$dump" | cut -f1))" || fail "no dump: $dump"
