@@ -24,6 +24,9 @@ struct kwg_docker {
 	char version[16]; /* "1.41" */
 	struct kwg_docker_req *reqs;
 	bool freeing;
+	/* The version negotiation's caller (one at a time); nothing to free if it is cancelled. */
+	kwg_docker_done_fn negotiated;
+	void *negotiated_userdata;
 };
 
 struct kwg_docker_req {
@@ -245,38 +248,26 @@ static long version_number(const char *v)
 	return major * 1000 + minor;
 }
 
-struct negotiation {
-	struct kwg_docker *d;
-	kwg_docker_done_fn done;
-	void *userdata;
-};
-
 static void on_version(void *userdata, long status, const char *body, size_t len, const char *error)
 {
-	struct negotiation *n = userdata;
+	struct kwg_docker *d = userdata;
 	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
 	const char *v = json_string_value(json_object_get(j, "ApiVersion"));
 
 	if (v && version_number(v) < version_number(KWG_DOCKER_API_MAX))
-		(void)snprintf(n->d->version, sizeof(n->d->version), "%s", v);
+		(void)snprintf(d->version, sizeof(d->version), "%s", v);
 	json_decref(j);
-	n->done(n->userdata, status, body, len, error);
-	free(n);
+	d->negotiated(d->negotiated_userdata, status, body, len, error);
 }
 
 int kwg_docker_negotiate(struct kwg_docker *d, kwg_docker_done_fn done, void *userdata)
 {
-	struct negotiation *n = malloc(sizeof(*n));
-
-	if (!n)
-		return -ENOMEM;
-	*n = (struct negotiation){d, done, userdata};
+	d->negotiated = done;
+	d->negotiated_userdata = userdata;
 	/* Unversioned: the daemon answers whatever its API version. */
 	d->version[0] = '\0';
-	if (!kwg_docker_request(d, "GET", "/version", NULL, NULL, on_version, n)) {
-		free(n);
+	if (!kwg_docker_request(d, "GET", "/version", NULL, NULL, on_version, d))
 		return -ENOMEM;
-	}
 	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
 	return 0;
 }
