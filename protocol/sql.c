@@ -105,9 +105,8 @@ const char KWG_SQL_EMIT_DEDUPE[] =
  * flyway_schema_history may not exist: query_to_xml runs its query only in the ELSE branch, which
  * CASE evaluates only when the table is there (a plain subquery would fail to plan). */
 const char KWG_SQL_KESTRA_SCHEMA[] =
-    "SELECT (SELECT count(*) FROM information_schema.columns"
-    " WHERE table_schema = current_schema() AND table_name = 'queues'"
-    " AND column_name IN ('consumer_worker', 'consumer_group')) = 2,"
+    "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
+    " AND attname IN ('consumer_worker', 'consumer_group') AND NOT attisdropped) = 2,"
     " CASE WHEN to_regclass('flyway_schema_history') IS NULL THEN NULL"
     " ELSE (xpath('/table/row/v/text()', query_to_xml('SELECT version AS v"
     " FROM flyway_schema_history WHERE success AND version IS NOT NULL"
