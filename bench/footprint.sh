@@ -10,7 +10,8 @@ source bench/lib.sh
 bench_start footprint
 tmp=$BENCH_TMP
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
-: >"$tmp/idle" ; : >"$tmp/busy" ; : >"$tmp/start"
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
+: >"$tmp/idle" ; : >"$tmp/busy" ; : >"$tmp/start" ; : >"$tmp/idle_pss" ; : >"$tmp/anon"
 for run in $(seq "$runs"); do
   t0=$(date +%s%N)
   build/bench/kwg worker --database-url "$DB" --group fp --concurrency 64 --default-runner process \
@@ -20,6 +21,8 @@ for run in $(seq "$runs"); do
   echo "scale=1; ($(date +%s%N) - $t0) / 1000000" | bc >>"$tmp/start"
   sleep 2
   rss_kib "$worker" >>"$tmp/idle"
+  pss_kib "$worker" >>"$tmp/idle_pss"
+  awk '/^Anonymous:/ {print $2}' "/proc/$worker/smaps_rollup" >>"$tmp/anon"
   bench_jobs "f$run-" 64 fp "$(bench_shell_task '["echo running", "sleep 5"]' "$PROCESS_RUNNER")"
   until [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' LIKE 'f$run-%' AND value->>'message' = 'running'")" == 64 ]; do
     sleep 0.05
@@ -38,6 +41,8 @@ out=${KWGB_RESULTS:-bench/results}/footprint-$(date +%Y-%m-%d).md
   echo "| | kwg | target (issue 7) |"
   echo "|---|---|---|"
   echo "| RSS idle | $(echo "scale=1; $(bench_p50 "$tmp/idle") / 1024" | bc) MiB | ≤ 8 MB |"
+  echo "| … of which anonymous (heap, stacks) | $(echo "scale=1; $(bench_p50 "$tmp/anon") / 1024" | bc) MiB | |"
+  echo "| PSS idle (shared library pages divided among the processes mapping them) | $(echo "scale=1; $(bench_p50 "$tmp/idle_pss") / 1024" | bc) MiB | |"
   echo "| RSS with 64 running tasks (children excluded) | $(echo "scale=1; $(bench_p50 "$tmp/busy") / 1024" | bc) MiB | ≤ 32 MB |"
   echo "| start → first claim poll | $(bench_p50 "$tmp/start") ms | ≤ 50 ms |"
 } | tee "$out"

@@ -17,9 +17,17 @@
 #include "runner/cgroup.h"
 #include "sandbox/sandbox.h"
 
+/* A spare's cgroup join takes the cgroup_threadgroup_rwsem for writing, and while it waits for its
+ * RCU grace period every fork and exit on the machine waits with it: the first spare is parked once
+ * the worker's start (its database connections: the server forks a process for each) is over, and
+ * each next one once the task that took the last has started its processes. */
+#define FIRST_PARK_DELAY_MS 200
+#define NEXT_PARK_DELAY_MS 10
+
 struct kwg_spare {
 	const struct kwg_spare_config *cfg;
 	struct kwg_spare_exec parked; /* proc NULL: none */
+	uv_timer_t timer;             /* the next park */
 	unsigned seq;
 	bool warned;
 };
@@ -126,6 +134,14 @@ static int park(struct kwg_spare *s)
 	return r;
 }
 
+static void on_park_timer(uv_timer_t *t)
+{
+	struct kwg_spare *s = t->data;
+
+	if (!s->parked.proc)
+		(void)park(s);
+}
+
 int kwg_spare_new(const struct kwg_spare_config *cfg, struct kwg_spare **ret)
 {
 	struct kwg_spare *s = calloc(1, sizeof(*s));
@@ -133,7 +149,10 @@ int kwg_spare_new(const struct kwg_spare_config *cfg, struct kwg_spare **ret)
 	if (!s)
 		return -ENOMEM;
 	s->cfg = cfg;
-	(void)park(s);
+	s->parked = (struct kwg_spare_exec){.spec_sock = -1, .status_fd = -1};
+	uv_timer_init(cfg->loop, &s->timer);
+	s->timer.data = s;
+	uv_timer_start(&s->timer, on_park_timer, FIRST_PARK_DELAY_MS, 0);
 	*ret = s;
 	return 0;
 }
@@ -148,7 +167,8 @@ bool kwg_spare_take(struct kwg_spare *s, const struct kwg_process_cbs *cbs, void
 		*out = s->parked;
 		s->parked = (struct kwg_spare_exec){.spec_sock = -1, .status_fd = -1};
 	}
-	(void)park(s);
+	if (!uv_is_active((uv_handle_t *)&s->timer))
+		uv_timer_start(&s->timer, on_park_timer, NEXT_PARK_DELAY_MS, 0);
 	return taken;
 }
 
@@ -160,10 +180,15 @@ int kwg_spare_send(int spec_sock, int spec_fd)
 	return r;
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 void kwg_spare_free(struct kwg_spare *s)
 {
 	if (!s)
 		return;
 	discard(&s->parked);
-	free(s);
+	uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }

@@ -28,10 +28,11 @@ struct kwg_spare_exec {
 	int spec_sock, status_fd;
 };
 
-/* Starts the first spare. cfg borrowed for the object's life. 0 or -errno. */
+/* The first spare is parked shortly after (off the worker's start). cfg borrowed for the object's
+ * life. 0 or -errno. */
 int kwg_spare_new(const struct kwg_spare_config *cfg, struct kwg_spare **ret);
-/* Hands the parked kwg-exec over and starts the next one; false when none is parked (it died, or
- * could not be started: the caller spawns kwg-exec itself). */
+/* Hands the parked kwg-exec over and parks the next one a moment later; false when none is parked
+ * (it died, is not parked yet, or could not be started: the caller spawns kwg-exec itself). */
 bool kwg_spare_take(struct kwg_spare *s, const struct kwg_process_cbs *cbs, void *userdata,
                     struct kwg_spare_exec *out);
 /* Sends the spec (a memfd) to a taken kwg-exec and closes spec_sock. 0 or -errno (-EPIPE: it
