@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Kestra's Pebble subset (kestra-script-tasks.md §8, docs/templating.md): renders one template
+ * string against a variables map, in strict mode. Expressions, tags, Kestra's filters and
+ * functions. The functions that reach outside (secret, read, kv, fileURI) go through hooks the
+ * caller supplies. Pure: no I/O, no clock (the caller gives "now"). */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/err.h"
+
+/* Hooks for the functions that need the world outside the renderer. Any hook may be NULL: the
+ * function then fails with "function 'NAME' is not available here". Each returns 0 and a new
+ * result, or a negative errno with err set (the renderer adds where in the template it was). */
+struct kwg_template_hooks {
+	void *userdata;
+	/* secret('NAME'): the decoded value, new in *ret. -ENOENT when there is no such secret (the
+	 * renderer then fails with Kestra's "Cannot find secret for key 'NAME'."). The hook registers
+	 * the value for log masking. */
+	int (*secret)(void *userdata, const char *name, char **ret, struct kwg_err *err);
+	/* read(path): a kestra:// URI or a namespace file path; the bytes, new in *ret (NUL added,
+	 * length in *ret_len). */
+	int (*read)(void *userdata, const char *path, char **ret, size_t *ret_len,
+	            struct kwg_err *err);
+	/* kv(key, namespace or NULL, errorOnMissing): the value, new in *ret; -ENOENT when missing
+	 * (the renderer returns null or fails as errorOnMissing says). */
+	int (*kv)(void *userdata, const char *key, const char *ns, json_t **ret, struct kwg_err *err);
+	/* fileURI(path): the kestra:// URI of a namespace file, new in *ret. */
+	int (*file_uri)(void *userdata, const char *path, char **ret, struct kwg_err *err);
+};
+
+struct kwg_template_opts {
+	const json_t *vars;                     /* the variables map (borrowed, never changed) */
+	const struct kwg_template_hooks *hooks; /* NULL: no hooks */
+	int64_t now_us;                         /* now(), in µs since the epoch (UTC) */
+	/* Seed for uuid()/id()/randomInt (any value; 0 is fine): kept pure and repeatable. */
+	uint64_t seed;
+};
+
+/* Largest rendered output, and the deepest render()/renderOnce() nesting. */
+#define KWG_TEMPLATE_MAX_OUTPUT (16u << 20)
+#define KWG_TEMPLATE_MAX_DEPTH 16
+
+/* Renders tmpl (NUL-terminated). A string without '{' comes back unchanged (copied). Returns 0
+ * and *ret (new), or:
+ *  -EINVAL: a rendering error as Kestra reports it (an undefined variable: "Unable to find
+ *    `x` used in the expression `x.y` at line 1"; a missing secret; a bad filter argument);
+ *  -EBADMSG: a syntax error (err names the line and what was expected);
+ *  -EOPNOTSUPP: a construct kwg does not support (err names the filter, function, test or tag);
+ *  -EMSGSIZE: the output would pass KWG_TEMPLATE_MAX_OUTPUT;
+ *  -ENOMEM.
+ * err always says which part of tmpl failed. */
+int kwg_template_render(const char *tmpl, const struct kwg_template_opts *opts, char **ret,
+                        struct kwg_err *err);
+
+/* True when s holds something the renderer would act on (a '{'). */
+bool kwg_template_needs_render(const char *s);
