@@ -638,7 +638,7 @@ static const char *const zone_long_names[][2] = {
     {"UTC", "Coordinated Universal Time"},
     {"GMT", "Greenwich Mean Time"},
     {"BST", "British Summer Time"},
-    {"IST", "Irish Standard Time"},
+    {"IST", "India Standard Time"},
     {"WET", "Western European Standard Time"},
     {"WEST", "Western European Summer Time"},
     {"CET", "Central European Standard Time"},
@@ -1781,10 +1781,6 @@ int kwg_datetime_add(const struct kwg_datetime *d, int64_t amount, const char *u
 	r = shown_init(d, &z, &s, err);
 	if (r < 0)
 		goto out;
-	/* 10^13 days is far beyond year 9999 either way; bounding first keeps the products small.
-	 */
-	if (amount > 4000000000000000000LL || amount < -4000000000000000000LL)
-		goto range;
 	if (units[u].nanos) {
 		int64_t per_s = 1000000000 / (units[u].nanos < 1000000000 ? units[u].nanos : 1);
 		int64_t secs, nanos;
