@@ -1289,14 +1289,14 @@ static bool parse_iso(const char *s, struct parsed *p)
 			return false;
 		p->second = (int)v;
 		if (*s == '.') {
-			const char *start = ++s;
-			int n = read_digits(&s, 0, 9, &v);
+			int n;
+			s++;
+			n = read_digits(&s, 0, 9, &v);
 			if (n < 0 || isdigit((unsigned char)*s))
 				return false;
 			for (int i = n; i < 9; i++)
 				v *= 10;
 			p->nano = (int32_t)v;
-			(void)start;
 		}
 	}
 	if (read_iso_offset(&s, &p->offset))
@@ -1666,6 +1666,25 @@ static int resolve(const struct parsed *p, const char *text, const char *zone,
 	return 0;
 }
 
+/* Rejects the patterns Java's DateTimeFormatter.ofPattern rejects (letter counts, reserved
+ * characters), with the same messages as formatting, by formatting the epoch with it. */
+static int check_pattern(const char *pattern, struct kwg_err *err)
+{
+	struct zone z = {.kind = ZONE_OFFSET, .id = "Z"};
+	struct kwg_datetime epoch = {0};
+	struct kwg_buf b;
+	struct shown sh;
+	int r;
+
+	r = shown_init(&epoch, &z, &sh, err);
+	if (r < 0)
+		return r;
+	kwg_buf_init(&b, MAX_OUTPUT);
+	r = format_pattern(&b, pattern, &sh, err);
+	kwg_buf_done(&b);
+	return r == -EMSGSIZE ? 0 : r;
+}
+
 int kwg_datetime_parse(const char *text, const char *existing_format, const char *zone,
                        struct kwg_datetime *ret, struct kwg_err *err)
 {
@@ -1709,6 +1728,9 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 		if (strlen(pattern) > MAX_PATTERN)
 			return kwg_err_set(err, -EINVAL, "date pattern longer than %d bytes",
 			                   MAX_PATTERN);
+		r = check_pattern(pattern, err);
+		if (r < 0)
+			return r;
 		r = parse_pattern(&s, &pattern, false, &p, 0, &perr);
 		if (r == 0 && *s != '\0')
 			r = -EINVAL;
@@ -1732,7 +1754,9 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 void kwg_datetime_from_epoch(int64_t epoch_s, int32_t nano, struct kwg_datetime *ret)
 {
 	memset(ret, 0, sizeof(*ret));
-	ret->epoch_s = epoch_s + floor_div(nano, 1000000000);
+	/* Saturates: a date that far out is refused by every other call anyway. */
+	if (__builtin_add_overflow(epoch_s, floor_div(nano, 1000000000), &ret->epoch_s))
+		ret->epoch_s = epoch_s < 0 ? INT64_MIN : INT64_MAX;
 	ret->nano = (int32_t)floor_mod(nano, 1000000000);
 }
 
