@@ -507,7 +507,7 @@ static int zone_load(const char *id, struct zone *z, struct kwg_err *err)
 		id = "UTC";
 	if (strlen(id) >= sizeof(z->id))
 		return kwg_err_set(err, -EINVAL, "invalid time zone '%.64s'", id);
-	if (id[0] == 'Z' || id[0] == '+' || id[0] == '-') {
+	if (strcmp(id, "Z") == 0 || id[0] == '+' || id[0] == '-') {
 		if (!parse_offset_id(id, &off))
 			return kwg_err_set(err, -EINVAL, "invalid time zone offset '%s'", id);
 		z->kind = ZONE_OFFSET;
