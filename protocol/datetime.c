@@ -200,45 +200,47 @@ static const char *posix_abbr(const char *s, char *abbr, size_t size)
 	return n >= 3 ? s : NULL;
 }
 
+/* "m.w.d" of an M rule date. */
+static const char *posix_month_rule(const char *s, struct posix_date *d)
+{
+	long v[3];
+	char *end;
+
+	for (int i = 0; i < 3; i++) {
+		if ((i > 0 && *s++ != '.') || !isdigit((unsigned char)*s))
+			return NULL;
+		v[i] = strtol(s, &end, 10);
+		s = end;
+	}
+	if (v[0] < 1 || v[0] > 12 || v[1] < 1 || v[1] > 5 || v[2] < 0 || v[2] > 6)
+		return NULL;
+	d->m = (int)v[0];
+	d->w = (int)v[1];
+	d->d = (int)v[2];
+	return s;
+}
+
 static const char *posix_rule_date(const char *s, struct posix_date *d)
 {
-	char *end;
-	long v[3];
-
 	d->time = 7200;
 	if (*s == 'M') {
 		d->kind = 'M';
-		s++;
-		for (int i = 0; i < 3; i++) {
-			if (i > 0 && *s++ != '.')
-				return NULL;
-			if (!isdigit((unsigned char)*s))
-				return NULL;
-			v[i] = strtol(s, &end, 10);
-			s = end;
-		}
-		if (v[0] < 1 || v[0] > 12 || v[1] < 1 || v[1] > 5 || v[2] < 0 || v[2] > 6)
-			return NULL;
-		d->m = (int)v[0];
-		d->w = (int)v[1];
-		d->d = (int)v[2];
+		s = posix_month_rule(s + 1, d);
 	} else {
+		long v;
+		char *end;
 		d->kind = *s == 'J' ? 'J' : 'N';
-		if (*s == 'J')
-			s++;
+		s += *s == 'J';
 		if (!isdigit((unsigned char)*s))
 			return NULL;
-		v[0] = strtol(s, &end, 10);
+		v = strtol(s, &end, 10);
 		s = end;
-		if (v[0] < (d->kind == 'J' ? 1 : 0) || v[0] > 365)
+		if (v < (d->kind == 'J' ? 1 : 0) || v > 365)
 			return NULL;
-		d->n = (int)v[0];
+		d->n = (int)v;
 	}
-	if (*s == '/') {
+	if (s && *s == '/')
 		s = posix_time(s + 1, &d->time);
-		if (!s)
-			return NULL;
-	}
 	return s;
 }
 
@@ -397,65 +399,38 @@ static int tzif_load(struct zone *z, const char *id)
 /* Java's ZoneOffset.of: "Z", ±h, ±hh, ±hh:mm, ±hhmm, ±hh:mm:ss, ±hhmmss; |offset| <= 18:00. */
 static bool parse_offset_id(const char *s, int32_t *ret)
 {
-	size_t n = strlen(s);
-	int h, m = 0, sec = 0, sign;
+	/* The forms after the sign; '9' is a digit. */
+	static const char *const forms[] = {"9", "99", "99:99", "9999", "99:99:99", "999999"};
+	int digits[6] = {0}, n = 0, h, m, sec;
 
 	if (strcmp(s, "Z") == 0) {
 		*ret = 0;
 		return true;
 	}
-	if (n < 2 || (s[0] != '+' && s[0] != '-'))
+	if (s[0] != '+' && s[0] != '-')
 		return false;
-	sign = s[0] == '-' ? -1 : 1;
-	for (size_t i = 1; i < n; i++) {
-		if (!isdigit((unsigned char)s[i]) && s[i] != ':')
-			return false;
+	for (size_t f = 0; f < sizeof(forms) / sizeof(forms[0]) && n == 0; f++) {
+		size_t len = strlen(forms[f]), i;
+		if (strlen(s + 1) != len)
+			continue;
+		for (i = 0; i < len; i++) {
+			if (forms[f][i] == '9' ? !isdigit((unsigned char)s[1 + i])
+			                       : s[1 + i] != ':')
+				break;
+		}
+		for (size_t j = 0; i == len && j < len; j++) {
+			if (forms[f][j] == '9')
+				digits[n++] = s[1 + j] - '0';
+		}
 	}
-#define D2(i) ((s[i] - '0') * 10 + (s[(i) + 1] - '0'))
-	switch (n) {
-	case 2:
-		h = s[1] - '0';
-		break;
-	case 3:
-		h = D2(1);
-		break;
-	case 5:
-		if (s[3] == ':')
-			return false;
-		h = D2(1);
-		m = D2(3);
-		break;
-	case 6:
-		if (s[3] != ':')
-			return false;
-		h = D2(1);
-		m = D2(4);
-		break;
-	case 7:
-		if (s[3] == ':' || s[5] == ':')
-			return false;
-		h = D2(1);
-		m = D2(3);
-		sec = D2(5);
-		break;
-	case 9:
-		if (s[3] != ':' || s[6] != ':')
-			return false;
-		h = D2(1);
-		m = D2(4);
-		sec = D2(7);
-		break;
-	default:
+	if (n == 0)
 		return false;
-	}
-#undef D2
-	for (size_t i = 1; i < n; i++) {
-		if (s[i] == ':' && !(n >= 6 && (i == 3 || i == 6)))
-			return false;
-	}
+	h = n == 1 ? digits[0] : digits[0] * 10 + digits[1];
+	m = n >= 4 ? digits[2] * 10 + digits[3] : 0;
+	sec = n >= 6 ? digits[4] * 10 + digits[5] : 0;
 	if (h > 18 || m > 59 || sec > 59 || (h == 18 && (m || sec)))
 		return false;
-	*ret = sign * (h * 3600 + m * 60 + sec);
+	*ret = (s[0] == '-' ? -1 : 1) * (h * 3600 + m * 60 + sec);
 	return true;
 }
 
@@ -557,7 +532,7 @@ static int32_t zone_offset_at(const struct zone *z, int64_t t, char *abbr, size_
 
 	if (z->kind != ZONE_TZIF) {
 		if (abbr)
-			snprintf(abbr, size, "%s", z->id);
+			abbr[0] = '\0'; /* the zone's ID is its name */
 		return z->fixed;
 	}
 	if (z->n_times > 0 && t >= be64(z->times + 8 * (size_t)(z->n_times - 1)) && z->rule.valid) {
@@ -755,204 +730,226 @@ static const char *ordinal_suffix(int n)
 	return s[n >= 1 && n <= 3 ? n - 1 : 3];
 }
 
+/* The largest run of each pattern letter Java accepts (DateTimeFormatterBuilder.appendPattern). */
+static const struct {
+	char letter;
+	int max;
+} letter_counts[] = {
+    {'G', 5},  {'y', 19}, {'u', 19}, {'M', 5}, {'L', 5}, {'Q', 5}, {'q', 5}, {'d', 2}, {'D', 3},
+    {'E', 5},  {'a', 1},  {'h', 2},  {'K', 2}, {'k', 2}, {'H', 2}, {'m', 2}, {'s', 2}, {'S', 9},
+    {'n', 19}, {'N', 19}, {'A', 19}, {'V', 2}, {'z', 4}, {'O', 4}, {'X', 5}, {'x', 5}, {'Z', 5},
+};
+
+/* 0 when kwg prints and reads count letters c, else -EINVAL naming the letter. */
+static int check_letter(char c, int count, struct kwg_err *err)
+{
+	if (strchr("YwWecFgBv", c))
+		return kwg_err_set(err, -EINVAL, "unsupported pattern letter: %c", c);
+	if (c == 'V' && count != 2)
+		return kwg_err_set(err, -EINVAL, "pattern letter count must be 2: V");
+	if (c == 'O' && count != 1 && count != 4)
+		return kwg_err_set(err, -EINVAL, "pattern letter count must be 1 or 4: O");
+	for (size_t i = 0; i < sizeof(letter_counts) / sizeof(letter_counts[0]); i++) {
+		if (letter_counts[i].letter != c)
+			continue;
+		if (count > letter_counts[i].max)
+			return kwg_err_set(err, -EINVAL, "too many pattern letters: %c", c);
+		return 0;
+	}
+	return kwg_err_set(err, -EINVAL, "unknown pattern letter: %c", c);
+}
+
+/* Text, or its first 3 letters (count 3), or its first letter (narrow, count 5). */
+static int put_text(struct kwg_buf *b, const char *text, int count)
+{
+	return kwg_buf_printf(b, "%.*s", count == 4 ? 64 : count == 5 ? 1 : 3, text);
+}
+
+static int put_quarter(struct kwg_buf *b, int month, int count)
+{
+	int quarter = (month - 1) / 3 + 1;
+
+	if (count == 3)
+		return kwg_buf_printf(b, "Q%d", quarter);
+	if (count == 4)
+		return kwg_buf_printf(b, "%d%s quarter", quarter, ordinal_suffix(quarter));
+	return put_num(b, quarter, count == 2 ? 2 : 1);
+}
+
+static int64_t nano_of_day(const struct fields *f)
+{
+	return ((int64_t)f->hour * 3600 + f->minute * 60 + f->second) * 1000000000 + f->nano;
+}
+
+/* V, z, O, X, x, Z. */
+static int put_zone_field(struct kwg_buf *b, char c, int count, const struct shown *s)
+{
+	static const char *const x_zero[6] = {"", "+00", "+0000", "+00:00", "+0000", "+00:00"};
+	int32_t off = s->f.offset;
+
+	switch (c) {
+	case 'V':
+		return kwg_buf_puts(b, s->zone->id);
+	case 'z':
+		return put_zone_name(b, s, count == 4);
+	case 'O':
+		return put_localized_offset(b, off, count == 4);
+	case 'X':
+		return put_offset(b, off, count == 1 ? 1 : count + 1, "Z");
+	case 'x':
+		return put_offset(b, off, count == 1 ? 1 : count + 1, x_zero[count]);
+	default: /* Z */
+		if (count == 4)
+			return put_localized_offset(b, off, true);
+		return count == 5 ? put_offset(b, off, 6, "Z") : put_offset(b, off, 3, "+0000");
+	}
+}
+
 /* Prints one pattern letter run, or -EINVAL naming it. */
 static int put_field(struct kwg_buf *b, char c, int count, const struct shown *s,
                      struct kwg_err *err)
 {
+	static const int32_t pow10[10] = {1,      10,      100,      1000,      10000,
+	                                  100000, 1000000, 10000000, 100000000, 1000000000};
 	const struct fields *f = &s->f;
-	int quarter = (f->month - 1) / 3 + 1;
+	int r = check_letter(c, count, err);
 
-#define MAX_COUNT(n)                                                                               \
-	do {                                                                                       \
-		if (count > (n))                                                                   \
-			return kwg_err_set(err, -EINVAL, "too many pattern letters: %c", c);       \
-	} while (0)
+	if (r < 0)
+		return r;
 	switch (c) {
 	case 'G':
-		MAX_COUNT(5);
 		return kwg_buf_puts(b, count == 4 ? "Anno Domini" : count == 5 ? "A" : "AD");
 	case 'y':
 	case 'u':
-		MAX_COUNT(19);
-		if (count == 2)
-			return put_num(b, f->year % 100, 2);
-		return put_num(b, f->year, count);
+		return put_num(b, count == 2 ? f->year % 100 : f->year, count);
 	case 'M':
 	case 'L':
-		MAX_COUNT(5);
 		if (count <= 2)
 			return put_num(b, f->month, count);
-		if (count == 3)
-			return kwg_buf_printf(b, "%.3s", month_names[f->month - 1]);
-		if (count == 4)
-			return kwg_buf_puts(b, month_names[f->month - 1]);
-		return kwg_buf_printf(b, "%.1s", month_names[f->month - 1]);
+		return put_text(b, month_names[f->month - 1], count);
 	case 'Q':
 	case 'q':
-		MAX_COUNT(5);
-		if (count == 3)
-			return kwg_buf_printf(b, "Q%d", quarter);
-		if (count == 4)
-			return kwg_buf_printf(b, "%d%s quarter", quarter, ordinal_suffix(quarter));
-		return put_num(b, quarter, count == 2 ? 2 : 1);
+		return put_quarter(b, f->month, count);
 	case 'd':
-		MAX_COUNT(2);
 		return put_num(b, f->day, count);
 	case 'D':
-		MAX_COUNT(3);
 		return put_num(b, f->yday, count);
 	case 'E':
-		MAX_COUNT(5);
-		if (count == 4)
-			return kwg_buf_puts(b, day_names[f->wday - 1]);
-		return kwg_buf_printf(b, "%.*s", count == 5 ? 1 : 3, day_names[f->wday - 1]);
+		return put_text(b, day_names[f->wday - 1], count);
 	case 'a':
-		MAX_COUNT(1);
 		return kwg_buf_puts(b, f->hour < 12 ? "AM" : "PM");
 	case 'h':
-		MAX_COUNT(2);
 		return put_num(b, f->hour % 12 == 0 ? 12 : f->hour % 12, count);
 	case 'K':
-		MAX_COUNT(2);
 		return put_num(b, f->hour % 12, count);
 	case 'k':
-		MAX_COUNT(2);
 		return put_num(b, f->hour == 0 ? 24 : f->hour, count);
 	case 'H':
-		MAX_COUNT(2);
 		return put_num(b, f->hour, count);
 	case 'm':
-		MAX_COUNT(2);
 		return put_num(b, f->minute, count);
 	case 's':
-		MAX_COUNT(2);
 		return put_num(b, f->second, count);
-	case 'S': {
-		int32_t v = f->nano;
-		if (count > 9)
-			return kwg_err_set(err, -EINVAL, "too many pattern letters: S");
-		for (int i = count; i < 9; i++)
-			v /= 10;
-		return put_num(b, v, count);
-	}
+	case 'S': /* truncated, as Java's fraction printer */
+		return put_num(b, f->nano / pow10[9 - count], count);
 	case 'n':
-		MAX_COUNT(19);
 		return put_num(b, f->nano, count);
 	case 'N':
-		MAX_COUNT(19);
-		return put_num(b,
-		               ((int64_t)f->hour * 3600 + f->minute * 60 + f->second) * 1000000000 +
-		                   f->nano,
-		               count);
+		return put_num(b, nano_of_day(f), count);
 	case 'A':
-		MAX_COUNT(19);
-		return put_num(b,
-		               ((int64_t)f->hour * 3600 + f->minute * 60 + f->second) * 1000 +
-		                   f->nano / 1000000,
-		               count);
-	case 'V':
-		if (count != 2)
-			return kwg_err_set(err, -EINVAL, "pattern letter count must be 2: V");
-		return kwg_buf_puts(b, s->zone->id);
-	case 'z':
-		MAX_COUNT(4);
-		return put_zone_name(b, s, count == 4);
-	case 'O':
-		if (count != 1 && count != 4)
-			return kwg_err_set(err, -EINVAL, "pattern letter count must be 1 or 4: O");
-		return put_localized_offset(b, f->offset, count == 4);
-	case 'X':
-		MAX_COUNT(5);
-		return put_offset(b, f->offset, count == 1 ? 1 : count + 1, "Z");
-	case 'x':
-		MAX_COUNT(5);
-		return put_offset(b, f->offset, count == 1 ? 1 : count + 1,
-		                  count == 1   ? "+00"
-		                  : count == 3 ? "+00:00"
-		                  : count == 5 ? "+00:00"
-		                               : "+0000");
-	case 'Z':
-		MAX_COUNT(5);
-		if (count <= 3)
-			return put_offset(b, f->offset, 3, "+0000");
-		if (count == 4)
-			return put_localized_offset(b, f->offset, true);
-		return put_offset(b, f->offset, 6, "Z");
-	case 'Y':
-	case 'w':
-	case 'W':
-	case 'e':
-	case 'c':
-	case 'F':
-	case 'g':
-	case 'B':
-	case 'v':
-		return kwg_err_set(err, -EINVAL, "unsupported pattern letter: %c", c);
+		return put_num(b, nano_of_day(f) / 1000000, count);
 	default:
-		return kwg_err_set(err, -EINVAL, "unknown pattern letter: %c", c);
+		return put_zone_field(b, c, count, s);
 	}
-#undef MAX_COUNT
 }
 
-/* Walks a Java pattern: literals, 'quoted', '' and [optional] sections, all printed (a
- * ZonedDateTime has every field an optional section may ask for). */
+/* Reads a Java pattern one token at a time: a run of one letter, one literal character (from
+ * the text, a 'quoted' part or ''), or the start or end of an [optional] section. */
+enum token_kind { TOKEN_END, TOKEN_FIELD, TOKEN_LITERAL, TOKEN_OPEN, TOKEN_CLOSE };
+
+struct pattern_reader {
+	const char *p;
+	bool in_quote;
+	int depth;
+};
+
+struct token {
+	enum token_kind kind;
+	char c;
+	int count;
+};
+
+static int next_token(struct pattern_reader *rd, struct token *t, struct kwg_err *err)
+{
+	for (;;) {
+		char c = *rd->p;
+		t->c = c;
+		t->kind = TOKEN_LITERAL;
+		if (rd->in_quote && c == '\0')
+			return kwg_err_set(err, -EINVAL,
+			                   "date pattern ends inside a quoted literal");
+		if (c == '\'' && rd->p[1] == '\'') {
+			rd->p += 2;
+			return 0;
+		}
+		if (c == '\'') {
+			rd->in_quote = !rd->in_quote;
+			rd->p++;
+			continue;
+		}
+		if (rd->in_quote) {
+			rd->p++;
+			return 0;
+		}
+		break;
+	}
+	if (t->c == '\0') {
+		t->kind = TOKEN_END;
+		return 0;
+	}
+	if (isalpha((unsigned char)t->c) && (unsigned char)t->c < 0x80) {
+		t->kind = TOKEN_FIELD;
+		for (t->count = 0; *rd->p == t->c; rd->p++)
+			t->count++;
+		return 0;
+	}
+	rd->p++;
+	if (t->c == '[') {
+		t->kind = TOKEN_OPEN;
+		if (++rd->depth > 16)
+			return kwg_err_set(err, -EINVAL, "date pattern nests too deeply");
+	} else if (t->c == ']') {
+		t->kind = TOKEN_CLOSE;
+		if (--rd->depth < 0)
+			return kwg_err_set(err, -EINVAL, "date pattern has ']' without '['");
+	} else if (t->c == '#' || t->c == '{' || t->c == '}') {
+		return kwg_err_set(err, -EINVAL, "date pattern has reserved character '%c'", t->c);
+	}
+	return 0;
+}
+
+/* Prints a Java pattern; [optional] sections are printed (a ZonedDateTime has every field an
+ * optional section may ask for). */
 static int format_pattern(struct kwg_buf *b, const char *p, const struct shown *s,
                           struct kwg_err *err)
 {
-	int depth = 0, r = 0;
+	struct pattern_reader rd = {.p = p};
+	struct token t;
+	int r;
 
 	if (strlen(p) > MAX_PATTERN)
 		return kwg_err_set(err, -EINVAL, "date pattern longer than %d bytes", MAX_PATTERN);
-	while (*p && r == 0) {
-		char c = *p;
-		if (isalpha((unsigned char)c) && (unsigned char)c < 0x80) {
-			int count = 0;
-			while (*p == c) {
-				p++;
-				count++;
-			}
-			r = put_field(b, c, count, s, err);
-		} else if (c == '\'') {
-			p++;
-			if (*p == '\'') {
-				r = kwg_buf_putc(b, '\'');
-				p++;
-				continue;
-			}
-			for (;;) {
-				if (*p == '\0')
-					return kwg_err_set(
-					    err, -EINVAL,
-					    "date pattern ends inside a quoted literal");
-				if (*p == '\'' && p[1] == '\'') {
-					r = kwg_buf_putc(b, '\'');
-					p += 2;
-				} else if (*p == '\'') {
-					p++;
-					break;
-				} else {
-					r = kwg_buf_putc(b, *p++);
-				}
-				if (r < 0)
-					break;
-			}
-		} else if (c == '[') {
-			depth++;
-			p++;
-		} else if (c == ']') {
-			if (--depth < 0)
-				return kwg_err_set(err, -EINVAL,
-				                   "date pattern has ']' without '['");
-			p++;
-		} else if (c == '#' || c == '{' || c == '}') {
-			return kwg_err_set(err, -EINVAL, "date pattern has reserved character '%c'",
-			                   c);
-		} else {
-			r = kwg_buf_putc(b, c);
-			p++;
-		}
+	for (;;) {
+		r = next_token(&rd, &t, err);
+		if (r < 0 || t.kind == TOKEN_END)
+			return r;
+		if (t.kind == TOKEN_FIELD)
+			r = put_field(b, t.c, t.count, s, err);
+		else if (t.kind == TOKEN_LITERAL)
+			r = kwg_buf_putc(b, t.c);
+		if (r < 0)
+			return r;
 	}
-	return r;
 }
 
 enum named {
@@ -1260,6 +1257,47 @@ static bool read_iso_offset(const char **s, int32_t *ret)
 	return true;
 }
 
+/* ".fraction" of 0 to 9 digits (Java's ISO_LOCAL_TIME accepts a lone '.'). */
+static bool read_fraction(const char **sp, int32_t *ret)
+{
+	const char *s = *sp + 1;
+	int64_t v;
+	int n = read_digits(&s, 0, 9, &v);
+
+	if (n < 0 || isdigit((unsigned char)*s))
+		return false;
+	for (int i = n; i < 9; i++)
+		v *= 10;
+	*ret = (int32_t)v;
+	*sp = s;
+	return true;
+}
+
+/* HH:mm[:ss[.fraction]] */
+static bool read_iso_time(const char **sp, struct parsed *p)
+{
+	const char *s = *sp;
+	int64_t v;
+
+	if (read_digits(&s, 2, 2, &v) < 0)
+		return false;
+	p->hour = (int)v;
+	if (*s++ != ':' || read_digits(&s, 2, 2, &v) < 0)
+		return false;
+	p->minute = (int)v;
+	p->second = 0;
+	if (*s == ':') {
+		s++;
+		if (read_digits(&s, 2, 2, &v) < 0)
+			return false;
+		p->second = (int)v;
+		if (*s == '.' && !read_fraction(&s, &p->nano))
+			return false;
+	}
+	*sp = s;
+	return true;
+}
+
 /* ISO-8601 as Kestra reads it: date, optional 'T' time, optional offset, optional [zone]. */
 static bool parse_iso(const char *s, struct parsed *p)
 {
@@ -1276,29 +1314,8 @@ static bool parse_iso(const char *s, struct parsed *p)
 	if (*s != 'T' && *s != 't')
 		return false;
 	s++;
-	if (read_digits(&s, 2, 2, &v) < 0)
+	if (!read_iso_time(&s, p))
 		return false;
-	p->hour = (int)v;
-	if (*s++ != ':' || read_digits(&s, 2, 2, &v) < 0)
-		return false;
-	p->minute = (int)v;
-	p->second = 0;
-	if (*s == ':') {
-		s++;
-		if (read_digits(&s, 2, 2, &v) < 0)
-			return false;
-		p->second = (int)v;
-		if (*s == '.') {
-			int n;
-			s++;
-			n = read_digits(&s, 0, 9, &v);
-			if (n < 0 || isdigit((unsigned char)*s))
-				return false;
-			for (int i = n; i < 9; i++)
-				v *= 10;
-			p->nano = (int32_t)v;
-		}
-	}
 	if (read_iso_offset(&s, &p->offset))
 		p->has_offset = true;
 	if (*s == '[') {
@@ -1334,7 +1351,8 @@ static int fixed_width(char c, int count)
 	return 1;
 }
 
-/* Digits the next adjacent numeric fields of the pattern need. */
+/* Digits the next adjacent numeric fields of the pattern need (Java's adjacent value parsing:
+ * "yyyyMMdd" reads the year from what the month and day leave). */
 static int reserved_width(const char *p)
 {
 	int total = 0;
@@ -1353,13 +1371,27 @@ static int reserved_width(const char *p)
 	return total;
 }
 
+/* ":MM" or "MM" (as colon says) when digits follow; false with *p unchanged otherwise. */
+static bool read_offset_part(const char **p, bool colon, int64_t *ret)
+{
+	const char *q = *p;
+
+	if (colon && *q++ != ':')
+		return false;
+	if (!isdigit((unsigned char)q[0]) || !isdigit((unsigned char)q[1]))
+		return false;
+	*ret = (q[0] - '0') * 10 + (q[1] - '0');
+	*p = q + 2;
+	return true;
+}
+
 /* Offsets by X/x/Z pattern letters: the zero text or ±HH[[:]MM[[:]SS]]. */
 static bool read_pattern_offset(const char **s, char c, int count, int32_t *ret)
 {
+	bool colon = (c == 'Z' && count == 5) || (c != 'Z' && (count == 3 || count == 5));
+	bool seconds = c == 'Z' || count >= 4;
 	const char *p = *s;
 	int64_t h, m = 0, sec = 0;
-	bool colon =
-	    (c == 'Z' && count == 5) || ((c == 'X' || c == 'x') && (count == 3 || count == 5));
 	int sign;
 
 	if (*p == 'Z' && (c == 'X' || (c == 'Z' && count == 5))) {
@@ -1372,17 +1404,8 @@ static bool read_pattern_offset(const char **s, char c, int count, int32_t *ret)
 	sign = *p++ == '-' ? -1 : 1;
 	if (read_digits(&p, 2, 2, &h) < 0)
 		return false;
-	if ((!colon || *p == ':') && isdigit((unsigned char)p[colon ? 1 : 0])) {
-		p += colon;
-		if (read_digits(&p, 2, 2, &m) < 0)
-			return false;
-		if ((!colon || *p == ':') && isdigit((unsigned char)p[colon ? 1 : 0]) &&
-		    (count >= 4 || c == 'Z')) {
-			p += colon;
-			if (read_digits(&p, 2, 2, &sec) < 0)
-				return false;
-		}
-	}
+	if (read_offset_part(&p, colon, &m) && seconds)
+		(void)read_offset_part(&p, colon, &sec);
 	if (h > 18 || m > 59 || sec > 59)
 		return false;
 	*ret = (int32_t)(sign * (h * 3600 + m * 60 + sec));
@@ -1390,277 +1413,261 @@ static bool read_pattern_offset(const char **s, char c, int count, int32_t *ret)
 	return true;
 }
 
-static int parse_field(const char **s, char c, int count, const char *rest, struct parsed *p,
-                       struct kwg_err *err)
+static int clamp_small(int64_t v)
 {
-	int64_t v;
-	int width, avail = 0, i;
+	return v > 999 ? 999 : (int)v;
+}
 
-	if (is_numeric_letter(c) && !((c == 'M' || c == 'L') && count > 2) &&
-	    !((c == 'Q' || c == 'q') && count > 2)) {
-		int reserve = reserved_width(rest);
-		while (isdigit((unsigned char)(*s)[avail]) && avail < 30)
-			avail++;
-		if (c == 'S') {
-			width = count;
-		} else if (count >= 2 && c != 'y' && c != 'u' && c != 'n') {
-			width = count;
-		} else if (c == 'y' && count == 2) {
-			width = 2;
-		} else {
-			width = avail - reserve;
-			if (width > 18)
-				width = 18;
-			if (width < count)
-				width = count;
-		}
-		if (read_digits(s, width, width, &v) < 0)
-			return -EINVAL;
-		switch (c) {
-		case 'y':
-		case 'u':
-			p->year = count == 2 ? 2000 + v : v;
-			break;
-		case 'M':
-		case 'L':
-			p->month = v > 99 ? 99 : (int)v;
-			break;
-		case 'd':
-			p->day = v > 99 ? 99 : (int)v;
-			break;
-		case 'D':
-			p->yday = v > 999 ? 999 : (int)v;
-			break;
-		case 'H':
-			p->hour = v > 99 ? 99 : (int)v;
-			break;
-		case 'k':
-			p->hour = v == 24 ? 0 : v > 99 ? 99 : (int)v;
-			break;
-		case 'h':
-			p->hour12 = v == 12 ? 0 : v > 99 ? 99 : (int)v;
-			break;
-		case 'K':
-			p->hour12 = v > 99 ? 99 : (int)v;
-			break;
-		case 'm':
-			p->minute = v > 99 ? 99 : (int)v;
-			break;
-		case 's':
-			p->second = v > 99 ? 99 : (int)v;
-			break;
-		case 'S':
-			for (i = count; i < 9; i++)
-				v *= 10;
-			p->nano = (int32_t)v;
-			break;
-		case 'n':
-			if (v > 999999999)
-				return -EINVAL;
-			p->nano = (int32_t)v;
-			break;
-		default: /* Q, q: read and ignored */
-			break;
-		}
-		return 0;
-	}
+static void store_number(char c, int count, int64_t v, struct parsed *p)
+{
 	switch (c) {
-	case 'G':
-		return match_name(s, (const char *const[]){"AD", "Anno Domini"}, 2, 0) < 0 ? -EINVAL
-		                                                                           : 0;
+	case 'y':
+	case 'u':
+		p->year = count == 2 ? 2000 + v : v;
+		break;
 	case 'M':
 	case 'L':
-		i = match_name(s, month_names, 12, count == 3 ? 3 : 0);
-		if (i < 0)
-			return -EINVAL;
-		p->month = i + 1;
-		return 0;
-	case 'E':
-		i = match_name(s, day_names, 7, count == 4 ? 0 : 3);
-		if (i < 0)
-			return -EINVAL;
-		p->wday = i + 1;
-		return 0;
-	case 'a':
-		i = match_name(s, (const char *const[]){"AM", "PM"}, 2, 0);
-		if (i < 0)
-			return -EINVAL;
-		p->ampm = i;
-		return 0;
-	case 'V':
-		if (!read_zone_id(s, p->zone, sizeof(p->zone)))
-			return -EINVAL;
-		return 0;
-	case 'X':
-	case 'x':
-	case 'Z':
-		if (c == 'Z' && count == 4) {
-			if (strncmp(*s, "GMT", 3) != 0)
-				return -EINVAL;
-			*s += 3;
-			if (**s != '+' && **s != '-') {
-				p->has_offset = true;
-				p->offset = 0;
-				return 0;
-			}
-			if (!read_pattern_offset(s, 'X', 3, &p->offset))
-				return -EINVAL;
-		} else if (c == 'x' && (**s == '+' || **s == '-') &&
-		           strncmp(*s + 1, "00", 2) == 0 && !isdigit((unsigned char)(*s)[3]) &&
-		           (*s)[3] != ':') {
-			*s += 3;
-			p->offset = 0;
-		} else if (!read_pattern_offset(s, c, count, &p->offset)) {
-			return -EINVAL;
-		}
-		p->has_offset = true;
-		return 0;
-	default:
-		return kwg_err_set(err, -EINVAL, "pattern letter '%c' is not supported for parsing",
-		                   c);
+		p->month = clamp_small(v);
+		break;
+	case 'd':
+		p->day = clamp_small(v);
+		break;
+	case 'D':
+		p->yday = clamp_small(v);
+		break;
+	case 'H':
+		p->hour = clamp_small(v);
+		break;
+	case 'k':
+		p->hour = v == 24 ? 0 : clamp_small(v);
+		break;
+	case 'h':
+		p->hour12 = v == 12 ? 0 : clamp_small(v);
+		break;
+	case 'K':
+		p->hour12 = clamp_small(v);
+		break;
+	case 'm':
+		p->minute = clamp_small(v);
+		break;
+	case 's':
+		p->second = clamp_small(v);
+		break;
+	case 'S':
+		for (int i = count; i < 9; i++)
+			v *= 10;
+		p->nano = (int32_t)v;
+		break;
+	case 'n':
+		p->nano = (int32_t)v;
+		break;
+	default: /* Q, q: read and ignored */
+		break;
 	}
 }
 
-/* The end of an optional section starting after '[': the matching ']' (or the end). */
-static const char *skip_optional(const char *p)
+/* A numeric field: fixed width for two or more letters (and S), else what the digits that
+ * follow leave for it. */
+static int parse_number(const char **s, char c, int count, const char *rest, struct parsed *p)
 {
-	int depth = 1;
-	bool quoted = false;
+	int width = count, avail = 0;
+	int64_t v;
 
-	for (; *p; p++) {
-		if (*p == '\'')
-			quoted = !quoted;
-		else if (!quoted && *p == '[')
-			depth++;
-		else if (!quoted && *p == ']' && --depth == 0)
-			return p + 1;
+	if (count == 1 || ((c == 'y' || c == 'u') && count > 2) || c == 'n') {
+		while (isdigit((unsigned char)(*s)[avail]) && avail < 30)
+			avail++;
+		width = avail - reserved_width(rest);
+		width = width > 18 ? 18 : width < count ? count : width;
 	}
-	return p;
-}
-
-/* Matches text s against pattern p up to pend (or ']' closing the current section). */
-static int parse_pattern(const char **s, const char **pp, bool nested, struct parsed *p, int depth,
-                         struct kwg_err *err)
-{
-	const char *pat = *pp;
-	int r;
-
-	if (depth > 8)
-		return kwg_err_set(err, -EINVAL, "date pattern nests too deeply");
-	while (*pat) {
-		char c = *pat;
-		if (isalpha((unsigned char)c) && (unsigned char)c < 0x80) {
-			int count = 0;
-			while (*pat == c) {
-				pat++;
-				count++;
-			}
-			r = parse_field(s, c, count, pat, p, err);
-			if (r < 0)
-				return r;
-		} else if (c == '\'') {
-			pat++;
-			if (*pat == '\'') {
-				if (**s != '\'')
-					return -EINVAL;
-				(*s)++;
-				pat++;
-				continue;
-			}
-			for (;;) {
-				if (*pat == '\0')
-					return kwg_err_set(
-					    err, -EINVAL,
-					    "date pattern ends inside a quoted literal");
-				if (*pat == '\'' && pat[1] != '\'') {
-					pat++;
-					break;
-				}
-				if (*pat == '\'')
-					pat++;
-				if (**s != *pat)
-					return -EINVAL;
-				(*s)++;
-				pat++;
-			}
-		} else if (c == '[') {
-			const char *save_s = *s, *inner = pat + 1;
-			struct parsed save_p = *p;
-			pat = skip_optional(pat + 1);
-			r = parse_pattern(s, &inner, true, p, depth + 1, err);
-			if (r < 0) {
-				*s = save_s;
-				*p = save_p;
-			}
-		} else if (c == ']') {
-			if (nested) {
-				*pp = pat + 1;
-				return 0;
-			}
-			return kwg_err_set(err, -EINVAL, "date pattern has ']' without '['");
-		} else if (c == '#' || c == '{' || c == '}') {
-			return kwg_err_set(err, -EINVAL, "date pattern has reserved character '%c'",
-			                   c);
-		} else {
-			if (**s != c)
-				return -EINVAL;
-			(*s)++;
-			pat++;
-		}
-	}
-	*pp = pat;
+	if (read_digits(s, width, width, &v) < 0 || (c == 'n' && v > 999999999))
+		return -EINVAL;
+	store_number(c, count, v, p);
 	return 0;
 }
 
-/* Turns what was parsed into an instant and a zone. */
+/* X, x, Z: an offset; ZZZZ: "GMT" or "GMT±HH:MM". */
+static int parse_offset_field(const char **s, char c, int count, struct parsed *p)
+{
+	int32_t off = 0;
+
+	if (c == 'Z' && count == 4) {
+		if (strncmp(*s, "GMT", 3) != 0)
+			return -EINVAL;
+		*s += 3;
+		if ((**s == '+' || **s == '-') && !read_pattern_offset(s, 'X', 3, &off))
+			return -EINVAL;
+	} else if (c == 'x' && (**s == '+' || **s == '-') && strncmp(*s + 1, "00", 2) == 0 &&
+	           !isdigit((unsigned char)(*s)[3]) && (*s)[3] != ':') {
+		*s += 3; /* x's zero text "+00" */
+	} else if (!read_pattern_offset(s, c, count, &off)) {
+		return -EINVAL;
+	}
+	p->has_offset = true;
+	p->offset = off;
+	return 0;
+}
+
+static int parse_field(const char **s, char c, int count, const char *rest, struct parsed *p)
+{
+	static const char *const eras[2] = {"Anno Domini", "AD"};
+	static const char *const ampm[2] = {"AM", "PM"};
+	int i;
+
+	if (is_numeric_letter(c) && !(strchr("MLQq", c) && count > 2))
+		return parse_number(s, c, count, rest, p);
+	switch (c) {
+	case 'G':
+		return match_name(s, eras, 2, 0) < 0 ? -EINVAL : 0;
+	case 'M':
+	case 'L':
+		i = match_name(s, month_names, 12, count == 3 ? 3 : 0);
+		p->month = i + 1;
+		return i < 0 ? -EINVAL : 0;
+	case 'E':
+		i = match_name(s, day_names, 7, count == 4 ? 0 : 3);
+		p->wday = i + 1;
+		return i < 0 ? -EINVAL : 0;
+	case 'a':
+		p->ampm = match_name(s, ampm, 2, 0);
+		return p->ampm < 0 ? -EINVAL : 0;
+	case 'V':
+		return read_zone_id(s, p->zone, sizeof(p->zone)) ? 0 : -EINVAL;
+	case 'X':
+	case 'x':
+	case 'Z':
+		return parse_offset_field(s, c, count, p);
+	default:
+		return -ENOTSUP;
+	}
+}
+
+/* An [optional] section being tried: where it started, to go back when it does not match. */
+struct optional_state {
+	const char *text;
+	struct parsed parsed;
+	int depth; /* the reader's depth inside the section */
+};
+
+/* Skips the rest of the optional section at depth: up to its ']' or the end of the pattern. */
+static void skip_section(struct pattern_reader *rd, int depth)
+{
+	struct token t;
+
+	while (next_token(rd, &t, NULL) == 0 && t.kind != TOKEN_END) {
+		if (t.kind == TOKEN_CLOSE && rd->depth < depth)
+			return;
+	}
+}
+
+/* Matches the whole of text against the pattern (checked by check_pattern); an optional section
+ * that does not match is skipped with what it had read. -EINVAL when the text does not match,
+ * -ENOTSUP (err set) for a letter kwg only prints. */
+static int parse_pattern(const char *text, const char *pattern, struct parsed *p,
+                         struct kwg_err *err)
+{
+	struct optional_state stack[17];
+	struct pattern_reader rd = {.p = pattern};
+	const char *s = text;
+	int n = 0, r;
+	struct token t;
+
+	for (;;) {
+		r = next_token(&rd, &t, NULL);
+		if (r < 0 || t.kind == TOKEN_END)
+			break;
+		if (t.kind == TOKEN_OPEN && n < (int)(sizeof(stack) / sizeof(stack[0]))) {
+			stack[n++] =
+			    (struct optional_state){.text = s, .parsed = *p, .depth = rd.depth};
+			continue;
+		}
+		if (t.kind == TOKEN_CLOSE) {
+			n -= n > 0;
+			continue;
+		}
+		if (t.kind == TOKEN_FIELD)
+			r = parse_field(&s, t.c, t.count, rd.p, p);
+		else
+			r = *s == t.c ? (s++, 0) : -EINVAL;
+		if (r == -ENOTSUP)
+			return kwg_err_set(err, -ENOTSUP,
+			                   "pattern letter '%c' is not supported for parsing", t.c);
+		if (r < 0 && n == 0)
+			return r;
+		if (r < 0) {
+			n--;
+			s = stack[n].text;
+			*p = stack[n].parsed;
+			skip_section(&rd, stack[n].depth);
+		}
+	}
+	return r < 0 || *s != '\0' ? -EINVAL : 0;
+}
+
+/* The date parsed, as days since the epoch; -EINVAL when it does not exist. */
+static int resolve_days(const struct parsed *p, int64_t *ret_days)
+{
+	int64_t days;
+
+	if (p->year < MIN_YEAR || p->year > MAX_YEAR)
+		return -EINVAL;
+	if (p->yday >= 0 && p->month < 0) {
+		if (p->yday < 1 || p->yday > (is_leap(p->year) ? 366 : 365))
+			return -EINVAL;
+		days = days_from_civil(p->year, 1, 1) + p->yday - 1;
+	} else {
+		if (p->month < 1 || p->month > 12 || p->day < 1 ||
+		    p->day > month_days(p->year, p->month))
+			return -EINVAL;
+		days = days_from_civil(p->year, p->month, p->day);
+	}
+	if (p->wday > 0 && weekday(days) != p->wday)
+		return -EINVAL;
+	*ret_days = days;
+	return 0;
+}
+
+/* The time parsed, in seconds after midnight (missing fields are 0; h without a is AM). */
+static int resolve_seconds(const struct parsed *p, int64_t *ret_secs)
+{
+	int hour = p->hour;
+
+	if (p->hour12 >= 0) {
+		if (p->hour12 > 11 || (hour >= 0 && hour % 12 != p->hour12))
+			return -EINVAL;
+		hour = p->hour12 + (p->ampm == 1 ? 12 : 0);
+	}
+	if (hour > 23 || p->minute > 59 || p->second > 59)
+		return -EINVAL;
+	*ret_secs = (int64_t)(hour > 0 ? hour : 0) * 3600 + (p->minute > 0 ? p->minute : 0) * 60 +
+	            (p->second > 0 ? p->second : 0);
+	return 0;
+}
+
+/* Turns what was parsed into an instant and a zone: an offset read wins for the instant; a
+ * [zone] read wins for the zone; else the local time is taken in zone. */
 static int resolve(const struct parsed *p, const char *text, const char *zone,
                    struct kwg_datetime *ret, struct kwg_err *err)
 {
-	int64_t days, local;
-	int hour = p->hour, month = p->month, day = p->day;
+	int64_t days, secs, local;
 	struct zone z;
 	int r;
 
-	if (p->year < MIN_YEAR || p->year > MAX_YEAR)
-		return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': year out of range",
+	if (resolve_days(p, &days) < 0 || resolve_seconds(p, &secs) < 0)
+		return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': no such date or time",
 		                   text);
-	if (p->yday >= 0 && month < 0) {
-		if (p->yday < 1 || p->yday > (is_leap(p->year) ? 366 : 365))
-			return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s'", text);
-		days = days_from_civil(p->year, 1, 1) + p->yday - 1;
-	} else {
-		if (month < 1 || month > 12 || day < 1 || day > month_days(p->year, month))
-			return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': invalid date",
-			                   text);
-		days = days_from_civil(p->year, month, day);
-	}
-	if (p->wday > 0 && weekday(days) != p->wday)
-		return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': wrong day of week",
-		                   text);
-	if (p->hour12 >= 0) {
-		if (p->hour12 > 11 || (hour >= 0 && hour % 12 != p->hour12))
-			return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': invalid hour",
-			                   text);
-		hour = p->hour12 + (p->ampm == 1 ? 12 : 0);
-	}
-	if (hour < 0)
-		hour = 0;
-	if (hour > 23 || p->minute > 59 || p->second > 59)
-		return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s': invalid time", text);
-	local = days * 86400 + hour * 3600 + (p->minute > 0 ? p->minute : 0) * 60 +
-	        (p->second > 0 ? p->second : 0);
-	r = zone_load(p->zone[0] ? p->zone : p->has_offset ? "Z" : zone, &z, err);
-	if (r < 0)
-		return r;
+	local = days * 86400 + secs;
 	if (p->has_offset && !p->zone[0]) {
 		ret->epoch_s = local - p->offset;
 		offset_id(p->offset, ret->zone, sizeof(ret->zone));
-	} else {
-		ret->epoch_s =
-		    p->has_offset ? local - p->offset : zone_local_to_instant(&z, local, 0, false);
-		snprintf(ret->zone, sizeof(ret->zone), "%s",
-		         p->zone[0] || (zone && *zone) ? z.id : "");
+		ret->nano = p->nano;
+		return 0;
 	}
+	r = zone_load(p->zone[0] ? p->zone : zone, &z, err);
+	if (r < 0)
+		return r;
+	ret->epoch_s =
+	    p->has_offset ? local - p->offset : zone_local_to_instant(&z, local, 0, false);
+	snprintf(ret->zone, sizeof(ret->zone), "%s", p->zone[0] || (zone && *zone) ? z.id : "");
 	ret->nano = p->nano;
 	zone_done(&z);
 	return 0;
@@ -1690,7 +1697,7 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 {
 	struct kwg_datetime d = {0};
 	struct parsed p;
-	const char *pattern = existing_format, *s = text;
+	const char *pattern = existing_format;
 	int i, r;
 
 	parsed_init(&p);
@@ -1724,23 +1731,19 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 		}
 	}
 	if (pattern) {
-		struct kwg_err perr = {{0}};
 		if (strlen(pattern) > MAX_PATTERN)
 			return kwg_err_set(err, -EINVAL, "date pattern longer than %d bytes",
 			                   MAX_PATTERN);
 		r = check_pattern(pattern, err);
 		if (r < 0)
 			return r;
-		r = parse_pattern(&s, &pattern, false, &p, 0, &perr);
-		if (r == 0 && *s != '\0')
-			r = -EINVAL;
-		if (r < 0) {
-			if (perr.msg[0])
-				return kwg_err_set(err, -EINVAL, "%s", perr.msg);
+		r = parse_pattern(text, pattern, &p, err);
+		if (r == -ENOTSUP)
+			return -EINVAL; /* err names the letter */
+		if (r < 0)
 			return kwg_err_set(err, -EINVAL,
 			                   "cannot parse date '%.64s' with pattern '%.64s'", text,
 			                   existing_format);
-		}
 	} else if (!parse_iso(text, &p)) {
 		return kwg_err_set(err, -EINVAL, "cannot parse date '%.64s'", text);
 	}
@@ -1784,6 +1787,58 @@ static const struct {
     {"MILLENNIA", 0, 0, 12000},
 };
 
+/* Time-based units move the instant. -ERANGE past the supported years. */
+static int add_time(const struct kwg_datetime *d, int64_t amount, int64_t unit_nanos,
+                    struct kwg_datetime *out)
+{
+	int64_t secs, nanos = 0;
+
+	if (unit_nanos >= 1000000000) {
+		if (__builtin_mul_overflow(amount, unit_nanos / 1000000000, &secs))
+			return -ERANGE;
+	} else {
+		int64_t per_s = 1000000000 / unit_nanos;
+		secs = amount / per_s;
+		nanos = amount % per_s * unit_nanos;
+	}
+	if (secs > 400000000000LL || secs < -400000000000LL)
+		return -ERANGE;
+	nanos += d->nano;
+	out->epoch_s = d->epoch_s + secs + floor_div(nanos, 1000000000);
+	out->nano = (int32_t)floor_mod(nanos, 1000000000);
+	return 0;
+}
+
+/* Date-based units move the local date-time in its zone (Java's ZonedDateTime.plusDays and
+ * plusMonths: resolved with the old offset preferred); months clamp the day of the month. */
+static int add_calendar(const struct shown *s, int64_t amount, int64_t days_per, int64_t months_per,
+                        struct kwg_datetime *out)
+{
+	struct fields f = s->f;
+	int64_t days;
+
+	if (days_per) {
+		if (amount > 10000000 || amount < -10000000)
+			return -ERANGE;
+		days = days_from_civil(f.year, f.month, f.day) + amount * days_per;
+	} else {
+		int64_t months;
+		if (amount > 1000000 || amount < -1000000)
+			return -ERANGE;
+		months = f.year * 12 + (f.month - 1) + amount * months_per;
+		f.year = floor_div(months, 12);
+		f.month = (int)floor_mod(months, 12) + 1;
+		if (f.year < MIN_YEAR || f.year > MAX_YEAR)
+			return -ERANGE;
+		if (f.day > month_days(f.year, f.month))
+			f.day = month_days(f.year, f.month);
+		days = days_from_civil(f.year, f.month, f.day);
+	}
+	out->epoch_s = zone_local_to_instant(
+	    s->zone, days * 86400 + f.hour * 3600 + f.minute * 60 + f.second, f.offset, true);
+	return 0;
+}
+
 int kwg_datetime_add(const struct kwg_datetime *d, int64_t amount, const char *unit,
                      struct kwg_datetime *ret, struct kwg_err *err)
 {
@@ -1803,57 +1858,18 @@ int kwg_datetime_add(const struct kwg_datetime *d, int64_t amount, const char *u
 	if (r < 0)
 		return r;
 	r = shown_init(d, &z, &s, err);
-	if (r < 0)
-		goto out;
-	if (units[u].nanos) {
-		int64_t per_s = 1000000000 / (units[u].nanos < 1000000000 ? units[u].nanos : 1);
-		int64_t secs, nanos;
-		if (units[u].nanos >= 1000000000) {
-			if (__builtin_mul_overflow(amount, units[u].nanos / 1000000000, &secs))
-				goto range;
-			nanos = 0;
-		} else {
-			secs = amount / per_s;
-			nanos = amount % per_s * units[u].nanos;
-		}
-		if (secs > 400000000000LL || secs < -400000000000LL)
-			goto range;
-		nanos += d->nano;
-		out.epoch_s = d->epoch_s + secs + floor_div(nanos, 1000000000);
-		out.nano = (int32_t)floor_mod(nanos, 1000000000);
-	} else {
-		struct fields f = s.f;
-		int64_t days;
-		if (units[u].days) {
-			if (amount > 10000000 || amount < -10000000)
-				goto range;
-			days = days_from_civil(f.year, f.month, f.day) + amount * units[u].days;
-		} else {
-			int64_t months;
-			if (amount > 1000000 || amount < -1000000)
-				goto range;
-			months = f.year * 12 + (f.month - 1) + amount * units[u].months;
-			f.year = floor_div(months, 12);
-			f.month = (int)floor_mod(months, 12) + 1;
-			if (f.year < MIN_YEAR || f.year > MAX_YEAR)
-				goto range;
-			if (f.day > month_days(f.year, f.month))
-				f.day =
-				    month_days(f.year, f.month); /* KESTRA/JDK: plusMonths clamps */
-			days = days_from_civil(f.year, f.month, f.day);
-		}
-		out.epoch_s = zone_local_to_instant(
-		    &z, days * 86400 + f.hour * 3600 + f.minute * 60 + f.second, f.offset, true);
-	}
-	r = shown_init(&out, &z, &s, NULL);
-	if (r < 0)
-		goto range;
-	*ret = out;
-	goto out;
-range:
-	r = kwg_err_set(err, -EINVAL, "date out of range (years 0001-9999) after adding %lld %s",
-	                (long long)amount, units[u].name);
-out:
+	if (r == 0 && units[u].nanos)
+		r = add_time(d, amount, units[u].nanos, &out);
+	else if (r == 0)
+		r = add_calendar(&s, amount, units[u].days, units[u].months, &out);
+	if (r == 0 && shown_init(&out, &z, &s, NULL) < 0)
+		r = -ERANGE;
+	if (r == 0)
+		*ret = out;
+	else if (r == -ERANGE)
+		r = kwg_err_set(err, -EINVAL,
+		                "date out of range (years 0001-9999) after adding %lld %s",
+		                (long long)amount, units[u].name);
 	zone_done(&z);
 	return r;
 }
