@@ -3,7 +3,8 @@
  * date, dateAdd, timestamp*, now members of kestra-script-tasks.md §8.4): parsing a date value,
  * formatting with Java DateTimeFormatter patterns and Kestra's named formats, adding amounts in
  * ChronoUnits, time zones by ID (read from the system's tz database, /usr/share/zoneinfo) or
- * offset. Pure apart from reading the tz database. */
+ * offset. Pure apart from reading the tz database. Years 0001-9999 only; anything outside is
+ * -EINVAL. */
 #pragma once
 #include <stdint.h>
 
@@ -19,7 +20,10 @@ struct kwg_datetime {
 /* Reads text as Kestra reads a date value: with existing_format (a Java pattern or a named
  * format, may be NULL) by that format; otherwise ISO-8601 forms in Kestra's order (offset
  * date-time, zoned date-time with [Zone], local date-time, local date at midnight), a local value
- * taken in zone (NULL or "" = UTC). 0 and *ret, or -EINVAL with err naming the text. */
+ * taken in zone (NULL or "" = UTC). A pattern without a zone or offset also reads a local value
+ * in zone (Java would refuse it); missing time fields are 0. The pattern letters z, O, N, A and
+ * the named formats *_time, iso_week_date, rfc_1123_date_time and the styles only format.
+ * 0 and *ret, or -EINVAL with err naming the text. */
 int kwg_datetime_parse(const char *text, const char *existing_format, const char *zone,
                        struct kwg_datetime *ret, struct kwg_err *err);
 /* An epoch number as date filters read one: seconds since the epoch. */
