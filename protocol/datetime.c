@@ -1715,9 +1715,14 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 		case NAMED_ISO_ZONED_DATE_TIME:
 		case NAMED_ISO_LOCAL_DATE_TIME:
 		case NAMED_ISO_LOCAL_DATE:
-		case NAMED_ISO_DATE:
 		case NAMED_ISO_INSTANT:
 			pattern = NULL;
+			break;
+		case NAMED_ISO_DATE:
+			pattern = "yyyy-MM-dd[XXX]";
+			break;
+		case NAMED_ISO_OFFSET_DATE:
+			pattern = "yyyy-MM-ddXXX";
 			break;
 		case NAMED_BASIC_ISO_DATE:
 			pattern = "yyyyMMdd[XX]";

@@ -21,8 +21,9 @@ struct kwg_datetime {
  * format, may be NULL) by that format; otherwise ISO-8601 forms in Kestra's order (offset
  * date-time, zoned date-time with [Zone], local date-time, local date at midnight), a local value
  * taken in zone (NULL or "" = UTC). A pattern without a zone or offset also reads a local value
- * in zone (Java would refuse it); missing time fields are 0. The pattern letters z, O, N, A and
- * the named formats *_time, iso_week_date, rfc_1123_date_time and the styles only format.
+ * in zone (Java would refuse it); missing time fields are 0. The pattern letters z, O, N, A (so
+ * the styles full and long) and the named formats iso_time, iso_local_time, iso_offset_time,
+ * iso_week_date and rfc_1123_date_time only format.
  * 0 and *ret, or -EINVAL with err naming the text. */
 int kwg_datetime_parse(const char *text, const char *existing_format, const char *zone,
                        struct kwg_datetime *ret, struct kwg_err *err);

@@ -1153,6 +1153,16 @@ static const struct dt_case parse_cases[] = {
     {"2013-09-08 'x' 16", "yyyy-MM-dd '''x''' HH", NULL, 0, "2013-09-08T16:00:00.000000000Z[UTC]"},
     {"2013-09-08 'x' 16", "yyyy-MM-dd '''x''' HH", "Europe/Paris", 0,
      "2013-09-08T16:00:00.000000000+02:00[Europe/Paris]"},
+    /* kwg: named formats as existing formats, read by their pattern (Java needs a zone) */
+    {"2013-09-08+02:00", "iso_date", NULL, 0, "2013-09-08T00:00:00.000000000+02:00[+02:00]"},
+    {"2013-09-08", "iso_date", "Europe/Paris", 0,
+     "2013-09-08T00:00:00.000000000+02:00[Europe/Paris]"},
+    {"2013-09-08-05:00", "iso_offset_date", NULL, 0, "2013-09-08T00:00:00.000000000-05:00[-05:00]"},
+    {"Sep 8, 2013, 4:19:12 PM", "medium", "Europe/Paris", 0,
+     "2013-09-08T16:19:12.000000000+02:00[Europe/Paris]"},
+    {"9/8/13, 4:19 PM", "short", NULL, 0, "2013-09-08T16:19:00.000000000Z[UTC]"},
+    {"16:19:12", "iso_local_time", NULL, 0, NULL},
+    {"September 8, 2013 at 4:19:12 PM CEST", "long", NULL, 0, NULL},
 };
 
 /* text, unit, -, amount, expected */
