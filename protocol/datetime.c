@@ -1473,7 +1473,7 @@ static int parse_number(const char **s, char c, int count, const char *rest, str
 	int width = count, avail = 0;
 	int64_t v;
 
-	if (count == 1 || ((c == 'y' || c == 'u') && count > 2) || c == 'n') {
+	if ((count == 1 && c != 'S') || ((c == 'y' || c == 'u') && count > 2) || c == 'n') {
 		while (isdigit((unsigned char)(*s)[avail]) && avail < 30)
 			avail++;
 		width = avail - reserved_width(rest);
