@@ -359,10 +359,125 @@ static int parse_glob(struct parser *p)
 	return r;
 }
 
+/* glibc's regcomp takes time and memory exponential in some inputs that Java rejects or
+ * compiles lazily: runs of quantifiers ("a***", which Java calls a dangling metacharacter) and
+ * nested counted repetitions ("((a{255}){255}){255}", which glibc expands into copies). This
+ * estimates the size of the expanded expression and refuses what would pass MAX_REGEX_NODES. */
+#define MAX_REGEX_NODES 20000
+#define MAX_REGEX_DEPTH 32
+
+/* "{n}", "{n,}", "{n,m}" at p: the largest count (n when unbounded) and the length; 0 if p is
+ * not a bound (then '{' is a literal). */
+static size_t parse_bound(const char *p, size_t *ret_max)
+{
+	const char *q = p + 1;
+	size_t n = 0, m = 0;
+	bool has_m = false;
+
+	while (*q >= '0' && *q <= '9' && n < 100000)
+		n = n * 10 + (size_t)(*q++ - '0');
+	if (q == p + 1)
+		return 0;
+	if (*q == ',') {
+		q++;
+		while (*q >= '0' && *q <= '9' && m < 100000) {
+			m = m * 10 + (size_t)(*q++ - '0');
+			has_m = true;
+		}
+	}
+	if (*q != '}')
+		return 0;
+	*ret_max = has_m && m > n ? m : n;
+	return (size_t)(q - p) + 1;
+}
+
+/* After '[' at p: the length of the bracket expression ("[]a]", "[^]a]", "[[:alpha:]]"). */
+static size_t bracket_len(const char *p)
+{
+	const char *q = p + 1;
+
+	if (*q == '^')
+		q++;
+	if (*q == ']')
+		q++;
+	while (*q && *q != ']') {
+		if (*q == '[' && (q[1] == ':' || q[1] == '.' || q[1] == '=')) {
+			const char *end = strchr(q + 2, q[1]);
+			q = end && end[1] == ']' ? end + 2 : q + 1;
+		} else {
+			q++;
+		}
+	}
+	return *q ? (size_t)(q - p) + 1 : (size_t)(q - p);
+}
+
+static int check_regex(const char *re, struct kwg_err *err)
+{
+	size_t group[MAX_REGEX_DEPTH + 1] = {0}, depth = 0, last = 0, quantifiers = 0;
+
+	for (const char *p = re; *p;) {
+		size_t len = 1, bound = 0, blen;
+		char c = *p;
+		if (c == '*' || c == '+' || c == '?' ||
+		    (c == '{' && (blen = parse_bound(p, &bound)))) {
+			/* Java takes one '?' or '+' after a quantifier (lazy, possessive) and
+			 * nothing else */
+			if (quantifiers && (quantifiers > 1 || c == '*' || c == '{'))
+				return kwg_err_set(
+				    err, -EINVAL,
+				    "regex '%.200s': dangling quantifier at index %zu", re,
+				    (size_t)(p - re));
+			quantifiers++;
+			if (c == '{') {
+				len = blen;
+				if (bound > MAX_REGEX_NODES || last * bound > MAX_REGEX_NODES)
+					goto too_big;
+				group[depth] += last * bound;
+				last *= bound + 1;
+				if (group[depth] > MAX_REGEX_NODES)
+					goto too_big;
+			}
+			p += len;
+			continue;
+		}
+		quantifiers = 0;
+		if (c == '(') {
+			if (depth == MAX_REGEX_DEPTH)
+				goto too_big;
+			group[++depth] = 0;
+			p++;
+			continue;
+		}
+		if (c == ')' && depth > 0) {
+			last = group[depth--] + 1;
+			group[depth] += last;
+		} else {
+			if (c == '\\' && p[1])
+				len = 2;
+			else if (c == '[')
+				len = bracket_len(p);
+			last = 1;
+			group[depth] += 1;
+		}
+		if (group[depth] > MAX_REGEX_NODES)
+			goto too_big;
+		p += len;
+	}
+	return 0;
+too_big:
+	return kwg_err_set(err, -EINVAL,
+	                   "regex '%.200s': too complex (over %d nodes once expanded)", re,
+	                   MAX_REGEX_NODES);
+}
+
 static int compile_regex(struct kwg_glob *g, const char *re, struct kwg_err *err)
 {
 	char msg[128];
 	int rc;
+
+	rc = check_regex(re, err);
+	if (rc < 0)
+		return rc;
 
 	/* Compiled alone first: only a balanced expression may be wrapped in "^(…)$". */
 	rc = regcomp(&g->re, re, REG_EXTENDED | REG_NOSUB);

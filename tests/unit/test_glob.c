@@ -162,6 +162,9 @@ static void test_glob_prefixes_and_regex(void **state)
 	    {"regex:a|b", "ab", false}, /* whole match, like Java's matches() */
 	    {"regex:b", "abc", false},
 	    {"regex:[a-c]+", "abcab", true},
+	    {"regex:a*?", "aaa", true}, /* Java's lazy quantifier, the same for a whole match */
+	    {"regex:(ab){2,3}", "ababab", true},
+	    {"regex:[]a]{2}", "]a", true},
 	};
 
 	(void)state;
@@ -195,6 +198,9 @@ static void test_glob_syntax_errors_as_java(void **state)
 	expect_error("[]", "empty class");
 	expect_error("[!]", "empty class");
 	expect_error("regex:a(b", "regex 'a(b'");
+	expect_error("regex:a**", "dangling quantifier");
+	expect_error("regex:a*??", "dangling quantifier");
+	expect_error("regex:((a{255}){255}){255}", "too complex");
 	memset(huge, 'a', 4999);
 	huge[4999] = '\0';
 	expect_error(huge, "longer than 4096 bytes");
