@@ -167,6 +167,93 @@ static void test_storage_path_markers(void **state)
 	               none);
 }
 
+struct keys {
+	char text[1024];
+};
+
+static int on_key(void *userdata, const char *key)
+{
+	struct keys *k = userdata;
+	size_t used = strlen(k->text);
+
+	snprintf(k->text + used, sizeof(k->text) - used, "%s%s", used ? "|" : "", key);
+	return 0;
+}
+
+static void test_storage_path_list_parse(void **state)
+{
+	static const char page[] =
+	    "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<ListBucketResult xmlns=\"x\">"
+	    "<Name>b</Name><Prefix>/</Prefix><IsTruncated>true</IsTruncated>"
+	    "<Contents><Key>/</Key><Size>0</Size></Contents>"
+	    "<Contents><Key>/a &amp; b&lt;&gt;&quot;&apos;&#233;&#x1F600;.txt</Key></Contents>"
+	    "<NextContinuationToken>t+/=&amp;</NextContinuationToken></ListBucketResult>";
+	static const char last[] = "<ListBucketResult><IsTruncated>false</IsTruncated>"
+	                           "<Contents><Key>k</Key></Contents></ListBucketResult>";
+	struct keys k = {""};
+	struct kwg_err err = {{0}};
+	char *token = NULL;
+
+	(void)state;
+	assert_int_equal(kwg_storage_list_parse(page, strlen(page), on_key, &k, &token, &err), 0);
+	assert_string_equal(k.text, "/|/a & b<>\"'é😀.txt");
+	assert_string_equal(token, "t+/=&");
+	free(token);
+	k.text[0] = '\0';
+	assert_int_equal(kwg_storage_list_parse(last, strlen(last), on_key, &k, &token, &err), 0);
+	assert_string_equal(k.text, "k");
+	assert_null(token);
+}
+
+static void expect_bad_list(const char *xml, const char *what)
+{
+	struct keys k = {""};
+	struct kwg_err err = {{0}};
+	char *token = NULL;
+
+	assert_int_equal(kwg_storage_list_parse(xml, strlen(xml), on_key, &k, &token, &err),
+	                 -EINVAL);
+	if (!strstr(err.msg, what))
+		fail_msg("'%s': error '%s' does not say '%s'", xml, err.msg, what);
+}
+
+static void test_storage_path_list_parse_refuses_bad_pages(void **state)
+{
+	char *huge = malloc(6000);
+
+	(void)state;
+	expect_bad_list("<Error><Code>AccessDenied</Code></Error>", "not a ListBucketResult");
+	expect_bad_list("<ListBucketResult><Key>abc", "unterminated");
+	expect_bad_list("<ListBucketResult><Key>a&bogus;</Key>", "bad entity");
+	expect_bad_list("<ListBucketResult><Key>a&#0;</Key>", "bad entity");
+	expect_bad_list("<ListBucketResult><Key>a&#xD800;</Key>", "bad entity");
+	expect_bad_list("<ListBucketResult><Key>a&amp</Key>", "bad entity");
+	expect_bad_list("<ListBucketResult><Key></Key>", "bad entity");
+	expect_bad_list("<ListBucketResult><IsTruncated>true</IsTruncated>",
+	                "without a usable NextContinuationToken");
+	strcpy(huge, "<ListBucketResult><Key>");
+	memset(huge + strlen(huge), 'a', 5000);
+	strcpy(huge + strlen("<ListBucketResult><Key>") + 5000, "</Key>");
+	expect_bad_list(huge, "longer than 4096 bytes");
+	free(huge);
+}
+
+static void test_storage_path_xml_text(void **state)
+{
+	static const char body[] = "<Error><Code>NoSuchKey</Code><Message>The key &quot;k&quot; "
+	                           "does not exist.</Message></Error>";
+	char buf[64];
+
+	(void)state;
+	assert_string_equal(kwg_storage_xml_text(body, strlen(body), "Code", buf, sizeof(buf)),
+	                    "NoSuchKey");
+	assert_string_equal(kwg_storage_xml_text(body, strlen(body), "Message", buf, sizeof(buf)),
+	                    "The key \"k\" does not exist.");
+	assert_string_equal(kwg_storage_xml_text(body, strlen(body), "Resource", buf, sizeof(buf)),
+	                    "");
+	assert_string_equal(kwg_storage_xml_text(body, strlen(body), "Message", buf, 8), "The key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +262,9 @@ int main(void)
 	    cmocka_unit_test(test_storage_path_uri_validation),
 	    cmocka_unit_test(test_storage_path_keys),
 	    cmocka_unit_test(test_storage_path_markers),
+	    cmocka_unit_test(test_storage_path_list_parse),
+	    cmocka_unit_test(test_storage_path_list_parse_refuses_bad_pages),
+	    cmocka_unit_test(test_storage_path_xml_text),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
