@@ -489,6 +489,7 @@ static int uri_encode(struct kwg_buf *b, const char *s, bool keep_slash)
 
 static size_t on_discard_or_keep(char *data, size_t size, size_t n, void *userdata);
 static size_t on_read_file(char *data, size_t size, size_t n, void *userdata);
+static int on_seek_file(void *userdata, curl_off_t offset, int origin);
 static size_t on_write_file(char *data, size_t size, size_t n, void *userdata);
 
 /* Starts one request of op: method on key (NULL: the bucket) with an optional query (already
@@ -550,7 +551,9 @@ static int s3_request(struct kwg_storage_op *op, enum s3_step step, const char *
 		(void)curl_easy_setopt(op->easy, CURLOPT_UPLOAD, 1L);
 		(void)curl_easy_setopt(op->easy, CURLOPT_READFUNCTION, on_read_file);
 		(void)curl_easy_setopt(op->easy, CURLOPT_READDATA, op);
-		if (step == STEP_PUT && fstat(op->fd, &st) < 0)
+		(void)curl_easy_setopt(op->easy, CURLOPT_SEEKFUNCTION, on_seek_file);
+		(void)curl_easy_setopt(op->easy, CURLOPT_SEEKDATA, op);
+		if (step == STEP_PUT && (fstat(op->fd, &st) < 0 || lseek(op->fd, 0, SEEK_SET) < 0))
 			return -errno;
 		(void)curl_easy_setopt(op->easy, CURLOPT_INFILESIZE_LARGE,
 		                       (curl_off_t)(step == STEP_PUT ? st.st_size : 0));
@@ -575,6 +578,16 @@ static size_t on_read_file(char *data, size_t size, size_t n, void *userdata)
 		got = read(op->fd, data, size * n);
 	while (got < 0 && errno == EINTR);
 	return got < 0 ? CURL_READFUNC_ABORT : (size_t)got;
+}
+
+/* libcurl rewinds the upload when it must send it again (a redirect, a refused 100-continue). */
+static int on_seek_file(void *userdata, curl_off_t offset, int origin)
+{
+	struct kwg_storage_op *op = userdata;
+
+	if (op->step != STEP_PUT)
+		return offset == 0 ? CURL_SEEKFUNC_OK : CURL_SEEKFUNC_FAIL;
+	return lseek(op->fd, (off_t)offset, origin) < 0 ? CURL_SEEKFUNC_FAIL : CURL_SEEKFUNC_OK;
 }
 
 static long response_status(struct kwg_storage_op *op)
