@@ -67,6 +67,21 @@ static void on_never(void *userdata, const char *error, bool not_found)
 	check(false, "a cancelled operation called back");
 }
 
+/* The first of several operations to finish frees the storage: the others never call back. */
+static struct kwg_storage *freed_by_callback;
+static int callbacks_after_free;
+
+static void on_done_free(void *userdata, const char *error, bool not_found)
+{
+	if (!freed_by_callback) {
+		callbacks_after_free++;
+		return;
+	}
+	kwg_storage_free(freed_by_callback);
+	freed_by_callback = NULL;
+	on_done(userdata, error, not_found);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
 	uv_stop(t->loop);
@@ -382,7 +397,22 @@ int main(int argc, char **argv)
 			free(rk.keys[i]);
 	}
 
-	kwg_storage_free(s);
+	/* a done callback frees the storage while others are under way */
+	struct result fr = {.in_call = true};
+	freed_by_callback = s;
+	(void)kwg_storage_get(s, tenant, uri, dst, on_done_free, &fr);
+	(void)kwg_storage_get(s, tenant, missing_uri, dst, on_done_free, &fr);
+	(void)kwg_storage_list(s, tenant, prefix, on_entry, on_done_free, &fr);
+	(void)kwg_storage_put(s, tenant, uri2, src2, on_done_free, &fr);
+	fr.in_call = false;
+	if (wait_done(&fr, "the operation that frees the storage")) {
+		uv_run(&loop, UV_RUN_DEFAULT);
+		check(callbacks_after_free == 0,
+		      "after a callback freed the storage, no other operation called back");
+	}
+	for (int i = 0; i < fr.n_entries; i++)
+		free(fr.entries[i]);
+	s = NULL;
 	uv_run(&loop, UV_RUN_DEFAULT);
 	check(uv_loop_close(&loop) == 0, "every handle closed (uv_loop_close)");
 	for (int i = 0; i < list.n_entries; i++)
