@@ -672,11 +672,16 @@ int kwg_glob_compile_output(const char *working_dir, const char *pattern, struct
 		return kwg_glob_compile(pattern, ret, err);
 	/* KESTRA: basePath + (p starts with "/" ? p : "/" + p); the working dir is itself read as
 	 * a glob, as in Java */
-	n = strlen("glob:") + strlen(working_dir) + 1 + strlen(pattern) + 1;
+	/* as Java's Path.toString(): no trailing '/' on the working dir */
+	size_t wd_len = strlen(working_dir);
+	while (wd_len > 1 && working_dir[wd_len - 1] == '/')
+		wd_len--;
+	n = strlen("glob:") + wd_len + 1 + strlen(pattern) + 1;
 	full = malloc(n);
 	if (!full)
 		return -ENOMEM;
-	(void)snprintf(full, n, "glob:%s%s%s", working_dir, pattern[0] == '/' ? "" : "/", pattern);
+	(void)snprintf(full, n, "glob:%.*s%s%s", (int)wd_len, working_dir,
+	               pattern[0] == '/' ? "" : "/", pattern);
 	r = kwg_glob_compile(full, ret, err);
 	free(full);
 	return r;

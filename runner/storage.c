@@ -956,7 +956,15 @@ static int op_set_key(struct kwg_storage_op *op, const char *tenant, const char 
 {
 	struct kwg_err err = {{0}};
 
-	if (kwg_storage_uri_path(uri, ret_path, &err) < 0) {
+	/* SECURITY: the tenant is a path segment under basePath and a key prefix */
+	if (tenant && (strspn(tenant, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	                              "0123456789_-") != strlen(tenant) ||
+	               strlen(tenant) > 256))
+		(void)kwg_err_set(&err, -EINVAL, "%.300s: tenant '%.64s' is not a tenant id", uri,
+		                  tenant);
+	else if (kwg_storage_uri_path(uri, ret_path, &err) == 0)
+		err.msg[0] = '\0';
+	if (err.msg[0]) {
 		op->error = strdup(err.msg);
 		if (!op->error)
 			return -ENOMEM;

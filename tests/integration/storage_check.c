@@ -338,6 +338,12 @@ int main(int argc, char **argv)
 			check(*r.error && !r.not_found && strstr(r.error, bad[i]), msg);
 		}
 	}
+	struct result badtenant = {.in_call = true};
+	op = kwg_storage_put(s, "../x", uri, src, on_done, &badtenant);
+	badtenant.in_call = false;
+	if (wait_done(&badtenant, "put with tenant '../x'"))
+		check(strstr(badtenant.error, "is not a tenant id") != NULL,
+		      "a tenant that is not an id is refused");
 	struct result badget = {.in_call = true};
 	op = kwg_storage_get(s, tenant, "kestra:///a/../../b", dst, on_done, &badget);
 	badget.in_call = false;

@@ -236,6 +236,17 @@ static void test_glob_output_files_rule(void **state)
 	check_output("regex:.*\\.csv", "/tmp/wd/deep/a.csv", true);
 }
 
+static void test_glob_output_working_dir_with_trailing_slash(void **state)
+{
+	struct kwg_glob *g = NULL;
+	struct kwg_err err = {{0}};
+
+	(void)state;
+	assert_int_equal(kwg_glob_compile_output("/tmp/wd/", "*.txt", &g, &err), 0);
+	assert_true(kwg_glob_match(g, "/tmp/wd/a.txt"));
+	kwg_glob_free(g);
+}
+
 static void check_namespace(const char *pattern, const char *path, bool expected)
 {
 	struct kwg_glob *g = NULL;
@@ -296,6 +307,7 @@ int main(void)
 	    cmocka_unit_test(test_glob_prefixes_and_regex),
 	    cmocka_unit_test(test_glob_syntax_errors_as_java),
 	    cmocka_unit_test(test_glob_output_files_rule),
+	    cmocka_unit_test(test_glob_output_working_dir_with_trailing_slash),
 	    cmocka_unit_test(test_glob_namespace_files_rule),
 	    cmocka_unit_test(test_glob_pathological_pattern_is_bounded),
 	};
