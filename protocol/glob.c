@@ -3,7 +3,8 @@
  * regex Java then runs is reproduced, not Java's regex engine): `*` is [^/]*, `**` is .*
  * (Java's `.` stops at line terminators), `?` is [^/], a class never matches '/', `{a,b}` is an
  * alternation that cannot nest, `\` makes the next character literal. Both the pattern and the
- * path are read as UTF-16 code units, as Java's String is, so `?` and ranges see what Java sees.
+ * path are read as code points, as Java's regex matches them: `?` takes one emoji (a surrogate
+ * pair in Java's String); invalid UTF-8 reads as U+FFFD.
  *
  * The translation is a small program for a Thompson/Pike simulation: every position of the path
  * steps a set of program counters, O(path length × program size) whatever the pattern
@@ -36,12 +37,12 @@ enum op {
 
 struct inst {
 	uint8_t op;
-	uint16_t c;
+	uint32_t c;
 	uint32_t x, y;
 };
 
 struct range {
-	uint16_t lo, hi;
+	uint32_t lo, hi;
 };
 
 struct kwg_glob {
@@ -53,12 +54,12 @@ struct kwg_glob {
 	size_t n_ranges, cap_ranges;
 };
 
-/* Decodes UTF-8 into UTF-16 code units (a supplementary character becomes its surrogate pair);
- * an invalid byte becomes U+FFFD. *ret_units is new; its length is returned, -ENOMEM. */
-static long to_utf16(const char *s, size_t len, uint16_t **ret_units)
+/* Decodes UTF-8 into code points; an invalid byte becomes U+FFFD. *ret_units is new; its length
+ * is returned, -ENOMEM. */
+static long to_code_points(const char *s, size_t len, uint32_t **ret_units)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + len;
-	uint16_t *u = malloc((len + 1) * sizeof(*u));
+	uint32_t *u = malloc((len + 1) * sizeof(*u));
 	size_t n = 0;
 
 	if (!u)
@@ -100,20 +101,14 @@ static long to_utf16(const char *s, size_t len, uint16_t **ret_units)
 			continue;
 		}
 		p += extra + 1;
-		if (cp >= 0x10000) {
-			cp -= 0x10000;
-			u[n++] = (uint16_t)(0xd800 | (cp >> 10));
-			u[n++] = (uint16_t)(0xdc00 | (cp & 0x3ff));
-		} else {
-			u[n++] = (uint16_t)cp;
-		}
+		u[n++] = cp;
 	}
 	*ret_units = u;
 	return (long)n;
 }
 
 /* Appends an instruction; its index, or -ENOMEM. */
-static long emit(struct kwg_glob *g, enum op op, uint16_t c, uint32_t x, uint32_t y)
+static long emit(struct kwg_glob *g, enum op op, uint32_t c, uint32_t x, uint32_t y)
 {
 	if (g->n_prog == g->cap_prog) {
 		size_t cap = g->cap_prog ? 2 * g->cap_prog : 64;
@@ -127,7 +122,7 @@ static long emit(struct kwg_glob *g, enum op op, uint16_t c, uint32_t x, uint32_
 	return (long)g->n_prog++;
 }
 
-static int add_range(struct kwg_glob *g, uint16_t lo, uint16_t hi)
+static int add_range(struct kwg_glob *g, uint32_t lo, uint32_t hi)
 {
 	if (g->n_ranges == g->cap_ranges) {
 		size_t cap = g->cap_ranges ? 2 * g->cap_ranges : 16;
@@ -154,13 +149,13 @@ static int emit_star(struct kwg_glob *g, enum op one)
 
 struct parser {
 	struct kwg_glob *g;
-	const uint16_t *u;
+	const uint32_t *u;
 	size_t n, i;
 	const char *pattern; /* for errors */
 	struct kwg_err *err;
 };
 
-static uint16_t next_unit(const struct parser *p)
+static uint32_t next_unit(const struct parser *p)
 {
 	return p->i < p->n ? p->u[p->i] : 0;
 }
@@ -179,7 +174,7 @@ static int parse_class(struct parser *p)
 	struct kwg_glob *g = p->g;
 	size_t first = g->n_ranges;
 	bool negated = false, has_range_start = false, closed = false;
-	uint16_t last = 0;
+	uint32_t last = 0;
 	int r;
 
 	if (next_unit(p) == '^') {
@@ -199,7 +194,7 @@ static int parse_class(struct parser *p)
 		}
 	}
 	while (p->i < p->n) {
-		uint16_t c = p->u[p->i++];
+		uint32_t c = p->u[p->i++];
 		if (c == ']') {
 			closed = true;
 			break;
@@ -218,7 +213,7 @@ static int parse_class(struct parser *p)
 		/* the '-' is taken: [a-] is 'a' or '-' */
 		if ((r = add_range(g, '-', '-')) < 0)
 			return r;
-		uint16_t hi = next_unit(p);
+		uint32_t hi = next_unit(p);
 		if (p->i >= p->n)
 			break;
 		p->i++;
@@ -226,7 +221,10 @@ static int parse_class(struct parser *p)
 			closed = true;
 			break;
 		}
-		if (hi < last)
+		/* Java compares UTF-16 units here: after a supplementary character the last unit is
+		 * a low surrogate, above any high surrogate or BMP letter, so such a start is
+		 * always an invalid range; a supplementary end compares as its code point. */
+		if (hi < last || last > 0xffff)
 			return syntax_error(p, "invalid range");
 		/* the range replaces the single 'last' and the '-' added above */
 		g->n_ranges -= 2;
@@ -302,7 +300,7 @@ static int parse_glob(struct parser *p)
 	int r = 0;
 
 	while (r == 0 && p->i < p->n) {
-		uint16_t c = p->u[p->i++];
+		uint32_t c = p->u[p->i++];
 		switch (c) {
 		case '\\':
 			if (p->i >= p->n) {
@@ -517,8 +515,8 @@ int kwg_glob_compile(const char *pattern, struct kwg_glob **ret, struct kwg_err 
 		r = compile_regex(g, pattern + 6, err);
 	} else {
 		const char *glob = strncmp(pattern, "glob:", 5) == 0 ? pattern + 5 : pattern;
-		uint16_t *u = NULL;
-		long n = to_utf16(glob, strlen(glob), &u);
+		uint32_t *u = NULL;
+		long n = to_code_points(glob, strlen(glob), &u);
 		if (n < 0) {
 			r = (int)n;
 		} else {
@@ -536,7 +534,7 @@ int kwg_glob_compile(const char *pattern, struct kwg_glob **ret, struct kwg_err 
 	return 0;
 }
 
-static bool class_has(const struct kwg_glob *g, const struct inst *in, uint16_t c)
+static bool class_has(const struct kwg_glob *g, const struct inst *in, uint32_t c)
 {
 	bool in_set = false;
 
@@ -549,7 +547,7 @@ static bool class_has(const struct kwg_glob *g, const struct inst *in, uint16_t 
 	return in_set != (in->c != 0);
 }
 
-static bool step_ok(const struct kwg_glob *g, const struct inst *in, uint16_t c)
+static bool step_ok(const struct kwg_glob *g, const struct inst *in, uint32_t c)
 {
 	switch (in->op) {
 	case OP_CHAR:
@@ -592,7 +590,7 @@ static void add_thread(const struct kwg_glob *g, uint32_t pc, uint32_t *list, si
 	}
 }
 
-static bool match_prog(const struct kwg_glob *g, const uint16_t *u, size_t len)
+static bool match_prog(const struct kwg_glob *g, const uint32_t *u, size_t len)
 {
 	size_t np = g->n_prog;
 	uint32_t small[5 * STACK_PCS];
@@ -630,13 +628,13 @@ static bool match_prog(const struct kwg_glob *g, const uint16_t *u, size_t len)
 
 bool kwg_glob_match(const struct kwg_glob *g, const char *path)
 {
-	uint16_t *u = NULL;
+	uint32_t *u = NULL;
 	long n;
 	bool matched;
 
 	if (g->is_regex)
 		return regexec(&g->re, path, 0, NULL, 0) == 0;
-	n = to_utf16(path, strlen(path), &u);
+	n = to_code_points(path, strlen(path), &u);
 	if (n < 0)
 		return false;
 	matched = match_prog(g, u, (size_t)n);

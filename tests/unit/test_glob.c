@@ -114,9 +114,12 @@ static void test_glob_question_mark_and_classes(void **state)
 	    {"[[]", "[", true},
 	    {"[a&&b]", "&", true},
 	    {"[é]", "é", true},
-	    {"?", "é", true},  /* one UTF-16 unit */
-	    {"?", "😀", false}, /* a surrogate pair is two units, as in Java */
-	    {"??", "😀", true},
+	    {"?", "é", true},
+	    {"?", "😀", true}, /* Java's regex takes a surrogate pair as one code point */
+	    {"??", "😀", false},
+	    {"[a-😀]", "😀", true},
+	    {"[😀]x", "😀x", true},
+	    {"?", "\xff", true}, /* invalid UTF-8: one U+FFFD */
 	};
 
 	(void)state;
@@ -197,6 +200,7 @@ static void test_glob_syntax_errors_as_java(void **state)
 	expect_error("{a,b", "missing '}'");
 	expect_error("[]", "empty class");
 	expect_error("[!]", "empty class");
+	expect_error("[😀-😂]", "invalid range"); /* as Java, which compares UTF-16 units */
 	expect_error("regex:a(b", "regex 'a(b'");
 	expect_error("regex:a**", "dangling quantifier");
 	expect_error("regex:a*??", "dangling quantifier");
