@@ -598,12 +598,26 @@ static long response_status(struct kwg_storage_op *op)
 	return status;
 }
 
-/* Listing pages and error bodies go to op->body (bounded); others are dropped. */
+/* An error body: its first MAX_ERROR_BODY bytes are kept (for the message), the rest dropped, so
+ * that the HTTP status still reaches the caller. */
+static size_t keep_error_body(struct kwg_storage_op *op, const char *data, size_t len)
+{
+	size_t room = op->body.len < MAX_ERROR_BODY ? MAX_ERROR_BODY - op->body.len : 0;
+
+	if (room && op->body.max >= MAX_ERROR_BODY)
+		(void)kwg_buf_append(&op->body, data, KWG_MIN(room, len));
+	return len;
+}
+
+/* Listing pages (bounded: an overflow fails the transfer) and error bodies go to op->body;
+ * others are dropped. */
 static size_t on_discard_or_keep(char *data, size_t size, size_t n, void *userdata)
 {
 	struct kwg_storage_op *op = userdata;
 
-	if (op->step == STEP_LIST || response_status(op) >= 300)
+	if (response_status(op) >= 300)
+		return keep_error_body(op, data, size * n);
+	if (op->step == STEP_LIST)
 		return kwg_buf_append(&op->body, data, size * n) < 0 ? 0 : size * n;
 	return size * n;
 }
@@ -615,7 +629,7 @@ static size_t on_write_file(char *data, size_t size, size_t n, void *userdata)
 	size_t len = size * n;
 
 	if (response_status(op) >= 300)
-		return kwg_buf_append(&op->body, data, len) < 0 ? 0 : len;
+		return keep_error_body(op, data, len);
 	for (size_t off = 0; off < len;) {
 		ssize_t w = write(op->fd, data + off, len - off);
 		if (w < 0 && errno == EINTR)
