@@ -947,6 +947,8 @@ int kwg_storage_new(uv_loop_t *loop, const struct kwg_storage_config *cfg, struc
 			        cfg->bucket,
 			        (int)(n - (strstr(cfg->endpoint, "://") + 3 - cfg->endpoint)),
 			        strstr(cfg->endpoint, "://") + 3);
+		else if (cfg->path_style) /* AWS, path style (bucket names with dots) */
+			s->base_url = fmt("https://s3.%s.amazonaws.com/%s", region, cfg->bucket);
 		else
 			s->base_url = fmt("https://%s.s3.%s.amazonaws.com", cfg->bucket, region);
 		s->sigv4 = fmt("aws:amz:%s:s3", region);
