@@ -295,7 +295,8 @@ int main(int argc, char **argv)
 	list.in_call = false;
 	if (wait_done(&list, "list")) {
 		bool a = false, b = false;
-		check(!*list.error, "list succeeded");
+		(void)snprintf(msg, sizeof(msg), "list succeeded (%s)", list.error);
+		check(!*list.error, msg);
 		for (int i = 0; i < list.n_entries; i++) {
 			a |= strcmp(list.entries[i], uri) == 0;
 			b |= strcmp(list.entries[i], uri2) == 0;

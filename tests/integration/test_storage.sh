@@ -20,8 +20,15 @@ run() {
 run local "$tmp/base" main
 run local "$tmp/base-notenant/"
 
+# listings with a prefix come back 2 keys a page: kwg follows the continuation tokens
+export KWG_S3_PAGE_KEYS=2
 eval "$("$s3env" start "$tmp/s3" kwg-a)"
 run s3 "$S3_ENDPOINT" kwg-a S3RVER S3RVER
+if grep -q "a listing continued" "$tmp/s3/s3.log"; then
+  echo "ok   listings were paged and continued"
+else
+  echo "FAIL no listing was continued (paging)"; fails=$((fails + 1))
+fi
 "$s3env" stop "$tmp/s3"
 # a fresh bucket per layout: each run checks the keys of one layout only
 eval "$("$s3env" start "$tmp/s3" kwg-b)"

@@ -21,7 +21,9 @@ start)
   fi
   mkdir -p "$dir/data"
   rm -f "$dir/port"
-  node "$SRC/s3server.js" "$dir/data" "$bucket" "$dir/port" >"$dir/s3.log" 2>&1 &
+  # s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider
+  node --openssl-legacy-provider "$SRC/s3server.js" "$dir/data" "$bucket" "$dir/port" \
+    >"$dir/s3.log" 2>&1 &
   echo $! >"$dir/pid"
   deadline=$((SECONDS + 20))
   until [ -s "$dir/port" ] &&

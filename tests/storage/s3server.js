@@ -9,6 +9,8 @@
 //    "/bucket//company/…"): s3rver's router refuses "//" and its file store drops empty
 //    segments, so the path is rewritten to one percent-encoded key and empty segments are
 //    stored under a stand-in directory name.
+// It can also page listings: with KWG_S3_PAGE_KEYS=N, a ListObjectsV2 with a non-empty prefix
+// answers N keys a page (continuation tokens then carry the rest).
 // usage: node s3server.js DATA_DIR BUCKET PORT_FILE   (prints nothing; writes the port when ready)
 'use strict';
 
@@ -110,6 +112,11 @@ server.middleware.unshift(async (ctx, next) => {
   if (check.error) {
     process.stderr.write(`s3server: ${ctx.method} ${ctx.url}: ${check.error}\n`);
     return s3Error(ctx, 403, 'SignatureDoesNotMatch', 'The request signature we calculated does not match the signature you provided.');
+  }
+  const pageKeys = process.env.KWG_S3_PAGE_KEYS;
+  if (pageKeys && ctx.method === 'GET' && ctx.query['list-type'] === '2' && ctx.query.prefix) {
+    ctx.query = { ...ctx.query, 'max-keys': pageKeys };
+    if (ctx.query['continuation-token']) process.stderr.write('s3server: a listing continued\n');
   }
   // "/bucket//a/b" -> "/bucket/%2Fa/b": the router decodes the key as "/a/b"
   const m = /^\/([^/]+)\/\/(.*)$/.exec(ctx.path);
