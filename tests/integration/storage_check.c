@@ -217,7 +217,7 @@ int main(int argc, char **argv)
 	struct kwg_err err = {{0}};
 	const char *tenant = NULL, *type;
 	char tmp[] = "/tmp/kwg-storage-check.XXXXXX", src[256], src2[256], dst[256], msg[2048];
-	char *prefix, uri[512], uri2[512];
+	char *prefix, uri[512], uri2[512], uri3[512];
 
 	if (argc < 3) {
 		fprintf(stderr,
@@ -256,6 +256,8 @@ int main(int argc, char **argv)
 	prefix = kwg_storage_task_prefix("company.team", "my_flow", "exec1", "task_1", "run1");
 	(void)snprintf(uri, sizeof(uri), "%s/out.bin", prefix);
 	(void)snprintf(uri2, sizeof(uri2), "%s/sub/nested.txt", prefix);
+	/* SigV4 encodes every byte but A-Za-z0-9-._~ (and '/' in paths) */
+	(void)snprintf(uri3, sizeof(uri3), "%s/a b+c=d&é!(x)~.txt", prefix);
 	(void)snprintf(src, sizeof(src), "%s/src.bin", tmp);
 	(void)snprintf(src2, sizeof(src2), "%s/src2.txt", tmp);
 	(void)snprintf(dst, sizeof(dst), "%s/dst.bin", tmp);
@@ -278,6 +280,19 @@ int main(int argc, char **argv)
 		(void)snprintf(msg, sizeof(msg), "a second put succeeded (%s)", put2.error);
 		check(!*put2.error, msg);
 	}
+	struct result put3 = {.in_call = true};
+	op = kwg_storage_put(s, tenant, uri3, src2, on_done, &put3);
+	put3.in_call = false;
+	if (wait_done(&put3, "put of a name with reserved characters")) {
+		(void)snprintf(msg, sizeof(msg), "a name with spaces and reserved characters (%s)",
+		               put3.error);
+		check(!*put3.error, msg);
+	}
+	struct result get3 = {.in_call = true};
+	op = kwg_storage_get(s, tenant, uri3, dst, on_done, &get3);
+	get3.in_call = false;
+	if (wait_done(&get3, "get of a name with reserved characters"))
+		check(!*get3.error && same_file(src2, dst), "and it comes back");
 	struct result get = {.in_call = true};
 	op = kwg_storage_get(s, tenant, uri, dst, on_done, &get);
 	get.in_call = false;
@@ -294,16 +309,17 @@ int main(int argc, char **argv)
 	op = kwg_storage_list(s, tenant, prefix, on_entry, on_done, &list);
 	list.in_call = false;
 	if (wait_done(&list, "list")) {
-		bool a = false, b = false;
+		bool a = false, b = false, c = false;
 		(void)snprintf(msg, sizeof(msg), "list succeeded (%s)", list.error);
 		check(!*list.error, msg);
 		for (int i = 0; i < list.n_entries; i++) {
 			a |= strcmp(list.entries[i], uri) == 0;
 			b |= strcmp(list.entries[i], uri2) == 0;
+			c |= strcmp(list.entries[i], uri3) == 0;
 		}
-		(void)snprintf(msg, sizeof(msg), "list gives the two files and nothing else (%d)",
+		(void)snprintf(msg, sizeof(msg), "list gives the three files and nothing else (%d)",
 		               list.n_entries);
-		check(a && b && list.n_entries == 2, msg);
+		check(a && b && c && list.n_entries == 3, msg);
 	}
 	/* a prefix that is a string prefix but not a directory lists nothing */
 	struct result list2 = {.in_call = true};
