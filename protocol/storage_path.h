@@ -37,3 +37,16 @@ char *kwg_storage_key(enum kwg_storage_layout layout, const char *tenant, const 
  * (free each and the array), NULL on OOM. None for local. */
 char **kwg_storage_marker_keys(enum kwg_storage_layout layout, const char *tenant,
                                const char *path);
+
+/* One page of an S3 ListObjectsV2 answer (XML): each <Key> of <Contents>, entities decoded, is
+ * handed to key (which returns 0 or a negative errno that stops the parse), then the
+ * <NextContinuationToken> goes in *ret_token (new) when <IsTruncated> is true, else NULL.
+ * 0; -EINVAL with err for a body that is not a ListBucketResult, an unterminated element, an
+ * unknown entity or a key over 4 KiB; -ENOMEM; key's error. */
+typedef int kwg_storage_key_fn(void *userdata, const char *key);
+int kwg_storage_list_parse(const char *xml, size_t len, kwg_storage_key_fn *key, void *userdata,
+                           char **ret_token, struct kwg_err *err);
+/* The text of the first <name> element of an S3 error body (entities decoded), into buf; ""
+ * when there is none. Returns buf. */
+const char *kwg_storage_xml_text(const char *xml, size_t len, const char *name, char *buf,
+                                 size_t size);

@@ -13,17 +13,15 @@
 
 #include "common/buf.h"
 #include "common/log.h"
+#include "runner/curl_uv.h"
 
 #define MAX_BODY_BYTES (64u << 20)
 
 struct kwg_docker {
-	uv_loop_t *loop;
-	CURLM *multi;
-	uv_timer_t timer;
+	struct kwg_curl_uv *cu;
 	char *socket;
 	char version[16]; /* "1.41" */
 	struct kwg_docker_req *reqs;
-	bool freeing;
 	/* The version negotiation's caller (one at a time); nothing to free if it is cancelled. */
 	kwg_docker_done_fn negotiated;
 	void *negotiated_userdata;
@@ -45,13 +43,6 @@ struct kwg_docker_req {
 	void (*on_open)(void *userdata, long status);
 };
 
-/* A socket curl watches: its poll handle, closed and freed when curl is done with it. */
-struct sock {
-	uv_poll_t poll;
-	struct kwg_docker *d;
-	curl_socket_t fd;
-};
-
 /* Why the socket refused us, in the operator's terms (curl only says it could not connect). */
 static void connect_error(const char *socket, char *buf, size_t size)
 {
@@ -71,46 +62,45 @@ static void connect_error(const char *socket, char *buf, size_t size)
 		(void)snprintf(buf, size, "connection refused: the daemon does not answer");
 }
 
-static void check_done(struct kwg_docker *d)
+/* A finished request: its done callback, after the request is unlinked and freed (done may start
+ * or cancel other requests, or free the client). */
+static void on_done(void *userdata, CURL *easy, CURLcode result)
 {
-	CURLMsg *msg;
-	int left;
+	struct kwg_docker *d = userdata;
+	struct kwg_docker_req *r = NULL;
+	long status = 0;
+	char why[CURL_ERROR_SIZE + 64];
 
-	while ((msg = curl_multi_info_read(d->multi, &left))) {
-		struct kwg_docker_req *r = NULL;
-		long status = 0;
-		char why[CURL_ERROR_SIZE + 64];
-		if (msg->msg != CURLMSG_DONE)
-			continue;
-		(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, (char **)&r);
-		if (KWG_LOG_DEBUG <= kwg_log_max_level) {
-			curl_off_t us = 0;
-			const char *url = "";
-			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_TOTAL_TIME_T, &us);
-			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_EFFECTIVE_URL, &url);
-			kwg_log_debug("%s answered in %.1f ms", url + strlen("http://docker"),
-			              (double)us / 1000);
-		}
-		if (msg->data.result == CURLE_OK)
-			(void)curl_easy_getinfo(msg->easy_handle, CURLINFO_RESPONSE_CODE, &status);
-		else if (msg->data.result == CURLE_COULDNT_CONNECT)
-			connect_error(d->socket, why, sizeof(why));
-		else
-			(void)snprintf(why, sizeof(why), "%s",
-			               *r->error ? r->error : curl_easy_strerror(msg->data.result));
-		/* Unlinked first: done may start or cancel other requests. */
-		kwg_docker_done_fn done = r->done;
-		void *ud = r->userdata;
-		struct kwg_buf body = r->body;
-		r->body = (struct kwg_buf){0};
-		kwg_docker_cancel(r);
-		done(ud, status, kwg_buf_str(&body), body.len, status ? NULL : why);
-		kwg_buf_done(&body);
+	(void)curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&r);
+	if (KWG_LOG_DEBUG <= kwg_log_max_level) {
+		curl_off_t us = 0;
+		const char *url = "";
+		(void)curl_easy_getinfo(easy, CURLINFO_TOTAL_TIME_T, &us);
+		(void)curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url);
+		kwg_log_debug("%s answered in %.1f ms", url + strlen("http://docker"),
+		              (double)us / 1000);
 	}
+	if (result == CURLE_OK)
+		(void)curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+	else if (result == CURLE_COULDNT_CONNECT)
+		connect_error(d->socket, why, sizeof(why));
+	else
+		(void)snprintf(why, sizeof(why), "%s",
+		               *r->error ? r->error : curl_easy_strerror(result));
+	/* Unlinked first: done may start or cancel other requests. */
+	kwg_docker_done_fn done = r->done;
+	void *ud = r->userdata;
+	struct kwg_buf body = r->body;
+	r->body = (struct kwg_buf){0};
+	kwg_docker_cancel(r);
+	done(ud, status, kwg_buf_str(&body), body.len, status ? NULL : why);
+	kwg_buf_done(&body);
 }
 
-static void notify_open(struct kwg_docker *d)
+static void notify_open(void *userdata)
 {
+	struct kwg_docker *d = userdata;
+
 	for (;;) {
 		struct kwg_docker_req *r = d->reqs;
 		while (r && !r->open_pending)
@@ -124,107 +114,27 @@ static void notify_open(struct kwg_docker *d)
 	}
 }
 
-static void on_poll(uv_poll_t *h, int status, int events)
+static void on_closed(void *userdata)
 {
-	struct sock *s = h->data;
-	int flags = 0, running;
+	struct kwg_docker *d = userdata;
 
-	if (status < 0)
-		flags = CURL_CSELECT_ERR;
-	if (events & UV_READABLE)
-		flags |= CURL_CSELECT_IN;
-	if (events & UV_WRITABLE)
-		flags |= CURL_CSELECT_OUT;
-	(void)curl_multi_socket_action(s->d->multi, s->fd, flags, &running);
-	notify_open(s->d);
-	check_done(s->d);
-}
-
-static void on_timer(uv_timer_t *t)
-{
-	struct kwg_docker *d = t->data;
-	int running;
-
-	(void)curl_multi_socket_action(d->multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	notify_open(d);
-	check_done(d);
-}
-
-static void on_sock_closed(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-static int on_socket(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
-{
-	struct kwg_docker *d = userp;
-	struct sock *s = socketp;
-	int events = 0;
-
-	(void)easy;
-	if (what == CURL_POLL_REMOVE) {
-		if (s) {
-			uv_poll_stop(&s->poll);
-			uv_close((uv_handle_t *)&s->poll, on_sock_closed);
-			(void)curl_multi_assign(d->multi, fd, NULL);
-		}
-		return 0;
-	}
-	if (!s) {
-		s = calloc(1, sizeof(*s));
-		if (!s || uv_poll_init_socket(d->loop, &s->poll, fd) < 0) {
-			free(s);
-			return -1;
-		}
-		s->d = d;
-		s->fd = fd;
-		s->poll.data = s;
-		(void)curl_multi_assign(d->multi, fd, s);
-	}
-	if (what & CURL_POLL_IN)
-		events |= UV_READABLE;
-	if (what & CURL_POLL_OUT)
-		events |= UV_WRITABLE;
-	return uv_poll_start(&s->poll, events, on_poll) < 0 ? -1 : 0;
-}
-
-static int on_timeout(CURLM *multi, long timeout_ms, void *userp)
-{
-	struct kwg_docker *d = userp;
-
-	(void)multi;
-	if (timeout_ms < 0)
-		uv_timer_stop(&d->timer);
-	else
-		uv_timer_start(&d->timer, on_timer, (uint64_t)timeout_ms, 0);
-	return 0;
+	free(d->socket);
+	free(d);
 }
 
 int kwg_docker_new(uv_loop_t *loop, const char *socket, struct kwg_docker **ret)
 {
-	static bool global_done;
-	struct kwg_docker *d;
+	static const struct kwg_curl_uv_ops ops = {
+	    .on_action = notify_open, .on_done = on_done, .on_closed = on_closed};
+	struct kwg_docker *d = calloc(1, sizeof(*d));
 
-	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-			return -ENOMEM;
-		global_done = true;
-	}
-	d = calloc(1, sizeof(*d));
-	if (!d || !(d->socket = strdup(socket)) || !(d->multi = curl_multi_init())) {
+	if (!d || !(d->socket = strdup(socket)) || kwg_curl_uv_new(loop, &ops, d, &d->cu) < 0) {
 		if (d)
 			free(d->socket);
 		free(d);
 		return -ENOMEM;
 	}
-	d->loop = loop;
 	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
-	uv_timer_init(loop, &d->timer);
-	d->timer.data = d;
-	(void)curl_multi_setopt(d->multi, CURLMOPT_SOCKETFUNCTION, on_socket);
-	(void)curl_multi_setopt(d->multi, CURLMOPT_SOCKETDATA, d);
-	(void)curl_multi_setopt(d->multi, CURLMOPT_TIMERFUNCTION, on_timeout);
-	(void)curl_multi_setopt(d->multi, CURLMOPT_TIMERDATA, d);
 	*ret = d;
 	return 0;
 }
@@ -359,7 +269,7 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
 		r->headers = curl_slist_append(r->headers, body->header);
 	(void)curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	if (curl_multi_add_handle(d->multi, r->easy) != CURLM_OK) {
+	if (kwg_curl_uv_add(d->cu, r->easy) < 0) {
 		curl_slist_free_all(r->headers);
 		curl_easy_cleanup(r->easy);
 		kwg_buf_done(&r->body);
@@ -389,19 +299,11 @@ void kwg_docker_cancel(struct kwg_docker_req *r)
 	*r->pprev = r->next;
 	if (r->next)
 		r->next->pprev = r->pprev;
-	(void)curl_multi_remove_handle(r->d->multi, r->easy);
+	kwg_curl_uv_remove(r->d->cu, r->easy);
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	kwg_buf_done(&r->body);
 	free(r);
-}
-
-static void on_timer_closed(uv_handle_t *h)
-{
-	struct kwg_docker *d = h->data;
-
-	free(d->socket);
-	free(d);
 }
 
 void kwg_docker_free(struct kwg_docker *d)
@@ -410,8 +312,8 @@ void kwg_docker_free(struct kwg_docker *d)
 		return;
 	while (d->reqs)
 		kwg_docker_cancel(d->reqs);
-	curl_multi_cleanup(d->multi);
-	uv_close((uv_handle_t *)&d->timer, on_timer_closed);
+	/* d is released by on_closed: the loop that called us may still read d->reqs */
+	kwg_curl_uv_free(d->cu);
 }
 
 void kwg_docker_ignore_answer(void *userdata, long status, const char *body, size_t len,

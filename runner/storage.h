@@ -19,16 +19,18 @@ struct kwg_storage_config {
 	/* local */
 	const char *base_path;
 	/* s3 / minio */
-	const char *endpoint; /* "http://127.0.0.1:9000"; NULL for AWS (https://s3.<region>.amazonaws.com) */
-	const char *region;   /* "us-east-1" when NULL */
+	/* "http://127.0.0.1:9000"; NULL for AWS (virtual-host
+	 * https://<bucket>.s3.<region>.amazonaws.com) */
+	const char *endpoint;
+	const char *region; /* "us-east-1" when NULL */
 	const char *bucket;
 	const char *access_key, *secret_key;
-	bool path_style; /* true for MinIO and self-hosted endpoints */
+	bool path_style; /* true for self-hosted endpoints (always so for type "minio") */
 };
 
 /* Checks cfg and creates the client. 0 and *ret, -EINVAL with err naming the setting, -ENOMEM. */
-int kwg_storage_new(uv_loop_t *loop, const struct kwg_storage_config *cfg,
-                    struct kwg_storage **ret, struct kwg_err *err);
+int kwg_storage_new(uv_loop_t *loop, const struct kwg_storage_config *cfg, struct kwg_storage **ret,
+                    struct kwg_err *err);
 /* Cancels every operation (their callbacks never fire) and frees once handles are closed.
  * Accepts NULL. */
 void kwg_storage_free(struct kwg_storage *s);
@@ -39,7 +41,10 @@ typedef void kwg_storage_done_fn(void *userdata, const char *error, bool not_fou
 /* For list: each entry's URI (borrowed) then done once. */
 typedef void kwg_storage_entry_fn(void *userdata, const char *uri);
 
-/* Uploads local_path (a regular file) to uri for tenant. NULL on OOM (nothing started). */
+/* Uploads local_path (a regular file, not a symlink) to uri for tenant, replacing any object
+ * there. S3/MinIO: writes the directory markers first when the parent's is missing (§7.4). A
+ * refused URI (kwg_storage_uri_path) is reported through done like any error. NULL on OOM
+ * (nothing started). */
 struct kwg_storage_op *kwg_storage_put(struct kwg_storage *s, const char *tenant, const char *uri,
                                        const char *local_path, kwg_storage_done_fn *done,
                                        void *userdata);
@@ -47,7 +52,9 @@ struct kwg_storage_op *kwg_storage_put(struct kwg_storage *s, const char *tenant
 struct kwg_storage_op *kwg_storage_get(struct kwg_storage *s, const char *tenant, const char *uri,
                                        const char *local_path, kwg_storage_done_fn *done,
                                        void *userdata);
-/* Every file under the URI prefix (recursive, no directory markers), in any order. */
+/* Every file under the URI prefix (recursive, no directory markers), in any order. The prefix is
+ * a directory on every backend: "kestra:///a/b" lists "kestra:///a/b/…", never "…/a/bc". A
+ * missing prefix lists nothing (no error). An entry callback may cancel the op or free s. */
 struct kwg_storage_op *kwg_storage_list(struct kwg_storage *s, const char *tenant,
                                         const char *uri_prefix, kwg_storage_entry_fn *entry,
                                         kwg_storage_done_fn *done, void *userdata);

@@ -11,7 +11,11 @@ packages=(
   postgresql-15 postgresql-client-15
   python3 python-is-python3
   docker.io docker-compose busybox-static debootstrap
+  nodejs
 )
+# npm: the storage tests' S3 server (tests/storage) and the benchmark peers come from npm. Debian
+# packages it apart from nodejs; NodeSource's nodejs includes it.
+command -v npm >/dev/null || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do
