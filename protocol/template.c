@@ -3474,11 +3474,17 @@ static int f_jq(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
 		            "filter 'jq': $ENV, modules and $__ variables are not available");
 	kwg_buf_init(&txt, KWG_TEMPLATE_MAX_OUTPUT);
 	kwg_buf_init(&full, 65536);
-	/* KESTRA: JqFilter reads a string input as JSON text, other values as their JSON. */
+	/* KESTRA: JqFilter (kestra-io/kestra develop, 2025) reads a string input as JSON text (an
+	 * error when it is not), other values as their JSON; a null input gives null. */
 	if (json_is_string(in)) {
 		json_t *p = json_loadb(json_string_value(in), json_string_length(in),
 		                       JSON_DECODE_ANY, NULL);
-		r = json_write(&txt, p ? p : in, 0);
+		if (!p) {
+			r = fail(c, -EINVAL, e->line, "Unable to parse jq value '%.64s'",
+			         json_string_value(in));
+			goto out;
+		}
+		r = json_write(&txt, p, 0);
 		json_decref(p);
 	} else {
 		r = json_write(&txt, in, 0);
@@ -3704,7 +3710,7 @@ static const struct filter_def filters[] = {
     {"md5", f_digest, false, false},
     {"urlencode", f_urlencode, false, false},
     {"urldecode", f_urlencode, false, false},
-    {"jq", f_jq, false, true},
+    {"jq", f_jq, false, false},
     {"sort", f_sort, false, false},
     {"rsort", f_sort, false, false},
     {"reverse", f_reverse, false, false},
@@ -4144,12 +4150,20 @@ static int exec_for(struct ctx *c, const struct node *n)
 			else
 				json_decref(v);
 		} else {
-			/* KESTRA: Pebble iterates a map's entries; kwg gives the key. */
-			json_decref(json_is_object(seq) ? v : k);
-			if (r >= 0)
-				r = scope_push(c, n->v1, json_is_object(seq) ? k : v);
+			/* KESTRA: Pebble's for over a map iterates its entries (Map.Entry: .key and
+			 * .value); kwg gives a {key, value} map. */
+			json_t *x = v;
+			if (json_is_object(seq)) {
+				x = json_pack("{sOsO}", "key", k, "value", v);
+				json_decref(v);
+			}
+			json_decref(k);
+			if (!x)
+				r = r < 0 ? r : oom();
+			else if (r >= 0)
+				r = scope_push(c, n->v1, x);
 			else
-				json_decref(json_is_object(seq) ? k : v);
+				json_decref(x);
 		}
 		if (r >= 0)
 			r = exec_nodes(c, n->bodies[0]);

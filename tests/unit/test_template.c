@@ -192,6 +192,7 @@ static const struct tcase cases[] = {
      NULL, "[123]", 0},
     {"{% for x in list %}{{ loop.length }}{{ loop.revindex }}{% endfor %}", NULL, "323130", 0},
     {"{% for k, v in map %}{{ k }}={{ v }};{% endfor %}", NULL, "a=1;b=x;", 0},
+    {"{% for e in map %}{{ e.key }}:{{ e.value }} {% endfor %}", NULL, "a:1 b:x ", 0},
     {"{% for x in [] %}a{% else %}none{% endfor %}", NULL, "none", 0},
     {"{% for x in nul %}a{% else %}none{% endfor %}", NULL, "none", 0},
     {"{% for x in list %}{% for y in strs %}{{ x }}{{ y }} {% endfor %}{% endfor %}", NULL,
@@ -317,6 +318,8 @@ static const struct tcase cases[] = {
     {"{{ map | jq('.[') }}", NULL, "cannot compile", -EINVAL},
     {"{{ map | jq('$ENV') }}", NULL, "$ENV", -EOPNOTSUPP},
     {"{{ map | jq('env') }}", NULL, "[{}]", 0},
+    {"{{ name | jq('.') }}", NULL, "Unable to parse jq value 'World'", -EINVAL},
+    {"[{{ nul | jq('.a') }}]", NULL, "[]", 0},
     /* [K] date family through protocol/datetime.h (the iso cases hold with the stub too) */
     {"{{ date | date }}", NULL, "2024-01-15T10:30:00.000000Z", 0},
     {"{{ date | timestamp }}", NULL, "1705314600", 0},
