@@ -294,7 +294,14 @@ static int lex_string(struct ctx *c, const char **pp, int *line)
 	struct kwg_buf b;
 	bool interp = false;
 	int start_line = *line, r = 0;
+	bool raw = false;
 
+	for (const char *x = p; q == '"' && *x && *x != '"'; x++) {
+		if (*x == '\\' && x[1])
+			x++;
+		else if (*x == '#')
+			raw = true;
+	}
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
 	for (;;) {
 		if (!*p) {
@@ -305,46 +312,19 @@ static int lex_string(struct ctx *c, const char **pp, int *line)
 			p++;
 			break;
 		}
+		/* KESTRA: Pebble 3.2.2 LexerImpl.unquoteAndUnescape: only a backslash before the
+		 * string's own quote is removed, and not at all in a double-quoted string holding a
+		 * '#' (read as an interpolated string, left as written). "\n" stays two characters.
+		 */
 		if (*p == '\\' && p[1]) {
-			char e = p[1], o;
-			switch (e) {
-			case 'n':
-				o = '\n';
-				break;
-			case 't':
-				o = '\t';
-				break;
-			case 'r':
-				o = '\r';
-				break;
-			case 'b':
-				o = '\b';
-				break;
-			case 'f':
-				o = '\f';
-				break;
-			case '\\':
-				o = '\\';
-				break;
-			case '\'':
-				o = '\'';
-				break;
-			case '"':
-				o = '"';
-				break;
-			case '#':
-				o = '#';
-				break;
-			default:
-				o = 0;
-				break;
-			}
-			if (o) {
-				r = kwg_buf_putc(&b, o);
-				p += 2;
+			if (!raw && p[1] == q) {
+				r = kwg_buf_putc(&b, q);
 			} else {
-				r = kwg_buf_putc(&b, *p++);
+				if (p[1] == '\n')
+					(*line)++;
+				r = kwg_buf_append(&b, p, 2);
 			}
+			p += 2;
 			if (r < 0)
 				goto out;
 			continue;
@@ -516,6 +496,78 @@ out:
 	return r;
 }
 
+/* KESTRA: VariableRenderer.RAW_PATTERN, "(\{%-*\s*raw\s*-*%}(.*?)\{%-*\s*endraw\s*-*%})" without
+ * DOTALL: such a raw block on one line is taken out before Pebble sees the template, put back
+ * after, and its tags dropped only when the whole render() ends, so render() passes keep it.
+ * A raw block over several lines is Pebble's own raw tag (lex_template). */
+static bool java_ws(char ch)
+{
+	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\v' || ch == '\f' || ch == '\r';
+}
+
+static size_t kestra_raw_tag(const char *p, const char *name)
+{
+	const char *q = p;
+	size_t n = strlen(name);
+
+	if (q[0] != '{' || q[1] != '%')
+		return 0;
+	q += 2;
+	while (*q == '-')
+		q++;
+	while (java_ws(*q))
+		q++;
+	if (strncmp(q, name, n) != 0)
+		return 0;
+	q += n;
+	while (java_ws(*q))
+		q++;
+	while (*q == '-')
+		q++;
+	if (q[0] != '%' || q[1] != '}')
+		return 0;
+	return (size_t)(q + 2 - p);
+}
+
+/* The length of a one-line raw block at p (0: none), and where its content is. */
+static size_t kestra_raw_block(const char *p, size_t *ret_cstart, size_t *ret_clen)
+{
+	size_t open = kestra_raw_tag(p, "raw");
+
+	if (!open)
+		return 0;
+	for (const char *q = p + open; *q; q++) {
+		size_t close = kestra_raw_tag(q, "endraw");
+		if (close) {
+			*ret_cstart = open;
+			*ret_clen = (size_t)(q - (p + open));
+			return (size_t)(q + close - p);
+		}
+		if (*q == '\n' || *q == '\r')
+			break;
+	}
+	return 0;
+}
+
+/* Replaces each one-line raw block of s by its content, in place. */
+static void strip_raw(char *s)
+{
+	char *w = s;
+	const char *p = s;
+
+	while (*p) {
+		size_t cs = 0, cl = 0, n = *p == '{' ? kestra_raw_block(p, &cs, &cl) : 0;
+		if (n) {
+			memmove(w, p + cs, cl);
+			w += cl;
+			p += n;
+		} else {
+			*w++ = *p++;
+		}
+	}
+	*w = 0;
+}
+
 /* "{% raw %}" at p (with optional '-' after "{%" and before "%}")? Sets *after past it. */
 static bool match_tag(const char *p, const char *name, bool *ltrim, bool *rtrim, const char **after)
 {
@@ -579,6 +631,14 @@ static int lex_template(struct ctx *c)
 			break;
 		bool lt, rt;
 		const char *after;
+		size_t kcs, kcl, kn = kestra_raw_block(p, &kcs, &kcl);
+		if (kn) { /* kept with its tags until the render ends (strip_raw) */
+			r = push_tok(c, T_TEXT, line, p, kn, NULL);
+			if (r < 0)
+				return r;
+			p += kn;
+			continue;
+		}
 		if (match_tag(p, "raw", &lt, &rt, &after)) {
 			if (lt)
 				rtrim_last_text(c);
@@ -1025,7 +1085,7 @@ static const struct binop_def binops[] = {
 };
 #define PREC_IS 20
 #define PREC_FILTER 100
-#define PREC_NOT 5
+#define PREC_NOT 500 /* Pebble 3.2.2: not binds as tightly as unary minus */
 #define PREC_NEG 500
 
 static const struct binop_def *find_binop(const struct tok *t)
@@ -1569,6 +1629,56 @@ static int write_text(struct kwg_buf *b, const json_t *v)
 	return json_write(b, v, 0);
 }
 
+/* Java's toString (String.valueOf) of a value: what ~, +, join, interpolation and the filters
+ * that call toString() see. Lists print as [a, b], maps as {k=v, k2=v2}, null as "null". */
+static int java_text(struct kwg_buf *b, const json_t *v, int depth)
+{
+	char num[40];
+	int r = 0;
+
+	if (depth > 2 * MAX_EXPR_DEPTH + 2100)
+		return -ELOOP;
+	if (!v || json_is_null(v))
+		return kwg_buf_puts(b, "null");
+	if (json_is_string(v))
+		return kwg_buf_append(b, json_string_value(v), json_string_length(v));
+	if (json_is_real(v)) {
+		java_double(json_real_value(v), num, sizeof(num));
+		return kwg_buf_puts(b, num);
+	}
+	if (json_is_array(v)) {
+		size_t i;
+		json_t *x;
+		r = kwg_buf_putc(b, '[');
+		json_array_foreach (v, i, x) {
+			if (r >= 0 && i)
+				r = kwg_buf_puts(b, ", ");
+			if (r >= 0)
+				r = java_text(b, x, depth + 1);
+		}
+		return r < 0 ? r : kwg_buf_putc(b, ']');
+	}
+	if (json_is_object(v)) {
+		const char *k;
+		json_t *x;
+		bool first = true;
+		r = kwg_buf_putc(b, '{');
+		json_object_foreach ((json_t *)v, k, x) {
+			if (r >= 0 && !first)
+				r = kwg_buf_puts(b, ", ");
+			first = false;
+			if (r >= 0)
+				r = kwg_buf_puts(b, k);
+			if (r >= 0)
+				r = kwg_buf_putc(b, '=');
+			if (r >= 0)
+				r = java_text(b, x, depth + 1);
+		}
+		return r < 0 ? r : kwg_buf_putc(b, '}');
+	}
+	return json_write(b, v, depth);
+}
+
 static int size_err(struct ctx *c, int r, int line)
 {
 	if (r == -EMSGSIZE)
@@ -1601,7 +1711,7 @@ static int to_string_value(struct ctx *c, const json_t *v, int line, json_t **re
 		return 0;
 	}
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	r = write_text(&b, v);
+	r = java_text(&b, v, 0);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return size_err(c, r, line);
@@ -1658,6 +1768,45 @@ static bool truthy(const json_t *v)
 	if (json_is_array(v))
 		return json_array_size(v) != 0;
 	return json_object_size(v) != 0;
+}
+
+/* KESTRA: Pebble 3.2.2 IfNode, And/OrExpression, UnaryNotExpression (TypeUtils.compatibleCast to
+ * Boolean): a boolean, a number (not 0) or a string (not empty) decides; null fails under strict
+ * variables (the ternary takes it as false); a list or a map fails. */
+static int condition(struct ctx *c, const json_t *v, int line, const char *where, bool *ret)
+{
+	if (json_is_null(v)) {
+		if (!where) {
+			*ret = false;
+			return 0;
+		}
+		return fail(c, -EINVAL, line,
+		            "null value given to %s and strict variables is set to true", where);
+	}
+	if (json_is_array(v) || json_is_object(v))
+		return fail(c, -EINVAL, line,
+		            "Unsupported value type %s. Expected Boolean, String, Number in %s",
+		            type_name(v), where ? where : "a ternary");
+	*ret = truthy(v);
+	return 0;
+}
+
+/* Pebble's EmptyTest: null, a blank string (after Java's trim), an empty list or map. */
+static bool is_empty(const json_t *v)
+{
+	if (!v || json_is_null(v))
+		return true;
+	if (json_is_string(v)) {
+		for (size_t i = 0; i < json_string_length(v); i++)
+			if ((unsigned char)json_string_value(v)[i] > ' ')
+				return false;
+		return true;
+	}
+	if (json_is_array(v))
+		return json_array_size(v) == 0;
+	if (json_is_object(v))
+		return json_object_size(v) == 0;
+	return false;
 }
 
 static bool values_equal(const json_t *a, const json_t *b)
@@ -1967,10 +2116,9 @@ static int concat_text(struct ctx *c, json_t *x, json_t *y, bool null_word, int 
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
 	json_t *parts[2] = {x, y};
 	for (int i = 0; i < 2 && r >= 0; i++) {
-		if (null_word && (!parts[i] || json_is_null(parts[i])))
-			r = kwg_buf_puts(&b, "null");
-		else
-			r = write_text(&b, parts[i]);
+		/* ConcatenateExpression skips null; OperatorUtils.add writes "null" */
+		if (null_word || (parts[i] && !json_is_null(parts[i])))
+			r = java_text(&b, parts[i], 0);
 	}
 	if (r < 0) {
 		kwg_buf_done(&b);
@@ -2049,8 +2197,12 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 	if (r < 0)
 		return r;
 	if (op == OP_AND || op == OP_OR) {
-		bool t = truthy(x);
+		const char *where = op == OP_AND ? "and" : "or";
+		bool t = false;
+		r = condition(c, x, e->line, where, &t);
 		json_decref(x);
+		if (r < 0)
+			return r;
 		if ((op == OP_AND && !t) || (op == OP_OR && t)) {
 			*ret = json_boolean(t);
 			return 0;
@@ -2058,8 +2210,11 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 		r = eval(c, e->b, false, &y);
 		if (r < 0)
 			return r;
-		*ret = json_boolean(truthy(y));
+		r = condition(c, y, e->line, where, &t);
 		json_decref(y);
+		if (r < 0)
+			return r;
+		*ret = json_boolean(t);
 		return 0;
 	}
 	r = eval(c, e->b, false, &y);
@@ -2077,6 +2232,10 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 	case OP_LE:
 	case OP_GE: {
 		int k = compare_values(x, y);
+		if (json_is_null(x) || json_is_null(y)) { /* OperatorUtils: null compares false */
+			*ret = json_false();
+			break;
+		}
 		if (k == -2 || !is_number(x) || !is_number(y)) {
 			r = fail(c, -EINVAL, e->line, "cannot compare %s with %s", type_name(x),
 			         type_name(y));
@@ -2187,6 +2346,30 @@ static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **
 	if (!base) { /* soft, and undefined further up */
 		*ret = NULL;
 		return 0;
+	}
+	if (json_is_null(base)) {
+		/* KESTRA: Pebble GetAttributeExpression on null: RootAttributeNotFoundException
+		 * naming the variable when the object is one, else the attribute. */
+		json_decref(base);
+		if (soft) {
+			*ret = NULL;
+			return 0;
+		}
+		if (e->a->kind == E_VAR)
+			return undefined_err(c, e->a->s, e->line);
+		if (e->kind == E_ATTR)
+			return undefined_err(c, e->s, e->line);
+		r = eval(c, e->b, false, &key);
+		if (r < 0)
+			return r;
+		json_t *k = NULL;
+		r = to_string_value(c, key, e->line, &k);
+		json_decref(key);
+		if (r < 0)
+			return r;
+		r = undefined_err(c, json_string_value(k), e->line);
+		json_decref(k);
+		return r;
 	}
 	if (e->kind == E_INDEX) {
 		r = eval(c, e->b, false, &key);
@@ -2335,8 +2518,11 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		if (r < 0)
 			return r;
 		{
-			bool t = truthy(v);
+			bool t = false;
+			r = condition(c, v, e->line, "not()", &t);
 			json_decref(v);
+			if (r < 0)
+				return r;
 			v = json_boolean(!t);
 		}
 		break;
@@ -2347,8 +2533,11 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		if (r < 0)
 			return r;
 		{
-			bool t = truthy(v);
+			bool t = false;
+			r = condition(c, v, e->line, NULL, &t);
 			json_decref(v);
+			if (r < 0)
+				return r;
 			return eval(c, t ? e->b : e->c, false, ret);
 		}
 	case E_FILTER:
@@ -2363,7 +2552,7 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		for (size_t i = 0; i < e->nargs; i++) {
 			r = eval(c, e->args[i], false, &v);
 			if (r >= 0) {
-				r = write_text(&b, v);
+				r = json_is_null(v) ? 0 : java_text(&b, v, 0);
 				json_decref(v);
 				if (r < 0)
 					r = size_err(c, r, e->line);
@@ -2410,12 +2599,12 @@ static int call_test(struct ctx *c, const struct expr *e, json_t **ret)
 	r = eval(c, e->a, soft, &v);
 	if (r < 0)
 		return r;
-	if (soft)
-		res = v != NULL;
+	if (soft) /* Pebble's DefinedTest is "not null": a null value is not defined */
+		res = v != NULL && !json_is_null(v);
 	else if (strcmp(e->s, "null") == 0 || strcmp(e->s, "none") == 0)
 		res = json_is_null(v);
 	else if (strcmp(e->s, "empty") == 0)
-		res = !truthy(v) && !json_is_true(v) && !json_is_false(v) && !is_number(v);
+		res = is_empty(v);
 	else if (strcmp(e->s, "even") == 0 || strcmp(e->s, "odd") == 0) {
 		if (!json_is_integer(v)) {
 			r = fail(c, -EINVAL, e->line, "test '%s' needs an integer, not %s", e->s,
@@ -2464,6 +2653,146 @@ static int need_list(struct ctx *c, const struct expr *e, json_t *in)
 	if (!json_is_array(in))
 		return fail(c, -EINVAL, e->line, "filter '%s' needs a list, not %s", e->s,
 		            type_name(in));
+	return 0;
+}
+
+/* Code points stand for Java chars (the same outside the astral planes). */
+static size_t cp_count(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		k += ((unsigned char)s[i] & 0xC0) != 0x80;
+	return k;
+}
+
+/* Byte offset of code point k in s (n bytes); n when past the end. */
+static size_t cp_offset(const char *s, size_t n, size_t k)
+{
+	size_t i = 0;
+	while (i < n && k) {
+		i++;
+		while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
+			i++;
+		k--;
+	}
+	return i;
+}
+
+/* A Java regular expression as POSIX ERE: the common escapes (\n \t \r \f \d \s \w and their
+ * negations) are translated; the rest is taken as ERE. */
+static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, regex_t *re)
+{
+	struct kwg_buf b;
+	int r = 0;
+
+	kwg_buf_init(&b, 65536);
+	for (const char *p = pat; *p && r >= 0; p++) {
+		if (*p != '\\' || !p[1]) {
+			r = kwg_buf_putc(&b, *p);
+			continue;
+		}
+		p++;
+		switch (*p) {
+		case 'n':
+			r = kwg_buf_putc(&b, '\n');
+			break;
+		case 't':
+			r = kwg_buf_putc(&b, '\t');
+			break;
+		case 'r':
+			r = kwg_buf_putc(&b, '\r');
+			break;
+		case 'f':
+			r = kwg_buf_putc(&b, '\f');
+			break;
+		case 'd':
+			r = kwg_buf_puts(&b, "[0-9]");
+			break;
+		case 'D':
+			r = kwg_buf_puts(&b, "[^0-9]");
+			break;
+		case 's':
+			r = kwg_buf_puts(&b, "[[:space:]]");
+			break;
+		case 'S':
+			r = kwg_buf_puts(&b, "[^[:space:]]");
+			break;
+		case 'w':
+			r = kwg_buf_puts(&b, "[[:alnum:]_]");
+			break;
+		case 'W':
+			r = kwg_buf_puts(&b, "[^[:alnum:]_]");
+			break;
+		default:
+			r = kwg_buf_putc(&b, '\\');
+			if (r >= 0)
+				r = kwg_buf_putc(&b, *p);
+		}
+	}
+	if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
+		r = fail(c, -EINVAL, e->line, "filter '%s': bad regular expression '%.64s'", e->s,
+		         pat);
+	else if (r < 0)
+		r = fail(c, -EINVAL, e->line, "filter '%s': regular expression too long", e->s);
+	kwg_buf_done(&b);
+	return r;
+}
+
+typedef int str_fn(struct ctx *c, const struct expr *e, const char *s, size_t n, void *data,
+                   json_t **ret);
+
+/* fn over a value as Kestra's Replace/EscapeChar filters walk one: strings, each item of a
+ * list, each value of a map, anything else as its toString(); null items stay null. */
+static int map_strings(struct ctx *c, const struct expr *e, json_t *v, str_fn *fn, void *data,
+                       int depth, json_t **ret)
+{
+	json_t *out = NULL, *x, *y;
+	int r = 0;
+
+	if (depth > 2 * MAX_EXPR_DEPTH + 2100)
+		return fail(c, -EINVAL, e->line, "filter '%s': value nested too deeply", e->s);
+	if (json_is_null(v)) {
+		*ret = json_null();
+		return 0;
+	}
+	if (json_is_array(v)) {
+		size_t i;
+		out = json_array();
+		if (!out)
+			return oom();
+		json_array_foreach (v, i, x) {
+			r = map_strings(c, e, x, fn, data, depth + 1, &y);
+			if (r >= 0)
+				r = json_array_append_new(out, y) < 0 ? oom() : 0;
+			if (r < 0)
+				break;
+		}
+	} else if (json_is_object(v)) {
+		const char *k;
+		out = json_object();
+		if (!out)
+			return oom();
+		json_object_foreach (v, k, x) {
+			r = map_strings(c, e, x, fn, data, depth + 1, &y);
+			if (r >= 0)
+				r = json_object_set_new_nocheck(out, k, y) < 0 ? oom() : 0;
+			if (r < 0)
+				break;
+		}
+	} else {
+		json_t *s;
+		r = to_string_value(c, v, e->line, &s);
+		if (r < 0)
+			return r;
+		r = fn(c, e, json_string_value(s), json_string_length(s), data, ret);
+		json_decref(s);
+		return r;
+	}
+	if (r < 0) {
+		json_decref(out);
+		return r;
+	}
+	*ret = out;
 	return 0;
 }
 
@@ -2541,15 +2870,13 @@ static size_t utf16_len(const char *s, size_t n)
 static int f_length(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	size_t n = 0;
+	/* KESTRA: Pebble LengthFilter: null and anything uncountable are 0 */
 	if (json_is_string(in))
 		n = utf16_len(json_string_value(in), json_string_length(in));
 	else if (json_is_array(in))
 		n = json_array_size(in);
 	else if (json_is_object(in))
 		n = json_object_size(in);
-	else if (!json_is_null(in))
-		return fail(c, -EINVAL, e->line, "filter 'length' cannot measure %s",
-		            type_name(in));
 	*ret = json_integer((json_int_t)n);
 	return *ret ? 0 : oom();
 }
@@ -2571,11 +2898,8 @@ static int f_abs(struct ctx *c, const struct expr *e, json_t *in, struct args *a
 static int f_default(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	json_t *d = arg(a, 0, "default");
-	/* KESTRA: Pebble DefaultFilter: null, an empty string, list or map take the default. */
-	bool empty = !in || json_is_null(in) || (json_is_string(in) && !json_string_length(in)) ||
-	             (json_is_array(in) && !json_array_size(in)) ||
-	             (json_is_object(in) && !json_object_size(in));
-	if (empty)
+	/* KESTRA: Pebble DefaultFilter: what EmptyTest calls empty takes the default. */
+	if (is_empty(in))
 		*ret = d ? json_incref(d) : json_null();
 	else
 		*ret = json_incref(in);
@@ -2605,7 +2929,7 @@ static int f_join(struct ctx *c, const struct expr *e, json_t *in, struct args *
 		if (i && sep)
 			r = kwg_buf_puts(&b, sep);
 		if (r >= 0)
-			r = write_text(&b, v);
+			r = java_text(&b, v, 0);
 		if (r < 0) {
 			kwg_buf_done(&b);
 			return size_err(c, r, e->line);
@@ -2618,6 +2942,8 @@ static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args 
 {
 	const char *sep;
 	int64_t limit;
+	regex_t re;
+	regmatch_t m;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
@@ -2627,40 +2953,69 @@ static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	r = arg_int(c, a, "split", 1, "limit", false, 0, &limit);
 	if (r < 0)
 		return r;
+	r = compile_regex(c, e, sep, &re);
+	if (r < 0)
+		return r;
+	/* KESTRA: Pebble SplitFilter is Java's String.split(delimiter, limit): the delimiter is a
+	 * regular expression; no leading empty piece for a zero-width match at 0; limit > 0 caps
+	 * the pieces, 0 drops trailing empty pieces; no match gives the input. */
+	char *str = strndup(json_string_value(in), json_string_length(in));
 	json_t *l = json_array();
-	if (!l)
-		return oom();
-	const char *s = json_string_value(in), *end = s + json_string_length(in);
-	size_t sl = strlen(sep);
-	/* KESTRA: Pebble SplitFilter = Java String.split(delimiter, limit) with a literal
-	 * delimiter; limit 0 drops trailing empty strings. */
-	for (;;) {
-		const char *m = sl && (limit <= 0 || (int64_t)json_array_size(l) < limit - 1)
-		                    ? memmem(s, (size_t)(end - s), sep, sl)
-		                    : NULL;
-		if (sl == 0 && s < end && (limit <= 0 || (int64_t)json_array_size(l) < limit - 1))
-			m = s + 1 < end ? s + 1 : NULL;
-		const char *pe = m ? m : end;
-		if (json_array_append_new(l, json_stringn_nocheck(s, (size_t)(pe - s))) < 0) {
-			json_decref(l);
-			return oom();
-		}
-		r = list_check(c, json_array_size(l), e->line);
-		if (r < 0) {
-			json_decref(l);
-			return r;
-		}
-		if (!m)
+	size_t n = str ? strlen(str) : 0, index = 0, pos = 0;
+	bool matched = false;
+	if (!str || !l) {
+		r = oom();
+		goto out;
+	}
+	while (pos <= n && regexec(&re, str + pos, 1, &m, pos ? REG_NOTBOL : 0) == 0) {
+		size_t ms = pos + (size_t)m.rm_so, me = pos + (size_t)m.rm_eo;
+		r = step(c, e->line);
+		if (r < 0)
+			goto out;
+		if (limit <= 0 || (int64_t)json_array_size(l) < limit - 1) {
+			if (!(index == 0 && ms == 0 && me == 0)) {
+				if (json_array_append_new(
+				        l, json_stringn_nocheck(str + index, ms - index)) < 0) {
+					r = oom();
+					goto out;
+				}
+				index = me;
+				matched = true;
+			}
+		} else {
 			break;
-		s = m + sl;
+		}
+		if (me == ms) {
+			if (me >= n)
+				break;
+			pos = me + 1;
+			while (pos < n && ((unsigned char)str[pos] & 0xC0) == 0x80)
+				pos++;
+		} else {
+			pos = me;
+		}
+	}
+	if (!matched) {
+		json_array_clear(l);
+		r = json_array_append(l, in) < 0 ? oom() : 0;
+		goto out;
+	}
+	if (json_array_append_new(l, json_stringn_nocheck(str + index, n - index)) < 0) {
+		r = oom();
+		goto out;
 	}
 	if (limit == 0)
-		while (json_array_size(l) > 1 &&
+		while (json_array_size(l) &&
 		       !json_string_length(json_array_get(l, json_array_size(l) - 1)))
 			json_array_remove(l, json_array_size(l) - 1);
-	if (limit == 0 && json_array_size(l) == 1 && !json_string_length(json_array_get(l, 0)) &&
-	    json_string_length(in))
-		json_array_clear(l);
+	r = list_check(c, json_array_size(l), e->line);
+out:
+	regfree(&re);
+	free(str);
+	if (r < 0) {
+		json_decref(l);
+		return r;
+	}
 	*ret = l;
 	return 0;
 }
@@ -2678,10 +3033,10 @@ static int f_first_last(struct ctx *c, const struct expr *e, json_t *in, struct 
 	if (json_is_string(in)) {
 		const char *s = json_string_value(in);
 		size_t n = json_string_length(in), b, l;
-		if (!n) {
-			*ret = json_null();
-			return 0;
-		}
+		/* Pebble: charAt(0) / charAt(length - 1), an error on "" */
+		if (!n)
+			return fail(c, -EINVAL, e->line, "filter '%s': String index out of range",
+			            e->s);
 		if (first) {
 			b = 0;
 			for (l = 1; l < n && ((unsigned char)s[l] & 0xC0) == 0x80; l++)
@@ -2713,9 +3068,12 @@ static int f_keys_values(struct ctx *c, const struct expr *e, json_t *in, struct
 		*ret = json_null();
 		return 0;
 	}
+	/* KESTRA: KeysFilter also takes a list (its indexes); ValuesFilter only a map. */
+	if (keys && json_is_array(in))
+		return make_range(c, 0, (int64_t)json_array_size(in) - 1, 1, e->line, ret);
 	if (!json_is_object(in))
-		return fail(c, -EINVAL, e->line, "filter '%s' needs a map, not %s", e->s,
-		            type_name(in));
+		return fail(c, -EINVAL, e->line, "'%s' filter can only be applied to %s, not %s",
+		            e->s, keys ? "List, Map" : "Map", type_name(in));
 	l = json_array();
 	if (!l)
 		return oom();
@@ -2752,16 +3110,16 @@ static int regex_replace(struct ctx *c, const struct expr *e, const char *s, siz
 
 	if (!str)
 		return oom();
-	if (regcomp(&re, pat, REG_EXTENDED) != 0) {
+	r = compile_regex(c, e, pat, &re);
+	if (r < 0) {
 		free(str);
-		return fail(c, -EINVAL, e->line, "filter 'replace': bad regular expression '%.64s'",
-		            pat);
+		return r;
 	}
 	const char *p = str;
 	int flags = 0;
-	r = 0;
 	while (r >= 0 && regexec(&re, p, 10, m, flags) == 0) {
 		r = kwg_buf_append(out, p, (size_t)m[0].rm_so);
+		/* Java Matcher.replaceAll: $n is a group, \x a literal x */
 		for (const char *q = rep; r >= 0 && *q; q++) {
 			if (*q == '$' && is_digit(q[1])) {
 				int g = q[1] - '0';
@@ -2795,42 +3153,51 @@ static int regex_replace(struct ctx *c, const struct expr *e, const char *s, siz
 	return r;
 }
 
-static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
-{
-	json_t *pairs = arg(a, 0, "replace_pairs"), *cur, *v;
-	bool regexp = arg_bool(a, 1, "regexp", false);
-	const char *k;
-	int r = need_string(c, e, in);
+struct replace_args {
+	json_t *pairs;
+	bool regexp;
+};
 
-	if (r < 0)
-		return r;
-	/* KESTRA: ReplaceFilter: a map of search → replacement, applied in order; regexp=true
-	 * takes each key as a regular expression (Java's; POSIX ERE here). */
-	if (!json_is_object(pairs))
-		return fail(c, -EINVAL, e->line,
-		            "filter 'replace' needs a map of replacements, not %s",
-		            type_name(pairs));
-	cur = json_incref(in);
-	json_object_foreach (pairs, k, v) {
+static int replace_string(struct ctx *c, const struct expr *e, const char *s, size_t n, void *data,
+                          json_t **ret)
+{
+	const struct replace_args *ra = data;
+	json_t *cur = json_stringn_nocheck(s, n), *v;
+	const char *k;
+	int r = 0;
+
+	if (!cur)
+		return oom();
+	/* KESTRA: ReplaceFilter.processString: each pair in order, String.replace or, with
+	 * regexp, String.replaceAll (Java regex; POSIX ERE here). */
+	json_object_foreach (ra->pairs, k, v) {
 		struct kwg_buf b;
 		json_t *rep;
 		kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
 		r = to_string_value(c, v, e->line, &rep);
 		if (r < 0)
 			break;
-		const char *s = json_string_value(cur);
-		size_t n = json_string_length(cur), kl = strlen(k);
-		if (regexp) {
-			r = regex_replace(c, e, s, n, k, json_string_value(rep), &b);
-		} else if (kl == 0) {
-			r = kwg_buf_append(&b, s, n);
+		const char *p = json_string_value(cur), *end = p + json_string_length(cur), *m;
+		const char *rs = json_string_value(rep);
+		size_t kl = strlen(k), rl = json_string_length(rep);
+		if (ra->regexp) {
+			r = regex_replace(c, e, p, (size_t)(end - p), k, rs, &b);
+		} else if (kl == 0) { /* Java: "abc".replace("", "-") is "-a-b-c-" */
+			r = kwg_buf_append(&b, rs, rl);
+			while (r >= 0 && p < end) {
+				const char *q = p + 1;
+				while (q < end && ((unsigned char)*q & 0xC0) == 0x80)
+					q++;
+				r = kwg_buf_append(&b, p, (size_t)(q - p));
+				if (r >= 0)
+					r = kwg_buf_append(&b, rs, rl);
+				p = q;
+			}
 		} else {
-			const char *p = s, *end = s + n, *m;
 			while (r >= 0 && (m = memmem(p, (size_t)(end - p), k, kl))) {
 				r = kwg_buf_append(&b, p, (size_t)(m - p));
 				if (r >= 0)
-					r = kwg_buf_append(&b, json_string_value(rep),
-					                   json_string_length(rep));
+					r = kwg_buf_append(&b, rs, rl);
 				p = m + kl;
 			}
 			if (r >= 0)
@@ -2855,6 +3222,19 @@ static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct arg
 	}
 	*ret = cur;
 	return 0;
+}
+
+static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	struct replace_args ra = {arg(a, 0, "replace_pairs"), arg_bool(a, 1, "regexp", false)};
+
+	if (!ra.pairs || json_is_null(ra.pairs))
+		return fail(c, -EINVAL, e->line, "The argument 'replace_pairs' is required.");
+	if (!json_is_object(ra.pairs))
+		return fail(c, -EINVAL, e->line,
+		            "filter 'replace' needs a map of replacements, not %s",
+		            type_name(ra.pairs));
+	return map_strings(c, e, in, replace_string, &ra, 0, ret);
 }
 
 static int f_slugify(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
@@ -2923,62 +3303,63 @@ static int parse_number(const char *s, json_t **ret)
 
 static int f_number(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
-	const char *type;
-	json_t *v = NULL;
+	const char *type, *s;
+	char *end;
 	int r;
 
+	/* KESTRA: NumberFilter: a string only; INT, LONG, BIGINTEGER, FLOAT, DOUBLE, BIGDECIMAL
+	 * (case-sensitive, Apache NumberUtils.create*), anything else createNumber. */
+	if (!json_is_string(in))
+		return fail(c, -EINVAL, e->line,
+		            "'number' filter can only be applied to String. Actual type was: %s",
+		            type_name(in));
 	r = arg_str(c, a, "number", 0, "type", false, &type);
 	if (r < 0)
 		return r;
-	if (is_number(in)) {
-		v = json_incref(in);
-	} else {
-		r = need_string(c, e, in);
-		if (r < 0)
-			return r;
-		if (parse_number(json_string_value(in), &v) < 0)
-			return fail(c, -EINVAL, e->line, "filter 'number': '%.64s' is not a number",
-			            json_string_value(in));
+	s = json_string_value(in);
+	if (type &&
+	    (!strcmp(type, "INT") || !strcmp(type, "LONG") || !strcmp(type, "BIGINTEGER"))) {
+		errno = 0;
+		long long v = *s && !is_ws(*s) ? strtoll(s, &end, 0) : 0;
+		if (!*s || is_ws(*s) || errno || *end ||
+		    (!strcmp(type, "INT") && (v < INT32_MIN || v > INT32_MAX)))
+			return fail(c, -EINVAL, e->line, "filter 'number': '%.64s' is not a %s", s,
+			            type);
+		*ret = json_integer(v);
+	} else if (type && (!strcmp(type, "FLOAT") || !strcmp(type, "DOUBLE") ||
+	                    !strcmp(type, "BIGDECIMAL"))) {
+		double d = *s && !is_ws(*s) ? strtod(s, &end) : 0;
+		if (!*s || is_ws(*s) || (*end && strchr("fFdD", *end) && !end[1] ? false : *end))
+			return fail(c, -EINVAL, e->line, "filter 'number': '%.64s' is not a %s", s,
+			            type);
+		*ret = json_real(d);
+	} else if (parse_number(s, ret) < 0) {
+		return fail(c, -EINVAL, e->line, "filter 'number': '%.64s' is not a number", s);
 	}
-	if (!type) {
-		*ret = v;
-		return 0;
-	}
-	/* KESTRA: NumberFilter types INT, LONG, FLOAT, DOUBLE, BIGDECIMAL, BIGINTEGER. */
-	if (!strcasecmp(type, "INT") || !strcasecmp(type, "INTEGER") || !strcasecmp(type, "LONG") ||
-	    !strcasecmp(type, "BIGINTEGER")) {
-		double d = num_value(v);
-		if (json_is_real(v) && (isnan(d) || fabs(d) >= 9.2e18)) {
-			json_decref(v);
-			return fail(c, -EINVAL, e->line, "filter 'number': out of range");
-		}
-		*ret = json_is_integer(v) ? json_incref(v) : json_integer((json_int_t)d);
-	} else if (!strcasecmp(type, "FLOAT") || !strcasecmp(type, "DOUBLE") ||
-	           !strcasecmp(type, "BIGDECIMAL")) {
-		*ret = json_real(num_value(v));
-	} else {
-		json_decref(v);
-		return fail(c, -EINVAL, e->line, "filter 'number': unknown type '%.32s'", type);
-	}
-	json_decref(v);
 	return *ret ? 0 : oom();
 }
 
 static int f_starts_ends(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
                          json_t **ret)
 {
-	const char *x;
-	int r = need_string(c, e, in);
-	if (r < 0)
-		return r;
-	r = arg_str(c, a, e->s, 0, "value", true, &x);
-	if (r < 0)
-		return r;
-	size_t n = json_string_length(in), k = strlen(x);
-	const char *s = json_string_value(in);
-	bool v = k <= n && memcmp(e->s[0] == 's' ? s : s + n - k, x, k) == 0;
-	*ret = json_boolean(v);
-	return 0;
+	json_t *s = NULL, *x = NULL, *xv = arg(a, 0, "value");
+	int r;
+
+	/* KESTRA: Starts/EndsWithFilter: input.toString(), value.toString() */
+	if (!xv)
+		return fail(c, -EINVAL, e->line, "filter '%s' needs its 'value' argument", e->s);
+	r = to_string_value(c, in, e->line, &s);
+	if (r >= 0)
+		r = to_string_value(c, xv, e->line, &x);
+	if (r >= 0) {
+		size_t n = json_string_length(s), k = json_string_length(x);
+		const char *p = json_string_value(s);
+		*ret = json_boolean(
+		    k <= n && memcmp(e->s[0] == 's' ? p : p + n - k, json_string_value(x), k) == 0);
+	}
+	json_decref(s);
+	json_decref(x);
+	return r;
 }
 
 static const char *rmemmem(const char *s, size_t n, const char *x, size_t k)
@@ -2995,18 +3376,19 @@ static int f_substring(struct ctx *c, const struct expr *e, json_t *in, struct a
                        json_t **ret)
 {
 	const char *x;
+	json_t *str;
 	bool before = strncmp(e->s, "substringBefore", 15) == 0;
 	bool last = e->s[strlen(e->s) - 1] == 't';
-	int r = need_string(c, e, in);
+	int r = arg_str(c, a, e->s, 0, "separator", true, &x);
 	if (r < 0)
 		return r;
-	r = arg_str(c, a, e->s, 0, "separator", true, &x);
+	r = to_string_value(c, in, e->line, &str);
 	if (r < 0)
 		return r;
-	/* KESTRA: Apache StringUtils semantics: not found → Before* keep the whole string,
-	 * After* give "". */
-	const char *s = json_string_value(in);
-	size_t n = json_string_length(in), k = strlen(x);
+	/* KESTRA: Apache StringUtils.substring*(input.toString(), separator): not found →
+	 * Before* keep the whole string, After* give "". */
+	const char *s = json_string_value(str);
+	size_t n = json_string_length(str), k = strlen(x);
 	const char *m = last ? rmemmem(s, n, x, k) : memmem(s, n, x, k);
 	if (!k && !last)
 		m = s;
@@ -3018,44 +3400,70 @@ static int f_substring(struct ctx *c, const struct expr *e, json_t *in, struct a
 		*ret = json_string("");
 	else
 		*ret = json_stringn_nocheck(m + k, n - (size_t)(m - s) - k);
+	json_decref(str);
 	return *ret ? 0 : oom();
 }
 
 static int f_indent(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	int64_t amount;
-	const char *prefix;
+	const char *prefix, *sep;
 	bool nindent = e->s[0] == 'n';
 	struct kwg_buf b, pad;
-	int r = need_string(c, e, in);
+	json_t *str;
+	int r;
 
+	r = to_string_value(c, in, e->line, &str);
 	if (r < 0)
 		return r;
+	const char *s = json_string_value(str), *end = s + json_string_length(str);
+	if (s == end) {
+		*ret = str;
+		return 0;
+	}
 	r = arg_int(c, a, e->s, 0, "amount", true, 0, &amount);
-	if (r < 0)
+	if (r >= 0)
+		r = arg_str(c, a, e->s, 1, "prefix", false, &prefix);
+	if (r >= 0 && (amount < 0 || amount > 4096))
+		r = fail(c, -EINVAL, e->line,
+		         "The '%s' filter expects a positive integer >=0 as argument 'amount'.",
+		         e->s);
+	if (r < 0) {
+		json_decref(str);
 		return r;
-	r = arg_str(c, a, e->s, 1, "prefix", false, &prefix);
-	if (r < 0)
-		return r;
-	if (amount < 0 || amount > 4096)
-		return fail(c, -EINVAL, e->line, "filter '%s': amount out of range", e->s);
+	}
+	/* KESTRA: AbstractIndent: the input's line separator (CRLF, LFCR, LF, CR, else the
+	 * system's); indent puts the pad after each separator, nindent first adds one. */
+	if (memmem(s, (size_t)(end - s), "\r\n", 2))
+		sep = "\r\n";
+	else if (memmem(s, (size_t)(end - s), "\n\r", 2))
+		sep = "\n\r";
+	else if (memchr(s, '\n', (size_t)(end - s)))
+		sep = "\n";
+	else if (memchr(s, '\r', (size_t)(end - s)))
+		sep = "\r";
+	else
+		sep = "\n";
+	size_t sl = strlen(sep);
 	kwg_buf_init(&pad, KWG_TEMPLATE_MAX_OUTPUT);
 	for (int64_t i = 0; i < amount && r >= 0; i++)
 		r = kwg_buf_puts(&pad, prefix ? prefix : " ");
-	/* KESTRA: IndentFilter indents every line but the first; NindentFilter starts with a
-	 * newline and indents every line. */
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	const char *s = json_string_value(in), *end = s + json_string_length(in);
-	if (r >= 0 && nindent && s < end)
-		r = kwg_buf_putc(&b, '\n');
-	if (r >= 0 && nindent && s < end)
-		r = kwg_buf_append(&b, kwg_buf_str(&pad), pad.len);
-	for (; s < end && r >= 0; s++) {
-		r = kwg_buf_putc(&b, *s);
-		if (*s == '\n' && r >= 0)
+	if (r >= 0 && nindent) {
+		r = kwg_buf_puts(&b, sep);
+		if (r >= 0)
 			r = kwg_buf_append(&b, kwg_buf_str(&pad), pad.len);
 	}
+	while (r >= 0 && s < end) {
+		const char *m = memmem(s, (size_t)(end - s), sep, sl);
+		const char *pe = m ? m + sl : end;
+		r = kwg_buf_append(&b, s, (size_t)(pe - s));
+		if (r >= 0 && m)
+			r = kwg_buf_append(&b, kwg_buf_str(&pad), pad.len);
+		s = pe;
+	}
 	kwg_buf_done(&pad);
+	json_decref(str);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return size_err(c, r, e->line);
@@ -3065,9 +3473,10 @@ static int f_indent(struct ctx *c, const struct expr *e, json_t *in, struct args
 
 static int f_digest(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
-	const EVP_MD *md = e->s[0] == 'm'              ? EVP_md5()
-	                   : strcmp(e->s, "sha1") == 0 ? EVP_sha1()
-	                                               : EVP_sha512();
+	const EVP_MD *md = e->s[0] == 'm'                ? EVP_md5()
+	                   : strcmp(e->s, "sha1") == 0   ? EVP_sha1()
+	                   : strcmp(e->s, "sha256") == 0 ? EVP_sha256()
+	                                                 : EVP_sha512();
 	unsigned char h[EVP_MAX_MD_SIZE];
 	unsigned int hn = 0;
 	char hex[2 * EVP_MAX_MD_SIZE + 1];
@@ -3147,17 +3556,22 @@ static int f_abbreviate(struct ctx *c, const struct expr *e, json_t *in, struct 
 	r = arg_int(c, a, "abbreviate", 0, "length", true, 0, &w);
 	if (r < 0)
 		return r;
-	size_t n = json_string_length(in);
-	/* KESTRA: Pebble AbbreviateFilter: longer than length → first length-3 chars + "...". */
-	if (w < 0 || (uint64_t)w >= n) {
+	if (w < 0)
+		return fail(c, -EINVAL, e->line,
+		            "Invalid argument to abbreviate filter; must be greater than zero");
+	const char *s = json_string_value(in);
+	size_t n = json_string_length(in), len = cp_count(s, n);
+	/* KESTRA: Pebble AbbreviateFilter: shorter than length, or 3 chars or fewer: as is;
+	 * length 3 or less: cut; else the first length-3 chars and "...". */
+	if (len < (uint64_t)w || len <= 3) {
 		*ret = json_incref(in);
 		return 0;
 	}
 	struct kwg_buf b;
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	r = kwg_buf_append(&b, json_string_value(in), w > 3 ? (size_t)w - 3 : 0);
-	if (r >= 0)
-		r = kwg_buf_append(&b, "...", w >= 3 ? 3 : (size_t)w);
+	r = kwg_buf_append(&b, s, cp_offset(s, n, w <= 3 ? (size_t)w : (size_t)w - 3));
+	if (r >= 0 && w > 3)
+		r = kwg_buf_puts(&b, "...");
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
@@ -3249,24 +3663,38 @@ static int f_slice(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	int r;
 
 	if (json_is_string(in))
-		len = (int64_t)json_string_length(in);
+		len = (int64_t)cp_count(json_string_value(in), json_string_length(in));
 	else if (json_is_array(in))
 		len = (int64_t)json_array_size(in);
 	else
-		return fail(c, -EINVAL, e->line, "filter 'slice' needs a list or string, not %s",
-		            type_name(in));
+		return fail(
+		    c, -EINVAL, e->line,
+		    "Slice filter can only be applied to String, List and array inputs, not %s",
+		    type_name(in));
 	r = arg_int(c, a, "slice", 0, "fromIndex", false, 0, &from);
 	if (r >= 0)
-		r = arg_int(c, a, "slice", 1, "toIndex", false, len, &to);
+		r = arg_int(c, a, "slice", 1, "toIndex", false, -1, &to);
 	if (r < 0)
 		return r;
-	if (from < 0 || to > len || from > to)
+	/* KESTRA: Pebble SliceFilter bounds */
+	if (from < 0)
+		return fail(c, -EINVAL, e->line, "fromIndex must be greater than 0");
+	if (to != -1 || arg(a, 1, "toIndex")) {
+		if (to > len)
+			return fail(c, -EINVAL, e->line,
+			            "toIndex must be smaller than input size: %" PRId64, len);
+		if (from >= to)
+			return fail(c, -EINVAL, e->line, "toIndex must be greater than fromIndex");
+	} else {
+		to = len;
+	}
+	if (from > to)
 		return fail(c, -EINVAL, e->line,
-		            "filter 'slice': indexes %" PRId64 "..%" PRId64
-		            " out of bounds for length %" PRId64,
-		            from, to, len);
+		            "fromIndex %" PRId64 " out of bounds for length %" PRId64, from, len);
 	if (json_is_string(in)) {
-		*ret = json_stringn_nocheck(json_string_value(in) + from, (size_t)(to - from));
+		const char *s = json_string_value(in);
+		size_t n = json_string_length(in), b = cp_offset(s, n, (size_t)from);
+		*ret = json_stringn_nocheck(s + b, cp_offset(s, n, (size_t)to) - b);
 		return *ret ? 0 : oom();
 	}
 	json_t *l = json_array();
@@ -3369,39 +3797,47 @@ static int f_flatten(struct ctx *c, const struct expr *e, json_t *in, struct arg
 	return 0;
 }
 
-static int f_escape_char(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+static int escape_string(struct ctx *c, const struct expr *e, const char *s, size_t n, void *data,
                          json_t **ret)
 {
-	const char *type, *find, *rep;
+	const char *const *fr = data; /* {find, replacement} */
 	struct kwg_buf b;
-	int r = need_string(c, e, in);
-	if (r < 0)
-		return r;
-	r = arg_str(c, a, "escapeChar", 0, "type", true, &type);
-	if (r < 0)
-		return r;
-	/* KESTRA: EscapeCharFilter: single ' → \', double " → \", shell ' → '\''. */
-	if (!strcmp(type, "single")) {
-		find = "'";
-		rep = "\\'";
-	} else if (!strcmp(type, "double")) {
-		find = "\"";
-		rep = "\\\"";
-	} else if (!strcmp(type, "shell")) {
-		find = "'";
-		rep = "'\\''";
-	} else {
-		return fail(c, -EINVAL, e->line, "filter 'escapeChar': unknown type '%.32s'", type);
-	}
+	int r = 0;
+
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	const char *s = json_string_value(in);
-	for (size_t i = 0; i < json_string_length(in) && r >= 0; i++)
-		r = s[i] == *find ? kwg_buf_puts(&b, rep) : kwg_buf_putc(&b, s[i]);
+	for (size_t i = 0; i < n && r >= 0; i++)
+		r = s[i] == *fr[0] ? kwg_buf_puts(&b, fr[1]) : kwg_buf_putc(&b, s[i]);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return size_err(c, r, e->line);
 	}
 	return buf_value(c, &b, e->line, ret);
+}
+
+static int f_escape_char(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                         json_t **ret)
+{
+	const char *type, *fr[2];
+	int r = arg_str(c, a, "escapeChar", 0, "type", true, &type);
+	if (r < 0)
+		return r;
+	/* KESTRA: EscapeCharFilter (type case-insensitive): single ' → \', double " → \",
+	 * shell ' → '\''; lists and maps are escaped item by item. */
+	if (!strcasecmp(type, "single")) {
+		fr[0] = "'";
+		fr[1] = "\\'";
+	} else if (!strcasecmp(type, "double")) {
+		fr[0] = "\"";
+		fr[1] = "\\\"";
+	} else if (!strcasecmp(type, "shell")) {
+		fr[0] = "'";
+		fr[1] = "'\\''";
+	} else {
+		return fail(c, -EINVAL, e->line,
+		            "The 'escapeChar' filter expects the value of 'type' to be either "
+		            "'single', 'double', or 'shell'.");
+	}
+	return map_strings(c, e, in, escape_string, fr, 0, ret);
 }
 
 static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
@@ -3669,6 +4105,49 @@ static int f_timestamp(struct ctx *c, const struct expr *e, json_t *in, struct a
 	return *ret ? 0 : oom();
 }
 
+static int f_base64(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	bool enc = strcmp(e->s, "base64encode") == 0;
+	json_t *s;
+	int r = to_string_value(c, in, e->line, &s);
+	if (r < 0)
+		return r;
+	size_t n = json_string_length(s);
+	const unsigned char *p = (const unsigned char *)json_string_value(s);
+	unsigned char *o = malloc(4 * (n / 3 + 1) + 1);
+	int k;
+	if (!o || n > INT32_MAX / 2) {
+		free(o);
+		json_decref(s);
+		return oom();
+	}
+	/* KESTRA: Pebble Base64Encoder/DecoderFilter (java.util.Base64, UTF-8) */
+	if (enc) {
+		k = EVP_EncodeBlock(o, p, (int)n);
+	} else {
+		size_t pad = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (p[i] == '=' && i + 2 >= n && n % 4 == 0)
+				pad++;
+			else if (!isalnum(p[i]) && p[i] != '+' && p[i] != '/')
+				n = SIZE_MAX;
+			if (n == SIZE_MAX)
+				break;
+		}
+		k = n == SIZE_MAX || n % 4 ? -1 : EVP_DecodeBlock(o, p, (int)n);
+		if (k >= 0)
+			k -= (int)pad;
+	}
+	json_decref(s);
+	if (k < 0) {
+		free(o);
+		return fail(c, -EINVAL, e->line, "filter 'base64decode': input is not base64");
+	}
+	*ret = json_stringn_nocheck((const char *)o, (size_t)k);
+	free(o);
+	return *ret ? 0 : oom();
+}
+
 struct filter_def {
 	const char *name;
 	filter_fn *fn;
@@ -3708,6 +4187,9 @@ static const struct filter_def filters[] = {
     {"sha1", f_digest, false, false},
     {"sha512", f_digest, false, false},
     {"md5", f_digest, false, false},
+    {"sha256", f_digest, false, false},
+    {"base64encode", f_base64, false, false},
+    {"base64decode", f_base64, false, false},
     {"urlencode", f_urlencode, false, false},
     {"urldecode", f_urlencode, false, false},
     {"jq", f_jq, false, false},
@@ -3920,25 +4402,27 @@ static int fn_from_json(struct ctx *c, const struct expr *e, struct args *a, jso
 	return 0;
 }
 
-static int fn_render(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+static int render_string(struct ctx *c, const char *s, bool recursive, int line, char **ret)
 {
-	json_t *s = arg(a, 0, "toRender");
-	bool recursive = strcmp(e->s, "renderOnce") != 0 && arg_bool(a, 1, "recursive", true);
-	char *cur = NULL;
+	char *cur;
 	int r;
 
-	/* KESTRA: RenderFunction: a non-string is returned as is; recursive (the default)
-	 * renders again until the text no longer changes. */
-	if (!s || !json_is_string(s)) {
-		*ret = s ? json_incref(s) : json_null();
-		return 0;
+	if (!kwg_template_needs_render(s)) {
+		*ret = strdup(s);
+		return *ret ? 0 : oom();
 	}
-	cur = strndup(json_string_value(s), json_string_length(s));
+	cur = strdup(s);
 	if (!cur)
 		return oom();
-	for (int i = 0; i < KWG_TEMPLATE_MAX_DEPTH; i++) {
+	/* KESTRA: VariableRenderer.renderRecursively: again until the text no longer changes,
+	 * at most MAX_RENDERING_AMOUNT (100) times; raw blocks are dropped at the end. */
+	for (int pass = 0;; pass++) {
 		char *next = NULL;
-		r = render_nested(c, cur, e->line, &next);
+		if (pass > 100) {
+			free(cur);
+			return fail(c, -EINVAL, line, "Too many rendering attempts");
+		}
+		r = render_nested(c, cur, line, &next);
 		if (r < 0) {
 			free(cur);
 			return r;
@@ -3949,9 +4433,95 @@ static int fn_render(struct ctx *c, const struct expr *e, struct args *a, json_t
 		if (!recursive || same)
 			break;
 	}
-	*ret = json_string_nocheck(cur);
-	free(cur);
-	return *ret ? 0 : oom();
+	strip_raw(cur);
+	*ret = cur;
+	return 0;
+}
+
+/* KESTRA: VariableRenderer.renderObject: strings are rendered, lists item by item, maps key
+ * (once) and value; anything else is returned as is. */
+static int render_value(struct ctx *c, json_t *v, bool recursive, int line, int depth, json_t **ret)
+{
+	char *o = NULL;
+	int r = 0;
+
+	if (depth > 2 * MAX_EXPR_DEPTH + 2100)
+		return fail(c, -EINVAL, line, "render: value nested too deeply");
+	if (json_is_string(v)) {
+		r = render_string(c, json_string_value(v), recursive, line, &o);
+		if (r < 0)
+			return r;
+		*ret = json_string_nocheck(o);
+		free(o);
+		return *ret ? 0 : oom();
+	}
+	if (json_is_array(v)) {
+		json_t *l = json_array(), *x, *y;
+		size_t i;
+		if (!l)
+			return oom();
+		json_array_foreach (v, i, x) {
+			r = render_value(c, x, recursive, line, depth + 1, &y);
+			if (r >= 0)
+				r = json_array_append_new(l, y) < 0 ? oom() : 0;
+			if (r < 0) {
+				json_decref(l);
+				return r;
+			}
+		}
+		*ret = l;
+		return 0;
+	}
+	if (json_is_object(v)) {
+		json_t *m = json_object(), *x, *y;
+		const char *k;
+		if (!m)
+			return oom();
+		json_object_foreach (v, k, x) {
+			r = render_string(c, k, false, line, &o);
+			if (r >= 0)
+				r = render_value(c, x, recursive, line, depth + 1, &y);
+			if (r >= 0) {
+				/* putIfAbsent: the first key that renders the same wins */
+				if (json_object_get(m, o))
+					json_decref(y);
+				else
+					r = json_object_set_new_nocheck(m, o, y) < 0 ? oom() : 0;
+			}
+			free(o);
+			o = NULL;
+			if (r < 0) {
+				json_decref(m);
+				return r;
+			}
+		}
+		*ret = m;
+		return 0;
+	}
+	*ret = json_incref(v);
+	return 0;
+}
+
+static int fn_render(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *s = arg(a, 0, "toRender"), *rec = arg(a, 1, "recursive");
+	bool recursive = true;
+
+	/* KESTRA: RenderFunction / RenderOnceFunction (renderOnce = recursive=false) */
+	if (!s)
+		return fail(c, -EINVAL, e->line,
+		            "The 'render' function expects an argument 'toRender'.");
+	if (strcmp(e->s, "renderOnce") == 0) {
+		recursive = false;
+	} else if (rec && !json_is_null(rec)) {
+		if (!json_is_boolean(rec))
+			return fail(
+			    c, -EINVAL, e->line,
+			    "The 'render' function expects an optional argument 'recursive' with "
+			    "type boolean.");
+		recursive = json_is_true(rec);
+	}
+	return render_value(c, s, recursive, e->line, 0, ret);
 }
 
 static int fn_uuid(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
@@ -3983,12 +4553,42 @@ static int fn_id(struct ctx *c, const struct expr *e, struct args *a, json_t **r
 
 static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
+	json_t *s = arg(a, 0, "start"), *t = arg(a, 1, "end");
 	int64_t from, to, inc;
-	int r = arg_int(c, a, "range", 0, "start", true, 0, &from);
+	int r = arg_int(c, a, "range", 2, "increment", false, 1, &inc);
+	if (r < 0)
+		return r;
+	/* KESTRA: Pebble RangeFunction: numbers, or one-character strings (a range of chars) */
+	if (json_is_string(s) && json_is_string(t)) {
+		if (json_string_length(s) != 1 || json_string_length(t) != 1)
+			return fail(
+			    c, -EINVAL, e->line,
+			    "Arguments of range function must be of type Number or String with "
+			    "a length of 1");
+		json_t *codes = NULL;
+		r = make_range(c, (unsigned char)json_string_value(s)[0],
+		               (unsigned char)json_string_value(t)[0], inc, e->line, &codes);
+		if (r < 0)
+			return r;
+		json_t *l = json_array(), *v;
+		size_t i;
+		json_array_foreach (codes, i, v) {
+			char ch = (char)json_integer_value(v);
+			if (!l || json_array_append_new(l, json_stringn_nocheck(&ch, 1)) < 0) {
+				json_decref(l);
+				l = NULL;
+				break;
+			}
+		}
+		json_decref(codes);
+		if (!l)
+			return oom();
+		*ret = l;
+		return 0;
+	}
+	r = arg_int(c, a, "range", 0, "start", true, 0, &from);
 	if (r >= 0)
 		r = arg_int(c, a, "range", 1, "end", true, 0, &to);
-	if (r >= 0)
-		r = arg_int(c, a, "range", 2, "increment", false, 1, &inc);
 	if (r < 0)
 		return r;
 	return make_range(c, from, to, inc, e->line, ret);
@@ -4020,11 +4620,13 @@ static int fn_random_int(struct ctx *c, const struct expr *e, struct args *a, js
 		r = arg_int(c, a, "randomInt", 1, "upper", true, 0, &hi);
 	if (r < 0)
 		return r;
-	/* KESTRA: RandomIntFunction: lower inclusive, upper exclusive. */
-	if (hi <= lo)
-		return fail(c, -EINVAL, e->line, "randomInt: upper must be greater than lower");
+	/* KESTRA: RandomIntFunction: floor(random * (upper - lower)) + lower, so upper is
+	 * excluded and upper == lower gives lower. */
+	if (hi < lo)
+		return fail(c, -EINVAL, e->line,
+		            "In 'GenerateRandomNumber' upper is less than lower");
 	uint64_t span = (uint64_t)hi - (uint64_t)lo;
-	*ret = json_integer((json_int_t)((uint64_t)lo + next_random(c) % span));
+	*ret = json_integer((json_int_t)((uint64_t)lo + (span ? next_random(c) % span : 0)));
 	return *ret ? 0 : oom();
 }
 
@@ -4105,11 +4707,11 @@ static int exec_for(struct ctx *c, const struct node *n)
 		count = json_array_size(seq);
 	else if (json_is_object(seq))
 		count = json_object_size(seq);
-	else if (json_is_null(seq))
-		count = 0;
-	else {
-		r = fail(c, -EINVAL, n->line, "'for' needs a list or a map, not %s",
-		         type_name(seq));
+	else if (json_is_null(seq)) { /* KESTRA: Pebble's ForNode renders nothing, not even else */
+		json_decref(seq);
+		return 0;
+	} else {
+		r = fail(c, -EINVAL, n->line, "Not an iterable object (%s)", type_name(seq));
 		json_decref(seq);
 		return r;
 	}
@@ -4195,11 +4797,14 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			size_t i;
 			for (i = 0; i < n->nconds; i++) {
 				json_t *v;
+				bool t = false;
 				r = eval(c, n->conds[i], false, &v);
 				if (r < 0)
 					return r;
-				bool t = truthy(v);
+				r = condition(c, v, n->line, "if statement", &t);
 				json_decref(v);
+				if (r < 0)
+					return r;
 				if (t)
 					break;
 			}
@@ -4292,5 +4897,8 @@ int kwg_template_render(const char *tmpl, const struct kwg_template_opts *opts, 
 	if (strlen(tmpl) > KWG_TEMPLATE_MAX_OUTPUT)
 		return kwg_err_set(err, -EMSGSIZE, "template larger than %u bytes",
 		                   KWG_TEMPLATE_MAX_OUTPUT);
-	return render_ctx(&c, ret);
+	int r = render_ctx(&c, ret);
+	if (r >= 0)
+		strip_raw(*ret);
+	return r;
 }
