@@ -1886,6 +1886,7 @@ static void scope_pop_to(struct ctx *c, size_t mark)
 /* ==== evaluation ==== */
 
 static int eval(struct ctx *c, const struct expr *e, bool soft, json_t **ret);
+static int range_values(struct ctx *c, json_t *s, json_t *t, int64_t inc, int line, json_t **ret);
 
 static int undefined_err(struct ctx *c, const char *name, int line)
 {
@@ -2256,12 +2257,7 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 		r = concat_text(c, x, y, false, e->line, ret);
 		break;
 	case OP_RANGE:
-		if (!json_is_integer(x) || !json_is_integer(y)) {
-			r = fail(c, -EINVAL, e->line, "a range needs integers, not %s and %s",
-			         type_name(x), type_name(y));
-			break;
-		}
-		r = make_range(c, json_integer_value(x), json_integer_value(y), 1, e->line, ret);
+		r = range_values(c, x, y, 1, e->line, ret);
 		break;
 	case OP_ADD:
 		/* KESTRA: Pebble OperatorUtils.add: a string on either side concatenates
@@ -3875,6 +3871,19 @@ static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct 
 
 /* ---- jq (libjq 1.6) ---- */
 
+/* word appears in s as a jq keyword would (not inside a longer name). */
+static bool has_word(const char *s, const char *word)
+{
+	size_t n = strlen(word);
+	for (const char *p = strstr(s, word); p; p = strstr(p + 1, word)) {
+		bool before = p == s || !(is_name_start(p[-1]) || is_digit(p[-1]) || p[-1] == '$');
+		bool after = !(is_name_start(p[n]) || is_digit(p[n]));
+		if (before && after)
+			return true;
+	}
+	return false;
+}
+
 struct jq_errs {
 	char msg[200];
 };
@@ -3904,7 +3913,7 @@ static int f_jq(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
 	if (r < 0)
 		return r;
 	/* SECURITY: no environment ($ENV, env), no modules, no stderr side channel. */
-	if (strstr(prog, "$ENV") || strstr(prog, "import") || strstr(prog, "include") ||
+	if (strstr(prog, "$ENV") || has_word(prog, "import") || has_word(prog, "include") ||
 	    strstr(prog, "$__"))
 		return fail(c, -EOPNOTSUPP, e->line,
 		            "filter 'jq': $ENV, modules and $__ variables are not available");
@@ -4551,27 +4560,23 @@ static int fn_id(struct ctx *c, const struct expr *e, struct args *a, json_t **r
 	return *ret ? 0 : oom();
 }
 
-static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+/* KESTRA: Pebble RangeFunction (also behind "a..b"): inclusive; numbers, or one-character
+ * strings (a range of characters). */
+static int range_values(struct ctx *c, json_t *s, json_t *t, int64_t inc, int line, json_t **ret)
 {
-	json_t *s = arg(a, 0, "start"), *t = arg(a, 1, "end");
-	int64_t from, to, inc;
-	int r = arg_int(c, a, "range", 2, "increment", false, 1, &inc);
-	if (r < 0)
-		return r;
-	/* KESTRA: Pebble RangeFunction: numbers, or one-character strings (a range of chars) */
 	if (json_is_string(s) && json_is_string(t)) {
 		if (json_string_length(s) != 1 || json_string_length(t) != 1)
 			return fail(
-			    c, -EINVAL, e->line,
+			    c, -EINVAL, line,
 			    "Arguments of range function must be of type Number or String with "
 			    "a length of 1");
-		json_t *codes = NULL;
-		r = make_range(c, (unsigned char)json_string_value(s)[0],
-		               (unsigned char)json_string_value(t)[0], inc, e->line, &codes);
+		json_t *codes = NULL, *l, *v;
+		size_t i;
+		int r = make_range(c, (unsigned char)json_string_value(s)[0],
+		                   (unsigned char)json_string_value(t)[0], inc, line, &codes);
 		if (r < 0)
 			return r;
-		json_t *l = json_array(), *v;
-		size_t i;
+		l = json_array();
 		json_array_foreach (codes, i, v) {
 			char ch = (char)json_integer_value(v);
 			if (!l || json_array_append_new(l, json_stringn_nocheck(&ch, 1)) < 0) {
@@ -4586,12 +4591,24 @@ static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t 
 		*ret = l;
 		return 0;
 	}
-	r = arg_int(c, a, "range", 0, "start", true, 0, &from);
-	if (r >= 0)
-		r = arg_int(c, a, "range", 1, "end", true, 0, &to);
+	if (!is_number(s) || !is_number(t))
+		return fail(c, -EINVAL, line, "a range needs numbers or characters, not %s and %s",
+		            type_name(s), type_name(t));
+	double a = num_value(s), b = num_value(t);
+	if (!(fabs(a) < 9.2e18) || !(fabs(b) < 9.2e18))
+		return fail(c, -EINVAL, line, "range bounds out of range");
+	return make_range(c, json_is_integer(s) ? json_integer_value(s) : (int64_t)a,
+	                  json_is_integer(t) ? json_integer_value(t) : (int64_t)b, inc, line, ret);
+}
+
+static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *s = arg(a, 0, "start"), *t = arg(a, 1, "end");
+	int64_t inc;
+	int r = arg_int(c, a, "range", 2, "increment", false, 1, &inc);
 	if (r < 0)
 		return r;
-	return make_range(c, from, to, inc, e->line, ret);
+	return range_values(c, s, t, inc, e->line, ret);
 }
 
 static int fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)

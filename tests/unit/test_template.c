@@ -438,6 +438,9 @@ static const struct tcase cases[] = {
     {"{{ render(vars.greet, recursive='yes') }}", NULL, "with type boolean", -EINVAL},
     {"{{ '{% raw %}x{% endraw %}' }}", NULL, "x", 0},
     {"{% raw %}\n{{ a }}\n{% endraw %}", NULL, "\n{{ a }}\n", 0},
+    {"{{ 'a'..'c' }}", NULL, "[\"a\",\"b\",\"c\"]", 0},
+    {"{{ {'important': 1} | jq('.important') }}", NULL, "[1]", 0},
+    {"{{ map | jq('import \"x\" as y; .') }}", NULL, "modules", -EOPNOTSUPP},
     /* unknown or unavailable functions */
     {"{{ nosuch() }}", NULL, "unknown function 'nosuch' at line 1", -EOPNOTSUPP},
     {"{{ printContext() }}", NULL, "unknown function 'printContext'", -EOPNOTSUPP},
