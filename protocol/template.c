@@ -198,6 +198,7 @@ struct ctx {
 	uint64_t *rng;    /* shared with nested renders */
 	struct scope_var *scope;
 	size_t nscope, cap_scope;
+	size_t frame; /* first scope entry of the innermost scope (a for loop opens one) */
 	struct kwg_buf *out;
 };
 
@@ -1875,6 +1876,19 @@ static int scope_push(struct ctx *c, const char *name, json_t *value)
 	}
 	c->scope[c->nscope++] = (struct scope_var){name, value};
 	return 0;
+}
+
+/* Sets name in the innermost scope (as Pebble's ScopeChain.put), stealing value. */
+static int scope_set(struct ctx *c, const char *name, json_t *value)
+{
+	for (size_t i = c->nscope; i-- > c->frame;) {
+		if (strcmp(c->scope[i].name, name) == 0) {
+			json_decref(c->scope[i].value);
+			c->scope[i].value = value;
+			return 0;
+		}
+	}
+	return scope_push(c, name, value);
 }
 
 static void scope_pop_to(struct ctx *c, size_t mark)
@@ -4737,6 +4751,10 @@ static int exec_for(struct ctx *c, const struct node *n)
 		return exec_nodes(c, n->els);
 	}
 	void *it = json_is_object(seq) ? json_object_iter(seq) : NULL;
+	/* KESTRA: Pebble's ForNode pushes one scope for the whole loop: a set in one iteration is
+	 * seen by the next, and gone after the loop. */
+	size_t saved_frame = c->frame;
+	c->frame = mark;
 	for (size_t i = 0; i < count && r >= 0; i++) {
 		json_t *k, *v;
 		r = step(c, n->line);
@@ -4758,14 +4776,14 @@ static int exec_for(struct ctx *c, const struct node *n)
 			r = oom();
 			break;
 		}
-		r = scope_push(c, "loop", lv);
+		r = scope_set(c, "loop", lv);
 		if (n->v2) {
 			if (r >= 0)
-				r = scope_push(c, n->v1, k);
+				r = scope_set(c, n->v1, k);
 			else
 				json_decref(k);
 			if (r >= 0)
-				r = scope_push(c, n->v2, v);
+				r = scope_set(c, n->v2, v);
 			else
 				json_decref(v);
 		} else {
@@ -4780,14 +4798,15 @@ static int exec_for(struct ctx *c, const struct node *n)
 			if (!x)
 				r = r < 0 ? r : oom();
 			else if (r >= 0)
-				r = scope_push(c, n->v1, x);
+				r = scope_set(c, n->v1, x);
 			else
 				json_decref(x);
 		}
 		if (r >= 0)
 			r = exec_nodes(c, n->bodies[0]);
-		scope_pop_to(c, mark);
 	}
+	scope_pop_to(c, mark);
+	c->frame = saved_frame;
 	json_decref(seq);
 	return r;
 }
@@ -4835,7 +4854,7 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			json_t *v;
 			r = eval(c, n->e, false, &v);
 			if (r >= 0)
-				r = scope_push(c, n->v1, v);
+				r = scope_set(c, n->v1, v);
 			break;
 		}
 		}
