@@ -2688,6 +2688,84 @@ static size_t cp_offset(const char *s, size_t n, size_t k)
 	return i;
 }
 
+/* glibc's regcomp copies the tree of a repeated atom ("a+" is "aa*", "a{3}" three copies), so
+ * nested repetitions grow exponentially; this estimates the copies and refuses big ones. */
+static bool regex_too_big(const char *p)
+{
+	enum { LIMIT = 10000, MAX_GROUPS = 32 };
+	double sum[MAX_GROUPS], last[MAX_GROUPS];
+	int depth = 0;
+
+	sum[0] = last[0] = 0;
+	for (; *p; p++) {
+		double atom = 1;
+		switch (*p) {
+		case '\\':
+			if (p[1])
+				p++;
+			break;
+		case '[':
+			p++;
+			if (*p == '^')
+				p++;
+			if (*p == ']')
+				p++;
+			while (*p && *p != ']') {
+				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+					char close = p[1];
+					p += 2;
+					while (*p && !(*p == close && p[1] == ']'))
+						p++;
+					if (*p)
+						p++;
+				}
+				if (*p)
+					p++;
+			}
+			if (!*p)
+				return false; /* regcomp refuses it */
+			break;
+		case '(':
+			if (++depth >= MAX_GROUPS)
+				return true;
+			sum[depth] = last[depth] = 0;
+			continue;
+		case ')':
+			if (depth > 0)
+				atom = sum[depth--] + 1;
+			break;
+		case '*':
+		case '?':
+		case '+':
+			sum[depth] += last[depth];
+			last[depth] *= 2;
+			continue;
+		case '{': {
+			double k = 0;
+			for (p++; *p && *p != '}'; p++)
+				if (is_digit(*p))
+					k = k * 10 + (*p - '0');
+				else
+					k = 0;
+			if (!*p)
+				return false;
+			sum[depth] += last[depth] * k;
+			last[depth] *= k + 1;
+			if (sum[depth] > LIMIT)
+				return true;
+			continue;
+		}
+		default:
+			break;
+		}
+		sum[depth] += atom;
+		last[depth] = atom;
+		if (sum[depth] > LIMIT)
+			return true;
+	}
+	return sum[0] > LIMIT;
+}
+
 /* A Java regular expression as POSIX ERE: the common escapes (\n \t \r \f \d \s \w and their
  * negations) are translated; the rest is taken as ERE. */
 static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, regex_t *re)
@@ -2734,12 +2812,20 @@ static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, r
 			r = kwg_buf_puts(&b, "[^[:alnum:]_]");
 			break;
 		default:
+			if (*p >= '1' && *p <= '9') { /* backreferences make matching exponential */
+				kwg_buf_done(&b);
+				return fail(c, -EOPNOTSUPP, e->line,
+				            "filter '%s': backreferences are not supported", e->s);
+			}
 			r = kwg_buf_putc(&b, '\\');
 			if (r >= 0)
 				r = kwg_buf_putc(&b, *p);
 		}
 	}
-	if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
+	if (r >= 0 && regex_too_big(kwg_buf_str(&b)))
+		r = fail(c, -EINVAL, e->line,
+		         "filter '%s': regular expression '%.64s' is too complex", e->s, pat);
+	else if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
 		r = fail(c, -EINVAL, e->line, "filter '%s': bad regular expression '%.64s'", e->s,
 		         pat);
 	else if (r < 0)

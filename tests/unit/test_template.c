@@ -445,6 +445,12 @@ static const struct tcase cases[] = {
     {"{{ 'a'..'c' }}", NULL, "[\"a\",\"b\",\"c\"]", 0},
     {"{{ {'important': 1} | jq('.important') }}", NULL, "[1]", 0},
     {"{{ map | jq('import \"x\" as y; .') }}", NULL, "modules", -EOPNOTSUPP},
+    /* regular expressions glibc would blow up on, and backreferences, are refused */
+    {"{{ 'aaa' | split('a++++++++++++++++++++++++') }}", NULL, "too complex", -EINVAL},
+    {"{{ 'aaa' | replace({'((((a{99}){99}){99}){99})': 'x'}, regexp=true) }}", NULL, "too complex",
+     -EINVAL},
+    {"{{ 'aa' | replace({'(a)\\1': 'x'}, regexp=true) }}", NULL, "backreferences", -EOPNOTSUPP},
+    {"{{ 'a(b' | split('(') }}", NULL, "bad regular expression", -EINVAL},
     /* unknown or unavailable functions */
     {"{{ nosuch() }}", NULL, "unknown function 'nosuch' at line 1", -EOPNOTSUPP},
     {"{{ printContext() }}", NULL, "unknown function 'printContext'", -EOPNOTSUPP},
