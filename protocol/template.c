@@ -2739,19 +2739,25 @@ static bool regex_too_big(const char *p)
 		case '+':
 			sum[depth] += last[depth];
 			last[depth] *= 2;
+			if (sum[depth] > LIMIT || last[depth] > LIMIT)
+				return true;
 			continue;
 		case '{': {
-			double k = 0;
-			for (p++; *p && *p != '}'; p++)
-				if (is_digit(*p))
-					k = k * 10 + (*p - '0');
-				else
-					k = 0;
-			if (!*p)
-				return false;
+			/* an interval "{n}", "{n,}", "{n,m}"; anything else is a literal '{' */
+			double k = 0, m = 0;
+			const char *q = p + 1;
+			while (is_digit(*q) && k < 1e6)
+				k = k * 10 + (*q++ - '0');
+			if (*q == ',')
+				for (q++; is_digit(*q) && m < 1e6;)
+					m = m * 10 + (*q++ - '0');
+			if (q == p + 1 || *q != '}')
+				break;
+			p = q;
+			k = KWG_MAX(k, m);
 			sum[depth] += last[depth] * k;
 			last[depth] *= k + 1;
-			if (sum[depth] > LIMIT)
+			if (sum[depth] > LIMIT || last[depth] > LIMIT)
 				return true;
 			continue;
 		}

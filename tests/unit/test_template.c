@@ -451,6 +451,9 @@ static const struct tcase cases[] = {
      -EINVAL},
     {"{{ 'aa' | replace({'(a)\\1': 'x'}, regexp=true) }}", NULL, "backreferences", -EOPNOTSUPP},
     {"{{ 'a(b' | split('(') }}", NULL, "bad regular expression", -EINVAL},
+    {"{{ 'aaa' | split('a+++++++++++++++++++++++++{%-+++++') }}", NULL, "too complex", -EINVAL},
+    {"{{ 'a1b' | split('[0-9]{1,2}') }}", NULL, "[\"a\",\"b\"]", 0},
+    {"{{ 'a{b' | split('{') }}", NULL, "bad regular expression", -EINVAL},
     /* unknown or unavailable functions */
     {"{{ nosuch() }}", NULL, "unknown function 'nosuch' at line 1", -EOPNOTSUPP},
     {"{{ printContext() }}", NULL, "unknown function 'printContext'", -EOPNOTSUPP},
