@@ -29,6 +29,7 @@
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
+#define MAX_VALUE_DEPTH 1000
 #define MAX_STEPS 20000000ull
 #define MAX_TEMPLATE_EXPR_SHOWN 200
 
@@ -2170,6 +2171,12 @@ static int contains(struct ctx *c, json_t *x, json_t *y, int line, bool *ret)
 			json_t *w;
 			json_array_foreach (y, j, w) {
 				bool found = false;
+				int r;
+				*c->steps +=
+				    json_array_size(x); /* n × m comparisons: on the budget */
+				r = step(c, line);
+				if (r < 0)
+					return r;
 				json_array_foreach (x, i, v)
 					found |= values_equal(v, w);
 				if (!found) {
@@ -2181,10 +2188,11 @@ static int contains(struct ctx *c, json_t *x, json_t *y, int line, bool *ret)
 			return 0;
 		}
 		*ret = false;
+		*c->steps += json_array_size(x) / 16;
 		json_array_foreach (x, i, v)
 			if (values_equal(v, y))
 				*ret = true;
-		return 0;
+		return step(c, line);
 	}
 	return fail(c, -EINVAL, line, "'contains' needs a list, map or string, not %s",
 	            type_name(x));
@@ -4817,6 +4825,54 @@ static json_t *loop_var(size_t i, size_t n)
 	                 i == 0, "last", i + 1 == n, "revindex", (json_int_t)(n - i - 1));
 }
 
+/* Depth of v, descending at most limit levels; counts the nodes seen in *nodes. */
+static int value_depth(const json_t *v, int limit, uint64_t *nodes)
+{
+	const char *k;
+	json_t *x;
+	size_t i;
+	int max = 0;
+
+	(*nodes)++;
+	if (limit <= 0)
+		return 1;
+	if (json_is_array(v)) {
+		json_array_foreach (v, i, x) {
+			int d = json_is_array(x) || json_is_object(x)
+			            ? value_depth(x, limit - 1, nodes)
+			            : ((*nodes)++, 0);
+			max = KWG_MAX(max, d);
+			if (max >= limit)
+				break;
+		}
+	} else if (json_is_object(v)) {
+		json_object_foreach ((json_t *)v, k, x) {
+			int d = json_is_array(x) || json_is_object(x)
+			            ? value_depth(x, limit - 1, nodes)
+			            : ((*nodes)++, 0);
+			max = KWG_MAX(max, d);
+			if (max >= limit)
+				break;
+		}
+	}
+	return max + 1;
+}
+
+/* A set is the only way to feed a value back into itself ({% set l = [l] %} in a loop), so
+ * nesting is bounded there: deep values would overflow the stack of jansson's recursive free.
+ * The scan is charged to the step budget (a node is 1/16 step). */
+static int check_depth(struct ctx *c, const json_t *v, int line)
+{
+	uint64_t nodes = 0;
+
+	if (!json_is_array(v) && !json_is_object(v))
+		return 0;
+	if (value_depth(v, MAX_VALUE_DEPTH, &nodes) > MAX_VALUE_DEPTH)
+		return fail(c, -EINVAL, line, "value nested deeper than %d", MAX_VALUE_DEPTH);
+	*c->steps += nodes / 16;
+	return step(c, line);
+}
+
 static int exec_for(struct ctx *c, const struct node *n)
 {
 	json_t *seq = NULL;
@@ -4946,7 +5002,11 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			json_t *v;
 			r = eval(c, n->e, false, &v);
 			if (r >= 0)
+				r = check_depth(c, v, n->line);
+			if (r >= 0)
 				r = scope_set(c, n->v1, v);
+			else
+				json_decref(v);
 			break;
 		}
 		}

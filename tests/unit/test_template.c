@@ -223,6 +223,12 @@ static const struct tcase cases[] = {
     {"{% set t = 0 %}{% for i in 1..3 %}{% set t = t + i %}{{ t }}{% endfor %}:{{ t }}", NULL,
      "136:0", 0},
     {"{% if true %}{% set u = 'in if' %}{% endif %}{{ u }}", NULL, "in if", 0},
+    {"{% set l = [] %}{% for i in 1..2000 %}{% set l = [l] %}{% endfor %}", NULL,
+     "value nested deeper than 1000", -EINVAL},
+    {"{% set l = [] %}{% for i in 1..5000 %}{% set l = l + [i] %}{% if loop.last %}{{ l | length "
+     "}}{% endif %}{% endfor %}",
+     NULL, "5000", 0},
+    {"{{ range(1, 100000) contains range(1, 100000) }}", NULL, "evaluation steps", -EMSGSIZE},
     /* [PB] unsupported tags; [K] §8.3 removed tags */
     {"{% macro m() %}{% endmacro %}", NULL, "tag 'macro' is not supported", -EOPNOTSUPP},
     {"{% include 'x' %}", NULL, "tag 'include'", -EOPNOTSUPP},
