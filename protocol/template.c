@@ -4999,10 +4999,11 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			r = exec_for(c, n);
 			break;
 		case N_SET: {
-			json_t *v;
+			json_t *v = NULL;
 			r = eval(c, n->e, false, &v);
-			if (r >= 0)
-				r = check_depth(c, v, n->line);
+			if (r < 0)
+				break;
+			r = check_depth(c, v, n->line);
 			if (r >= 0)
 				r = scope_set(c, n->v1, v);
 			else
