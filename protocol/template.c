@@ -2703,10 +2703,16 @@ static bool regex_too_big(const char *p)
 	enum { LIMIT = 10000, MAX_GROUPS = 32 };
 	double sum[MAX_GROUPS], last[MAX_GROUPS];
 	int depth = 0;
+	bool quantified = false; /* the previous item was a quantifier */
 
 	sum[0] = last[0] = 0;
 	for (; *p; p++) {
 		double atom = 1;
+		/* Java's lazy (a+?) and possessive (a++) forms are not ERE; chains of quantifiers
+		 * also make glibc's epsilon closures explode. */
+		if (quantified && (*p == '*' || *p == '?' || *p == '+' || *p == '{'))
+			return true;
+		quantified = *p == '*' || *p == '?' || *p == '+';
 		switch (*p) {
 		case '\\':
 			if (p[1])
@@ -2762,6 +2768,7 @@ static bool regex_too_big(const char *p)
 			if (q == p + 1 || *q != '}')
 				break;
 			p = q;
+			quantified = true;
 			k = KWG_MAX(k, m);
 			sum[depth] += last[depth] * k;
 			last[depth] *= k + 1;
@@ -2837,8 +2844,11 @@ static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, r
 		}
 	}
 	if (r >= 0 && regex_too_big(kwg_buf_str(&b)))
-		r = fail(c, -EINVAL, e->line,
-		         "filter '%s': regular expression '%.64s' is too complex", e->s, pat);
+		r = fail(
+		    c, -EINVAL, e->line,
+		    "filter '%s': regular expression '%.64s' is too complex (or uses a lazy or "
+		    "possessive quantifier)",
+		    e->s, pat);
 	else if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
 		r = fail(c, -EINVAL, e->line, "filter '%s': bad regular expression '%.64s'", e->s,
 		         pat);

@@ -459,6 +459,7 @@ static const struct tcase cases[] = {
     {"{{ 'a(b' | split('(') }}", NULL, "bad regular expression", -EINVAL},
     {"{{ 'aaa' | split('a+++++++++++++++++++++++++{%-+++++') }}", NULL, "too complex", -EINVAL},
     {"{{ 'a1b' | split('[0-9]{1,2}') }}", NULL, "[\"a\",\"b\"]", 0},
+    {"{{ 'aab' | replace({'a+?': 'x'}, regexp=true) }}", NULL, "lazy or possessive", -EINVAL},
     {"{{ 'a{b' | split('{') }}", NULL, "bad regular expression", -EINVAL},
     /* unknown or unavailable functions */
     {"{{ nosuch() }}", NULL, "unknown function 'nosuch' at line 1", -EOPNOTSUPP},
