@@ -201,6 +201,7 @@ struct ctx {
 	size_t nscope, cap_scope;
 	size_t frame; /* first scope entry of the innermost scope (a for loop opens one) */
 	struct kwg_buf *out;
+	bool attr_missing; /* the last failure was an undefined variable or attribute */
 };
 
 static int fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
@@ -212,6 +213,7 @@ static int fail(struct ctx *c, int r, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	c->attr_missing = false;
 	return kwg_err_set(c->err, r, "%s at line %d", msg, line);
 }
 
@@ -1906,9 +1908,32 @@ static int range_values(struct ctx *c, json_t *s, json_t *t, int64_t inc, int li
 static int undefined_err(struct ctx *c, const char *name, int line)
 {
 	size_t n = strlen(c->tmpl);
-	return fail(c, -EINVAL, line, "Unable to find `%s` used in the expression `%.*s%s`", name,
-	            (int)KWG_MIN(n, MAX_TEMPLATE_EXPR_SHOWN), c->tmpl,
-	            n > MAX_TEMPLATE_EXPR_SHOWN ? "…" : "");
+	int r = fail(c, -EINVAL, line, "Unable to find `%s` used in the expression `%.*s%s`", name,
+	             (int)KWG_MIN(n, MAX_TEMPLATE_EXPR_SHOWN), c->tmpl,
+	             n > MAX_TEMPLATE_EXPR_SHOWN ? "…" : "");
+	c->attr_missing = true;
+	return r;
+}
+
+/* Evaluates e where an undefined value is an answer (the left of ?? and ???, the input of
+ * default, of "is defined"). KESTRA: those catch Pebble's AttributeNotFoundException thrown
+ * anywhere inside (block[missing].child, (missing | upper)), so such a failure is undefined. */
+static int eval_soft(struct ctx *c, const struct expr *e, json_t **ret)
+{
+	struct kwg_err saved;
+	int r;
+
+	if (c->err)
+		saved = *c->err;
+	r = eval(c, e, true, ret);
+	if (r < 0 && c->attr_missing) {
+		c->attr_missing = false;
+		if (c->err)
+			*c->err = saved;
+		*ret = NULL;
+		return 0;
+	}
+	return r;
 }
 
 /* The argument values of a call, evaluated strictly. */
@@ -2204,7 +2229,7 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 	int r, op = e->op;
 
 	if (op == OP_NULLCO || op == OP_UNDEFCO) {
-		r = eval(c, e->a, true, &x);
+		r = eval_soft(c, e->a, &x);
 		if (r < 0)
 			return r;
 		if (x && (op == OP_UNDEFCO || !json_is_null(x))) {
@@ -2614,7 +2639,7 @@ static int call_test(struct ctx *c, const struct expr *e, json_t **ret)
 
 	if (e->nargs)
 		return fail(c, -EINVAL, e->line, "test '%s' takes no argument", e->s);
-	r = eval(c, e->a, soft, &v);
+	r = soft ? eval_soft(c, e->a, &v) : eval(c, e->a, false, &v);
 	if (r < 0)
 		return r;
 	if (soft) /* Pebble's DefinedTest is "not null": a null value is not defined */
@@ -4354,7 +4379,7 @@ static int call_filter(struct ctx *c, const struct expr *e, json_t **ret)
 			f = &filters[i];
 	if (!f)
 		return fail(c, -EOPNOTSUPP, e->line, "unknown filter '%s'", e->s);
-	r = eval(c, e->a, f->soft, &in);
+	r = f->soft ? eval_soft(c, e->a, &in) : eval(c, e->a, false, &in);
 	if (r < 0)
 		return r;
 	if (!f->null_ok && json_is_null(in)) {

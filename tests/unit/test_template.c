@@ -124,6 +124,14 @@ static const struct tcase cases[] = {
     {"{{ missing ??? 'dflt' }}", NULL, "dflt", 0},
     {"{{ missing ?? other ?? 'last' }}", NULL, "last", 0},
     {"{{ missing ?? also_missing }}", NULL, "Unable to find `also_missing`", -EINVAL},
+    /* [K] NullCoalescingExpressionTest, PebbleVariableRendererTest: a missing attribute
+     * anywhere in the left side (an index, a filter input) falls through */
+    {"{{ map[missing].x ?? map[\"b\"] }}", NULL, "x", 0},
+    {"{{ map[missing].x is defined ? 'y' : 'n' }}", NULL, "n", 0},
+    {"{{ (missing | upper) ?? 'dflt' }}", NULL, "dflt", 0},
+    {"{{ missing is defined ? missing : missing2 }}", NULL, "Unable to find `missing2`", -EINVAL},
+    {"{{ nested['x'] }}", NULL, "{\"y\":\"deep\"}", 0},
+    {"{{ (1 / 0) ?? 'x' }}", NULL, "/ by zero", -EINVAL},
     /* [PB] arithmetic (OperatorUtils: long op long stays long) and precedence */
     {"{{ 1 + 2 * 3 }}", NULL, "7", 0},
     {"{{ (1 + 2) * 3 }}", NULL, "9", 0},
