@@ -69,6 +69,13 @@ static const struct tcase cases[] = {
     {"{% raw %}{{ not evaluated }}{% endraw %}", NULL, "{{ not evaluated }}", 0},
     {"a{% raw %} {% if %} {% endraw %}b", NULL, "a {% if %} b", 0},
     {"{% raw %}never closed", NULL, "endraw", -EBADMSG},
+    /* [K] PebbleVariableRendererTest raw, empty, syntax */
+    {"See some code {%raw%}{{ var }}{%endraw%}", NULL, "See some code {{ var }}", 0},
+    {"See some code {%-  raw%}{{ var }}{%endraw -%}", NULL, "See some code {{ var }}", 0},
+    {"a {% raw %}{{ v }}{% endraw %} b {% raw %}{{ v2 }}{% endraw %}", NULL, "a {{ v }} b {{ v2 }}",
+     0},
+    {"[{{ list[3] is defined ? bla : null }}]", NULL, "[]", 0},
+    {"{{ get missing }}", NULL, "expected '}}'", -EBADMSG},
     /* [PB] literals; [K] printing: long, Double.toString, booleans, null is empty */
     {"{{ 42 }}", NULL, "42", 0},
     {"{{ 3.65 }}", NULL, "3.65", 0},
