@@ -906,6 +906,48 @@ static int parse_postfix(struct ctx *c, struct expr **io)
 	}
 }
 
+/* "a #{x} b": T_ISTR_BEGIN, then T_STR parts and T_INTERP_OPEN expr T_INTERP_CLOSE. */
+static int parse_interp(struct ctx *c, int line, struct expr **ret)
+{
+	struct argvec a = {0};
+	struct expr *e = new_expr(c, E_INTERP, line);
+	int r;
+
+	if (!e)
+		return oom();
+	advance(c);
+	while (peek(c)->kind != T_ISTR_END) {
+		struct tok *p = peek(c);
+		struct expr *part;
+		if (p->kind == T_STR) {
+			part = new_expr(c, E_LIT_STR, p->line);
+			if (!part)
+				return oom();
+			part->s = p->s;
+			part->n = p->n;
+			advance(c);
+		} else {
+			r = expect_kind(c, T_INTERP_OPEN, "'#{'");
+			if (r < 0)
+				return r;
+			r = parse_expr(c, 0, &part);
+			if (r < 0)
+				return r;
+			r = expect_kind(c, T_INTERP_CLOSE, "'}'");
+			if (r < 0)
+				return r;
+		}
+		r = argvec_push(c, &a, part, NULL);
+		if (r < 0)
+			return r;
+	}
+	advance(c);
+	e->args = a.v;
+	e->nargs = a.n;
+	*ret = e;
+	return 0;
+}
+
 static int parse_primary(struct ctx *c, struct expr **ret)
 {
 	struct tok *t = peek(c);
@@ -935,42 +977,11 @@ static int parse_primary(struct ctx *c, struct expr **ret)
 		e->n = t->n;
 		advance(c);
 		break;
-	case T_ISTR_BEGIN: {
-		struct argvec a = {0};
-		e = new_expr(c, E_INTERP, t->line);
-		if (!e)
-			return oom();
-		advance(c);
-		while (peek(c)->kind != T_ISTR_END) {
-			struct tok *p = peek(c);
-			struct expr *part;
-			if (p->kind == T_STR) {
-				part = new_expr(c, E_LIT_STR, p->line);
-				if (!part)
-					return oom();
-				part->s = p->s;
-				part->n = p->n;
-				advance(c);
-			} else {
-				r = expect_kind(c, T_INTERP_OPEN, "'#{'");
-				if (r < 0)
-					return r;
-				r = parse_expr(c, 0, &part);
-				if (r < 0)
-					return r;
-				r = expect_kind(c, T_INTERP_CLOSE, "'}'");
-				if (r < 0)
-					return r;
-			}
-			r = argvec_push(c, &a, part, NULL);
-			if (r < 0)
-				return r;
-		}
-		advance(c);
-		e->args = a.v;
-		e->nargs = a.n;
+	case T_ISTR_BEGIN:
+		r = parse_interp(c, t->line, &e);
+		if (r < 0)
+			return r;
 		break;
-	}
 	case T_NAME: {
 		static const char *const kw[] = {"true", "false", "null", "none"};
 		for (size_t k = 0; k < ARRAY_SIZE(kw); k++) {
@@ -2223,6 +2234,62 @@ static int contains(struct ctx *c, json_t *x, json_t *y, int line, bool *ret)
 	            type_name(x));
 }
 
+/* + and - (KESTRA: Pebble OperatorUtils.add/subtract): a string on either side of + concatenates
+ * (String.valueOf, so null is "null"); a list gets the right side appended (a list: its items)
+ * or removed; otherwise arithmetic. */
+static int add_sub(struct ctx *c, int op, json_t *x, json_t *y, int line, json_t **ret)
+{
+	int r = 0;
+
+	if (op == OP_ADD && (json_is_string(x) || json_is_string(y)))
+		return concat_text(c, x, y, true, line, ret);
+	if (op == OP_ADD && json_is_array(x)) {
+		json_t *l = json_copy(x);
+		size_t n = json_array_size(x) + (json_is_array(y) ? json_array_size(y) : 1);
+		r = list_check(c, n, line);
+		if (r >= 0 && !l)
+			r = oom();
+		if (r >= 0)
+			r = (json_is_array(y) ? json_array_extend(l, y) : json_array_append(l, y)) <
+			            0
+			        ? oom()
+			        : 0;
+		if (r < 0) {
+			json_decref(l);
+			return r;
+		}
+		*ret = l;
+		return 0;
+	}
+	if (op == OP_SUB && json_is_array(x)) {
+		json_t *l = json_array(), *v;
+		size_t i;
+		if (!l)
+			return oom();
+		json_array_foreach (x, i, v) {
+			bool drop;
+			if (json_is_array(y)) {
+				r = contains(c, y, v, line, &drop);
+				if (r < 0)
+					break;
+			} else {
+				drop = values_equal(v, y);
+			}
+			if (!drop && json_array_append(l, v) < 0) {
+				r = oom();
+				break;
+			}
+		}
+		if (r < 0) {
+			json_decref(l);
+			return r;
+		}
+		*ret = l;
+		return 0;
+	}
+	return arith(c, op, x, y, line, ret);
+}
+
 static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret)
 {
 	json_t *x = NULL, *y = NULL;
@@ -2307,59 +2374,8 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 		r = range_values(c, x, y, 1, e->line, ret);
 		break;
 	case OP_ADD:
-		/* KESTRA: Pebble OperatorUtils.add: a string on either side concatenates
-		 * (String.valueOf, so null is "null"); a list gets the right side appended. */
-		if (json_is_string(x) || json_is_string(y)) {
-			r = concat_text(c, x, y, true, e->line, ret);
-			break;
-		}
-		if (json_is_array(x)) {
-			json_t *l = json_copy(x);
-			size_t n = json_array_size(x) + (json_is_array(y) ? json_array_size(y) : 1);
-			r = list_check(c, n, e->line);
-			if (r >= 0 && !l)
-				r = oom();
-			if (r >= 0)
-				r = json_is_array(y) ? json_array_extend(l, y)
-				                     : json_array_append(l, y);
-			if (r < 0) {
-				json_decref(l);
-				r = r == -1 ? oom() : r;
-				break;
-			}
-			*ret = l;
-			break;
-		}
-		r = arith(c, op, x, y, e->line, ret);
-		break;
 	case OP_SUB:
-		if (json_is_array(x)) {
-			json_t *l = json_array();
-			size_t i;
-			json_t *v;
-			if (!l) {
-				r = oom();
-				break;
-			}
-			json_array_foreach (x, i, v) {
-				bool drop;
-				if (json_is_array(y)) {
-					r = contains(c, y, v, e->line, &drop);
-					if (r < 0)
-						break;
-				} else {
-					drop = values_equal(v, y);
-				}
-				if (!drop && json_array_append(l, v) < 0)
-					r = oom();
-			}
-			if (r < 0)
-				json_decref(l);
-			else
-				*ret = l;
-			break;
-		}
-		r = arith(c, op, x, y, e->line, ret);
+		r = add_sub(c, op, x, y, e->line, ret);
 		break;
 	default:
 		r = arith(c, op, x, y, e->line, ret);
@@ -2464,6 +2480,51 @@ static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **
 	return r;
 }
 
+/* A list or map literal. */
+static int eval_collection(struct ctx *c, const struct expr *e, json_t **ret)
+{
+	json_t *v;
+	int r;
+
+	v = e->kind == E_LIST ? json_array() : json_object();
+	if (!v)
+		return oom();
+	r = list_check(c, e->nargs, e->line);
+	for (size_t i = 0; i < e->nargs && r >= 0; i++) {
+		json_t *x, *y;
+		r = eval(c, e->args[i], false, &x);
+		if (r < 0)
+			break;
+		if (e->kind == E_LIST) {
+			r = json_array_append_new(v, x) < 0 ? oom() : 0;
+			continue;
+		}
+		r = eval(c, e->args[++i], false, &y);
+		if (r < 0) {
+			json_decref(x);
+			break;
+		}
+		json_t *k;
+		r = to_string_value(c, x, e->line, &k);
+		json_decref(x);
+		if (r >= 0) {
+			r = json_object_setn_new_nocheck(v, json_string_value(k),
+			                                 json_string_length(k), y) < 0
+			        ? oom()
+			        : 0;
+			json_decref(k);
+		} else {
+			json_decref(y);
+		}
+	}
+	if (r < 0) {
+		json_decref(v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
+
 static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **ret)
 {
 	json_t *v = NULL;
@@ -2500,44 +2561,8 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 	case E_INDEX:
 		return eval_access(c, e, soft, ret);
 	case E_LIST:
-	case E_MAP: {
-		v = e->kind == E_LIST ? json_array() : json_object();
-		if (!v)
-			return oom();
-		r = list_check(c, e->nargs, e->line);
-		for (size_t i = 0; i < e->nargs && r >= 0; i++) {
-			json_t *x, *y;
-			r = eval(c, e->args[i], false, &x);
-			if (r < 0)
-				break;
-			if (e->kind == E_LIST) {
-				r = json_array_append_new(v, x) < 0 ? oom() : 0;
-				continue;
-			}
-			r = eval(c, e->args[++i], false, &y);
-			if (r < 0) {
-				json_decref(x);
-				break;
-			}
-			json_t *k;
-			r = to_string_value(c, x, e->line, &k);
-			json_decref(x);
-			if (r >= 0) {
-				r = json_object_setn_new_nocheck(v, json_string_value(k),
-				                                 json_string_length(k), y) < 0
-				        ? oom()
-				        : 0;
-				json_decref(k);
-			} else {
-				json_decref(y);
-			}
-		}
-		if (r < 0) {
-			json_decref(v);
-			return r;
-		}
-		break;
-	}
+	case E_MAP:
+		return eval_collection(c, e, ret);
 	case E_NEG:
 		r = eval(c, e->a, false, &v);
 		if (r < 0)
