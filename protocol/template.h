@@ -17,8 +17,8 @@
 struct kwg_template_hooks {
 	void *userdata;
 	/* secret('NAME'): the decoded value, new in *ret. -ENOENT when there is no such secret (the
-	 * renderer then fails with Kestra's "Cannot find secret for key 'NAME'."). The hook registers
-	 * the value for log masking. */
+	 * renderer then fails with Kestra's "Cannot find secret for key 'NAME'."). The hook
+	 * registers the value for log masking. */
 	int (*secret)(void *userdata, const char *name, char **ret, struct kwg_err *err);
 	/* read(path): a kestra:// URI or a namespace file path; the bytes, new in *ret (NUL added,
 	 * length in *ret_len). */
@@ -26,7 +26,8 @@ struct kwg_template_hooks {
 	            struct kwg_err *err);
 	/* kv(key, namespace or NULL, errorOnMissing): the value, new in *ret; -ENOENT when missing
 	 * (the renderer returns null or fails as errorOnMissing says). */
-	int (*kv)(void *userdata, const char *key, const char *ns, json_t **ret, struct kwg_err *err);
+	int (*kv)(void *userdata, const char *key, const char *ns, json_t **ret,
+	          struct kwg_err *err);
 	/* fileURI(path): the kestra:// URI of a namespace file, new in *ret. */
 	int (*file_uri)(void *userdata, const char *path, char **ret, struct kwg_err *err);
 };
