@@ -290,14 +290,22 @@ int kwg_script_output_feed(struct kwg_script_output *so, const char *line, size_
 	return r < 0 ? KWG_SCRIPT_LINE_INVALID : KWG_SCRIPT_LINE_APPLIED;
 }
 
-char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exit_code)
+char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exit_code,
+                                     const struct kwg_strv *output_files)
 {
 	json_t *out =
 	    json_pack("{s:O, s:i, s:{}}", "vars", so->vars, "exitCode", exit_code, "outputFiles");
+	json_t *files = out ? json_object_get(out, "outputFiles") : NULL;
 	char *s;
 
-	if (!out)
+	for (size_t i = 0; files && output_files && i + 1 < output_files->n; i += 2)
+		if (json_object_set_new(files, output_files->v[i],
+		                        json_string(output_files->v[i + 1])) < 0)
+			files = NULL;
+	if (!files) {
+		json_decref(out);
 		return NULL;
+	}
 	s = kwg_json_dump(out);
 	json_decref(out);
 	return s;

@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "common/err.h"
+#include "common/strv.h"
 #include "protocol/log_entry.h"
 #include "protocol/state.h"
 
@@ -35,9 +36,10 @@ struct kwg_script_output *kwg_script_output_free(struct kwg_script_output *so);
 int kwg_script_output_feed(struct kwg_script_output *so, const char *line, size_t len,
                            kwg_script_log_fn *on_log, void *userdata, struct kwg_err *err);
 
-/* The task outputs: {"vars":{…},"exitCode":N,"outputFiles":{}} (vars in merge order, nulls
- * kept). New string; NULL on OOM. */
-char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exit_code);
+/* The task outputs: {"vars":{…},"exitCode":N,"outputFiles":{name: uri, …}} (vars in merge
+ * order, nulls kept; output_files: name, URI pairs, or NULL). New string; NULL on OOM. */
+char *kwg_script_output_outputs_json(const struct kwg_script_output *so, int exit_code,
+                                     const struct kwg_strv *output_files);
 
 /* Number of distinct metrics (same name, type and tags are summed into one). */
 size_t kwg_script_output_metric_count(const struct kwg_script_output *so);

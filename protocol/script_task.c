@@ -13,6 +13,7 @@
 #include "common/id.h"
 #include "protocol/duration.h"
 #include "protocol/json.h"
+#include "protocol/task_render.h"
 
 enum lang {
 	LANG_SHELL,
@@ -37,7 +38,7 @@ static const struct script_type {
     {"io.kestra.plugin.scripts.node.Script", LANG_NODE, true, "node"},
 };
 
-const char *const kwg_task_types_runnerless[] = {KWG_TASK_TYPE_LOG, NULL};
+const char *const kwg_task_types_runnerless[] = {KWG_TASK_TYPE_LOG, KWG_TASK_TYPE_RETURN, NULL};
 const char *const kwg_task_types_script[] = {
     "io.kestra.plugin.scripts.shell.Commands",
     "io.kestra.plugin.scripts.shell.Script",
@@ -61,6 +62,7 @@ static const char *const script_props[] = {
     "outputDirectory", "targetOS",       "runner",         "docker",     NULL,
 };
 static const char *const log_props[] = {"message", "level", NULL};
+static const char *const return_props[] = {"format", NULL};
 
 static bool in_list(const char *const *list, const char *s)
 {
@@ -70,23 +72,10 @@ static bool in_list(const char *const *list, const char *s)
 	return false;
 }
 
-/* Kestra renders any string holding a Pebble tag; kwg has no renderer yet, and rendering wrong
- * would be worse than refusing. */
-static int check_template(const char *s, const char *key, struct kwg_err *err)
-{
-	if (strstr(s, "{{") || strstr(s, "{%") || strstr(s, "{#"))
-		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "property '%s' holds a Pebble template ({{ … }} or {%% … %%}); "
-		                   "kwg cannot render templates yet",
-		                   key);
-	return 0;
-}
-
-/* A scalar property as text: a string (checked for templates), a number or a boolean. */
+/* A scalar property as text: a string, a number or a boolean. */
 static int prop_text(const json_t *task, const char *key, char **ret, struct kwg_err *err)
 {
 	json_t *v = json_object_get(task, key);
-	int r;
 
 	*ret = NULL;
 	if (!v || json_is_null(v))
@@ -95,9 +84,6 @@ static int prop_text(const json_t *task, const char *key, char **ret, struct kwg
 		if (strlen(json_string_value(v)) != json_string_length(v))
 			return kwg_err_set(err, -EBADMSG, "property '%s' contains a NUL character",
 			                   key);
-		r = check_template(json_string_value(v), key, err);
-		if (r < 0)
-			return r;
 		*ret = strdup(json_string_value(v));
 	} else if (json_is_number(v) || json_is_boolean(v)) {
 		*ret = kwg_json_dump(v);
@@ -111,7 +97,6 @@ static int prop_bool(const json_t *task, const char *key, bool def, bool *ret, s
 {
 	json_t *v = json_object_get(task, key);
 	const char *s;
-	int r;
 
 	*ret = def;
 	if (!v || json_is_null(v))
@@ -123,9 +108,6 @@ static int prop_bool(const json_t *task, const char *key, bool def, bool *ret, s
 	if (!json_is_string(v))
 		return kwg_err_set(err, -EBADMSG, "property '%s': expected a boolean", key);
 	s = json_string_value(v);
-	r = check_template(s, key, err);
-	if (r < 0)
-		return r;
 	if (strcasecmp(s, "true") == 0)
 		*ret = true;
 	else if (strcasecmp(s, "false") == 0)
@@ -150,9 +132,6 @@ static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, 
 		return 0;
 	if (json_is_string(v)) {
 		json_error_t jerr;
-		r = check_template(json_string_value(v), key, err);
-		if (r < 0)
-			return r;
 		/* KESTRA: Property.asList renders the whole string, then parses a JSON list. */
 		parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
 		if (!parsed)
@@ -170,8 +149,6 @@ static int prop_list(const json_t *task, const char *key, struct kwg_strv *ret, 
 			if (strlen(json_string_value(e)) != json_string_length(e))
 				r = kwg_err_set(err, -EBADMSG, "%s[%zu] contains a NUL character",
 				                key, i);
-			else
-				r = check_template(json_string_value(e), key, err);
 			if (r < 0)
 				break;
 			s = strdup(json_string_value(e));
@@ -200,9 +177,6 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_string(v)) {
-		r = check_template(json_string_value(v), key, err);
-		if (r < 0)
-			return r;
 		parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL);
 		v = parsed;
 	}
@@ -217,9 +191,6 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 			                "property '%s': invalid variable name '%.64s'", key, name);
 			break;
 		}
-		r = check_template(name, key, err);
-		if (r < 0)
-			break;
 		if (json_is_string(e)) {
 			text = strdup(json_string_value(e));
 			if (text && strlen(text) != json_string_length(e)) {
@@ -240,9 +211,7 @@ static int prop_env(const json_t *task, const char *key, struct kwg_strv *env, s
 			r = -ENOMEM;
 			break;
 		}
-		r = check_template(text, key, err);
-		if (r >= 0)
-			r = kwg_strv_setenv(env, name, text);
+		r = kwg_strv_setenv(env, name, text);
 		if (r < 0)
 			break;
 	}
@@ -275,9 +244,8 @@ static bool prop_is_unset(const char *key, const json_t *v)
 static int check_props(const json_t *task, const char *type, const char *const *own,
                        struct kwg_err *err)
 {
-	static const char *const later[] = {"inputFiles",      "outputFiles", "namespaceFiles",
-	                                    "outputDirectory", "logToFile",   "runner",
-	                                    "docker",          NULL};
+	static const char *const later[] = {"outputDirectory", "logToFile", "runner", "docker",
+	                                    NULL};
 	bool is_script = own == script_props;
 	const char *key;
 	json_t *v;
@@ -335,8 +303,7 @@ static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_
 	if (r < 0)
 		return r;
 	if (json_is_string(msg)) {
-		r = check_template(json_string_value(msg), "message", err);
-		return r < 0 ? r : kwg_strv_push(&t->messages, json_string_value(msg));
+		return kwg_strv_push(&t->messages, json_string_value(msg));
 	}
 	if (!json_is_array(msg))
 		return kwg_err_set(err, -EBADMSG,
@@ -345,13 +312,28 @@ static int decode_log(const json_t *task, struct kwg_script_task *t, struct kwg_
 		if (!json_is_string(e))
 			return kwg_err_set(err, -EBADMSG,
 			                   "property 'message'[%zu]: expected a string", i);
-		r = check_template(json_string_value(e), "message", err);
-		if (r >= 0)
-			r = kwg_strv_push(&t->messages, json_string_value(e));
+		r = kwg_strv_push(&t->messages, json_string_value(e));
 		if (r < 0)
 			return r;
 	}
 	return 0;
+}
+
+/* KESTRA: core Return renders `format` (a Property<String>) into the output `value`. */
+static int decode_return(const json_t *task, struct kwg_script_task *t, struct kwg_err *err)
+{
+	cleanup_free char *value = NULL;
+	json_t *out;
+	int r;
+
+	t->kind = KWG_TASK_RETURN;
+	r = prop_text(task, "format", &value, err);
+	if (r < 0)
+		return r;
+	out = json_pack("{s:s?}", "value", value);
+	t->return_outputs = out ? kwg_json_dump(out) : NULL;
+	json_decref(out);
+	return t->return_outputs ? 0 : -ENOMEM;
 }
 
 /* Micronaut's ReadableBytes, as Kestra's Docker memory settings: a number with an optional KB, MB
@@ -406,9 +388,6 @@ static int runner_object(const json_t *runner, const char *key, json_t **ret, st
 	if (!v || json_is_null(v))
 		return 0;
 	if (json_is_string(v)) {
-		int r = check_template(json_string_value(v), key, err);
-		if (r < 0)
-			return r;
 		v = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, NULL);
 	} else {
 		json_incref(v);
@@ -867,29 +846,155 @@ static int add_language_env(enum lang lang, bool is_script, struct kwg_strv *env
 	return r;
 }
 
+/* A file name from inputFiles: relative, and never above the working directory. */
+static int check_file_name(const char *name, struct kwg_err *err)
+{
+	int depth = 0;
+
+	if (!*name || name[0] == '/')
+		return kwg_err_set(err, -EBADMSG,
+		                   "property 'inputFiles': '%.200s' is not a relative file name",
+		                   name);
+	for (const char *p = name; *p;) {
+		size_t n = strcspn(p, "/");
+		if (n == 2 && strncmp(p, "..", 2) == 0)
+			depth--;
+		else if (n && !(n == 1 && *p == '.'))
+			depth++;
+		if (depth < 0)
+			return kwg_err_set(
+			    err, -EBADMSG,
+			    "property 'inputFiles': '%.200s' leads out of the working "
+			    "directory",
+			    name);
+		p += n + (p[n] == '/');
+	}
+	return depth > 0 ? 0
+	                 : kwg_err_set(err, -EBADMSG,
+	                               "property 'inputFiles': '%.200s' names no file", name);
+}
+
+/* KESTRA: FilesService.inputFiles — a map, or a string holding a JSON object; null values are
+ * dropped. */
+static int decode_input_files(const json_t *task, struct kwg_strv *files, struct kwg_err *err)
+{
+	json_t *v = json_object_get(task, "inputFiles"), *parsed = NULL, *e;
+	const char *name;
+	int r = 0;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_string(v)) {
+		json_error_t jerr;
+		v = parsed = json_loads(json_string_value(v), JSON_REJECT_DUPLICATES, &jerr);
+		if (!parsed)
+			return kwg_err_set(err, -EBADMSG,
+			                   "property 'inputFiles' is not a JSON object: %s",
+			                   jerr.text);
+	}
+	if (!json_is_object(v)) {
+		json_decref(parsed);
+		return kwg_err_set(err, -EBADMSG,
+		                   "property 'inputFiles': expected a map of file name to content");
+	}
+	json_object_foreach (v, name, e) {
+		if (json_is_null(e))
+			continue;
+		if (!json_is_string(e) || strlen(json_string_value(e)) != json_string_length(e)) {
+			r = kwg_err_set(
+			    err, -EBADMSG,
+			    "property 'inputFiles.%.200s': expected text or a kestra:// URI", name);
+			break;
+		}
+		r = check_file_name(name, err);
+		if (r >= 0)
+			r = kwg_strv_push(files, name);
+		if (r >= 0)
+			r = kwg_strv_push(files, json_string_value(e));
+		if (r < 0)
+			break;
+	}
+	json_decref(parsed);
+	return r;
+}
+
+/* namespaceFiles {enabled, include, exclude}: the flow's own namespace only (Kestra 0.21). */
+static int decode_namespace_files(const json_t *task, struct kwg_script_task *t,
+                                  struct kwg_err *err)
+{
+	static const char *const known[] = {"enabled", "include", "exclude", NULL};
+	json_t *v = json_object_get(task, "namespaceFiles"), *e;
+	const char *key;
+	bool present;
+	int r;
+
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_object(v))
+		return kwg_err_set(
+		    err, -EBADMSG,
+		    "property 'namespaceFiles': expected {enabled, include, exclude}");
+	json_object_foreach (v, key, e)
+		if (!in_list(known, key) && !json_is_null(e))
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "property 'namespaceFiles.%.64s' is not supported by kwg", key);
+	r = prop_bool(v, "enabled", true, &t->namespace_files, err);
+	if (r >= 0)
+		r = prop_list(v, "include", &t->ns_include, &present, err);
+	if (r >= 0)
+		r = prop_list(v, "exclude", &t->ns_exclude, &present, err);
+	return r;
+}
+
+static int decode_files(const json_t *task, struct kwg_script_task *t, struct kwg_err *err)
+{
+	bool present;
+	int r = decode_input_files(task, &t->input_files, err);
+
+	if (r >= 0)
+		r = prop_list(task, "outputFiles", &t->output_files, &present, err);
+	if (r >= 0)
+		r = decode_namespace_files(task, t, err);
+	return r;
+}
+
 int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
                            struct kwg_script_task *ret, struct kwg_err *err)
 {
-	const json_t *task = kwg_job_task_json(job);
 	const char *type = kwg_job_task_type(job);
 	const struct script_type *st = NULL;
+	json_t *task = NULL;
 	int r;
 
 	*ret = (struct kwg_script_task){.warning_on_stderr = true};
-	if (!task || !type)
+	if (!kwg_job_task_json(job) || !type)
 		return kwg_err_set(err, -EBADMSG, "the WorkerTask has no task");
-	if (strcmp(type, KWG_TASK_TYPE_LOG) == 0) {
-		r = check_props(task, type, log_props, err);
-		if (r >= 0)
-			r = decode_common(task, ret, err);
-		return r < 0 ? r : decode_log(task, ret, err);
-	}
 	for (size_t i = 0; i < sizeof(script_types) / sizeof(script_types[0]); i++)
 		if (strcmp(type, script_types[i].type) == 0)
 			st = &script_types[i];
-	if (!st)
+	bool is_return = strcmp(type, KWG_TASK_TYPE_RETURN) == 0;
+	if (!st && !is_return && strcmp(type, KWG_TASK_TYPE_LOG) != 0)
 		return kwg_err_set(err, -EOPNOTSUPP, "task type '%.200s' is not supported by kwg",
 		                   type);
+	struct kwg_task_render_opts ro = {
+	    .working_dir = opts->working_dir,
+	    .hooks = opts->hooks,
+	    .now_us = opts->now_us,
+	    .render_script_twice = st && st->is_script && st->lang != LANG_SHELL,
+	};
+	r = kwg_task_render(job, &ro, &task, &ret->masks, err);
+	if (r < 0)
+		return r;
+	if (!st) {
+		r = check_props(task, type, is_return ? return_props : log_props, err);
+		if (r >= 0)
+			r = decode_common(task, ret, err);
+		if (r >= 0)
+			r = is_return ? decode_return(task, ret, err) : decode_log(task, ret, err);
+		json_decref(task);
+		return r;
+	}
 	ret->kind = KWG_TASK_SCRIPT;
 	r = check_props(task, type, script_props, err);
 	if (r >= 0)
@@ -904,6 +1009,9 @@ int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_ta
 		r = add_language_env(st->lang, st->is_script, &ret->env);
 	if (r >= 0)
 		r = build_argv(task, st, opts, ret, err);
+	if (r >= 0)
+		r = decode_files(task, ret, err);
+	json_decref(task);
 	return r;
 }
 
@@ -924,5 +1032,12 @@ void kwg_script_task_done(struct kwg_script_task *t)
 	kwg_strv_done(&t->docker.extra_hosts);
 	kwg_strv_done(&t->docker.volumes);
 	free(t->container_image);
+	free(t->return_outputs);
+	t->return_outputs = NULL;
+	kwg_strv_done(&t->input_files);
+	kwg_strv_done(&t->output_files);
+	kwg_strv_done(&t->ns_include);
+	kwg_strv_done(&t->ns_exclude);
+	kwg_strv_done(&t->masks);
 	t->script_file = t->script_body = t->container_image = NULL;
 }

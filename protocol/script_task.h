@@ -10,10 +10,12 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "protocol/state.h"
+#include "protocol/template.h"
 #include "protocol/worker_job.h"
 
 enum kwg_task_kind {
 	KWG_TASK_LOG,
+	KWG_TASK_RETURN, /* io.kestra.plugin.core.debug.Return: outputs {value: rendered format} */
 	KWG_TASK_SCRIPT,
 };
 
@@ -23,6 +25,7 @@ enum kwg_runner_kind {
 };
 
 #define KWG_TASK_TYPE_LOG "io.kestra.plugin.core.log.Log"
+#define KWG_TASK_TYPE_RETURN "io.kestra.plugin.core.debug.Return"
 #define KWG_RUNNER_TYPE_PROCESS "io.kestra.plugin.core.runner.Process"
 #define KWG_RUNNER_TYPE_DOCKER "io.kestra.plugin.scripts.runner.docker.Docker"
 
@@ -72,16 +75,31 @@ struct kwg_script_task {
 	enum kwg_level log_level; /* lowest level sent as LogEntry (task logLevel; default TRACE) */
 	struct kwg_strv messages; /* Log task */
 	enum kwg_level message_level;
+	char *return_outputs; /* Return task: its outputs JSON {"value": …} */
+	/* Files (kestra-script-tasks.md §7), rendered: inputFiles as name, content pairs (content
+	 * "kestra://…" is copied from internal storage; names checked to stay inside the working
+	 * directory); outputFiles globs; namespaceFiles include/exclude globs when enabled. */
+	struct kwg_strv input_files;
+	struct kwg_strv output_files;
+	bool namespace_files;
+	struct kwg_strv ns_include, ns_exclude;
+	/* Values to mask in every log line: SECRET-type inputs (secret() values are registered by
+	 * the hook). */
+	struct kwg_strv masks;
 };
 
 struct kwg_script_task_opts {
-	enum kwg_runner_kind default_runner; /* for a script task without taskRunner */
-	const char *working_dir;             /* absolute; used in Python/Node Script commands */
+	enum kwg_runner_kind default_runner;    /* for a script task without taskRunner */
+	const char *working_dir;                /* absolute; used in Python/Node Script commands */
+	const struct kwg_template_hooks *hooks; /* secret(), read(), kv(), fileURI(); may be NULL */
+	int64_t now_us;                         /* now() */
 };
 
-/* Fills *ret (kwg_script_task_done releases it, also on failure). Returns 0; -EOPNOTSUPP for a
- * task type, property, runner or template kwg cannot honour; -EBADMSG for a malformed property;
- * -ENOMEM. err names the property. */
+/* Renders the task's properties as Kestra's worker does (task_render.h) and fills *ret
+ * (kwg_script_task_done releases it, also on failure). Returns 0; -EOPNOTSUPP for a task type,
+ * property, runner or template construct kwg cannot honour; -EINVAL for a rendering error (an
+ * undefined variable, a missing secret); -EBADMSG for a malformed property; -ENOMEM. err names
+ * the property. */
 int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_task_opts *opts,
                            struct kwg_script_task *ret, struct kwg_err *err);
 void kwg_script_task_done(struct kwg_script_task *t);

@@ -245,13 +245,15 @@ static json_t *build(json_t *doc, json_t *task, const struct kwg_task_def_opts *
 	                 obj_or_empty(doc, "labels"), "kestra", "url", "http://localhost:8080/");
 	if (vars && json_object_get(doc, "vars"))
 		json_object_set(vars, "vars", json_object_get(doc, "vars"));
+	json_t *secret_inputs = json_object_get(doc, "secretInputs");
+	secret_inputs = json_is_array(secret_inputs) ? json_incref(secret_inputs) : json_array();
 	return json_pack("{s:s, s:{s:s, s:s, s:s, s:s, s:s, s:s, s:n, s:{s:s, s:[{s:s, s:s}]}},"
-	                 " s:O, s:{s:o, s:[], s:n}}",
+	                 " s:O, s:{s:o, s:o, s:n}}",
 	                 "type", "task", "taskRun", "tenantId", tenant, "id", def->task_run_id,
 	                 "executionId", def->execution_id, "namespace", ns, "flowId", flow,
 	                 "taskId", task_id, "outputs", "state", "current", "CREATED", "histories",
 	                 "state", "CREATED", "date", now, "task", task, "runContext", "variables",
-	                 vars, "secretInputs", "traceParent");
+	                 vars, "secretInputs", secret_inputs, "traceParent");
 }
 
 int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_opts *opts,

@@ -26,8 +26,8 @@ struct kwg_task_def {
 };
 
 /* The text is either a task ({id, type, …}) or {task: {…}, namespace?, flowId?, tenantId?,
- * inputs?, vars?, outputs?, labels?}. 0, or -EBADMSG with err naming the problem, -EMSGSIZE,
- * -ENOMEM. */
+ * inputs?, secretInputs?, vars?, outputs?, labels?}. 0, or -EBADMSG with err naming the problem,
+ * -EMSGSIZE, -ENOMEM. */
 int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_opts *opts,
                        struct kwg_task_def *ret, struct kwg_err *err);
 void kwg_task_def_done(struct kwg_task_def *def);

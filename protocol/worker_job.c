@@ -219,6 +219,11 @@ json_t *kwg_job_task_json(const struct kwg_job *job)
 	return job->task;
 }
 
+const json_t *kwg_job_root_json(const struct kwg_job *job)
+{
+	return job->root;
+}
+
 void kwg_job_ref(const struct kwg_job *job, struct kwg_taskrun_ref *ret)
 {
 	*ret = (struct kwg_taskrun_ref){

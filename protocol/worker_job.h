@@ -75,3 +75,5 @@ void kwg_job_state_rules(const struct kwg_job *job, int64_t now_us, struct kwg_s
 /* Internal to protocol/: the decoded task object (borrowed), for script_task.c. */
 struct json_t;
 struct json_t *kwg_job_task_json(const struct kwg_job *job);
+/* Internal to protocol/: the whole decoded WorkerTask (borrowed), for task_render.c. */
+const struct json_t *kwg_job_root_json(const struct kwg_job *job);

@@ -39,6 +39,7 @@ struct kwg_docker_task {
 	struct kwg_buf frames;
 	int exit_code;
 	char *error;
+	bool files_back;
 	bool pulling, started, uploaded, logs_done, wait_done, stopping, stop_sent, removed,
 	    finished;
 };
@@ -248,7 +249,7 @@ static void step_download(struct kwg_docker_task *t)
 {
 	char path[PATH_MAX * 3 + 200], escaped[PATH_MAX * 3];
 
-	if (t->mount_files || !t->uploaded) {
+	if (t->mount_files || (!t->uploaded && !t->files_back)) {
 		step_remove(t);
 		return;
 	}
@@ -932,6 +933,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->userdata = userdata;
 	t->pull_policy = o->pull_policy;
 	t->mount_files = o->mount_files;
+	t->files_back = spec->files_back;
 	t->delete_container = o->delete_container;
 	t->wait = o->wait;
 	t->kill_grace_ms = o->kill_grace_ms;

@@ -23,6 +23,8 @@ struct kwg_docker_task_spec {
 	const struct kwg_taskrun_ref *ref;
 	const char *worker_id;
 	bool allow_volumes, allow_privileged; /* the operator's settings */
+	bool files_back; /* copy the working directory back even when nothing was copied in
+	                    (the task has outputFiles) */
 };
 
 struct kwg_docker_task_cbs {

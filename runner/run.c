@@ -24,8 +24,10 @@
 #include "protocol/duration.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
+#include "protocol/storage_path.h"
 #include "runner/cgroup.h"
 #include "runner/docker.h"
+#include "runner/files.h"
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
@@ -65,13 +67,22 @@ struct kwg_run {
 	uv_timer_t timer; /* deferred start, then the task timeout */
 	bool timer_closed;
 	char *working_dir;
-	int status_fd;             /* read end of kwg-exec's status pipe, or -1 */
-	char *cg_memory, *cg_pids; /* this task's cgroups, removed at the end */
-	struct kwg_buf scratch;    /* LogEntry encoding */
+	int status_fd;                /* read end of kwg-exec's status pipe, or -1 */
+	char *cg_memory, *cg_pids;    /* this task's cgroups, removed at the end */
+	struct kwg_buf scratch;       /* LogEntry encoding */
+	struct kwg_buf masked;        /* a log line with its secrets masked */
+	struct kwg_strv masks;        /* secret values seen while rendering, SECRET inputs */
+	struct kwg_files *files;      /* files being staged in or out */
+	char *task_prefix;            /* kestra:// prefix of this task run's outputs */
+	struct kwg_strv output_files; /* name, URI pairs uploaded */
+	int exit_code;                /* kept while output files are uploaded */
+	enum kwg_state attempt_state;
 };
 
 static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
 static bool oom_killed(const struct kwg_run *run);
+static bool sandboxed(const struct kwg_run *run);
+static void stage_out(struct kwg_run *run);
 
 static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -93,6 +104,11 @@ static void task_log(struct kwg_run *run, enum kwg_level level, const char *msg,
 
 	if (level < run->task.log_level)
 		return;
+	/* KESTRA: RCLogger masks every secret value before the line leaves the worker. */
+	if (kwg_secrets_mask(&run->masks, msg, len, &run->masked)) {
+		msg = kwg_buf_str(&run->masked);
+		len = run->masked.len;
+	}
 	do {
 		size_t n = kwg_utf8_prefix_chars(msg + off, len - off, KWG_LOG_CHUNK_CHARS);
 		char key[KWG_ID_LEN];
@@ -223,6 +239,12 @@ static void run_log_task(struct kwg_run *run)
 	complete(run, KWG_STATE_SUCCESS, NULL);
 }
 
+static void run_return_task(struct kwg_run *run)
+{
+	send_running(run);
+	complete(run, KWG_STATE_SUCCESS, run->task.return_outputs);
+}
+
 static void on_script_log(void *userdata, enum kwg_level level, const char *msg, size_t len)
 {
 	task_log(userdata, level, msg, len);
@@ -252,6 +274,64 @@ static void on_output(void *userdata, enum kwg_stream stream, const char *data, 
 		task_logf(run, KWG_LEVEL_WARN, "task output lost: out of memory");
 	if (run->sink.congested(run->ctx))
 		kwg_process_pause_output(run->proc, true);
+}
+
+static void files_ctx(const struct kwg_run *run, struct kwg_files_ctx *ret)
+{
+	bool owned =
+	    sandboxed(run) && run->task.runner == KWG_RUNNER_PROCESS && run->cfg.sandbox->uid >= 0;
+
+	*ret = (struct kwg_files_ctx){
+	    .storage = run->cfg.storage,
+	    .tenant = run->ref.tenant_id,
+	    .working_dir = run->working_dir,
+	    .uid = owned ? run->cfg.sandbox->uid : -1,
+	    .gid = owned ? run->cfg.sandbox->gid : -1,
+	    .namespace_ = run->ref.namespace_,
+	    .task_prefix = run->task_prefix,
+	};
+}
+
+static void complete_with_files(struct kwg_run *run, const char *error)
+{
+	cleanup_free char *outputs = NULL;
+	enum kwg_state state = run->attempt_state;
+
+	if (error) {
+		task_logf(run, KWG_LEVEL_ERROR, "%s", error);
+		state = KWG_STATE_FAILED;
+	}
+	outputs = kwg_script_output_outputs_json(run->out, run->exit_code,
+	                                         error ? NULL : &run->output_files);
+	complete(run, state, outputs);
+}
+
+static void on_staged_out(void *userdata, const char *error)
+{
+	struct kwg_run *run = userdata;
+
+	kwg_files_free(steal_ptr(&run->files));
+	complete_with_files(run, error);
+}
+
+static void stage_out(struct kwg_run *run)
+{
+	struct kwg_files_ctx ctx;
+	struct kwg_err err = {{0}};
+	int r;
+
+	if (!run->task_prefix && !(run->task_prefix = kwg_storage_task_prefix(
+	                               run->ref.namespace_, run->ref.flow_id, run->ref.execution_id,
+	                               run->ref.task_id, run->ref.task_run_id))) {
+		complete_with_files(run, "out of memory");
+		return;
+	}
+	files_ctx(run, &ctx);
+	r = kwg_files_stage_out(&ctx, &run->task, &run->output_files, on_staged_out, run,
+	                        &run->files, &err);
+	if (r == 0)
+		return;
+	complete_with_files(run, r > 0 ? NULL : r == -ENOMEM ? "out of memory" : err.msg);
 }
 
 /* The attempt's process or container ended with exit_code (error: the container could not run
@@ -315,7 +395,14 @@ static void end_attempt(struct kwg_run *run, int exit_code, const char *error)
 		          exit_code);
 	else
 		task_logf(run, KWG_LEVEL_DEBUG, "Command succeed with exit code 0");
-	outputs = kwg_script_output_outputs_json(run->out, exit_code);
+	/* KESTRA: output files are uploaded after a failed command too (Wrapper.run). */
+	if (kwg_files_stage_out_needed(&run->task)) {
+		run->exit_code = exit_code;
+		run->attempt_state = state;
+		stage_out(run);
+		return;
+	}
+	outputs = kwg_script_output_outputs_json(run->out, exit_code, NULL);
 	complete(run, state, outputs);
 }
 
@@ -596,6 +683,7 @@ static void start_container(struct kwg_run *run, const struct kwg_strv *env)
 	    .worker_id = run->cfg.worker_id,
 	    .allow_volumes = run->cfg.docker_volumes,
 	    .allow_privileged = run->cfg.docker_privileged,
+	    .files_back = kwg_files_stage_out_needed(&run->task),
 	};
 	struct kwg_docker_task_cbs cbs = {on_container_output, on_container_log, on_container_exit};
 	char why[512] = "out of memory";
@@ -613,12 +701,11 @@ static void start_container(struct kwg_run *run, const struct kwg_strv *env)
 		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
 }
 
+static void on_staged_in(void *userdata, const char *error);
+static void launch(struct kwg_run *run);
+
 static void start_script(struct kwg_run *run)
 {
-	struct kwg_strv env = {0};
-	struct kwg_process_spec spec;
-	struct kwg_process_cbs cbs = {.on_output = on_output, .on_exit = on_process_exit};
-	struct kwg_buf cmdline;
 	int r;
 
 	if (run->task.runner == KWG_RUNNER_DOCKER && !run->cfg.docker) {
@@ -632,6 +719,53 @@ static void start_script(struct kwg_run *run)
 		return;
 	}
 	send_running(run);
+	if (kwg_files_stage_in_needed(&run->task)) {
+		struct kwg_files_ctx ctx;
+		struct kwg_err err = {{0}};
+		files_ctx(run, &ctx);
+		r = kwg_files_stage_in(&ctx, &run->task, on_staged_in, run, &run->files, &err);
+		if (r < 0) {
+			fail_unrunnable(run, r == -ENOMEM ? "out of memory" : err.msg);
+			return;
+		}
+		if (r == 0)
+			return;
+	}
+	launch(run);
+}
+
+/* The task's files are in place (error NULL) or could not be (error says why). */
+static void on_staged_in(void *userdata, const char *error)
+{
+	struct kwg_run *run = userdata;
+
+	kwg_files_free(steal_ptr(&run->files));
+	if (run->stop == KWG_RUN_STOP_ABANDON) {
+		finish(run);
+		return;
+	}
+	if (run->stop != KWG_RUN_STOP_NONE) {
+		complete(run,
+		         run->stop == KWG_RUN_STOP_KILLED ? KWG_STATE_KILLED : KWG_STATE_FAILED,
+		         NULL);
+		return;
+	}
+	if (error) {
+		fail_unrunnable(run, error);
+		return;
+	}
+	launch(run);
+}
+
+/* Starts the task's process or container; WorkerTaskResult RUNNING is out, its files are in. */
+static void launch(struct kwg_run *run)
+{
+	struct kwg_strv env = {0};
+	struct kwg_process_spec spec;
+	struct kwg_process_cbs cbs = {.on_output = on_output, .on_exit = on_process_exit};
+	struct kwg_buf cmdline;
+	int r;
+
 	r = kwg_script_output_new(&run->out);
 	if (r >= 0)
 		r = kwg_logstream_new(MAX_LINE_BYTES, on_line, run, &run->ls);
@@ -710,6 +844,114 @@ static void start_script(struct kwg_run *run)
 		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
 }
 
+/* secret('NAME'): SECRET_NAME of the worker's environment; the value is masked in every log line
+ * of the task from then on. */
+static int hook_secret(void *userdata, const char *name, char **ret, struct kwg_err *err)
+{
+	struct kwg_run *run = userdata;
+	const char *v = kwg_secrets_get(run->cfg.secrets, name);
+
+	(void)err;
+	if (!v)
+		return -ENOENT;
+	if (*v && kwg_strv_push(&run->masks, v) < 0)
+		return -ENOMEM;
+	*ret = strdup(v);
+	return *ret ? 0 : -ENOMEM;
+}
+
+static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
+                   struct kwg_err *err)
+{
+	(void)userdata, (void)ns, (void)ret;
+	return kwg_err_set(err, -EOPNOTSUPP,
+	                   "kv('%.100s'): the KV store is not supported by kwg yet (see "
+	                   "docs/templating.md)",
+	                   key);
+}
+
+/* Largest file read() hands to a template. */
+#define READ_MAX_BYTES (16u << 20)
+
+/* read('path' or 'kestra:///…'): a namespace file or an internal-storage object, read from the
+ * local storage (the only backend kwg reads synchronously, while rendering). */
+static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_len,
+                     struct kwg_err *err)
+{
+	struct kwg_run *run = userdata;
+	cleanup_free char *uri = NULL, *key = NULL;
+	cleanup_close int fd = -1;
+	const char *upath;
+	struct kwg_buf b;
+	char file[PATH_MAX];
+	int r;
+
+	if (!run->cfg.storage_local_base)
+		return kwg_err_set(err, -EOPNOTSUPP,
+		                   "read('%.100s'): kwg reads files in templates from the local "
+		                   "internal storage only (storage_type local)",
+		                   path);
+	if (strncmp(path, "kestra://", 9) == 0) {
+		uri = strdup(path);
+	} else {
+		cleanup_free char *prefix = kwg_storage_namespace_prefix(run->ref.namespace_);
+		while (*path == '/')
+			path++;
+		if (prefix && asprintf(&uri, "%s/%s", prefix, path) < 0)
+			uri = NULL;
+	}
+	if (!uri)
+		return -ENOMEM;
+	r = kwg_storage_uri_path(uri, &upath, err);
+	if (r < 0)
+		return r;
+	key = kwg_storage_key(KWG_STORAGE_LOCAL, run->ref.tenant_id, upath);
+	if (!key)
+		return -ENOMEM;
+	if (snprintf(file, sizeof(file), "%s/%s", run->cfg.storage_local_base, key) >=
+	    (int)sizeof(file))
+		return kwg_err_set(err, -ENAMETOOLONG, "read('%.100s'): path too long", path);
+	fd = open(file, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		int e = errno;
+		return kwg_err_set(err, e == ENOENT ? -EINVAL : -e, "read('%.100s'): %s", path,
+		                   e == ENOENT ? "no such file" : strerror(e));
+	}
+	kwg_buf_init(&b, READ_MAX_BYTES);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
+			r = n < 0 ? -errno : r;
+			break;
+		}
+	}
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return kwg_err_set(err, r == -EMSGSIZE ? -EINVAL : r, "read('%.100s'): %s", path,
+		                   r == -EMSGSIZE ? "larger than 16 MiB" : strerror(-r));
+	}
+	*ret_len = b.len;
+	*ret = kwg_buf_steal(&b);
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* fileURI('path'): the kestra:// URI of a file of the flow's namespace. */
+static int hook_file_uri(void *userdata, const char *path, char **ret, struct kwg_err *err)
+{
+	struct kwg_run *run = userdata;
+	cleanup_free char *prefix = kwg_storage_namespace_prefix(run->ref.namespace_);
+
+	(void)err;
+	while (*path == '/')
+		path++;
+	if (!prefix || asprintf(ret, "%s/%s", prefix, path) < 0)
+		return -ENOMEM;
+	return 0;
+}
+
 static void on_start(uv_timer_t *t)
 {
 	struct kwg_run *run = t->data;
@@ -741,17 +983,30 @@ static void on_start(uv_timer_t *t)
 		fail_unrunnable(run, why);
 		return;
 	}
+	struct kwg_template_hooks hooks = {
+	    .userdata = run,
+	    .secret = hook_secret,
+	    .read = hook_read,
+	    .kv = hook_kv,
+	    .file_uri = hook_file_uri,
+	};
 	struct kwg_script_task_opts opts = {
 	    .default_runner = run->cfg.default_runner,
 	    .working_dir = run->working_dir,
+	    .hooks = &hooks,
+	    .now_us = kwg_clock_now_us(),
 	};
 	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
+	for (size_t i = 0; r >= 0 && i < run->task.masks.n; i++)
+		r = kwg_strv_push(&run->masks, run->task.masks.v[i]);
 	if (r < 0) {
 		fail_unrunnable(run, r == -ENOMEM ? "out of memory" : run->err.msg);
 		return;
 	}
 	if (run->task.kind == KWG_TASK_LOG)
 		run_log_task(run);
+	else if (run->task.kind == KWG_TASK_RETURN)
+		run_return_task(run);
 	else
 		start_script(run);
 }
@@ -775,6 +1030,7 @@ int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
 	run->started_ms = uv_now(cfg->loop);
 	kwg_job_ref(job, &run->ref);
 	kwg_buf_init(&run->scratch, 16u << 20);
+	kwg_buf_init(&run->masked, 16u << 20);
 	if (kwg_job_is_broken(job))
 		run->decode_r =
 		    kwg_err_set(&run->err, -EBADMSG, "invalid WorkerTask: %s", kwg_job_error(job));
@@ -859,6 +1115,11 @@ struct kwg_run *kwg_run_free(struct kwg_run *run)
 	run->out = kwg_script_output_free(run->out);
 	run->ls = kwg_logstream_free(run->ls);
 	kwg_buf_done(&run->scratch);
+	kwg_buf_done(&run->masked);
+	kwg_strv_done(&run->masks);
+	kwg_files_free(steal_ptr(&run->files));
+	free(run->task_prefix);
+	kwg_strv_done(&run->output_files);
 	if (run->status_fd >= 0)
 		(void)close(run->status_fd);
 	remove_cgroups(run);

@@ -12,9 +12,11 @@
 
 #include "protocol/queue.h"
 #include "protocol/script_task.h"
+#include "protocol/secrets.h"
 #include "protocol/worker_job.h"
 #include "runner/docker_api.h"
 #include "runner/spare.h"
+#include "runner/storage.h"
 #include "sandbox/sandbox.h"
 
 struct kwg_run;
@@ -54,6 +56,12 @@ struct kwg_run_config {
 	struct kwg_docker *docker;
 	const char *docker_error;
 	bool docker_volumes, docker_privileged;
+	/* Kestra's internal storage (NULL: none configured; tasks needing files fail saying so)
+	 * and the secrets of secret() (NULL: none). Borrowed. */
+	struct kwg_storage *storage;
+	const struct kwg_secrets *secrets;
+	/* The local storage's base path when storage is local (read() reads from it), else NULL. */
+	const char *storage_local_base;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

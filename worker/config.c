@@ -41,6 +41,7 @@ struct cfg_key {
 static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINATION_GRACE_PERIOD",
                                          NULL};
 static const char *const profiles[] = {"default", "strict", "none", NULL};
+static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
 static const struct cfg_key keys_table[] = {
@@ -97,6 +98,19 @@ static const struct cfg_key keys_table[] = {
      "let Docker tasks bind host paths (taskRunner.volumes)", NULL},
     {"docker_privileged", CFG_BOOL, OFF(docker_privileged), "false", 0, 0, false,
      "let Docker tasks run privileged containers (taskRunner.privileged)", NULL},
+    {"storage_type", CFG_CHOICE, OFF(storage_type), "none", 0, 0, false,
+     "Kestra's internal storage, as Kestra is configured: none, local, s3 or minio", storages},
+    {"storage_base_path", CFG_STRING, OFF(storage_base_path), "", 0, 0, false,
+     "local storage: Kestra's kestra.storage.local.base-path", NULL},
+    {"storage_endpoint", CFG_STRING, OFF(storage_endpoint), "", 0, 0, false,
+     "s3/minio: endpoint URL, e.g. http://minio:9000 (s3 default: AWS)", NULL},
+    {"storage_region", CFG_STRING, OFF(storage_region), "us-east-1", 0, 0, false,
+     "s3/minio: the bucket's region", NULL},
+    {"storage_bucket", CFG_STRING, OFF(storage_bucket), "", 0, 0, false, "s3/minio: bucket", NULL},
+    {"storage_access_key", CFG_STRING, OFF(storage_access_key), "", 0, 0, true,
+     "s3/minio: access key id", NULL},
+    {"storage_secret_key", CFG_STRING, OFF(storage_secret_key), "", 0, 0, true,
+     "s3/minio: secret access key", NULL},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -380,6 +394,13 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->exec_helper);
 	free(cfg->sandbox_policy);
 	free(cfg->docker_host);
+	free(cfg->storage_type);
+	free(cfg->storage_base_path);
+	free(cfg->storage_endpoint);
+	free(cfg->storage_region);
+	free(cfg->storage_bucket);
+	free(cfg->storage_access_key);
+	free(cfg->storage_secret_key);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

@@ -74,7 +74,9 @@ struct kwg_worker {
 	struct kwg_heartbeat *heartbeat;
 	struct kwg_control *control;
 	struct kwg_http *http;
-	struct kwg_docker *docker; /* the Docker runner's Engine client, or NULL */
+	struct kwg_docker *docker;   /* the Docker runner's Engine client, or NULL */
+	struct kwg_storage *storage; /* Kestra's internal storage, or NULL (storage_type none) */
+	struct kwg_secrets *secrets; /* SECRET_* of the worker's environment */
 	struct kwg_orphans *orphans;
 	struct kwg_spare_config spare_cfg;
 	char docker_error[256];
@@ -673,6 +675,52 @@ static int docker_setup(struct kwg_worker *w)
 	return 0;
 }
 
+static void on_bad_secret(void *userdata, const char *name)
+{
+	(void)userdata;
+	/* KESTRA: SecretService logs an error and skips the variable. */
+	kwg_log_error("SECRET_%s is not valid base64: secret('%s') will not find it", name, name);
+}
+
+/* Kestra's internal storage as the operator described it, and the SECRET_* variables. */
+static int storage_setup(struct kwg_worker *w)
+{
+	const struct kwg_config *c = w->cfg;
+	struct kwg_storage_config sc = {
+	    .type = c->storage_type,
+	    .base_path = c->storage_base_path,
+	    .endpoint = *c->storage_endpoint ? c->storage_endpoint : NULL,
+	    .region = c->storage_region,
+	    .bucket = c->storage_bucket,
+	    .access_key = c->storage_access_key,
+	    .secret_key = c->storage_secret_key,
+	    .path_style = strcmp(c->storage_type, "minio") == 0 || *c->storage_endpoint,
+	};
+	struct kwg_err err = {{0}};
+	int r = kwg_secrets_new(environ, on_bad_secret, w, &w->secrets);
+
+	if (r < 0)
+		return r;
+	if (kwg_secrets_count(w->secrets))
+		kwg_log_info("%zu secret(s) from SECRET_* variables",
+		             kwg_secrets_count(w->secrets));
+	w->run_cfg.secrets = w->secrets;
+	if (strcmp(c->storage_type, "none") == 0)
+		return 0;
+	r = kwg_storage_new(w->loop, &sc, &w->storage, &err);
+	if (r < 0) {
+		kwg_log_error("internal storage: %s", err.msg);
+		return r;
+	}
+	kwg_log_info("internal storage: %s %s", c->storage_type,
+	             strcmp(c->storage_type, "local") == 0 ? c->storage_base_path
+	                                                   : c->storage_bucket);
+	w->run_cfg.storage = w->storage;
+	if (strcmp(c->storage_type, "local") == 0)
+		w->run_cfg.storage_local_base = c->storage_base_path;
+	return 0;
+}
+
 /* The operator's policy override, read once at start; unknown syscall names refuse the start. */
 static int load_policy(struct kwg_worker *w, struct kwg_strv *deny, struct kwg_strv *allow)
 {
@@ -893,9 +941,13 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 	r = sandbox_setup(w);
 	if (r >= 0)
 		r = docker_setup(w);
+	if (r >= 0)
+		r = storage_setup(w);
 	if (r < 0) {
 		free(w->sandbox.filter);
 		kwg_docker_free(w->docker);
+		kwg_storage_free(w->storage);
+		kwg_secrets_free(w->secrets);
 		free(w);
 		return r;
 	}
@@ -962,6 +1014,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_http_close(w->http);
 	kwg_orphans_close(steal_ptr(&w->orphans));
 	kwg_docker_free(steal_ptr(&w->docker));
+	kwg_storage_free(steal_ptr(&w->storage));
 	kwg_spare_free(steal_ptr(&w->run_cfg.spare));
 	w->dispatch = NULL;
 	w->outbox = NULL;
@@ -985,6 +1038,7 @@ int kwg_worker_free(struct kwg_worker *w)
 		return 0;
 	code = w->exit_code;
 	free(w->sandbox.filter);
+	kwg_secrets_free(w->secrets);
 	if (*w->cg_memory) {
 		remove_cgroup_tree(w->cg_memory);
 		remove_cgroup_tree(w->cg_pids);

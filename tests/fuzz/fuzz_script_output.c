@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		p = nl + 1;
 	}
-	free(kwg_script_output_outputs_json(so, 0));
+	free(kwg_script_output_outputs_json(so, 0, NULL));
 	for (size_t i = 0; i < kwg_script_output_metric_count(so); i++)
 		free(kwg_script_output_metric_json(so, i, &ref, 0));
 	kwg_buf_done(&line);

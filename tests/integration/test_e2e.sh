@@ -122,8 +122,8 @@ type: io.kestra.plugin.scripts.shell.Commands
 commands: ["echo {{ inputs.user }}"]
 YAML
 submit "$IT_TMP/template.yaml" --group e2e
-expect_eq "$RC" 1 "template: refused, FAILED"
-expect_match "$OUT" "ERROR property 'commands' holds a Pebble template" "template: the log names the property"
+expect_eq "$RC" 1 "template: an undefined variable fails the task"
+expect_match "$OUT" "ERROR property 'commands': Unable to find \`inputs.user\`|ERROR property 'commands': Unable to find \`user\`" "template: the log names the property and the variable"
 
 task unknown <<'YAML'
 id: unknown

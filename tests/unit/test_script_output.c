@@ -40,7 +40,7 @@ static struct kwg_script_output *new_so(void)
 
 static void assert_outputs(struct kwg_script_output *so, int code, const char *expected)
 {
-	char *s = kwg_script_output_outputs_json(so, code);
+	char *s = kwg_script_output_outputs_json(so, code, NULL);
 
 	assert_string_equal(s, expected);
 	free(s);
@@ -225,7 +225,7 @@ static void test_script_output_large_value(void **state)
 	memset(line + strlen(line), 'x', n);
 	strcpy(line + strlen("::{\"outputs\":{\"big\":\"") + n, "\"}}::");
 	assert_int_equal(feed(so, line, &l, &err), KWG_SCRIPT_LINE_APPLIED);
-	out = kwg_script_output_outputs_json(so, 0);
+	out = kwg_script_output_outputs_json(so, 0, NULL);
 	assert_int_equal(strlen(out),
 	                 n + strlen("{\"vars\":{\"big\":\"\"},\"exitCode\":0,\"outputFiles\":{}}"));
 	free(out);

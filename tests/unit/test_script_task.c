@@ -25,23 +25,40 @@ struct decoded {
 	int r;
 };
 
-/* Decodes a WorkerTask whose task object is `task_members` (without braces). */
-static void decode(struct decoded *d, const char *task_members)
+/* secret(): "MY_PASS" only. */
+static int fake_secret(void *userdata, const char *name, char **ret, struct kwg_err *err)
 {
-	char json[8192];
+	(void)userdata, (void)err;
+	if (strcmp(name, "my_pass") != 0 && strcmp(name, "MY_PASS") != 0)
+		return -ENOENT;
+	*ret = strdup("s3cr3t");
+	return *ret ? 0 : -ENOMEM;
+}
+
+/* Decodes a WorkerTask whose task object is `task_members` (without braces) and whose run
+ * context has `run_context` members (without braces). */
+static void decode_ctx(struct decoded *d, const char *task_members, const char *run_context)
+{
+	static const struct kwg_template_hooks hooks = {.secret = fake_secret};
+	char json[16384];
 	struct kwg_err err = {{0}};
-	struct kwg_script_task_opts opts = {.default_runner = KWG_RUNNER_DOCKER,
-	                                    .working_dir = "/tmp/wd"};
+	struct kwg_script_task_opts opts = {
+	    .default_runner = KWG_RUNNER_DOCKER, .working_dir = "/tmp/wd", .hooks = &hooks};
 
 	snprintf(
 	    json, sizeof(json),
 	    "{\"taskRun\":{\"id\":\"r\",\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":"
 	    "\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\"}},\"task\":{\"id\":\"t\","
-	    "%s},\"runContext\":{\"variables\":{}}}",
-	    task_members);
+	    "%s},\"runContext\":{%s}}",
+	    task_members, run_context);
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(kwg_job_decode(json, strlen(json), &d->job, &err), 0);
 	d->r = kwg_script_task_decode(d->job, &opts, &d->task, &d->err);
+}
+
+static void decode(struct decoded *d, const char *task_members)
+{
+	decode_ctx(d, task_members, "\"variables\":{}");
 }
 
 static void done(struct decoded *d)
@@ -197,11 +214,8 @@ static void test_script_task_refusals_name_the_input(void **state)
 	} cases[] = {
 	    {"\"type\":\"io.kestra.plugin.scripts.r.Script\"", -EOPNOTSUPP,
 	     "task type 'io.kestra.plugin.scripts.r.Script' is not supported by kwg"},
-	    {"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.x }}\"]", -EOPNOTSUPP,
-	     "property 'commands' holds a Pebble template ({{ … }} or {% … %}); kwg cannot "
-	     "render templates yet"},
-	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"outputFiles\":[\"*.txt\"]", -EOPNOTSUPP,
-	     "property 'outputFiles' is not supported by kwg yet"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"logToFile\":true", -EOPNOTSUPP,
+	     "property 'logToFile' is not supported by kwg yet"},
 	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"dependencies\":[\"a\"]", -EOPNOTSUPP,
 	     "property 'dependencies' is not supported by kwg for "
 	     "'io.kestra.plugin.scripts.shell.Commands'"},
@@ -364,6 +378,183 @@ static void test_durations_as_java_reads_them(void **state)
 	assert_string_equal(buf, "0:00:00.500");
 }
 
+#define VARS                                                                                       \
+	"\"variables\":{\"inputs\":{\"name\":\"Ada\",\"token\":\"tok-1\"},\"task\":{\"id\":"       \
+	"\"stale\"},\"outputs\":{\"a\":{\"vars\":{\"cmds\":[\"echo 1\",\"echo 2\"]}}}},"           \
+	"\"secretInputs\":[\"token\"]"
+
+static void test_script_task_renders_properties(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	/* A 1.x list string is rendered whole, then parsed; workingDir is there; task and taskrun
+	 * are the worker's. */
+	decode_ctx(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":\"[\\\"echo {{ inputs.name }} "
+	           "{{ workingDir }} {{ task.id }} {{ taskrun.id }}\\\"]\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho Ada /tmp/wd t r");
+	assert_int_equal(d.task.masks.n, 1);
+	assert_string_equal(d.task.masks.v[0], "tok-1");
+	done(&d);
+	/* A whole-expression list: the earlier task's output list becomes the commands. */
+	decode_ctx(&d, "\"type\":\"" SHELL "\",\"commands\":\"{{ outputs.a.vars.cmds }}\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho 1\necho 2");
+	done(&d);
+	/* env: a map string parsed first, each entry rendered; secret() through the hook. */
+	decode_ctx(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"env\":\"{\\\"{{ inputs.name "
+	           "}}\\\":\\\"{{ secret('my_pass') }}\\\"}\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "Ada"), "s3cr3t");
+	done(&d);
+}
+
+static void test_script_task_render_errors_name_the_property(void **state)
+{
+	static const struct {
+		const char *members;
+		int r;
+		const char *msg; /* a part of the message */
+	} cases[] = {
+	    /* KESTRA: env is rendered without the runner's variables. */
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"env\":{\"A\":\"{{ workingDir }}\"}",
+	     -EINVAL, "property 'env': Unable to find `workingDir`"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ nope }}\"]", -EINVAL,
+	     "property 'commands': Unable to find `nope`"},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ secret('NOPE') }}\"]", -EINVAL,
+	     "Cannot find secret for key 'NOPE'."},
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"{% macro m() %}{% endmacro %}\"]", -EOPNOTSUPP,
+	     "property 'commands': "},
+	    {"\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"{{ inputs.name | nofilter "
+	     "}}\"",
+	     -EOPNOTSUPP, "nofilter"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct decoded d;
+		decode_ctx(&d, cases[i].members, VARS);
+		assert_int_equal(d.r, cases[i].r);
+		if (!strstr(d.err.msg, cases[i].msg))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].msg, d.err.msg);
+		done(&d);
+	}
+}
+
+/* KESTRA: a Python/Node Script body is rendered again as an input file (§8.6): what {% raw %}
+ * kept comes out evaluated. */
+static void test_script_task_script_rendered_twice(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode_ctx(&d,
+	           "\"type\":\"io.kestra.plugin.scripts.python.Script\",\"script\":\"print('{% raw "
+	           "%}{{ inputs.name }}{% endraw %}')\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.script_body, "print('Ada')");
+	done(&d);
+	decode_ctx(&d,
+	           "\"type\":\"io.kestra.plugin.scripts.shell.Script\",\"script\":\"echo '{% raw "
+	           "%}{{ x }}{% endraw %}'\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho '{{ x }}'");
+	done(&d);
+}
+
+static void test_script_task_files(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode_ctx(
+	    &d,
+	    "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"inputFiles\":{\"a/b.txt\":"
+	    "\"{{ inputs.name }} in {{ workingDir }}\",\"gone\":null,\"f\":\"kestra:///n/x\"},"
+	    "\"outputFiles\":\"[\\\"*.csv\\\",\\\"{{ inputs.name }}.txt\\\"]\","
+	    "\"namespaceFiles\":{\"enabled\":\"true\",\"include\":\"[\\\"**.py\\\"]\","
+	    "\"exclude\":[\"tmp/**\"]}," PROCESS,
+	    VARS);
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.input_files.n, 4);
+	assert_string_equal(d.task.input_files.v[0], "a/b.txt");
+	assert_string_equal(d.task.input_files.v[1], "Ada in /tmp/wd");
+	assert_string_equal(d.task.input_files.v[2], "f");
+	assert_string_equal(d.task.input_files.v[3], "kestra:///n/x");
+	assert_int_equal(d.task.output_files.n, 2);
+	assert_string_equal(d.task.output_files.v[1], "Ada.txt");
+	assert_true(d.task.namespace_files);
+	assert_string_equal(d.task.ns_include.v[0], "**.py");
+	assert_string_equal(d.task.ns_exclude.v[0], "tmp/**");
+	done(&d);
+	/* inputFiles as a string holding a JSON object, rendered whole first. */
+	decode_ctx(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"inputFiles\":\"{\\\"in.txt\\\""
+	           ":\\\"{{ inputs.name }}\\\"}\"," PROCESS,
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.input_files.v[1], "Ada");
+	done(&d);
+}
+
+static void test_script_task_file_refusals(void **state)
+{
+	static const struct {
+		const char *members;
+		int r;
+		const char *msg;
+	} cases[] = {
+	    {"\"inputFiles\":{\"../x\":\"a\"}", -EBADMSG,
+	     "property 'inputFiles': '../x' leads out of the working directory"},
+	    {"\"inputFiles\":{\"a/../../x\":\"a\"}", -EBADMSG,
+	     "leads out of the working directory"},
+	    {"\"inputFiles\":{\"/etc/passwd\":\"a\"}", -EBADMSG,
+	     "property 'inputFiles': '/etc/passwd' is not a relative file name"},
+	    {"\"inputFiles\":{\"a/..\":\"a\"}", -EBADMSG, "names no file"},
+	    {"\"inputFiles\":\"not json\"", -EBADMSG, "property 'inputFiles' is not a JSON object"},
+	    {"\"namespaceFiles\":{\"namespaces\":[\"other\"]}", -EOPNOTSUPP,
+	     "property 'namespaceFiles.namespaces' is not supported by kwg"},
+	    {"\"outputDirectory\":true", -EOPNOTSUPP,
+	     "property 'outputDirectory' is not supported by kwg yet"},
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct decoded d;
+		char members[512];
+		snprintf(members, sizeof(members), "\"type\":\"" SHELL "\",\"commands\":[\"x\"],%s",
+		         cases[i].members);
+		decode(&d, members);
+		assert_int_equal(d.r, cases[i].r);
+		if (!strstr(d.err.msg, cases[i].msg))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].msg, d.err.msg);
+		done(&d);
+	}
+}
+
+static void test_script_task_return(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	decode_ctx(&d,
+	           "\"type\":\"io.kestra.plugin.core.debug.Return\",\"format\":\"{{ "
+	           "inputs.name }}!\"",
+	           VARS);
+	assert_int_equal(d.r, 0);
+	assert_int_equal(d.task.kind, KWG_TASK_RETURN);
+	assert_string_equal(d.task.return_outputs, "{\"value\":\"Ada!\"}");
+	done(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +572,12 @@ int main(void)
 	    cmocka_unit_test(test_script_task_docker_properties),
 	    cmocka_unit_test(test_script_task_docker_refusals),
 	    cmocka_unit_test(test_durations_as_java_reads_them),
+	    cmocka_unit_test(test_script_task_renders_properties),
+	    cmocka_unit_test(test_script_task_render_errors_name_the_property),
+	    cmocka_unit_test(test_script_task_script_rendered_twice),
+	    cmocka_unit_test(test_script_task_files),
+	    cmocka_unit_test(test_script_task_file_refusals),
+	    cmocka_unit_test(test_script_task_return),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -387,7 +387,7 @@ static const struct tcase cases[] = {
     {"{{ date | date('yyyy-MM-dd') }}", NULL, "2024-01-15", 0, true},
     {"{{ date | date('yyyy-MM-dd HH:mm', timeZone='Europe/Paris') }}", NULL, "2024-01-15 11:30", 0,
      true},
-    {"{{ now(format='sql') }}", NULL, "2024-06-01 12:00:00.000", 0, true},
+    {"{{ now(format='sql') }}", NULL, "2024-06-01 12:00:00.000000", 0, true},
     {"{{ date | dateAdd(-1, 'MONTHS', 'yyyy-MM-dd') }}", NULL, "2023-12-15", 0, true},
     /* [K] functions: secret read kv fileURI (fake hooks) */
     {"{{ secret('MY_PASS') }}", NULL, "s3cr3t", 0},

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's side of Kestra's rendering (kestra-script-tasks.md §8.1-§8.2, §W, §3.3): the
+ * variables map of a WorkerTask (the executor's run-context variables, `task` and `taskrun` set
+ * from the job, the runner's `workingDir`), and a rendered copy of the task's properties, each
+ * rendered the way Kestra renders it (whole list strings, maps entry by entry, with or without
+ * workingDir). Internal to protocol/ (script_task.c). Pure. */
+#pragma once
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/err.h"
+#include "common/strv.h"
+#include "protocol/template.h"
+#include "protocol/worker_job.h"
+
+struct kwg_task_render_opts {
+	const char *working_dir;                /* absolute; NULL for tasks without one (Log) */
+	const struct kwg_template_hooks *hooks; /* may be NULL */
+	int64_t now_us;
+	bool render_script_twice; /* Python/Node Script: the body is rendered again as an input
+	                             file (§8.6, kept on purpose) */
+};
+
+/* A deep copy of the job's task with every rendered property rendered (properties Kestra does
+ * not render are copied as they are). *ret_masks gets the values of SECRET-type inputs
+ * (runContext.secretInputs) for log masking. 0 and *ret (new); -EINVAL/-EBADMSG/-EOPNOTSUPP with
+ * err naming the property and the template's error; -ENOMEM. */
+int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
+                    json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err);

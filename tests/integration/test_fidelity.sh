@@ -1,0 +1,363 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Kestra task fidelity end to end (issue 6): the example flows E1-E6 of kestra-script-tasks.md §9
+# run task by task through `kwg submit` and a real worker, the outputs of earlier tasks fed in as
+# Kestra's executor would; templates, secrets and their masking, input, output and namespace
+# files through the local internal storage; Python and Node tasks. The cases that run a script
+# run under the Process runner and again under the Docker runner (a real Engine, local images).
+source "$(dirname "$0")/../lib/it.sh"
+"$KWGT_SRC/tests/lib/docker_env.sh" start scripts >/dev/null
+it_db fidelity
+STORE=$IT_TMP/storage
+mkdir -p "$STORE"
+SHIM=$(cat "$KWGT_SRC/tests/integration/fixtures/kestra.py")
+export SECRET_MY_PASS=$(printf 's3cr3t-value-42' | base64) SECRET_SHORT=$(printf 'pw' | base64)
+# Debian's python and node for Process tasks (a user's pyenv shims would not run as the task user).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  it_worker w --group fidelity --default-runner process --concurrency 4 \
+  --storage-type local --storage-base-path "$STORE"
+unset SECRET_MY_PASS SECRET_SHORT
+
+task() { # task NAME: writes the YAML on stdin to $IT_TMP/NAME.yaml
+  cat >"$IT_TMP/$1.yaml"
+}
+outputs_of() { # the final result's outputs (JSON) in $OUT
+  printf '%s\n' "$OUT" | sed -n 's/^state [A-Z]* outputs //p' | tail -n 1
+}
+# run NAME: submits $IT_TMP/NAME.yaml (OUT, RC), keeping what kwg submit printed for inspection.
+run() {
+  submit "$IT_TMP/$1.yaml" --group fidelity
+  printf '%s\n' "$OUT" >"$IT_TMP/$1.${RUNNER:-}.out"
+}
+run_id() { printf '%s\n' "$OUT" | sed -n 's/^kwg submit: task run \([^ ]*\) queued.*/\1/p'; }
+json() { jq -r "$1" <<<"$2"; }
+# shim_input: the kestra.py stand-in as an inputFiles entry (YAML, indented for `inputFiles:`).
+shim_input() { printf '    kestra.py: |\n%s\n' "$(sed 's/^/      /' <<<"$SHIM")"; }
+
+# Each runner in turn: the Process runner, then the Docker runner on the local scripts image.
+for RUNNER in process docker; do
+  if [ "$RUNNER" == process ]; then
+    RUNNER_YAML='taskRunner: {type: io.kestra.plugin.core.runner.Process}'
+  else
+    RUNNER_YAML='taskRunner: {type: io.kestra.plugin.scripts.runner.docker.Docker, image: "kwg-test/scripts:latest", pullPolicy: NEVER}'
+  fi
+  P="[$RUNNER]"
+
+  # E1: input file in from internal storage, output file out.
+  mkdir -p "$STORE/main/company/team/new-shell-with-file/executions/e1exec/inputs/file"
+  printf 'line one\nline two\n' >"$STORE/main/company/team/new-shell-with-file/executions/e1exec/inputs/file/data.txt"
+  task e1 <<YAML
+namespace: company.team
+flowId: new_shell_with_file
+inputs:
+  file: kestra:///company/team/new-shell-with-file/executions/e1exec/inputs/file/data.txt
+task:
+  id: shell
+  type: io.kestra.plugin.scripts.shell.Commands
+  inputFiles:
+    data.txt: "{{inputs.file}}"
+  outputFiles:
+    - out.txt
+  $RUNNER_YAML
+  commands:
+    - cp {{workingDir}}/data.txt {{workingDir}}/out.txt
+YAML
+  run e1
+  expect_eq "$RC" 0 "$P E1: SUCCESS"
+  out=$(outputs_of)
+  uri=$(json '.outputFiles["out.txt"]' "$out")
+  expect_match "$uri" "^kestra:///company/team/new-shell-with-file/executions/[^/]+/tasks/shell/$(run_id)/[A-Za-z0-9]+-out\.txt$" "$P E1: outputFiles.out.txt is a task output URI"
+  expect_eq "$(json '.vars, .exitCode' "$out" | tr '\n' ' ')" "{} 0 " "$P E1: vars {} and exitCode 0"
+  expect_eq "$(cat "$STORE/main${uri#kestra://}" 2>&1)" "$(printf 'line one\nline two')" "$P E1: the stored bytes are the input file's"
+  expect_match "$OUT" "Starting command.*set -e.cp /[^ ]+/data.txt /[^ ]+/out.txt" "$P E1: the command is rendered with the working directory"
+
+  # E2: Python Script with beforeCommands and Kestra.outputs (offline: a literal instead of the
+  # HTTP request; the kestra library's stand-in as an input file).
+  task e2 <<YAML
+namespace: company.team
+flowId: before_commands_example
+inputs:
+  url: https://jsonplaceholder.typicode.com/todos/1
+task:
+  id: transform
+  type: io.kestra.plugin.scripts.python.Script
+  $RUNNER_YAML
+  inputFiles:
+$(shim_input)
+  beforeCommands:
+    - echo preparing
+  script: |
+    from kestra import Kestra
+    url = "{{ inputs.url }}"
+    response = {"userId": 1, "id": 1, "title": "delectus aut autem", "completed": False, "url": url}
+    print('Status Code:', 200)
+    Kestra.outputs(response)
+YAML
+  run e2
+  expect_eq "$RC" 0 "$P E2: SUCCESS"
+  out=$(outputs_of)
+  expect_eq "$(json '.vars | [.userId, .id, .title, .completed, .url] | map(tostring) | join(",")' "$out")" "1,1,delectus aut autem,false,https://jsonplaceholder.typicode.com/todos/1" "$P E2: vars from Kestra.outputs, the input rendered into the script"
+  expect_match "$OUT" 'INFO  Status Code: 200' "$P E2: the script's print is an INFO log"
+  expect_match "$OUT" 'INFO  preparing' "$P E2: beforeCommands ran first"
+  expect_match "$OUT" 'Starting command .*set -e.echo preparing.python /[^ ]+/[0-9]+\.py' "$P E2: the script runs from <wd>/<digits>.py"
+
+  # E4: output files handed between tasks, then kestra:// replacement.
+  task e4a <<YAML
+namespace: company.team
+flowId: output_text_files
+task:
+  id: python_output
+  type: io.kestra.plugin.scripts.python.Script
+  $RUNNER_YAML
+  outputFiles:
+    - "*.txt"
+  script: |
+    f = open("myfile.txt", "a")
+    f.write("Hi, this is output from a script 👋")
+    f.close()
+YAML
+  run e4a
+  expect_eq "$RC" 0 "$P E4: the Python task succeeds"
+  e4out=$(outputs_of)
+  expect_eq "$(json '.outputFiles | keys | join(",")' "$e4out")" "myfile.txt" "$P E4: exactly myfile.txt matches *.txt"
+  task e4b <<YAML
+namespace: company.team
+flowId: output_text_files
+outputs:
+  python_output: $e4out
+task:
+  id: read_output
+  type: io.kestra.plugin.scripts.shell.Commands
+  $RUNNER_YAML
+  commands:
+    - cat {{ outputs.python_output.outputFiles['myfile.txt'] }}
+YAML
+  run e4b
+  expect_eq "$RC" 0 "$P E4: the reading task succeeds"
+  expect_match "$OUT" 'INFO  Hi, this is output from a script 👋' "$P E4: the file's UTF-8 text, emoji included"
+  expect_match "$OUT" 'Starting command .*cat /[^ ]+/[0-9]+\.tmp' "$P E4: the URI became a local file of the working directory"
+
+  # E5: shell outputs, metrics and logs through the protocol; then Return renders an output.
+  task e5 <<YAML
+namespace: company.team
+flowId: outputs_metrics_logs
+task:
+  id: process
+  type: io.kestra.plugin.scripts.shell.Commands
+  $RUNNER_YAML
+  commands:
+    - echo '::{"outputs":{"test":"value","int":2,"bool":true,"float":3.65}}::'
+    - echo '::{"metrics":[{"name":"count","type":"counter","value":1,"tags":{"tag1":"i","tag2":"win"}}]}::'
+    - echo '::{"metrics":[{"name":"time","type":"timer","value":2.12,"tags":{"tag1":"i","tag2":"destroy"}}]}::'
+    - echo '::{"logs":[{"level":"DEBUG","message":"Hello World from logs!"},{"level":"INFO","message":"Hello World!"}]}::'
+    - 'echo ''{"outputs":{"ignored":"because no :: markers"}}'''
+YAML
+  run e5
+  expect_eq "$RC" 0 "$P E5: SUCCESS"
+  e5out=$(outputs_of)
+  expect_eq "$(jq -cS .vars <<<"$e5out")" '{"bool":true,"float":3.65,"int":2,"test":"value"}' "$P E5: vars (keys sorted: the result went through JSONB)"
+  expect_match "$OUT" 'metric counter count = 1.0 \{"tag1":"i","tag2":"win"\}' "$P E5: the counter"
+  expect_match "$OUT" 'metric timer time = 2120.0' "$P E5: the timer in milliseconds"
+  expect_match "$OUT" 'DEBUG Hello World from logs!.*INFO  Hello World!' "$P E5: protocol logs at their levels"
+  expect_match "$OUT" 'INFO  \{"outputs":\{"ignored"' "$P E5: a line without :: markers is INFO text"
+  task e5r <<YAML
+namespace: company.team
+flowId: outputs_metrics_logs
+outputs:
+  process: $e5out
+task:
+  id: return
+  type: io.kestra.plugin.core.debug.Return
+  format: "{{ outputs.process.vars.test }}"
+YAML
+  run e5r
+  expect_match "$RC $OUT" '^0 .*state SUCCESS outputs \{"value":"value"\}' "$P E5: Return renders the earlier task's output"
+
+  # E6: Python logger levels, stderr and warningOnStdErr.
+  for warn in false true; do
+    task e6 <<YAML
+namespace: company.team
+flowId: python_logs
+task:
+  id: python_logger
+  type: io.kestra.plugin.scripts.python.Script
+  $RUNNER_YAML
+  allowFailure: true
+  warningOnStdErr: $warn
+  inputFiles:
+$(shim_input)
+  script: |
+    from kestra import Kestra
+    logger = Kestra.logger()
+    logger.debug("DEBUG is used for diagnostic info.")
+    logger.info("INFO confirms normal operation.")
+    logger.warning("WARNING signals something unexpected.")
+    logger.error("ERROR indicates a serious issue.")
+    logger.critical("CRITICAL means a severe failure.")
+YAML
+    run e6
+    if [ $warn == false ]; then
+      expect_eq "$RC" 0 "$P E6: SUCCESS with warningOnStdErr false"
+      ts='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z - '
+      expect_match "$OUT" "DEBUG ${ts}DEBUG is used.*INFO  ${ts}INFO confirms.*WARN  ${ts}WARNING signals.*ERROR ${ts}ERROR indicates.*ERROR ${ts}CRITICAL means" "$P E6: five entries at Kestra's levels, each '<time>Z - <text>'"
+    else
+      expect_eq "$RC" 2 "$P E6: WARNING with warningOnStdErr true (stderr lines)"
+    fi
+  done
+
+  # Node: Commands and Script.
+  task node <<YAML
+task:
+  id: node
+  type: io.kestra.plugin.scripts.node.Script
+  $RUNNER_YAML
+  script: |
+    const greeting = "{{ 'hello' | upper }}";
+    console.log('::' + JSON.stringify({outputs: {greeting, version: process.version.split('.')[0]}}) + '::');
+YAML
+  run node
+  expect_eq "$(json '.vars.greeting' "$(outputs_of)")" "HELLO" "$P node Script: rendered, run, outputs"
+  task nodecmd <<YAML
+task:
+  id: nodecmd
+  type: io.kestra.plugin.scripts.node.Commands
+  $RUNNER_YAML
+  commands:
+    - node -e 'console.log(6 * 7)'
+YAML
+  run nodecmd
+  expect_match "$RC $OUT" '^0 .*INFO  42' "$P node Commands"
+  task pycmd <<YAML
+task:
+  id: pycmd
+  type: io.kestra.plugin.scripts.python.Commands
+  $RUNNER_YAML
+  commands:
+    - python -c 'import os; print(os.environ["PYTHONUNBUFFERED"], os.environ["PIP_DISABLE_PIP_VERSION_CHECK"])'
+YAML
+  run pycmd
+  expect_match "$RC $OUT" '^0 .*INFO  true 1' "$P python Commands with the language's variables"
+
+  # Output globs: ** across directories, regex:, and a name no URI can hold.
+  task globs <<YAML
+task:
+  id: globs
+  type: io.kestra.plugin.scripts.shell.Commands
+  $RUNNER_YAML
+  outputFiles: ["**.csv", "regex:.*/top\\\\.log"]
+  commands:
+    - mkdir -p a/b && echo 1 > a/b/deep.csv && echo 2 > top.csv && echo 3 > top.log && echo 4 > other.txt
+YAML
+  run globs
+  expect_eq "$(json '.outputFiles | keys | join(",")' "$(outputs_of)")" "a/b/deep.csv,top.csv,top.log" "$P outputFiles: ** at any depth and a regex: pattern"
+  task badname <<YAML
+task:
+  id: badname
+  type: io.kestra.plugin.scripts.shell.Commands
+  $RUNNER_YAML
+  outputFiles: ["*.txt"]
+  commands: ["echo x > 'with space.txt'"]
+YAML
+  run badname
+  expect_match "$RC $OUT" "^1 .*ERROR output file 'with space.txt': its name cannot be part of a kestra:// URI" "$P outputFiles: a name with a space fails the task, saying why"
+done
+
+# Namespace files: include/exclude with Kestra's "**/" rule; input files overwrite them.
+mkdir -p "$STORE/main/company/team/_files/scripts" "$STORE/main/company/team/_files/data"
+echo 'print("from a namespace file")' >"$STORE/main/company/team/_files/scripts/main.py"
+echo 'skip me' >"$STORE/main/company/team/_files/data/skip.txt"
+echo 'namespace version' >"$STORE/main/company/team/_files/scripts/over.txt"
+task nsfiles <<'YAML'
+namespace: company.team
+task:
+  id: nsfiles
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  namespaceFiles:
+    enabled: true
+    include: ["scripts/**", "main.py"]
+    exclude: ["**.txt"]
+  inputFiles:
+    scripts/over.txt: input version
+  commands:
+    - python scripts/main.py
+    - test ! -e data/skip.txt && echo skip-absent
+    - cat scripts/over.txt
+YAML
+run nsfiles
+expect_match "$RC $OUT" '^0 .*INFO  from a namespace file.*INFO  skip-absent.*INFO  input version' "namespaceFiles: included, excluded, overwritten by inputFiles"
+
+task readfn <<'YAML'
+namespace: company.team
+task:
+  id: readfn
+  type: io.kestra.plugin.core.log.Log
+  message:
+    - "{{ read('scripts/main.py') | trim }}"
+    - "{{ fileURI('scripts/main.py') }}"
+YAML
+run readfn
+expect_match "$RC $OUT" '^0 .*INFO  print\("from a namespace file"\).*INFO  kestra:///company/team/_files/scripts/main.py' "read() and fileURI() on namespace files"
+
+# Secrets: secret() from SECRET_*, masked in every log line; missing secrets fail with Kestra's
+# message; SECRET inputs are masked too; the worker's SECRET_* never reach the task.
+task secret <<'YAML'
+inputs:
+  token: tok-123456789
+secretInputs: [token]
+task:
+  id: secret
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  env:
+    PASS: "{{ secret('my_pass') }}"
+  commands:
+    - echo "pass=$PASS short={{ secret('SHORT') }} token={{ inputs.token }}"
+    - echo '::{"logs":[{"level":"WARN","message":"again s3cr3t-value-42"}]}::'
+    - env | grep -c '^SECRET_' || true
+YAML
+run secret
+expect_match "$OUT" 'INFO  pass=\*\*masked\*{7} short=\*\* token=\*{13}[^*]' "secrets: values masked in task output (only the first nine of a line become **masked*, as in Kestra)"
+expect_match "$OUT" 'WARN  again \*\*masked\*{7}' "secrets: masked in protocol log entries too"
+expect_match "$OUT" 'INFO  0' "secrets: SECRET_* variables do not reach the task"
+[[ "$(sql "SELECT string_agg(value::text, '') FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry'")" == *s3cr3t-value-42* ]] &&
+  fail "secrets: a LogEntry row holds the secret" || pass "secrets: no LogEntry row holds the secret"
+task nosecret <<'YAML'
+id: nosecret
+type: io.kestra.plugin.core.log.Log
+message: "{{ secret('NOPE') }}"
+YAML
+run nosecret
+expect_match "$RC $OUT" "^1 .*ERROR .*Cannot find secret for key 'NOPE'\." "secrets: a missing secret fails the task with Kestra's message"
+
+# Rendering errors and refusals name what failed; the task ends FAILED.
+task undefined <<'YAML'
+id: undefined
+type: io.kestra.plugin.scripts.shell.Commands
+taskRunner: {type: io.kestra.plugin.core.runner.Process}
+commands: ["echo {{ nope.x }}"]
+YAML
+run undefined
+expect_match "$RC $OUT" "^1 .*ERROR property 'commands': Unable to find \`nope\`" "templates: an undefined variable fails the task, strict as Kestra"
+task escape <<'YAML'
+id: escape
+type: io.kestra.plugin.scripts.shell.Commands
+taskRunner: {type: io.kestra.plugin.core.runner.Process}
+inputFiles:
+  ../../escape.txt: nope
+commands: ["true"]
+YAML
+run escape
+expect_match "$RC $OUT" "^1 .*ERROR property 'inputFiles': '../../escape.txt' leads out of the working directory" "inputFiles: a name leading out of the working directory fails the task"
+[ ! -e "$IT_TMP/escape.txt" ] && pass "inputFiles: nothing was written outside" || fail "inputFiles: escape.txt written outside"
+task wdenv <<'YAML'
+id: wdenv
+type: io.kestra.plugin.scripts.shell.Commands
+taskRunner: {type: io.kestra.plugin.core.runner.Process}
+env: {WD: "{{ workingDir }}"}
+commands: ["true"]
+YAML
+run wdenv
+expect_match "$RC $OUT" "^1 .*Unable to find \`workingDir\`" "templates: workingDir is not a variable of env (as Kestra)"
+
+it_done
