@@ -360,4 +360,65 @@ YAML
 run wdenv
 expect_match "$RC $OUT" "^1 .*Unable to find \`workingDir\`" "templates: workingDir is not a variable of env (as Kestra)"
 
+# The same files through an S3-compatible server (s3rver, SigV4 checked; MinIO's key layout): a
+# second worker whose storage is the bucket.
+trap '"$KWGT_SRC/tests/lib/s3_env.sh" stop "$IT_TMP/s3" || true; it_cleanup' EXIT
+eval "$("$KWGT_SRC/tests/lib/s3_env.sh" start "$IT_TMP/s3" kwg-f)"
+s3put() { # s3put KEY: stdin into the bucket, signed as kwg signs
+  curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    -T - "$S3_ENDPOINT/kwg-f/$1"
+}
+s3get() {
+  curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+    "$S3_ENDPOINT/kwg-f/$1"
+}
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
+  it_worker s3 --group fidelity-s3 --default-runner process --storage-type minio \
+  --storage-endpoint "$S3_ENDPOINT" --storage-bucket kwg-f --storage-access-key S3RVER \
+  --storage-secret-key S3RVER
+RUNNER=s3
+echo 'echo "hello from the bucket"' | s3put main/company/team/_files/scripts/hello.sh
+task s3out <<'YAML'
+namespace: company.team
+flowId: output_text_files
+task:
+  id: python_output
+  type: io.kestra.plugin.scripts.python.Script
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  namespaceFiles: {enabled: true, include: ["scripts/**"]}
+  outputFiles: ["*.txt"]
+  script: |
+    import subprocess
+    print(subprocess.run(["sh", "scripts/hello.sh"], capture_output=True, text=True).stdout.strip())
+    open("myfile.txt", "w").write("Hi from S3 👋")
+YAML
+submit "$IT_TMP/s3out.yaml" --group fidelity-s3
+expect_match "$RC $OUT" '^0 .*INFO  hello from the bucket' "S3: namespace files come from the bucket"
+s3out=$(outputs_of)
+uri=$(json '.outputFiles["myfile.txt"]' "$s3out")
+expect_eq "$(s3get "main${uri#kestra://}")" "Hi from S3 👋" "S3: the output file is stored under MinIO's key (tenant/path)"
+task s3in <<YAML
+namespace: company.team
+flowId: output_text_files
+outputs:
+  python_output: $s3out
+task:
+  id: read_output
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  commands:
+    - cat {{ outputs.python_output.outputFiles['myfile.txt'] }}
+YAML
+submit "$IT_TMP/s3in.yaml" --group fidelity-s3
+expect_match "$RC $OUT" '^0 .*INFO  Hi from S3 👋' "S3: a kestra:// URI in a command is downloaded from the bucket"
+task s3missing <<'YAML'
+task:
+  id: missing
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  commands: ["cat kestra:///company/team/nothing/here.txt"]
+YAML
+submit "$IT_TMP/s3missing.yaml" --group fidelity-s3
+expect_match "$RC $OUT" "^1 .*ERROR .*kestra:///company/team/nothing/here.txt" "S3: a missing object fails the task, naming the URI"
+
 it_done
