@@ -881,6 +881,7 @@ struct token {
 
 static int next_token(struct pattern_reader *rd, struct token *t, struct kwg_err *err)
 {
+	t->count = 0;
 	for (;;) {
 		char c = *rd->p;
 		t->c = c;

@@ -168,19 +168,14 @@ static enum how how_rendered(const char *key)
 		const char *key;
 		enum how how;
 	} table[] = {
-	    {"timeout", PLAIN},
-	    {"containerImage", PLAIN},
-	    {"outputFiles", PLAIN},
-	    {"level", PLAIN},
-	    {"message", PLAIN},
-	    {"format", PLAIN},
-	    {"commands", WITH_WD},
-	    {"script", WITH_WD},
-	    {"beforeCommands", WITH_WD},
-	    {"interpreter", WITH_WD},
-	    {"env", MAP},
-	    {"inputFiles", MAP_WD},
-	    {"taskRunner", RUNNER},
+	    {"timeout", PLAIN},           {"containerImage", PLAIN},
+	    {"outputFiles", PLAIN},       {"level", PLAIN},
+	    {"message", PLAIN},           {"format", PLAIN},
+	    {"commands", WITH_WD},        {"script", WITH_WD},
+	    {"beforeCommands", WITH_WD},  {"interpreter", WITH_WD},
+	    {"warningOnStdErr", PLAIN},   {"failFast", PLAIN},
+	    {"targetOS", PLAIN},          {"env", MAP},
+	    {"inputFiles", MAP_WD},       {"taskRunner", RUNNER},
 	    {"namespaceFiles", NS_FILES},
 	};
 

@@ -30,6 +30,11 @@ struct kwg_template_hooks {
 	          struct kwg_err *err);
 	/* fileURI(path): the kestra:// URI of a namespace file, new in *ret. */
 	int (*file_uri)(void *userdata, const char *path, char **ret, struct kwg_err *err);
+	/* The jq filter: what kwg_template_jq does, done elsewhere (the worker runs it in a child
+	 * process with a deadline). NULL: kwg_template_jq in the calling process, where a program
+	 * that never ends never returns. */
+	int (*jq)(void *userdata, const char *program, const char *input, char **ret,
+	          struct kwg_err *err);
 };
 
 struct kwg_template_opts {
@@ -55,6 +60,11 @@ struct kwg_template_opts {
  * err always says which part of tmpl failed. */
 int kwg_template_render(const char *tmpl, const struct kwg_template_opts *opts, char **ret,
                         struct kwg_err *err);
+
+/* Runs a jq program (libjq; no environment, no modules) on input (JSON text): 0 and *ret (new),
+ * the results as a JSON array; -EINVAL (compile or run error) or -EMSGSIZE (more than 1,000,000
+ * results or 16 MiB) with err; -ENOMEM. Not bounded in time. */
+int kwg_template_jq(const char *program, const char *input, char **ret, struct kwg_err *err);
 
 /* True when s holds something the renderer would act on (a '{'). */
 bool kwg_template_needs_render(const char *s);

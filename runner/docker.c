@@ -416,9 +416,15 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 		     why(status, body, error, msg, sizeof(msg)));
 		return;
 	}
-	(void)snprintf(msg, sizeof(msg), "Starting command with container id %.12s [%.400s]", t->id,
-	               t->argv_text);
-	t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, msg);
+	{
+		/* The whole command line: the run masks its secrets, which a cut could split. */
+		char *line = NULL;
+		if (asprintf(&line, "Starting command with container id %.12s [%s]", t->id,
+		             t->argv_text) >= 0) {
+			t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, line);
+			free(line);
+		}
+	}
 	if (!t->wait) {
 		/* KESTRA: wait false starts the container and ends at once, exit code 0. */
 		t->started = true;

@@ -194,7 +194,9 @@ static void on_transfer_done(void *userdata, const char *error, bool not_found)
 		return;
 	}
 	if (o->kind == OP_GET) {
-		int r = give(f, -1, o->path);
+		/* KESTRA: files come in with the default umask's 0644, readable by a container's
+		 * non-root user too. */
+		int r = chmod(o->path, 0644) < 0 ? -errno : give(f, -1, o->path);
 		if (r < 0) {
 			(void)snprintf(why, sizeof(why),
 			               "cannot hand '%.200s' to the task user: %s", o->path,
@@ -360,6 +362,20 @@ static bool any_match(struct kwg_glob **globs, size_t n, const char *path)
 	return false;
 }
 
+/* A relative path of plain names: no empty, "." or ".." part (a storage listing is outside
+ * input: an S3 key may hold "../"). rel starts with "/". */
+static bool plain_path(const char *rel)
+{
+	for (const char *p = rel + 1;;) {
+		size_t n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		if (!p[n])
+			return true;
+		p += n + 1;
+	}
+}
+
 /* KESTRA: Wrapper.run — a namespace file is kept when it matches an include (or there are
  * none) and no exclude, matched on its path with a leading "/". */
 static void on_ns_entry(void *userdata, const char *uri)
@@ -371,6 +387,11 @@ static void on_ns_entry(void *userdata, const char *uri)
 
 	if (f->error[0] || strncmp(uri, f->ns_prefix, plen) != 0 || rel[0] != '/' || !rel[1])
 		return;
+	if (!plain_path(rel)) {
+		(void)snprintf(f->error, sizeof(f->error),
+		               "namespace file '%.200s': not a plain relative path", rel);
+		return;
+	}
 	if ((f->n_inc && !any_match(f->inc, f->n_inc, rel)) || any_match(f->exc, f->n_exc, rel))
 		return;
 	if (snprintf(path, sizeof(path), "%s%s", f->ctx.working_dir, rel) >= (int)sizeof(path) ||
@@ -497,11 +518,19 @@ static int walk_dir(struct walk *w, const char *dir, int depth)
 	struct dirent *e;
 	int r = 0;
 
+	int fd;
+
 	if (depth > MAX_WALK_DEPTH)
 		return 0;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -errno;
+	/* Never through a link, even one swapped in after the lstat. */
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int err_no = errno;
+		if (fd >= 0)
+			(void)close(fd);
+		return err_no == ENOENT || err_no == ELOOP || err_no == ENOTDIR ? 0 : -err_no;
+	}
 	while (r >= 0 && (e = readdir(d))) {
 		char path[PATH_MAX], name[KWG_ID_LEN];
 		struct stat st;

@@ -24,7 +24,8 @@ struct kwg_files_ctx {
 	const char *task_prefix; /* kestra:///… of this task run's outputs */
 };
 
-/* error NULL on success, else why (naming the file or URI). */
+/* error NULL on success, else why (naming the file or URI); borrowed from the files object,
+ * valid until kwg_files_free. */
 typedef void kwg_files_done_fn(void *userdata, const char *error);
 
 /* Whether the task has anything to stage in / out. */

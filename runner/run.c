@@ -28,6 +28,7 @@
 #include "runner/cgroup.h"
 #include "runner/docker.h"
 #include "runner/files.h"
+#include "runner/jq.h"
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
@@ -76,6 +77,7 @@ struct kwg_run {
 	char *task_prefix;            /* kestra:// prefix of this task run's outputs */
 	struct kwg_strv output_files; /* name, URI pairs uploaded */
 	int exit_code;                /* kept while output files are uploaded */
+	size_t read_bytes;            /* by read() in templates */
 	enum kwg_state attempt_state;
 };
 
@@ -83,6 +85,7 @@ static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
 static bool oom_killed(const struct kwg_run *run);
 static bool sandboxed(const struct kwg_run *run);
 static void stage_out(struct kwg_run *run);
+static int hand_working_dir(struct kwg_run *run, bool to_task);
 
 static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -130,15 +133,21 @@ static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt
     KWG_PRINTF(3, 4);
 static void task_logf(struct kwg_run *run, enum kwg_level level, const char *fmt, ...)
 {
-	char msg[2048];
+	cleanup_free char *msg = NULL;
 	struct kwg_buf clean;
 	va_list ap;
+	int n;
 
+	/* Whole, never cut: a secret cut in half would escape the masking. */
 	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = vasprintf(&msg, fmt, ap);
 	va_end(ap);
-	kwg_buf_init(&clean, 3 * sizeof(msg));
-	if (kwg_utf8_sanitize(&clean, msg, strlen(msg)) >= 0)
+	if (n < 0) {
+		msg = NULL;
+		return;
+	}
+	kwg_buf_init(&clean, 3 * (size_t)n + 16);
+	if (kwg_utf8_sanitize(&clean, msg, (size_t)n) >= 0)
 		task_log(run, level, kwg_buf_str(&clean), clean.len);
 	kwg_buf_done(&clean);
 }
@@ -189,7 +198,10 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	int64_t now = kwg_clock_now_us();
 
 	kwg_log_warning("task run '%s' (%s) cannot run: %s", kwg_job_task_run_id(run->job),
-	                kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?", why);
+	                kwg_job_task_type(run->job) ? kwg_job_task_type(run->job) : "?",
+	                kwg_secrets_mask(&run->masks, why, strlen(why), &run->masked)
+	                    ? kwg_buf_str(&run->masked)
+	                    : why);
 	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
 	kwg_job_state_rules(run->job, now, &rules);
 	state = kwg_state_final(KWG_STATE_FAILED, &rules);
@@ -309,9 +321,13 @@ static void complete_with_files(struct kwg_run *run, const char *error)
 static void on_staged_out(void *userdata, const char *error)
 {
 	struct kwg_run *run = userdata;
+	char why[512];
 
+	/* error lives in the files object: kept before it goes. */
+	if (error)
+		(void)snprintf(why, sizeof(why), "%s", error);
 	kwg_files_free(steal_ptr(&run->files));
-	complete_with_files(run, error);
+	complete_with_files(run, error ? why : NULL);
 }
 
 static void stage_out(struct kwg_run *run)
@@ -324,6 +340,14 @@ static void stage_out(struct kwg_run *run)
 	                               run->ref.namespace_, run->ref.flow_id, run->ref.execution_id,
 	                               run->ref.task_id, run->ref.task_run_id))) {
 		complete_with_files(run, "out of memory");
+		return;
+	}
+	r = hand_working_dir(run, false);
+	if (r < 0) {
+		char why[256];
+		(void)snprintf(why, sizeof(why), "cannot take the working directory back: %s",
+		               strerror(-r));
+		complete_with_files(run, why);
 		return;
 	}
 	files_ctx(run, &ctx);
@@ -439,17 +463,36 @@ static void on_container_exit(void *userdata, int exit_code, const char *error)
 	kwg_docker_task_close(container);
 }
 
+/* The run was stopped while its files moved: ends as the stop says (§6.1). */
+static void on_staging_stopped(uv_timer_t *t)
+{
+	struct kwg_run *run = t->data;
+
+	if (run->stop == KWG_RUN_STOP_ABANDON) {
+		finish(run);
+		return;
+	}
+	task_logf(run, KWG_LEVEL_WARN, "%s",
+	          run->stop == KWG_RUN_STOP_KILLED ? "Task killed: the execution was killed"
+	                                           : "Task stopped: the worker is shutting down");
+	complete(run, run->stop == KWG_RUN_STOP_KILLED ? KWG_STATE_KILLED : KWG_STATE_FAILED, NULL);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	struct kwg_run *run = t->data;
 	char hms[32];
 
-	if (run->state != RUN_RUNNING || (!run->proc && !run->container))
+	if (run->state == RUN_DONE || (!run->proc && !run->container && !run->files))
 		return;
 	run->timed_out = true;
 	kwg_duration_format_hms(run->task.timeout_ms, hms);
 	task_logf(run, KWG_LEVEL_ERROR, "Timeout after %s", hms);
-	if (run->proc)
+	if (run->files) {
+		/* KESTRA: the timeout covers the whole attempt, files included; no outputs. */
+		kwg_files_free(steal_ptr(&run->files));
+		complete(run, KWG_STATE_FAILED, NULL);
+	} else if (run->proc)
 		(void)kwg_process_kill(run->proc, SIGKILL);
 	else
 		kwg_docker_task_stop(run->container);
@@ -465,13 +508,23 @@ static int make_working_dir(struct kwg_run *run)
 		return -ENAMETOOLONG;
 	if (mkdir(path, 0700) < 0)
 		return -errno;
-	/* The task user owns its working directory (the worker removes it afterwards as root). */
-	if (run->cfg.sandbox && run->cfg.sandbox->profile != KWG_SANDBOX_NONE &&
-	    run->cfg.sandbox->uid >= 0 &&
-	    chown(path, (uid_t)run->cfg.sandbox->uid, (gid_t)run->cfg.sandbox->gid) < 0)
-		return -errno;
 	run->working_dir = strdup(path);
 	return run->working_dir ? 0 : -ENOMEM;
+}
+
+/* The task user owns its working directory while the task runs, and only then: while the worker
+ * (root) writes files in or reads them out, no other task of the same user can enter it to swap
+ * a directory for a link. */
+static int hand_working_dir(struct kwg_run *run, bool to_task)
+{
+	if (!run->cfg.sandbox || run->cfg.sandbox->profile == KWG_SANDBOX_NONE ||
+	    run->cfg.sandbox->uid < 0)
+		return 0;
+	if (to_task ? chown(run->working_dir, (uid_t)run->cfg.sandbox->uid,
+	                    (gid_t)run->cfg.sandbox->gid)
+	            : chown(run->working_dir, geteuid(), getegid()))
+		return -errno;
+	return 0;
 }
 
 static int write_file(const char *dir, const char *name, const char *content, int64_t owner,
@@ -697,8 +750,6 @@ static void start_container(struct kwg_run *run, const struct kwg_strv *env)
 		return;
 	}
 	run->state = RUN_RUNNING;
-	if (run->task.timeout_ms > 0)
-		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
 }
 
 static void on_staged_in(void *userdata, const char *error);
@@ -719,6 +770,8 @@ static void start_script(struct kwg_run *run)
 		return;
 	}
 	send_running(run);
+	if (run->task.timeout_ms > 0)
+		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
 	if (kwg_files_stage_in_needed(&run->task)) {
 		struct kwg_files_ctx ctx;
 		struct kwg_err err = {{0}};
@@ -738,7 +791,11 @@ static void start_script(struct kwg_run *run)
 static void on_staged_in(void *userdata, const char *error)
 {
 	struct kwg_run *run = userdata;
+	char why[512];
 
+	/* error lives in the files object: kept before it goes. */
+	if (error)
+		(void)snprintf(why, sizeof(why), "%s", error);
 	kwg_files_free(steal_ptr(&run->files));
 	if (run->stop == KWG_RUN_STOP_ABANDON) {
 		finish(run);
@@ -751,7 +808,7 @@ static void on_staged_in(void *userdata, const char *error)
 		return;
 	}
 	if (error) {
-		fail_unrunnable(run, error);
+		fail_unrunnable(run, why);
 		return;
 	}
 	launch(run);
@@ -773,6 +830,8 @@ static void launch(struct kwg_run *run)
 		r = write_file(run->working_dir, run->task.script_file, run->task.script_body,
 		               sandboxed(run) ? run->cfg.sandbox->uid : -1,
 		               sandboxed(run) ? run->cfg.sandbox->gid : -1);
+	if (r >= 0)
+		r = hand_working_dir(run, true);
 	/* KESTRA: a container gets the task's variables only, never the worker's environment
 	 * (its PATH would hide the image's). */
 	if (r >= 0 && run->task.runner == KWG_RUNNER_DOCKER)
@@ -837,11 +896,26 @@ static void launch(struct kwg_run *run)
 	kwg_buf_init(&cmdline, 1u << 20);
 	for (size_t i = 0; i < run->task.argv.n; i++)
 		(void)kwg_buf_printf(&cmdline, "%s%s", i ? " " : "", run->task.argv.v[i]);
-	task_logf(run, KWG_LEVEL_DEBUG, "Starting command with pid %d [%.1800s]",
+	task_logf(run, KWG_LEVEL_DEBUG, "Starting command with pid %d [%s]",
 	          kwg_process_pid(run->proc), kwg_buf_str(&cmdline));
 	kwg_buf_done(&cmdline);
-	if (run->task.timeout_ms > 0)
-		uv_timer_start(&run->timer, on_timeout, (uint64_t)run->task.timeout_ms, 0);
+}
+
+/* Most distinct values masked in one task's logs (each log line is searched for each). */
+#define MAX_MASKS 256
+
+/* Registers a value to mask in the task's log lines, once. -E2BIG past MAX_MASKS distinct
+ * values: the caller fails the task rather than log a value it cannot mask. */
+static int add_mask(struct kwg_run *run, const char *value)
+{
+	if (!*value)
+		return 0;
+	for (size_t i = 0; i < run->masks.n; i++)
+		if (strcmp(run->masks.v[i], value) == 0)
+			return 0;
+	if (run->masks.n >= MAX_MASKS)
+		return -E2BIG;
+	return kwg_strv_push(&run->masks, value);
 }
 
 /* secret('NAME'): SECRET_NAME of the worker's environment; the value is masked in every log line
@@ -851,11 +925,16 @@ static int hook_secret(void *userdata, const char *name, char **ret, struct kwg_
 	struct kwg_run *run = userdata;
 	const char *v = kwg_secrets_get(run->cfg.secrets, name);
 
-	(void)err;
 	if (!v)
 		return -ENOENT;
-	if (*v && kwg_strv_push(&run->masks, v) < 0)
+	switch (add_mask(run, v)) {
+	case -E2BIG:
+		return kwg_err_set(err, -EINVAL,
+		                   "secret('%.64s'): more than %d secrets in one task", name,
+		                   MAX_MASKS);
+	case -ENOMEM:
 		return -ENOMEM;
+	}
 	*ret = strdup(v);
 	return *ret ? 0 : -ENOMEM;
 }
@@ -870,8 +949,36 @@ static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret
 	                   key);
 }
 
-/* Largest file read() hands to a template. */
+/* Largest file read() hands to a template, and most bytes all read() calls of one task read. */
 #define READ_MAX_BYTES (16u << 20)
+#define READ_TOTAL_BYTES (64u << 20)
+
+/* KESTRA: AbstractFileFunction lets read() reach the flow's namespace files, the current
+ * execution's files and task outputs of the flow's namespace, nothing else of the tenant. */
+static bool read_allowed(const struct kwg_run *run, const char *upath)
+{
+	cleanup_free char *flow = kwg_slugify(run->ref.flow_id);
+	char ns[1024], prefix[2048];
+	const char *ex;
+	size_t n;
+
+	if (!flow || snprintf(ns, sizeof(ns), "/%s", run->ref.namespace_) >= (int)sizeof(ns))
+		return false;
+	for (char *p = ns; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	n = strlen(ns);
+	if (strncmp(upath, ns, n) != 0 || upath[n] != '/')
+		return false;
+	if (strncmp(upath + n, "/_files/", 8) == 0)
+		return true;
+	(void)snprintf(prefix, sizeof(prefix), "%s/%s/executions/%s/", ns, flow,
+	               run->ref.execution_id);
+	if (strncmp(upath, prefix, strlen(prefix)) == 0)
+		return true;
+	ex = strstr(upath + n, "/executions/");
+	return ex && strstr(ex, "/tasks/") != NULL;
+}
 
 /* read('path' or 'kestra:///…'): a namespace file or an internal-storage object, read from the
  * local storage (the only backend kwg reads synchronously, while rendering). */
@@ -905,6 +1012,10 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 	r = kwg_storage_uri_path(uri, &upath, err);
 	if (r < 0)
 		return r;
+	if (!read_allowed(run, upath))
+		return kwg_err_set(
+		    err, -EINVAL,
+		    "read('%.100s'): not a file of this flow's namespace or execution", path);
 	key = kwg_storage_key(KWG_STORAGE_LOCAL, run->ref.tenant_id, upath);
 	if (!key)
 		return -ENOMEM;
@@ -917,7 +1028,9 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 		return kwg_err_set(err, e == ENOENT ? -EINVAL : -e, "read('%.100s'): %s", path,
 		                   e == ENOENT ? "no such file" : strerror(e));
 	}
-	kwg_buf_init(&b, READ_MAX_BYTES);
+	kwg_buf_init(&b, READ_MAX_BYTES < READ_TOTAL_BYTES - run->read_bytes
+	                     ? READ_MAX_BYTES
+	                     : READ_TOTAL_BYTES - run->read_bytes);
 	for (;;) {
 		char chunk[65536];
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -931,11 +1044,23 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return kwg_err_set(err, r == -EMSGSIZE ? -EINVAL : r, "read('%.100s'): %s", path,
-		                   r == -EMSGSIZE ? "larger than 16 MiB" : strerror(-r));
+		                   r == -EMSGSIZE ? "past 16 MiB, or 64 MiB read by the task"
+		                                  : strerror(-r));
 	}
+	run->read_bytes += b.len;
 	*ret_len = b.len;
 	*ret = kwg_buf_steal(&b);
 	return *ret ? 0 : -ENOMEM;
+}
+
+/* Longest a jq filter may run while a task renders. */
+#define JQ_DEADLINE_MS 10000
+
+static int hook_jq(void *userdata, const char *program, const char *input, char **ret,
+                   struct kwg_err *err)
+{
+	(void)userdata;
+	return kwg_jq_in_child(program, input, JQ_DEADLINE_MS, ret, err);
 }
 
 /* fileURI('path'): the kestra:// URI of a file of the flow's namespace. */
@@ -989,6 +1114,7 @@ static void on_start(uv_timer_t *t)
 	    .read = hook_read,
 	    .kv = hook_kv,
 	    .file_uri = hook_file_uri,
+	    .jq = hook_jq,
 	};
 	struct kwg_script_task_opts opts = {
 	    .default_runner = run->cfg.default_runner,
@@ -997,8 +1123,10 @@ static void on_start(uv_timer_t *t)
 	    .now_us = kwg_clock_now_us(),
 	};
 	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
-	for (size_t i = 0; r >= 0 && i < run->task.masks.n; i++)
-		r = kwg_strv_push(&run->masks, run->task.masks.v[i]);
+	/* SECRET inputs are masked in the failure message too. */
+	for (size_t i = 0; i < run->task.masks.n; i++)
+		if (add_mask(run, run->task.masks.v[i]) < 0)
+			r = -ENOMEM;
 	if (r < 0) {
 		fail_unrunnable(run, r == -ENOMEM ? "out of memory" : run->err.msg);
 		return;
@@ -1047,7 +1175,12 @@ void kwg_run_stop(struct kwg_run *run, enum kwg_run_stop why)
 	if (run->stop != KWG_RUN_STOP_NONE || run->state == RUN_DONE)
 		return;
 	run->stop = why;
-	/* RUN_STARTING: on_start sees the reason. RUNNING: the exit callback does. */
+	/* RUN_STARTING: on_start sees the reason. RUNNING: the exit callback does. Files being
+	 * staged in or out: the transfers stop, and the run ends on the next loop turn. */
+	if (run->files) {
+		kwg_files_free(steal_ptr(&run->files));
+		uv_timer_start(&run->timer, on_staging_stopped, 0, 0);
+	}
 	if (run->proc) {
 		kwg_process_pause_output(run->proc, false);
 		(void)kwg_process_kill(run->proc, SIGKILL);

@@ -968,6 +968,7 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 		r = spare_setup(w);
 	if (r < 0) {
 		worker_close(w);
+		kwg_secrets_free(w->secrets);
 		free(w);
 		return r;
 	}

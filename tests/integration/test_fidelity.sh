@@ -199,7 +199,9 @@ YAML
     if [ $warn == false ]; then
       expect_eq "$RC" 0 "$P E6: SUCCESS with warningOnStdErr false"
       ts='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}\.[0-9]{3}Z - '
-      expect_match "$OUT" "DEBUG ${ts}DEBUG is used.*INFO  ${ts}INFO confirms.*WARN  ${ts}WARNING signals.*ERROR ${ts}ERROR indicates.*ERROR ${ts}CRITICAL means" "$P E6: five entries at Kestra's levels, each '<time>Z - <text>'"
+      # In order within each stream; stdout and stderr are read apart (pipes, Docker frames).
+      expect_match "$OUT" "DEBUG ${ts}DEBUG is used.*INFO  ${ts}INFO confirms" "$P E6: DEBUG and INFO from stdout, each '<time>Z - <text>'"
+      expect_match "$OUT" "WARN  ${ts}WARNING signals.*ERROR ${ts}ERROR indicates.*ERROR ${ts}CRITICAL means" "$P E6: WARN, ERROR, ERROR (CRITICAL) from stderr"
     else
       expect_eq "$RC" 2 "$P E6: WARNING with warningOnStdErr true (stderr lines)"
     fi
@@ -298,6 +300,39 @@ task:
 YAML
 run readfn
 expect_match "$RC $OUT" '^0 .*INFO  print\("from a namespace file"\).*INFO  kestra:///company/team/_files/scripts/main.py' "read() and fileURI() on namespace files"
+mkdir -p "$STORE/main/other/ns/_files"
+echo 'not yours' >"$STORE/main/other/ns/_files/x.txt"
+task readother <<'YAML'
+namespace: company.team
+task:
+  id: readother
+  type: io.kestra.plugin.core.log.Log
+  message: "{{ read('kestra:///other/ns/_files/x.txt') }}"
+YAML
+run readother
+expect_match "$RC $OUT" "^1 .*ERROR .*read\('kestra:///other/ns/_files/x.txt'\): not a file of this flow's namespace or execution" "read(): another namespace's file is refused (as Kestra)"
+
+# jq runs in a child process: results as Kestra's JqFilter gives them, and a program that never
+# ends fails its task at the deadline instead of stopping the worker.
+task jq <<'YAML'
+inputs:
+  doc: {a: [1, 2, 3]}
+task:
+  id: jq
+  type: io.kestra.plugin.core.log.Log
+  message: "{{ inputs.doc | jq('.a[] | select(. > 1)') | join(',') }}"
+YAML
+run jq
+expect_match "$RC $OUT" '^0 .*INFO  2,3' "jq: every result, as a list"
+task jqloop <<'YAML'
+id: jqloop
+type: io.kestra.plugin.core.log.Log
+message: "{{ 1 | jq('last(range(1e12))') }}"
+YAML
+run jqloop
+expect_match "$RC $OUT" "^1 .*ERROR property 'message': filter 'jq': the program did not end within 10000 ms" "jq: an endless program fails its task at the deadline"
+run jq
+expect_match "$RC $OUT" '^0 .*INFO  2,3' "jq: the worker goes on after it"
 
 # Secrets: secret() from SECRET_*, masked in every log line; missing secrets fail with Kestra's
 # message; SECRET inputs are masked too; the worker's SECRET_* never reach the task.

@@ -666,6 +666,45 @@ static void test_template_deep_nesting_refused(void **state)
 	assert_non_null(strstr(err.msg, "nested too deeply"));
 }
 
+/* The jq filter goes through the jq hook when there is one (the worker runs it in a child). */
+static int fake_jq(void *userdata, const char *program, const char *input, char **ret,
+                   struct kwg_err *err)
+{
+	int *calls = userdata;
+
+	(*calls)++;
+	if (strcmp(program, "loop") == 0)
+		return kwg_err_set(err, -EINVAL, "the program did not end within 1 ms");
+	return kwg_template_jq(program, input, ret, err);
+}
+
+static void test_template_jq_hook(void **state)
+{
+	int calls = 0;
+	struct kwg_template_hooks jq_hooks = {.userdata = &calls, .jq = fake_jq};
+	json_t *vars = json_pack("{s:{s:[i,i,i]}}", "doc", "a", 1, 2, 3);
+	struct kwg_template_opts o = {.vars = vars, .hooks = &jq_hooks};
+	struct kwg_err err = {{0}};
+	char *out = NULL;
+
+	(void)state;
+	assert_int_equal(kwg_template_render("{{ doc | jq('.a[] | . * 2') }}", &o, &out, &err), 0);
+	assert_string_equal(out, "[2,4,6]");
+	free(out);
+	assert_int_equal(kwg_template_render("{{ doc | jq('loop') }}", &o, &out, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "filter 'jq': the program did not end within 1 ms"));
+	assert_int_equal(calls, 2);
+	/* The function itself: results as a JSON array; errors named. */
+	assert_int_equal(kwg_template_jq(".[] | .x", "[{\"x\":1},{\"x\":\"y\"}]", &out, &err), 0);
+	assert_string_equal(out, "[1,\"y\"]");
+	free(out);
+	assert_int_equal(kwg_template_jq(".[", "1", &out, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "cannot compile"));
+	assert_int_equal(kwg_template_jq("error(\"boom\")", "1", &out, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "boom"));
+	json_decref(vars);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -675,6 +714,7 @@ int main(void)
 	    cmocka_unit_test(test_template_ids_repeat_with_seed),
 	    cmocka_unit_test(test_template_output_bounded),
 	    cmocka_unit_test(test_template_deep_nesting_refused),
+	    cmocka_unit_test(test_template_jq_hook),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
