@@ -30,12 +30,13 @@ db=$(tests/lib/pg_env.sh newdb "$run/pg" kestra)
 echo "== starting kwg worker (group demo)"
 mkdir -p "$run/wd"
 "$kwg" worker --database-url "$db" --group demo --concurrency 4 --default-runner process \
-  --work-dir "$run/wd" 2>"$run/worker.log" &
+  --work-dir "$run/wd" --storage-type local --storage-base-path "$run/storage" \
+  2>"$run/worker.log" &
 worker_pid=$!
 
 status=0
-for task in deploy/examples/hello-outputs.yaml deploy/examples/failure.yaml \
-  deploy/examples/warning.yaml deploy/examples/log.yaml; do
+for task in deploy/examples/hello-outputs.yaml deploy/examples/files.yaml \
+  deploy/examples/failure.yaml deploy/examples/warning.yaml deploy/examples/log.yaml; do
   echo
   echo "== kwg submit --group demo $task"
   rc=0

@@ -27,8 +27,17 @@ for name in $names; do docker stop -t "$timeout" "$name" >/dev/null & done
 wait
 for name in $names; do
   code=$(docker inspect "$name" --format '{{.State.ExitCode}}')
-  # A worker that drained says so last (kwg: "… TERMINATED_GRACEFULLY; exiting").
-  if docker logs --since "$since" "$name" 2>&1 | grep -q "TERMINATED_GRACEFULLY"; then drained=yes; else drained=no; status=1; fi
+  # A worker that drained says so last (kwg: "… TERMINATED_GRACEFULLY; exiting"). The daemon
+  # copies a container's last lines to its log a moment after the exit: look again for 2 s.
+  drained=no
+  for _ in $(seq 20); do
+    if docker logs --since "$since" "$name" 2>&1 | grep -q "TERMINATED_GRACEFULLY"; then
+      drained=yes
+      break
+    fi
+    sleep 0.1
+  done
+  [ $drained == yes ] || status=1
   echo "stopped $name (group $(docker inspect "$name" --format '{{index .Config.Labels "kwg.group"}}'), exit $code, drained: $drained)"
 done
 exit $status
