@@ -7,8 +7,10 @@
 
 #include "common/cleanup.h"
 
-/* The variables of one render: the run context's, and the same plus the runner's. */
+/* The variables of one render: the run context's, and the same plus the runner's; made at the
+ * first string that needs them (most tasks have none). */
 struct render {
+	const struct kwg_job *job;
 	const struct kwg_task_render_opts *opts;
 	json_t *vars, *vars_wd;
 	struct kwg_err *err;
@@ -28,7 +30,8 @@ static int worker_vars(const struct kwg_job *job, json_t **ret)
 
 	rc = json_object_get(root, "runContext");
 	vars = rc ? json_object_get(rc, "variables") : NULL;
-	out = json_is_object(vars) ? json_deep_copy(vars) : json_object();
+	/* Shallow: the renderer never changes its variables; only task and taskrun are replaced. */
+	out = json_is_object(vars) ? json_copy((json_t *)vars) : json_object();
 	if (!out)
 		return -ENOMEM;
 	/* An internal callback of the executor's, not data (§8.1). */
@@ -53,10 +56,26 @@ static int worker_vars(const struct kwg_job *job, json_t **ret)
 	return 0;
 }
 
+static int ensure_vars(struct render *rd)
+{
+	int r;
+
+	if (rd->vars)
+		return 0;
+	r = worker_vars(rd->job, &rd->vars);
+	if (r < 0)
+		return r;
+	rd->vars_wd = json_copy(rd->vars);
+	if (!rd->vars_wd ||
+	    (rd->opts->working_dir && json_object_set_new(rd->vars_wd, "workingDir",
+	                                                  json_string(rd->opts->working_dir)) < 0))
+		return -ENOMEM;
+	return 0;
+}
+
 static int render_text(struct render *rd, const char *key, const char *s, bool with_wd, char **ret)
 {
 	struct kwg_template_opts o = {
-	    .vars = with_wd ? rd->vars_wd : rd->vars,
 	    .hooks = rd->opts->hooks,
 	    .now_us = rd->opts->now_us,
 	    .seed = (uint64_t)rd->opts->now_us,
@@ -66,6 +85,10 @@ static int render_text(struct render *rd, const char *key, const char *s, bool w
 
 	if (!kwg_template_needs_render(s))
 		return (*ret = strdup(s)) ? 0 : -ENOMEM;
+	r = ensure_vars(rd);
+	if (r < 0)
+		return r;
+	o.vars = with_wd ? rd->vars_wd : rd->vars;
 	r = kwg_template_render(s, &o, ret, &terr);
 	if (r < 0 && r != -ENOMEM)
 		return kwg_err_set(rd->err, r, "property '%s': %s", key, terr.msg);
@@ -242,11 +265,11 @@ static int render_prop(struct render *rd, const char *key, json_t *v, json_t **r
 	return (*ret = json_incref(v)) ? 0 : -ENOMEM;
 }
 
-static int secret_input_values(const struct kwg_job *job, const json_t *vars,
-                               struct kwg_strv *masks)
+static int secret_input_values(const struct kwg_job *job, struct kwg_strv *masks)
 {
 	const json_t *rc = json_object_get(kwg_job_root_json(job), "runContext");
 	const json_t *ids = rc ? json_object_get(rc, "secretInputs") : NULL;
+	const json_t *vars = rc ? json_object_get(rc, "variables") : NULL;
 	const json_t *inputs = json_object_get(vars, "inputs"), *id;
 	size_t i;
 	int r = 0;
@@ -268,24 +291,14 @@ static int secret_input_values(const struct kwg_job *job, const json_t *vars,
 int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
                     json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err)
 {
-	struct render rd = {.opts = opts, .err = err};
+	struct render rd = {.job = job, .opts = opts, .err = err};
 	const json_t *task = kwg_job_task_json(job);
 	json_t *out = NULL, *v, *x;
 	const char *k;
 	int r;
 
 	err->msg[0] = '\0';
-	r = worker_vars(job, &rd.vars);
-	if (r < 0)
-		return r;
-	rd.vars_wd = json_deep_copy(rd.vars);
-	if (!rd.vars_wd ||
-	    (opts->working_dir &&
-	     json_object_set_new(rd.vars_wd, "workingDir", json_string(opts->working_dir)) < 0)) {
-		r = -ENOMEM;
-		goto out;
-	}
-	r = secret_input_values(job, rd.vars, ret_masks);
+	r = secret_input_values(job, ret_masks);
 	if (r < 0)
 		goto out;
 	out = json_object();
