@@ -43,6 +43,14 @@ commands:
 YAML
 submit "$IT_TMP/id.yaml" --group img
 expect_match "$RC $OUT" "^0 .*INFO  uid 10001" "the containerised worker runs a task, as its own unprivileged user"
+cat >"$IT_TMP/tz.yaml" <<'YAML'
+id: tz
+type: io.kestra.plugin.core.log.Log
+message: "{{ '2024-01-15T10:30:00Z' | date('HH:mm VV', timeZone='Europe/Paris') }} {{ 'a' | sha1 }} {{ {'k': [1, 2]} | jq('.k[]') | last }}"
+YAML
+submit "$IT_TMP/tz.yaml" --group img
+expect_match "$RC $OUT" "^0 .*INFO  11:30 Europe/Paris 86f7e437faa5a7fce15d1ddcb9eaeaea377667b8 2" \
+  "the image renders templates: time zones (tzdata), hashes (libcrypto), jq (libjq)"
 docker stop -t 30 "$NAME" >/dev/null
 expect_eq "$(docker inspect "$NAME" --format '{{.State.ExitCode}}')" 0 "docker stop ends it cleanly (exit 0)"
 expect_match "$(docker logs "$NAME" 2>&1)" "TERMINATED_GRACEFULLY; exiting" "after a graceful drain"
