@@ -15,10 +15,14 @@ bucket=${3:-kwg-test}
 case $cmd in
 start)
   command -v node >/dev/null || { echo "s3_env: node is not installed (scripts/setup.sh)" >&2; exit 1; }
-  if [ ! -d "$SRC/node_modules/s3rver" ]; then
-    (cd "$SRC" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
-      { echo "s3_env: npm ci in $SRC failed" >&2; exit 1; }
-  fi
+  # Tests start servers in parallel: one installs, the others wait for it.
+  (
+    flock 9
+    if [ ! -d "$SRC/node_modules/s3rver" ]; then
+      (cd "$SRC" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+        { echo "s3_env: npm ci in $SRC failed" >&2; exit 1; }
+    fi
+  ) 9>"$SRC/.install.lock" || exit 1
   mkdir -p "$dir/data"
   rm -f "$dir/port"
   # s3rver makes continuation tokens with DES, which OpenSSL 3 keeps in its legacy provider
