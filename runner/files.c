@@ -174,8 +174,10 @@ static void finish(struct kwg_files *f, const char *error)
 	f->finished = true;
 	if (error)
 		(void)snprintf(f->error, sizeof(f->error), "%s", error);
-	if (!f->in_call)
+	if (!f->in_call) {
 		f->done(f->userdata, error ? f->error : NULL);
+		kwg_files_free(f);
+	}
 }
 
 static void run_ops(struct kwg_files *f);

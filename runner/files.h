@@ -24,8 +24,8 @@ struct kwg_files_ctx {
 	const char *task_prefix; /* kestra:///… of this task run's outputs */
 };
 
-/* error NULL on success, else why (naming the file or URI); borrowed from the files object,
- * valid until kwg_files_free. */
+/* error NULL on success, else why (naming the file or URI), valid during the call. The files
+ * object frees itself when done returns: forget the pointer, never free it from done. */
 typedef void kwg_files_done_fn(void *userdata, const char *error);
 
 /* Whether the task has anything to stage in / out. */
@@ -44,5 +44,5 @@ int kwg_files_stage_in(const struct kwg_files_ctx *ctx, struct kwg_script_task *
 int kwg_files_stage_out(const struct kwg_files_ctx *ctx, const struct kwg_script_task *task,
                         struct kwg_strv *ret_outputs, kwg_files_done_fn *done, void *userdata,
                         struct kwg_files **ret, struct kwg_err *err);
-/* Cancels what is under way (done never fires) and frees. Accepts NULL. */
+/* Cancels what is under way (done never fires) and frees; not after done fired. Accepts NULL. */
 void kwg_files_free(struct kwg_files *f);

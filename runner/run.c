@@ -321,13 +321,9 @@ static void complete_with_files(struct kwg_run *run, const char *error)
 static void on_staged_out(void *userdata, const char *error)
 {
 	struct kwg_run *run = userdata;
-	char why[512];
 
-	/* error lives in the files object: kept before it goes. */
-	if (error)
-		(void)snprintf(why, sizeof(why), "%s", error);
-	kwg_files_free(steal_ptr(&run->files));
-	complete_with_files(run, error ? why : NULL);
+	run->files = NULL; /* it frees itself */
+	complete_with_files(run, error);
 }
 
 static void stage_out(struct kwg_run *run)
@@ -791,24 +787,11 @@ static void start_script(struct kwg_run *run)
 static void on_staged_in(void *userdata, const char *error)
 {
 	struct kwg_run *run = userdata;
-	char why[512];
 
-	/* error lives in the files object: kept before it goes. */
-	if (error)
-		(void)snprintf(why, sizeof(why), "%s", error);
-	kwg_files_free(steal_ptr(&run->files));
-	if (run->stop == KWG_RUN_STOP_ABANDON) {
-		finish(run);
-		return;
-	}
-	if (run->stop != KWG_RUN_STOP_NONE) {
-		complete(run,
-		         run->stop == KWG_RUN_STOP_KILLED ? KWG_STATE_KILLED : KWG_STATE_FAILED,
-		         NULL);
-		return;
-	}
+	/* A stop or a timeout while files move cancels them: this never fires after one. */
+	run->files = NULL; /* it frees itself */
 	if (error) {
-		fail_unrunnable(run, why);
+		fail_unrunnable(run, error);
 		return;
 	}
 	launch(run);

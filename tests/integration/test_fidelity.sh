@@ -456,4 +456,54 @@ YAML
 submit "$IT_TMP/s3missing.yaml" --group fidelity-s3
 expect_match "$RC $OUT" "^1 .*ERROR .*kestra:///company/team/nothing/here.txt" "S3: a missing object fails the task, naming the URI"
 
+# Transfers that never end: a storage endpoint that accepts connections and never answers. The
+# task's timeout covers them, and a worker shutting down stops them once its grace is over.
+python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+held = []
+while True: held.append(s.accept())
+' >"$IT_TMP/blackhole.port" &
+IT_PIDS+=($!)
+wait_for "the silent server's port" 10 test -s "$IT_TMP/blackhole.port"
+it_worker hang --group fidelity-hang --default-runner process --storage-type minio \
+  --storage-endpoint "http://127.0.0.1:$(cat "$IT_TMP/blackhole.port")" --storage-bucket b \
+  --storage-access-key k --storage-secret-key s --termination-grace-period 1s
+HANG_PID=$WORKER_PID
+task hangtimeout <<'YAML'
+id: hangtimeout
+type: io.kestra.plugin.scripts.shell.Commands
+taskRunner: {type: io.kestra.plugin.core.runner.Process}
+timeout: PT1S
+commands: ["cat kestra:///company/team/never/answered.txt"]
+YAML
+start=$SECONDS
+submit "$IT_TMP/hangtimeout.yaml" --group fidelity-hang
+expect_match "$RC $OUT" "^1 .*ERROR Timeout after 0:00:01.000.*state FAILED outputs \{\}" "a download that never ends: the task's timeout ends it, FAILED"
+[ $((SECONDS - start)) -lt 15 ] && pass "… within seconds" || fail "the timed-out download took $((SECONDS - start)) s"
+task hangstop <<'YAML'
+id: hangstop
+type: io.kestra.plugin.scripts.shell.Commands
+taskRunner: {type: io.kestra.plugin.core.runner.Process}
+commands: ["cat kestra:///company/team/never/answered.txt"]
+YAML
+"$KWGT_BIN" submit --database-url "$DB" --timeout 60s --group fidelity-hang "$IT_TMP/hangstop.yaml" \
+  >"$IT_TMP/hangstop.out" 2>&1 &
+SUBMIT_PID=$!
+hang_claimed() { grep -q "(io.kestra.plugin.scripts.shell.Commands) claimed" "$IT_TMP/hang.log" &&
+  [ "$(grep -c "claimed" "$IT_TMP/hang.log")" -ge 2 ]; }
+wait_for "the second task claimed" 10 hang_claimed
+start=$SECONDS
+it_stop "$HANG_PID" 20
+kill "$SUBMIT_PID" 2>/dev/null || true
+wait "$SUBMIT_PID" 2>/dev/null || true
+expect_eq "$STOP_RC" 0 "a worker shutting down stops a transfer that never ends, after its grace (1 s)"
+[ $((SECONDS - start)) -lt 10 ] && pass "… within seconds" || fail "the stop took $((SECONDS - start)) s"
+hang_run=$(sed -n 's/^kwg submit: task run \([^ ]*\) queued.*/\1/p' "$IT_TMP/hangstop.out")
+expect_eq "$(sql "SELECT string_agg(value->'taskRun'->'state'->>'current', ',') FROM queues
+                  WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$hang_run'")" RUNNING \
+  "… leaving the task to Kestra's resubmission (restart strategy): no final result"
+expect_match "$(cat "$IT_TMP/hang.log")" "stopping 1 running task\(s\): Kestra resubmits them" "… and says so"
+
 it_done
