@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/storage_path.h"
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
@@ -3410,46 +3411,17 @@ static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct arg
 
 static int f_slugify(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
-	/* Latin-1 letters U+00C0..U+00FF after NFD and the removal of marks. */
-	static const char latin1[] =
-	    "AAAAAA?CEEEEIIII?NOOOOO?OUUUUY??aaaaaa?ceeeeiiii?nooooo?ouuuuy?y";
-	struct kwg_buf b;
+	cleanup_free char *slug = NULL;
 	int r = need_string(c, e, in);
 
 	if (r < 0)
 		return r;
-	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	/* KESTRA: Slugify.of: whitespace → '-', NFD, drop [^\w-], lower case, squeeze and trim
-	 * '-'. */
-	const unsigned char *s = (const unsigned char *)json_string_value(in);
-	size_t n = json_string_length(in);
-	for (size_t i = 0; i < n && r >= 0; i++) {
-		unsigned char ch = s[i];
-		char o = 0;
-		if (is_ws((char)ch))
-			o = '-';
-		else if (isalnum(ch) || ch == '_' || ch == '-')
-			o = (char)tolower(ch);
-		else if (ch == 0xC3 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0xBF) {
-			char l = latin1[s[i + 1] - 0x80];
-			o = l == '?' ? 0 : (char)tolower((unsigned char)l);
-			i++;
-		}
-		if (!o)
-			continue;
-		if (o == '-' && (b.len == 0 || kwg_buf_str(&b)[b.len - 1] == '-'))
-			continue;
-		r = kwg_buf_putc(&b, o);
-	}
-	if (r < 0) {
-		kwg_buf_done(&b);
-		return size_err(c, r, e->line);
-	}
-	while (b.len && kwg_buf_str(&b)[b.len - 1] == '-')
-		b.len--;
-	if (b.data)
-		b.data[b.len] = 0;
-	return buf_value(c, &b, e->line, ret);
+	/* The same Slugify as Kestra's storage paths (protocol/storage_path.c). */
+	slug = kwg_slugify(json_string_value(in));
+	if (!slug)
+		return oom();
+	*ret = json_string(slug);
+	return *ret ? 0 : oom();
 }
 
 static int parse_number(const char *s, json_t **ret)

@@ -310,7 +310,8 @@ static const struct tcase cases[] = {
     {"{{ 'x' | replace('a') }}", NULL, "map of replacements", -EINVAL},
     /* [K] slugify number startsWith endsWith */
     {"{{ 'Hello World! Été' | slugify }}", NULL, "hello-world-ete", 0},
-    {"{{ '  --A_b--  ' | slugify }}", NULL, "a_b", 0},
+    /* KESTRA: Slugify.of turns '_' into '-' (core/.../utils/Slugify.java @ 09d73de3) */
+    {"{{ '  --A_b--  ' | slugify }}", NULL, "a-b", 0},
     {"{{ '12' | number + 1 }}", NULL, "13", 0},
     {"{{ '12.5' | number }}", NULL, "12.5", 0},
     {"{{ '12' | number('DOUBLE') }}", NULL, "12.0", 0},
