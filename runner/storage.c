@@ -992,24 +992,41 @@ static int op_set_key(struct kwg_storage_op *op, const char *tenant, const char 
 	return op->key ? 0 : -ENOMEM;
 }
 
-struct kwg_storage_op *kwg_storage_put(struct kwg_storage *s, const char *tenant, const char *uri,
-                                       const char *local_path, kwg_storage_done_fn *done,
-                                       void *userdata)
+/* A new op whose URI is checked and key set: NULL on OOM; *ret_refused when the URI was refused
+ * (the op reports it on the next loop iteration: return it as it is). */
+static struct kwg_storage_op *op_start(struct kwg_storage *s, enum op_kind kind, const char *tenant,
+                                       const char *uri, const char *local_path,
+                                       kwg_storage_done_fn *done, void *userdata,
+                                       const char **ret_path, bool *ret_refused)
 {
-	struct kwg_storage_op *op = op_new(s, OP_PUT, uri, local_path, done, userdata);
-	const char *path;
-	struct stat st;
-	size_t n = 0;
+	struct kwg_storage_op *op = op_new(s, kind, uri, local_path, done, userdata);
 	int r;
 
 	if (!op)
 		return NULL;
-	r = op_set_key(op, tenant, uri, &path);
-	if (r != 0) {
-		if (r < 0)
-			op_free(op);
-		return r < 0 ? NULL : op;
+	r = op_set_key(op, tenant, uri, ret_path);
+	if (r < 0) {
+		op_free(op);
+		return NULL;
 	}
+	*ret_refused = r > 0;
+	return op;
+}
+
+struct kwg_storage_op *kwg_storage_put(struct kwg_storage *s, const char *tenant, const char *uri,
+                                       const char *local_path, kwg_storage_done_fn *done,
+                                       void *userdata)
+{
+	const char *path;
+	bool refused;
+	struct kwg_storage_op *op =
+	    op_start(s, OP_PUT, tenant, uri, local_path, done, userdata, &path, &refused);
+	struct stat st;
+	size_t n = 0;
+	int r;
+
+	if (!op || refused)
+		return op;
 	if (s->is_local) {
 		local_put(op);
 		return op;
@@ -1044,18 +1061,14 @@ struct kwg_storage_op *kwg_storage_get(struct kwg_storage *s, const char *tenant
                                        const char *local_path, kwg_storage_done_fn *done,
                                        void *userdata)
 {
-	struct kwg_storage_op *op = op_new(s, OP_GET, uri, local_path, done, userdata);
 	const char *path;
+	bool refused;
+	struct kwg_storage_op *op =
+	    op_start(s, OP_GET, tenant, uri, local_path, done, userdata, &path, &refused);
 	int r;
 
-	if (!op)
-		return NULL;
-	r = op_set_key(op, tenant, uri, &path);
-	if (r != 0) {
-		if (r < 0)
-			op_free(op);
-		return r < 0 ? NULL : op;
-	}
+	if (!op || refused)
+		return op;
 	if (s->is_local) {
 		local_get(op);
 		return op;
@@ -1083,20 +1096,16 @@ struct kwg_storage_op *kwg_storage_list(struct kwg_storage *s, const char *tenan
                                         const char *uri_prefix, kwg_storage_entry_fn *entry,
                                         kwg_storage_done_fn *done, void *userdata)
 {
-	struct kwg_storage_op *op = op_new(s, OP_LIST, uri_prefix, NULL, done, userdata);
 	const char *path;
-	bool slash;
-	int r;
+	bool slash, refused;
+	struct kwg_storage_op *op =
+	    op_start(s, OP_LIST, tenant, uri_prefix, NULL, done, userdata, &path, &refused);
 
 	if (!op)
 		return NULL;
 	op->entry = entry;
-	r = op_set_key(op, tenant, uri_prefix, &path);
-	if (r != 0) {
-		if (r < 0)
-			op_free(op);
-		return r < 0 ? NULL : op;
-	}
+	if (refused)
+		return op;
 	/* The prefix is a directory on every backend: "kestra:///a/b" lists "a/b/…", never
 	 * "a/bc" (S3 prefixes are plain strings; the local walk is by directory). */
 	slash = uri_prefix[strlen(uri_prefix) - 1] == '/';
