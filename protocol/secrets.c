@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "common/cleanup.h"
+#include "protocol/log_entry.h"
 
 struct kwg_secrets {
 	struct kwg_strv names, values; /* same order; names upper-cased without SECRET_ */
@@ -128,23 +129,10 @@ const char *kwg_secrets_get(const struct kwg_secrets *s, const char *key)
 	return NULL;
 }
 
-/* Java's String.length(): UTF-16 code units. */
-static size_t utf16_units(const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c & 0xc0) != 0x80)
-			n += c >= 0xf0 ? 2 : 1;
-	}
-	return n;
-}
-
 /* Replaces every occurrence of secret in b (in place, through tmp). */
 static int mask_one(struct kwg_buf *b, struct kwg_buf *tmp, const char *secret, bool *changed)
 {
-	size_t slen = strlen(secret), stars = utf16_units(secret, slen);
+	size_t slen = strlen(secret), stars = kwg_utf16_units(secret, slen);
 	const char *p = b->data, *end = b->data + b->len, *hit;
 	int r = 0;
 

@@ -27,6 +27,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
 
 #define MAX_EXPR_DEPTH 200
@@ -3027,24 +3028,12 @@ static int f_trim(struct ctx *c, const struct expr *e, json_t *in, struct args *
 	return *ret ? 0 : oom();
 }
 
-/* Java String.length(): UTF-16 units. */
-static size_t utf16_len(const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char ch = (unsigned char)s[i];
-		if ((ch & 0xC0) != 0x80)
-			k += ch >= 0xF0 ? 2 : 1;
-	}
-	return k;
-}
-
 static int f_length(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	size_t n = 0;
 	/* KESTRA: Pebble LengthFilter: null and anything uncountable are 0 */
 	if (json_is_string(in))
-		n = utf16_len(json_string_value(in), json_string_length(in));
+		n = kwg_utf16_units(json_string_value(in), json_string_length(in));
 	else if (json_is_array(in))
 		n = json_array_size(in);
 	else if (json_is_object(in))
