@@ -389,14 +389,17 @@ static int set_outputs(struct kwg_job *job, const char *outputs_json)
 	return json_object_set_new(job->task_run, "outputs", outputs) < 0 ? -ENOMEM : 0;
 }
 
-char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char *outputs_json,
-                           int64_t now_us)
+char *kwg_job_result_final(struct kwg_job *job, enum kwg_state attempt_state,
+                           enum kwg_state run_state, const char *outputs_json, int64_t now_us)
 {
 	json_t *attempts = attempts_array(job);
 	json_t *attempt = json_array_get(attempts, json_array_size(attempts) - 1);
 
-	if (!attempt || state_append(json_object_get(attempt, "state"), state, now_us) < 0 ||
-	    state_append(json_object_get(job->task_run, "state"), state, now_us) < 0 ||
+	/* KESTRA: Worker.run takes the last attempt's state, applies §6.3 to it and writes the
+	 * result with taskRun.withState(state): the attempt itself is left as it ended. */
+	if (!attempt ||
+	    state_append(json_object_get(attempt, "state"), attempt_state, now_us) < 0 ||
+	    state_append(json_object_get(job->task_run, "state"), run_state, now_us) < 0 ||
 	    set_outputs(job, outputs_json) < 0)
 		return NULL;
 	return result_dump(job);

@@ -52,11 +52,13 @@ char *kwg_job_running_record(const struct kwg_job *job, const char *worker_id, c
 /* Moves the task run to RUNNING and appends a new attempt {CREATED→RUNNING, workerId}; returns
  * WorkerTaskResult #1 (§6.1 step 4). New string; NULL on OOM. */
 char *kwg_job_result_running(struct kwg_job *job, const char *worker_id, int64_t now_us);
-/* Appends state to the running attempt and to the task run, sets outputs (outputs_json, or {}
- * when NULL; -EBADMSG-free: invalid text is treated as {}); returns the final WorkerTaskResult.
- * Requires kwg_job_result_running first. */
-char *kwg_job_result_final(struct kwg_job *job, enum kwg_state state, const char *outputs_json,
-                           int64_t now_us);
+/* Appends attempt_state to the running attempt and run_state to the task run, sets outputs
+ * (outputs_json, or {} when NULL; invalid text is treated as {}); returns the final
+ * WorkerTaskResult. The two states differ when §6.3 (allowFailure, allowWarning, warningOnRetry)
+ * rewrote the task run's: the attempt keeps the state it really ended in, as Kestra's worker
+ * applies those rules to the task run only. Requires kwg_job_result_running first. */
+char *kwg_job_result_final(struct kwg_job *job, enum kwg_state attempt_state,
+                           enum kwg_state run_state, const char *outputs_json, int64_t now_us);
 /* For a job that cannot run (malformed, unknown type, unsupported property): adds an attempt
  * whose state is just `state`, appends `state` to the task run (§6.5); returns the result. */
 char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char *worker_id,

@@ -208,7 +208,7 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	run->final_state = state;
 	if (run->running_sent)
 		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
-		     kwg_job_result_final(run->job, state, NULL, now));
+		     kwg_job_result_final(run->job, KWG_STATE_FAILED, state, NULL, now));
 	else
 		emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
 		     kwg_job_result_fail(run->job, state, run->cfg.worker_id, now));
@@ -238,7 +238,7 @@ static void complete(struct kwg_run *run, enum kwg_state attempt_state, const ch
 	kwg_job_state_rules(run->job, now, &rules);
 	run->final_state = kwg_state_final(attempt_state, &rules);
 	emit(run, KWG_QUEUE_WORKER_TASK_RESULT, kwg_job_task_run_id(run->job),
-	     kwg_job_result_final(run->job, run->final_state, outputs_json, now));
+	     kwg_job_result_final(run->job, attempt_state, run->final_state, outputs_json, now));
 	finish(run);
 }
 

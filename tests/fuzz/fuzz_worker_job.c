@@ -32,7 +32,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(kwg_job_running_record(job, "w", "g"));
 		free(kwg_job_result_running(job, "w", 1000));
 		kwg_job_state_rules(job, 2000, &rules);
-		free(kwg_job_result_final(job, KWG_STATE_SUCCESS, "{\"vars\":{}}", 2000));
+		free(kwg_job_result_final(job, KWG_STATE_SUCCESS, KWG_STATE_SUCCESS,
+		                          "{\"vars\":{}}", 2000));
 	}
 	kwg_job_free(job);
 	return 0;

@@ -78,6 +78,12 @@ commands: ["exit 3"]
 YAML
 submit "$IT_TMP/allowfail.yaml" --group e2e
 expect_eq "$RC" 2 "allowFailure: FAILED becomes WARNING"
+final_states() { # final_states TASK_ID: "attempt state,task run state" of that task's final result
+  sql "SELECT (value->'taskRun'->'attempts'->-1->'state'->>'current') || ',' || (value->'taskRun'->'state'->>'current')
+       FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND value->'taskRun'->>'taskId' = '$1'
+       ORDER BY \"offset\" DESC LIMIT 1"
+}
+expect_eq "$(final_states allowfail)" "FAILED,WARNING" "allowFailure: the attempt stays FAILED, the task run is WARNING"
 
 task allowboth <<'YAML'
 id: allowboth
@@ -88,6 +94,17 @@ commands: ["exit 3"]
 YAML
 submit "$IT_TMP/allowboth.yaml" --group e2e
 expect_eq "$RC" 0 "allowFailure + allowWarning: FAILED becomes SUCCESS"
+expect_eq "$(final_states allowboth)" "FAILED,SUCCESS" "allowFailure + allowWarning: the attempt stays FAILED"
+
+task allowwarn <<'YAML'
+id: allowwarn
+type: io.kestra.plugin.scripts.shell.Commands
+allowWarning: true
+commands: ["echo to stderr >&2"]
+YAML
+submit "$IT_TMP/allowwarn.yaml" --group e2e
+expect_eq "$RC" 0 "allowWarning: WARNING becomes SUCCESS"
+expect_eq "$(final_states allowwarn)" "WARNING,SUCCESS" "allowWarning: the attempt stays WARNING, the task run is SUCCESS"
 
 task log <<'YAML'
 id: log

@@ -92,7 +92,7 @@ static void test_worker_job_results_match_reference(void **state)
 	json_decref(got);
 	free(running);
 
-	final = kwg_job_result_final(job, KWG_STATE_SUCCESS, NULL,
+	final = kwg_job_result_final(job, KWG_STATE_SUCCESS, KWG_STATE_SUCCESS, NULL,
 	                             instant("2025-09-02T10:15:30.512400Z"));
 	assert_non_null(final);
 	got = json_loads(final, 0, NULL);
@@ -109,6 +109,57 @@ static void test_worker_job_results_match_reference(void **state)
 	free(expected_text);
 	free(final);
 	kwg_job_free(job);
+}
+
+/* allowFailure and allowWarning rewrite the task run's state only: the attempt keeps the state it
+ * ended in (Kestra's Worker.run: taskRun.withState), as the reference messages show. */
+static void check_rule_reference(const char *property, enum kwg_state attempt_state,
+                                 const char *reference)
+{
+	char *text = test_read_data("worker_task.json", NULL);
+	json_t *root = json_loads(text, 0, NULL), *got, *expected;
+	struct kwg_err err = {{0}};
+	struct kwg_state_rules rules;
+	struct kwg_job *job;
+	char *task_json, *running, *final, *expected_text;
+
+	assert_non_null(root);
+	json_object_set_new(json_object_get(root, "task"), property, json_true());
+	task_json = json_dumps(root, JSON_COMPACT);
+	job = decode_str(task_json, 0, &err);
+	running = kwg_job_result_running(job, WORKER_ID, instant("2025-09-02T10:15:30.204900Z"));
+	assert_non_null(running);
+	kwg_job_state_rules(job, instant("2025-09-02T10:15:30.512400Z"), &rules);
+	final = kwg_job_result_final(job, attempt_state, kwg_state_final(attempt_state, &rules),
+	                             NULL, instant("2025-09-02T10:15:30.512400Z"));
+	assert_non_null(final);
+	got = json_loads(final, 0, NULL);
+	expected_text = test_read_data(reference, NULL);
+	expected = json_loads(expected_text, 0, NULL);
+	assert_non_null(got);
+	assert_non_null(expected);
+	if (!json_equal(got, expected)) {
+		fprintf(stderr, "got:      %s\n", final);
+		fail_msg("%s: final result differs from %s", property, reference);
+	}
+	json_decref(got);
+	json_decref(expected);
+	json_decref(root);
+	free(expected_text);
+	free(final);
+	free(running);
+	free(task_json);
+	free(text);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_rules_leave_the_attempt_state(void **state)
+{
+	(void)state;
+	check_rule_reference("allowFailure", KWG_STATE_FAILED,
+	                     "worker_task_result_allow_failure.json");
+	check_rule_reference("allowWarning", KWG_STATE_WARNING,
+	                     "worker_task_result_allow_warning.json");
 }
 
 static void test_worker_job_running_record_has_worker_instance(void **state)
@@ -324,7 +375,7 @@ static void test_worker_job_state_rules_allow_failure_without_retry(void **state
 	assert_true(rules.allow_failure);
 	assert_true(rules.will_retry);
 	assert_int_equal(kwg_state_final(KWG_STATE_FAILED, &rules), KWG_STATE_FAILED);
-	s = kwg_job_result_final(job, KWG_STATE_FAILED, NULL, 2000000);
+	s = kwg_job_result_final(job, KWG_STATE_FAILED, KWG_STATE_FAILED, NULL, 2000000);
 	free(s);
 	s = kwg_job_result_running(job, WORKER_ID, 3000000);
 	free(s);
@@ -404,6 +455,7 @@ int main(void)
 	    cmocka_unit_test(test_worker_job_rejects_huge_input),
 	    cmocka_unit_test(test_worker_job_decodes_trigger),
 	    cmocka_unit_test(test_worker_job_state_rules_allow_failure_without_retry),
+	    cmocka_unit_test(test_worker_job_rules_leave_the_attempt_state),
 	    cmocka_unit_test(test_state_rules_table),
 	    cmocka_unit_test(test_kestra_schema_verdicts),
 	};
