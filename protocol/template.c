@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +26,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
 
@@ -205,6 +205,8 @@ struct ctx {
 	size_t frame; /* first scope entry of the innermost scope (a for loop opens one) */
 	struct kwg_buf *out;
 	bool attr_missing; /* the last failure was an undefined variable or attribute */
+	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
+	size_t regex_next;
 };
 
 static int fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
@@ -2749,166 +2751,62 @@ static size_t cp_offset(const char *s, size_t n, size_t k)
 	return i;
 }
 
-/* glibc's regcomp copies the tree of a repeated atom ("a+" is "aa*", "a{3}" three copies), so
- * nested repetitions grow exponentially; this estimates the copies and refuses big ones. */
-static bool regex_too_big(const char *p)
-{
-	enum { LIMIT = 10000, MAX_GROUPS = 32 };
-	double sum[MAX_GROUPS], last[MAX_GROUPS];
-	int depth = 0;
-	bool quantified = false; /* the previous item was a quantifier */
+/* ---- Java regular expressions (protocol/jregex.h) ---- */
 
-	sum[0] = last[0] = 0;
-	for (; *p; p++) {
-		double atom = 1;
-		/* Java's lazy (a+?) and possessive (a++) forms are not ERE; chains of quantifiers
-		 * also make glibc's epsilon closures explode. */
-		if (quantified && (*p == '*' || *p == '?' || *p == '+' || *p == '{'))
-			return true;
-		quantified = *p == '*' || *p == '?' || *p == '+';
-		switch (*p) {
-		case '\\':
-			if (p[1])
-				p++;
-			break;
-		case '[':
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-					char close = p[1];
-					p += 2;
-					while (*p && !(*p == close && p[1] == ']'))
-						p++;
-					if (*p)
-						p++;
-				}
-				if (*p)
-					p++;
-			}
-			if (!*p)
-				return false; /* regcomp refuses it */
-			break;
-		case '(':
-			if (++depth >= MAX_GROUPS)
-				return true;
-			sum[depth] = last[depth] = 0;
-			continue;
-		case ')':
-			if (depth > 0)
-				atom = sum[depth--] + 1;
-			break;
-		case '*':
-		case '?':
-		case '+':
-			sum[depth] += last[depth];
-			last[depth] *= 2;
-			if (sum[depth] > LIMIT || last[depth] > LIMIT)
-				return true;
-			continue;
-		case '{': {
-			/* an interval "{n}", "{n,}", "{n,m}"; anything else is a literal '{' */
-			double k = 0, m = 0;
-			const char *q = p + 1;
-			while (is_digit(*q) && k < 1e6)
-				k = k * 10 + (*q++ - '0');
-			if (*q == ',')
-				for (q++; is_digit(*q) && m < 1e6;)
-					m = m * 10 + (*q++ - '0');
-			if (q == p + 1 || *q != '}')
-				break;
-			p = q;
-			quantified = true;
-			k = KWG_MAX(k, m);
-			sum[depth] += last[depth] * k;
-			last[depth] *= k + 1;
-			if (sum[depth] > LIMIT || last[depth] > LIMIT)
-				return true;
-			continue;
+/* A compiled pattern from the render's small cache (a filter in a loop compiles once); borrowed,
+ * valid until the render ends. */
+static int get_regex(struct ctx *c, const struct expr *e, const char *pat, size_t len,
+                     struct kwg_jregex **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	int r;
+
+	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++) {
+		re = c->regex_cache[i];
+		if (re && strlen(kwg_jregex_pattern(re)) == len &&
+		    memcmp(kwg_jregex_pattern(re), pat, len) == 0) {
+			*ret = re;
+			return 0;
 		}
-		default:
-			break;
-		}
-		sum[depth] += atom;
-		last[depth] = atom;
-		if (sum[depth] > LIMIT)
-			return true;
 	}
-	return sum[0] > LIMIT;
+	r = kwg_jregex_new(pat, len, &re, &rerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, r, e->line, "filter '%s': %s", e->s, rerr.msg);
+	size_t slot = c->regex_next++ % ARRAY_SIZE(c->regex_cache);
+	kwg_jregex_free(c->regex_cache[slot]);
+	c->regex_cache[slot] = re;
+	*ret = re;
+	return 0;
 }
 
-/* A Java regular expression as POSIX ERE: the common escapes (\n \t \r \f \d \s \w and their
- * negations) are translated; the rest is taken as ERE. */
-static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, regex_t *re)
-{
-	struct kwg_buf b;
-	int r = 0;
+struct regex_step {
+	struct ctx *c;
+	int line;
+	bool stopped; /* the step budget ran out (c->err says so) */
+};
 
-	kwg_buf_init(&b, 65536);
-	for (const char *p = pat; *p && r >= 0; p++) {
-		if (*p != '\\' || !p[1]) {
-			r = kwg_buf_putc(&b, *p);
-			continue;
-		}
-		p++;
-		switch (*p) {
-		case 'n':
-			r = kwg_buf_putc(&b, '\n');
-			break;
-		case 't':
-			r = kwg_buf_putc(&b, '\t');
-			break;
-		case 'r':
-			r = kwg_buf_putc(&b, '\r');
-			break;
-		case 'f':
-			r = kwg_buf_putc(&b, '\f');
-			break;
-		case 'd':
-			r = kwg_buf_puts(&b, "[0-9]");
-			break;
-		case 'D':
-			r = kwg_buf_puts(&b, "[^0-9]");
-			break;
-		case 's':
-			r = kwg_buf_puts(&b, "[[:space:]]");
-			break;
-		case 'S':
-			r = kwg_buf_puts(&b, "[^[:space:]]");
-			break;
-		case 'w':
-			r = kwg_buf_puts(&b, "[[:alnum:]_]");
-			break;
-		case 'W':
-			r = kwg_buf_puts(&b, "[^[:alnum:]_]");
-			break;
-		default:
-			if (*p >= '1' && *p <= '9') { /* backreferences make matching exponential */
-				kwg_buf_done(&b);
-				return fail(c, -EOPNOTSUPP, e->line,
-				            "filter '%s': backreferences are not supported", e->s);
-			}
-			r = kwg_buf_putc(&b, '\\');
-			if (r >= 0)
-				r = kwg_buf_putc(&b, *p);
-		}
-	}
-	if (r >= 0 && regex_too_big(kwg_buf_str(&b)))
-		r = fail(
-		    c, -EINVAL, e->line,
-		    "filter '%s': regular expression '%.64s' is too complex (or uses a lazy or "
-		    "possessive quantifier)",
-		    e->s, pat);
-	else if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
-		r = fail(c, -EINVAL, e->line, "filter '%s': bad regular expression '%.64s'", e->s,
-		         pat);
-	else if (r < 0)
-		r = fail(c, -EINVAL, e->line, "filter '%s': regular expression too long", e->s);
-	kwg_buf_done(&b);
+static int regex_step(void *data)
+{
+	struct regex_step *rs = data;
+	int r = step(rs->c, rs->line);
+	rs->stopped = r < 0;
 	return r;
+}
+
+/* A failure of kwg_jregex_*: the template's error, naming the filter. */
+static int regex_err(struct ctx *c, const struct expr *e, int r, const struct regex_step *rs,
+                     const struct kwg_err *rerr)
+{
+	if (rs->stopped)
+		return r;
+	if (r == -ENOMEM)
+		return oom();
+	if (r == -EMSGSIZE)
+		return size_err(c, r, e->line);
+	return fail(c, -EINVAL, e->line, "filter '%s': %s", e->s, rerr->msg);
 }
 
 typedef int str_fn(struct ctx *c, const struct expr *e, const char *s, size_t n, void *data,
@@ -3099,12 +2997,23 @@ static int f_join(struct ctx *c, const struct expr *e, json_t *in, struct args *
 	return buf_value(c, &b, e->line, ret);
 }
 
+struct split_out {
+	struct regex_step rs; /* first: kwg_jregex_split gives regex_step the same data */
+	json_t *list;
+};
+
+static int split_piece(void *data, const char *p, size_t len)
+{
+	struct split_out *so = data;
+	return json_array_append_new(so->list, json_stringn_nocheck(p, len)) < 0 ? oom() : 0;
+}
+
 static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	const char *sep;
 	int64_t limit;
-	regex_t re;
-	regmatch_t m;
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
@@ -3114,70 +3023,26 @@ static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	r = arg_int(c, a, "split", 1, "limit", false, 0, &limit);
 	if (r < 0)
 		return r;
-	r = compile_regex(c, e, sep, &re);
+	r = get_regex(c, e, sep, strlen(sep), &re);
 	if (r < 0)
 		return r;
 	/* KESTRA: Pebble SplitFilter is Java's String.split(delimiter, limit): the delimiter is a
 	 * regular expression; no leading empty piece for a zero-width match at 0; limit > 0 caps
 	 * the pieces, 0 drops trailing empty pieces; no match gives the input. */
-	char *str = strndup(json_string_value(in), json_string_length(in));
-	json_t *l = json_array();
-	size_t n = str ? strlen(str) : 0, index = 0, pos = 0;
-	bool matched = false;
-	if (!str || !l) {
-		r = oom();
-		goto out;
-	}
-	while (pos <= n && regexec(&re, str + pos, 1, &m, pos ? REG_NOTBOL : 0) == 0) {
-		size_t ms = pos + (size_t)m.rm_so, me = pos + (size_t)m.rm_eo;
-		r = step(c, e->line);
-		if (r < 0)
-			goto out;
-		if (limit <= 0 || (int64_t)json_array_size(l) < limit - 1) {
-			if (!(index == 0 && ms == 0 && me == 0)) {
-				if (json_array_append_new(
-				        l, json_stringn_nocheck(str + index, ms - index)) < 0) {
-					r = oom();
-					goto out;
-				}
-				index = me;
-				matched = true;
-			}
-		} else {
-			break;
-		}
-		if (me == ms) {
-			if (me >= n)
-				break;
-			pos = me + 1;
-			while (pos < n && ((unsigned char)str[pos] & 0xC0) == 0x80)
-				pos++;
-		} else {
-			pos = me;
-		}
-	}
-	if (!matched) {
-		json_array_clear(l);
-		r = json_array_append(l, in) < 0 ? oom() : 0;
-		goto out;
-	}
-	if (json_array_append_new(l, json_stringn_nocheck(str + index, n - index)) < 0) {
-		r = oom();
-		goto out;
-	}
-	if (limit == 0)
-		while (json_array_size(l) &&
-		       !json_string_length(json_array_get(l, json_array_size(l) - 1)))
-			json_array_remove(l, json_array_size(l) - 1);
-	r = list_check(c, json_array_size(l), e->line);
-out:
-	regfree(&re);
-	free(str);
+	struct split_out so = {{c, e->line, false}, json_array()};
+	if (!so.list)
+		return oom();
+	r = kwg_jregex_split(re, json_string_value(in), json_string_length(in), (long long)limit,
+	                     split_piece, regex_step, &so, &rerr);
+	if (r < 0)
+		r = regex_err(c, e, r, &so.rs, &rerr);
+	if (r >= 0)
+		r = list_check(c, json_array_size(so.list), e->line);
 	if (r < 0) {
-		json_decref(l);
+		json_decref(so.list);
 		return r;
 	}
-	*ret = l;
+	*ret = so.list;
 	return 0;
 }
 
@@ -3260,58 +3125,19 @@ static int f_tojson(struct ctx *c, const struct expr *e, json_t *in, struct args
 	return buf_value(c, &b, e->line, ret);
 }
 
-/* Java-style "$1" group references in a regex replacement. */
+/* Java's String.replaceAll(pat, rep): $n and ${name} groups, \\x a literal x. */
 static int regex_replace(struct ctx *c, const struct expr *e, const char *s, size_t n,
                          const char *pat, const char *rep, struct kwg_buf *out)
 {
-	regex_t re;
-	regmatch_t m[10];
-	int r;
-	char *str = strndup(s, n);
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	int r = get_regex(c, e, pat, strlen(pat), &re);
 
-	if (!str)
-		return oom();
-	r = compile_regex(c, e, pat, &re);
-	if (r < 0) {
-		free(str);
+	if (r < 0)
 		return r;
-	}
-	const char *p = str;
-	int flags = 0;
-	while (r >= 0 && regexec(&re, p, 10, m, flags) == 0) {
-		r = kwg_buf_append(out, p, (size_t)m[0].rm_so);
-		/* Java Matcher.replaceAll: $n is a group, \x a literal x */
-		for (const char *q = rep; r >= 0 && *q; q++) {
-			if (*q == '$' && is_digit(q[1])) {
-				int g = q[1] - '0';
-				if (g <= (int)re.re_nsub && m[g].rm_so >= 0)
-					r = kwg_buf_append(out, p + m[g].rm_so,
-					                   (size_t)(m[g].rm_eo - m[g].rm_so));
-				q++;
-			} else if (*q == '\\' && q[1]) {
-				r = kwg_buf_putc(out, *++q);
-			} else {
-				r = kwg_buf_putc(out, *q);
-			}
-		}
-		if (r < 0)
-			break;
-		if (m[0].rm_eo == m[0].rm_so) {
-			if (!p[m[0].rm_eo])
-				break;
-			r = kwg_buf_putc(out, p[m[0].rm_eo]);
-			p += m[0].rm_eo + 1;
-		} else {
-			p += m[0].rm_eo;
-		}
-		flags = REG_NOTBOL;
-		r = r < 0 ? r : step(c, e->line);
-	}
-	if (r >= 0)
-		r = kwg_buf_puts(out, p);
-	regfree(&re);
-	free(str);
-	return r;
+	r = kwg_jregex_replace_all(re, s, n, rep, out, regex_step, &rs, &rerr);
+	return r < 0 ? regex_err(c, e, r, &rs, &rerr) : 0;
 }
 
 struct replace_args {
@@ -3330,7 +3156,7 @@ static int replace_string(struct ctx *c, const struct expr *e, const char *s, si
 	if (!cur)
 		return oom();
 	/* KESTRA: ReplaceFilter.processString: each pair in order, String.replace or, with
-	 * regexp, String.replaceAll (Java regex; POSIX ERE here). */
+	 * regexp, String.replaceAll (Java regex through PCRE2, protocol/jregex.h). */
 	json_object_foreach (ra->pairs, k, v) {
 		struct kwg_buf b;
 		json_t *rep;
@@ -3367,7 +3193,8 @@ static int replace_string(struct ctx *c, const struct expr *e, const char *s, si
 		json_decref(rep);
 		if (r < 0) {
 			kwg_buf_done(&b);
-			r = size_err(c, r, e->line);
+			if (!ra->regexp) /* regex_replace's errors are final */
+				r = size_err(c, r, e->line);
 			break;
 		}
 		json_decref(cur);
@@ -3396,6 +3223,131 @@ static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct arg
 		            "filter 'replace' needs a map of replacements, not %s",
 		            type_name(ra.pairs));
 	return map_strings(c, e, in, replace_string, &ra, 0, ret);
+}
+
+/* KESTRA: RegexMatchFilter, RegexExtractFilter, RegexReplaceFilter (Kestra 1.x, read @
+ * 3bd5dd62): Matcher.find(), the first match's group, Matcher.replaceAll on toString(). */
+static int regex_arg(struct ctx *c, const struct expr *e, struct args *a, json_t *in,
+                     struct kwg_jregex **ret_re, json_t **ret_text)
+{
+	json_t *rx = arg(a, 0, "regex"), *p;
+	int r;
+
+	if (!rx || json_is_null(rx))
+		return fail(c, -EINVAL, e->line, "The argument 'regex' is required.");
+	r = to_string_value(c, rx, e->line, &p);
+	if (r < 0)
+		return r;
+	r = get_regex(c, e, json_string_value(p), json_string_length(p), ret_re);
+	json_decref(p);
+	if (r < 0)
+		return r;
+	return to_string_value(c, in, e->line, ret_text);
+}
+
+static int f_regex_match(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                         json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_jregex_iter it;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	json_t *text;
+	int r;
+
+	if (json_is_null(in)) { /* RegexMatchFilter: null is false */
+		*ret = json_false();
+		return 0;
+	}
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	kwg_jregex_iter_init(&it, re, json_string_value(text), json_string_length(text));
+	r = kwg_jregex_find(&it, &rerr);
+	json_decref(text);
+	if (r < 0)
+		return regex_err(c, e, r, &rs, &rerr);
+	*ret = json_boolean(r > 0);
+	return 0;
+}
+
+static int f_regex_extract(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                           json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_jregex_iter it;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	json_t *text, *g = arg(a, 1, "group");
+	int64_t group = 0;
+	size_t gs, ge;
+	int r;
+
+	if (g && !json_is_null(g)) {
+		if (!is_number(g))
+			return fail(c, -EINVAL, e->line,
+			            "filter 'regexExtract': group must be a number, not %s",
+			            type_name(g));
+		group = json_is_integer(g) ? json_integer_value(g) : (int64_t)json_real_value(g);
+	}
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	kwg_jregex_iter_init(&it, re, json_string_value(text), json_string_length(text));
+	r = kwg_jregex_find(&it, &rerr);
+	if (r < 0) {
+		json_decref(text);
+		return regex_err(c, e, r, &rs, &rerr);
+	}
+	if (r == 0) {
+		json_decref(text);
+		*ret = json_null();
+		return 0;
+	}
+	if (group < 0 || (uint64_t)group > kwg_jregex_groups(re)) {
+		json_decref(text);
+		return fail(c, -EINVAL, e->line, "filter 'regexExtract': No group %" PRId64, group);
+	}
+	if (kwg_jregex_group(re, (size_t)group, &gs, &ge))
+		*ret = json_stringn_nocheck(json_string_value(text) + gs, ge - gs);
+	else
+		*ret = json_null();
+	json_decref(text);
+	return *ret ? 0 : oom();
+}
+
+static int f_regex_replace(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                           json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	struct kwg_buf b;
+	json_t *text, *rep = arg(a, 1, "replacement"), *reps;
+	int r;
+
+	if (!arg(a, 0, "regex") || json_is_null(arg(a, 0, "regex")))
+		return fail(c, -EINVAL, e->line, "The argument 'regex' is required.");
+	if (!rep || json_is_null(rep))
+		return fail(c, -EINVAL, e->line, "The argument 'replacement' is required.");
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	r = to_string_value(c, rep, e->line, &reps);
+	if (r < 0) {
+		json_decref(text);
+		return r;
+	}
+	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+	r = kwg_jregex_replace_all(re, json_string_value(text), json_string_length(text),
+	                           json_string_value(reps), &b, regex_step, &rs, &rerr);
+	json_decref(text);
+	json_decref(reps);
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return regex_err(c, e, r, &rs, &rerr);
+	}
+	return buf_value(c, &b, e->line, ret);
 }
 
 static int f_slugify(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
@@ -4354,6 +4306,9 @@ static const struct filter_def filters[] = {
     {"toJson", f_tojson, false, true},
     {"json", f_tojson, false, true},
     {"replace", f_replace, false, false},
+    {"regexMatch", f_regex_match, false, true},
+    {"regexExtract", f_regex_extract, false, false},
+    {"regexReplace", f_regex_replace, false, false},
     {"slugify", f_slugify, false, false},
     {"number", f_number, false, false},
     {"startsWith", f_starts_ends, false, false},
@@ -5090,6 +5045,8 @@ static int render_ctx(struct ctx *c, char **ret)
 	scope_pop_to(c, 0);
 	free(c->scope);
 	c->scope = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++)
+		kwg_jregex_free(steal_ptr(&c->regex_cache[i]));
 	arena_done(&c->arena);
 	if (r < 0) {
 		kwg_buf_done(&out);
