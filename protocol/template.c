@@ -423,11 +423,12 @@ static const char *const ops[] = {"???", "??", "..", "==", "!=", "<=", ">=", "("
                                   "[",   "]",  "{",  "}",  ",",  ":",  ".",  "|", "?",
                                   "~",   "+",  "-",  "*",  "/",  "%",  "<",  ">", "="};
 
-/* Lexes code until its closing delimiter (}} or %}, with '-' setting *trim) or, for CODE_INTERP,
- * an unmatched '}'. */
+/* Lexes code until its closing delimiter (}} or %} outside brackets, with '-' setting *trim) or,
+ * for CODE_INTERP, an unmatched '}'. */
 static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mode, bool *trim)
 {
 	const char *p = *pp;
+	char open[MAX_EXPR_DEPTH]; /* the brackets open, innermost last */
 	int braces = 0, r;
 
 	if (++c->pdepth > MAX_EXPR_DEPTH)
@@ -445,7 +446,9 @@ static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mo
 			                             : "'#{' in a string");
 			goto out;
 		}
-		if (mode != CODE_INTERP) {
+		/* KESTRA: Pebble's LexerImpl looks for the closing delimiter only outside brackets:
+		 * "{{ {'a': {'b': 1}} }}" is one print tag. */
+		if (mode != CODE_INTERP && braces == 0) {
 			const char *close = mode == CODE_PRINT ? "}}" : "%}";
 			bool dash = *p == '-' && strncmp(p + 1, close, 2) == 0;
 			if (dash || strncmp(p, close, 2) == 0) {
@@ -490,10 +493,30 @@ static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mo
 			r = fail(c, -EBADMSG, *line, "unexpected character '%c'", *p);
 			goto out;
 		}
-		if (ops[i][0] == '{')
-			braces++;
-		else if (ops[i][0] == '}')
+		/* KESTRA: Pebble's bracket stack: a closing bracket must match the last one opened
+		 */
+		char ch = ops[i][0];
+		if (ch == '{' || ch == '(' || ch == '[') {
+			if (braces == (int)sizeof(open)) {
+				r = fail(c, -EBADMSG, *line, "expression nested too deeply");
+				goto out;
+			}
+			open[braces++] = ch;
+		} else if (ch == '}' || ch == ')' || ch == ']') {
+			char want = braces ? open[braces - 1] : 0;
+			if (!want) {
+				r = fail(c, -EBADMSG, *line, "Unexpected \"%c\"", ch);
+				goto out;
+			}
+			if ((want == '(' ? ')' : want == '[' ? ']' : '}') != ch) {
+				r = fail(c, -EBADMSG, *line, "Unclosed \"%c\"",
+				         want == '('   ? ')'
+				         : want == '[' ? ']'
+				                       : '}');
+				goto out;
+			}
 			braces--;
+		}
 		r = push_tok(c, T_OP, *line, ops[i], strlen(ops[i]), NULL);
 		if (r < 0)
 			goto out;
