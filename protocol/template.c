@@ -1873,6 +1873,37 @@ static bool values_equal(const json_t *a, const json_t *b)
 }
 
 /* Natural order for sort and comparisons: numbers, then strings by bytes; -2 if incomparable. */
+/* The code point at s[*i] (UTF-8, valid), *i moved past it. */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	unsigned char c0 = (unsigned char)s[(*i)++];
+	int more = c0 >= 0xF0 ? 3 : c0 >= 0xE0 ? 2 : c0 >= 0xC0 ? 1 : 0;
+	uint32_t cp = more ? c0 & (0x3F >> more) : c0;
+	while (more-- && *i < n)
+		cp = (cp << 6) | ((unsigned char)s[(*i)++] & 0x3F);
+	return cp;
+}
+
+/* Java's String.compareTo: UTF-16 code units in order (a character beyond U+FFFF sorts as its
+ * surrogates, before U+E000-U+FFFF). -1, 0, 1. */
+static int java_compare(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+	while (i < na && j < nb) {
+		uint32_t x = utf8_next(a, na, &i), y = utf8_next(b, nb, &j);
+		if (x == y)
+			continue;
+		uint32_t ux = x >= 0x10000 ? 0xD800 + ((x - 0x10000) >> 10) : x;
+		uint32_t uy = y >= 0x10000 ? 0xD800 + ((y - 0x10000) >> 10) : y;
+		if (ux == uy) { /* same high surrogate: the low ones */
+			ux = 0xDC00 + (x & 0x3FF);
+			uy = 0xDC00 + (y & 0x3FF);
+		}
+		return ux < uy ? -1 : 1;
+	}
+	return i < na ? 1 : j < nb ? -1 : 0;
+}
+
 static int compare_values(const json_t *a, const json_t *b)
 {
 	if (is_number(a) && is_number(b)) {
@@ -1883,13 +1914,9 @@ static int compare_values(const json_t *a, const json_t *b)
 		double x = num_value(a), y = num_value(b);
 		return x < y ? -1 : x > y;
 	}
-	if (json_is_string(a) && json_is_string(b)) {
-		size_t na = json_string_length(a), nb = json_string_length(b);
-		int r = memcmp(json_string_value(a), json_string_value(b), KWG_MIN(na, nb));
-		if (r)
-			return r < 0 ? -1 : 1;
-		return na < nb ? -1 : na > nb;
-	}
+	if (json_is_string(a) && json_is_string(b))
+		return java_compare(json_string_value(a), json_string_length(a),
+		                    json_string_value(b), json_string_length(b));
 	return -2;
 }
 
@@ -2379,7 +2406,10 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 			*ret = json_false();
 			break;
 		}
-		if (k == -2 || !is_number(x) || !is_number(y)) {
+		/* KESTRA: LessThanExpression & co. (expression/): two strings compare with
+		 * String.compareTo; everything else as Pebble's OperatorUtils (numbers). */
+		if (k == -2 || (!(is_number(x) && is_number(y)) &&
+		                !(json_is_string(x) && json_is_string(y)))) {
 			r = fail(c, -EINVAL, e->line, "cannot compare %s with %s", type_name(x),
 			         type_name(y));
 			break;
@@ -3947,35 +3977,201 @@ static int f_escape_char(struct ctx *c, const struct expr *e, json_t *in, struct
 	return map_strings(c, e, in, escape_string, fr, 0, ret);
 }
 
-static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
-                        json_t **ret)
+/* The Java class Kestra would see for v (NULL for null). */
+static const char *java_class(const json_t *v)
 {
-	const char *n = NULL;
-	switch (json_typeof(in)) {
+	switch (json_typeof(v)) {
 	case JSON_OBJECT:
-		n = "java.util.LinkedHashMap";
-		break;
+		return "java.util.LinkedHashMap";
 	case JSON_ARRAY:
-		n = "java.util.ArrayList";
-		break;
+		return "java.util.ArrayList";
 	case JSON_STRING:
-		n = "java.lang.String";
-		break;
+		return "java.lang.String";
 	case JSON_INTEGER:
-		n = json_integer_value(in) >= INT32_MIN && json_integer_value(in) <= INT32_MAX
-		        ? "java.lang.Integer"
-		        : "java.lang.Long";
-		break;
+		return json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX
+		           ? "java.lang.Integer"
+		           : "java.lang.Long";
 	case JSON_REAL:
-		n = "java.lang.Double";
-		break;
+		return "java.lang.Double";
 	case JSON_TRUE:
 	case JSON_FALSE:
-		n = "java.lang.Boolean";
-		break;
+		return "java.lang.Boolean";
 	case JSON_NULL:
 		break;
 	}
+	return NULL;
+}
+
+/* KESTRA: DistinctFilter: a list without repeats (Java equals: 1 and 1.0 differ), first
+ * occurrence kept; null is the string "null". */
+static int f_distinct(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	json_t *l, *v;
+	size_t i;
+
+	if (json_is_null(in)) {
+		*ret = json_string("null");
+		return *ret ? 0 : oom();
+	}
+	if (!json_is_array(in))
+		return fail(c, -EINVAL, e->line, "Input must be a list, but received : %s",
+		            java_class(in));
+	l = json_array();
+	if (!l)
+		return oom();
+	json_array_foreach (in, i, v) {
+		bool seen = false;
+		for (size_t j = 0; j < json_array_size(l) && !seen; j++) {
+			int r = step(c, e->line);
+			if (r < 0) {
+				json_decref(l);
+				return r;
+			}
+			seen = json_equal(json_array_get(l, j), v);
+		}
+		if (!seen && json_array_append(l, v) < 0) {
+			json_decref(l);
+			return oom();
+		}
+	}
+	*ret = l;
+	return 0;
+}
+
+/* KESTRA: CondenseStringFilter: a string without its '\n' characters. */
+static int f_condense(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	if (!json_is_string(in))
+		return fail(c, -EINVAL, e->line, "condense can only be applied on strings");
+	const char *s = json_string_value(in);
+	size_t n = json_string_length(in), k = 0;
+	char *out = malloc(n + 1);
+	if (!out)
+		return oom();
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\n')
+			out[k++] = s[i];
+	*ret = json_stringn_nocheck(out, k);
+	free(out);
+	return *ret ? 0 : oom();
+}
+
+/* Java's new BigDecimal(s).toString() into b: 0, or -EINVAL when s is not a BigDecimal. */
+static int big_decimal_text(const char *s, size_t n, struct kwg_buf *b)
+{
+	const char *p = s, *end = s + n;
+	bool neg = false;
+	char *digits;
+	size_t nd = 0, frac = 0;
+	long long exp = 0;
+	int r = 0;
+
+	if (p < end && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	digits = malloc(n + 1);
+	if (!digits)
+		return -ENOMEM;
+	bool dot = false, any = false;
+	for (; p < end; p++) {
+		if (is_digit(*p)) {
+			any = true;
+			if (dot)
+				frac++;
+			if (nd || *p != '0')
+				digits[nd++] = *p;
+		} else if (*p == '.' && !dot) {
+			dot = true;
+		} else {
+			break;
+		}
+	}
+	if (any && p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false, edig = false;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && is_digit(*p); p++) {
+			edig = true;
+			exp = exp * 10 + (*p - '0');
+			if (exp > INT32_MAX)
+				break;
+		}
+		if (!edig)
+			any = false;
+		exp = eneg ? -exp : exp;
+	}
+	if (!any || p != end) {
+		free(digits);
+		return -EINVAL;
+	}
+	if (!nd)
+		digits[nd++] = '0';
+	long long scale = (long long)frac - exp;
+	long long adjusted = -scale + (long long)(nd - 1);
+	if (neg && !(nd == 1 && digits[0] == '0'))
+		r = kwg_buf_putc(b, '-');
+	if (scale == 0) {
+		r = r < 0 ? r : kwg_buf_append(b, digits, nd);
+	} else if (scale > 0 && adjusted >= -6) {
+		if ((long long)nd <= scale) {
+			r = r < 0 ? r : kwg_buf_puts(b, "0.");
+			for (long long k = 0; r >= 0 && k < scale - (long long)nd; k++)
+				r = kwg_buf_putc(b, '0');
+			r = r < 0 ? r : kwg_buf_append(b, digits, nd);
+		} else {
+			size_t ip = nd - (size_t)scale;
+			r = r < 0 ? r : kwg_buf_append(b, digits, ip);
+			r = r < 0 ? r : kwg_buf_putc(b, '.');
+			r = r < 0 ? r : kwg_buf_append(b, digits + ip, nd - ip);
+		}
+	} else {
+		r = r < 0 ? r : kwg_buf_putc(b, digits[0]);
+		if (nd > 1) {
+			r = r < 0 ? r : kwg_buf_putc(b, '.');
+			r = r < 0 ? r : kwg_buf_append(b, digits + 1, nd - 1);
+		}
+		if (adjusted != 0)
+			r = r < 0 ? r
+			          : kwg_buf_printf(b, "E%s%lld", adjusted > 0 ? "+" : "", adjusted);
+	}
+	free(digits);
+	return r;
+}
+
+/* KESTRA: StringFilter: a number's toString(), a numeric string as BigDecimal writes it. */
+static int f_string(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	struct kwg_buf b;
+	int r;
+
+	if (is_number(in))
+		return to_string_value(c, in, e->line, ret);
+	if (!json_is_string(in))
+		return fail(
+		    c, -EINVAL, e->line,
+		    "'string' filter expects a Number (INT, FLOAT, DOUBLE, etc.) or numeric "
+		    "String. Received: %s",
+		    java_class(in));
+	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+	r = big_decimal_text(json_string_value(in), json_string_length(in), &b);
+	if (r == -EINVAL) {
+		kwg_buf_done(&b);
+		return fail(c, r, e->line,
+		            "'string' filter expects a valid number. Received an invalid numeric "
+		            "string: %.200s",
+		            json_string_value(in));
+	}
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return size_err(c, r, e->line);
+	}
+	return buf_value(c, &b, e->line, ret);
+}
+
+static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                        json_t **ret)
+{
+	const char *n = java_class(in);
 	*ret = n ? json_string(n) : json_null();
 	return *ret ? 0 : oom();
 }
@@ -4251,12 +4447,22 @@ static int f_timestamp(struct ctx *c, const struct expr *e, json_t *in, struct a
 		r = to_datetime(c, e, in, existing, zone, &d);
 	if (r < 0)
 		return r;
-	int64_t v = d.epoch_s;
-	if (!strcmp(e->s, "timestampMicro"))
-		v = (int64_t)((uint64_t)d.epoch_s * 1000000u + (uint64_t)(d.nano / 1000));
-	else if (!strcmp(e->s, "timestampNano"))
-		v = (int64_t)((uint64_t)d.epoch_s * 1000000000u + (uint64_t)d.nano);
-	*ret = json_integer(v);
+	/* KESTRA: TimestampFilter and TimestampMilliFilter give a Long (toEpochSecond,
+	 * toEpochMilli); TimestampMicroFilter and TimestampNanoFilter a String, and Micro's is
+	 * SECONDS.toNanos(epochSecond) + NANOSECONDS.toMicros(nano), nanoseconds plus
+	 * microseconds, as Kestra computes it (Java long arithmetic: wraps). */
+	uint64_t s9 = (uint64_t)d.epoch_s * 1000000000u;
+	if (!strcmp(e->s, "timestampMicro") || !strcmp(e->s, "timestampNano")) {
+		char num[32];
+		uint64_t v = s9 + (uint64_t)(e->s[9] == 'M' ? d.nano / 1000 : d.nano);
+		snprintf(num, sizeof(num), "%" PRId64, (int64_t)v);
+		*ret = json_string(num);
+	} else if (!strcmp(e->s, "timestampMilli")) {
+		*ret = json_integer(
+		    (json_int_t)((uint64_t)d.epoch_s * 1000u + (uint64_t)(d.nano / 1000000)));
+	} else {
+		*ret = json_integer(d.epoch_s);
+	}
 	return *ret ? 0 : oom();
 }
 
@@ -4360,9 +4566,13 @@ static const struct filter_def filters[] = {
     {"flatten", f_flatten, false, false},
     {"escapeChar", f_escape_char, false, false},
     {"className", f_class_name, false, true},
+    {"distinct", f_distinct, false, true},
+    {"condense", f_condense, false, true},
+    {"string", f_string, false, false},
     {"date", f_date, false, false},
     {"dateAdd", f_date_add, false, false},
     {"timestamp", f_timestamp, false, false},
+    {"timestampMilli", f_timestamp, false, false},
     {"timestampMicro", f_timestamp, false, false},
     {"timestampNano", f_timestamp, false, false},
 };
@@ -4533,6 +4743,9 @@ static int fn_file_uri(struct ctx *c, const struct expr *e, struct args *a, json
 	int r = arg_str(c, a, "fileURI", 0, "path", true, &path);
 	if (r < 0)
 		return r;
+	/* KESTRA: FileURIFunction refuses a path holding "../" at once. */
+	if (strstr(path[0] == '/' ? path + 1 : path, "../"))
+		return fail(c, -EINVAL, e->line, "Path must not contain '../'");
 	if (!h || !h->file_uri)
 		return hook_missing(c, e);
 	r = h->file_uri(h->userdata, path, &v, &herr);
@@ -4548,15 +4761,21 @@ static int fn_from_json(struct ctx *c, const struct expr *e, struct args *a, jso
 	json_t *s = arg(a, 0, "json");
 	json_error_t jerr;
 
-	if (!s || json_is_null(s)) {
+	/* KESTRA: FromJsonFunction (json() is the same class): the argument is required, null
+	 * gives null, anything but a string fails. */
+	if (!s)
+		return fail(c, -EINVAL, e->line,
+		            "The 'fromJson' function expects an argument 'json'.");
+	if (json_is_null(s)) {
 		*ret = json_null();
 		return 0;
 	}
 	if (!json_is_string(s))
-		return fail(c, -EINVAL, e->line, "%s needs a string, not %s", e->s, type_name(s));
+		return fail(c, -EINVAL, e->line,
+		            "The 'fromJson' function expects an argument 'json' with type string.");
 	*ret = json_loadb(json_string_value(s), json_string_length(s), JSON_DECODE_ANY, &jerr);
 	if (!*ret)
-		return fail(c, -EINVAL, e->line, "%s: invalid JSON: %s", e->s, jerr.text);
+		return fail(c, -EINVAL, e->line, "Invalid json: %s", jerr.text);
 	return 0;
 }
 
@@ -4780,12 +4999,27 @@ static int fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_
 
 static int fn_random_int(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
-	int64_t lo, hi;
-	int r = arg_int(c, a, "randomInt", 0, "lower", true, 0, &lo);
-	if (r >= 0)
-		r = arg_int(c, a, "randomInt", 1, "upper", true, 0, &hi);
-	if (r < 0)
-		return r;
+	int64_t lim[2];
+	static const char *const names[] = {"lower", "upper"};
+
+	/* KESTRA: RandomIntFunction: both arguments must be Integers (an integer literal or
+	 * value in int range; not a string, a decimal or a long). */
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = arg(a, i, names[i]);
+		if (!v)
+			return fail(c, -EINVAL, e->line,
+			            "The 'GenerateRandomNumber' function expects an argument %s",
+			            names[i]);
+		if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+		    json_integer_value(v) > INT32_MAX)
+			return fail(
+			    c, -EINVAL, e->line,
+			    "The 'GenerateRandomNumber' function expects an argument %swith "
+			    "type Integer.",
+			    names[i]);
+		lim[i] = json_integer_value(v);
+	}
+	int64_t lo = lim[0], hi = lim[1];
 	/* KESTRA: RandomIntFunction: floor(random * (upper - lower)) + lower, so upper is
 	 * excluded and upper == lower gives lower. */
 	if (hi < lo)
