@@ -4979,6 +4979,295 @@ static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t 
 	return range_values(c, s, t, inc, e->line, ret);
 }
 
+/* ---- calendar functions (Kestra 1.x: DayOfWeekFunction, DayOfMonthFunction,
+ * MonthOfYearFunction, HourOfDayFunction, IsWeekendFunction, IsDateBefore/After/Between,
+ * IsDayWeekInMonthFunction, IsLastWorkingDayFunction; read @ b031460a, 1e87364a, 5c6c1fb9) ---- */
+
+enum iso_kind { ISO_OTHER, ISO_DATE, ISO_ZONED, ISO_LOCAL_DT };
+
+/* Which ISO-8601 form text has: a date (LocalDate.parse), a date-time with an offset or zone
+ * (ZonedDateTime.parse), a date-time without (LocalDateTime.parse). */
+static enum iso_kind iso_kind(const char *t)
+{
+	size_t n = strlen(t);
+	if (n < 10 || t[4] != '-' || t[7] != '-')
+		return ISO_OTHER;
+	if (n == 10)
+		return ISO_DATE;
+	if (t[10] != 'T')
+		return ISO_OTHER;
+	for (const char *p = t + 11; *p; p++)
+		if (*p == 'Z' || *p == '+' || *p == '-' || *p == '[')
+			return ISO_ZONED;
+	return ISO_LOCAL_DT;
+}
+
+struct cal {
+	int year, month, day, hour;
+	int dow; /* 1 = Monday … 7 = Sunday (java.time.DayOfWeek) */
+	struct kwg_datetime d;
+};
+
+static const char *const day_names[] = {"MONDAY", "TUESDAY",  "WEDNESDAY", "THURSDAY",
+                                        "FRIDAY", "SATURDAY", "SUNDAY"};
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* Day of week of a proleptic Gregorian date, 1 = Monday. */
+static int day_of_week(int y, int m, int d)
+{
+	static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+	if (m < 3)
+		y--;
+	int w = (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7; /* 0 = Sunday */
+	return w == 0 ? 7 : w;
+}
+
+/* The argument name of fn as a calendar value, fields as written in the text (no UTC
+ * normalisation; Kestra's DateUtils.parseLocalDate). kinds: a bit per accepted iso_kind. */
+static int cal_arg(struct ctx *c, const struct expr *e, struct args *a, size_t pos,
+                   const char *name, unsigned kinds, struct cal *ret)
+{
+	json_t *v = arg(a, pos, name), *t;
+	struct kwg_err derr;
+	cleanup_free char *f = NULL;
+	int r;
+
+	if (!v || json_is_null(v))
+		return fail(c, -EINVAL, e->line, "The '%s()' function expects a '%s' argument.",
+		            e->s, name);
+	r = to_string_value(c, v, e->line, &t);
+	if (r < 0)
+		return r;
+	const char *text = json_string_value(t);
+	enum iso_kind k = iso_kind(text);
+	r = kinds & (1u << k) ? kwg_datetime_parse(text, NULL, NULL, &ret->d, &derr) : -EINVAL;
+	if (r == -EINVAL && !(kinds & (1u << k)))
+		snprintf(derr.msg, sizeof(derr.msg), "Text '%.200s' could not be parsed", text);
+	if (r >= 0)
+		r = kwg_datetime_format(&ret->d, "yyyy-MM-dd-HH", NULL, &f, &derr);
+	if (r >= 0 && sscanf(f, "%d-%d-%d-%d", &ret->year, &ret->month, &ret->day, &ret->hour) != 4)
+		r = -EINVAL;
+	if (r == -ENOMEM) {
+		json_decref(t);
+		return oom();
+	}
+	if (r < 0) {
+		r = fail(c, -EINVAL, e->line, "The '%s()' function could not parse '%s': %s", e->s,
+		         name, derr.msg);
+		json_decref(t);
+		return r;
+	}
+	json_decref(t);
+	ret->dow = day_of_week(ret->year, ret->month, ret->day);
+	return 0;
+}
+
+#define LOCAL_DATE ((1u << ISO_DATE) | (1u << ISO_ZONED))
+
+static int fn_calendar(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	struct cal d;
+	int r;
+
+	if (!strcmp(e->s, "hourOfDay")) {
+		r = cal_arg(c, e, a, 0, "date", (1u << ISO_ZONED) | (1u << ISO_LOCAL_DT), &d);
+		if (r < 0)
+			return r;
+		*ret = json_integer(d.hour);
+		return 0;
+	}
+	r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+	if (r < 0)
+		return r;
+	if (!strcmp(e->s, "dayOfWeek"))
+		*ret = json_string(day_names[d.dow - 1]);
+	else if (!strcmp(e->s, "dayOfMonth"))
+		*ret = json_integer(d.day);
+	else if (!strcmp(e->s, "monthOfYear"))
+		*ret = json_integer(d.month);
+	else /* isWeekend */
+		*ret = json_boolean(d.dow >= 6);
+	return 0;
+}
+
+/* isDateBefore(date, reference), isDateAfter(date, reference): instants, a value without an
+ * offset taken as UTC; isDateBetween(date, after, before): values with an offset only,
+ * strictly between. */
+static int fn_date_compare(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	bool between = !strcmp(e->s, "isDateBetween");
+	static const char *const names2[] = {"date", "reference"}, *const names3[] = {
+	                                                               "date", "after", "before"};
+	const char *const *names = between ? names3 : names2;
+	unsigned kinds =
+	    between ? 1u << ISO_ZONED : (1u << ISO_DATE) | (1u << ISO_ZONED) | (1u << ISO_LOCAL_DT);
+	struct cal v[3];
+	int r;
+
+	for (size_t i = 0; i < (between ? 3u : 2u); i++) {
+		json_t *x = arg(a, i, names[i]);
+		if (!x || json_is_null(x))
+			return fail(c, -EINVAL, e->line,
+			            "The '%s()' function expects a '%s' argument.", e->s, names[i]);
+	}
+	for (size_t i = 0; i < (between ? 3u : 2u); i++) {
+		r = cal_arg(c, e, a, i, names[i], kinds, &v[i]);
+		if (r < 0)
+			return r;
+	}
+#define CMP(x, y)                                                                                  \
+	((x).d.epoch_s != (y).d.epoch_s                                                            \
+	     ? ((x).d.epoch_s < (y).d.epoch_s ? -1 : 1)                                            \
+	     : ((x).d.nano < (y).d.nano ? -1 : (x).d.nano > (y).d.nano))
+	if (between)
+		*ret = json_boolean(CMP(v[0], v[1]) > 0 && CMP(v[0], v[2]) < 0);
+	else
+		*ret = json_boolean(e->s[6] == 'B' ? CMP(v[0], v[1]) < 0 : CMP(v[0], v[1]) > 0);
+#undef CMP
+	return 0;
+}
+
+/* A day name as DayOfWeek.valueOf(s.toUpperCase()): 1-7, or 0. */
+static int day_number(const char *s, size_t n)
+{
+	for (int i = 0; i < 7; i++)
+		if (strlen(day_names[i]) == n && strncasecmp(day_names[i], s, n) == 0)
+			return i + 1;
+	return 0;
+}
+
+static int fn_day_week_in_month(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	static const char *const pos_names[] = {"FIRST", "SECOND", "THIRD", "FOURTH", "LAST"};
+	json_t *dw = arg(a, 1, "dayOfWeek"), *pos = arg(a, 2, "position"), *tw = NULL, *tp = NULL;
+	struct cal d;
+	int r, want, k = -1;
+
+	if (!arg(a, 0, "date") || json_is_null(arg(a, 0, "date")))
+		return fail(c, -EINVAL, e->line, "The '%s()' function expects a 'date' argument.",
+		            e->s);
+	if (!dw || json_is_null(dw))
+		return fail(c, -EINVAL, e->line,
+		            "The '%s()' function expects a 'dayOfWeek' argument.", e->s);
+	if (!pos || json_is_null(pos))
+		return fail(c, -EINVAL, e->line,
+		            "The '%s()' function expects a 'position' argument.", e->s);
+	r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+	if (r >= 0)
+		r = to_string_value(c, dw, e->line, &tw);
+	if (r >= 0)
+		r = to_string_value(c, pos, e->line, &tp);
+	if (r < 0)
+		goto out;
+	want = day_number(json_string_value(tw), json_string_length(tw));
+	if (!want) {
+		r = fail(c, -EINVAL, e->line,
+		         "The '%s()' function received an invalid 'dayOfWeek' value: '%.64s'. "
+		         "Expected one of: MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, "
+		         "SUNDAY.",
+		         e->s, json_string_value(tw));
+		goto out;
+	}
+	for (int i = 0; i < 5; i++)
+		if (!strcasecmp(json_string_value(tp), pos_names[i]))
+			k = i;
+	if (k < 0) {
+		r = fail(
+		    c, -EINVAL, e->line,
+		    "The '%s()' function received an invalid 'position' value: '%.64s'. Expected "
+		    "one of: FIRST, SECOND, THIRD, FOURTH, LAST.",
+		    e->s, json_string_value(tp));
+		goto out;
+	}
+	int dim = days_in_month(d.year, d.month), day;
+	if (k < 4) { /* firstInMonth, then whole weeks (may pass into the next month) */
+		int first_dow = day_of_week(d.year, d.month, 1);
+		day = 1 + (want - first_dow + 7) % 7 + 7 * k;
+	} else {
+		int last_dow = day_of_week(d.year, d.month, dim);
+		day = dim - (last_dow - want + 7) % 7;
+	}
+	*ret = json_boolean(day == d.day);
+out:
+	json_decref(tw);
+	json_decref(tp);
+	return r;
+}
+
+static int fn_last_working_day(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *wd = arg(a, 1, "workingDays"), *t = NULL;
+	unsigned days = 0x1F; /* bit i: day i + 1; Monday-Friday */
+	struct cal d;
+	int r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+
+	if (r < 0)
+		return r;
+	if (wd && !json_is_null(wd)) {
+		r = to_string_value(c, wd, e->line, &t);
+		if (r < 0)
+			return r;
+		const char *p = json_string_value(t);
+		unsigned set = 0;
+		bool blank = true;
+		for (const char *q = p; *q; q++)
+			blank = blank && java_ws(*q);
+		while (!blank && *p) { /* split on [,\s]+ */
+			while (*p == ',' || java_ws(*p))
+				p++;
+			const char *w = p;
+			while (*p && *p != ',' && !java_ws(*p))
+				p++;
+			if (p == w)
+				continue;
+			int k = day_number(w, (size_t)(p - w));
+			if (!k) {
+				r = fail(
+				    c, -EINVAL, e->line,
+				    "The '%s()' function received an invalid 'workingDays' value: "
+				    "'%.*s'. Expected day names like MONDAY, TUESDAY, etc.",
+				    e->s, (int)KWG_MIN((size_t)64, (size_t)(p - w)), w);
+				json_decref(t);
+				return r;
+			}
+			set |= 1u << (k - 1);
+		}
+		json_decref(t);
+		if (!blank && !set)
+			return fail(c, -EINVAL, e->line,
+			            "The '%s()' function requires at least one valid day in "
+			            "'workingDays'.",
+			            e->s);
+		if (!blank)
+			days = set;
+	}
+	if (!(days & (1u << (d.dow - 1)))) {
+		*ret = json_false();
+		return 0;
+	}
+	int day = days_in_month(d.year, d.month);
+	while (!(days & (1u << (day_of_week(d.year, d.month, day) - 1))))
+		day--;
+	*ret = json_boolean(day == d.day);
+	return 0;
+}
+
+/* What cannot work in a worker: a named failure. */
+static int fn_unsupported(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	if (!strcmp(e->s, "isPublicHoliday"))
+		return fail(c, -EOPNOTSUPP, e->line,
+		            "function 'isPublicHoliday' is not supported: it needs Kestra's public "
+		            "holiday calendars (Jollyday), which kwg does not carry");
+	return fail(c, -EOPNOTSUPP, e->line, "function '%s' is not supported", e->s);
+}
+
 static int fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
 	bool max = e->s[1] == 'a';
@@ -5051,6 +5340,17 @@ static const struct {
     {"max", fn_max_min},
     {"min", fn_max_min},
     {"randomInt", fn_random_int},
+    {"dayOfWeek", fn_calendar},
+    {"dayOfMonth", fn_calendar},
+    {"monthOfYear", fn_calendar},
+    {"hourOfDay", fn_calendar},
+    {"isWeekend", fn_calendar},
+    {"isDateBefore", fn_date_compare},
+    {"isDateAfter", fn_date_compare},
+    {"isDateBetween", fn_date_compare},
+    {"isDayWeekInMonth", fn_day_week_in_month},
+    {"isLastWorkingDay", fn_last_working_day},
+    {"isPublicHoliday", fn_unsupported},
 };
 
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret)

@@ -457,6 +457,51 @@ static const struct tcase cases[] = {
     {"{{ randomInt(1, 4000000000) }}", NULL, "argument upperwith type Integer.", -EINVAL},
     {"{{ randomInt(1) }}", NULL, "expects an argument upper", -EINVAL},
     {"{{ randomInt(n, n) }}", NULL, "5", 0},
+    /* [K] calendar functions (Kestra 1.x): the fields as written, no UTC normalisation */
+    {"{{ dayOfWeek('2025-01-06') }} {{ dayOfWeek('2025-01-06T00:30:00+02:00') }} {{ "
+     "dayOfWeek(date) }}",
+     NULL, "MONDAY MONDAY MONDAY", 0, true},
+    {"{{ dayOfMonth('2024-02-29T23:00:00-05:00') }} {{ monthOfYear('2024-12-01') }} {{ "
+     "hourOfDay('2025-01-06T14:30:00+02:00') }} {{ hourOfDay('2025-01-06T14:30:00') }}",
+     NULL, "29 12 14 14", 0, true},
+    {"{{ isWeekend('2025-01-04') }} {{ isWeekend('2025-01-05') }} {{ isWeekend('2025-01-06') "
+     "}}",
+     NULL, "true true false", 0, true},
+    {"{{ dayOfWeek('2025-01-06T10:00:00') }}", NULL,
+     "The 'dayOfWeek()' function could not parse 'date'", -EINVAL, true},
+    {"{{ hourOfDay('2025-01-06') }}", NULL, "could not parse 'date'", -EINVAL, true},
+    {"{{ dayOfWeek() }}", NULL, "The 'dayOfWeek()' function expects a 'date' argument.", -EINVAL},
+    {"{{ isDateBefore('2025-01-01', '2025-01-02T00:00:00Z') }} {{ "
+     "isDateBefore('2025-01-01T00:00:00+01:00', '2025-01-01') }} {{ isDateAfter('2025-01-01', "
+     "'2025-01-01T00:00:00Z') }}",
+     NULL, "true true false", 0, true},
+    {"{{ isDateBefore(date) }}", NULL, "expects a 'reference' argument.", -EINVAL},
+    {"{{ isDateBetween('2026-03-01T00:00:00Z', '2025-12-31T23:59:59Z', "
+     "'2026-06-30T23:59:59Z') }} {{ isDateBetween('2026-01-01T00:00:00-03:00', "
+     "'2026-01-01T03:00:00Z', '2026-06-30T23:59:59Z') }}",
+     NULL, "true false", 0, true},
+    {"{{ isDateBetween('2026-03-01', '2025-12-31T23:59:59Z', '2026-06-30T23:59:59Z') }}", NULL,
+     "The 'isDateBetween()' function could not parse 'date'", -EINVAL, true},
+    {"{{ isDayWeekInMonth('2025-01-06', 'monday', 'first') }} {{ isDayWeekInMonth('2025-01-27', "
+     "'MONDAY', 'LAST') }} {{ isDayWeekInMonth('2025-01-27', 'MONDAY', 'FOURTH') }} {{ "
+     "isDayWeekInMonth('2025-01-13', 'MONDAY', 'THIRD') }}",
+     NULL, "true true true false", 0, true},
+    {"{{ isDayWeekInMonth('2025-01-06', 'MON', 'FIRST') }}", NULL,
+     "invalid 'dayOfWeek' value: 'MON'", -EINVAL, true},
+    {"{{ isDayWeekInMonth('2025-01-06', 'MONDAY', 'FIFTH') }}", NULL,
+     "invalid 'position' value: 'FIFTH'. Expected one of: FIRST", -EINVAL, true},
+    {"{{ isLastWorkingDay('2025-05-30') }} {{ isLastWorkingDay('2025-05-31') }} {{ "
+     "isLastWorkingDay('2025-05-29') }}",
+     NULL, "true false false", 0, true},
+    {"{{ isLastWorkingDay('2025-05-31', 'MONDAY, saturday') }} {{ isLastWorkingDay('2025-05-26', "
+     "'monday') }} {{ isLastWorkingDay('2025-05-30', ' ') }}",
+     NULL, "true true true", 0, true},
+    {"{{ isLastWorkingDay('2025-05-30', 'FUNDAY') }}", NULL,
+     "invalid 'workingDays' value: 'FUNDAY'", -EINVAL, true},
+    {"{{ isLastWorkingDay('2025-05-30', ',') }}", NULL, "requires at least one valid day", -EINVAL,
+     true},
+    {"{{ isPublicHoliday('2025-12-25', 'FR') }}", NULL,
+     "function 'isPublicHoliday' is not supported", -EOPNOTSUPP},
     /* [K] DistinctFilter, CondenseStringFilter, StringFilter */
     {"{{ [1, 2, 1, 'a', 'a', 1.0, [1], [1], {'k': 1}, {'k': 1}] | distinct }}", NULL,
      "[1,2,\"a\",1.0,[1],{\"k\":1}]", 0},
