@@ -29,6 +29,7 @@
 #include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
+#include "protocol/unicode.h"
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
@@ -2782,28 +2783,6 @@ static int need_list(struct ctx *c, const struct expr *e, json_t *in)
 	return 0;
 }
 
-/* Code points stand for Java chars (the same outside the astral planes). */
-static size_t cp_count(const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return k;
-}
-
-/* Byte offset of code point k in s (n bytes); n when past the end. */
-static size_t cp_offset(const char *s, size_t n, size_t k)
-{
-	size_t i = 0;
-	while (i < n && k) {
-		i++;
-		while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
-			i++;
-		k--;
-	}
-	return i;
-}
-
 /* ---- Java regular expressions (protocol/jregex.h) ---- */
 
 /* A compiled pattern from the render's small cache (a filter in a loop compiles once); borrowed,
@@ -2920,22 +2899,22 @@ static int map_strings(struct ctx *c, const struct expr *e, json_t *v, str_fn *f
 	return 0;
 }
 
+/* KESTRA: Pebble UpperFilter/LowerFilter (String.toUpperCase/toLowerCase: full Unicode case
+ * mapping), CapitalizeFilter/TitleFilter (Character.toTitleCase after Character.isWhitespace);
+ * protocol/unicode.h. */
 static int f_upper_lower(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
                          json_t **ret)
 {
 	bool up = e->s[0] == 'u';
+	cleanup_free char *s = NULL;
+	size_t n;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
-	char *s = strndup(json_string_value(in), json_string_length(in));
-	if (!s)
-		return oom();
-	for (size_t i = 0; i < json_string_length(in); i++)
-		if ((unsigned char)s[i] < 0x80)
-			s[i] = (char)(up ? toupper((unsigned char)s[i])
-			                 : tolower((unsigned char)s[i]));
-	*ret = json_stringn_nocheck(s, json_string_length(in));
-	free(s);
+	r = kwg_java_case(json_string_value(in), json_string_length(in), up, &s, &n);
+	if (r < 0)
+		return r == -ENOMEM ? oom() : fail(c, r, e->line, "filter '%s': not UTF-8", e->s);
+	*ret = json_stringn_nocheck(s, n);
 	return *ret ? 0 : oom();
 }
 
@@ -2943,24 +2922,15 @@ static int f_capitalize_title(struct ctx *c, const struct expr *e, json_t *in, s
                               json_t **ret)
 {
 	bool title = e->s[0] == 't';
+	cleanup_free char *s = NULL;
+	size_t n;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
-	size_t n = json_string_length(in);
-	char *s = strndup(json_string_value(in), n);
-	if (!s)
-		return oom();
-	bool next = true;
-	for (size_t i = 0; i < n; i++) {
-		if (is_ws(s[i])) {
-			next = title;
-		} else if (next) {
-			s[i] = (char)toupper((unsigned char)s[i]);
-			next = false;
-		}
-	}
+	r = kwg_java_titlecase(json_string_value(in), json_string_length(in), title, &s, &n);
+	if (r < 0)
+		return r == -ENOMEM ? oom() : fail(c, r, e->line, "filter '%s': not UTF-8", e->s);
 	*ret = json_stringn_nocheck(s, n);
-	free(s);
 	return *ret ? 0 : oom();
 }
 
@@ -3697,7 +3667,7 @@ static int f_abbreviate(struct ctx *c, const struct expr *e, json_t *in, struct 
 		return fail(c, -EINVAL, e->line,
 		            "Invalid argument to abbreviate filter; must be greater than zero");
 	const char *s = json_string_value(in);
-	size_t n = json_string_length(in), len = cp_count(s, n);
+	size_t n = json_string_length(in), len = kwg_utf16_units(s, n);
 	/* KESTRA: Pebble AbbreviateFilter: shorter than length, or 3 chars or fewer: as is;
 	 * length 3 or less: cut; else the first length-3 chars and "...". */
 	if (len < (uint64_t)w || len <= 3) {
@@ -3706,7 +3676,7 @@ static int f_abbreviate(struct ctx *c, const struct expr *e, json_t *in, struct 
 	}
 	struct kwg_buf b;
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	r = kwg_buf_append(&b, s, cp_offset(s, n, w <= 3 ? (size_t)w : (size_t)w - 3));
+	r = kwg_buf_append(&b, s, kwg_utf16_offset(s, n, w <= 3 ? (size_t)w : (size_t)w - 3));
 	if (r >= 0 && w > 3)
 		r = kwg_buf_puts(&b, "...");
 	if (r < 0) {
@@ -3800,7 +3770,7 @@ static int f_slice(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	int r;
 
 	if (json_is_string(in))
-		len = (int64_t)cp_count(json_string_value(in), json_string_length(in));
+		len = (int64_t)kwg_utf16_units(json_string_value(in), json_string_length(in));
 	else if (json_is_array(in))
 		len = (int64_t)json_array_size(in);
 	else
@@ -3830,8 +3800,9 @@ static int f_slice(struct ctx *c, const struct expr *e, json_t *in, struct args 
 		            "fromIndex %" PRId64 " out of bounds for length %" PRId64, from, len);
 	if (json_is_string(in)) {
 		const char *s = json_string_value(in);
-		size_t n = json_string_length(in), b = cp_offset(s, n, (size_t)from);
-		*ret = json_stringn_nocheck(s + b, cp_offset(s, n, (size_t)to) - b);
+		/* String.substring: UTF-16 indexes */
+		size_t n = json_string_length(in), b = kwg_utf16_offset(s, n, (size_t)from);
+		*ret = json_stringn_nocheck(s + b, kwg_utf16_offset(s, n, (size_t)to) - b);
 		return *ret ? 0 : oom();
 	}
 	json_t *l = json_array();

@@ -293,6 +293,19 @@ static const struct tcase cases[] = {
      "d d World", 0},
     {"{{ nested.x.nope | default('d') }}", NULL, "d", 0},
     {"{{ name | upper }} {{ name | lower }}", NULL, "WORLD world", 0},
+    /* Java String.toUpperCase/toLowerCase: full Unicode case mapping (SpecialCasing) */
+    {"{{ 'stra\u00dfe' | upper }} {{ '\ufb01le' | upper }} {{ '\u00e9t\u00e9' | upper }}", NULL,
+     "STRASSE FILE \u00c9T\u00c9", 0},
+    {"{{ '\u03a3\u0391\u03a3' | lower }} {{ '\u0130' | lower }} {{ '\u00c9T\u00c9' | lower }}",
+     NULL, "\u03c3\u03b1\u03c2 i\u0307 \u00e9t\u00e9", 0},
+    {"{{ '\u0434\u043e\u043c' | upper }} {{ '\U0001D400' | lower }}", NULL,
+     "\u0414\u041e\u041c \U0001D400", 0},
+    /* Pebble capitalize/title: Character.toTitleCase after Character.isWhitespace */
+    {"{{ '\u01c6emal' | capitalize }} {{ '\u00e9t\u00e9 x' | capitalize }}", NULL,
+     "\u01c5emal \u00c9t\u00e9 x", 0},
+    {"{{ '\u3000abc' | capitalize }}|{{ 'a\u00a0b c\u2003d' | title }}", NULL,
+     "\u3000Abc|A\u00a0b C\u2003D", 0},
+    {"{{ '\u00e9cole \u00e0 paris' | title }}", NULL, "\u00c9cole \u00c0 Paris", 0},
     {"[{{ '  pad  ' | trim }}]", NULL, "[pad]", 0},
     {"{{ name | length }} {{ list | length }} {{ map | length }}", NULL, "5 3 2", 0},
     {"{{ list | join(', ') }} {{ strs | join }}", NULL, "1, 2, 3 bac", 0},
@@ -328,6 +341,11 @@ static const struct tcase cases[] = {
     {"{{ 'Hello World! Été' | slugify }}", NULL, "hello-world-ete", 0},
     /* KESTRA: Slugify.of turns '_' into '-' (core/.../utils/Slugify.java @ 09d73de3) */
     {"{{ '  --A_b--  ' | slugify }}", NULL, "a-b", 0},
+    /* [K] Slugify.of: NFD keeps base letters of all of Unicode's precomposed characters */
+    {"{{ 'Kelvin \u212a \u00c5ngstr\u00f6m \ufb01 \u00df \u0142' | slugify }}", NULL,
+     "kelvin-k-angstrom", 0},
+    {"{{ 'Ti\u1ebfng Vi\u1ec7t' | slugify }} {{ '\u01d5ber_\u0218tiin\u021b\u0103' | slugify }}",
+     NULL, "tieng-viet uber-stiinta", 0},
     {"{{ '12' | number + 1 }}", NULL, "13", 0},
     {"{{ '12.5' | number }}", NULL, "12.5", 0},
     {"{{ '12' | number('DOUBLE') }}", NULL, "12.0", 0},
@@ -364,6 +382,13 @@ static const struct tcase cases[] = {
     /* [PB] abbreviate sort rsort reverse slice merge */
     {"{{ 'this is long' | abbreviate(7) }}", NULL, "this...", 0},
     {"{{ 'short' | abbreviate(10) }}", NULL, "short", 0},
+    /* Java String indexes are UTF-16 units: a character past U+FFFF counts 2 */
+    {"{{ 'a\U0001F600b' | length }} {{ 'a\U0001F600b' | slice(1, 3) }} {{ 'a\U0001F600b' | "
+     "slice(3) }} {{ 'a\u00e9' | slice(1, 2) }}",
+     NULL, "4 \U0001F600 b \u00e9", 0},
+    {"{{ '\U0001F600\U0001F600\U0001F600\U0001F600' | abbreviate(5) }}", NULL, "\U0001F600...", 0},
+    {"{{ 'a\U0001F600b' | slice(0, 5) }}", NULL, "toIndex must be smaller than input size: 4",
+     -EINVAL},
     {"{{ nums | sort }} {{ nums | rsort }}", NULL, "[1,2,3] [3,2,1]", 0},
     {"{{ strs | sort }}", NULL, "[\"a\",\"b\",\"c\"]", 0},
     {"{{ list | reverse }} {{ 'abc' | reverse }}", NULL, "[3,2,1] cba", 0},
