@@ -482,6 +482,13 @@ static const struct tcase cases[] = {
     {"{{ randomInt(1, 4000000000) }}", NULL, "argument upperwith type Integer.", -EINVAL},
     {"{{ randomInt(1) }}", NULL, "expects an argument upper", -EINVAL},
     {"{{ randomInt(n, n) }}", NULL, "5", 0},
+    /* [K] AbstractDate: existingFormat takes the named formats, RFC 1123 too */
+    {"{{ 'Tue, 3 Jun 2008 11:05:30 GMT' | date('iso_sec', existingFormat='rfc_1123_date_time') "
+     "}} {{ '3 Jun 2008 11:05 +0200' | date('iso_sec', timeZone='UTC', "
+     "existingFormat='RFC_1123_DATE_TIME') }}",
+     NULL, "2008-06-03T11:05:30Z 2008-06-03T09:05:00Z", 0, true},
+    {"{{ 'Tue, 3 Jun 2008' | date(existingFormat='rfc_1123_date_time') }}", NULL,
+     "cannot parse date", -EINVAL, true},
     /* [K] calendar functions (Kestra 1.x): the fields as written, no UTC normalisation */
     {"{{ dayOfWeek('2025-01-06') }} {{ dayOfWeek('2025-01-06T00:30:00+02:00') }} {{ "
      "dayOfWeek(date) }}",
