@@ -29,6 +29,7 @@
 #include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
+#include "protocol/task_def.h"
 #include "protocol/unicode.h"
 
 #define MAX_EXPR_DEPTH 200
@@ -5229,6 +5230,27 @@ static int fn_last_working_day(struct ctx *c, const struct expr *e, struct args 
 	return 0;
 }
 
+/* KESTRA: YamlFunction: yaml(text) parsed as Jackson's YAML mapper reads it (the first
+ * document, a repeated key replacing the earlier one). */
+static int fn_yaml(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *s = arg(a, 0, "yaml");
+	struct kwg_err yerr;
+	int r;
+
+	if (!s)
+		return fail(c, -EINVAL, e->line, "The 'yaml' function expects an argument 'yaml'.");
+	if (!json_is_string(s))
+		return fail(c, -EINVAL, e->line,
+		            "The 'yaml' function expects an argument 'yaml' with type string.");
+	r = kwg_yaml_load(json_string_value(s), json_string_length(s), true, ret, &yerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, -EINVAL, e->line, "Invalid yaml: %s", yerr.msg);
+	return 0;
+}
+
 /* What cannot work in a worker: a named failure. */
 static int fn_unsupported(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
@@ -5322,6 +5344,7 @@ static const struct {
     {"isDayWeekInMonth", fn_day_week_in_month},
     {"isLastWorkingDay", fn_last_working_day},
     {"isPublicHoliday", fn_unsupported},
+    {"yaml", fn_yaml},
 };
 
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret)

@@ -534,6 +534,15 @@ static const struct tcase cases[] = {
      true},
     {"{{ isPublicHoliday('2025-12-25', 'FR') }}", NULL,
      "function 'isPublicHoliday' is not supported", -EOPNOTSUPP},
+    /* [K] YamlFunction */
+    {"{{ yaml(s) }}", "{\"s\":\"a: 1\\nb: [x, \\\"y\\\", 2.5, true, ~]\\nc:\\n  d: e\"}",
+     "{\"a\":1,\"b\":[\"x\",\"y\",2.5,true,null],\"c\":{\"d\":\"e\"}}", 0},
+    {"{{ yaml('[1, {a: b}]') }} {{ yaml('x') }}", NULL, "[1,{\"a\":\"b\"}] x", 0},
+    {"{{ yaml(s).k }} {{ yaml(s) | length }}", "{\"s\":\"k: 1\\nk: 2\\n\"}", "2 1", 0},
+    {"{{ yaml(s) | last }}", "{\"s\":\"- 1\\n- two\"}", "two", 0},
+    {"{{ yaml() }}", NULL, "The 'yaml' function expects an argument 'yaml'.", -EINVAL},
+    {"{{ yaml(1) }}", NULL, "argument 'yaml' with type string.", -EINVAL},
+    {"{{ yaml('a: [1') }}", NULL, "Invalid yaml: ", -EINVAL},
     /* [K] DistinctFilter, CondenseStringFilter, StringFilter */
     {"{{ [1, 2, 1, 'a', 'a', 1.0, [1], [1], {'k': 1}, {'k': 1}] | distinct }}", NULL,
      "[1,2,\"a\",1.0,[1],{\"k\":1}]", 0},
