@@ -5258,6 +5258,10 @@ static int fn_unsupported(struct ctx *c, const struct expr *e, struct args *a, j
 		return fail(c, -EOPNOTSUPP, e->line,
 		            "function 'isPublicHoliday' is not supported: it needs Kestra's public "
 		            "holiday calendars (Jollyday), which kwg does not carry");
+	if (!strcmp(e->s, "errorLogs"))
+		return fail(c, -EOPNOTSUPP, e->line,
+		            "function 'errorLogs' is not supported: the execution's logs are in "
+		            "Kestra's log repository, which a worker does not read");
 	return fail(c, -EOPNOTSUPP, e->line, "function '%s' is not supported", e->s);
 }
 
@@ -5344,6 +5348,7 @@ static const struct {
     {"isDayWeekInMonth", fn_day_week_in_month},
     {"isLastWorkingDay", fn_last_working_day},
     {"isPublicHoliday", fn_unsupported},
+    {"errorLogs", fn_unsupported},
     {"yaml", fn_yaml},
 };
 

@@ -534,6 +534,7 @@ static const struct tcase cases[] = {
      true},
     {"{{ isPublicHoliday('2025-12-25', 'FR') }}", NULL,
      "function 'isPublicHoliday' is not supported", -EOPNOTSUPP},
+    {"{{ errorLogs() }}", NULL, "function 'errorLogs' is not supported", -EOPNOTSUPP},
     /* [K] YamlFunction */
     {"{{ yaml(s) }}", "{\"s\":\"a: 1\\nb: [x, \\\"y\\\", 2.5, true, ~]\\nc:\\n  d: e\"}",
      "{\"a\":1,\"b\":[\"x\",\"y\",2.5,true,null],\"c\":{\"d\":\"e\"}}", 0},
