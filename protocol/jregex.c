@@ -120,7 +120,7 @@ static void tr_unicode(struct tr *t)
 }
 
 /* Java's \p{Name} / \P{Name}: t->p at the name (after "\p" or "\P"). */
-static void tr_property(struct tr *t, bool neg)
+static void tr_property(struct tr *t, bool neg, bool in_class)
 {
 	/* Java's POSIX classes (US-ASCII only, as PCRE2's without UCP) and java.lang.Character
 	 * classes kept to their ASCII meaning where that is what Java gives for ASCII. */
@@ -169,9 +169,16 @@ static void tr_property(struct tr *t, bool neg)
 		n = strchr(n, '=') + 1;
 	for (size_t i = 0; i < sizeof(posix) / sizeof(posix[0]); i++) {
 		if (strcmp(name, posix[i].java) == 0) {
-			tr_puts(t, neg ? "[^" : "[");
-			tr_puts(t, posix[i].pcre);
-			tr_puts(t, "]");
+			/* "[:alpha:]" only exists inside a class: "[[:alpha:]]" alone, "[:^alpha:]"
+			 * negated inside one */
+			if (!in_class)
+				tr_puts(t, neg ? "[^" : "[");
+			tr_put(t, posix[i].pcre, 2);
+			if (in_class && neg)
+				tr_put(t, "^", 1);
+			tr_puts(t, posix[i].pcre + 2);
+			if (!in_class)
+				tr_puts(t, "]");
 			return;
 		}
 	}
@@ -253,7 +260,7 @@ static void tr_escape(struct tr *t, bool in_class)
 		return;
 	case 'p':
 	case 'P':
-		tr_property(t, ch == 'P');
+		tr_property(t, ch == 'P', in_class);
 		return;
 	case '0':
 		tr_octal(t);

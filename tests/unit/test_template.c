@@ -668,6 +668,10 @@ static const struct tcase cases[] = {
      "'_') }}",
      NULL, "a_b a\u00c9b", 0},
     {"{{ 'a\u03c0' | regexReplace('\\p{IsLatin}', '_') }}", NULL, "_\u03c0", 0},
+    {"{{ 'a1-\u00e9' | regexReplace('[\\p{Alpha}\\d]', '_') }} {{ 'a1-' | "
+     "regexReplace('[\\P{Alpha}]', "
+     "'_') }} {{ 'a1-' | regexReplace('\\P{Alpha}', '_') }}",
+     NULL, "__-\u00e9 a__ a__", 0},
     {"{{ 'a\tb c' | regexReplace('\\s', '_') }}", NULL, "a_b_c", 0},
     {"{{ 'a:b' | regexReplace('[:]', '_') }} {{ 'a=b.c' | regexReplace('[=.]', '_') }}", NULL,
      "a_b a_b_c", 0},
