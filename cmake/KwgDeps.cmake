@@ -12,6 +12,12 @@ pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto>=3.0)
 find_library(JQ_LIB jq REQUIRED)
 find_path(JQ_INCLUDE_DIR jq.h REQUIRED)
+# protocol/jregex.c: Java regular expressions in templates.
+pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)
+# protocol/unicode.c: Java's case mapping and NFD (Debian's libunistring-dev has no pkg-config
+# file).
+find_library(UNISTRING_LIB unistring REQUIRED)
+find_path(UNISTRING_INCLUDE_DIR unicase.h REQUIRED)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive>=3.6)
 if(KWG_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka>=1.1)

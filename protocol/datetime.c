@@ -1699,6 +1699,7 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 	struct kwg_datetime d = {0};
 	struct parsed p;
 	const char *pattern = existing_format;
+	bool rfc_1123 = false;
 	int i, r;
 
 	parsed_init(&p);
@@ -1731,6 +1732,12 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 		case NAMED_ISO_ORDINAL_DATE:
 			pattern = "yyyy-DDD[XXX]";
 			break;
+		case NAMED_RFC_1123:
+			/* DateTimeFormatter.RFC_1123_DATE_TIME: "Tue, 3 Jun 2008 11:05:30 GMT", the
+			 * day name optional, seconds optional, the offset "GMT" or +HHMM */
+			pattern = "[EEE, ]d MMM yyyy HH:mm[:ss] xx";
+			rfc_1123 = true;
+			break;
 		default:
 			return kwg_err_set(err, -EINVAL, "cannot parse dates with format '%s'",
 			                   existing_format);
@@ -1743,6 +1750,12 @@ int kwg_datetime_parse(const char *text, const char *existing_format, const char
 		r = check_pattern(pattern, err);
 		if (r < 0)
 			return r;
+		char buf[MAX_PATTERN + 8];
+		size_t tl = strlen(text);
+		if (rfc_1123 && tl >= 4 && strcmp(text + tl - 4, " GMT") == 0) {
+			snprintf(buf, sizeof(buf), "%.*s +0000", (int)(tl - 4), text);
+			text = buf;
+		}
 		r = parse_pattern(text, pattern, &p, err);
 		if (r == -ENOTSUP)
 			return -EINVAL; /* err names the letter */

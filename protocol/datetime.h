@@ -22,8 +22,9 @@ struct kwg_datetime {
  * date-time, zoned date-time with [Zone], local date-time, local date at midnight), a local value
  * taken in zone (NULL or "" = UTC). A pattern without a zone or offset also reads a local value
  * in zone (Java would refuse it); missing time fields are 0. The pattern letters z, O, N, A (so
- * the styles full and long) and the named formats iso_time, iso_local_time, iso_offset_time,
- * iso_week_date and rfc_1123_date_time only format.
+ * the styles full and long) and the named formats iso_time, iso_local_time, iso_offset_time and
+ * iso_week_date only format (Kestra cannot make a date of them either); rfc_1123_date_time
+ * parses ("Tue, 3 Jun 2008 11:05:30 GMT", the day name and seconds optional, GMT or +HHMM).
  * 0 and *ret, or -EINVAL with err naming the text. */
 int kwg_datetime_parse(const char *text, const char *existing_format, const char *zone,
                        struct kwg_datetime *ret, struct kwg_err *err);

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* KESTRA: core/.../utils/Slugify.java @ 09d73de372a4bb4e5108a89428f665938eb48522;
+/* KESTRA: core/.../utils/Slugify.java @ 09d73de372a4bb4e5108a89428f665938eb48522 (unchanged @
+ * 58c1ca2d);
  * storage-local/.../LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa;
  * storage-s3 S3Storage.java @ 092d684c712559c9de7e74bc25a7be3c79cd73f0 (keys, mkdirs markers);
  * storage-minio MinioStorage.java per kestra-script-tasks.md §7.4 [MINIO]. */
@@ -14,62 +15,12 @@
 
 #include "common/buf.h"
 #include "common/compat.h"
+#include "protocol/unicode.h"
 
 /* No bound of their own: inputs are task and flow ids, already bounded by the message size. */
 #define NO_MAX ((size_t)-1 / 2)
 
-/* NFD, then dropping what is not [A-Za-z0-9_-], keeps the base letter of a precomposed
- * character. Java has all of Unicode's decompositions; kwg has a table for Latin-1 (U+00C0..FF)
- * and Latin Extended-A (U+0100..17F), where the letters of Western and Central European
- * languages live: "é" gives "e". A letter with no canonical decomposition (æ ø ß ð þ đ ħ ı ł ŋ œ
- * ŧ, and the compatibility-only ĳ ŀ ŉ ſ) gives nothing, as in Java. Every other non-ASCII
- * character is dropped: where Java would keep a base letter (Latin Extended-B/Additional,
- * U+212A KELVIN SIGN…) kwg's slug lacks it. '.' marks "no decomposition". */
-static const char latin1[] = "AAAAAA.CEEEEIIII.NOOOOO..UUUUY.."
-                             "aaaaaa.ceeeeiiii.nooooo..uuuuy.y";
-static const char latin_ext_a[] = "AaAaAaCcCcCcCcDd..EeEeEeEeEeGgGg"
-                                  "GgGgHh..IiIiIiIiI...JjKk.LlLlLl."
-                                  "...NnNnNn...OoOoOo..RrRrRrSsSsSs"
-                                  "SsTtTt..UuUuUuUuUuUuWwYyYZzZzZz.";
-_Static_assert(sizeof(latin1) == 64 + 1, "one entry per character of U+00C0..U+00FF");
-_Static_assert(sizeof(latin_ext_a) == 128 + 1, "one entry per character of U+0100..U+017F");
-
-/* Decodes one UTF-8 character at *p (advancing it); -1 for an invalid sequence (one byte). */
-static int32_t next_cp(const unsigned char **p)
-{
-	const unsigned char *s = *p;
-	int32_t cp;
-	int n;
-
-	if (s[0] < 0x80) {
-		*p += 1;
-		return s[0];
-	}
-	if (s[0] >= 0xc2 && s[0] < 0xe0) {
-		cp = s[0] & 0x1f;
-		n = 1;
-	} else if (s[0] >= 0xe0 && s[0] < 0xf0) {
-		cp = s[0] & 0x0f;
-		n = 2;
-	} else if (s[0] >= 0xf0 && s[0] < 0xf5) {
-		cp = s[0] & 0x07;
-		n = 3;
-	} else {
-		*p += 1;
-		return -1;
-	}
-	for (int i = 1; i <= n; i++) {
-		if ((s[i] & 0xc0) != 0x80) {
-			*p += 1;
-			return -1;
-		}
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	*p += n + 1;
-	return cp;
-}
-
-static bool is_java_space(int32_t c)
+static bool is_java_space(int c)
 {
 	/* Java's \s without UNICODE_CHARACTER_CLASS: [ \t\n\x0B\f\r] */
 	return c == ' ' || (c >= '\t' && c <= '\r');
@@ -77,40 +28,42 @@ static bool is_java_space(int32_t c)
 
 char *kwg_slugify(const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t len = strlen(s);
-	char *out = malloc(len + 1), *w = out;
+	size_t len = strlen(s), nlen;
+	char *nfd = NULL, *out, *w;
+	int r;
 
-	if (!out)
+	/* Slugify.of: whitespace to '-', NFD (protocol/unicode.h: libunistring), drop [^\w-]
+	 * (so a precomposed letter keeps its ASCII base letter, "é" → "e", U+212A KELVIN SIGN →
+	 * "k"; a letter without a canonical decomposition, "ß" "ł" "æ", goes), '_' to '-', no
+	 * "--", no '-' at either end, lower case. Text that is not UTF-8 keeps its ASCII only. */
+	r = kwg_nfd(s, len, &nfd, &nlen);
+	if (r == -ENOMEM)
 		return NULL;
-	/* Steps 1-4 in one pass: whitespace to '-', NFD and the filter, '_' to '-'. */
-	while (*p) {
-		int32_t c = next_cp(&p);
-		char keep = 0;
+	const char *p = r < 0 ? s : nfd, *end = p + (r < 0 ? len : nlen);
+	out = malloc((size_t)(end - p) + 1);
+	if (!out) {
+		free(nfd);
+		return NULL;
+	}
+	w = out;
+	for (; p < end; p++) {
+		char keep = 0, c = *p;
 		if (is_java_space(c) || c == '_' || c == '-')
 			keep = '-';
-		else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-			keep = (char)c;
-		else if (c >= 0xc0 && c < 0x100)
-			keep = latin1[c - 0xc0];
-		else if (c >= 0x100 && c < 0x180)
-			keep = latin_ext_a[c - 0x100];
-		if (keep == '.')
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			keep = c;
+		else if (c >= 'A' && c <= 'Z')
+			keep = (char)(c - 'A' + 'a');
+		/* no "--", no leading '-' */
+		if (keep == '-' && (w == out || w[-1] == '-'))
 			keep = 0;
-		/* Step 5: no "--" (collapsing as we go gives the same result). */
-		if (keep == '-' && w > out && w[-1] == '-')
-			keep = 0;
-		/* Step 6 (the leading '-'); step 7: lower case. */
-		if (keep == '-' && w == out)
-			keep = 0;
-		if (keep >= 'A' && keep <= 'Z')
-			keep = (char)(keep - 'A' + 'a');
 		if (keep)
 			*w++ = keep;
 	}
 	if (w > out && w[-1] == '-')
 		w--;
 	*w = '\0';
+	free(nfd);
 	return out;
 }
 

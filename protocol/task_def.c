@@ -17,6 +17,7 @@ struct yaml_reader {
 	yaml_parser_t parser;
 	struct kwg_err *err;
 	int depth;
+	bool last_key_wins; /* a repeated key replaces (Jackson's default) instead of failing */
 };
 
 static json_t *yaml_scalar(const yaml_event_t *ev)
@@ -94,7 +95,7 @@ static int yaml_collection(struct yaml_reader *y, bool is_map, json_t **ret)
 			if (json_is_integer(key))
 				(void)snprintf(num, sizeof(num), "%lld",
 				               (long long)json_integer_value(key));
-			if (json_object_get(c, k))
+			if (json_object_get(c, k) && !y->last_key_wins)
 				r = kwg_err_set(y->err, -EBADMSG, "duplicate key '%.64s'", k);
 			else
 				r = json_object_set(c, k, value) < 0 ? -ENOMEM : 0;
@@ -138,9 +139,10 @@ static int yaml_node(struct yaml_reader *y, yaml_event_t *ev, json_t **ret)
 	return yaml_collection(y, type == YAML_MAPPING_START_EVENT, ret);
 }
 
-static int yaml_load(const char *text, size_t len, json_t **ret, struct kwg_err *err)
+int kwg_yaml_load(const char *text, size_t len, bool last_key_wins, json_t **ret,
+                  struct kwg_err *err)
 {
-	struct yaml_reader y = {.err = err};
+	struct yaml_reader y = {.err = err, .last_key_wins = last_key_wins};
 	yaml_event_t ev;
 	int r;
 
@@ -170,7 +172,7 @@ static int yaml_load(const char *text, size_t len, json_t **ret, struct kwg_err 
 int kwg_yaml_to_json(const char *text, size_t len, char **ret, struct kwg_err *err)
 {
 	json_t *j;
-	int r = yaml_load(text, len, &j, err);
+	int r = kwg_yaml_load(text, len, false, &j, err);
 
 	if (r < 0)
 		return r;
@@ -267,7 +269,7 @@ int kwg_task_def_build(const char *text, size_t len, const struct kwg_task_def_o
 	if (len > KWG_TASK_DEF_MAX_BYTES)
 		return kwg_err_set(err, -EMSGSIZE, "definition larger than %u bytes",
 		                   KWG_TASK_DEF_MAX_BYTES);
-	r = yaml_load(text, len, &doc, err);
+	r = kwg_yaml_load(text, len, false, &doc, err);
 	if (r < 0)
 		return r;
 	task = json_object_get(doc, "task");

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "common/err.h"
 #include "common/id.h"
 #include "protocol/state.h"
@@ -35,6 +37,12 @@ void kwg_task_def_done(struct kwg_task_def *def);
 /* Parses YAML (a JSON document is YAML too) into JSON text. New string via *ret. Exposed for
  * tests and fuzzing. */
 int kwg_yaml_to_json(const char *text, size_t len, char **ret, struct kwg_err *err);
+/* Parses the first YAML document of text into a value (new in *ret): plain scalars as the YAML
+ * core schema (null, booleans, integers, decimals), quoted ones as strings; anchors and aliases
+ * refused; nesting at most 64. A repeated key fails, or with last_key_wins replaces the earlier
+ * one. 0; -EBADMSG with err; -ENOMEM. */
+int kwg_yaml_load(const char *text, size_t len, bool last_key_wins, json_t **ret,
+                  struct kwg_err *err);
 
 /* A message `kwg submit` follows, read for printing. */
 struct kwg_followed {

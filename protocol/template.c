@@ -13,7 +13,6 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <math.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,8 +26,11 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
+#include "protocol/task_def.h"
+#include "protocol/unicode.h"
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
@@ -205,6 +207,8 @@ struct ctx {
 	size_t frame; /* first scope entry of the innermost scope (a for loop opens one) */
 	struct kwg_buf *out;
 	bool attr_missing; /* the last failure was an undefined variable or attribute */
+	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
+	size_t regex_next;
 };
 
 static int fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
@@ -421,11 +425,12 @@ static const char *const ops[] = {"???", "??", "..", "==", "!=", "<=", ">=", "("
                                   "[",   "]",  "{",  "}",  ",",  ":",  ".",  "|", "?",
                                   "~",   "+",  "-",  "*",  "/",  "%",  "<",  ">", "="};
 
-/* Lexes code until its closing delimiter (}} or %}, with '-' setting *trim) or, for CODE_INTERP,
- * an unmatched '}'. */
+/* Lexes code until its closing delimiter (}} or %} outside brackets, with '-' setting *trim) or,
+ * for CODE_INTERP, an unmatched '}'. */
 static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mode, bool *trim)
 {
 	const char *p = *pp;
+	char open[MAX_EXPR_DEPTH]; /* the brackets open, innermost last */
 	int braces = 0, r;
 
 	if (++c->pdepth > MAX_EXPR_DEPTH)
@@ -443,7 +448,9 @@ static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mo
 			                             : "'#{' in a string");
 			goto out;
 		}
-		if (mode != CODE_INTERP) {
+		/* KESTRA: Pebble's LexerImpl looks for the closing delimiter only outside brackets:
+		 * "{{ {'a': {'b': 1}} }}" is one print tag. */
+		if (mode != CODE_INTERP && braces == 0) {
 			const char *close = mode == CODE_PRINT ? "}}" : "%}";
 			bool dash = *p == '-' && strncmp(p + 1, close, 2) == 0;
 			if (dash || strncmp(p, close, 2) == 0) {
@@ -488,10 +495,30 @@ static int lex_code(struct ctx *c, const char **pp, int *line, enum code_mode mo
 			r = fail(c, -EBADMSG, *line, "unexpected character '%c'", *p);
 			goto out;
 		}
-		if (ops[i][0] == '{')
-			braces++;
-		else if (ops[i][0] == '}')
+		/* KESTRA: Pebble's bracket stack: a closing bracket must match the last one opened
+		 */
+		char ch = ops[i][0];
+		if (ch == '{' || ch == '(' || ch == '[') {
+			if (braces == (int)sizeof(open)) {
+				r = fail(c, -EBADMSG, *line, "expression nested too deeply");
+				goto out;
+			}
+			open[braces++] = ch;
+		} else if (ch == '}' || ch == ')' || ch == ']') {
+			char want = braces ? open[braces - 1] : 0;
+			if (!want) {
+				r = fail(c, -EBADMSG, *line, "Unexpected \"%c\"", ch);
+				goto out;
+			}
+			if ((want == '(' ? ')' : want == '[' ? ']' : '}') != ch) {
+				r = fail(c, -EBADMSG, *line, "Unclosed \"%c\"",
+				         want == '('   ? ')'
+				         : want == '[' ? ']'
+				                       : '}');
+				goto out;
+			}
 			braces--;
+		}
 		r = push_tok(c, T_OP, *line, ops[i], strlen(ops[i]), NULL);
 		if (r < 0)
 			goto out;
@@ -1848,6 +1875,37 @@ static bool values_equal(const json_t *a, const json_t *b)
 }
 
 /* Natural order for sort and comparisons: numbers, then strings by bytes; -2 if incomparable. */
+/* The code point at s[*i] (UTF-8, valid), *i moved past it. */
+static uint32_t utf8_next(const char *s, size_t n, size_t *i)
+{
+	unsigned char c0 = (unsigned char)s[(*i)++];
+	int more = c0 >= 0xF0 ? 3 : c0 >= 0xE0 ? 2 : c0 >= 0xC0 ? 1 : 0;
+	uint32_t cp = more ? c0 & (0x3F >> more) : c0;
+	while (more-- && *i < n)
+		cp = (cp << 6) | ((unsigned char)s[(*i)++] & 0x3F);
+	return cp;
+}
+
+/* Java's String.compareTo: UTF-16 code units in order (a character beyond U+FFFF sorts as its
+ * surrogates, before U+E000-U+FFFF). -1, 0, 1. */
+static int java_compare(const char *a, size_t na, const char *b, size_t nb)
+{
+	size_t i = 0, j = 0;
+	while (i < na && j < nb) {
+		uint32_t x = utf8_next(a, na, &i), y = utf8_next(b, nb, &j);
+		if (x == y)
+			continue;
+		uint32_t ux = x >= 0x10000 ? 0xD800 + ((x - 0x10000) >> 10) : x;
+		uint32_t uy = y >= 0x10000 ? 0xD800 + ((y - 0x10000) >> 10) : y;
+		if (ux == uy) { /* same high surrogate: the low ones */
+			ux = 0xDC00 + (x & 0x3FF);
+			uy = 0xDC00 + (y & 0x3FF);
+		}
+		return ux < uy ? -1 : 1;
+	}
+	return i < na ? 1 : j < nb ? -1 : 0;
+}
+
 static int compare_values(const json_t *a, const json_t *b)
 {
 	if (is_number(a) && is_number(b)) {
@@ -1858,13 +1916,9 @@ static int compare_values(const json_t *a, const json_t *b)
 		double x = num_value(a), y = num_value(b);
 		return x < y ? -1 : x > y;
 	}
-	if (json_is_string(a) && json_is_string(b)) {
-		size_t na = json_string_length(a), nb = json_string_length(b);
-		int r = memcmp(json_string_value(a), json_string_value(b), KWG_MIN(na, nb));
-		if (r)
-			return r < 0 ? -1 : 1;
-		return na < nb ? -1 : na > nb;
-	}
+	if (json_is_string(a) && json_is_string(b))
+		return java_compare(json_string_value(a), json_string_length(a),
+		                    json_string_value(b), json_string_length(b));
 	return -2;
 }
 
@@ -2354,7 +2408,10 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 			*ret = json_false();
 			break;
 		}
-		if (k == -2 || !is_number(x) || !is_number(y)) {
+		/* KESTRA: LessThanExpression & co. (expression/): two strings compare with
+		 * String.compareTo; everything else as Pebble's OperatorUtils (numbers). */
+		if (k == -2 || (!(is_number(x) && is_number(y)) &&
+		                !(json_is_string(x) && json_is_string(y)))) {
 			r = fail(c, -EINVAL, e->line, "cannot compare %s with %s", type_name(x),
 			         type_name(y));
 			break;
@@ -2727,188 +2784,62 @@ static int need_list(struct ctx *c, const struct expr *e, json_t *in)
 	return 0;
 }
 
-/* Code points stand for Java chars (the same outside the astral planes). */
-static size_t cp_count(const char *s, size_t n)
+/* ---- Java regular expressions (protocol/jregex.h) ---- */
+
+/* A compiled pattern from the render's small cache (a filter in a loop compiles once); borrowed,
+ * valid until the render ends. */
+static int get_regex(struct ctx *c, const struct expr *e, const char *pat, size_t len,
+                     struct kwg_jregex **ret)
 {
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++)
-		k += ((unsigned char)s[i] & 0xC0) != 0x80;
-	return k;
-}
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	int r;
 
-/* Byte offset of code point k in s (n bytes); n when past the end. */
-static size_t cp_offset(const char *s, size_t n, size_t k)
-{
-	size_t i = 0;
-	while (i < n && k) {
-		i++;
-		while (i < n && ((unsigned char)s[i] & 0xC0) == 0x80)
-			i++;
-		k--;
-	}
-	return i;
-}
-
-/* glibc's regcomp copies the tree of a repeated atom ("a+" is "aa*", "a{3}" three copies), so
- * nested repetitions grow exponentially; this estimates the copies and refuses big ones. */
-static bool regex_too_big(const char *p)
-{
-	enum { LIMIT = 10000, MAX_GROUPS = 32 };
-	double sum[MAX_GROUPS], last[MAX_GROUPS];
-	int depth = 0;
-	bool quantified = false; /* the previous item was a quantifier */
-
-	sum[0] = last[0] = 0;
-	for (; *p; p++) {
-		double atom = 1;
-		/* Java's lazy (a+?) and possessive (a++) forms are not ERE; chains of quantifiers
-		 * also make glibc's epsilon closures explode. */
-		if (quantified && (*p == '*' || *p == '?' || *p == '+' || *p == '{'))
-			return true;
-		quantified = *p == '*' || *p == '?' || *p == '+';
-		switch (*p) {
-		case '\\':
-			if (p[1])
-				p++;
-			break;
-		case '[':
-			p++;
-			if (*p == '^')
-				p++;
-			if (*p == ']')
-				p++;
-			while (*p && *p != ']') {
-				if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
-					char close = p[1];
-					p += 2;
-					while (*p && !(*p == close && p[1] == ']'))
-						p++;
-					if (*p)
-						p++;
-				}
-				if (*p)
-					p++;
-			}
-			if (!*p)
-				return false; /* regcomp refuses it */
-			break;
-		case '(':
-			if (++depth >= MAX_GROUPS)
-				return true;
-			sum[depth] = last[depth] = 0;
-			continue;
-		case ')':
-			if (depth > 0)
-				atom = sum[depth--] + 1;
-			break;
-		case '*':
-		case '?':
-		case '+':
-			sum[depth] += last[depth];
-			last[depth] *= 2;
-			if (sum[depth] > LIMIT || last[depth] > LIMIT)
-				return true;
-			continue;
-		case '{': {
-			/* an interval "{n}", "{n,}", "{n,m}"; anything else is a literal '{' */
-			double k = 0, m = 0;
-			const char *q = p + 1;
-			while (is_digit(*q) && k < 1e6)
-				k = k * 10 + (*q++ - '0');
-			if (*q == ',')
-				for (q++; is_digit(*q) && m < 1e6;)
-					m = m * 10 + (*q++ - '0');
-			if (q == p + 1 || *q != '}')
-				break;
-			p = q;
-			quantified = true;
-			k = KWG_MAX(k, m);
-			sum[depth] += last[depth] * k;
-			last[depth] *= k + 1;
-			if (sum[depth] > LIMIT || last[depth] > LIMIT)
-				return true;
-			continue;
-		}
-		default:
-			break;
-		}
-		sum[depth] += atom;
-		last[depth] = atom;
-		if (sum[depth] > LIMIT)
-			return true;
-	}
-	return sum[0] > LIMIT;
-}
-
-/* A Java regular expression as POSIX ERE: the common escapes (\n \t \r \f \d \s \w and their
- * negations) are translated; the rest is taken as ERE. */
-static int compile_regex(struct ctx *c, const struct expr *e, const char *pat, regex_t *re)
-{
-	struct kwg_buf b;
-	int r = 0;
-
-	kwg_buf_init(&b, 65536);
-	for (const char *p = pat; *p && r >= 0; p++) {
-		if (*p != '\\' || !p[1]) {
-			r = kwg_buf_putc(&b, *p);
-			continue;
-		}
-		p++;
-		switch (*p) {
-		case 'n':
-			r = kwg_buf_putc(&b, '\n');
-			break;
-		case 't':
-			r = kwg_buf_putc(&b, '\t');
-			break;
-		case 'r':
-			r = kwg_buf_putc(&b, '\r');
-			break;
-		case 'f':
-			r = kwg_buf_putc(&b, '\f');
-			break;
-		case 'd':
-			r = kwg_buf_puts(&b, "[0-9]");
-			break;
-		case 'D':
-			r = kwg_buf_puts(&b, "[^0-9]");
-			break;
-		case 's':
-			r = kwg_buf_puts(&b, "[[:space:]]");
-			break;
-		case 'S':
-			r = kwg_buf_puts(&b, "[^[:space:]]");
-			break;
-		case 'w':
-			r = kwg_buf_puts(&b, "[[:alnum:]_]");
-			break;
-		case 'W':
-			r = kwg_buf_puts(&b, "[^[:alnum:]_]");
-			break;
-		default:
-			if (*p >= '1' && *p <= '9') { /* backreferences make matching exponential */
-				kwg_buf_done(&b);
-				return fail(c, -EOPNOTSUPP, e->line,
-				            "filter '%s': backreferences are not supported", e->s);
-			}
-			r = kwg_buf_putc(&b, '\\');
-			if (r >= 0)
-				r = kwg_buf_putc(&b, *p);
+	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++) {
+		re = c->regex_cache[i];
+		if (re && strlen(kwg_jregex_pattern(re)) == len &&
+		    memcmp(kwg_jregex_pattern(re), pat, len) == 0) {
+			*ret = re;
+			return 0;
 		}
 	}
-	if (r >= 0 && regex_too_big(kwg_buf_str(&b)))
-		r = fail(
-		    c, -EINVAL, e->line,
-		    "filter '%s': regular expression '%.64s' is too complex (or uses a lazy or "
-		    "possessive quantifier)",
-		    e->s, pat);
-	else if (r >= 0 && regcomp(re, kwg_buf_str(&b), REG_EXTENDED) != 0)
-		r = fail(c, -EINVAL, e->line, "filter '%s': bad regular expression '%.64s'", e->s,
-		         pat);
-	else if (r < 0)
-		r = fail(c, -EINVAL, e->line, "filter '%s': regular expression too long", e->s);
-	kwg_buf_done(&b);
+	r = kwg_jregex_new(pat, len, &re, &rerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, r, e->line, "filter '%s': %s", e->s, rerr.msg);
+	size_t slot = c->regex_next++ % ARRAY_SIZE(c->regex_cache);
+	kwg_jregex_free(c->regex_cache[slot]);
+	c->regex_cache[slot] = re;
+	*ret = re;
+	return 0;
+}
+
+struct regex_step {
+	struct ctx *c;
+	int line;
+	bool stopped; /* the step budget ran out (c->err says so) */
+};
+
+static int regex_step(void *data)
+{
+	struct regex_step *rs = data;
+	int r = step(rs->c, rs->line);
+	rs->stopped = r < 0;
 	return r;
+}
+
+/* A failure of kwg_jregex_*: the template's error, naming the filter. */
+static int regex_err(struct ctx *c, const struct expr *e, int r, const struct regex_step *rs,
+                     const struct kwg_err *rerr)
+{
+	if (rs->stopped)
+		return r;
+	if (r == -ENOMEM)
+		return oom();
+	if (r == -EMSGSIZE)
+		return size_err(c, r, e->line);
+	return fail(c, -EINVAL, e->line, "filter '%s': %s", e->s, rerr->msg);
 }
 
 typedef int str_fn(struct ctx *c, const struct expr *e, const char *s, size_t n, void *data,
@@ -2969,22 +2900,22 @@ static int map_strings(struct ctx *c, const struct expr *e, json_t *v, str_fn *f
 	return 0;
 }
 
+/* KESTRA: Pebble UpperFilter/LowerFilter (String.toUpperCase/toLowerCase: full Unicode case
+ * mapping), CapitalizeFilter/TitleFilter (Character.toTitleCase after Character.isWhitespace);
+ * protocol/unicode.h. */
 static int f_upper_lower(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
                          json_t **ret)
 {
 	bool up = e->s[0] == 'u';
+	cleanup_free char *s = NULL;
+	size_t n;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
-	char *s = strndup(json_string_value(in), json_string_length(in));
-	if (!s)
-		return oom();
-	for (size_t i = 0; i < json_string_length(in); i++)
-		if ((unsigned char)s[i] < 0x80)
-			s[i] = (char)(up ? toupper((unsigned char)s[i])
-			                 : tolower((unsigned char)s[i]));
-	*ret = json_stringn_nocheck(s, json_string_length(in));
-	free(s);
+	r = kwg_java_case(json_string_value(in), json_string_length(in), up, &s, &n);
+	if (r < 0)
+		return r == -ENOMEM ? oom() : fail(c, r, e->line, "filter '%s': not UTF-8", e->s);
+	*ret = json_stringn_nocheck(s, n);
 	return *ret ? 0 : oom();
 }
 
@@ -2992,24 +2923,15 @@ static int f_capitalize_title(struct ctx *c, const struct expr *e, json_t *in, s
                               json_t **ret)
 {
 	bool title = e->s[0] == 't';
+	cleanup_free char *s = NULL;
+	size_t n;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
-	size_t n = json_string_length(in);
-	char *s = strndup(json_string_value(in), n);
-	if (!s)
-		return oom();
-	bool next = true;
-	for (size_t i = 0; i < n; i++) {
-		if (is_ws(s[i])) {
-			next = title;
-		} else if (next) {
-			s[i] = (char)toupper((unsigned char)s[i]);
-			next = false;
-		}
-	}
+	r = kwg_java_titlecase(json_string_value(in), json_string_length(in), title, &s, &n);
+	if (r < 0)
+		return r == -ENOMEM ? oom() : fail(c, r, e->line, "filter '%s': not UTF-8", e->s);
 	*ret = json_stringn_nocheck(s, n);
-	free(s);
 	return *ret ? 0 : oom();
 }
 
@@ -3099,12 +3021,23 @@ static int f_join(struct ctx *c, const struct expr *e, json_t *in, struct args *
 	return buf_value(c, &b, e->line, ret);
 }
 
+struct split_out {
+	struct regex_step rs; /* first: kwg_jregex_split gives regex_step the same data */
+	json_t *list;
+};
+
+static int split_piece(void *data, const char *p, size_t len)
+{
+	struct split_out *so = data;
+	return json_array_append_new(so->list, json_stringn_nocheck(p, len)) < 0 ? oom() : 0;
+}
+
 static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
 	const char *sep;
 	int64_t limit;
-	regex_t re;
-	regmatch_t m;
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
 	int r = need_string(c, e, in);
 	if (r < 0)
 		return r;
@@ -3114,70 +3047,26 @@ static int f_split(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	r = arg_int(c, a, "split", 1, "limit", false, 0, &limit);
 	if (r < 0)
 		return r;
-	r = compile_regex(c, e, sep, &re);
+	r = get_regex(c, e, sep, strlen(sep), &re);
 	if (r < 0)
 		return r;
 	/* KESTRA: Pebble SplitFilter is Java's String.split(delimiter, limit): the delimiter is a
 	 * regular expression; no leading empty piece for a zero-width match at 0; limit > 0 caps
 	 * the pieces, 0 drops trailing empty pieces; no match gives the input. */
-	char *str = strndup(json_string_value(in), json_string_length(in));
-	json_t *l = json_array();
-	size_t n = str ? strlen(str) : 0, index = 0, pos = 0;
-	bool matched = false;
-	if (!str || !l) {
-		r = oom();
-		goto out;
-	}
-	while (pos <= n && regexec(&re, str + pos, 1, &m, pos ? REG_NOTBOL : 0) == 0) {
-		size_t ms = pos + (size_t)m.rm_so, me = pos + (size_t)m.rm_eo;
-		r = step(c, e->line);
-		if (r < 0)
-			goto out;
-		if (limit <= 0 || (int64_t)json_array_size(l) < limit - 1) {
-			if (!(index == 0 && ms == 0 && me == 0)) {
-				if (json_array_append_new(
-				        l, json_stringn_nocheck(str + index, ms - index)) < 0) {
-					r = oom();
-					goto out;
-				}
-				index = me;
-				matched = true;
-			}
-		} else {
-			break;
-		}
-		if (me == ms) {
-			if (me >= n)
-				break;
-			pos = me + 1;
-			while (pos < n && ((unsigned char)str[pos] & 0xC0) == 0x80)
-				pos++;
-		} else {
-			pos = me;
-		}
-	}
-	if (!matched) {
-		json_array_clear(l);
-		r = json_array_append(l, in) < 0 ? oom() : 0;
-		goto out;
-	}
-	if (json_array_append_new(l, json_stringn_nocheck(str + index, n - index)) < 0) {
-		r = oom();
-		goto out;
-	}
-	if (limit == 0)
-		while (json_array_size(l) &&
-		       !json_string_length(json_array_get(l, json_array_size(l) - 1)))
-			json_array_remove(l, json_array_size(l) - 1);
-	r = list_check(c, json_array_size(l), e->line);
-out:
-	regfree(&re);
-	free(str);
+	struct split_out so = {{c, e->line, false}, json_array()};
+	if (!so.list)
+		return oom();
+	r = kwg_jregex_split(re, json_string_value(in), json_string_length(in), (long long)limit,
+	                     split_piece, regex_step, &so, &rerr);
+	if (r < 0)
+		r = regex_err(c, e, r, &so.rs, &rerr);
+	if (r >= 0)
+		r = list_check(c, json_array_size(so.list), e->line);
 	if (r < 0) {
-		json_decref(l);
+		json_decref(so.list);
 		return r;
 	}
-	*ret = l;
+	*ret = so.list;
 	return 0;
 }
 
@@ -3260,58 +3149,19 @@ static int f_tojson(struct ctx *c, const struct expr *e, json_t *in, struct args
 	return buf_value(c, &b, e->line, ret);
 }
 
-/* Java-style "$1" group references in a regex replacement. */
+/* Java's String.replaceAll(pat, rep): $n and ${name} groups, \\x a literal x. */
 static int regex_replace(struct ctx *c, const struct expr *e, const char *s, size_t n,
                          const char *pat, const char *rep, struct kwg_buf *out)
 {
-	regex_t re;
-	regmatch_t m[10];
-	int r;
-	char *str = strndup(s, n);
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	int r = get_regex(c, e, pat, strlen(pat), &re);
 
-	if (!str)
-		return oom();
-	r = compile_regex(c, e, pat, &re);
-	if (r < 0) {
-		free(str);
+	if (r < 0)
 		return r;
-	}
-	const char *p = str;
-	int flags = 0;
-	while (r >= 0 && regexec(&re, p, 10, m, flags) == 0) {
-		r = kwg_buf_append(out, p, (size_t)m[0].rm_so);
-		/* Java Matcher.replaceAll: $n is a group, \x a literal x */
-		for (const char *q = rep; r >= 0 && *q; q++) {
-			if (*q == '$' && is_digit(q[1])) {
-				int g = q[1] - '0';
-				if (g <= (int)re.re_nsub && m[g].rm_so >= 0)
-					r = kwg_buf_append(out, p + m[g].rm_so,
-					                   (size_t)(m[g].rm_eo - m[g].rm_so));
-				q++;
-			} else if (*q == '\\' && q[1]) {
-				r = kwg_buf_putc(out, *++q);
-			} else {
-				r = kwg_buf_putc(out, *q);
-			}
-		}
-		if (r < 0)
-			break;
-		if (m[0].rm_eo == m[0].rm_so) {
-			if (!p[m[0].rm_eo])
-				break;
-			r = kwg_buf_putc(out, p[m[0].rm_eo]);
-			p += m[0].rm_eo + 1;
-		} else {
-			p += m[0].rm_eo;
-		}
-		flags = REG_NOTBOL;
-		r = r < 0 ? r : step(c, e->line);
-	}
-	if (r >= 0)
-		r = kwg_buf_puts(out, p);
-	regfree(&re);
-	free(str);
-	return r;
+	r = kwg_jregex_replace_all(re, s, n, rep, out, regex_step, &rs, &rerr);
+	return r < 0 ? regex_err(c, e, r, &rs, &rerr) : 0;
 }
 
 struct replace_args {
@@ -3330,7 +3180,7 @@ static int replace_string(struct ctx *c, const struct expr *e, const char *s, si
 	if (!cur)
 		return oom();
 	/* KESTRA: ReplaceFilter.processString: each pair in order, String.replace or, with
-	 * regexp, String.replaceAll (Java regex; POSIX ERE here). */
+	 * regexp, String.replaceAll (Java regex through PCRE2, protocol/jregex.h). */
 	json_object_foreach (ra->pairs, k, v) {
 		struct kwg_buf b;
 		json_t *rep;
@@ -3367,7 +3217,8 @@ static int replace_string(struct ctx *c, const struct expr *e, const char *s, si
 		json_decref(rep);
 		if (r < 0) {
 			kwg_buf_done(&b);
-			r = size_err(c, r, e->line);
+			if (!ra->regexp) /* regex_replace's errors are final */
+				r = size_err(c, r, e->line);
 			break;
 		}
 		json_decref(cur);
@@ -3396,6 +3247,131 @@ static int f_replace(struct ctx *c, const struct expr *e, json_t *in, struct arg
 		            "filter 'replace' needs a map of replacements, not %s",
 		            type_name(ra.pairs));
 	return map_strings(c, e, in, replace_string, &ra, 0, ret);
+}
+
+/* KESTRA: RegexMatchFilter, RegexExtractFilter, RegexReplaceFilter (Kestra 1.x, read @
+ * 3bd5dd62): Matcher.find(), the first match's group, Matcher.replaceAll on toString(). */
+static int regex_arg(struct ctx *c, const struct expr *e, struct args *a, json_t *in,
+                     struct kwg_jregex **ret_re, json_t **ret_text)
+{
+	json_t *rx = arg(a, 0, "regex"), *p;
+	int r;
+
+	if (!rx || json_is_null(rx))
+		return fail(c, -EINVAL, e->line, "The argument 'regex' is required.");
+	r = to_string_value(c, rx, e->line, &p);
+	if (r < 0)
+		return r;
+	r = get_regex(c, e, json_string_value(p), json_string_length(p), ret_re);
+	json_decref(p);
+	if (r < 0)
+		return r;
+	return to_string_value(c, in, e->line, ret_text);
+}
+
+static int f_regex_match(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                         json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_jregex_iter it;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	json_t *text;
+	int r;
+
+	if (json_is_null(in)) { /* RegexMatchFilter: null is false */
+		*ret = json_false();
+		return 0;
+	}
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	kwg_jregex_iter_init(&it, re, json_string_value(text), json_string_length(text));
+	r = kwg_jregex_find(&it, &rerr);
+	json_decref(text);
+	if (r < 0)
+		return regex_err(c, e, r, &rs, &rerr);
+	*ret = json_boolean(r > 0);
+	return 0;
+}
+
+static int f_regex_extract(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                           json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_jregex_iter it;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	json_t *text, *g = arg(a, 1, "group");
+	int64_t group = 0;
+	size_t gs, ge;
+	int r;
+
+	if (g && !json_is_null(g)) {
+		if (!is_number(g))
+			return fail(c, -EINVAL, e->line,
+			            "filter 'regexExtract': group must be a number, not %s",
+			            type_name(g));
+		group = json_is_integer(g) ? json_integer_value(g) : (int64_t)json_real_value(g);
+	}
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	kwg_jregex_iter_init(&it, re, json_string_value(text), json_string_length(text));
+	r = kwg_jregex_find(&it, &rerr);
+	if (r < 0) {
+		json_decref(text);
+		return regex_err(c, e, r, &rs, &rerr);
+	}
+	if (r == 0) {
+		json_decref(text);
+		*ret = json_null();
+		return 0;
+	}
+	if (group < 0 || (uint64_t)group > kwg_jregex_groups(re)) {
+		json_decref(text);
+		return fail(c, -EINVAL, e->line, "filter 'regexExtract': No group %" PRId64, group);
+	}
+	if (kwg_jregex_group(re, (size_t)group, &gs, &ge))
+		*ret = json_stringn_nocheck(json_string_value(text) + gs, ge - gs);
+	else
+		*ret = json_null();
+	json_decref(text);
+	return *ret ? 0 : oom();
+}
+
+static int f_regex_replace(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                           json_t **ret)
+{
+	struct kwg_jregex *re;
+	struct kwg_err rerr;
+	struct regex_step rs = {c, e->line, false};
+	struct kwg_buf b;
+	json_t *text, *rep = arg(a, 1, "replacement"), *reps;
+	int r;
+
+	if (!arg(a, 0, "regex") || json_is_null(arg(a, 0, "regex")))
+		return fail(c, -EINVAL, e->line, "The argument 'regex' is required.");
+	if (!rep || json_is_null(rep))
+		return fail(c, -EINVAL, e->line, "The argument 'replacement' is required.");
+	r = regex_arg(c, e, a, in, &re, &text);
+	if (r < 0)
+		return r;
+	r = to_string_value(c, rep, e->line, &reps);
+	if (r < 0) {
+		json_decref(text);
+		return r;
+	}
+	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+	r = kwg_jregex_replace_all(re, json_string_value(text), json_string_length(text),
+	                           json_string_value(reps), &b, regex_step, &rs, &rerr);
+	json_decref(text);
+	json_decref(reps);
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return regex_err(c, e, r, &rs, &rerr);
+	}
+	return buf_value(c, &b, e->line, ret);
 }
 
 static int f_slugify(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
@@ -3692,7 +3668,7 @@ static int f_abbreviate(struct ctx *c, const struct expr *e, json_t *in, struct 
 		return fail(c, -EINVAL, e->line,
 		            "Invalid argument to abbreviate filter; must be greater than zero");
 	const char *s = json_string_value(in);
-	size_t n = json_string_length(in), len = cp_count(s, n);
+	size_t n = json_string_length(in), len = kwg_utf16_units(s, n);
 	/* KESTRA: Pebble AbbreviateFilter: shorter than length, or 3 chars or fewer: as is;
 	 * length 3 or less: cut; else the first length-3 chars and "...". */
 	if (len < (uint64_t)w || len <= 3) {
@@ -3701,7 +3677,7 @@ static int f_abbreviate(struct ctx *c, const struct expr *e, json_t *in, struct 
 	}
 	struct kwg_buf b;
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	r = kwg_buf_append(&b, s, cp_offset(s, n, w <= 3 ? (size_t)w : (size_t)w - 3));
+	r = kwg_buf_append(&b, s, kwg_utf16_offset(s, n, w <= 3 ? (size_t)w : (size_t)w - 3));
 	if (r >= 0 && w > 3)
 		r = kwg_buf_puts(&b, "...");
 	if (r < 0) {
@@ -3795,7 +3771,7 @@ static int f_slice(struct ctx *c, const struct expr *e, json_t *in, struct args 
 	int r;
 
 	if (json_is_string(in))
-		len = (int64_t)cp_count(json_string_value(in), json_string_length(in));
+		len = (int64_t)kwg_utf16_units(json_string_value(in), json_string_length(in));
 	else if (json_is_array(in))
 		len = (int64_t)json_array_size(in);
 	else
@@ -3825,8 +3801,9 @@ static int f_slice(struct ctx *c, const struct expr *e, json_t *in, struct args 
 		            "fromIndex %" PRId64 " out of bounds for length %" PRId64, from, len);
 	if (json_is_string(in)) {
 		const char *s = json_string_value(in);
-		size_t n = json_string_length(in), b = cp_offset(s, n, (size_t)from);
-		*ret = json_stringn_nocheck(s + b, cp_offset(s, n, (size_t)to) - b);
+		/* String.substring: UTF-16 indexes */
+		size_t n = json_string_length(in), b = kwg_utf16_offset(s, n, (size_t)from);
+		*ret = json_stringn_nocheck(s + b, kwg_utf16_offset(s, n, (size_t)to) - b);
 		return *ret ? 0 : oom();
 	}
 	json_t *l = json_array();
@@ -3972,35 +3949,201 @@ static int f_escape_char(struct ctx *c, const struct expr *e, json_t *in, struct
 	return map_strings(c, e, in, escape_string, fr, 0, ret);
 }
 
-static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
-                        json_t **ret)
+/* The Java class Kestra would see for v (NULL for null). */
+static const char *java_class(const json_t *v)
 {
-	const char *n = NULL;
-	switch (json_typeof(in)) {
+	switch (json_typeof(v)) {
 	case JSON_OBJECT:
-		n = "java.util.LinkedHashMap";
-		break;
+		return "java.util.LinkedHashMap";
 	case JSON_ARRAY:
-		n = "java.util.ArrayList";
-		break;
+		return "java.util.ArrayList";
 	case JSON_STRING:
-		n = "java.lang.String";
-		break;
+		return "java.lang.String";
 	case JSON_INTEGER:
-		n = json_integer_value(in) >= INT32_MIN && json_integer_value(in) <= INT32_MAX
-		        ? "java.lang.Integer"
-		        : "java.lang.Long";
-		break;
+		return json_integer_value(v) >= INT32_MIN && json_integer_value(v) <= INT32_MAX
+		           ? "java.lang.Integer"
+		           : "java.lang.Long";
 	case JSON_REAL:
-		n = "java.lang.Double";
-		break;
+		return "java.lang.Double";
 	case JSON_TRUE:
 	case JSON_FALSE:
-		n = "java.lang.Boolean";
-		break;
+		return "java.lang.Boolean";
 	case JSON_NULL:
 		break;
 	}
+	return NULL;
+}
+
+/* KESTRA: DistinctFilter: a list without repeats (Java equals: 1 and 1.0 differ), first
+ * occurrence kept; null is the string "null". */
+static int f_distinct(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	json_t *l, *v;
+	size_t i;
+
+	if (json_is_null(in)) {
+		*ret = json_string("null");
+		return *ret ? 0 : oom();
+	}
+	if (!json_is_array(in))
+		return fail(c, -EINVAL, e->line, "Input must be a list, but received : %s",
+		            java_class(in));
+	l = json_array();
+	if (!l)
+		return oom();
+	json_array_foreach (in, i, v) {
+		bool seen = false;
+		for (size_t j = 0; j < json_array_size(l) && !seen; j++) {
+			int r = step(c, e->line);
+			if (r < 0) {
+				json_decref(l);
+				return r;
+			}
+			seen = json_equal(json_array_get(l, j), v);
+		}
+		if (!seen && json_array_append(l, v) < 0) {
+			json_decref(l);
+			return oom();
+		}
+	}
+	*ret = l;
+	return 0;
+}
+
+/* KESTRA: CondenseStringFilter: a string without its '\n' characters. */
+static int f_condense(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	if (!json_is_string(in))
+		return fail(c, -EINVAL, e->line, "condense can only be applied on strings");
+	const char *s = json_string_value(in);
+	size_t n = json_string_length(in), k = 0;
+	char *out = malloc(n + 1);
+	if (!out)
+		return oom();
+	for (size_t i = 0; i < n; i++)
+		if (s[i] != '\n')
+			out[k++] = s[i];
+	*ret = json_stringn_nocheck(out, k);
+	free(out);
+	return *ret ? 0 : oom();
+}
+
+/* Java's new BigDecimal(s).toString() into b: 0, or -EINVAL when s is not a BigDecimal. */
+static int big_decimal_text(const char *s, size_t n, struct kwg_buf *b)
+{
+	const char *p = s, *end = s + n;
+	bool neg = false;
+	char *digits;
+	size_t nd = 0, frac = 0;
+	long long exp = 0;
+	int r = 0;
+
+	if (p < end && (*p == '+' || *p == '-'))
+		neg = *p++ == '-';
+	digits = malloc(n + 1);
+	if (!digits)
+		return -ENOMEM;
+	bool dot = false, any = false;
+	for (; p < end; p++) {
+		if (is_digit(*p)) {
+			any = true;
+			if (dot)
+				frac++;
+			if (nd || *p != '0')
+				digits[nd++] = *p;
+		} else if (*p == '.' && !dot) {
+			dot = true;
+		} else {
+			break;
+		}
+	}
+	if (any && p < end && (*p == 'e' || *p == 'E')) {
+		bool eneg = false, edig = false;
+		p++;
+		if (p < end && (*p == '+' || *p == '-'))
+			eneg = *p++ == '-';
+		for (; p < end && is_digit(*p); p++) {
+			edig = true;
+			exp = exp * 10 + (*p - '0');
+			if (exp > INT32_MAX)
+				break;
+		}
+		if (!edig)
+			any = false;
+		exp = eneg ? -exp : exp;
+	}
+	if (!any || p != end) {
+		free(digits);
+		return -EINVAL;
+	}
+	if (!nd)
+		digits[nd++] = '0';
+	long long scale = (long long)frac - exp;
+	long long adjusted = -scale + (long long)(nd - 1);
+	if (neg && !(nd == 1 && digits[0] == '0'))
+		r = kwg_buf_putc(b, '-');
+	if (scale == 0) {
+		r = r < 0 ? r : kwg_buf_append(b, digits, nd);
+	} else if (scale > 0 && adjusted >= -6) {
+		if ((long long)nd <= scale) {
+			r = r < 0 ? r : kwg_buf_puts(b, "0.");
+			for (long long k = 0; r >= 0 && k < scale - (long long)nd; k++)
+				r = kwg_buf_putc(b, '0');
+			r = r < 0 ? r : kwg_buf_append(b, digits, nd);
+		} else {
+			size_t ip = nd - (size_t)scale;
+			r = r < 0 ? r : kwg_buf_append(b, digits, ip);
+			r = r < 0 ? r : kwg_buf_putc(b, '.');
+			r = r < 0 ? r : kwg_buf_append(b, digits + ip, nd - ip);
+		}
+	} else {
+		r = r < 0 ? r : kwg_buf_putc(b, digits[0]);
+		if (nd > 1) {
+			r = r < 0 ? r : kwg_buf_putc(b, '.');
+			r = r < 0 ? r : kwg_buf_append(b, digits + 1, nd - 1);
+		}
+		if (adjusted != 0)
+			r = r < 0 ? r
+			          : kwg_buf_printf(b, "E%s%lld", adjusted > 0 ? "+" : "", adjusted);
+	}
+	free(digits);
+	return r;
+}
+
+/* KESTRA: StringFilter: a number's toString(), a numeric string as BigDecimal writes it. */
+static int f_string(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	struct kwg_buf b;
+	int r;
+
+	if (is_number(in))
+		return to_string_value(c, in, e->line, ret);
+	if (!json_is_string(in))
+		return fail(
+		    c, -EINVAL, e->line,
+		    "'string' filter expects a Number (INT, FLOAT, DOUBLE, etc.) or numeric "
+		    "String. Received: %s",
+		    java_class(in));
+	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+	r = big_decimal_text(json_string_value(in), json_string_length(in), &b);
+	if (r == -EINVAL) {
+		kwg_buf_done(&b);
+		return fail(c, r, e->line,
+		            "'string' filter expects a valid number. Received an invalid numeric "
+		            "string: %.200s",
+		            json_string_value(in));
+	}
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return size_err(c, r, e->line);
+	}
+	return buf_value(c, &b, e->line, ret);
+}
+
+static int f_class_name(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                        json_t **ret)
+{
+	const char *n = java_class(in);
 	*ret = n ? json_string(n) : json_null();
 	return *ret ? 0 : oom();
 }
@@ -4276,12 +4419,22 @@ static int f_timestamp(struct ctx *c, const struct expr *e, json_t *in, struct a
 		r = to_datetime(c, e, in, existing, zone, &d);
 	if (r < 0)
 		return r;
-	int64_t v = d.epoch_s;
-	if (!strcmp(e->s, "timestampMicro"))
-		v = (int64_t)((uint64_t)d.epoch_s * 1000000u + (uint64_t)(d.nano / 1000));
-	else if (!strcmp(e->s, "timestampNano"))
-		v = (int64_t)((uint64_t)d.epoch_s * 1000000000u + (uint64_t)d.nano);
-	*ret = json_integer(v);
+	/* KESTRA: TimestampFilter and TimestampMilliFilter give a Long (toEpochSecond,
+	 * toEpochMilli); TimestampMicroFilter and TimestampNanoFilter a String, and Micro's is
+	 * SECONDS.toNanos(epochSecond) + NANOSECONDS.toMicros(nano), nanoseconds plus
+	 * microseconds, as Kestra computes it (Java long arithmetic: wraps). */
+	uint64_t s9 = (uint64_t)d.epoch_s * 1000000000u;
+	if (!strcmp(e->s, "timestampMicro") || !strcmp(e->s, "timestampNano")) {
+		char num[32];
+		uint64_t v = s9 + (uint64_t)(e->s[9] == 'M' ? d.nano / 1000 : d.nano);
+		snprintf(num, sizeof(num), "%" PRId64, (int64_t)v);
+		*ret = json_string(num);
+	} else if (!strcmp(e->s, "timestampMilli")) {
+		*ret = json_integer(
+		    (json_int_t)((uint64_t)d.epoch_s * 1000u + (uint64_t)(d.nano / 1000000)));
+	} else {
+		*ret = json_integer(d.epoch_s);
+	}
 	return *ret ? 0 : oom();
 }
 
@@ -4354,6 +4507,9 @@ static const struct filter_def filters[] = {
     {"toJson", f_tojson, false, true},
     {"json", f_tojson, false, true},
     {"replace", f_replace, false, false},
+    {"regexMatch", f_regex_match, false, true},
+    {"regexExtract", f_regex_extract, false, false},
+    {"regexReplace", f_regex_replace, false, false},
     {"slugify", f_slugify, false, false},
     {"number", f_number, false, false},
     {"startsWith", f_starts_ends, false, false},
@@ -4382,9 +4538,13 @@ static const struct filter_def filters[] = {
     {"flatten", f_flatten, false, false},
     {"escapeChar", f_escape_char, false, false},
     {"className", f_class_name, false, true},
+    {"distinct", f_distinct, false, true},
+    {"condense", f_condense, false, true},
+    {"string", f_string, false, false},
     {"date", f_date, false, false},
     {"dateAdd", f_date_add, false, false},
     {"timestamp", f_timestamp, false, false},
+    {"timestampMilli", f_timestamp, false, false},
     {"timestampMicro", f_timestamp, false, false},
     {"timestampNano", f_timestamp, false, false},
 };
@@ -4555,6 +4715,9 @@ static int fn_file_uri(struct ctx *c, const struct expr *e, struct args *a, json
 	int r = arg_str(c, a, "fileURI", 0, "path", true, &path);
 	if (r < 0)
 		return r;
+	/* KESTRA: FileURIFunction refuses a path holding "../" at once. */
+	if (strstr(path[0] == '/' ? path + 1 : path, "../"))
+		return fail(c, -EINVAL, e->line, "Path must not contain '../'");
 	if (!h || !h->file_uri)
 		return hook_missing(c, e);
 	r = h->file_uri(h->userdata, path, &v, &herr);
@@ -4570,15 +4733,21 @@ static int fn_from_json(struct ctx *c, const struct expr *e, struct args *a, jso
 	json_t *s = arg(a, 0, "json");
 	json_error_t jerr;
 
-	if (!s || json_is_null(s)) {
+	/* KESTRA: FromJsonFunction (json() is the same class): the argument is required, null
+	 * gives null, anything but a string fails. */
+	if (!s)
+		return fail(c, -EINVAL, e->line,
+		            "The 'fromJson' function expects an argument 'json'.");
+	if (json_is_null(s)) {
 		*ret = json_null();
 		return 0;
 	}
 	if (!json_is_string(s))
-		return fail(c, -EINVAL, e->line, "%s needs a string, not %s", e->s, type_name(s));
+		return fail(c, -EINVAL, e->line,
+		            "The 'fromJson' function expects an argument 'json' with type string.");
 	*ret = json_loadb(json_string_value(s), json_string_length(s), JSON_DECODE_ANY, &jerr);
 	if (!*ret)
-		return fail(c, -EINVAL, e->line, "%s: invalid JSON: %s", e->s, jerr.text);
+		return fail(c, -EINVAL, e->line, "Invalid json: %s", jerr.text);
 	return 0;
 }
 
@@ -4782,6 +4951,320 @@ static int fn_range(struct ctx *c, const struct expr *e, struct args *a, json_t 
 	return range_values(c, s, t, inc, e->line, ret);
 }
 
+/* ---- calendar functions (Kestra 1.x: DayOfWeekFunction, DayOfMonthFunction,
+ * MonthOfYearFunction, HourOfDayFunction, IsWeekendFunction, IsDateBefore/After/Between,
+ * IsDayWeekInMonthFunction, IsLastWorkingDayFunction; read @ b031460a, 1e87364a, 5c6c1fb9) ---- */
+
+enum iso_kind { ISO_OTHER, ISO_DATE, ISO_ZONED, ISO_LOCAL_DT };
+
+/* Which ISO-8601 form text has: a date (LocalDate.parse), a date-time with an offset or zone
+ * (ZonedDateTime.parse), a date-time without (LocalDateTime.parse). */
+static enum iso_kind iso_kind(const char *t)
+{
+	size_t n = strlen(t);
+	if (n < 10 || t[4] != '-' || t[7] != '-')
+		return ISO_OTHER;
+	if (n == 10)
+		return ISO_DATE;
+	if (t[10] != 'T')
+		return ISO_OTHER;
+	for (const char *p = t + 11; *p; p++)
+		if (*p == 'Z' || *p == '+' || *p == '-' || *p == '[')
+			return ISO_ZONED;
+	return ISO_LOCAL_DT;
+}
+
+struct cal {
+	int year, month, day, hour;
+	int dow; /* 1 = Monday … 7 = Sunday (java.time.DayOfWeek) */
+	struct kwg_datetime d;
+};
+
+static const char *const day_names[] = {"MONDAY", "TUESDAY",  "WEDNESDAY", "THURSDAY",
+                                        "FRIDAY", "SATURDAY", "SUNDAY"};
+
+static int days_in_month(int y, int m)
+{
+	static const int dm[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+	bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+	return m == 2 && leap ? 29 : dm[m - 1];
+}
+
+/* Day of week of a proleptic Gregorian date, 1 = Monday. */
+static int day_of_week(int y, int m, int d)
+{
+	static const int t[] = {0, 3, 2, 5, 0, 3, 5, 1, 4, 6, 2, 4};
+	if (m < 3)
+		y--;
+	int w = (y + y / 4 - y / 100 + y / 400 + t[m - 1] + d) % 7; /* 0 = Sunday */
+	return w == 0 ? 7 : w;
+}
+
+/* The argument name of fn as a calendar value, fields as written in the text (no UTC
+ * normalisation; Kestra's DateUtils.parseLocalDate). kinds: a bit per accepted iso_kind. */
+static int cal_arg(struct ctx *c, const struct expr *e, struct args *a, size_t pos,
+                   const char *name, unsigned kinds, struct cal *ret)
+{
+	json_t *v = arg(a, pos, name), *t;
+	struct kwg_err derr;
+	cleanup_free char *f = NULL;
+	int r;
+
+	if (!v || json_is_null(v))
+		return fail(c, -EINVAL, e->line, "The '%s()' function expects a '%s' argument.",
+		            e->s, name);
+	r = to_string_value(c, v, e->line, &t);
+	if (r < 0)
+		return r;
+	const char *text = json_string_value(t);
+	enum iso_kind k = iso_kind(text);
+	r = kinds & (1u << k) ? kwg_datetime_parse(text, NULL, NULL, &ret->d, &derr) : -EINVAL;
+	if (r == -EINVAL && !(kinds & (1u << k)))
+		snprintf(derr.msg, sizeof(derr.msg), "Text '%.200s' could not be parsed", text);
+	if (r >= 0)
+		r = kwg_datetime_format(&ret->d, "yyyy-MM-dd-HH", NULL, &f, &derr);
+	if (r >= 0 && sscanf(f, "%d-%d-%d-%d", &ret->year, &ret->month, &ret->day, &ret->hour) != 4)
+		r = -EINVAL;
+	if (r == -ENOMEM) {
+		json_decref(t);
+		return oom();
+	}
+	if (r < 0) {
+		r = fail(c, -EINVAL, e->line, "The '%s()' function could not parse '%s': %s", e->s,
+		         name, derr.msg);
+		json_decref(t);
+		return r;
+	}
+	json_decref(t);
+	ret->dow = day_of_week(ret->year, ret->month, ret->day);
+	return 0;
+}
+
+#define LOCAL_DATE ((1u << ISO_DATE) | (1u << ISO_ZONED))
+
+static int fn_calendar(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	struct cal d;
+	int r;
+
+	if (!strcmp(e->s, "hourOfDay")) {
+		r = cal_arg(c, e, a, 0, "date", (1u << ISO_ZONED) | (1u << ISO_LOCAL_DT), &d);
+		if (r < 0)
+			return r;
+		*ret = json_integer(d.hour);
+		return 0;
+	}
+	r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+	if (r < 0)
+		return r;
+	if (!strcmp(e->s, "dayOfWeek"))
+		*ret = json_string(day_names[d.dow - 1]);
+	else if (!strcmp(e->s, "dayOfMonth"))
+		*ret = json_integer(d.day);
+	else if (!strcmp(e->s, "monthOfYear"))
+		*ret = json_integer(d.month);
+	else /* isWeekend */
+		*ret = json_boolean(d.dow >= 6);
+	return 0;
+}
+
+/* isDateBefore(date, reference), isDateAfter(date, reference): instants, a value without an
+ * offset taken as UTC; isDateBetween(date, after, before): values with an offset only,
+ * strictly between. */
+static int fn_date_compare(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	bool between = !strcmp(e->s, "isDateBetween");
+	static const char *const names2[] = {"date", "reference"}, *const names3[] = {
+	                                                               "date", "after", "before"};
+	const char *const *names = between ? names3 : names2;
+	unsigned kinds =
+	    between ? 1u << ISO_ZONED : (1u << ISO_DATE) | (1u << ISO_ZONED) | (1u << ISO_LOCAL_DT);
+	struct cal v[3];
+	int r;
+
+	for (size_t i = 0; i < (between ? 3u : 2u); i++) {
+		json_t *x = arg(a, i, names[i]);
+		if (!x || json_is_null(x))
+			return fail(c, -EINVAL, e->line,
+			            "The '%s()' function expects a '%s' argument.", e->s, names[i]);
+	}
+	for (size_t i = 0; i < (between ? 3u : 2u); i++) {
+		r = cal_arg(c, e, a, i, names[i], kinds, &v[i]);
+		if (r < 0)
+			return r;
+	}
+#define CMP(x, y)                                                                                  \
+	((x).d.epoch_s != (y).d.epoch_s                                                            \
+	     ? ((x).d.epoch_s < (y).d.epoch_s ? -1 : 1)                                            \
+	     : ((x).d.nano < (y).d.nano ? -1 : (x).d.nano > (y).d.nano))
+	if (between)
+		*ret = json_boolean(CMP(v[0], v[1]) > 0 && CMP(v[0], v[2]) < 0);
+	else
+		*ret = json_boolean(e->s[6] == 'B' ? CMP(v[0], v[1]) < 0 : CMP(v[0], v[1]) > 0);
+#undef CMP
+	return 0;
+}
+
+/* A day name as DayOfWeek.valueOf(s.toUpperCase()): 1-7, or 0. */
+static int day_number(const char *s, size_t n)
+{
+	for (int i = 0; i < 7; i++)
+		if (strlen(day_names[i]) == n && strncasecmp(day_names[i], s, n) == 0)
+			return i + 1;
+	return 0;
+}
+
+static int fn_day_week_in_month(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	static const char *const pos_names[] = {"FIRST", "SECOND", "THIRD", "FOURTH", "LAST"};
+	json_t *dw = arg(a, 1, "dayOfWeek"), *pos = arg(a, 2, "position"), *tw = NULL, *tp = NULL;
+	struct cal d;
+	int r, want, k = -1;
+
+	if (!arg(a, 0, "date") || json_is_null(arg(a, 0, "date")))
+		return fail(c, -EINVAL, e->line, "The '%s()' function expects a 'date' argument.",
+		            e->s);
+	if (!dw || json_is_null(dw))
+		return fail(c, -EINVAL, e->line,
+		            "The '%s()' function expects a 'dayOfWeek' argument.", e->s);
+	if (!pos || json_is_null(pos))
+		return fail(c, -EINVAL, e->line,
+		            "The '%s()' function expects a 'position' argument.", e->s);
+	r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+	if (r >= 0)
+		r = to_string_value(c, dw, e->line, &tw);
+	if (r >= 0)
+		r = to_string_value(c, pos, e->line, &tp);
+	if (r < 0)
+		goto out;
+	want = day_number(json_string_value(tw), json_string_length(tw));
+	if (!want) {
+		r = fail(c, -EINVAL, e->line,
+		         "The '%s()' function received an invalid 'dayOfWeek' value: '%.64s'. "
+		         "Expected one of: MONDAY, TUESDAY, WEDNESDAY, THURSDAY, FRIDAY, SATURDAY, "
+		         "SUNDAY.",
+		         e->s, json_string_value(tw));
+		goto out;
+	}
+	for (int i = 0; i < 5; i++)
+		if (!strcasecmp(json_string_value(tp), pos_names[i]))
+			k = i;
+	if (k < 0) {
+		r = fail(
+		    c, -EINVAL, e->line,
+		    "The '%s()' function received an invalid 'position' value: '%.64s'. Expected "
+		    "one of: FIRST, SECOND, THIRD, FOURTH, LAST.",
+		    e->s, json_string_value(tp));
+		goto out;
+	}
+	int dim = days_in_month(d.year, d.month), day;
+	if (k < 4) { /* firstInMonth, then whole weeks (may pass into the next month) */
+		int first_dow = day_of_week(d.year, d.month, 1);
+		day = 1 + (want - first_dow + 7) % 7 + 7 * k;
+	} else {
+		int last_dow = day_of_week(d.year, d.month, dim);
+		day = dim - (last_dow - want + 7) % 7;
+	}
+	*ret = json_boolean(day == d.day);
+out:
+	json_decref(tw);
+	json_decref(tp);
+	return r;
+}
+
+static int fn_last_working_day(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *wd = arg(a, 1, "workingDays"), *t = NULL;
+	unsigned days = 0x1F; /* bit i: day i + 1; Monday-Friday */
+	struct cal d;
+	int r = cal_arg(c, e, a, 0, "date", LOCAL_DATE, &d);
+
+	if (r < 0)
+		return r;
+	if (wd && !json_is_null(wd)) {
+		r = to_string_value(c, wd, e->line, &t);
+		if (r < 0)
+			return r;
+		const char *p = json_string_value(t);
+		unsigned set = 0;
+		bool blank = true;
+		for (const char *q = p; *q; q++)
+			blank = blank && java_ws(*q);
+		while (!blank && *p) { /* split on [,\s]+ */
+			while (*p == ',' || java_ws(*p))
+				p++;
+			const char *w = p;
+			while (*p && *p != ',' && !java_ws(*p))
+				p++;
+			if (p == w)
+				continue;
+			int k = day_number(w, (size_t)(p - w));
+			if (!k) {
+				r = fail(
+				    c, -EINVAL, e->line,
+				    "The '%s()' function received an invalid 'workingDays' value: "
+				    "'%.*s'. Expected day names like MONDAY, TUESDAY, etc.",
+				    e->s, (int)KWG_MIN((size_t)64, (size_t)(p - w)), w);
+				json_decref(t);
+				return r;
+			}
+			set |= 1u << (k - 1);
+		}
+		json_decref(t);
+		if (!blank && !set)
+			return fail(c, -EINVAL, e->line,
+			            "The '%s()' function requires at least one valid day in "
+			            "'workingDays'.",
+			            e->s);
+		if (!blank)
+			days = set;
+	}
+	if (!(days & (1u << (d.dow - 1)))) {
+		*ret = json_false();
+		return 0;
+	}
+	int day = days_in_month(d.year, d.month);
+	while (!(days & (1u << (day_of_week(d.year, d.month, day) - 1))))
+		day--;
+	*ret = json_boolean(day == d.day);
+	return 0;
+}
+
+/* KESTRA: YamlFunction: yaml(text) parsed as Jackson's YAML mapper reads it (the first
+ * document, a repeated key replacing the earlier one). */
+static int fn_yaml(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	json_t *s = arg(a, 0, "yaml");
+	struct kwg_err yerr;
+	int r;
+
+	if (!s)
+		return fail(c, -EINVAL, e->line, "The 'yaml' function expects an argument 'yaml'.");
+	if (!json_is_string(s))
+		return fail(c, -EINVAL, e->line,
+		            "The 'yaml' function expects an argument 'yaml' with type string.");
+	r = kwg_yaml_load(json_string_value(s), json_string_length(s), true, ret, &yerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, -EINVAL, e->line, "Invalid yaml: %s", yerr.msg);
+	return 0;
+}
+
+/* What cannot work in a worker: a named failure. */
+static int fn_unsupported(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	if (!strcmp(e->s, "isPublicHoliday"))
+		return fail(c, -EOPNOTSUPP, e->line,
+		            "function 'isPublicHoliday' is not supported: it needs Kestra's public "
+		            "holiday calendars (Jollyday), which kwg does not carry");
+	if (!strcmp(e->s, "errorLogs"))
+		return fail(c, -EOPNOTSUPP, e->line,
+		            "function 'errorLogs' is not supported: the execution's logs are in "
+		            "Kestra's log repository, which a worker does not read");
+	return fail(c, -EOPNOTSUPP, e->line, "function '%s' is not supported", e->s);
+}
+
 static int fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
 	bool max = e->s[1] == 'a';
@@ -4802,12 +5285,27 @@ static int fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_
 
 static int fn_random_int(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
 {
-	int64_t lo, hi;
-	int r = arg_int(c, a, "randomInt", 0, "lower", true, 0, &lo);
-	if (r >= 0)
-		r = arg_int(c, a, "randomInt", 1, "upper", true, 0, &hi);
-	if (r < 0)
-		return r;
+	int64_t lim[2];
+	static const char *const names[] = {"lower", "upper"};
+
+	/* KESTRA: RandomIntFunction: both arguments must be Integers (an integer literal or
+	 * value in int range; not a string, a decimal or a long). */
+	for (size_t i = 0; i < 2; i++) {
+		json_t *v = arg(a, i, names[i]);
+		if (!v)
+			return fail(c, -EINVAL, e->line,
+			            "The 'GenerateRandomNumber' function expects an argument %s",
+			            names[i]);
+		if (!json_is_integer(v) || json_integer_value(v) < INT32_MIN ||
+		    json_integer_value(v) > INT32_MAX)
+			return fail(
+			    c, -EINVAL, e->line,
+			    "The 'GenerateRandomNumber' function expects an argument %swith "
+			    "type Integer.",
+			    names[i]);
+		lim[i] = json_integer_value(v);
+	}
+	int64_t lo = lim[0], hi = lim[1];
 	/* KESTRA: RandomIntFunction: floor(random * (upper - lower)) + lower, so upper is
 	 * excluded and upper == lower gives lower. */
 	if (hi < lo)
@@ -4839,6 +5337,19 @@ static const struct {
     {"max", fn_max_min},
     {"min", fn_max_min},
     {"randomInt", fn_random_int},
+    {"dayOfWeek", fn_calendar},
+    {"dayOfMonth", fn_calendar},
+    {"monthOfYear", fn_calendar},
+    {"hourOfDay", fn_calendar},
+    {"isWeekend", fn_calendar},
+    {"isDateBefore", fn_date_compare},
+    {"isDateAfter", fn_date_compare},
+    {"isDateBetween", fn_date_compare},
+    {"isDayWeekInMonth", fn_day_week_in_month},
+    {"isLastWorkingDay", fn_last_working_day},
+    {"isPublicHoliday", fn_unsupported},
+    {"errorLogs", fn_unsupported},
+    {"yaml", fn_yaml},
 };
 
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret)
@@ -5090,6 +5601,8 @@ static int render_ctx(struct ctx *c, char **ret)
 	scope_pop_to(c, 0);
 	free(c->scope);
 	c->scope = NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++)
+		kwg_jregex_free(steal_ptr(&c->regex_cache[i]));
 	arena_done(&c->arena);
 	if (r < 0) {
 		kwg_buf_done(&out);

@@ -7,7 +7,8 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libseccomp-dev libyaml-dev
-  libmicrohttpd-dev libarchive-dev libssl-dev libjq-dev libcmocka-dev clang libclang-rt-14-dev
+  libmicrohttpd-dev libarchive-dev libssl-dev libjq-dev libpcre2-dev libunistring-dev
+  libcmocka-dev clang libclang-rt-14-dev
   clang-format
   postgresql-15 postgresql-client-15
   python3 python-is-python3

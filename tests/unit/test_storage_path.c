@@ -45,6 +45,11 @@ static void test_storage_path_slugify_as_kestra(void **state)
 	expect_slug("---", "");
 	expect_slug("v1.2_final", "v12-final");
 	expect_slug("\xff\xfe bad", "bad");
+	/* NFD over all of Unicode (protocol/unicode.h), not only Latin-1 and Latin Extended-A */
+	expect_slug("Tiếng Việt", "tieng-viet");
+	expect_slug("\u212a\u212b", "ka"); /* KELVIN SIGN, ANGSTROM SIGN: canonical singletons */
+	expect_slug("Ǖber Știință", "uber-stiinta");
+	expect_slug("ﬁ æ", ""); /* compatibility and undecomposable letters go */
 }
 
 static void expect_str(char *got, const char *expected)
