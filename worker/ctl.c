@@ -90,6 +90,12 @@ static void on_migrated(void *userdata, PGresult *res, const char *error)
 		    "inserted (kwg notify uninstall removes it)\n");
 	else if (c->opts->command == KWG_CTL_NOTIFY_UNINSTALL)
 		printf("notify uninstalled: workers find new jobs by polling alone\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_INSTALL)
+		printf(
+		    "routing installed: WorkerJob rows Kestra writes without a group go to their "
+		    "task's or flow's workerGroup.key (kwg routing uninstall removes it)\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_UNINSTALL)
+		printf("routing uninstalled: Kestra writes and claims WorkerJob rows as before\n");
 	else
 		printf("schema kwg is up to date (%zu statements)\n", c->migration_step);
 	finish(c, 0);
@@ -132,6 +138,7 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 }
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
+static void on_routing_status(void *userdata, PGresult *res, const char *error);
 
 static void on_notify_state(void *userdata, PGresult *res, const char *error)
 {
@@ -142,7 +149,73 @@ static void on_notify_state(void *userdata, PGresult *res, const char *error)
 	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
 	                           ? "installed (workers wake on WorkerJob inserts)"
 	                           : "not installed (polling alone; kwg notify install)");
-	finish(c, 0);
+	(void)kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
+}
+
+/* Prints the routing's state; returns 0 when installed, active and current, 1 otherwise (2 when
+ * not installed). */
+static int print_routing(PGresult *res)
+{
+	const char *installed = PQgetvalue(res, 0, 0), *mine = PQgetvalue(res, 0, 1);
+	bool trigger = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
+	bool enabled = strcmp(PQgetvalue(res, 0, 3), "0") != 0;
+	bool functions = PQgetvalue(res, 0, 4)[0] == 't';
+	bool columns = strcmp(PQgetvalue(res, 0, 5), "4") == 0;
+	bool flows = PQgetvalue(res, 0, 6)[0] == 't';
+	char version[64] = "";
+	const char *sp;
+
+	if (PQgetisnull(res, 0, 0) && !trigger) {
+		printf("routing: not installed (worker groups need Kestra Enterprise or a patched "
+		       "executor; kwg routing install routes them in PostgreSQL)\n");
+		return 2;
+	}
+	sp = strchr(installed, ' ');
+	if (sp)
+		(void)snprintf(version, sizeof(version), "version %.*s of kwg %s",
+		               (int)(sp - installed), installed, sp + 1);
+	if (!columns) {
+		printf(
+		    "routing: BROKEN: table queues no longer has the columns type, value, "
+		    "consumer_group, consumer_worker (a Kestra upgrade changed it); jobs are not "
+		    "routed; see docs/kestra-integration.md\n");
+		return 1;
+	}
+	if (!trigger || !functions) {
+		printf(
+		    "routing: BROKEN: %s (%s; was queues recreated by a Kestra upgrade?); jobs are "
+		    "not routed: run kwg routing install\n",
+		    !trigger ? "the trigger kwg_route_worker_job is missing on queues"
+		             : "its functions in schema kwg are missing",
+		    *version ? version : "installed");
+		return 1;
+	}
+	if (!enabled) {
+		printf("routing: INACTIVE: the trigger kwg_route_worker_job on queues is disabled "
+		       "(ALTER TABLE queues ENABLE TRIGGER kwg_route_worker_job)\n");
+		return 1;
+	}
+	if (PQgetisnull(res, 0, 0) || strncmp(installed, mine, strcspn(mine, " ")) != 0 ||
+	    installed[strcspn(mine, " ")] != ' ') {
+		printf(
+		    "routing: OUTDATED: installed %s, this kwg has %s: run kwg routing install\n",
+		    *version ? version : "(unknown version)", mine);
+		return 1;
+	}
+	printf("routing: installed and active (%s%s)\n", version,
+	       flows ? "; flow-level groups from table flows" : "; no table flows: task keys only");
+	return 0;
+}
+
+static void on_routing_status(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	int code;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	code = print_routing(res);
+	finish(c, c->opts->command == KWG_CTL_ROUTING_STATUS ? code : 0);
 }
 
 static void on_workers(void *userdata, PGresult *res, const char *error)
@@ -293,10 +366,18 @@ static int start(struct kwg_ctl *c)
 	case KWG_CTL_MIGRATE:
 	case KWG_CTL_NOTIFY_INSTALL:
 	case KWG_CTL_NOTIFY_UNINSTALL:
-		c->script = o->command == KWG_CTL_MIGRATE          ? kwg_sql_migration
-		            : o->command == KWG_CTL_NOTIFY_INSTALL ? kwg_sql_notify_install
-		                                                   : kwg_sql_notify_uninstall;
+	case KWG_CTL_ROUTING_INSTALL:
+	case KWG_CTL_ROUTING_UNINSTALL:
+		c->script = o->command == KWG_CTL_MIGRATE           ? kwg_sql_migration
+		            : o->command == KWG_CTL_NOTIFY_INSTALL  ? kwg_sql_notify_install
+		            : o->command == KWG_CTL_ROUTING_INSTALL ? kwg_sql_routing_install
+		            : o->command == KWG_CTL_ROUTING_UNINSTALL
+		                ? (o->requeue ? kwg_sql_routing_uninstall_requeue
+		                              : kwg_sql_routing_uninstall)
+		                : kwg_sql_notify_uninstall;
 		return kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
+	case KWG_CTL_ROUTING_STATUS:
+		return kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
 	case KWG_CTL_GROUP_LIST:
 		return kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_group_list, c);
 	case KWG_CTL_STATUS:
