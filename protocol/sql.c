@@ -136,6 +136,14 @@ const char KWG_SQL_MAINTENANCE_SET[] =
     "UPDATE kwg.maintenance SET active = $1, message = $2, updated = now() WHERE id = 1"
     " RETURNING (extract(epoch FROM now()) * 1000)::bigint";
 
+/* Seconds the oldest waiting job of a group has waited (-1: none or unknown), from the date of the
+ * last state of its task run (set when the executor emitted it; queues.updated is NULL on insert
+ * in 1.x). A date that is not ISO-8601 counts as unknown rather than failing the query. */
+#define KWG_SQL_OLDEST_WAIT                                                                        \
+	"COALESCE(extract(epoch FROM now() - min(CASE WHEN value->'taskRun'->'state'->'histories'" \
+	"->-1->>'date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)$' THEN"              \
+	" (value->'taskRun'->'state'->'histories'->-1->>'date')::timestamptz END))::bigint, -1)"
+
 /* Per group: live workers and their running tasks (from each live worker's own heartbeat),
  * queued WorkerJob rows, and the control flags. A worker is live while its row is in a running
  * state and was updated within its own liveness timeout. */
@@ -148,7 +156,8 @@ const char KWG_SQL_GROUP_LIST[] =
     " AND state IN ('CREATED', 'RUNNING', 'MAINTENANCE', 'TERMINATING')"
     " AND updated_at > now() - make_interval(secs => COALESCE("
     " (value->'config'->'liveness'->>'timeout')::float8, 60))),"
-    " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n FROM queues"
+    " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n,"
+    " " KWG_SQL_OLDEST_WAIT " AS oldest FROM queues"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND NOT consumer_worker GROUP BY 1),"
     " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
@@ -157,7 +166,8 @@ const char KWG_SQL_GROUP_LIST[] =
     " (SELECT count(*) FROM live l WHERE l.key = k.key),"
     " (SELECT COALESCE(sum(running), 0)::bigint FROM live l WHERE l.key = k.key),"
     " COALESCE((SELECT n FROM queued q WHERE q.key = k.key), 0),"
-    " COALESCE(g.paused, false), COALESCE(g.draining, false)"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false),"
+    " COALESCE((SELECT oldest FROM queued q WHERE q.key = k.key), -1)"
     " FROM keys k LEFT JOIN kwg.worker_groups g ON g.key = k.key ORDER BY k.key";
 
 /* service_instance (value, state, updated_at): workers of a group ($1, '' for the default group,
@@ -241,13 +251,16 @@ const char *const kwg_sql_routing_install[] = {
     " id INT PRIMARY KEY CHECK (id = 1), version INT NOT NULL, kwg_version TEXT NOT NULL,"
     " installed TIMESTAMPTZ NOT NULL DEFAULT now())",
     /* The workerGroup that applies to a WorkerJob value: the task's (an object, or a 1.x JSON
-     * string of one), else the flow's revision the job came from. NULL when none; never raises:
-     * an error comes back as {"kwg.error": message}, which routes to kwg:invalid. */
+     * string of one), else the flow's revision the job came from. NULL when none; a string that
+     * is not JSON comes back as it is (not an object: kwg:invalid). Never raises: an error comes
+     * back as {"kwg.error": message}, which routes to kwg:invalid too. */
     "CREATE OR REPLACE FUNCTION kwg.job_worker_group(v jsonb, sch text) RETURNS jsonb"
     " LANGUAGE plpgsql STABLE AS $$"
     "DECLARE wg jsonb := v->'task'->'workerGroup'; rev text; fl regclass;"
     " BEGIN"
-    " IF jsonb_typeof(wg) = 'string' THEN wg := (wg #>> '{}')::jsonb; END IF;"
+    " IF jsonb_typeof(wg) = 'string' THEN"
+    " BEGIN wg := (wg #>> '{}')::jsonb; EXCEPTION WHEN OTHERS THEN RETURN wg; END;"
+    " END IF;"
     " IF wg IS NOT NULL AND jsonb_typeof(wg) <> 'null' THEN RETURN wg; END IF;"
     " fl := to_regclass(format('%I.flows', sch));"
     " IF fl IS NULL THEN RETURN NULL; END IF;"

@@ -21,6 +21,7 @@ struct kwg_ctl {
 	bool finished;
 	int exit_code;
 	const char *const *script; /* migrate, notify install/uninstall: statements in order */
+	const char *const *then;   /* routing install: its script after kwg's migration */
 	size_t migration_step;
 	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
 	long long last_running; /* for progress lines */
@@ -80,7 +81,12 @@ static void on_migrated(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_COMMAND_OK))
 		return;
-	if (c->script[++c->migration_step]) {
+	if (!c->script[++c->migration_step] && c->then) {
+		c->script = c->then;
+		c->then = NULL;
+		c->migration_step = 0;
+	}
+	if (c->script[c->migration_step]) {
 		(void)kwg_pg_query(c->pg, c->script[c->migration_step], 0, NULL, on_migrated, c);
 		return;
 	}
@@ -117,22 +123,29 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 			printf(",\"description\":");
 			json_string_out(PQgetvalue(res, i, 1));
 			printf(",\"workers\":%s,\"running\":%s,\"queued\":%s,\"paused\":%s,"
-			       "\"draining\":%s}",
+			       "\"draining\":%s,\"oldestWaitSeconds\":%s}",
 			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
 			       PQgetvalue(res, i, 5)[0] == 't' ? "true" : "false",
-			       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false");
+			       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false",
+			       PQgetvalue(res, i, 7));
 		}
 		printf("]\n");
 	} else {
-		printf("%-24s %7s %7s %7s %-8s %s\n", "GROUP", "WORKERS", "RUNNING", "QUEUED",
-		       "STATE", "DESCRIPTION");
-		for (int i = 0; i < n; i++)
-			printf("%-24s %7s %7s %7s %-8s %s\n", group_name(PQgetvalue(res, i, 0)),
+		printf("%-24s %7s %7s %7s %9s %-8s %s\n", "GROUP", "WORKERS", "RUNNING", "QUEUED",
+		       "OLDEST", "STATE", "DESCRIPTION");
+		for (int i = 0; i < n; i++) {
+			char oldest[32] = "-";
+			if (PQgetvalue(res, i, 7)[0] != '-')
+				(void)snprintf(oldest, sizeof(oldest), "%ss",
+				               PQgetvalue(res, i, 7));
+			printf("%-24s %7s %7s %7s %9s %-8s %s\n", group_name(PQgetvalue(res, i, 0)),
 			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			       oldest,
 			       PQgetvalue(res, i, 6)[0] == 't'   ? "draining"
 			       : PQgetvalue(res, i, 5)[0] == 't' ? "paused"
 			                                         : "active",
 			       PQgetvalue(res, i, 1));
+		}
 	}
 	finish(c, 0);
 }
@@ -375,6 +388,11 @@ static int start(struct kwg_ctl *c)
 		                ? (o->requeue ? kwg_sql_routing_uninstall_requeue
 		                              : kwg_sql_routing_uninstall)
 		                : kwg_sql_notify_uninstall;
+		/* Routing comes with kwg's own schema: one init step makes both. */
+		if (o->command == KWG_CTL_ROUTING_INSTALL) {
+			c->then = c->script;
+			c->script = kwg_sql_migration;
+		}
 		return kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
 	case KWG_CTL_ROUTING_STATUS:
 		return kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
