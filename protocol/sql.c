@@ -49,7 +49,7 @@ const char KWG_SQL_EMIT[] =
 const char KWG_SQL_SUBMIT[] =
     "INSERT INTO queues (\"type\", \"key\", \"value\", \"consumer_group\")"
     " VALUES (CAST('io.kestra.core.runners.WorkerJob' AS queue_type), $1, $2::jsonb, $3)"
-    " RETURNING \"offset\"";
+    " RETURNING \"offset\", \"consumer_group\"";
 
 /* Each type's rows in offset order from its own index (queues_type__offset, queues_type__key): a
  * filter on the LogEntry's taskRunId here would make the planner scan the whole table, so the
@@ -419,6 +419,12 @@ const char KWG_SQL_ROUTE_CONSUME[] =
     " WHERE \"offset\" = ANY($1::bigint[])"
     " AND type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND consumer_group IN ('kwg:render', 'kwg:invalid', 'kwg:fallback')";
+/* WorkerJob rows waiting, per consumer group ('' for the default group): count and oldest wait in
+ * seconds (-1: unknown), for /metrics. */
+const char KWG_SQL_ROUTE_WAITING[] =
+    "SELECT COALESCE(consumer_group, ''), count(*), " KWG_SQL_OLDEST_WAIT " FROM queues"
+    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type) AND NOT consumer_worker"
+    " GROUP BY 1 ORDER BY 2 DESC LIMIT 100";
 /* Whether routing is installed (the trigger on queues). */
 const char KWG_SQL_ROUTING_INSTALLED[] =
     "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
@@ -451,6 +457,7 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"routing_status", KWG_SQL_ROUTING_STATUS},
     {"routing_installed", KWG_SQL_ROUTING_INSTALLED},
     {"route_held", KWG_SQL_ROUTE_HELD},
+    {"route_waiting", KWG_SQL_ROUTE_WAITING},
     {"route_set", KWG_SQL_ROUTE_SET},
     {"route_consume", KWG_SQL_ROUTE_CONSUME},
     {NULL, NULL},

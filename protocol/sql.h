@@ -25,7 +25,8 @@ extern const char KWG_SQL_MARK_CONSUMED[];
 /* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON.
  */
 extern const char KWG_SQL_EMIT[];
-/* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset. */
+/* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset
+ * and the consumer group it got (kwg routing may set it). */
 extern const char KWG_SQL_SUBMIT[];
 /* kwg submit: rows about one task run after an offset: $1 offset, $2 taskRun.id. */
 extern const char KWG_SQL_FOLLOW[];
@@ -81,6 +82,8 @@ extern const char KWG_SQL_ROUTING_INSTALLED[];
 extern const char KWG_SQL_ROUTE_HELD[];
 extern const char KWG_SQL_ROUTE_SET[];
 extern const char KWG_SQL_ROUTE_CONSUME[];
+/* WorkerJob rows waiting per group: group ('' default), count, oldest wait s (-1 unknown). */
+extern const char KWG_SQL_ROUTE_WAITING[];
 
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];

@@ -220,6 +220,29 @@ static int print_routing(PGresult *res)
 	return 0;
 }
 
+/* kwg status, last: per group, the live workers, the jobs waiting and the oldest wait. */
+static void on_status_groups(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (c->finished)
+		return;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		printf("groups: unknown (%s)\n", res ? kwg_pg_result_error(res) : error);
+		finish(c, 0);
+		return;
+	}
+	printf("\n%-24s %7s %7s %9s\n", "GROUP", "WORKERS", "WAITING", "OLDEST");
+	for (int i = 0; i < PQntuples(res); i++) {
+		char oldest[32] = "-";
+		if (PQgetvalue(res, i, 7)[0] != '-')
+			(void)snprintf(oldest, sizeof(oldest), "%ss", PQgetvalue(res, i, 7));
+		printf("%-24s %7s %7s %9s\n", group_name(PQgetvalue(res, i, 0)),
+		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 4), oldest);
+	}
+	finish(c, 0);
+}
+
 static void on_routing_status(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_ctl *c = userdata;
@@ -228,7 +251,10 @@ static void on_routing_status(void *userdata, PGresult *res, const char *error)
 	if (!ok(c, res, error, PGRES_TUPLES_OK))
 		return;
 	code = print_routing(res);
-	finish(c, c->opts->command == KWG_CTL_ROUTING_STATUS ? code : 0);
+	if (c->opts->command == KWG_CTL_STATUS)
+		(void)kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_status_groups, c);
+	else
+		finish(c, code);
 }
 
 static void on_workers(void *userdata, PGresult *res, const char *error)

@@ -22,6 +22,14 @@
 /* How often to look again whether routing is installed (and at first). */
 #define CHECK_MS 10000
 #define LOG_THREAD "kwg-route"
+/* How often the jobs waiting per group are read for /metrics. */
+#define WAITING_MS 5000
+#define WAITING_MAX 100
+
+struct waiting {
+	char group[KWG_GROUP_KEY_MAX + 1]; /* "" the default group */
+	long long jobs, oldest_s;
+};
 
 struct held {
 	long long offset;
@@ -40,6 +48,10 @@ struct kwg_route {
 	struct held *rows;
 	size_t n_rows;
 	unsigned long long rerouted, ended;
+	uint64_t last_waiting_ms;
+	bool waiting_read;
+	struct waiting waiting[WAITING_MAX];
+	size_t n_waiting;
 };
 
 static void tick(struct kwg_route *rt);
@@ -397,19 +409,46 @@ static void on_checked(void *userdata, PGresult *res, const char *error)
 	tick(rt);
 }
 
+static void on_waiting(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_route *rt = userdata;
+
+	rt->busy = false;
+	rt->waiting_read = true;
+	rt->last_waiting_ms = uv_now(rt->loop);
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		rt->n_waiting = 0;
+		for (int i = 0; i < PQntuples(res) && rt->n_waiting < WAITING_MAX; i++) {
+			struct waiting *w = &rt->waiting[rt->n_waiting++];
+			(void)snprintf(w->group, sizeof(w->group), "%s", PQgetvalue(res, i, 0));
+			w->jobs = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+			w->oldest_s = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+		}
+	} else if (res && rt->running) {
+		kwg_log_warning("reading the jobs waiting per group failed: %s",
+		                kwg_pg_result_error(res));
+	}
+	tick(rt);
+}
+
 static void tick(struct kwg_route *rt)
 {
 	if (!rt->running || rt->busy || !kwg_pg_is_connected(rt->pg))
 		return;
 	uv_timer_stop(&rt->timer);
 	rt->busy = true;
+	if (!rt->waiting_read || uv_now(rt->loop) - rt->last_waiting_ms >= WAITING_MS) {
+		if (kwg_pg_query(rt->pg, KWG_SQL_ROUTE_WAITING, 0, NULL, on_waiting, rt) < 0)
+			done(rt, POLL_MS);
+		return;
+	}
 	if (!rt->checked || uv_now(rt->loop) - rt->last_check_ms >= CHECK_MS) {
 		if (kwg_pg_query(rt->pg, KWG_SQL_ROUTING_INSTALLED, 0, NULL, on_checked, rt) < 0)
 			done(rt, CHECK_MS);
 		return;
 	}
 	if (!rt->installed) {
-		done(rt, CHECK_MS);
+		done(rt, WAITING_MS);
 		return;
 	}
 	if (kwg_pg_query(rt->pg, "BEGIN", 0, NULL, on_begun, rt) < 0)
@@ -467,6 +506,50 @@ unsigned long long kwg_route_rerouted(const struct kwg_route *rt)
 unsigned long long kwg_route_ended(const struct kwg_route *rt)
 {
 	return rt ? rt->ended : 0;
+}
+
+/* A group key in a Prometheus label: holding groups have ':', which labels allow; '"' and '\\'
+ * cannot occur in keys the routing writes, but other writers may: escaped. */
+static int label(struct kwg_buf *out, const char *s)
+{
+	int r = 0;
+
+	for (; r >= 0 && *s; s++)
+		r = *s == '"' || *s == '\\' ? kwg_buf_printf(out, "\\%c", *s)
+		    : *s == '\n'            ? kwg_buf_puts(out, "\\n")
+		                            : kwg_buf_putc(out, *s);
+	return r;
+}
+
+int kwg_route_metrics(const struct kwg_route *rt, struct kwg_buf *out)
+{
+	int r =
+	    kwg_buf_puts(out, "# HELP kwg_jobs_waiting WorkerJob rows waiting, per group (\"\" the "
+	                      "default group; kwg:* held by kwg routing).\n"
+	                      "# TYPE kwg_jobs_waiting gauge\n");
+
+	for (size_t i = 0; r >= 0 && rt && i < rt->n_waiting; i++) {
+		r = kwg_buf_puts(out, "kwg_jobs_waiting{group=\"");
+		if (r >= 0)
+			r = label(out, rt->waiting[i].group);
+		if (r >= 0)
+			r = kwg_buf_printf(out, "\"} %lld\n", rt->waiting[i].jobs);
+	}
+	if (r >= 0)
+		r = kwg_buf_puts(out,
+		                 "# HELP kwg_jobs_oldest_wait_seconds How long the oldest waiting "
+		                 "WorkerJob of a group has waited.\n"
+		                 "# TYPE kwg_jobs_oldest_wait_seconds gauge\n");
+	for (size_t i = 0; r >= 0 && rt && i < rt->n_waiting; i++) {
+		if (rt->waiting[i].oldest_s < 0)
+			continue;
+		r = kwg_buf_puts(out, "kwg_jobs_oldest_wait_seconds{group=\"");
+		if (r >= 0)
+			r = label(out, rt->waiting[i].group);
+		if (r >= 0)
+			r = kwg_buf_printf(out, "\"} %lld\n", rt->waiting[i].oldest_s);
+	}
+	return r;
 }
 
 static void on_timer_closed(uv_handle_t *h)

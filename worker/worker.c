@@ -1149,5 +1149,6 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1,
 	    kwg_control_queued(w->control), fresh ? 1 : 0, kwg_route_rerouted(w->route),
 	    kwg_route_ended(w->route));
+	(void)kwg_route_metrics(w->route, body);
 	return 200;
 }

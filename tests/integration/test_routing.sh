@@ -82,7 +82,8 @@ OSS_PID=$!
 IT_PIDS+=("$OSS_PID")
 it_worker gpu1 --group gpu --concurrency 16
 GPU1=$WORKER_PID
-it_worker def1 --concurrency 16
+PORT=$((30000 + RANDOM % 20000))
+it_worker def1 --concurrency 16 --management-port "$PORT"
 DEF1=$WORKER_PID
 wait_for "both workers claiming" 15 grep -q "claiming tasks" "$IT_TMP/def1.log"
 wait_for "both workers claiming" 15 grep -q "claiming tasks" "$IT_TMP/gpu1.log"
@@ -162,6 +163,11 @@ expect_eq "$(final_state fb-5)" CANCELLED "a rendered key gets its fallback too"
 expect_eq "$(group_of fb-3)|$(final_state fb-3)" "nobody|" "fallback WAIT: the job waits in its group"
 out=$(K group list 2>&1)
 expect_match "$out" "nobody +0 +0 +1 +[0-9]+s +active" "kwg group list shows the job waiting for group nobody, and how long"
+expect_match "$(K status 2>&1)" "nobody +0 +1 +[0-9]+s" "kwg status shows it per group too"
+waiting_metric() { curl -s "http://127.0.0.1:$PORT/metrics" | grep -q '^kwg_jobs_waiting{group="nobody"} 1$'; }
+wait_for "the waiting job in /metrics" 15 waiting_metric && pass "/metrics exports the jobs waiting per group"
+expect_match "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'kwg_jobs_oldest_wait_seconds\{group="nobody"\} [0-9]+' "and the oldest wait"
+expect_match "$(curl -s "http://127.0.0.1:$PORT/metrics")" 'kwg_routing_resolved_total\{outcome="ended"\} [0-9]+' "and what it resolved"
 
 # --- a worker killed mid-task; Kestra resubmits the job (NULL group before 1.0, its group since)
 SLEEP='{"id":"t","type":"io.kestra.plugin.scripts.shell.Commands","commands":"[\"sleep 60\"]","taskRunner":{"type":"io.kestra.plugin.core.runner.Process"},"workerGroup":{"key":"gpu"}}'
