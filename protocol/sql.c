@@ -329,6 +329,16 @@ const char *const kwg_sql_routing_install[] = {
     "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
     "CREATE TRIGGER kwg_route_worker_job BEFORE INSERT ON queues"
     " FOR EACH ROW EXECUTE FUNCTION kwg.route_worker_job()",
+    /* Jobs Kestra wrote before the trigger existed and nobody claimed yet are routed too (rows a
+     * worker is claiming right now are skipped: they are being taken). */
+    "UPDATE queues q SET consumer_group = r.g FROM (SELECT \"offset\" AS o,"
+    " kwg.route_group(kwg.job_worker_group(\"value\", s.nspname), s.nspname) AS g"
+    " FROM queues, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = to_regclass('queues')) s"
+    " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
+    " AND consumer_group IS NULL AND COALESCE(\"value\"->>'type', 'task') = 'task'"
+    " FOR UPDATE OF queues SKIP LOCKED) r WHERE q.\"offset\" = r.o AND r.g IS NOT NULL"
+    " AND q.type = 'io.kestra.core.runners.WorkerJob'",
     "INSERT INTO kwg.routing (id, version, kwg_version) VALUES (1, " ROUTE_DETAIL_VERSION
     ", '" KWG_VERSION "') ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version,"
     " kwg_version = EXCLUDED.kwg_version, installed = now()",

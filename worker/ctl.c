@@ -12,6 +12,7 @@
 #include "worker/pg.h"
 
 #define WAIT_POLL_MS 250
+#define INSTALL_RETRY_MS 2000
 
 struct kwg_ctl {
 	uv_loop_t *loop;
@@ -22,6 +23,7 @@ struct kwg_ctl {
 	int exit_code;
 	const char *const *script; /* migrate, notify install/uninstall: statements in order */
 	const char *const *then;   /* routing install: its script after kwg's migration */
+	bool retrying;             /* routing install --wait: failed once, trying again */
 	size_t migration_step;
 	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
 	long long last_running; /* for progress lines */
@@ -75,10 +77,35 @@ static void json_string_out(const char *s)
 	putchar('"');
 }
 
+static void on_install_retry(uv_timer_t *t);
+
+static void on_ignored(void *userdata, PGresult *res, const char *error)
+{
+}
+
+/* routing install --wait: Kestra has not made its tables yet (or the database is not up): roll
+ * back and try again shortly, until --timeout. */
+static bool install_retry(struct kwg_ctl *c, PGresult *res, const char *error)
+{
+	if (c->finished || c->opts->command != KWG_CTL_ROUTING_INSTALL || !c->opts->wait ||
+	    (res && PQresultStatus(res) == PGRES_COMMAND_OK))
+		return false;
+	if (!c->retrying)
+		fprintf(stderr, "kwg: %s; trying again every %d ms\n",
+		        res ? kwg_pg_result_error(res) : error, INSTALL_RETRY_MS);
+	c->retrying = true;
+	if (res)
+		(void)kwg_pg_query(c->pg, "ROLLBACK", 0, NULL, on_ignored, NULL);
+	uv_timer_start(&c->poll, on_install_retry, INSTALL_RETRY_MS, 0);
+	return true;
+}
+
 static void on_migrated(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_ctl *c = userdata;
 
+	if (install_retry(c, res, error))
+		return;
 	if (!ok(c, res, error, PGRES_COMMAND_OK))
 		return;
 	if (!c->script[++c->migration_step] && c->then) {
@@ -386,6 +413,17 @@ static void on_changed(void *userdata, PGresult *res, const char *error)
 		return;
 	}
 	finish(c, 0);
+}
+
+static void on_install_retry(uv_timer_t *t)
+{
+	struct kwg_ctl *c = t->data;
+
+	c->script = kwg_sql_migration;
+	c->then = kwg_sql_routing_install;
+	c->migration_step = 0;
+	if (kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c) < 0)
+		finish(c, 1);
 }
 
 static void on_deadline(uv_timer_t *t)

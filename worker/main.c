@@ -49,7 +49,7 @@ static void usage(FILE *out)
 	    "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
 	    "  kwg status                      the workers, their state and heartbeat\n"
 	    "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
-	    "  kwg routing install|uninstall [--requeue]|status\n"
+	    "  kwg routing install [--wait]|uninstall [--requeue]|status\n"
 	    "                                  route workerGroup.key on open-source Kestra "
 	    "(a trigger)\n"
 	    "  kwg health [--port N]           exit 0 when the local worker's /health says ready\n"

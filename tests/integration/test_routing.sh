@@ -45,6 +45,20 @@ wait_for "the not-installed warning" 15 grep -q "kwg routing is not installed in
   pass "a worker of a named group warns when routing is not installed"
 it_stop "$WORKER_PID" 30
 
+# A group job Kestra wrote before the routing existed, not claimed yet.
+ossjobs pre- 1 1 "$(gpu_task '{"key":"gpu"}')"
+expect_eq "$(group_of pre-1)" "<null>" "without routing, open-source Kestra's row has no group"
+
+# --- install --wait retries until Kestra has made its tables
+sql "ALTER TABLE queues RENAME TO queues_later" >/dev/null
+K routing install --wait --timeout 30s >"$IT_TMP/install.log" 2>&1 &
+INSTALL_PID=$!
+wait_for "install --wait to say it waits" 10 grep -q "table queues not found: is this the database of Kestra 1.x" "$IT_TMP/install.log"
+sql "ALTER TABLE queues_later RENAME TO queues" >/dev/null
+wait "$INSTALL_PID" && pass "routing install --wait succeeds once queues exists" || fail "install --wait: $(cat "$IT_TMP/install.log")"
+expect_eq "$(group_of pre-1)" gpu "install routes the group jobs already waiting"
+K routing uninstall --requeue >/dev/null 2>&1
+
 # --- install, twice; status
 out=$(K routing status 2>&1) && rc=0 || rc=$?
 expect_match "$rc $out" "^2 routing: not installed" "status before install: not installed (exit 2)"
@@ -98,7 +112,7 @@ done
 sql "INSERT INTO queues (type, key, value) SELECT '$WJ', 'trg-' || i, jsonb_build_object('type', 'trigger',
   'trigger', jsonb_build_object('id', 'tr', 'type', 'io.kestra.plugin.core.trigger.Schedule', 'workerGroup', jsonb_build_object('key', 'gpu')),
   'triggerContext', '{}'::jsonb, 'conditionContext', '{}'::jsonb) FROM generate_series(1, 20) i" >/dev/null
-TOTAL=1520
+TOTAL=1521 # and pre-1
 group_done() { [ "$(sql "SELECT count(DISTINCT key) FROM queues WHERE type = '$WTR' AND (key LIKE 'g-%' OR key LIKE 's-%' OR key LIKE 'fg-%') AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" == 1000 ]; }
 wait_for "the 1,000 group jobs done" 120 group_done
 no_waiting() { [ "$(sql "SELECT count(*) FROM queues WHERE type = '$WJ' AND NOT consumer_worker")" == 0 ]; }
