@@ -326,6 +326,10 @@ const char *const kwg_sql_routing_install[] = {
     " END IF;"
     " RETURN NEW;"
     " END$$",
+    /* The trigger runs as whoever inserts (Kestra's role), and calls the functions above by
+     * name: without this, a Kestra role other than the installer's would see every routing fail
+     * (kwg:invalid). Only names become visible: kwg's tables keep their own privileges. */
+    "GRANT USAGE ON SCHEMA kwg TO PUBLIC",
     "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
     "CREATE TRIGGER kwg_route_worker_job BEFORE INSERT ON queues"
     " FOR EACH ROW EXECUTE FUNCTION kwg.route_worker_job()",

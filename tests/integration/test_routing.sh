@@ -70,6 +70,15 @@ out=$(K routing status 2>&1) && rc=0 || rc=$?
 expect_match "$rc $out" "^0 routing: installed and active \(version 1 of kwg" "status: installed and active, its version"
 expect_match "$(K status 2>&1)" "routing: installed and active" "kwg status shows the routing"
 
+# Kestra usually connects as another role than the one that installed the routing.
+app=kestra_app_$$
+sql "CREATE ROLE $app; GRANT SELECT, INSERT, UPDATE ON queues, flows, service_instance TO $app;
+     GRANT USAGE ON SEQUENCE queues_offset_seq TO $app" >/dev/null
+sql "SET ROLE $app; INSERT INTO queues (type, key, value) VALUES ('$WJ', 'role-1',
+     '{\"type\":\"task\",\"taskRun\":{\"id\":\"role-1\"},\"task\":{\"workerGroup\":{\"key\":\"gpu\",\"fallback\":\"WAIT\"}}}')" >/dev/null
+expect_eq "$(group_of role-1)" gpu "a job inserted by another role (Kestra's) is routed too"
+sql "DELETE FROM queues WHERE key = 'role-1'; DROP OWNED BY $app; DROP ROLE $app" >/dev/null
+
 # A flow whose revision 1 says workerGroup gpu (Kestra 1.0's flow-level group), revision 2 not.
 sql "INSERT INTO flows (key, value, source_code) VALUES
   ('main_company.team_fgpu_1', '{\"tenantId\":\"main\",\"namespace\":\"company.team\",\"id\":\"fgpu\",\"revision\":1,\"deleted\":false,\"workerGroup\":{\"key\":\"gpu\"}}', ''),
@@ -241,5 +250,7 @@ out=$(K routing status 2>&1) && rc=0 || rc=$?
 expect_match "$rc $out" "^2 routing: not installed" "status: not installed"
 
 it_stop "$GPU2" 30
+expect_eq "$STOP_RC" 0 "the gpu worker exits cleanly"
 it_stop "$DEF1" 30
+expect_eq "$STOP_RC" 0 "the default worker exits cleanly"
 it_done
