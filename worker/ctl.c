@@ -50,7 +50,9 @@ static bool ok(struct kwg_ctl *c, PGresult *res, const char *error, ExecStatusTy
 	if (res && PQresultStatus(res) == want)
 		return true;
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0))
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0) &&
+	    c->opts->command != KWG_CTL_ROUTING_INSTALL &&
+	    c->opts->command != KWG_CTL_ROUTING_UNINSTALL)
 		fprintf(stderr, "kwg: schema kwg not found: run `kwg migrate` first\n");
 	else
 		fprintf(stderr, "kwg: %s\n", res ? kwg_pg_result_error(res) : error);
