@@ -49,7 +49,7 @@ const char KWG_SQL_EMIT[] =
 const char KWG_SQL_SUBMIT[] =
     "INSERT INTO queues (\"type\", \"key\", \"value\", \"consumer_group\")"
     " VALUES (CAST('io.kestra.core.runners.WorkerJob' AS queue_type), $1, $2::jsonb, $3)"
-    " RETURNING \"offset\"";
+    " RETURNING \"offset\", \"consumer_group\"";
 
 /* Each type's rows in offset order from its own index (queues_type__offset, queues_type__key): a
  * filter on the LogEntry's taskRunId here would make the planner scan the whole table, so the
@@ -136,6 +136,14 @@ const char KWG_SQL_MAINTENANCE_SET[] =
     "UPDATE kwg.maintenance SET active = $1, message = $2, updated = now() WHERE id = 1"
     " RETURNING (extract(epoch FROM now()) * 1000)::bigint";
 
+/* Seconds the oldest waiting job of a group has waited (-1: none or unknown), from the date of the
+ * last state of its task run (set when the executor emitted it; queues.updated is NULL on insert
+ * in 1.x). A date that is not ISO-8601 counts as unknown rather than failing the query. */
+#define KWG_SQL_OLDEST_WAIT                                                                        \
+	"COALESCE(extract(epoch FROM now() - min(CASE WHEN value->'taskRun'->'state'->'histories'" \
+	"->-1->>'date' ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)$' THEN"              \
+	" (value->'taskRun'->'state'->'histories'->-1->>'date')::timestamptz END))::bigint, -1)"
+
 /* Per group: live workers and their running tasks (from each live worker's own heartbeat),
  * queued WorkerJob rows, and the control flags. A worker is live while its row is in a running
  * state and was updated within its own liveness timeout. */
@@ -148,7 +156,8 @@ const char KWG_SQL_GROUP_LIST[] =
     " AND state IN ('CREATED', 'RUNNING', 'MAINTENANCE', 'TERMINATING')"
     " AND updated_at > now() - make_interval(secs => COALESCE("
     " (value->'config'->'liveness'->>'timeout')::float8, 60))),"
-    " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n FROM queues"
+    " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n,"
+    " " KWG_SQL_OLDEST_WAIT " AS oldest FROM queues"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND NOT consumer_worker GROUP BY 1),"
     " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
@@ -157,7 +166,8 @@ const char KWG_SQL_GROUP_LIST[] =
     " (SELECT count(*) FROM live l WHERE l.key = k.key),"
     " (SELECT COALESCE(sum(running), 0)::bigint FROM live l WHERE l.key = k.key),"
     " COALESCE((SELECT n FROM queued q WHERE q.key = k.key), 0),"
-    " COALESCE(g.paused, false), COALESCE(g.draining, false)"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false),"
+    " COALESCE((SELECT oldest FROM queued q WHERE q.key = k.key), -1)"
     " FROM keys k LEFT JOIN kwg.worker_groups g ON g.key = k.key ORDER BY k.key";
 
 /* service_instance (value, state, updated_at): workers of a group ($1, '' for the default group,
@@ -223,6 +233,218 @@ const char KWG_SQL_NOTIFY_INSTALLED[] =
     "SELECT count(*) FROM pg_trigger WHERE tgname = 'kwg_notify_worker_job' AND NOT tgisinternal";
 const char KWG_SQL_LISTEN_JOBS[] = "LISTEN kwg_worker_job";
 
+/* `kwg routing install` (docs/kestra-integration.md, "Kestra open source: worker groups"): a BEFORE
+ * INSERT trigger on queues sets consumer_group of a WorkerJob of type task that Kestra wrote with
+ * NULL, from the task's workerGroup, else the flow's. Every condition is in the function body, so
+ * the trigger's definition never names a column Kestra may change. A key the database cannot
+ * route itself goes to a holding group whose name no Kestra or kwg key can have ("kwg:" + why),
+ * which every kwg worker resolves (worker/route.c). The functions reach Kestra's other tables
+ * (flows, service_instance) in the schema of the table that fired the trigger, through EXECUTE,
+ * so that a database without flows still routes task keys. */
+#define ROUTE_DETAIL_VERSION "1"
+const char *const kwg_sql_routing_install[] = {
+    "BEGIN",
+    "CREATE SCHEMA IF NOT EXISTS kwg",
+    "DO $$BEGIN IF to_regclass('queues') IS NULL THEN RAISE EXCEPTION"
+    " 'table queues not found: is this the database of Kestra 1.x?'; END IF; END$$",
+    "CREATE TABLE IF NOT EXISTS kwg.routing ("
+    " id INT PRIMARY KEY CHECK (id = 1), version INT NOT NULL, kwg_version TEXT NOT NULL,"
+    " installed TIMESTAMPTZ NOT NULL DEFAULT now())",
+    /* The workerGroup that applies to a WorkerJob value: the task's (an object, or a 1.x JSON
+     * string of one), else the flow's revision the job came from. NULL when none; a string that
+     * is not JSON comes back as it is (not an object: kwg:invalid). Never raises: an error comes
+     * back as {"kwg.error": message}, which routes to kwg:invalid too. */
+    "CREATE OR REPLACE FUNCTION kwg.job_worker_group(v jsonb, sch text) RETURNS jsonb"
+    " LANGUAGE plpgsql STABLE AS $$"
+    "DECLARE wg jsonb := v->'task'->'workerGroup'; rev text; fl regclass;"
+    " BEGIN"
+    " IF jsonb_typeof(wg) = 'string' THEN"
+    " BEGIN wg := (wg #>> '{}')::jsonb; EXCEPTION WHEN OTHERS THEN RETURN wg; END;"
+    " END IF;"
+    " IF wg IS NOT NULL AND jsonb_typeof(wg) <> 'null' THEN RETURN wg; END IF;"
+    " fl := to_regclass(format('%I.flows', sch));"
+    " IF fl IS NULL THEN RETURN NULL; END IF;"
+    " rev := v->'runContext'->'variables'->'flow'->>'revision';"
+    " EXECUTE format('SELECT value->''workerGroup'' FROM %s WHERE deleted IN (false, true)"
+    " AND namespace = $1 AND id = $2 AND tenant_id IS NOT DISTINCT FROM $3"
+    " AND ($4::int IS NULL OR revision = $4::int) ORDER BY revision DESC LIMIT 1', fl)"
+    " INTO wg USING v->'taskRun'->>'namespace', v->'taskRun'->>'flowId',"
+    " v->'taskRun'->>'tenantId', rev;"
+    " IF jsonb_typeof(wg) = 'string' THEN wg := (wg #>> '{}')::jsonb; END IF;"
+    " IF jsonb_typeof(wg) = 'null' THEN RETURN NULL; END IF;"
+    " RETURN wg;"
+    " EXCEPTION WHEN OTHERS THEN RETURN jsonb_build_object('kwg.error', SQLERRM);"
+    " END$$",
+    /* Whether a worker of group k is alive: Kestra Enterprise's test (a RUNNING WORKER
+     * service_instance of that group), within the worker's own liveness timeout. */
+    "CREATE OR REPLACE FUNCTION kwg.group_alive(k text, sch text) RETURNS boolean"
+    " LANGUAGE plpgsql STABLE AS $$"
+    "DECLARE alive boolean;"
+    " BEGIN"
+    " EXECUTE format('SELECT EXISTS (SELECT 1 FROM %I.service_instance"
+    " WHERE service_type = ''WORKER'' AND state = ''RUNNING''"
+    " AND value->''props''->>''worker.group'' = $1 AND updated_at > now() - make_interval(secs =>"
+    " COALESCE((value->''config''->''liveness''->>''timeout'')::float8, 60)))', sch)"
+    " INTO alive USING k;"
+    " RETURN alive;"
+    " END$$",
+    /* The consumer_group for a workerGroup: NULL (the default group), its key, or a holding
+     * group: kwg:render (a Pebble expression), kwg:invalid (not a key), kwg:fallback (FAIL or
+     * CANCEL and no worker of the group alive). Keys as Kestra's CLI takes them. */
+    "CREATE OR REPLACE FUNCTION kwg.route_group(wg jsonb, sch text) RETURNS text"
+    " LANGUAGE plpgsql STABLE AS $$"
+    "DECLARE k text; fb text;"
+    " BEGIN"
+    " IF wg IS NULL OR jsonb_typeof(wg) = 'null' THEN RETURN NULL; END IF;"
+    " IF jsonb_typeof(wg) <> 'object' OR wg ? 'kwg.error' THEN RETURN 'kwg:invalid'; END IF;"
+    " IF jsonb_typeof(wg->'key') IS NULL OR jsonb_typeof(wg->'key') = 'null' THEN"
+    " RETURN NULL; END IF;"
+    " IF jsonb_typeof(wg->'key') <> 'string' THEN RETURN 'kwg:invalid'; END IF;"
+    " k := wg->>'key';"
+    " IF strpos(k, '{{') > 0 OR strpos(k, '{%') > 0 THEN RETURN 'kwg:render'; END IF;"
+    " IF k !~ '^[a-zA-Z0-9_-]{1,250}$' THEN RETURN 'kwg:invalid'; END IF;"
+    " fb := upper(COALESCE(wg->>'fallback', 'WAIT'));"
+    " IF fb IN ('FAIL', 'CANCEL') AND NOT kwg.group_alive(k, sch) THEN"
+    " RETURN 'kwg:fallback'; END IF;"
+    " RETURN k;"
+    " END$$",
+    /* The trigger: only WorkerJob rows of type task that arrive without a group. An unexpected
+     * error never fails Kestra's INSERT and never leaves the row in the default group (where
+     * any worker would run it): it goes to kwg:invalid, where a kwg worker fails the task with
+     * an ERROR log saying so. */
+    "CREATE OR REPLACE FUNCTION kwg.route_worker_job() RETURNS trigger LANGUAGE plpgsql AS $$"
+    "BEGIN"
+    " IF NEW.type = 'io.kestra.core.runners.WorkerJob' AND NEW.consumer_group IS NULL"
+    " AND COALESCE(NEW.value->>'type', 'task') = 'task' THEN"
+    " BEGIN"
+    " NEW.consumer_group := kwg.route_group(kwg.job_worker_group(NEW.value, TG_TABLE_SCHEMA),"
+    " TG_TABLE_SCHEMA);"
+    " EXCEPTION WHEN OTHERS THEN"
+    " RAISE WARNING 'kwg routing: %', SQLERRM;"
+    " NEW.consumer_group := 'kwg:invalid';"
+    " END;"
+    " END IF;"
+    " RETURN NEW;"
+    " END$$",
+    /* The trigger runs as whoever inserts (Kestra's role), and calls the functions above by
+     * name: without this, a Kestra role other than the installer's would see every routing fail
+     * (kwg:invalid). Only names become visible: kwg's tables keep their own privileges. */
+    "GRANT USAGE ON SCHEMA kwg TO PUBLIC",
+    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
+    "CREATE TRIGGER kwg_route_worker_job BEFORE INSERT ON queues"
+    " FOR EACH ROW EXECUTE FUNCTION kwg.route_worker_job()",
+    /* Jobs Kestra wrote before the trigger existed and nobody claimed yet are routed too (rows a
+     * worker is claiming right now are skipped: they are being taken). */
+    "UPDATE queues q SET consumer_group = r.g FROM (SELECT \"offset\" AS o,"
+    " kwg.route_group(kwg.job_worker_group(\"value\", s.nspname), s.nspname) AS g"
+    " FROM queues, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = to_regclass('queues')) s"
+    " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
+    " AND consumer_group IS NULL AND COALESCE(\"value\"->>'type', 'task') = 'task'"
+    " FOR UPDATE OF queues SKIP LOCKED) r WHERE q.\"offset\" = r.o AND r.g IS NOT NULL"
+    " AND q.type = 'io.kestra.core.runners.WorkerJob'",
+    "INSERT INTO kwg.routing (id, version, kwg_version) VALUES (1, " ROUTE_DETAIL_VERSION
+    ", '" KWG_VERSION "') ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version,"
+    " kwg_version = EXCLUDED.kwg_version, installed = now()",
+    "COMMIT",
+    NULL,
+};
+
+/* `kwg routing uninstall`: the trigger first (nothing new is routed), then, in the same
+ * transaction, refuse while routed jobs wait (naming their groups), or with --requeue give them
+ * back to the default group, where Kestra's own workers take them. */
+#define ROUTING_DROP                                                                               \
+	"DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",                                   \
+	    "DROP FUNCTION IF EXISTS kwg.route_worker_job()",                                      \
+	    "DROP FUNCTION IF EXISTS kwg.route_group(jsonb, text)",                                \
+	    "DROP FUNCTION IF EXISTS kwg.group_alive(text, text)",                                 \
+	    "DROP FUNCTION IF EXISTS kwg.job_worker_group(jsonb, text)",                           \
+	    "DROP TABLE IF EXISTS kwg.routing"
+const char *const kwg_sql_routing_uninstall[] = {
+    "BEGIN",
+    "DO $$DECLARE w text; BEGIN"
+    " SELECT string_agg(format('%s (%s job(s))', g, n), ', ') INTO w FROM (SELECT"
+    " consumer_group AS g, count(*) AS n FROM queues"
+    " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
+    " AND consumer_group IS NOT NULL GROUP BY 1 ORDER BY 1) x;"
+    " IF w IS NOT NULL THEN RAISE EXCEPTION 'routed jobs are waiting in group(s) %; without"
+    " routing nothing would reach them: `kwg routing uninstall --requeue` gives them back to"
+    " the default group', w; END IF; END$$",
+    ROUTING_DROP,
+    "COMMIT",
+    NULL,
+};
+const char *const kwg_sql_routing_uninstall_requeue[] = {
+    "BEGIN",
+    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
+    "UPDATE queues SET consumer_group = NULL"
+    " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
+    " AND consumer_group IS NOT NULL",
+    ROUTING_DROP,
+    "COMMIT",
+    NULL,
+};
+
+/* `kwg routing status`: the version installed (NULL: never), this kwg's, whether the trigger is
+ * on queues, enabled, whether the functions are there, whether queues still has the columns the
+ * routing reads, and the WorkerJob rows waiting in holding groups. */
+const char KWG_SQL_ROUTING_STATUS[] =
+    "SELECT CASE WHEN to_regclass('kwg.routing') IS NULL THEN NULL ELSE"
+    " (xpath('/table/row/v/text()', query_to_xml('SELECT version || '' '' || kwg_version AS v"
+    " FROM kwg.routing WHERE id = 1', false, false, '')))[1]::text END,"
+    " " ROUTE_DETAIL_VERSION " || ' ' || '" KWG_VERSION "',"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal),"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal AND tgenabled <> 'D'),"
+    " to_regprocedure('kwg.route_worker_job()') IS NOT NULL"
+    " AND to_regprocedure('kwg.route_group(jsonb, text)') IS NOT NULL"
+    " AND to_regprocedure('kwg.job_worker_group(jsonb, text)') IS NOT NULL"
+    " AND to_regprocedure('kwg.group_alive(text, text)') IS NOT NULL,"
+    " (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
+    " AND attname IN ('type', 'value', 'consumer_group', 'consumer_worker')"
+    " AND NOT attisdropped),"
+    " to_regclass('flows') IS NOT NULL";
+
+/* The routing's holding groups, resolved by every kwg worker (worker/route.c): up to $1 rows,
+ * locked; offset, value, holding group, and the workerGroup that applies (the task's or the
+ * flow's, as the trigger saw it). */
+const char KWG_SQL_ROUTE_HELD[] =
+    "SELECT \"offset\", \"value\"::text, consumer_group,"
+    " kwg.job_worker_group(\"value\", (SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
+    " ON n.oid = c.relnamespace WHERE c.oid = to_regclass('queues')))::text"
+    " FROM queues WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
+    " AND NOT consumer_worker AND consumer_group IN ('kwg:render', 'kwg:invalid', 'kwg:fallback')"
+    " ORDER BY \"offset\" LIMIT $1 FOR UPDATE SKIP LOCKED";
+/* Re-routes rendered keys: $1 bigint[] offsets, $2 text[] keys, $3 boolean[] fallback FAIL or
+ * CANCEL (then kwg:fallback when no worker of the group is alive). Returns offset and group. */
+const char KWG_SQL_ROUTE_SET[] =
+    "UPDATE queues q SET consumer_group = CASE WHEN u.strict AND NOT EXISTS (SELECT 1 FROM"
+    " service_instance s WHERE s.service_type = 'WORKER' AND s.state = 'RUNNING'"
+    " AND s.value->'props'->>'worker.group' = u.g AND s.updated_at > now() - make_interval(secs =>"
+    " COALESCE((s.value->'config'->'liveness'->>'timeout')::float8, 60))) THEN 'kwg:fallback'"
+    " ELSE u.g END"
+    " FROM unnest($1::bigint[], $2::text[], $3::boolean[]) AS u(o, g, strict)"
+    " WHERE q.\"offset\" = u.o AND q.type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
+    " AND q.consumer_group = 'kwg:render' RETURNING q.\"offset\", q.consumer_group";
+/* Held jobs ended by a result the resolver wrote: $1 bigint[] offsets. */
+const char KWG_SQL_ROUTE_CONSUME[] =
+    "UPDATE queues SET consumer_worker = true"
+    " WHERE \"offset\" = ANY($1::bigint[])"
+    " AND type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
+    " AND consumer_group IN ('kwg:render', 'kwg:invalid', 'kwg:fallback')";
+/* WorkerJob rows waiting, per consumer group ('' for the default group): count and oldest wait in
+ * seconds (-1: unknown), for /metrics. */
+const char KWG_SQL_ROUTE_WAITING[] =
+    "SELECT COALESCE(consumer_group, ''), count(*), " KWG_SQL_OLDEST_WAIT " FROM queues"
+    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type) AND NOT consumer_worker"
+    " GROUP BY 1 ORDER BY 2 DESC LIMIT 100";
+/* Whether routing is installed (the trigger on queues). */
+const char KWG_SQL_ROUTING_INSTALLED[] =
+    "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal AND tgenabled <> 'D'"
+    " AND to_regprocedure('kwg.job_worker_group(jsonb, text)') IS NOT NULL";
+
 const struct kwg_sql_statement kwg_sql_statements[] = {
     {"claim_group", KWG_SQL_CLAIM_GROUP},
     {"kestra_schema", KWG_SQL_KESTRA_SCHEMA},
@@ -246,6 +468,12 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"maintenance_set", KWG_SQL_MAINTENANCE_SET},
     {"group_list", KWG_SQL_GROUP_LIST},
     {"workers", KWG_SQL_WORKERS},
+    {"routing_status", KWG_SQL_ROUTING_STATUS},
+    {"routing_installed", KWG_SQL_ROUTING_INSTALLED},
+    {"route_held", KWG_SQL_ROUTE_HELD},
+    {"route_waiting", KWG_SQL_ROUTE_WAITING},
+    {"route_set", KWG_SQL_ROUTE_SET},
+    {"route_consume", KWG_SQL_ROUTE_CONSUME},
     {NULL, NULL},
 };
 

@@ -25,7 +25,8 @@ extern const char KWG_SQL_MARK_CONSUMED[];
 /* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON.
  */
 extern const char KWG_SQL_EMIT[];
-/* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset. */
+/* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset
+ * and the consumer group it got (kwg routing may set it). */
 extern const char KWG_SQL_SUBMIT[];
 /* kwg submit: rows about one task run after an offset: $1 offset, $2 taskRun.id. */
 extern const char KWG_SQL_FOLLOW[];
@@ -64,6 +65,25 @@ extern const char *const kwg_sql_notify_install[];
 extern const char *const kwg_sql_notify_uninstall[];
 extern const char KWG_SQL_NOTIFY_INSTALLED[];
 extern const char KWG_SQL_LISTEN_JOBS[];
+
+/* `kwg routing install|uninstall` (NULL-terminated; uninstall refuses while routed jobs wait,
+ * uninstall_requeue gives them back to the default group), and `kwg routing status`: installed
+ * "version kwg_version" or NULL, this kwg's, trigger count, enabled trigger count, functions
+ * present, routed columns of queues found (4), flows present. */
+extern const char *const kwg_sql_routing_install[];
+extern const char *const kwg_sql_routing_uninstall[];
+extern const char *const kwg_sql_routing_uninstall_requeue[];
+extern const char KWG_SQL_ROUTING_STATUS[];
+/* Count of active routing triggers on queues (0 or 1). */
+extern const char KWG_SQL_ROUTING_INSTALLED[];
+/* worker/route.c: held rows ($1 limit; needs routing installed, since it calls
+ * kwg.job_worker_group), re-route rendered keys ($1 offsets, $2 keys, $3 strict fallbacks), mark
+ * held rows ended ($1 offsets). The statement test installs the routing first. */
+extern const char KWG_SQL_ROUTE_HELD[];
+extern const char KWG_SQL_ROUTE_SET[];
+extern const char KWG_SQL_ROUTE_CONSUME[];
+/* WorkerJob rows waiting per group: group ('' default), count, oldest wait s (-1 unknown). */
+extern const char KWG_SQL_ROUTE_WAITING[];
 
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];

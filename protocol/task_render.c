@@ -330,3 +330,18 @@ out:
 	json_decref(rd.vars_wd);
 	return r;
 }
+
+int kwg_task_render_string(const struct kwg_job *job, const char *tmpl, int64_t now_us, char **ret,
+                           struct kwg_err *err)
+{
+	struct kwg_template_opts o = {.now_us = now_us, .seed = (uint64_t)now_us};
+	json_t *vars = NULL;
+	int r = worker_vars(job, &vars);
+
+	if (r < 0)
+		return r;
+	o.vars = vars;
+	r = kwg_template_render(tmpl, &o, ret, err);
+	json_decref(vars);
+	return r;
+}

@@ -27,3 +27,9 @@ struct kwg_task_render_opts {
  * err naming the property and the template's error; -ENOMEM. */
 int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
                     json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err);
+
+/* Renders one template string with the job's variables (the run context's, with `task` and
+ * `taskrun` from the job; no hooks), as the executor renders workerGroup.key. 0 and *ret (new);
+ * the template's errors (kwg_template_render) with err; -ENOMEM. */
+int kwg_task_render_string(const struct kwg_job *job, const char *tmpl, int64_t now_us, char **ret,
+                           struct kwg_err *err);

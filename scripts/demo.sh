@@ -3,7 +3,8 @@
 # kwg's main job on an embedded default: installs what it needs, builds, starts a throwaway
 # PostgreSQL 15 cluster with the Kestra 1.x tables, runs `kwg worker` in group "demo", submits the
 # sample tasks of deploy/examples as Kestra's executor would, prints their logs and final states,
-# then stops everything it started.
+# installs worker-group routing and submits a task of group demo as open-source Kestra writes it
+# (routed by PostgreSQL), then stops everything it started.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -44,6 +45,19 @@ for task in deploy/examples/hello-outputs.yaml deploy/examples/files.yaml \
   echo "(kwg submit exited $rc)"
   [ "$rc" -le 2 ] || status=1
 done
+
+echo
+echo "== worker groups on open-source Kestra: kwg routing install"
+"$kwg" routing install --database-url "$db"
+"$kwg" routing status --database-url "$db"
+echo
+echo "== kwg submit deploy/examples/group.yaml (no --group: inserted as open-source Kestra does)"
+rc=0
+"$kwg" submit --database-url "$db" --timeout 60s deploy/examples/group.yaml || rc=$?
+echo "(kwg submit exited $rc)"
+[ "$rc" -eq 0 ] || status=1
+echo
+"$kwg" status --database-url "$db"
 
 echo
 echo "== stopping the worker (SIGTERM: finish running tasks, claim nothing new)"

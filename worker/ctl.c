@@ -12,6 +12,7 @@
 #include "worker/pg.h"
 
 #define WAIT_POLL_MS 250
+#define INSTALL_RETRY_MS 2000
 
 struct kwg_ctl {
 	uv_loop_t *loop;
@@ -21,6 +22,8 @@ struct kwg_ctl {
 	bool finished;
 	int exit_code;
 	const char *const *script; /* migrate, notify install/uninstall: statements in order */
+	const char *const *then;   /* routing install: its script after kwg's migration */
+	bool retrying;             /* routing install --wait: failed once, trying again */
 	size_t migration_step;
 	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
 	long long last_running; /* for progress lines */
@@ -47,7 +50,9 @@ static bool ok(struct kwg_ctl *c, PGresult *res, const char *error, ExecStatusTy
 	if (res && PQresultStatus(res) == want)
 		return true;
 	state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0))
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0) &&
+	    c->opts->command != KWG_CTL_ROUTING_INSTALL &&
+	    c->opts->command != KWG_CTL_ROUTING_UNINSTALL)
 		fprintf(stderr, "kwg: schema kwg not found: run `kwg migrate` first\n");
 	else
 		fprintf(stderr, "kwg: %s\n", res ? kwg_pg_result_error(res) : error);
@@ -74,13 +79,43 @@ static void json_string_out(const char *s)
 	putchar('"');
 }
 
+static void on_install_retry(uv_timer_t *t);
+
+static void on_ignored(void *userdata, PGresult *res, const char *error)
+{
+}
+
+/* routing install --wait: Kestra has not made its tables yet (or the database is not up): roll
+ * back and try again shortly, until --timeout. */
+static bool install_retry(struct kwg_ctl *c, PGresult *res, const char *error)
+{
+	if (c->finished || c->opts->command != KWG_CTL_ROUTING_INSTALL || !c->opts->wait ||
+	    (res && PQresultStatus(res) == PGRES_COMMAND_OK))
+		return false;
+	if (!c->retrying)
+		fprintf(stderr, "kwg: %s; trying again every %d ms\n",
+		        res ? kwg_pg_result_error(res) : error, INSTALL_RETRY_MS);
+	c->retrying = true;
+	if (res)
+		(void)kwg_pg_query(c->pg, "ROLLBACK", 0, NULL, on_ignored, NULL);
+	uv_timer_start(&c->poll, on_install_retry, INSTALL_RETRY_MS, 0);
+	return true;
+}
+
 static void on_migrated(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_ctl *c = userdata;
 
+	if (install_retry(c, res, error))
+		return;
 	if (!ok(c, res, error, PGRES_COMMAND_OK))
 		return;
-	if (c->script[++c->migration_step]) {
+	if (!c->script[++c->migration_step] && c->then) {
+		c->script = c->then;
+		c->then = NULL;
+		c->migration_step = 0;
+	}
+	if (c->script[c->migration_step]) {
 		(void)kwg_pg_query(c->pg, c->script[c->migration_step], 0, NULL, on_migrated, c);
 		return;
 	}
@@ -90,6 +125,12 @@ static void on_migrated(void *userdata, PGresult *res, const char *error)
 		    "inserted (kwg notify uninstall removes it)\n");
 	else if (c->opts->command == KWG_CTL_NOTIFY_UNINSTALL)
 		printf("notify uninstalled: workers find new jobs by polling alone\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_INSTALL)
+		printf(
+		    "routing installed: WorkerJob rows Kestra writes without a group go to their "
+		    "task's or flow's workerGroup.key (kwg routing uninstall removes it)\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_UNINSTALL)
+		printf("routing uninstalled: Kestra writes and claims WorkerJob rows as before\n");
 	else
 		printf("schema kwg is up to date (%zu statements)\n", c->migration_step);
 	finish(c, 0);
@@ -111,27 +152,35 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 			printf(",\"description\":");
 			json_string_out(PQgetvalue(res, i, 1));
 			printf(",\"workers\":%s,\"running\":%s,\"queued\":%s,\"paused\":%s,"
-			       "\"draining\":%s}",
+			       "\"draining\":%s,\"oldestWaitSeconds\":%s}",
 			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
 			       PQgetvalue(res, i, 5)[0] == 't' ? "true" : "false",
-			       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false");
+			       PQgetvalue(res, i, 6)[0] == 't' ? "true" : "false",
+			       PQgetvalue(res, i, 7));
 		}
 		printf("]\n");
 	} else {
-		printf("%-24s %7s %7s %7s %-8s %s\n", "GROUP", "WORKERS", "RUNNING", "QUEUED",
-		       "STATE", "DESCRIPTION");
-		for (int i = 0; i < n; i++)
-			printf("%-24s %7s %7s %7s %-8s %s\n", group_name(PQgetvalue(res, i, 0)),
+		printf("%-24s %7s %7s %7s %9s %-8s %s\n", "GROUP", "WORKERS", "RUNNING", "QUEUED",
+		       "OLDEST", "STATE", "DESCRIPTION");
+		for (int i = 0; i < n; i++) {
+			char oldest[32] = "-";
+			if (PQgetvalue(res, i, 7)[0] != '-')
+				(void)snprintf(oldest, sizeof(oldest), "%ss",
+				               PQgetvalue(res, i, 7));
+			printf("%-24s %7s %7s %7s %9s %-8s %s\n", group_name(PQgetvalue(res, i, 0)),
 			       PQgetvalue(res, i, 2), PQgetvalue(res, i, 3), PQgetvalue(res, i, 4),
+			       oldest,
 			       PQgetvalue(res, i, 6)[0] == 't'   ? "draining"
 			       : PQgetvalue(res, i, 5)[0] == 't' ? "paused"
 			                                         : "active",
 			       PQgetvalue(res, i, 1));
+		}
 	}
 	finish(c, 0);
 }
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
+static void on_routing_status(void *userdata, PGresult *res, const char *error);
 
 static void on_notify_state(void *userdata, PGresult *res, const char *error)
 {
@@ -142,7 +191,99 @@ static void on_notify_state(void *userdata, PGresult *res, const char *error)
 	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
 	                           ? "installed (workers wake on WorkerJob inserts)"
 	                           : "not installed (polling alone; kwg notify install)");
+	(void)kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
+}
+
+/* Prints the routing's state; returns 0 when installed, active and current, 1 otherwise (2 when
+ * not installed). */
+static int print_routing(PGresult *res)
+{
+	const char *installed = PQgetvalue(res, 0, 0), *mine = PQgetvalue(res, 0, 1);
+	bool trigger = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
+	bool enabled = strcmp(PQgetvalue(res, 0, 3), "0") != 0;
+	bool functions = PQgetvalue(res, 0, 4)[0] == 't';
+	bool columns = strcmp(PQgetvalue(res, 0, 5), "4") == 0;
+	bool flows = PQgetvalue(res, 0, 6)[0] == 't';
+	char version[64] = "";
+	const char *sp;
+
+	if (PQgetisnull(res, 0, 0) && !trigger) {
+		printf("routing: not installed (worker groups need Kestra Enterprise or a patched "
+		       "executor; kwg routing install routes them in PostgreSQL)\n");
+		return 2;
+	}
+	sp = strchr(installed, ' ');
+	if (sp)
+		(void)snprintf(version, sizeof(version), "version %.*s of kwg %s",
+		               (int)(sp - installed), installed, sp + 1);
+	if (!columns) {
+		printf(
+		    "routing: BROKEN: table queues no longer has the columns type, value, "
+		    "consumer_group, consumer_worker (a Kestra upgrade changed it); jobs are not "
+		    "routed; see docs/kestra-integration.md\n");
+		return 1;
+	}
+	if (!trigger || !functions) {
+		printf(
+		    "routing: BROKEN: %s (%s; was queues recreated by a Kestra upgrade?); jobs are "
+		    "not routed: run kwg routing install\n",
+		    !trigger ? "the trigger kwg_route_worker_job is missing on queues"
+		             : "its functions in schema kwg are missing",
+		    *version ? version : "installed");
+		return 1;
+	}
+	if (!enabled) {
+		printf("routing: INACTIVE: the trigger kwg_route_worker_job on queues is disabled "
+		       "(ALTER TABLE queues ENABLE TRIGGER kwg_route_worker_job)\n");
+		return 1;
+	}
+	if (PQgetisnull(res, 0, 0) || strncmp(installed, mine, strcspn(mine, " ")) != 0 ||
+	    installed[strcspn(mine, " ")] != ' ') {
+		printf(
+		    "routing: OUTDATED: installed %s, this kwg has %s: run kwg routing install\n",
+		    *version ? version : "(unknown version)", mine);
+		return 1;
+	}
+	printf("routing: installed and active (%s%s)\n", version,
+	       flows ? "; flow-level groups from table flows" : "; no table flows: task keys only");
+	return 0;
+}
+
+/* kwg status, last: per group, the live workers, the jobs waiting and the oldest wait. */
+static void on_status_groups(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (c->finished)
+		return;
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		printf("groups: unknown (%s)\n", res ? kwg_pg_result_error(res) : error);
+		finish(c, 0);
+		return;
+	}
+	printf("\n%-24s %7s %7s %9s\n", "GROUP", "WORKERS", "WAITING", "OLDEST");
+	for (int i = 0; i < PQntuples(res); i++) {
+		char oldest[32] = "-";
+		if (PQgetvalue(res, i, 7)[0] != '-')
+			(void)snprintf(oldest, sizeof(oldest), "%ss", PQgetvalue(res, i, 7));
+		printf("%-24s %7s %7s %9s\n", group_name(PQgetvalue(res, i, 0)),
+		       PQgetvalue(res, i, 2), PQgetvalue(res, i, 4), oldest);
+	}
 	finish(c, 0);
+}
+
+static void on_routing_status(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	int code;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	code = print_routing(res);
+	if (c->opts->command == KWG_CTL_STATUS)
+		(void)kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_status_groups, c);
+	else
+		finish(c, code);
 }
 
 static void on_workers(void *userdata, PGresult *res, const char *error)
@@ -276,6 +417,17 @@ static void on_changed(void *userdata, PGresult *res, const char *error)
 	finish(c, 0);
 }
 
+static void on_install_retry(uv_timer_t *t)
+{
+	struct kwg_ctl *c = t->data;
+
+	c->script = kwg_sql_migration;
+	c->then = kwg_sql_routing_install;
+	c->migration_step = 0;
+	if (kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c) < 0)
+		finish(c, 1);
+}
+
 static void on_deadline(uv_timer_t *t)
 {
 	struct kwg_ctl *c = t->data;
@@ -293,10 +445,23 @@ static int start(struct kwg_ctl *c)
 	case KWG_CTL_MIGRATE:
 	case KWG_CTL_NOTIFY_INSTALL:
 	case KWG_CTL_NOTIFY_UNINSTALL:
-		c->script = o->command == KWG_CTL_MIGRATE          ? kwg_sql_migration
-		            : o->command == KWG_CTL_NOTIFY_INSTALL ? kwg_sql_notify_install
-		                                                   : kwg_sql_notify_uninstall;
+	case KWG_CTL_ROUTING_INSTALL:
+	case KWG_CTL_ROUTING_UNINSTALL:
+		c->script = o->command == KWG_CTL_MIGRATE           ? kwg_sql_migration
+		            : o->command == KWG_CTL_NOTIFY_INSTALL  ? kwg_sql_notify_install
+		            : o->command == KWG_CTL_ROUTING_INSTALL ? kwg_sql_routing_install
+		            : o->command == KWG_CTL_ROUTING_UNINSTALL
+		                ? (o->requeue ? kwg_sql_routing_uninstall_requeue
+		                              : kwg_sql_routing_uninstall)
+		                : kwg_sql_notify_uninstall;
+		/* Routing comes with kwg's own schema: one init step makes both. */
+		if (o->command == KWG_CTL_ROUTING_INSTALL) {
+			c->then = c->script;
+			c->script = kwg_sql_migration;
+		}
 		return kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
+	case KWG_CTL_ROUTING_STATUS:
+		return kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
 	case KWG_CTL_GROUP_LIST:
 		return kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_group_list, c);
 	case KWG_CTL_STATUS:

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The operator commands: `kwg migrate`, `kwg group list|create|delete|pause|resume|drain`,
- * `kwg maintenance enter|exit`, `kwg status`, `kwg notify install|uninstall`. Each runs its
+ * `kwg maintenance enter|exit`, `kwg status`, `kwg notify install|uninstall`,
+ * `kwg routing install|uninstall|status`. Each runs its
  * statements on one connection of the caller's loop and prints a table (or JSON with --json). */
 #pragma once
 #include <stdbool.h>
@@ -20,6 +21,9 @@ enum kwg_ctl_command {
 	KWG_CTL_STATUS,
 	KWG_CTL_NOTIFY_INSTALL,
 	KWG_CTL_NOTIFY_UNINSTALL,
+	KWG_CTL_ROUTING_INSTALL,
+	KWG_CTL_ROUTING_UNINSTALL,
+	KWG_CTL_ROUTING_STATUS,
 };
 
 struct kwg_ctl_opts {
@@ -29,7 +33,8 @@ struct kwg_ctl_opts {
 	const char *description; /* group create */
 	const char *message;     /* maintenance */
 	bool json;
-	bool wait;           /* drain / maintenance enter: until no task runs */
+	bool wait;    /* drain / maintenance enter: until no task runs */
+	bool requeue; /* routing uninstall: give waiting routed jobs back to the default group */
 	uint64_t timeout_ms; /* for wait, and for the whole command */
 };
 

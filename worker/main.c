@@ -49,6 +49,9 @@ static void usage(FILE *out)
 	    "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
 	    "  kwg status                      the workers, their state and heartbeat\n"
 	    "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
+	    "  kwg routing install [--wait]|uninstall [--requeue]|status\n"
+	    "                                  route workerGroup.key on open-source Kestra "
+	    "(a trigger)\n"
 	    "  kwg health [--port N]           exit 0 when the local worker's /health says ready\n"
 	    "  kwg version\n\n"
 	    "worker options (flag, environment variable):\n",
@@ -416,6 +419,9 @@ static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 	    {"maintenance", "exit", KWG_CTL_MAINTENANCE_EXIT, false},
 	    {"notify", "install", KWG_CTL_NOTIFY_INSTALL, false},
 	    {"notify", "uninstall", KWG_CTL_NOTIFY_UNINSTALL, false},
+	    {"routing", "install", KWG_CTL_ROUTING_INSTALL, false},
+	    {"routing", "uninstall", KWG_CTL_ROUTING_UNINSTALL, false},
+	    {"routing", "status", KWG_CTL_ROUTING_STATUS, false},
 	};
 	int used = 1;
 
@@ -471,6 +477,8 @@ static int cmd_ctl(int argc, char **argv)
 			o.json = true;
 		} else if (strcmp(argv[i], "--wait") == 0) {
 			o.wait = true;
+		} else if (strcmp(argv[i], "--requeue") == 0) {
+			o.requeue = true;
 		} else if (i + 1 < argc && strcmp(argv[i], "--description") == 0) {
 			o.description = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--message") == 0) {
@@ -539,7 +547,7 @@ int main(int argc, char **argv)
 		return cmd_health(argc - 2, argv + 2);
 	if (strcmp(argv[1], "migrate") == 0 || strcmp(argv[1], "group") == 0 ||
 	    strcmp(argv[1], "maintenance") == 0 || strcmp(argv[1], "status") == 0 ||
-	    strcmp(argv[1], "notify") == 0)
+	    strcmp(argv[1], "notify") == 0 || strcmp(argv[1], "routing") == 0)
 		return cmd_ctl(argc - 1, argv + 1);
 	if (strcmp(argv[1], "version") == 0 || strcmp(argv[1], "--version") == 0) {
 		printf("kwg %s\n", KWG_VERSION);

@@ -106,9 +106,17 @@ static void on_inserted(void *userdata, PGresult *res, const char *error)
 	}
 	s->inserted = true;
 	s->last_offset = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	fprintf(stderr, "kwg submit: task run %s queued at offset %lld for %s\n",
-	        s->opts->task_run_id, s->last_offset,
-	        s->opts->group ? s->opts->group : "the default group");
+	/* Without --group the row is written as open-source Kestra writes it; kwg routing's
+	 * trigger may have set its group from the task's workerGroup. */
+	if (!s->opts->group && !PQgetisnull(res, 0, 1))
+		fprintf(stderr,
+		        "kwg submit: task run %s queued at offset %lld for group %s (routed by kwg "
+		        "routing)\n",
+		        s->opts->task_run_id, s->last_offset, PQgetvalue(res, 0, 1));
+	else
+		fprintf(stderr, "kwg submit: task run %s queued at offset %lld for %s\n",
+		        s->opts->task_run_id, s->last_offset,
+		        s->opts->group ? s->opts->group : "the default group");
 	uv_timer_start(&s->poll, on_poll, 0, FOLLOW_INTERVAL_MS);
 }
 

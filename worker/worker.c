@@ -38,6 +38,7 @@
 #include "worker/orphans.h"
 #include "worker/outbox.h"
 #include "worker/pg.h"
+#include "worker/route.h"
 #include "worker/sdnotify.h"
 
 extern char **environ;
@@ -73,6 +74,7 @@ struct kwg_worker {
 	struct kwg_dispatch *dispatch;
 	struct kwg_heartbeat *heartbeat;
 	struct kwg_control *control;
+	struct kwg_route *route; /* resolves jobs held by kwg routing */
 	struct kwg_http *http;
 	struct kwg_docker *docker;   /* the Docker runner's Engine client, or NULL */
 	struct kwg_storage *storage; /* Kestra's internal storage, or NULL (storage_type none) */
@@ -479,6 +481,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	kwg_sd_notify("STOPPING=1\nSTATUS=draining: claiming stopped, running tasks finish");
 	update_claiming(w);
 	kwg_dispatch_stop(w->dispatch);
+	kwg_route_stop(w->route);
 	kwg_heartbeat_set_state(w->heartbeat, KWG_SERVICE_TERMINATING);
 	uv_timer_start(&w->grace_timer, on_grace_over, w->cfg->termination_grace_period_ms, 0);
 	uv_timer_start(&w->stop_timer, on_stop_check, 0, STOP_CHECK_MS);
@@ -960,6 +963,8 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 		                      w, &w->heartbeat);
 	if (r >= 0)
 		r = kwg_control_new(loop, cfg, &control_ops, w, &w->control);
+	if (r >= 0)
+		r = kwg_route_new(loop, cfg, w->id, &w->route);
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, http_handler, w, &w->http);
 	if (r >= 0 && w->docker)
@@ -994,6 +999,7 @@ int kwg_worker_start(struct kwg_worker *w)
 	/* Claiming starts once the first control flags are read (a paused group or maintenance
 	 * must hold from the first moment). */
 	kwg_control_start(w->control);
+	kwg_route_start(w->route);
 	return 0;
 }
 
@@ -1012,6 +1018,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_outbox_close(w->outbox);
 	kwg_heartbeat_close(w->heartbeat);
 	kwg_control_close(w->control);
+	kwg_route_close(steal_ptr(&w->route));
 	kwg_http_close(w->http);
 	kwg_orphans_close(steal_ptr(&w->orphans));
 	kwg_docker_free(steal_ptr(&w->docker));
@@ -1132,9 +1139,16 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 	    "# HELP kwg_queue_depth WorkerJob rows of this worker's group waiting (-1: unknown).\n"
 	    "# TYPE kwg_queue_depth gauge\nkwg_queue_depth %lld\n"
 	    "# HELP kwg_heartbeat_fresh Whether the last heartbeat is recent.\n"
-	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n",
+	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n"
+	    "# HELP kwg_routing_resolved_total Jobs held by kwg routing that this worker "
+	    "resolved.\n"
+	    "# TYPE kwg_routing_resolved_total counter\n"
+	    "kwg_routing_resolved_total{outcome=\"rerouted\"} %llu\n"
+	    "kwg_routing_resolved_total{outcome=\"ended\"} %llu\n",
 	    w->duration_sum, total, w->log_lines, w->kills, kwg_outbox_bytes(w->outbox),
 	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1,
-	    kwg_control_queued(w->control), fresh ? 1 : 0);
+	    kwg_control_queued(w->control), fresh ? 1 : 0, kwg_route_rerouted(w->route),
+	    kwg_route_ended(w->route));
+	(void)kwg_route_metrics(w->route, body);
 	return 200;
 }

@@ -37,10 +37,11 @@ workers() {
   done
 }
 
-# service GROUP: the compose service of a group (kwg-GROUP), or exits saying which exist.
+# service GROUP: the compose service of a group (kwg-GROUP), or exits saying which exist. kwg-routing
+# is the routing's init step, not a group.
 service() {
   local services
-  services=$(compose config --services | sort)
+  services=$(compose config --services | grep -vx kwg-routing | sort)
   if ! grep -qx "kwg-$1" <<<"$services"; then
     echo "${0##*/}: no service kwg-$1 in $compose_dir/docker-compose.yml (groups: $(sed -n 's/^kwg-//p' <<<"$services" | tr '\n' ' '))" >&2
     exit 2

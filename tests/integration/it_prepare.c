@@ -21,9 +21,11 @@ int main(int argc, char **argv)
 		PQfinish(conn);
 		return 2;
 	}
-	/* schema kwg first, as `kwg migrate` makes it (twice: it must be idempotent) */
-	for (int pass = 0; pass < 2; pass++) {
-		for (const char *const *m = kwg_sql_migration; *m; m++) {
+	/* schema kwg first, as `kwg migrate` makes it, then the routing as `kwg routing install`
+	 * does (twice each: they must be idempotent) */
+	for (int pass = 0; pass < 4; pass++) {
+		const char *const *script = pass < 2 ? kwg_sql_migration : kwg_sql_routing_install;
+		for (const char *const *m = script; *m; m++) {
 			PGresult *res = PQexec(conn, *m);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 				fprintf(stderr, "FAIL migration: %s", PQresultErrorMessage(res));

@@ -72,7 +72,7 @@ done_ok d1 && pass "the task drained was finished, not killed" || fail "d1 not S
 job d2 "true"
 still_unclaimed d2 && pass "nothing is claimed while draining" || fail "d2 claimed while draining"
 list=$(kwg group list)
-expect_match "$list" "ctl +1 +0 +1 draining the control test" "group list: workers, running, queued, state, description"
+expect_match "$list" "ctl +1 +0 +1 +[0-9]+s +draining the control test" "group list: workers, running, queued, oldest wait, state, description"
 expect_match "$(kwg group list --json)" '"group":"ctl","description":"the control test","workers":1,"running":0,"queued":1,"paused":false,"draining":true' "group list --json"
 kwg group resume ctl >/dev/null
 wait_for "d2 done after resume" 10 done_ok d2

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The worker's part of `kwg routing` (docs/kestra-integration.md): every kwg worker, of any group,
+ * resolves the WorkerJob rows the routing trigger put in a holding group (protocol/route.h). In
+ * one transaction on its own connection it locks up to 100 of them (SKIP LOCKED, so workers share
+ * the work), re-routes a rendered key (UPDATE consumer_group), or ends the task run with an ERROR
+ * LogEntry and a WorkerTaskResult (FAILED, or CANCELLED for fallback CANCEL) and marks the row
+ * consumed. It reads the jobs waiting per group for /metrics (what an autoscaler reads). It also
+ * says at start when a worker of a named group waits on a database where
+ * routing is not installed. */
+#pragma once
+#include <uv.h>
+
+#include "worker/config.h"
+
+struct kwg_route;
+
+/* Borrows cfg and worker_id. */
+int kwg_route_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
+                  struct kwg_route **ret);
+void kwg_route_start(struct kwg_route *rt);
+/* Stops resolving (a transaction under way ends). */
+void kwg_route_stop(struct kwg_route *rt);
+/* Held jobs this worker re-routed, and ended. */
+unsigned long long kwg_route_rerouted(const struct kwg_route *rt);
+unsigned long long kwg_route_ended(const struct kwg_route *rt);
+/* Appends the Prometheus lines of the jobs waiting per group (read every 5 s; the 100 largest
+ * groups): kwg_jobs_waiting{group="…"} and kwg_jobs_oldest_wait_seconds{group="…"}. */
+struct kwg_buf;
+int kwg_route_metrics(const struct kwg_route *rt, struct kwg_buf *out);
+/* Accepts NULL. */
+void kwg_route_close(struct kwg_route *rt);
