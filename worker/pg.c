@@ -40,6 +40,12 @@ struct kwg_pg {
 	PostgresPollingStatusType connect_wants;
 	struct query *head, *tail; /* head is in flight when `busy` */
 	bool busy;
+	/* Pipeline mode (kwg_pg_set_pipeline): the first `in_flight` queries of the queue are sent,
+	 * `unsent` is the first that is not (NULL: none); `busy` is unused. */
+	bool pipeline;
+	bool pumping; /* in pg_pump_pipeline: a callback's statements wait for its next turn */
+	unsigned in_flight;
+	struct query *unsent;
 	PGresult *last; /* the newest result of the statement in flight */
 	unsigned pending;
 	unsigned backoff_ms;
@@ -131,11 +137,11 @@ static void pg_disconnect(struct kwg_pg *pg)
 	pg->last = NULL;
 }
 
-/* Loses the connection: the statement in flight fails, the queue waits for a new connection. */
+/* Loses the connection: the statements in flight fail, the queue waits for a new connection. */
 static void pg_lost(struct kwg_pg *pg, const char *why)
 {
 	bool was_ready = pg->state == PG_READY;
-	struct query *q = NULL;
+	struct query *q = NULL, **last = &q;
 	char msg[256];
 
 	(void)snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
@@ -144,6 +150,13 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 	if (pg->busy) {
 		pg->busy = false;
 		q = queue_pop(pg);
+		q->next = NULL;
+	}
+	/* Pipeline mode: every statement sent may or may not have run; the unsent ones wait. */
+	for (; pg->in_flight > 0; pg->in_flight--) {
+		*last = queue_pop(pg);
+		last = &(*last)->next;
+		*last = NULL;
 	}
 	if (pg->state == PG_CLOSING)
 		return;
@@ -152,10 +165,12 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 	kwg_log_warning("%s: %s, reconnecting in %u ms", pg->name, msg, pg->backoff_ms);
 	uv_timer_start(&pg->retry, on_retry, pg->backoff_ms, 0);
 	pg->backoff_ms = KWG_MIN(pg->backoff_ms * 2, BACKOFF_MAX_MS);
-	/* The callbacks may queue new statements or close pg: call them last. */
-	if (q) {
+	/* The callbacks may queue new statements or close pg: call them last, in order. */
+	while (q) {
+		struct query *next = q->next;
 		q->cb(q->userdata, NULL, msg);
 		query_free(q);
+		q = next;
 	}
 	if (was_ready && pg->on_state)
 		pg->on_state(pg->userdata, false);
@@ -267,7 +282,7 @@ static void pg_connect(struct kwg_pg *pg)
 		pg_lost(pg, PQerrorMessage(pg->conn));
 		return;
 	}
-	if (PQsetnonblocking(pg->conn, 1) < 0) {
+	if (PQsetnonblocking(pg->conn, 1) < 0 || (pg->pipeline && !PQenterPipelineMode(pg->conn))) {
 		pg_lost(pg, PQerrorMessage(pg->conn));
 		return;
 	}
@@ -280,9 +295,72 @@ static void pg_connect(struct kwg_pg *pg)
 	pg_pump(pg);
 }
 
+static void flush(struct kwg_pg *pg)
+{
+	int r = PQflush(pg->conn);
+
+	if (r < 0)
+		pg_lost(pg, PQerrorMessage(pg->conn));
+	else
+		poll_update(pg, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+/* Pipeline mode: sends every queued statement at once, each followed by its own sync point (so
+ * that an error in one never aborts the next, as when they run one at a time), then completes
+ * the statements in flight in order as their results come: a statement is complete at its sync
+ * point, with the last result it had. A callback may queue more: they are sent in turn. */
+static void pump_pipeline(struct kwg_pg *pg)
+{
+	while (pg->state == PG_READY) {
+		PGresult *res;
+		struct query *q;
+		if (pg->unsent) {
+			for (q = pg->unsent; q; q = q->next, pg->in_flight++)
+				if (!PQsendQueryParams(pg->conn, q->sql, q->n_params, NULL,
+				                       (const char *const *)q->params, NULL, NULL,
+				                       0) ||
+				    !PQpipelineSync(pg->conn)) {
+					pg->unsent = q;
+					pg_lost(pg, PQerrorMessage(pg->conn));
+					return;
+				}
+			pg->unsent = NULL;
+			flush(pg);
+			continue;
+		}
+		if (pg->in_flight == 0 || PQisBusy(pg->conn))
+			return;
+		res = PQgetResult(pg->conn);
+		if (!res) /* the end of a statement's results: its sync point follows */
+			continue;
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+			PQclear(pg->last);
+			pg->last = res;
+			continue;
+		}
+		PQclear(res);
+		q = queue_pop(pg);
+		pg->in_flight--;
+		res = pg->last;
+		pg->last = NULL;
+		q->cb(q->userdata, res, NULL);
+		PQclear(res);
+		query_free(q);
+	}
+}
+
 /* Collects results of the statement in flight, completes it, and sends the next one. */
 static void pg_pump(struct kwg_pg *pg)
 {
+	if (pg->pipeline) {
+		/* Not again from a callback: completions stay in order, one at a time. */
+		if (!pg->pumping) {
+			pg->pumping = true;
+			pump_pipeline(pg);
+			pg->pumping = false;
+		}
+		return;
+	}
 	while (pg->state == PG_READY) {
 		if (pg->busy) {
 			PGresult *res;
@@ -346,6 +424,11 @@ int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_s
 	return 0;
 }
 
+void kwg_pg_set_pipeline(struct kwg_pg *pg)
+{
+	pg->pipeline = true;
+}
+
 void kwg_pg_start(struct kwg_pg *pg)
 {
 	if (pg->state == PG_IDLE)
@@ -404,6 +487,8 @@ int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *c
 		pg->head = q;
 	pg->tail = q;
 	pg->pending++;
+	if (pg->pipeline && !pg->unsent)
+		pg->unsent = q;
 	if (pg->state == PG_READY && !pg->busy)
 		pg_pump(pg);
 	return 0;
@@ -418,6 +503,8 @@ void kwg_pg_close(struct kwg_pg *pg, kwg_pg_closed_fn *on_closed, void *userdata
 	pg->closed_userdata = userdata;
 	pg_disconnect(pg);
 	pg->busy = false;
+	pg->in_flight = 0;
+	pg->unsent = NULL;
 	while (pg->head) {
 		struct query *q = queue_pop(pg);
 		q->cb(q->userdata, NULL, "connection closed");

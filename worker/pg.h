@@ -20,6 +20,12 @@ typedef void kwg_pg_closed_fn(void *userdata);
 /* name appears in logs ("claim", "outbox"). conninfo is copied; it is never logged. */
 int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_state_fn *on_state,
                void *userdata, struct kwg_pg **ret);
+/* Before kwg_pg_start: libpq's pipeline mode. Statements are sent as soon as they are queued,
+ * without waiting for the results of those before them (one round trip for a chain of them),
+ * each still on its own (an error does not abort the next; a transaction's rules are the
+ * server's, as ever). On a lost connection every statement sent fails (its outcome unknown).
+ * COPY is not available in this mode. */
+void kwg_pg_set_pipeline(struct kwg_pg *pg);
 /* Starts connecting. */
 void kwg_pg_start(struct kwg_pg *pg);
 bool kwg_pg_is_connected(const struct kwg_pg *pg);
