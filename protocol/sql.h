@@ -25,6 +25,8 @@ extern const char KWG_SQL_MARK_CONSUMED[];
 /* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON.
  */
 extern const char KWG_SQL_EMIT[];
+/* The same through COPY … FROM STDIN: rows "type\tkey\tvalue\n", fields by kwg_sql_copy_field. */
+extern const char KWG_SQL_EMIT_COPY[];
 /* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset. */
 extern const char KWG_SQL_SUBMIT[];
 /* kwg submit: rows about one task run after an offset: $1 offset, $2 taskRun.id. */
@@ -72,3 +74,6 @@ extern const struct kwg_sql_statement kwg_sql_statements[];
  * -EMSGSIZE past max bytes. */
 struct kwg_buf;
 int kwg_sql_text_array(struct kwg_buf *b, const char *const *items, size_t n);
+/* Appends s as one field of COPY's text format (backslash, tab, newline and CR escaped). 0 or
+ * -ENOMEM, -EMSGSIZE past max bytes. */
+int kwg_sql_copy_field(struct kwg_buf *b, const char *s);

@@ -3,6 +3,7 @@
 #include "worker/pg.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ struct query {
 	char *sql; /* borrowed from the caller: statements are constants */
 	int n_params;
 	char **params; /* owned */
+	char *copy;    /* owned: COPY … FROM STDIN data (kwg_pg_copy), or NULL */
+	size_t copy_len;
 	kwg_pg_result_fn *cb;
 	void *userdata;
 };
@@ -47,6 +50,8 @@ struct kwg_pg {
 	unsigned in_flight;
 	struct query *unsent;
 	PGresult *last; /* the newest result of the statement in flight */
+	bool copying;   /* the statement in flight is a COPY taking its data: copy_off sent */
+	size_t copy_off;
 	unsigned pending;
 	unsigned backoff_ms;
 	kwg_pg_state_fn *on_state;
@@ -86,6 +91,7 @@ static void query_free(struct query *q)
 	for (int i = 0; i < q->n_params; i++)
 		free(q->params[i]);
 	free(q->params);
+	free(q->copy);
 	free(q);
 }
 
@@ -135,6 +141,7 @@ static void pg_disconnect(struct kwg_pg *pg)
 	}
 	PQclear(pg->last);
 	pg->last = NULL;
+	pg->copying = false;
 }
 
 /* Loses the connection: the statements in flight fail, the queue waits for a new connection. */
@@ -200,8 +207,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			return;
 		}
 		poll_update(pg, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+		if (r == 0 && pg->copying)
+			pg_pump(pg);
 	}
-	if (events & UV_READABLE) {
+	if (pg->conn && (events & UV_READABLE)) {
 		PGnotify *n;
 		if (!PQconsumeInput(pg->conn)) {
 			pg_lost(pg, PQerrorMessage(pg->conn));
@@ -349,6 +358,33 @@ static void pump_pipeline(struct kwg_pg *pg)
 	}
 }
 
+/* Sends the data of the COPY in flight, then its end; false when libpq's buffer is full (the
+ * socket's writability resumes it) or the connection was lost. */
+static bool copy_send(struct kwg_pg *pg)
+{
+	struct query *q = pg->head;
+	int r = 1;
+
+	while (r == 1 && pg->copy_off < q->copy_len) {
+		size_t n = KWG_MIN(q->copy_len - pg->copy_off, (size_t)1 << 16);
+		r = PQputCopyData(pg->conn, q->copy + pg->copy_off, (int)n);
+		if (r == 1)
+			pg->copy_off += n;
+	}
+	if (r == 1)
+		r = PQputCopyEnd(pg->conn, NULL);
+	if (r < 0) {
+		pg_lost(pg, PQerrorMessage(pg->conn));
+		return false;
+	}
+	if (r == 1)
+		pg->copying = false;
+	flush(pg);
+	if (r == 0 && pg->state == PG_READY)
+		poll_update(pg, UV_READABLE | UV_WRITABLE);
+	return r == 1 && pg->state == PG_READY;
+}
+
 /* Collects results of the statement in flight, completes it, and sends the next one. */
 static void pg_pump(struct kwg_pg *pg)
 {
@@ -365,9 +401,17 @@ static void pg_pump(struct kwg_pg *pg)
 		if (pg->busy) {
 			PGresult *res;
 			struct query *q;
+			if (pg->copying && !copy_send(pg))
+				return;
 			if (PQisBusy(pg->conn))
 				return;
 			res = PQgetResult(pg->conn);
+			if (res && PQresultStatus(res) == PGRES_COPY_IN) {
+				PQclear(res);
+				pg->copying = true;
+				pg->copy_off = 0;
+				continue;
+			}
 			if (res) {
 				PQclear(pg->last);
 				pg->last = res;
@@ -451,6 +495,43 @@ unsigned kwg_pg_pending(const struct kwg_pg *pg)
 	return pg->pending;
 }
 
+static void enqueue(struct kwg_pg *pg, struct query *q)
+{
+	if (pg->tail)
+		pg->tail->next = q;
+	else
+		pg->head = q;
+	pg->tail = q;
+	pg->pending++;
+	if (pg->pipeline && !pg->unsent)
+		pg->unsent = q;
+	if (pg->state == PG_READY && !pg->busy)
+		pg_pump(pg);
+}
+
+int kwg_pg_copy(struct kwg_pg *pg, const char *sql, char *data, size_t len, kwg_pg_result_fn *cb,
+                void *userdata)
+{
+	struct query *q;
+
+	if (pg->state == PG_CLOSING || pg->pipeline || len > INT_MAX) {
+		free(data);
+		return pg->state == PG_CLOSING ? -ESHUTDOWN : -EINVAL;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		free(data);
+		return -ENOMEM;
+	}
+	q->sql = (char *)sql;
+	q->copy = data;
+	q->copy_len = len;
+	q->cb = cb;
+	q->userdata = userdata;
+	enqueue(pg, q);
+	return 0;
+}
+
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
                  kwg_pg_result_fn *cb, void *userdata)
 {
@@ -481,16 +562,7 @@ int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *c
 			}
 		}
 	}
-	if (pg->tail)
-		pg->tail->next = q;
-	else
-		pg->head = q;
-	pg->tail = q;
-	pg->pending++;
-	if (pg->pipeline && !pg->unsent)
-		pg->unsent = q;
-	if (pg->state == PG_READY && !pg->busy)
-		pg_pump(pg);
+	enqueue(pg, q);
 	return 0;
 }
 

@@ -33,6 +33,12 @@ bool kwg_pg_is_connected(const struct kwg_pg *pg);
  * exactly once, later. While disconnected the statement waits for the connection. */
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
                  kwg_pg_result_fn *cb, void *userdata);
+/* Queues a COPY … FROM STDIN statement (sql) with its data, len bytes in COPY's text format;
+ * takes data (freed even on failure). 0, -ENOMEM, or -EINVAL in pipeline mode. cb gets the
+ * COPY's result (PGRES_COMMAND_OK when every row was written), or NULL when the connection was
+ * lost: the rows may or may not have been written. */
+int kwg_pg_copy(struct kwg_pg *pg, const char *sql, char *data, size_t len, kwg_pg_result_fn *cb,
+                void *userdata);
 /* Called for each NOTIFY received on this connection (after LISTEN); channel borrowed. */
 typedef void kwg_pg_notify_fn(void *userdata, const char *channel);
 void kwg_pg_on_notify(struct kwg_pg *pg, kwg_pg_notify_fn *fn, void *userdata);
