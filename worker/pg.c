@@ -320,6 +320,8 @@ static void flush(struct kwg_pg *pg)
  * point, with the last result it had. A callback may queue more: they are sent in turn. */
 static void pump_pipeline(struct kwg_pg *pg)
 {
+	bool ended = false; /* the last PQgetResult was the end of a statement's results */
+
 	while (pg->state == PG_READY) {
 		PGresult *res;
 		struct query *q;
@@ -340,7 +342,12 @@ static void pump_pipeline(struct kwg_pg *pg)
 		if (pg->in_flight == 0 || PQisBusy(pg->conn))
 			return;
 		res = PQgetResult(pg->conn);
-		if (!res) /* the end of a statement's results: its sync point follows */
+		/* The end of a statement's results: its sync point follows (twice: not yet here).
+		 */
+		if (!res && ended)
+			return;
+		ended = !res;
+		if (!res)
 			continue;
 		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
 			PQclear(pg->last);
