@@ -8,7 +8,7 @@
 #    worker sits idle as it does between tasks;
 #  - throughput: TASKS trivial tasks (`/bin/sh -c true`; kwg: a shell Commands task on the Process
 #    runner, default sandbox) queued in one statement, from its commit to the last result.
-# Writes bench/results/queue-<date>.md.
+# Writes bench/results/queue-<date>.md and, for bench/run's report, queue-<date>.json.
 # usage: bench/queue.sh [ROUNDS] [LATENCY_TASKS] [THROUGHPUT_TASKS] [CONCURRENCY]
 # (KWGB_WORKER_ARGS: extra worker options, e.g. "--sandbox none" to see the sandbox's share)
 set -euo pipefail
@@ -165,6 +165,12 @@ out=${KWGB_RESULTS:-bench/results}/queue-$(date +%Y-%m-%d).md
   echo "| graphile-worker (child_process.spawn) | $gw_tp | $(tr '\n' ' ' <"$tmp/tp-graphile") |"
   echo "| ratio kwg / graphile-worker | $(echo "scale=2; $kwg_tp / $gw_tp" | bc) | |"
   echo
-  echo "Targets (issue 7): latency p50 ≤ 3 ms and p99 ≤ 15 ms with notify, p50 ≤ 30 ms polling alone;"
-  echo "throughput ≥ 1,000 tasks/s and ≥ 1.5× graphile-worker."
+  echo "Targets (issue 19): latency with notify p50 ≤ 0.6× graphile-worker's and ≤ 3 ms, p99 ≤ graphile-worker's;"
+  echo "throughput ≥ 1,000 tasks/s and ≥ 2× graphile-worker."
 } | tee "$out"
+pct() { sort -n "$1" | awk -v p="$2" '{v[NR]=$1} END {print v[int(NR*p)+1]}'; }
+jq -n --argjson lk "$(pct "$tmp/lat-kwg-notify.ms" 0.5)" --argjson lg "$(pct "$tmp/lat-graphile.ms" 0.5)" \
+  --argjson hk "$(pct "$tmp/lat-kwg-notify.ms" 0.99)" --argjson hg "$(pct "$tmp/lat-graphile.ms" 0.99)" \
+  --argjson tk "$kwg_tp" --argjson tg "$gw_tp" \
+  '{latency_p50_ms: {kwg_notify: $lk, graphile: $lg}, latency_p99_ms: {kwg_notify: $hk, graphile: $hg},
+    throughput_per_s: {kwg: $tk, graphile: $tg}}' >"${out%.md}.json"

@@ -2,9 +2,10 @@
 /* Spawn-to-exit of /bin/true: kwg-exec per profile (the worker's path: spec in a memfd on fd 3),
  * side by side with a plain fork+exec, bwrap --unshare-all and firejail --noprofile, alternating
  * round by round; and kwg-exec parked ahead of its task as the worker keeps one (runner/spare.h),
- * timed from the handoff of its spec. Prints a Markdown table of p50/p90/p99 in milliseconds.
+ * timed from the handoff of its spec; and the whole `kwg sandbox -- /bin/true` and `kwg --version`
+ * processes (start-up included). Prints a Markdown table of p50/p90/p99 in milliseconds.
  * Reported, not asserted.
- * usage: kwg_bench_spawn KWG_EXEC ROUNDS */
+ * usage: kwg_bench_spawn KWG_EXEC ROUNDS KWG */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -144,6 +145,10 @@ int main(int argc, char **argv)
 	                           NULL};
 	char *helper[] = {argc > 1 ? argv[1] : "kwg-exec", NULL};
 	char *parked[] = {helper[0], "--parked", NULL};
+	/* The whole `kwg` process: its start-up (loader, libraries) counts, as for bwrap. */
+	char *kwg = argc > 3 ? argv[3] : "kwg";
+	char *kwg_sandbox[] = {kwg, "sandbox", "--", "/bin/true", NULL};
+	char *kwg_version[] = {kwg, "--version", NULL};
 	int rounds = argc > 2 ? atoi(argv[2]) : 200;
 	struct variant vs[] = {
 	    {"plain fork+exec", plain, -1, NULL, 0, 0},
@@ -152,6 +157,9 @@ int main(int argc, char **argv)
 	    {"kwg-exec --profile default, parked (as in the worker)", parked,
 	     make_spec(KWG_SANDBOX_DEFAULT), NULL, 0, 0, true},
 	    {"kwg-exec --profile strict", helper, make_spec(KWG_SANDBOX_STRICT), NULL, 0, 0},
+	    {"kwg sandbox -- /bin/true (whole process, default profile)", kwg_sandbox, -1, NULL, 0,
+	     0},
+	    {"kwg --version (whole process)", kwg_version, -1, NULL, 0, 0},
 	    {"bwrap --unshare-all", bwrap, -1, NULL, 0, 0},
 	    {"firejail --noprofile", firejail, -1, NULL, 0, 0},
 	};

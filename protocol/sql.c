@@ -46,6 +46,11 @@ const char KWG_SQL_EMIT[] =
     " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, v, n)"
     " ORDER BY n";
 
+/* queues (type, key, value), §3.3: the same rows as KWG_SQL_EMIT through COPY's text format
+ * (kwg_sql_copy_field), which costs the server less per row; rows take their offsets in the
+ * order of the data. A utility statement: it cannot be prepared (it_prepare runs it empty). */
+const char KWG_SQL_EMIT_COPY[] = "COPY queues (\"type\", \"key\", \"value\") FROM STDIN";
+
 const char KWG_SQL_SUBMIT[] =
     "INSERT INTO queues (\"type\", \"key\", \"value\", \"consumer_group\")"
     " VALUES (CAST('io.kestra.core.runners.WorkerJob' AS queue_type), $1, $2::jsonb, $3)"
@@ -476,6 +481,28 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"route_consume", KWG_SQL_ROUTE_CONSUME},
     {NULL, NULL},
 };
+
+int kwg_sql_copy_field(struct kwg_buf *b, const char *s)
+{
+	int r = 0;
+
+	/* COPY's text format: a backslash starts an escape; tab, newline and CR end fields and
+	 * rows. */
+	while (r >= 0 && *s) {
+		size_t run = strcspn(s, "\\\t\n\r");
+		r = kwg_buf_append(b, s, run);
+		s += run;
+		if (r >= 0 && *s) {
+			char c = *s++;
+			char esc[2] = {'\\', c == '\t'   ? 't'
+			                     : c == '\n' ? 'n'
+			                     : c == '\r' ? 'r'
+			                                 : c};
+			r = kwg_buf_append(b, esc, 2);
+		}
+	}
+	return r;
+}
 
 int kwg_sql_text_array(struct kwg_buf *b, const char *const *items, size_t n)
 {

@@ -25,6 +25,9 @@ extern const char KWG_SQL_MARK_CONSUMED[];
 /* Emit a batch of messages in order: $1 text[] queue_type labels, $2 text[] keys, $3 text[] JSON.
  */
 extern const char KWG_SQL_EMIT[];
+/* The same through COPY … FROM STDIN: rows "type	key	value
+", fields by kwg_sql_copy_field. */
+extern const char KWG_SQL_EMIT_COPY[];
 /* kwg submit: insert one WorkerJob: $1 key, $2 JSON, $3 consumer group or NULL; returns offset
  * and the consumer group it got (kwg routing may set it). */
 extern const char KWG_SQL_SUBMIT[];
@@ -92,3 +95,6 @@ extern const struct kwg_sql_statement kwg_sql_statements[];
  * -EMSGSIZE past max bytes. */
 struct kwg_buf;
 int kwg_sql_text_array(struct kwg_buf *b, const char *const *items, size_t n);
+/* Appends s as one field of COPY's text format (backslash, tab, newline and CR escaped). 0 or
+ * -ENOMEM, -EMSGSIZE past max bytes. */
+int kwg_sql_copy_field(struct kwg_buf *b, const char *s);

@@ -33,6 +33,11 @@ struct kwg_dispatch {
 	bool running;      /* claiming enabled */
 	bool claiming;     /* a claim transaction is in flight */
 	bool wake_pending; /* woken during it: claim again at once */
+	/* The claim's statements go out in two pipelined rounds (pg.h): BEGIN with the SELECT, then
+	 * the worker_job_running upsert, the mark and COMMIT. The first error of a round is kept
+	 * here (step and message) until its last statement has answered. */
+	const char *failed_step;
+	char failed_msg[256];
 	bool paused;
 	unsigned long long claimed;
 	uint64_t last_hit_ms;
@@ -104,15 +109,28 @@ static void on_rolled_back(void *userdata, PGresult *res, const char *error)
 	claim_done(userdata, CLAIM_ERROR);
 }
 
-/* A step failed: roll back (the rows return to the queue) and try again later. */
-static void claim_failed(struct kwg_dispatch *d, const char *step, PGresult *res, const char *error)
+/* A step failed: roll back (the rows return to the queue) and try again later. rollback: the
+ * transaction is still open (a COMMIT that failed, or was answered ROLLBACK, has ended it). */
+static void claim_failed(struct kwg_dispatch *d, const char *step, const char *error, bool rollback)
 {
 	if (d->running)
-		kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step,
-		                res ? kwg_pg_result_error(res) : error, ERROR_BACKOFF_MS);
+		kwg_log_warning("claim failed at %s: %s; retrying in %d ms", step, error,
+		                ERROR_BACKOFF_MS);
 	rows_clear(d);
-	if (!res || kwg_pg_query(d->pg, "ROLLBACK", 0, NULL, on_rolled_back, d) < 0)
+	d->failed_step = NULL;
+	if (!rollback || kwg_pg_query(d->pg, "ROLLBACK", 0, NULL, on_rolled_back, d) < 0)
 		claim_done(d, CLAIM_ERROR);
+}
+
+/* Keeps the first failure of a pipelined round: the statements after it still answer (an
+ * error, as the transaction is aborted) before the round ends. A lost connection (res NULL) is
+ * not a failure the server reported: the round's outcome is then unknown. */
+static void note_failure(struct kwg_dispatch *d, const char *step, PGresult *res, ExecStatusType ok)
+{
+	if (!res || PQresultStatus(res) == ok || d->failed_step)
+		return;
+	d->failed_step = step;
+	(void)snprintf(d->failed_msg, sizeof(d->failed_msg), "%s", kwg_pg_result_error(res));
 }
 
 static void on_committed(void *userdata, PGresult *res, const char *error)
@@ -120,6 +138,13 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 	struct kwg_dispatch *d = userdata;
 	size_t n = d->n_rows;
 
+	/* A step before COMMIT failed: the server ended the transaction with a ROLLBACK. */
+	if (d->failed_step) {
+		claim_failed(d, d->failed_step, d->failed_msg, false);
+		return;
+	}
+	/* Lost with the last round in flight (its statements went together): the upsert, the mark
+	 * and the COMMIT may all have run. */
 	if (!res && n > 0 && !d->limbo) {
 		/* The connection went during COMMIT: the claim may or may not have committed. Keep
 		 * the jobs until a new connection tells which (resolve_limbo); never drop them. */
@@ -134,7 +159,11 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 		return;
 	}
 	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		claim_failed(d, "COMMIT", res, error);
+		claim_failed(d, "COMMIT", res ? kwg_pg_result_error(res) : error, false);
+		return;
+	}
+	if (strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+		claim_failed(d, "COMMIT", "the transaction was rolled back", false);
 		return;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -151,17 +180,17 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 
 static void on_marked(void *userdata, PGresult *res, const char *error)
 {
-	struct kwg_dispatch *d = userdata;
-
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		claim_failed(d, "mark consumed", res, error);
-		return;
-	}
-	if (kwg_pg_query(d->pg, "COMMIT", 0, NULL, on_committed, d) < 0)
-		claim_failed(d, "COMMIT", NULL, "out of memory");
+	note_failure(userdata, "mark consumed", res, PGRES_COMMAND_OK);
 }
 
-static void mark_consumed(struct kwg_dispatch *d)
+static void on_upserted(void *userdata, PGresult *res, const char *error)
+{
+	note_failure(userdata, "worker_job_running", res, PGRES_COMMAND_OK);
+}
+
+/* Queues the mark of the claimed rows and COMMIT, behind the upsert if there is one: the second
+ * round. 0 or a negative errno (nothing of the round is then queued but what was before). */
+static int mark_consumed(struct kwg_dispatch *d)
 {
 	struct kwg_buf offsets;
 	const char *params[2];
@@ -178,24 +207,13 @@ static void mark_consumed(struct kwg_dispatch *d)
 	if (r >= 0)
 		r = kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
 	kwg_buf_done(&offsets);
-	if (r < 0)
-		claim_failed(d, "mark consumed", NULL, strerror(-r));
+	return r;
 }
 
-static void on_upserted(void *userdata, PGresult *res, const char *error)
-{
-	struct kwg_dispatch *d = userdata;
-
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		claim_failed(d, "worker_job_running", res, error);
-		return;
-	}
-	mark_consumed(d);
-}
-
-/* Upserts worker_job_running for every task job that decoded, one statement for the batch.
- * Keys must be distinct in one INSERT … ON CONFLICT: a repeated task run keeps its last row. */
-static void upsert_running(struct kwg_dispatch *d)
+/* Queues the upsert of worker_job_running for every task job that decoded, one statement for
+ * the batch (none when no job needs a record); 0 or a negative errno. Keys must be distinct in
+ * one INSERT … ON CONFLICT: a repeated task run keeps its last row. */
+static int upsert_running(struct kwg_dispatch *d)
 {
 	const char **keys = calloc(d->n_rows + 1, sizeof(*keys));
 	char **values = calloc(d->n_rows + 1, sizeof(*values));
@@ -234,10 +252,21 @@ static void upsert_running(struct kwg_dispatch *d)
 	free(keys);
 	kwg_buf_done(&kbuf);
 	kwg_buf_done(&vbuf);
+	return r;
+}
+
+/* The second round: upsert, mark, COMMIT, sent together. If one of them cannot be queued (out
+ * of memory), those already queued still answer: a ROLLBACK queued behind them ends the claim. */
+static void finish_claim(struct kwg_dispatch *d)
+{
+	int r = upsert_running(d);
+
+	if (r >= 0)
+		r = mark_consumed(d);
+	if (r >= 0)
+		r = kwg_pg_query(d->pg, "COMMIT", 0, NULL, on_committed, d);
 	if (r < 0)
-		claim_failed(d, "worker_job_running", NULL, strerror(-r));
-	else if (n == 0)
-		mark_consumed(d);
+		claim_failed(d, "worker_job_running", strerror(-r), true);
 }
 
 static void decode_rows(struct kwg_dispatch *d, PGresult *res)
@@ -264,36 +293,45 @@ static void decode_rows(struct kwg_dispatch *d, PGresult *res)
 	}
 }
 
+/* The end of the first round. Whatever went wrong, the rows return to the queue: the ROLLBACK
+ * (when the connection is still there) ends the transaction BEGIN opened. */
 static void on_selected(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_dispatch *d = userdata;
 
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
-		claim_failed(d, "SELECT", res, error);
+	note_failure(d, "SELECT", res, PGRES_TUPLES_OK);
+	if (!res || d->failed_step) {
+		claim_failed(d, d->failed_step ? d->failed_step : "SELECT",
+		             d->failed_step ? d->failed_msg : error, res != NULL);
 		return;
 	}
 	if (PQntuples(res) == 0) {
 		if (kwg_pg_query(d->pg, "COMMIT", 0, NULL, on_committed, d) < 0)
-			claim_failed(d, "COMMIT", NULL, "out of memory");
+			claim_failed(d, "COMMIT", "out of memory", true);
 		return;
 	}
 	decode_rows(d, res);
 	if (!d->rows) {
-		claim_failed(d, "decode", NULL, "out of memory");
+		claim_failed(d, "decode", "out of memory", true);
 		return;
 	}
-	upsert_running(d);
+	finish_claim(d);
 }
 
 static void on_begun(void *userdata, PGresult *res, const char *error)
 {
-	struct kwg_dispatch *d = userdata;
+	note_failure(userdata, "BEGIN", res, PGRES_COMMAND_OK);
+}
+
+/* The first round: BEGIN and the claim's SELECT, sent together. */
+static void claim_begin(struct kwg_dispatch *d)
+{
 	unsigned slots = d->ops.free_slots(d->ctx);
 	char limit[16];
-	int r;
+	int r = kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d);
 
-	if (!res || PQresultStatus(res) != PGRES_COMMAND_OK) {
-		claim_failed(d, "BEGIN", res, error);
+	if (r < 0) {
+		claim_done(d, CLAIM_ERROR);
 		return;
 	}
 	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
@@ -307,7 +345,7 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_DEFAULT, 4, params, on_selected, d);
 	}
 	if (r < 0)
-		claim_failed(d, "SELECT", NULL, "out of memory");
+		claim_failed(d, "SELECT", "out of memory", true);
 }
 
 static void claim(struct kwg_dispatch *d)
@@ -319,8 +357,8 @@ static void claim(struct kwg_dispatch *d)
 		return;
 	uv_timer_stop(&d->timer);
 	d->claiming = true;
-	if (kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d) < 0)
-		claim_done(d, CLAIM_ERROR);
+	d->failed_step = NULL;
+	claim_begin(d);
 }
 
 static void limbo_clear(struct kwg_dispatch *d)
@@ -443,6 +481,8 @@ int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *
 		r = text_array(d->scripts, sizeof(d->scripts), kwg_task_types_script);
 	if (r >= 0)
 		r = kwg_pg_new(loop, cfg->database_url, "claim", on_pg_state, d, &d->pg);
+	if (r >= 0)
+		kwg_pg_set_pipeline(d->pg);
 	if (r < 0) {
 		free(d);
 		return r;

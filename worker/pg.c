@@ -3,6 +3,7 @@
 #include "worker/pg.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,8 @@ struct query {
 	char *sql; /* borrowed from the caller: statements are constants */
 	int n_params;
 	char **params; /* owned */
+	char *copy;    /* owned: COPY … FROM STDIN data (kwg_pg_copy), or NULL */
+	size_t copy_len;
 	kwg_pg_result_fn *cb;
 	void *userdata;
 };
@@ -40,7 +43,15 @@ struct kwg_pg {
 	PostgresPollingStatusType connect_wants;
 	struct query *head, *tail; /* head is in flight when `busy` */
 	bool busy;
+	/* Pipeline mode (kwg_pg_set_pipeline): the first `in_flight` queries of the queue are sent,
+	 * `unsent` is the first that is not (NULL: none); `busy` is unused. */
+	bool pipeline;
+	bool pumping; /* in pg_pump_pipeline: a callback's statements wait for its next turn */
+	unsigned in_flight;
+	struct query *unsent;
 	PGresult *last; /* the newest result of the statement in flight */
+	bool copying;   /* the statement in flight is a COPY taking its data: copy_off sent */
+	size_t copy_off;
 	unsigned pending;
 	unsigned backoff_ms;
 	kwg_pg_state_fn *on_state;
@@ -80,6 +91,7 @@ static void query_free(struct query *q)
 	for (int i = 0; i < q->n_params; i++)
 		free(q->params[i]);
 	free(q->params);
+	free(q->copy);
 	free(q);
 }
 
@@ -129,13 +141,14 @@ static void pg_disconnect(struct kwg_pg *pg)
 	}
 	PQclear(pg->last);
 	pg->last = NULL;
+	pg->copying = false;
 }
 
-/* Loses the connection: the statement in flight fails, the queue waits for a new connection. */
+/* Loses the connection: the statements in flight fail, the queue waits for a new connection. */
 static void pg_lost(struct kwg_pg *pg, const char *why)
 {
 	bool was_ready = pg->state == PG_READY;
-	struct query *q = NULL;
+	struct query *q = NULL, **last = &q;
 	char msg[256];
 
 	(void)snprintf(msg, sizeof(msg), "%s", why && *why ? why : "connection lost");
@@ -144,6 +157,13 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 	if (pg->busy) {
 		pg->busy = false;
 		q = queue_pop(pg);
+		q->next = NULL;
+	}
+	/* Pipeline mode: every statement sent may or may not have run; the unsent ones wait. */
+	for (; pg->in_flight > 0; pg->in_flight--) {
+		*last = queue_pop(pg);
+		last = &(*last)->next;
+		*last = NULL;
 	}
 	if (pg->state == PG_CLOSING)
 		return;
@@ -152,10 +172,12 @@ static void pg_lost(struct kwg_pg *pg, const char *why)
 	kwg_log_warning("%s: %s, reconnecting in %u ms", pg->name, msg, pg->backoff_ms);
 	uv_timer_start(&pg->retry, on_retry, pg->backoff_ms, 0);
 	pg->backoff_ms = KWG_MIN(pg->backoff_ms * 2, BACKOFF_MAX_MS);
-	/* The callbacks may queue new statements or close pg: call them last. */
-	if (q) {
+	/* The callbacks may queue new statements or close pg: call them last, in order. */
+	while (q) {
+		struct query *next = q->next;
 		q->cb(q->userdata, NULL, msg);
 		query_free(q);
+		q = next;
 	}
 	if (was_ready && pg->on_state)
 		pg->on_state(pg->userdata, false);
@@ -185,8 +207,10 @@ static void on_poll(uv_poll_t *h, int status, int events)
 			return;
 		}
 		poll_update(pg, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+		if (r == 0 && pg->copying)
+			pg_pump(pg);
 	}
-	if (events & UV_READABLE) {
+	if (pg->conn && (events & UV_READABLE)) {
 		PGnotify *n;
 		if (!PQconsumeInput(pg->conn)) {
 			pg_lost(pg, PQerrorMessage(pg->conn));
@@ -267,7 +291,7 @@ static void pg_connect(struct kwg_pg *pg)
 		pg_lost(pg, PQerrorMessage(pg->conn));
 		return;
 	}
-	if (PQsetnonblocking(pg->conn, 1) < 0) {
+	if (PQsetnonblocking(pg->conn, 1) < 0 || (pg->pipeline && !PQenterPipelineMode(pg->conn))) {
 		pg_lost(pg, PQerrorMessage(pg->conn));
 		return;
 	}
@@ -280,16 +304,121 @@ static void pg_connect(struct kwg_pg *pg)
 	pg_pump(pg);
 }
 
+static void flush(struct kwg_pg *pg)
+{
+	int r = PQflush(pg->conn);
+
+	if (r < 0)
+		pg_lost(pg, PQerrorMessage(pg->conn));
+	else
+		poll_update(pg, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+/* Pipeline mode: sends every queued statement at once, each followed by its own sync point (so
+ * that an error in one never aborts the next, as when they run one at a time), then completes
+ * the statements in flight in order as their results come: a statement is complete at its sync
+ * point, with the last result it had. A callback may queue more: they are sent in turn. */
+static void pump_pipeline(struct kwg_pg *pg)
+{
+	bool ended = false; /* the last PQgetResult was the end of a statement's results */
+
+	while (pg->state == PG_READY) {
+		PGresult *res;
+		struct query *q;
+		if (pg->unsent) {
+			for (q = pg->unsent; q; q = q->next, pg->in_flight++)
+				if (!PQsendQueryParams(pg->conn, q->sql, q->n_params, NULL,
+				                       (const char *const *)q->params, NULL, NULL,
+				                       0) ||
+				    !PQpipelineSync(pg->conn)) {
+					pg->unsent = q;
+					pg_lost(pg, PQerrorMessage(pg->conn));
+					return;
+				}
+			pg->unsent = NULL;
+			flush(pg);
+			continue;
+		}
+		if (pg->in_flight == 0 || PQisBusy(pg->conn))
+			return;
+		res = PQgetResult(pg->conn);
+		/* The end of a statement's results: its sync point follows (twice: not yet here).
+		 */
+		if (!res && ended)
+			return;
+		ended = !res;
+		if (!res)
+			continue;
+		if (PQresultStatus(res) != PGRES_PIPELINE_SYNC) {
+			PQclear(pg->last);
+			pg->last = res;
+			continue;
+		}
+		PQclear(res);
+		q = queue_pop(pg);
+		pg->in_flight--;
+		res = pg->last;
+		pg->last = NULL;
+		q->cb(q->userdata, res, NULL);
+		PQclear(res);
+		query_free(q);
+	}
+}
+
+/* Sends the data of the COPY in flight, then its end; false when libpq's buffer is full (the
+ * socket's writability resumes it) or the connection was lost. */
+static bool copy_send(struct kwg_pg *pg)
+{
+	struct query *q = pg->head;
+	int r = 1;
+
+	while (r == 1 && pg->copy_off < q->copy_len) {
+		size_t n = KWG_MIN(q->copy_len - pg->copy_off, (size_t)1 << 16);
+		r = PQputCopyData(pg->conn, q->copy + pg->copy_off, (int)n);
+		if (r == 1)
+			pg->copy_off += n;
+	}
+	if (r == 1)
+		r = PQputCopyEnd(pg->conn, NULL);
+	if (r < 0) {
+		pg_lost(pg, PQerrorMessage(pg->conn));
+		return false;
+	}
+	if (r == 1)
+		pg->copying = false;
+	flush(pg);
+	if (r == 0 && pg->state == PG_READY)
+		poll_update(pg, UV_READABLE | UV_WRITABLE);
+	return r == 1 && pg->state == PG_READY;
+}
+
 /* Collects results of the statement in flight, completes it, and sends the next one. */
 static void pg_pump(struct kwg_pg *pg)
 {
+	if (pg->pipeline) {
+		/* Not again from a callback: completions stay in order, one at a time. */
+		if (!pg->pumping) {
+			pg->pumping = true;
+			pump_pipeline(pg);
+			pg->pumping = false;
+		}
+		return;
+	}
 	while (pg->state == PG_READY) {
 		if (pg->busy) {
 			PGresult *res;
 			struct query *q;
+			if (pg->copying && !copy_send(pg))
+				return;
 			if (PQisBusy(pg->conn))
 				return;
 			res = PQgetResult(pg->conn);
+			if (res && PQresultStatus(res) == PGRES_COPY_IN) {
+				PQclear(res);
+				pg->copying = true;
+				pg->copy_off = 0;
+				continue;
+			}
 			if (res) {
 				PQclear(pg->last);
 				pg->last = res;
@@ -346,6 +475,11 @@ int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_s
 	return 0;
 }
 
+void kwg_pg_set_pipeline(struct kwg_pg *pg)
+{
+	pg->pipeline = true;
+}
+
 void kwg_pg_start(struct kwg_pg *pg)
 {
 	if (pg->state == PG_IDLE)
@@ -366,6 +500,43 @@ bool kwg_pg_is_connected(const struct kwg_pg *pg)
 unsigned kwg_pg_pending(const struct kwg_pg *pg)
 {
 	return pg->pending;
+}
+
+static void enqueue(struct kwg_pg *pg, struct query *q)
+{
+	if (pg->tail)
+		pg->tail->next = q;
+	else
+		pg->head = q;
+	pg->tail = q;
+	pg->pending++;
+	if (pg->pipeline && !pg->unsent)
+		pg->unsent = q;
+	if (pg->state == PG_READY && !pg->busy)
+		pg_pump(pg);
+}
+
+int kwg_pg_copy(struct kwg_pg *pg, const char *sql, char *data, size_t len, kwg_pg_result_fn *cb,
+                void *userdata)
+{
+	struct query *q;
+
+	if (pg->state == PG_CLOSING || pg->pipeline || len > INT_MAX) {
+		free(data);
+		return pg->state == PG_CLOSING ? -ESHUTDOWN : -EINVAL;
+	}
+	q = calloc(1, sizeof(*q));
+	if (!q) {
+		free(data);
+		return -ENOMEM;
+	}
+	q->sql = (char *)sql;
+	q->copy = data;
+	q->copy_len = len;
+	q->cb = cb;
+	q->userdata = userdata;
+	enqueue(pg, q);
+	return 0;
 }
 
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
@@ -398,14 +569,7 @@ int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *c
 			}
 		}
 	}
-	if (pg->tail)
-		pg->tail->next = q;
-	else
-		pg->head = q;
-	pg->tail = q;
-	pg->pending++;
-	if (pg->state == PG_READY && !pg->busy)
-		pg_pump(pg);
+	enqueue(pg, q);
 	return 0;
 }
 
@@ -418,6 +582,8 @@ void kwg_pg_close(struct kwg_pg *pg, kwg_pg_closed_fn *on_closed, void *userdata
 	pg->closed_userdata = userdata;
 	pg_disconnect(pg);
 	pg->busy = false;
+	pg->in_flight = 0;
+	pg->unsent = NULL;
 	while (pg->head) {
 		struct query *q = queue_pop(pg);
 		q->cb(q->userdata, NULL, "connection closed");

@@ -20,6 +20,12 @@ typedef void kwg_pg_closed_fn(void *userdata);
 /* name appears in logs ("claim", "outbox"). conninfo is copied; it is never logged. */
 int kwg_pg_new(uv_loop_t *loop, const char *conninfo, const char *name, kwg_pg_state_fn *on_state,
                void *userdata, struct kwg_pg **ret);
+/* Before kwg_pg_start: libpq's pipeline mode. Statements are sent as soon as they are queued,
+ * without waiting for the results of those before them (one round trip for a chain of them),
+ * each still on its own (an error does not abort the next; a transaction's rules are the
+ * server's, as ever). On a lost connection every statement sent fails (its outcome unknown).
+ * COPY is not available in this mode. */
+void kwg_pg_set_pipeline(struct kwg_pg *pg);
 /* Starts connecting. */
 void kwg_pg_start(struct kwg_pg *pg);
 bool kwg_pg_is_connected(const struct kwg_pg *pg);
@@ -27,6 +33,12 @@ bool kwg_pg_is_connected(const struct kwg_pg *pg);
  * exactly once, later. While disconnected the statement waits for the connection. */
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,
                  kwg_pg_result_fn *cb, void *userdata);
+/* Queues a COPY … FROM STDIN statement (sql) with its data, len bytes in COPY's text format;
+ * takes data (freed even on failure). 0, -ENOMEM, or -EINVAL in pipeline mode. cb gets the
+ * COPY's result (PGRES_COMMAND_OK when every row was written), or NULL when the connection was
+ * lost: the rows may or may not have been written. */
+int kwg_pg_copy(struct kwg_pg *pg, const char *sql, char *data, size_t len, kwg_pg_result_fn *cb,
+                void *userdata);
 /* Called for each NOTIFY received on this connection (after LISTEN); channel borrowed. */
 typedef void kwg_pg_notify_fn(void *userdata, const char *channel);
 void kwg_pg_on_notify(struct kwg_pg *pg, kwg_pg_notify_fn *fn, void *userdata);

@@ -44,6 +44,30 @@ int main(int argc, char **argv)
 		}
 		PQclear(res);
 	}
+	/* COPY cannot be prepared: it runs here with no rows, in a transaction rolled back. */
+	{
+		PGresult *res = PQexec(conn, "BEGIN");
+		PQclear(res);
+		res = PQexec(conn, KWG_SQL_EMIT_COPY);
+		if (PQresultStatus(res) == PGRES_COPY_IN) {
+			PQclear(res);
+			res = NULL;
+			if (PQputCopyEnd(conn, NULL) == 1)
+				res = PQgetResult(conn);
+		}
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "FAIL emit_copy: %s",
+			        res ? PQresultErrorMessage(res) : PQerrorMessage(conn));
+			failed++;
+		} else {
+			printf("ok   emit_copy (run with no rows)\n");
+		}
+		PQclear(res);
+		while ((res = PQgetResult(conn)))
+			PQclear(res);
+		PQclear(PQexec(conn, "ROLLBACK"));
+		n++;
+	}
 	PQfinish(conn);
 	printf("%d statements prepared, %d failed\n", n, failed);
 	return failed ? 1 : 0;
