@@ -1,0 +1,152 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Faults under load (docs/operations.md, "Faults under load"): KWGT_FAULT_TASKS (1,000) queued
+# tasks, concurrency 8, and
+#   (a) kill -9 of the worker mid-load; the test plays Kestra's liveness coordinator and executor
+#       (kestra-protocol.md §7.5): DISCONNECTED after the liveness timeout written in the worker's
+#       own record, its unfinished jobs re-emitted through onRunningResend; a second worker serves
+#       the rest. Every task run ends once per attempt, none is lost;
+#   (b) PostgreSQL restarted, then stopped until the worker notices and started again, mid-load:
+#       no result and no log line lost or duplicated, every line of every task in order;
+#   (c) the work directory's filesystem full (a small tmpfs), out of blocks mid-load and then out
+#       of inodes: tasks fail with an error naming ENOSPC and the directory, the worker keeps
+#       serving, and tasks succeed again once space is freed.
+# The test runs its own PostgreSQL cluster (it restarts it), so it can run beside other tests.
+# Figures are printed as "figure: …" lines.
+source "$(dirname "$0")/../lib/it.sh"
+
+N=${KWGT_FAULT_TASKS:-1000}
+WJ=io.kestra.core.runners.WorkerJob
+WTR=io.kestra.core.runners.WorkerTaskResult
+LOG=io.kestra.core.models.executions.LogEntry
+TERMINAL="'SUCCESS','FAILED','KILLED','WARNING'"
+PG_ENV=$KWGT_SRC/tests/lib/pg_env.sh
+MNT=$IT_TMP/full
+
+faults_cleanup() {
+  local pid
+  for pid in "${IT_PIDS[@]}"; do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" || true; fi
+  "$PG_ENV" stop "$IT_TMP/pg" >/dev/null 2>&1 || true
+  it_cleanup
+}
+trap faults_cleanup EXIT
+
+"$PG_ENV" start "$IT_TMP/pg" >/dev/null
+KWGT_PG_DIR=$IT_TMP/pg
+pgctl() { "$PG_ENV" "$1" "$KWGT_PG_DIR"; }
+
+figure() { echo "figure: $*"; }
+now_ms() { date +%s%3N; }
+# Counts of task runs PREFIX* whose last result is terminal / has any result.
+terminal() { sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE '$1%' ORDER BY key, \"offset\" DESC) l WHERE s IN ($TERMINAL)" 2>/dev/null || echo 0; }
+at_least() { [ "$(terminal "$1")" -ge "$2" ]; }
+exited() { ! kill -0 "$1" 2>/dev/null; }
+worker_id() { sed -n 's/.* worker \([0-9a-f-]\{36\}\): group.*/\1/p' "$IT_TMP/$1.log" | head -n 1; }
+
+# ---------------------------------------------------------------------------------------------
+# (a) kill -9 mid-load, resubmission as Kestra's executor does it, a second worker.
+it_db faults_kill
+LIVE=(--concurrency 8 --restart-strategy IMMEDIATELY --liveness-timeout 1s --liveness-interval 1s
+  --liveness-initial-delay 0s)
+it_jobs k- "$N" fk '["seq 1 5", "sleep 0.05", "seq 6 10"]'
+t0=$(now_ms)
+it_worker a --group fk "${LIVE[@]}"
+A=$WORKER_PID
+wait_for "worker a's start line" 10 grep -q "group fk" "$IT_TMP/a.log"
+AID=$(worker_id a)
+wait_for "a third of the tasks ended on worker a" 120 at_least k- $((N / 3))
+kill -KILL "$A"
+wait "$A" 2>/dev/null || true
+t_kill=$(now_ms)
+done_by_a=$(terminal k-)
+figure "kill -9: worker a killed after $((t_kill - t0)) ms with $done_by_a of $N tasks ended"
+
+# The coordinator's round (§7.5 step 1): the worker's own liveness settings say when it is gone.
+silent() {
+  [ "$(sql "SELECT count(*) FROM service_instance WHERE key = '$AID' AND state IN ('CREATED','RUNNING')
+    AND value->'config'->'liveness'->>'enabled' = 'true'
+    AND (value->>'updatedAt')::timestamptz + make_interval(secs => (value->'config'->'liveness'->>'timeout')::float8) < now()
+    AND (value->>'createdAt')::timestamptz + make_interval(secs => (value->'config'->'liveness'->>'initialDelay')::float8) < now()")" == 1 ]
+}
+wait_for "worker a's record older than its liveness timeout" 30 silent
+# One transaction: the executor has applied every result written (a terminated one deletes the
+# task run's worker_job_running row, §5.8); the coordinator disconnects worker a and, its restart
+# strategy being IMMEDIATELY, re-emits each remaining job with its task run through
+# onRunningResend: no attempt -> a KILLED attempt (whose history is the task run's plus KILLED,
+# the same KILLED entry also appended to the task run's history), an unterminated last attempt ->
+# KILLED, else a new KILLED attempt; consumer_group = workerInstance.workerGroup.
+resubmit=$(sql "
+BEGIN;
+UPDATE service_instance SET value = jsonb_set(jsonb_set(value, '{state}', '\"DISCONNECTED\"'), '{events}',
+    value->'events' || jsonb_build_array(jsonb_build_object('ts', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'),
+      'value', 'The service was detected as non-responsive after the session timeout. Service transitioned to the ''DISCONNECTED'' state.',
+      'type', 'service.state.updated', 'state', 'DISCONNECTED')))
+  WHERE key = '$AID';
+DELETE FROM worker_job_running w WHERE worker_uuid = '$AID' AND EXISTS (
+  SELECT 1 FROM queues q WHERE q.type = '$WTR' AND q.key = w.key AND q.value->'taskRun'->'state'->>'current' IN ($TERMINAL));
+WITH rows AS (
+  SELECT key, value, jsonb_build_object('state', 'KILLED', 'date', to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')) AS h
+  FROM worker_job_running WHERE worker_uuid = '$AID' FOR UPDATE),
+resent AS (
+  SELECT key, value, CASE
+    WHEN jsonb_array_length(COALESCE(value->'taskRun'->'attempts', '[]')) = 0 THEN
+      jsonb_set(jsonb_set(value->'taskRun', '{attempts}', jsonb_build_array(jsonb_build_object('state', jsonb_build_object(
+        'current', 'KILLED', 'histories', value->'taskRun'->'state'->'histories' || h)))),
+        '{state,histories}', value->'taskRun'->'state'->'histories' || h)
+    WHEN value->'taskRun'->'attempts'-> -1->'state'->>'current' NOT IN ('SUCCESS','FAILED','KILLED','WARNING','CANCELLED','RETRIED','SKIPPED') THEN
+      jsonb_set(value->'taskRun', '{attempts,-1,state}', jsonb_build_object('current', 'KILLED',
+        'histories', value->'taskRun'->'attempts'-> -1->'state'->'histories' || h))
+    ELSE jsonb_set(value->'taskRun', '{attempts}', value->'taskRun'->'attempts' || jsonb_build_array(jsonb_build_object('state',
+        jsonb_build_object('current', 'KILLED', 'histories', jsonb_build_array(jsonb_set(h, '{state}', '\"CREATED\"'), h)))))
+    END AS task_run
+  FROM rows),
+emitted AS (
+  INSERT INTO queues (type, key, value, consumer_group)
+  SELECT '$WJ', key, jsonb_build_object('type', 'task', 'taskRun', task_run, 'task', value->'task', 'runContext', value->'runContext'),
+    value->'workerInstance'->>'workerGroup'
+  FROM resent RETURNING key)
+SELECT count(*) FROM emitted;
+COMMIT;")
+t_resubmit=$(now_ms)
+figure "kill -9: $resubmit job(s) of worker a resubmitted $((t_resubmit - t_kill)) ms after the kill"
+if [ "$resubmit" -ge 1 ]; then pass "the killed worker's unfinished jobs were resubmitted ($resubmit)"; else fail "no job was resubmitted"; fi
+
+it_worker b --group fk "${LIVE[@]}"
+B=$WORKER_PID
+wait_for "all $N tasks ended" 180 at_least k- "$N"
+t_done=$(now_ms)
+wait_for "worker b's start line" 10 grep -q "group fk" "$IT_TMP/b.log"
+BID=$(worker_id b)
+figure "kill -9: all $N tasks ended $((t_done - t0)) ms after the start, $((t_done - t_kill)) ms after the kill"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE 'k-%' ORDER BY key, \"offset\" DESC) l WHERE s = 'SUCCESS'")" \
+  "$N" "by the executor's view (the last result of each task run) all $N tasks succeeded"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT key FROM queues WHERE type = '$WTR' AND key LIKE 'k-%' AND value->'taskRun'->'state'->>'current' IN ($TERMINAL)
+  GROUP BY key, jsonb_array_length(value->'taskRun'->'attempts') HAVING count(*) > 1) d")" 0 \
+  "no attempt has two terminal results"
+dups=$(sql "SELECT count(*) FROM (SELECT key FROM queues WHERE type = '$WTR' AND key LIKE 'k-%' AND value->'taskRun'->'state'->>'current' IN ($TERMINAL) GROUP BY key HAVING count(*) > 1) d")
+expect_eq "$dups" 0 "no task run has two terminal results (the executor had applied every result before resubmitting)"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun' AS t FROM queues WHERE type = '$WTR' AND key LIKE 'k-%' ORDER BY key, \"offset\" DESC) l
+  WHERE jsonb_array_length(t->'attempts') = 2 AND t->'attempts'->0->'state'->>'current' = 'KILLED'
+    AND t->'attempts'->1->'state'->>'current' = 'SUCCESS' AND t->'attempts'->1->>'workerId' = '$BID'")" \
+  "$resubmit" "each resubmitted task ended as attempt 2 on worker b after its KILLED attempt 1"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun' AS t FROM queues WHERE type = '$WTR' AND key LIKE 'k-%' ORDER BY key, \"offset\" DESC) l
+  WHERE jsonb_array_length(t->'attempts') = 1")" "$((N - resubmit))" "every other task ran once, as attempt 1"
+# Log lines: the attempt that ended a task printed its ten lines once each, in order.
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) key, jsonb_array_length(value->'taskRun'->'attempts') - 1 AS a FROM queues
+    WHERE type = '$WTR' AND key LIKE 'k-%' ORDER BY key, \"offset\" DESC) l
+  WHERE (SELECT string_agg(value->>'message', ',' ORDER BY \"offset\") FROM queues
+    WHERE type = '$LOG' AND value->>'taskRunId' = l.key AND value->>'level' = 'INFO' AND (value->>'attemptNumber')::int = l.a) = '1,2,3,4,5,6,7,8,9,10'")" \
+  "$N" "the final attempt of every task logged its 10 lines once each, in order"
+twice=$(sql "SELECT count(DISTINCT value->>'taskRunId') FROM queues WHERE type = '$LOG' AND value->>'taskRunId' LIKE 'k-%' AND value->>'level' = 'INFO' AND (value->>'attemptNumber')::int = 0
+  AND value->>'taskRunId' IN (SELECT key FROM queues WHERE type = '$WJ' AND value->'taskRun'->'attempts'->0->'state'->>'current' = 'KILLED')")
+figure "kill -9: $resubmit resubmitted, of which $twice had already started printing on worker a (their process ran twice); $dups task run(s) with two terminal results"
+kill -0 "$B" && pass "worker b kept serving" || fail "worker b died"
+expect_eq "$(sql "SELECT count(*) FROM worker_job_running WHERE worker_uuid = '$BID' AND key IN (SELECT key FROM queues WHERE type = '$WJ' AND value->'taskRun'->'attempts'->0->'state'->>'current' = 'KILLED')")" \
+  "$resubmit" "worker b overwrote the running records of the resubmitted jobs"
+it_stop "$B"
+expect_eq "$STOP_RC" 0 "worker b stops cleanly"
+
+it_done
