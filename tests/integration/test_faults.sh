@@ -149,4 +149,40 @@ expect_eq "$(sql "SELECT count(*) FROM worker_job_running WHERE worker_uuid = '$
 it_stop "$B"
 expect_eq "$STOP_RC" 0 "worker b stops cleanly"
 
+# ---------------------------------------------------------------------------------------------
+# (b) PostgreSQL restarted mid-load, then stopped until the worker notices and started again.
+it_db faults_pg
+it_jobs p- "$N" fp '["seq 1 10"]'
+t0=$(now_ms)
+it_worker w --group fp --concurrency 8
+W=$WORKER_PID
+wait_for "a quarter of the tasks ended" 120 at_least p- $((N / 4))
+pgctl restart
+figure "PostgreSQL restart: restarted with $(terminal p-) of $N tasks ended"
+wait_for "half of the tasks ended" 120 at_least p- $((N / 2))
+reconnects() { grep -c "reconnecting in" "$IT_TMP/w.log" || true; }
+pgctl pause
+t_pause=$(now_ms)
+# Until a connection of the worker has failed to come back three times (100, 200, 400 ms).
+wait_for "the worker failing to reconnect" 30 grep -q "reconnecting in 800 ms" "$IT_TMP/w.log"
+pgctl resume
+t_resume=$(now_ms)
+figure "PostgreSQL restart: stopped for $((t_resume - t_pause)) ms at $(terminal p-) of $N tasks ended"
+wait_for "all $N tasks ended" 180 at_least p- "$N"
+t_done=$(now_ms)
+figure "PostgreSQL restart: all $N tasks ended $((t_done - t0)) ms after the start"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT key FROM queues WHERE type = '$WTR' AND key LIKE 'p-%' GROUP BY key
+    HAVING count(*) FILTER (WHERE value->'taskRun'->'state'->>'current' = 'RUNNING') = 1
+      AND count(*) FILTER (WHERE value->'taskRun'->'state'->>'current' = 'SUCCESS') = 1 AND count(*) = 2) s")" \
+  "$N" "every task has exactly one RUNNING and one SUCCESS result: none lost, none duplicated"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT value->>'taskRunId' AS t, string_agg(value->>'message', ',' ORDER BY \"offset\") AS m FROM queues
+    WHERE type = '$LOG' AND value->>'level' = 'INFO' AND value->>'taskRunId' LIKE 'p-%' GROUP BY 1) s WHERE m = '1,2,3,4,5,6,7,8,9,10'")" \
+  "$N" "every task's 10 lines arrived once each, in order"
+lines=$(sql "SELECT count(*) FROM queues WHERE type = '$LOG' AND value->>'level' = 'INFO' AND value->>'taskRunId' LIKE 'p-%'")
+expect_eq "$lines" $((N * 10)) "no other task line arrived ($lines lines checked)"
+figure "PostgreSQL restart: $lines lines checked, $(reconnects) reconnection(s) logged"
+kill -0 "$W" && pass "the worker kept running through both outages" || fail "the worker died"
+it_stop "$W"
+expect_eq "$STOP_RC" 0 "the worker stops cleanly after the outages"
+
 it_done
