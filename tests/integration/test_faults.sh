@@ -185,4 +185,66 @@ kill -0 "$W" && pass "the worker kept running through both outages" || fail "the
 it_stop "$W"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly after the outages"
 
+# ---------------------------------------------------------------------------------------------
+# (c) The work directory's filesystem full: a 16 MiB tmpfs of 2,048 inodes as --work-dir.
+mkdir -p "$MNT"
+if ! mount_err=$(mount -t tmpfs -o size=16m,nr_inodes=2048,mode=0755 kwg-faults "$MNT" 2>&1); then
+  echo "skip (c) full disk: cannot mount a tmpfs here ($mount_err); it needs root (CAP_SYS_ADMIN)"
+  it_done
+fi
+it_db faults_disk
+failed() { sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE '$1%' ORDER BY key, \"offset\" DESC) l WHERE s = 'FAILED'"; }
+# Keeps the filesystem full (tasks ending free their directories' blocks) while counting failures.
+filled_failures() {
+  dd if=/dev/zero of="$MNT/fill" bs=64k oflag=append conv=notrunc status=none 2>/dev/null || true
+  [ "$(failed d-)" -ge "$1" ]
+}
+it_jobs d- "$N" fd '["seq 1 3", "head -c 65536 /dev/zero > out.bin", "echo written"]'
+t0=$(now_ms)
+it_worker w --group fd --concurrency 8 --work-dir "$MNT"
+W=$WORKER_PID
+wait_for "a quarter of the tasks ended" 120 at_least d- $((N / 4))
+t_full=$(now_ms)
+wait_for "20 tasks failed on the full filesystem" 60 filled_failures 20
+full_mark=$(sql "SELECT max(\"offset\") FROM queues")
+rm -f "$MNT/fill"
+free_mark=$(sql "SELECT max(\"offset\") FROM queues")
+t_free=$(now_ms)
+wait_for "all $N tasks ended" 180 at_least d- "$N"
+t_done=$(now_ms)
+nfailed=$(failed d-)
+figure "full disk: the filesystem full for $((t_free - t_full)) ms from $(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' AND \"offset\" < $full_mark AND value->'taskRun'->'state'->>'current' = 'SUCCESS'") tasks ended; $nfailed task(s) failed; all $N ended $((t_done - t0)) ms after the start"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT key FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' AND value->'taskRun'->'state'->>'current' IN ($TERMINAL) GROUP BY key HAVING count(*) = 1) s")" \
+  "$N" "every task ended exactly once"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) key, value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' ORDER BY key, \"offset\" DESC) l
+  WHERE s = 'FAILED' AND EXISTS (SELECT 1 FROM queues g WHERE g.type = '$LOG' AND g.value->>'taskRunId' = l.key AND g.value->>'message' LIKE '%No space left on device%')")" \
+  "$nfailed" "every failed task's log says 'No space left on device'"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) key, \"offset\" AS o, value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' ORDER BY key, \"offset\" DESC) l
+  WHERE s = 'FAILED' AND o < $full_mark AND EXISTS (SELECT 1 FROM queues g WHERE g.type = '$LOG' AND g.value->>'taskRunId' = l.key AND g.value->>'level' = 'ERROR'
+    AND g.value->>'message' LIKE '%work directory ''$MNT'' is full%')")" \
+  "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) \"offset\" AS o, value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' ORDER BY key, \"offset\" DESC) l WHERE s = 'FAILED' AND o < $full_mark")" \
+  "each task that failed while the filesystem was full has an ERROR line naming the full work directory"
+expect_eq "$(sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) key, value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE 'd-%' ORDER BY key, \"offset\" DESC) l
+  WHERE s <> 'SUCCESS' AND key IN (SELECT key FROM queues WHERE type = '$WTR' AND \"offset\" > $free_mark AND value->'taskRun'->'state'->>'current' = 'RUNNING')")" \
+  0 "every task started after the space was freed succeeded"
+expect_match "$(cat "$IT_TMP/w.log")" "work directory '$MNT' is full" "the worker's log says the work directory is full"
+kill -0 "$W" && pass "the worker kept serving" || fail "the worker died"
+
+# Out of inodes: no working directory can be made; the task fails without an attempt running.
+mkdir "$MNT/inodes"
+for i in $(seq 1 2100); do : >"$MNT/inodes/$i" 2>/dev/null || break; done
+it_jobs i- 20 fd '["echo never"]'
+wait_for "the 20 jobs ended" 60 at_least i- 20
+expect_eq "$(failed i-)" 20 "with no inode left, the tasks fail"
+expect_eq "$(sql "SELECT count(DISTINCT value->>'taskRunId') FROM queues WHERE type = '$LOG' AND value->>'taskRunId' LIKE 'i-%' AND value->>'level' = 'ERROR'
+  AND value->>'message' = 'cannot create a working directory in ''$MNT'': No space left on device'")" 20 "and say why, naming the directory"
+rm -rf "$MNT/inodes"
+it_jobs j- 20 fd '["echo again"]'
+wait_for "20 more jobs ended" 60 at_least j- 20
+expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key LIKE 'j-%' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'")" 20 \
+  "once inodes are freed, tasks succeed again"
+it_stop "$W"
+expect_eq "$STOP_RC" 0 "the worker stops cleanly after the full disk"
+umount "$MNT"
+
 it_done
