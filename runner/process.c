@@ -19,7 +19,8 @@
 #include "common/log.h"
 
 /* How long the pipes may stay open after the main process exited and its group was killed
- * (a setsid'd grandchild can hold them; the sandbox's pid namespace closes that gap). */
+ * (a setsid'd grandchild can hold them; the sandbox's pid namespace closes that gap). It runs
+ * only while the output is read: what a paused task left in its pipes is never dropped. */
 #define DRAIN_GRACE_MS 2000
 
 struct kwg_process {
@@ -131,7 +132,7 @@ static void on_exit_cb(uv_poll_t *poll, int status, int events)
 	close_handle(p, (uv_handle_t *)&p->exit_poll);
 	if (p->closing)
 		return;
-	if (p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR])
+	if (!p->paused && (p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR]))
 		uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
 	maybe_report(p);
 }
@@ -290,17 +291,25 @@ int kwg_process_pid(const struct kwg_process *p)
 
 void kwg_process_pause_output(struct kwg_process *p, bool paused)
 {
-	if (p->paused == paused)
+	bool open = false;
+
+	if (p->paused == paused || p->closing)
 		return;
 	p->paused = paused;
 	for (int i = 0; i < KWG_STREAM__COUNT; i++) {
 		if (!p->pipe_open[i])
 			continue;
+		open = true;
 		if (paused)
 			uv_read_stop((uv_stream_t *)&p->pipes[i]);
 		else
 			(void)uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
 	}
+	/* The grace after exit counts only while the pipes are read. */
+	if (paused)
+		uv_timer_stop(&p->drain_timer);
+	else if (p->exited && open)
+		uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
 }
 
 void kwg_process_close(struct kwg_process *p)

@@ -251,17 +251,25 @@ expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key LIKE '
   "once inodes are freed, tasks succeed again"
 
 # The database away while the work directory is full: past 16 MiB in memory messages would spill
-# to a file there, which cannot grow. Every line still arrives, once, in order, and the task's
-# output waits meanwhile.
+# to a file there, which cannot grow. Every line still arrives, once, in order, and the tasks'
+# output waits meanwhile: also the last lines of a task that exits while its output waits.
 dd if=/dev/zero of="$MNT/fill" bs=1M count=15 status=none 2>/dev/null || true
 it_jobs s- 1 fd '["sleep 1", "seq 1 100000"]'
-running() { [ "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key = 's-1'")" -ge 1 ]; }
-wait_for "the big task running" 120 running
+it_jobs y- 1 fd '["until [ -e go ]; do sleep 0.05; done", "echo y1", "sleep 0.2", "echo y2", "echo y3", "touch exited"]'
+running() { [ "$(sql "SELECT count(*) FROM queues WHERE type = '$WTR' AND key = '$1'")" -ge 1 ]; }
+wait_for "the big task running" 120 running s-1
+wait_for "the waiting task running" 120 running y-1
 pgctl pause
 t_pause=$(now_ms)
 wait_for "the spill file full" 120 grep -q "the spill file in '$MNT' cannot grow" "$IT_TMP/w.log"
 pass "the spill file stops growing: $(grep -o "the spill file in '$MNT' cannot grow[^;]*" "$IT_TMP/w.log" | head -n 1)"
 t_spill=$(now_ms)
+# Task y prints its first line now (its output is then paused), the others into its pipe, and
+# exits. The outage lasts 3 s more: longer than the 2 s a task's pipes get after its exit.
+for d in "$MNT"/*/; do touch "$d/go"; done
+y_exited() { compgen -G "$MNT/*/exited" >/dev/null; }
+wait_for "task y to exit" 120 y_exited
+sleep 3
 pgctl resume
 t_resume=$(now_ms)
 wait_for "the big task finished" 300 at_least s- 1
@@ -270,6 +278,9 @@ expect_eq "$(sql "SELECT count(*) || ':' || count(*) FILTER (WHERE m::int = rn) 
   "100000:100000" "all 100,000 lines arrived, each once, in order"
 expect_eq "$(sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE type = '$WTR' AND key = 's-1' ORDER BY \"offset\" DESC LIMIT 1")" SUCCESS \
   "the task succeeded"
+wait_for "task y finished" 120 at_least y- 1
+expect_eq "$(sql "SELECT string_agg(value->>'message', ',' ORDER BY \"offset\") FROM queues WHERE type = '$LOG' AND value->>'taskRunId' = 'y-1' AND value->>'level' = 'INFO'")" \
+  "y1,y2,y3" "a task that exited while its output waited lost none of its lines"
 rm -f "$MNT/fill"
 it_stop "$W"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly after the full disk"
