@@ -10,7 +10,10 @@
 #       no result and no log line lost or duplicated, every line of every task in order;
 #   (c) the work directory's filesystem full (a small tmpfs), out of blocks mid-load and then out
 #       of inodes: tasks fail with an error naming ENOSPC and the directory, the worker keeps
-#       serving, and tasks succeed again once space is freed.
+#       serving, and tasks succeed again once space is freed; then the database away while the
+#       outbox's spill file (in the work directory) cannot grow: every line still arrives, in
+#       order, also those a task left in its pipe when it exited. Skipped, saying so, where a
+#       tmpfs cannot be mounted (not root).
 # The test runs its own PostgreSQL cluster (it restarts it), so it can run beside other tests.
 # Figures are printed as "figure: …" lines.
 source "$(dirname "$0")/../lib/it.sh"
@@ -34,17 +37,17 @@ faults_cleanup() {
 }
 trap faults_cleanup EXIT
 
-T_START=$(date +%s%3N)
+figure() { echo "figure: $*"; }
+now_ms() { date +%s%3N; }
+
+T_START=$(now_ms)
 "$PG_ENV" start "$IT_TMP/pg" >/dev/null
 KWGT_PG_DIR=$IT_TMP/pg
 pgctl() { "$PG_ENV" "$1" "$KWGT_PG_DIR"; }
 
-figure() { echo "figure: $*"; }
-now_ms() { date +%s%3N; }
-# Counts of task runs PREFIX* whose last result is terminal / has any result.
+# How many task runs PREFIX* have a terminal last result (the executor's view).
 terminal() { sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE '$1%' ORDER BY key, \"offset\" DESC) l WHERE s IN ($TERMINAL)" 2>/dev/null || echo 0; }
 at_least() { [ "$(terminal "$1")" -ge "$2" ]; }
-exited() { ! kill -0 "$1" 2>/dev/null; }
 worker_id() { sed -n 's/.* worker \([0-9a-f-]\{36\}\): group.*/\1/p' "$IT_TMP/$1.log" | head -n 1; }
 
 # ---------------------------------------------------------------------------------------------
@@ -66,6 +69,11 @@ wait "$A" 2>/dev/null || true
 t_kill=$(now_ms)
 done_by_a=$(terminal k-)
 figure "kill -9: worker a killed after $((t_kill - t0)) ms with $done_by_a of $N tasks ended"
+# Its task processes die with it (none of this group runs elsewhere yet): none runs on when its
+# job is resubmitted.
+a_tasks_gone() { ! pgrep -f "seq 6 10" >/dev/null; }
+wait_for "worker a's task processes gone" 60 a_tasks_gone
+pass "the killed worker's task processes are gone"
 
 # The coordinator's round (§7.5 step 1): the worker's own liveness settings say when it is gone.
 silent() {
