@@ -27,6 +27,7 @@ struct kwg_process {
 	uv_poll_t exit_poll; /* the pidfd: readable once the process exited */
 	uv_pipe_t pipes[KWG_STREAM__COUNT];
 	uv_timer_t drain_timer;
+	uint64_t drain_left_ms, drain_from_ms; /* the grace left, and since when it runs */
 	struct kwg_process_cbs cbs;
 	void *userdata;
 	int pid, pidfd;
@@ -103,11 +104,18 @@ static void on_drain_timeout(uv_timer_t *t)
 {
 	struct kwg_process *p = t->data;
 
-	kwg_log_warning("task pid %d: output pipes still open %d ms after exit, closing them",
+	kwg_log_warning("task pid %d: output pipes still open after %d ms of reading since its "
+	                "exit, closing them",
 	                p->pid, DRAIN_GRACE_MS);
 	pipe_done(p, KWG_STREAM_STDOUT);
 	pipe_done(p, KWG_STREAM_STDERR);
 	maybe_report(p);
+}
+
+static void drain_run(struct kwg_process *p)
+{
+	p->drain_from_ms = uv_now(p->drain_timer.loop);
+	uv_timer_start(&p->drain_timer, on_drain_timeout, p->drain_left_ms, 0);
 }
 
 /* The process exited (its pidfd became readable): reap it. */
@@ -132,8 +140,9 @@ static void on_exit_cb(uv_poll_t *poll, int status, int events)
 	close_handle(p, (uv_handle_t *)&p->exit_poll);
 	if (p->closing)
 		return;
+	p->drain_left_ms = DRAIN_GRACE_MS;
 	if (!p->paused && (p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR]))
-		uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+		drain_run(p);
 	maybe_report(p);
 }
 
@@ -305,11 +314,14 @@ void kwg_process_pause_output(struct kwg_process *p, bool paused)
 		else
 			(void)uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
 	}
-	/* The grace after exit counts only while the pipes are read. */
-	if (paused)
+	/* The grace after exit counts only while the pipes are read (in all, DRAIN_GRACE_MS). */
+	if (paused && uv_is_active((uv_handle_t *)&p->drain_timer)) {
+		uint64_t ran = uv_now(p->drain_timer.loop) - p->drain_from_ms;
+		p->drain_left_ms = ran < p->drain_left_ms ? p->drain_left_ms - ran : 0;
 		uv_timer_stop(&p->drain_timer);
-	else if (p->exited && open)
-		uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+	} else if (!paused && p->exited && open) {
+		drain_run(p);
+	}
 }
 
 void kwg_process_close(struct kwg_process *p)
