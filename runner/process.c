@@ -19,13 +19,15 @@
 #include "common/log.h"
 
 /* How long the pipes may stay open after the main process exited and its group was killed
- * (a setsid'd grandchild can hold them; the sandbox's pid namespace closes that gap). */
+ * (a setsid'd grandchild can hold them; the sandbox's pid namespace closes that gap). It runs
+ * only while the output is read: what a paused task left in its pipes is never dropped. */
 #define DRAIN_GRACE_MS 2000
 
 struct kwg_process {
 	uv_poll_t exit_poll; /* the pidfd: readable once the process exited */
 	uv_pipe_t pipes[KWG_STREAM__COUNT];
 	uv_timer_t drain_timer;
+	uint64_t drain_left_ms, drain_from_ms; /* the grace left, and since when it runs */
 	struct kwg_process_cbs cbs;
 	void *userdata;
 	int pid, pidfd;
@@ -102,11 +104,18 @@ static void on_drain_timeout(uv_timer_t *t)
 {
 	struct kwg_process *p = t->data;
 
-	kwg_log_warning("task pid %d: output pipes still open %d ms after exit, closing them",
+	kwg_log_warning("task pid %d: output pipes still open after %d ms of reading since its "
+	                "exit, closing them",
 	                p->pid, DRAIN_GRACE_MS);
 	pipe_done(p, KWG_STREAM_STDOUT);
 	pipe_done(p, KWG_STREAM_STDERR);
 	maybe_report(p);
+}
+
+static void drain_run(struct kwg_process *p)
+{
+	p->drain_from_ms = uv_now(p->drain_timer.loop);
+	uv_timer_start(&p->drain_timer, on_drain_timeout, p->drain_left_ms, 0);
 }
 
 /* The process exited (its pidfd became readable): reap it. */
@@ -131,8 +140,9 @@ static void on_exit_cb(uv_poll_t *poll, int status, int events)
 	close_handle(p, (uv_handle_t *)&p->exit_poll);
 	if (p->closing)
 		return;
-	if (p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR])
-		uv_timer_start(&p->drain_timer, on_drain_timeout, DRAIN_GRACE_MS, 0);
+	p->drain_left_ms = DRAIN_GRACE_MS;
+	if (!p->paused && (p->pipe_open[KWG_STREAM_STDOUT] || p->pipe_open[KWG_STREAM_STDERR]))
+		drain_run(p);
 	maybe_report(p);
 }
 
@@ -290,16 +300,27 @@ int kwg_process_pid(const struct kwg_process *p)
 
 void kwg_process_pause_output(struct kwg_process *p, bool paused)
 {
-	if (p->paused == paused)
+	bool open = false;
+
+	if (p->paused == paused || p->closing)
 		return;
 	p->paused = paused;
 	for (int i = 0; i < KWG_STREAM__COUNT; i++) {
 		if (!p->pipe_open[i])
 			continue;
+		open = true;
 		if (paused)
 			uv_read_stop((uv_stream_t *)&p->pipes[i]);
 		else
 			(void)uv_read_start((uv_stream_t *)&p->pipes[i], on_alloc, on_read);
+	}
+	/* The grace after exit counts only while the pipes are read (in all, DRAIN_GRACE_MS). */
+	if (paused && uv_is_active((uv_handle_t *)&p->drain_timer)) {
+		uint64_t ran = uv_now(p->drain_timer.loop) - p->drain_from_ms;
+		p->drain_left_ms = ran < p->drain_left_ms ? p->drain_left_ms - ran : 0;
+		uv_timer_stop(&p->drain_timer);
+	} else if (!paused && p->exited && open) {
+		drain_run(p);
 	}
 }
 

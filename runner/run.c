@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -168,6 +169,40 @@ static void remove_working_dir(struct kwg_run *run)
 	run->working_dir = NULL;
 }
 
+/* Below this much free space (and 10 % of the filesystem), or 1 % of it, the work directory
+ * counts as full: a task that failed writing there freed nothing yet, but tasks ending at the
+ * same time may have freed a little. */
+#define FULL_BELOW_BYTES (1ull << 20)
+
+/* When a task fails and the filesystem of its working directory is (nearly) out of space or
+ * inodes, says so in the task's log and the worker's, naming the work directory: the task's own
+ * tools rarely name it, and some do not even say ENOSPC (dash says "I/O error"). */
+static void note_full_filesystem(struct kwg_run *run)
+{
+	struct statvfs st;
+	unsigned long long size, avail;
+	char what[96];
+
+	if (!run->working_dir || statvfs(run->working_dir, &st) < 0)
+		return;
+	size = (unsigned long long)st.f_blocks * st.f_frsize;
+	avail = (unsigned long long)st.f_bavail * st.f_frsize;
+	if (avail < size / 100 || (avail < FULL_BELOW_BYTES && avail < size / 10))
+		(void)snprintf(what, sizeof(what), "%llu KiB free of %llu KiB", avail / 1024,
+		               size / 1024);
+	else if (st.f_files > 0 && st.f_favail < st.f_files / 100 + 1)
+		(void)snprintf(what, sizeof(what), "%llu inodes free of %llu",
+		               (unsigned long long)st.f_favail, (unsigned long long)st.f_files);
+	else
+		return;
+	task_logf(run, KWG_LEVEL_ERROR,
+	          "the work directory '%.200s' is full (%s): writing there fails with No space "
+	          "left on device",
+	          run->cfg.work_root, what);
+	kwg_log_warning("task run '%s' failed while the work directory '%.200s' is full (%s)",
+	                kwg_job_task_run_id(run->job), run->cfg.work_root, what);
+}
+
 static void remove_cgroups(struct kwg_run *run)
 {
 	char *dirs[] = {run->cg_memory, run->cg_pids};
@@ -203,6 +238,7 @@ static void fail_unrunnable(struct kwg_run *run, const char *why)
 	                    ? kwg_buf_str(&run->masked)
 	                    : why);
 	task_log(run, KWG_LEVEL_ERROR, why, strlen(why));
+	note_full_filesystem(run);
 	kwg_job_state_rules(run->job, now, &rules);
 	state = kwg_state_final(KWG_STATE_FAILED, &rules);
 	run->final_state = state;
@@ -311,6 +347,7 @@ static void complete_with_files(struct kwg_run *run, const char *error)
 
 	if (error) {
 		task_logf(run, KWG_LEVEL_ERROR, "%s", error);
+		note_full_filesystem(run);
 		state = KWG_STATE_FAILED;
 	}
 	outputs = kwg_script_output_outputs_json(run->out, run->exit_code,
@@ -386,6 +423,7 @@ static void end_attempt(struct kwg_run *run, int exit_code, const char *error)
 	}
 	if (error) {
 		task_logf(run, KWG_LEVEL_ERROR, "%s", error);
+		note_full_filesystem(run);
 		complete(run, KWG_STATE_FAILED, NULL);
 		return;
 	}
@@ -408,13 +446,15 @@ static void end_attempt(struct kwg_run *run, int exit_code, const char *error)
 	else if (process && exit_code == 128 + SIGXFSZ)
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "the task wrote past its file size limit (task_file_size)");
-	if (exit_code != 0)
+	if (exit_code != 0) {
+		note_full_filesystem(run);
 		task_logf(run, KWG_LEVEL_ERROR,
 		          "io.kestra.core.models.tasks.runners.TaskException: Command failed with "
 		          "exit code %d",
 		          exit_code);
-	else
+	} else {
 		task_logf(run, KWG_LEVEL_DEBUG, "Command succeed with exit code 0");
+	}
 	/* KESTRA: output files are uploaded after a failed command too (Wrapper.run). */
 	if (kwg_files_stage_out_needed(&run->task)) {
 		run->exit_code = exit_code;
@@ -827,7 +867,8 @@ static void launch(struct kwg_run *run)
 		r = kwg_strv_setenv(&env, "WORKING_DIR", run->working_dir);
 	if (r < 0) {
 		char why[256];
-		(void)snprintf(why, sizeof(why), "cannot prepare the task: %s", strerror(-r));
+		(void)snprintf(why, sizeof(why), "cannot prepare the task in '%.200s': %s",
+		               run->working_dir, strerror(-r));
 		kwg_strv_done(&env);
 		fail_unrunnable(run, why);
 		return;

@@ -44,7 +44,13 @@ struct kwg_outbox {
 	char *spill_dir;
 	int spill_fd;
 	off_t spill_start, spill_end;
-	bool spill_failed;
+	bool spill_failed; /* the file could not be created: memory only */
+	bool spill_error;  /* the last write to it failed (said once, until one succeeds) */
+	/* Messages newer than the spill file's that it could not take (a write failed, e.g. its
+	 * filesystem is full, or it reached SPILL_MAX_BYTES): they wait here, in order, and join
+	 * the memory queue once the file has been read back. */
+	struct msg *over_head, *over_tail;
+	size_t over_bytes;
 	kwg_outbox_event_fn *on_drained;
 	void *userdata;
 	struct kwg_buf types, keys, values; /* parameter scratch */
@@ -67,6 +73,16 @@ static void memory_append(struct kwg_outbox *ob, struct msg *m)
 		ob->head = m;
 	ob->tail = m;
 	ob->bytes += m->bytes;
+}
+
+static void over_append(struct kwg_outbox *ob, struct msg *m)
+{
+	if (ob->over_tail)
+		ob->over_tail->next = m;
+	else
+		ob->over_head = m;
+	ob->over_tail = m;
+	ob->over_bytes += m->bytes;
 }
 
 static int write_all(int fd, const void *buf, size_t len, off_t off)
@@ -117,10 +133,18 @@ static int spill_append(struct kwg_outbox *ob, struct msg *m)
 		r = write_all(ob->spill_fd, m->key, klen, ob->spill_end + 9);
 	if (r >= 0)
 		r = write_all(ob->spill_fd, m->value, vlen, ob->spill_end + 9 + klen);
-	if (r < 0)
-		return kwg_log_errno(KWG_LOG_ERROR, r,
-		                     "writing the spill file failed; messages stay "
-		                     "in memory");
+	if (r < 0) {
+		if (!ob->spill_error)
+			kwg_log_warning("the spill file in '%s' cannot grow (%s); messages wait in "
+			                "memory, task output waits past %u MiB, until the database "
+			                "takes them",
+			                ob->spill_dir, strerror(-r), MEMORY_MAX_BYTES >> 20);
+		ob->spill_error = true;
+		return r;
+	}
+	if (ob->spill_error)
+		kwg_log_notice("the spill file in '%s' takes messages again", ob->spill_dir);
+	ob->spill_error = false;
 	ob->spill_end += 9 + klen + vlen;
 	msg_free(m);
 	return 0;
@@ -143,7 +167,8 @@ static int read_all(int fd, void *buf, size_t len, off_t off)
 	return 0;
 }
 
-/* Moves spilled messages back into memory, oldest first, while memory has room. */
+/* Moves spilled messages back into memory, oldest first, while memory has room; once the file
+ * is read back, the messages that waited behind it follow. */
 static void spill_refill(struct kwg_outbox *ob)
 {
 	while (ob->spill_start < ob->spill_end && ob->bytes < REFILL_BYTES) {
@@ -182,6 +207,16 @@ static void spill_refill(struct kwg_outbox *ob)
 			    strerror(errno));
 		ob->spill_start = ob->spill_end = 0;
 		kwg_log_notice("the spill file is empty again");
+	}
+	if (ob->spill_start == ob->spill_end && ob->over_head) {
+		if (ob->tail)
+			ob->tail->next = ob->over_head;
+		else
+			ob->head = ob->over_head;
+		ob->tail = ob->over_tail;
+		ob->bytes += ob->over_bytes;
+		ob->over_head = ob->over_tail = NULL;
+		ob->over_bytes = 0;
 	}
 }
 
@@ -230,7 +265,7 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 	if (ob->isolate && n == 1)
 		ob->isolate = ob->head != NULL;
 	spill_refill(ob);
-	if (ob->was_congested && ob->bytes < REFILL_BYTES) {
+	if (ob->was_congested && ob->bytes + ob->over_bytes < REFILL_BYTES) {
 		ob->was_congested = false;
 		ob->on_drained(ob->userdata);
 	} else if (!ob->head) {
@@ -368,6 +403,7 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value)
 {
 	struct msg *m = calloc(1, sizeof(*m));
+	bool spilled;
 
 	if (m)
 		m->key = strdup(key);
@@ -381,13 +417,23 @@ void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char
 	m->type = type;
 	m->value = value;
 	m->bytes = strlen(value) + strlen(key) + 64;
-	/* Once anything is spilled, everything after it is too, so the order holds. */
-	if ((ob->spill_end > ob->spill_start || ob->bytes + m->bytes > MEMORY_MAX_BYTES) &&
-	    spill_append(ob, m) == 0) {
-		flush(ob);
-		return;
+	/* Once anything is spilled, everything after it is too, or waits behind the file when
+	 * it cannot take more, so the order holds. */
+	spilled = ob->spill_end > ob->spill_start;
+	if (ob->over_head) {
+		over_append(ob, m);
+	} else if (spilled || ob->bytes + m->bytes > MEMORY_MAX_BYTES) {
+		if (spill_append(ob, m) == 0) {
+			flush(ob);
+			return;
+		}
+		if (spilled)
+			over_append(ob, m);
+		else
+			memory_append(ob, m);
+	} else {
+		memory_append(ob, m);
 	}
-	memory_append(ob, m);
 	if (kwg_outbox_congested(ob))
 		ob->was_congested = true;
 	flush(ob);
@@ -396,18 +442,18 @@ void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char
 bool kwg_outbox_congested(const struct kwg_outbox *ob)
 {
 	/* Memory is full and the spill file cannot take more. */
-	return ob->bytes > MEMORY_MAX_BYTES &&
-	       (ob->spill_failed || ob->spill_end > SPILL_MAX_BYTES);
+	return ob->bytes + ob->over_bytes > MEMORY_MAX_BYTES &&
+	       (ob->spill_failed || ob->spill_error || ob->spill_end > SPILL_MAX_BYTES);
 }
 
 bool kwg_outbox_empty(const struct kwg_outbox *ob)
 {
-	return !ob->head && ob->spill_start == ob->spill_end;
+	return !ob->head && ob->spill_start == ob->spill_end && !ob->over_head;
 }
 
 size_t kwg_outbox_bytes(const struct kwg_outbox *ob)
 {
-	return ob->bytes + (size_t)(ob->spill_end - ob->spill_start);
+	return ob->bytes + ob->over_bytes + (size_t)(ob->spill_end - ob->spill_start);
 }
 
 void kwg_outbox_close(struct kwg_outbox *ob)
@@ -420,6 +466,12 @@ void kwg_outbox_close(struct kwg_outbox *ob)
 	while (ob->head) {
 		lost++;
 		drop_head(ob);
+	}
+	while (ob->over_head) {
+		struct msg *m = ob->over_head;
+		ob->over_head = m->next;
+		lost++;
+		msg_free(m);
 	}
 	if (lost || ob->spill_start < ob->spill_end)
 		kwg_log_error(
