@@ -40,7 +40,7 @@ struct cfg_key {
 
 static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINATION_GRACE_PERIOD",
                                          NULL};
-static const char *const profiles[] = {"default", "strict", "none", NULL};
+static const char *const profiles[] = {"default", "strict", "container", "none", NULL};
 static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
@@ -75,7 +75,8 @@ static const struct cfg_key keys_table[] = {
     {"management_port", CFG_U32, OFF(management_port), "8081", 0, 65535, false,
      "HTTP port of /health and /metrics; 0 turns it off", NULL},
     {"sandbox", CFG_CHOICE, OFF(sandbox), "default", 0, 0, false,
-     "Process task sandbox: default, strict or none (no isolation)", profiles},
+     "Process task sandbox: default, strict, container (no namespaces) or none (no isolation)",
+     profiles},
     {"sandbox_user", CFG_STRING, OFF(sandbox_user), "", 0, 0, false,
      "user of sandboxed tasks, UID[:GID] or a name (default nobody when root)", NULL},
     {"task_cpu_seconds", CFG_U64, OFF(task_cpu_seconds), "0", 0, 0, false,

@@ -236,7 +236,8 @@ static int exec_helper_path(char *buf, size_t size)
 }
 
 #define SANDBOX_USAGE                                                                              \
-	"usage: kwg sandbox [--profile default|strict|none] [--workdir DIR] [--user USER]\n"       \
+	"usage: kwg sandbox [--profile default|strict|container|none] [--workdir DIR]\n"           \
+	"                   [--user USER]\n"                                                       \
 	"                   [--cpu-seconds N] [--memory SIZE] [--open-files N] [--processes N]\n"  \
 	"                   [--file-size SIZE] -- COMMAND [ARGS…]\n"
 
@@ -256,7 +257,9 @@ static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const 
 	if (strcmp(opt, "--profile") == 0) {
 		if (kwg_sandbox_profile_from_name(val, &spec->profile) == 0)
 			return 0;
-		fprintf(stderr, "kwg sandbox: unknown profile '%s' (default, strict, none)\n", val);
+		fprintf(stderr,
+		        "kwg sandbox: unknown profile '%s' (default, strict, container, none)\n",
+		        val);
 	} else if (strcmp(opt, "--workdir") == 0) {
 		spec->workdir = (char *)val;
 		return 0;

@@ -624,6 +624,7 @@ static int spare_setup(struct kwg_worker *w)
 	    .cgroup_memory = w->run_cfg.cgroup_memory,
 	    .cgroup_pids = w->run_cfg.cgroup_pids,
 	    .cgroup_v2 = w->run_cfg.cgroup_v2,
+	    .reaper = w->sandbox.profile == KWG_SANDBOX_CONTAINER,
 	};
 	return kwg_spare_new(&w->spare_cfg, &w->run_cfg.spare);
 }
@@ -821,11 +822,17 @@ static int probe_sandbox(struct kwg_worker *w)
 			if (read(pipefd[0], &st, sizeof(st)) == (ssize_t)sizeof(st))
 				kwg_log_error(
 				    "the %s sandbox cannot be set up on this machine: %s failed: "
-				    "%s; refusing to start (--sandbox none runs tasks without "
-				    "isolation)",
+				    "%s; refusing to start (%s)",
 				    kwg_sandbox_profile_name(w->sandbox.profile),
 				    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
-				    strerror(st.err));
+				    strerror(st.err),
+				    st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
+				            st.stage == KWG_STAGE_MOUNTS
+				        ? "in a container that may not make namespaces, --sandbox "
+				          "container keeps the sandbox without them; --sandbox "
+				          "none "
+				          "runs tasks without isolation"
+				        : "--sandbox none runs tasks without isolation");
 			else
 				kwg_log_error(
 				    "the sandbox probe failed (status %d); refusing to start",
@@ -887,11 +894,24 @@ static int sandbox_setup(struct kwg_worker *w)
 	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
 		return -EPERM;
 	cgroups_setup(w);
+	if (sb->profile == KWG_SANDBOX_CONTAINER)
+		kwg_log_warning(
+		    "sandbox container: tasks run without namespaces (seccomp, no_new_privs, no "
+		    "capabilities, limits and a reaper that kills what a task leaves behind still "
+		    "apply); missing: a private /proc (tasks see every process of this "
+		    "container), a private /tmp, read-only system directories (the task user's "
+		    "file permissions apply)%s",
+		    sb->uid < 0 ? "; and tasks run as the worker's own user, so they can signal "
+		                  "it (run the worker as root, tasks then run as nobody, or set "
+		                  "sandbox_user)"
+		                : "");
 	kwg_log_notice(
-	    "sandbox %s: tasks run as %lld:%lld in pid, mount, ipc and uts namespaces%s; "
+	    "sandbox %s: tasks run as %lld:%lld%s; "
 	    "limits by %s (memory %llu MiB, processes %llu, files %llu)",
 	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
-	    sb->profile == KWG_SANDBOX_STRICT ? " and no network" : "",
+	    sb->profile == KWG_SANDBOX_CONTAINER ? " without namespaces"
+	    : sb->profile == KWG_SANDBOX_STRICT  ? " in pid, mount, ipc, uts and net namespaces"
+	                                         : " in pid, mount, ipc and uts namespaces",
 	    !*w->cg_memory         ? "rlimits (address space, processes of the task user)"
 	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task)"
 	                           : "cgroup v1 (memory, pids; one cgroup per task)",
