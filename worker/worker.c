@@ -487,22 +487,30 @@ static void on_signal(uv_signal_t *h, int signum)
 static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type);
 
-/* Removes the empty directories in dir, then dir itself (best effort). */
-static void remove_cgroup_tree(const char *dir)
+/* Removes the empty directories under dir, depth first, then dir itself (best effort; v2:
+ * kwg/<pid>/tasks/<task> is three deep). */
+static void remove_cgroup_tree_depth(const char *dir, int depth)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		char path[PATH_MAX * 2];
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+		char path[PATH_MAX];
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
 			continue;
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (depth > 0)
+			remove_cgroup_tree_depth(path, depth - 1);
 		(void)rmdir(path);
 	}
 	if (d)
 		closedir(d);
 	(void)rmdir(dir);
+}
+
+static void remove_cgroup_tree(const char *dir)
+{
+	remove_cgroup_tree_depth(dir, 2);
 }
 
 /* Removes the task cgroups that workers killed before they could clean up left under parent
@@ -524,6 +532,29 @@ static void remove_stale_cgroups(const char *parent)
 		closedir(d);
 }
 
+/* Every task of this worker together (sandbox/hostlimits.h): the memory less the worker's reserve
+ * and a quarter of the pid space, on the cgroups the task cgroups are made in. */
+static const char *worker_wide_limits(struct kwg_worker *w, const char *memory, const char *pids)
+{
+	char text[32];
+
+	if (w->cfg->all_tasks_memory) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_memory);
+		if (kwg_cgroup_write(memory,
+		                     w->run_cfg.cgroup_v2 ? "memory.max" : "memory.limit_in_bytes",
+		                     text) < 0)
+			return "the worker-wide memory limit cannot be set";
+	}
+	if (w->cfg->all_tasks_pids) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_pids);
+		if (kwg_cgroup_write(pids, "pids.max", text) < 0)
+			return "the worker-wide process limit cannot be set";
+	}
+	return NULL;
+}
+
 /* cgroup v1: the memory and pids hierarchies, with kwg/<worker pid>/ in each (so that workers on
  * one host never touch each other's). A reason on failure. */
 static const char *cgroups_v1(struct kwg_worker *w)
@@ -541,7 +572,7 @@ static const char *cgroups_v1(struct kwg_worker *w)
 		if (kwg_cgroup_mkdir(dirs[i]) < 0 && errno != EEXIST)
 			return "a cgroup of the worker's own cannot be made";
 	}
-	return NULL;
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
 }
 
 /* cgroup v2, in the worker's own cgroup C (delegated to it, as systemd's Delegate=yes or a
@@ -551,6 +582,7 @@ static const char *cgroups_v1(struct kwg_worker *w)
 static const char *cgroups_v2(struct kwg_worker *w)
 {
 	char self[PATH_MAX] = "", own[PATH_MAX], kwg[PATH_MAX], leaf[PATH_MAX], line[PATH_MAX];
+	char base[PATH_MAX];
 	char controllers[256] = "", pid[16];
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	bool delegated;
@@ -567,8 +599,9 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	        (int)sizeof(own) ||
 	    snprintf(line, sizeof(line), "%s/cgroup.controllers", own) >= (int)sizeof(line) ||
 	    snprintf(kwg, sizeof(kwg), "%s/kwg", own) >= (int)sizeof(kwg) ||
-	    snprintf(w->cg_memory, PATH_MAX, "%s/%d", kwg, (int)getpid()) >= PATH_MAX ||
-	    snprintf(leaf, sizeof(leaf), "%s/worker", w->cg_memory) >= (int)sizeof(leaf))
+	    snprintf(base, sizeof(base), "%s/%d", kwg, (int)getpid()) >= (int)sizeof(base) ||
+	    snprintf(w->cg_memory, PATH_MAX, "%s/tasks", base) >= PATH_MAX ||
+	    snprintf(leaf, sizeof(leaf), "%s/worker", base) >= (int)sizeof(leaf))
 		return "the worker's cgroup path is too long";
 	f = fopen(line, "re");
 	delegated = f && fgets(controllers, sizeof(controllers), f) &&
@@ -581,18 +614,21 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	if (access(own, W_OK) < 0 || (kwg_cgroup_mkdir(kwg) < 0 && errno != EEXIST))
 		return "the worker's cgroup cannot be written";
 	remove_stale_cgroups(kwg);
-	if ((kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
+	if ((kwg_cgroup_mkdir(base) < 0 && errno != EEXIST) ||
 	    (kwg_cgroup_mkdir(leaf) < 0 && errno != EEXIST) ||
 	    kwg_cgroup_write(leaf, "cgroup.procs", pid) < 0)
 		return "the worker cannot move into a cgroup of its own";
 	if (kwg_cgroup_write(own, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "other processes share the worker's cgroup, so it cannot hand controllers "
 		       "down";
+	/* The tasks' cgroups go under kwg/<pid>/tasks, whose limits hold every task together. */
 	if (kwg_cgroup_write(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    kwg_cgroup_write(base, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    (kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
 	    kwg_cgroup_write(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "the controllers cannot be enabled for task cgroups";
 	(void)snprintf(w->cg_pids, PATH_MAX, "%s", w->cg_memory);
-	return NULL;
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
 }
 
 /* Per-task cgroups when the worker may make them (v1, else v2); otherwise rlimits, with the
@@ -913,10 +949,14 @@ static int sandbox_setup(struct kwg_worker *w)
 	    : sb->profile == KWG_SANDBOX_STRICT  ? " in pid, mount, ipc, uts and net namespaces"
 	                                         : " in pid, mount, ipc and uts namespaces",
 	    !*w->cg_memory         ? "rlimits (address space, processes of the task user)"
-	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task)"
-	                           : "cgroup v1 (memory, pids; one cgroup per task)",
+	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)"
+	                           : "cgroup v1 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)",
 	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
 	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
+	for (int i = 0; i < KWG_CONFIG_LIMIT_LINES && cfg->limit_lines[i][0]; i++)
+		kwg_log_notice("limits: %s", cfg->limit_lines[i]);
 	return 0;
 }
 
