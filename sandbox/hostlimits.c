@@ -187,16 +187,18 @@ static uint64_t lowest_limit(const char *root, const char *mnt, const char *dir,
 	char path[PATH_MAX], text[64];
 	uint64_t best = KWG_HOST_UNLIMITED, v;
 
-	(void)snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir);
+	if (snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir) >=
+	    (int)sizeof(path))
+		return best;
 	for (;;) {
-		char file_path[PATH_MAX + 64];
+		char file_path[PATH_MAX];
 		char *slash;
-		(void)snprintf(file_path, sizeof(file_path), "%s/%s", path, file);
-		if (read_text(root, file_path, text, sizeof(text)) &&
-		    kwg_host_parse_limit(text, &v) == 0 && v < best) {
+		if (snprintf(file_path, sizeof(file_path), "%s/%s", path, file) <
+		        (int)sizeof(file_path) &&
+		    read_text(root, file_path, text, sizeof(text)) &&
+		    kwg_host_parse_limit(text, &v) == 0 && v < best &&
+		    snprintf(from, from_size, "%s", file_path) >= 0)
 			best = v;
-			(void)snprintf(from, from_size, "%s", file_path);
-		}
 		if (strlen(path) <= strlen(mnt))
 			break;
 		slash = strrchr(path, '/');
@@ -214,18 +216,19 @@ static uint32_t lowest_cfs(const char *root, const char *mnt, const char *dir, c
 	char path[PATH_MAX], quota[64], period[64];
 	uint32_t best = 0, m;
 
-	(void)snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir);
+	if (snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir) >=
+	    (int)sizeof(path))
+		return best;
 	for (;;) {
-		char q[PATH_MAX + 32], p[PATH_MAX + 32];
+		char q[PATH_MAX], p[PATH_MAX];
 		char *slash;
-		(void)snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", path);
-		(void)snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", path);
-		if (read_text(root, q, quota, sizeof(quota)) &&
+		if (snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", path) < (int)sizeof(q) &&
+		    snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", path) < (int)sizeof(p) &&
+		    read_text(root, q, quota, sizeof(quota)) &&
 		    read_text(root, p, period, sizeof(period)) &&
-		    kwg_host_parse_cfs(quota, period, &m) == 0 && m && (!best || m < best)) {
+		    kwg_host_parse_cfs(quota, period, &m) == 0 && m && (!best || m < best) &&
+		    snprintf(from, from_size, "%s", q) >= 0)
 			best = m;
-			(void)snprintf(from, from_size, "%s", q);
-		}
 		if (strlen(path) <= strlen(mnt))
 			break;
 		slash = strrchr(path, '/');
@@ -242,16 +245,17 @@ static uint32_t lowest_cpu_max(const char *root, const char *dir, char *from, si
 	char path[PATH_MAX], text[64];
 	uint32_t best = 0, m;
 
-	(void)snprintf(path, sizeof(path), "/sys/fs/cgroup%s", strcmp(dir, "/") == 0 ? "" : dir);
+	if (snprintf(path, sizeof(path), "/sys/fs/cgroup%s", strcmp(dir, "/") == 0 ? "" : dir) >=
+	    (int)sizeof(path))
+		return best;
 	for (;;) {
-		char file[PATH_MAX + 16];
+		char file[PATH_MAX];
 		char *slash;
-		(void)snprintf(file, sizeof(file), "%s/cpu.max", path);
-		if (read_text(root, file, text, sizeof(text)) &&
-		    kwg_host_parse_cpu_max(text, &m) == 0 && m && (!best || m < best)) {
+		if (snprintf(file, sizeof(file), "%s/cpu.max", path) < (int)sizeof(file) &&
+		    read_text(root, file, text, sizeof(text)) &&
+		    kwg_host_parse_cpu_max(text, &m) == 0 && m && (!best || m < best) &&
+		    snprintf(from, from_size, "%s", file) >= 0)
 			best = m;
-			(void)snprintf(from, from_size, "%s", file);
-		}
 		if (strlen(path) <= strlen("/sys/fs/cgroup"))
 			break;
 		slash = strrchr(path, '/');
