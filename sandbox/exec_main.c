@@ -387,7 +387,12 @@ static int kill_children(const char *path)
 		long pid = strtol(p, &end, 10);
 		if (end == p || *end != ' ')
 			break;
-		if (pid > 1 && kill((pid_t)pid, SIGKILL) == 0)
+		if (pid <= 1)
+			continue;
+		/* Its process group too, when it leads one (setsid, setpgid): the group goes at
+		 * once, forks racing with the signal included. */
+		(void)kill((pid_t)-pid, SIGKILL);
+		if (kill((pid_t)pid, SIGKILL) == 0)
 			n++;
 	}
 	return n;
@@ -400,10 +405,15 @@ static void kill_descendants(const char *children)
 {
 	for (;;) {
 		int n = kill_children(children);
-		if (waitpid(-1, NULL, n > 0 ? 0 : WNOHANG) < 0 && errno == ECHILD)
-			return;
 		if (n < 0) /* the list vanished (cannot happen once checked): the group at least */
 			(void)kill(-getpgrp(), SIGKILL);
+		/* One reaped (waiting for it when some were killed), then every other one that is
+		 * dead already, before the list is read again: a fork bomb's thousand processes go
+		 * in a few rounds, not one round each. */
+		if (waitpid(-1, NULL, n > 0 ? 0 : WNOHANG) < 0 && errno == ECHILD)
+			return;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
 	}
 }
 
@@ -433,6 +443,9 @@ static KWG_NORETURN void supervise(pid_t task, const sigset_t *set, const char *
 			break;
 		}
 	}
+	/* The task's process group first, in one go (a fork bomb does not outrun it), then
+	 * whatever left the group (setsid daemons) through the list of children. */
+	(void)kill(-task, SIGKILL);
 	kill_descendants(children);
 	exit_like(status);
 }
@@ -465,6 +478,9 @@ static void become_reaper(void)
 			(void)close(status_fd);
 		supervise(pid, &set, children);
 	}
+	/* A process group of its own: the reaper ends it in one signal. */
+	if (setpgid(0, 0) < 0)
+		die(KWG_STAGE_REAPER, errno);
 	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 0);
 }

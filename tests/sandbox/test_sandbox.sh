@@ -158,6 +158,66 @@ expect_eq "$(hostname; date +%Y; ls /etc | md5sum)" "$HOST_BEFORE" "nothing outs
 [ ! -e /var/tmp/kwg-escape ] && [ ! -e /usr/kwg-escape ] && pass "no file escaped the sandbox" ||
   fail "/var/tmp/kwg-escape or /usr/kwg-escape exists"
 
+# Under the defaults: a worker with no limit set (the default profile, limits from the host), its
+# work directory on a 256 MiB tmpfs so that the disk cases stay small. Each hostile task runs
+# beside a well-behaved one, which must succeed: with task cgroups each task has its own memory
+# and pids limits; without them (rlimits) the process limit is the task user's, shared, and a
+# task beside the fork bomb may be refused a process (docs/sandbox.md).
+SMALL=$IT_TMP/small
+mkdir -p "$SMALL" && mount -t tmpfs -o size=256m,mode=0755 tmpfs "$SMALL"
+trap 'umount -l "$SMALL" 2>/dev/null || true; it_cleanup' EXIT
+it_worker f --group sbf --default-runner process --work-dir "$SMALL"
+F=$WORKER_PID
+wait_for "the defaults worker's limits" 10 grep -q "limits: all tasks together" "$IT_TMP/f.log"
+FLOG=$(cat "$IT_TMP/f.log")
+expect_match "$FLOG" "limits: task_memory [0-9]+ (MiB|GiB) a task, from the host" "defaults: memory from the host"
+expect_match "$FLOG" "limits: task_processes [0-9]+ a task, from the host" "defaults: processes from the host"
+expect_match "$FLOG" "limits: task_file_size 1[56] MiB a file, from the host: half of 2[45][0-9] MiB free in $SMALL / concurrency 8" \
+  "defaults: the file size limit from the work directory's free space"
+CGROUPS=
+[[ "$FLOG" =~ limits\ by\ cgroup ]] && CGROUPS=1
+cat >"$IT_TMP/good.yaml" <<'YAML'
+id: good
+type: io.kestra.plugin.scripts.shell.Commands
+timeout: PT60S
+commands:
+  - for i in 1 2 3; do sh -c "echo \$\$ > p$i"; done; sleep 2; cat p1 p2 p3 | wc -l
+YAML
+DEFAULTS=$(cat <<'CASES'
+fork-bomb	1	Timeout after 0:00:04.000|Resource temporarily unavailable|Cannot fork	PT4S	f() { f | f & }; f; sleep 10
+memory-bomb	1	killed by its memory limit|MemoryError|Cannot allocate	PT60S	python3 -c "x = bytearray(4 << 30)"
+cpu-spin	1	Timeout after 0:00:03.000	PT3S	while :; do :; done
+disk-fill-one-file	1	the task wrote past its file size limit \(task_file_size\).*exit code 153	PT30S	head -c 100M /dev/zero > big
+disk-fill-many-files	1	No space left on device	PT60S	i=0; while head -c 10M /dev/zero > f$i; do i=$((i+1)); done; exit 1
+big-output	0	state SUCCESS	PT120S	yes "$(printf %999s | tr " " x)" | head -n 100000
+ignores-sigterm	1	Timeout after 0:00:02.000	PT2S	trap "" TERM INT HUP; sleep 60
+daemon-then-timeout	1	Timeout after 0:00:02.000	PT2S	(setsid sh -c "exec sleep 303" > /dev/null 2>&1 &); sleep 60
+CASES
+)
+while IFS=$'\t' read -r name want pattern timeout cmd; do
+  "$KWGT_BIN" submit --database-url "$DB" --group sbf --timeout 90s "$IT_TMP/good.yaml" \
+    >"$IT_TMP/good.out" 2>&1 &
+  good=$!
+  hostile "defaults-$name" sbf "$want" "$(printf '%b' "$pattern")" "$timeout" "$cmd"
+  grc=0
+  wait "$good" || grc=$?
+  gout="$grc $(cat "$IT_TMP/good.out")"
+  if [[ "$gout" =~ ^0\ .*INFO\ \ 3.*state\ SUCCESS ]]; then
+    pass "defaults: a well-behaved task beside $name succeeds"
+  elif [ -z "$CGROUPS" ] && [ "$name" == fork-bomb ] && [[ "$gout" =~ Resource\ temporarily\ unavailable|Cannot\ fork ]]; then
+    pass "defaults (rlimits): a task beside the fork bomb ends honestly, refused a process by the task user's shared limit"
+  else
+    fail "defaults: the task beside $name: $(tail -c 1500 <<<"$gout")"
+  fi
+done <<<"$DEFAULTS"
+no_daemon_303() { ! pgrep -f "sleep 303" >/dev/null; }
+wait_for "the daemon of a timed-out task gone" 10 no_daemon_303 && pass "defaults: no daemon outlives its timed-out task"
+kill -0 "$F" && pass "defaults: the worker is still running" || fail "defaults: the worker died"
+submit "$IT_TMP/good.yaml" --group sbf
+expect_match "$RC $OUT" "^0 .*INFO  3.*state SUCCESS" "defaults: the worker serves a task after the hostile ones"
+it_stop "$F" 30
+umount -l "$SMALL" 2>/dev/null || true
+
 # The operator's policy override: deny one more syscall, allow one of the profile's.
 printf '# site policy\ndeny uname\nallow keyctl   # our tasks manage keyrings\n' >"$IT_TMP/policy"
 it_worker p --group sbp --default-runner process --sandbox-policy "$IT_TMP/policy"
