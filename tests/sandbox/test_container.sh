@@ -35,6 +35,8 @@ LOG=$(logs)
 expect_match "$LOG" "W worker: sandbox container: tasks run without namespaces .*missing: a private /proc" \
   "the image runs tasks in the container profile by default, saying what it misses"
 expect_match "$LOG" "sandbox container: tasks run as 65534:65534 without namespaces" "tasks run as nobody"
+expect_match "$LOG" "no task cgroups \(cgroup v[12]: .*\): limits by rlimits" \
+  "the container's cgroupfs is read-only: the rlimit fallback, said at start"
 expect_match "$LOG" "limits: host: memory 4 GiB from cgroup v[12] /sys/fs/cgroup/" \
   "the memory it may use comes from the container's cgroup"
 expect_match "$LOG" "limits: host: CPUs 1\.50 from cgroup v[12] /sys/fs/cgroup/" "so do the CPUs"
