@@ -77,7 +77,7 @@ memory-bomb	1	Out of memory!	PT30S	perl -e 'my $n = 4 * 1024**3; my $x = "x" x $
 cpu-spin	1	Timeout after 0:00:03.000	PT3S	while :; do :; done
 disk-fill-one-file	1	the task wrote past its file size limit \(task_file_size\).*exit code 153	PT30S	head -c 100M /dev/zero > big
 disk-fill-many-files	1	No space left on device	PT60S	i=0; while head -c 30M /dev/zero > f$i; do i=$((i+1)); done; exit 1
-big-output	0	state SUCCESS	PT120S	yes "$(printf %999s | tr " " x)" | head -n 100000
+big-output	0	state SUCCESS	PT120S	yes "$(printf %999s | tr " " x)" | head -n 20000
 ignores-sigterm	1	Timeout after 0:00:02.000	PT2S	trap "" TERM INT HUP; sleep 60
 daemon	0	INFO  spawned	PT20S	(setsid sh -c "exec sleep 300" > /dev/null 2>&1 &); echo spawned
 daemon-then-timeout	1	Timeout after 0:00:02.000	PT2S	(setsid sh -c "exec sleep 301" > /dev/null 2>&1 &); sleep 60
