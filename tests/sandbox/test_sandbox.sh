@@ -218,6 +218,29 @@ expect_match "$RC $OUT" "^0 .*INFO  3.*state SUCCESS" "defaults: the worker serv
 it_stop "$F" 30
 umount -l "$SMALL" 2>/dev/null || true
 
+# The container profile on this host (what the worker image runs in an ordinary container, where
+# tests/sandbox/test_container.sh runs it): no namespaces, a reaper that kills what a task leaves.
+it_worker c --group sbc --default-runner process --sandbox container "${LIMITS[@]}"
+C=$WORKER_PID
+wait_for "the container-profile worker claiming" 10 grep -q "claiming tasks" "$IT_TMP/c.log"
+expect_match "$(cat "$IT_TMP/c.log")" "W worker: sandbox container: tasks run without namespaces" \
+  "container: the start log says what the profile misses"
+hostile container-daemon sbc 0 "INFO  spawned" PT20S '(setsid sh -c "exec sleep 304" > /dev/null 2>&1 &); echo spawned'
+hostile container-daemon-timeout sbc 1 "Timeout after 0:00:02.000" PT2S '(setsid sh -c "exec sleep 305" > /dev/null 2>&1 &); sleep 60'
+hostile container-fork-bomb sbc 1 "Timeout after|Resource temporarily unavailable|Cannot fork" PT4S 'f() { f | f & }; f; sleep 10'
+hostile container-worker-environ sbc 1 "Permission denied" PT20S "cat /proc/$C/environ"
+hostile container-worker-kill sbc 1 "Operation not permitted" PT20S "kill -9 $C"
+hostile container-mount sbc 0 "mount blocked: EPERM" PT20S "$PROBE mount"
+hostile container-unshare sbc 0 "unshare blocked: EPERM" PT20S "$PROBE unshare"
+hostile container-sees-processes sbc 0 "INFO  ([2-9]|[0-9]{2,})" PT20S 'ls /proc | grep -c "^[0-9]"'
+no_container_daemons() { ! pgrep -f "sleep 30[45]" >/dev/null; }
+wait_for "the container-profile daemons gone" 10 no_container_daemons &&
+  pass "container: no daemon outlives its task, ended or timed out (reaper)"
+no_bomb() { ! pgrep -u nobody -f "sleep 10" >/dev/null; }
+wait_for "the container-profile fork bomb gone" 10 no_bomb && pass "container: the fork bomb is gone"
+kill -0 "$C" && pass "container: the worker is still running" || fail "container: the worker died"
+it_stop "$C" 30
+
 # The operator's policy override: deny one more syscall, allow one of the profile's.
 printf '# site policy\ndeny uname\nallow keyctl   # our tasks manage keyrings\n' >"$IT_TMP/policy"
 it_worker p --group sbp --default-runner process --sandbox-policy "$IT_TMP/policy"
