@@ -44,7 +44,7 @@ own=$(sed -n 's/^0:://p' "/proc/$wpid/cgroup")
 expect_match "$own" "/kwg/$wpid/worker$" "the worker moved into a leaf of its own"
 tasks=/sys/fs/cgroup${own%/worker}/tasks
 all_mib=$(sed -n 's/.*limits: all tasks together: memory \([0-9]*\) MiB.*/\1/p' <<<"$LOG")
-[ -n "$all_mib" ] && expect_eq "$(cat "$tasks/memory.max")" "$((all_mib << 20))" \
+[ -n "$all_mib" ] && expect_eq "$(($(cat "$tasks/memory.max") >> 20))" "$all_mib" \
   "the worker-wide memory.max holds every task together"
 expect_match "$(cat "$tasks/pids.max")" "^[0-9]+$" "the worker-wide pids.max is set"
 

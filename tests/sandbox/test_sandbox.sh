@@ -176,6 +176,13 @@ expect_match "$FLOG" "limits: task_file_size 1[56] MiB a file, from the host: ha
   "defaults: the file size limit from the work directory's free space"
 CGROUPS=
 [[ "$FLOG" =~ limits\ by\ cgroup ]] && CGROUPS=1
+# The worker-wide cgroup holds every task together (v1 here: kwg/<pid> in each hierarchy).
+all_mib=$(sed -n 's/.*limits: all tasks together: memory \([0-9]*\) MiB.*/\1/p' <<<"$FLOG")
+if [ -n "$CGROUPS" ] && [ -d "/sys/fs/cgroup/memory/kwg/$F" ]; then
+  expect_eq "$(($(cat "/sys/fs/cgroup/memory/kwg/$F/memory.limit_in_bytes") >> 20))" "$all_mib" \
+    "defaults: the worker-wide memory cgroup caps every task together"
+  expect_match "$(cat "/sys/fs/cgroup/pids/kwg/$F/pids.max")" "^[0-9]+$" "defaults: and the worker-wide pids cgroup"
+fi
 cat >"$IT_TMP/good.yaml" <<'YAML'
 id: good
 type: io.kestra.plugin.scripts.shell.Commands
