@@ -264,9 +264,8 @@ static int exec_helper_path(char *buf, size_t size)
 
 #define SANDBOX_USAGE                                                                              \
 	"usage: kwg sandbox [--profile default|strict|container|none] [--workdir DIR]\n"           \
-	"                   [--user USER]\n"                                                       \
-	"                   [--cpu-seconds N] [--memory SIZE] [--open-files N] [--processes N]\n"  \
-	"                   [--file-size SIZE] -- COMMAND [ARGS…]\n"
+	"                   [--user USER] [--cpu-seconds N] [--memory SIZE] [--open-files N]\n"    \
+	"                   [--processes N] [--file-size SIZE] -- COMMAND [ARGS…]\n"
 
 /* One `kwg sandbox` option with its value; 0, or -1 after saying what is wrong with it. */
 static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const char *val)
