@@ -475,8 +475,11 @@ void kwg_config_task_limits(struct kwg_config *cfg, const struct kwg_host *host,
 		(void)snprintf(
 		    lines[n++], 320,
 		    "task_memory %s a task, from the host: (%s - %s kept for the worker) / "
-		    "concurrency %u",
-		    c, a, b, cfg->concurrency);
+		    "concurrency %u%s",
+		    c, a, b, cfg->concurrency,
+		    d->memory && d->memory < 64 * MIB
+		        ? "; too little for most tasks: lower the concurrency or set task_memory"
+		        : "");
 	} else {
 		size_text(cfg->task_memory, a, sizeof(a));
 		(void)snprintf(lines[n++], 320, "task_memory %s a task, set by %s", a,
