@@ -33,7 +33,7 @@ struct kwg_process {
 	int pid, pidfd;
 	int exit_code;
 	int open_handles; /* freed when it drops to 0 after close */
-	bool exited, pipe_open[KWG_STREAM__COUNT], paused, closing, reported;
+	bool exited, pipe_open[KWG_STREAM__COUNT], paused, closing, reported, reaper;
 	char buf[65536]; /* read buffer: reads are delivered synchronously */
 };
 
@@ -221,6 +221,7 @@ int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
 	p->cbs = *cbs;
 	p->userdata = userdata;
 	p->pidfd = -1;
+	p->reaper = spec->reaper;
 	for (int i = 0; r == 0 && i < KWG_STREAM__COUNT; i++) {
 		int sv[2];
 		if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -286,10 +287,32 @@ void kwg_process_rebind(struct kwg_process *p, const struct kwg_process_cbs *cbs
 	p->userdata = userdata;
 }
 
+/* A reaper that did not end its tree in time (stopped, say): the group goes the hard way. */
+static void on_reaper_timeout(uv_timer_t *t)
+{
+	struct kwg_process *p = t->data;
+
+	if (p->exited)
+		return;
+	kwg_log_warning("task pid %d: the reaper did not end its task %d ms after SIGTERM, killing "
+	                "its process group",
+	                p->pid, KWG_PROCESS_REAPER_GRACE_MS);
+	(void)kill(-p->pid, SIGKILL);
+}
+
 int kwg_process_kill(struct kwg_process *p, int signum)
 {
 	if (p->exited)
 		return -ESRCH;
+	if (p->reaper && signum == SIGKILL) {
+		if (kill(p->pid, SIGTERM) < 0)
+			return -errno;
+		(void)kill(p->pid, SIGCONT);
+		if (!uv_is_active((uv_handle_t *)&p->drain_timer))
+			uv_timer_start(&p->drain_timer, on_reaper_timeout,
+			               KWG_PROCESS_REAPER_GRACE_MS, 0);
+		return 0;
+	}
 	return kill(-p->pid, signum) < 0 ? -errno : 0;
 }
 
@@ -329,7 +352,10 @@ void kwg_process_close(struct kwg_process *p)
 	if (!p || p->closing)
 		return;
 	p->closing = true;
-	if (!p->exited)
+	/* A reaper ends its tree on SIGTERM; SIGKILL would leave the task's daemons behind. */
+	if (!p->exited && p->reaper)
+		(void)kill(p->pid, SIGTERM);
+	else if (!p->exited)
 		(void)kill(-p->pid, SIGKILL);
 	for (int i = 0; i < KWG_STREAM__COUNT; i++)
 		pipe_done(p, (enum kwg_stream)i);

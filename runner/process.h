@@ -19,7 +19,13 @@ struct kwg_process_spec {
 	const char *cwd;
 	/* Descriptors the child gets as fd 3 and fd 4 (the sandbox spec and status), or -1. */
 	int fd3, fd4;
+	/* The child is a reaper (kwg-exec, container profile) that kills its whole tree on SIGTERM:
+	 * a kill with SIGKILL sends it SIGTERM, and SIGKILL to its group only if it has not exited
+	 * KWG_PROCESS_REAPER_GRACE_MS later (killing it first would orphan the task's daemons). */
+	bool reaper;
 };
+
+#define KWG_PROCESS_REAPER_GRACE_MS 5000
 
 struct kwg_process_cbs {
 	/* Output bytes as they arrive; data borrowed for the call. */
@@ -35,7 +41,8 @@ int kwg_process_start(uv_loop_t *loop, const struct kwg_process_spec *spec,
                       const struct kwg_process_cbs *cbs, void *userdata, struct kwg_process **ret);
 /* From now on the callbacks go to cbs and userdata (a spare kwg-exec handed to its task). */
 void kwg_process_rebind(struct kwg_process *p, const struct kwg_process_cbs *cbs, void *userdata);
-/* Signals the whole process group. 0 or a negative errno (-ESRCH once it is gone). */
+/* Signals the whole process group (a reaper: see kwg_process_spec). 0 or a negative errno
+ * (-ESRCH once it is gone). */
 int kwg_process_kill(struct kwg_process *p, int signum);
 int kwg_process_pid(const struct kwg_process *p);
 /* Stops or resumes reading the pipes (back-pressure: the child blocks on a full pipe). */

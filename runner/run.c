@@ -902,6 +902,7 @@ static void launch(struct kwg_run *run)
 		/* kwg-exec gets nothing from the worker but its spec. */
 		spec.argv = helper_argv;
 		spec.envp = no_env;
+		spec.reaper = run->cfg.sandbox->profile == KWG_SANDBOX_CONTAINER;
 		r = kwg_process_start(run->cfg.loop, &spec, &cbs, run, &run->proc);
 		(void)close(spec.fd3);
 		(void)close(spec.fd4);

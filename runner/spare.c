@@ -113,8 +113,12 @@ static int park(struct kwg_spare *s)
 	               pipe2(status, O_CLOEXEC | O_NONBLOCK) < 0))
 		r = -errno;
 	if (r >= 0) {
-		struct kwg_process_spec spec = {
-		    .argv = argv, .envp = no_env, .cwd = "/", .fd3 = sv[1], .fd4 = status[1]};
+		struct kwg_process_spec spec = {.argv = argv,
+		                                .envp = no_env,
+		                                .cwd = "/",
+		                                .fd3 = sv[1],
+		                                .fd4 = status[1],
+		                                .reaper = cfg->reaper};
 		r = kwg_process_start(cfg->loop, &spec, &cbs, s, &e->proc);
 	}
 	if (sv[1] >= 0)

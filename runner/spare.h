@@ -18,6 +18,8 @@ struct kwg_spare_config {
 	/* Where the task cgroups go (as in struct kwg_run_config), or NULL: no cgroups to join. */
 	const char *cgroup_memory, *cgroup_pids;
 	bool cgroup_v2;
+	/* kwg-exec runs the container profile: a reaper (kwg_process_spec.reaper). */
+	bool reaper;
 };
 
 /* What a run takes over: the parked process (now calling the run's callbacks), its cgroup

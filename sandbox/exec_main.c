@@ -340,6 +340,11 @@ static void drop_privileges(const struct kwg_sandbox_spec *spec)
 			continue;
 		if (errno == EINVAL)
 			break;
+		/* container, run by a user without CAP_SETPCAP: it holds no capability to drop,
+		 * and no_new_privs (below) keeps file capabilities and setuid bits from adding
+		 * any. */
+		if (errno == EPERM && spec->profile == KWG_SANDBOX_CONTAINER && geteuid() != 0)
+			break;
 		die(KWG_STAGE_CAPS, errno);
 	}
 	if (spec->gid >= 0) {
@@ -368,6 +373,123 @@ static void load_filter(const struct kwg_sandbox_spec *spec)
 		die(KWG_STAGE_SECCOMP, errno);
 }
 
+/* container: the pids of this process's children, from /proc/self/task/<pid>/children (each
+ * followed by a space; a number cut off by the end of the buffer is left for the next read).
+ * Children cannot be reaped but by this process, so a listed pid stays this process's child (a
+ * zombie at worst) until it waits: killing it never hits a stranger. Count, or -1. */
+static int kill_children(const char *path)
+{
+	char buf[8192];
+	int fd = open(path, O_RDONLY | O_CLOEXEC), n = 0;
+	ssize_t len = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		(void)close(fd);
+	if (len < 0)
+		return -1;
+	buf[len] = '\0';
+	for (char *p = buf, *end; *p; p = end + 1) {
+		long pid = strtol(p, &end, 10);
+		if (end == p || *end != ' ')
+			break;
+		if (pid <= 1)
+			continue;
+		/* Its process group too, when it leads one (setsid, setpgid): the group goes at
+		 * once, forks racing with the signal included. */
+		(void)kill((pid_t)-pid, SIGKILL);
+		if (kill((pid_t)pid, SIGKILL) == 0)
+			n++;
+	}
+	return n;
+}
+
+/* container: kills every descendant and reaps them. Orphans of the task reparent to this
+ * process (a child subreaper), so a double-forked setsid daemon is still a child here; a process
+ * forking while this runs is killed on the next round, its children reparented here. */
+static void kill_descendants(const char *children)
+{
+	for (;;) {
+		int n = kill_children(children);
+		if (n < 0) /* the list vanished (cannot happen once checked): the group at least */
+			(void)kill(-getpgrp(), SIGKILL);
+		/* One reaped (waiting for it when some were killed), then every other one that is
+		 * dead already, before the list is read again: a fork bomb's thousand processes go
+		 * in a few rounds, not one round each. */
+		if (waitpid(-1, NULL, n > 0 ? 0 : WNOHANG) < 0 && errno == ECHILD)
+			return;
+		while (waitpid(-1, NULL, WNOHANG) > 0)
+			;
+	}
+}
+
+/* container: this process stays root (or the worker's user), keeps no descriptor but stdio and
+ * waits: for the task (then kills whatever the task left behind and exits as the task did), or
+ * for SIGTERM, SIGINT or SIGHUP (the worker stopping the task, or dying: the parent-death
+ * signal) to kill the whole tree and exit 137, as a SIGKILL'd task. */
+static KWG_NORETURN void supervise(pid_t task, const sigset_t *set, const char *children)
+{
+	int status = 0;
+
+	(void)prctl(PR_SET_NAME, "kwg-reaper");
+	for (;;) {
+		siginfo_t si;
+		int st, sig = sigwaitinfo(set, &si);
+		pid_t pid;
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			status = W_EXITCODE(0, SIGKILL);
+			break;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0 && pid != task)
+			;
+		if (pid == task) {
+			status = st;
+			break;
+		}
+	}
+	/* The task's process group first, in one go (a fork bomb does not outrun it), then
+	 * whatever left the group (setsid daemons) through the list of children. */
+	(void)kill(-task, SIGKILL);
+	kill_descendants(children);
+	exit_like(status);
+}
+
+/* container: instead of namespaces, this process becomes a child subreaper and forks the task;
+ * the parent supervises (never returns), the child goes on to drop its privileges. */
+static void become_reaper(void)
+{
+	static char children[64];
+	sigset_t set;
+	pid_t pid;
+
+	(void)snprintf(children, sizeof(children), "/proc/self/task/%d/children", (int)getpid());
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	/* SECURITY: the worker's death reaches the reaper as SIGTERM, which it answers by killing
+	 * the task's whole tree (SIGKILL would leave the task's daemons to the container's init).
+	 */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0 || prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ||
+	    prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || access(children, R_OK) < 0)
+		die(KWG_STAGE_REAPER, errno);
+	pid = fork();
+	if (pid < 0)
+		die(KWG_STAGE_REAPER, errno);
+	if (pid > 0) {
+		if (status_fd >= 0)
+			(void)close(status_fd);
+		supervise(pid, &set, children);
+	}
+	/* A process group of its own: the reaper ends it in one signal. */
+	if (setpgid(0, 0) < 0)
+		die(KWG_STAGE_REAPER, errno);
+	(void)sigprocmask(SIG_UNBLOCK, &set, NULL);
+	(void)prctl(PR_SET_CHILD_SUBREAPER, 0);
+}
+
 int main(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec;
@@ -387,8 +509,14 @@ int main(int argc, char **argv)
 	if (spec.profile != KWG_SANDBOX_NONE) {
 		set_limits(&spec.limits);
 		join_cgroups(spec.cgroups.v, spec.cgroups.n);
-		enter_namespaces(&spec);
+		if (spec.profile == KWG_SANDBOX_CONTAINER)
+			become_reaper();
+		else
+			enter_namespaces(&spec);
 		drop_privileges(&spec);
+		/* The parent-death signal is cleared by a change of user: set again, the task
+		 * dies with its reaper even when that is SIGKILL'd. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
 		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 			die(KWG_STAGE_NNP, errno);
 		load_filter(&spec);

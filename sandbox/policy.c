@@ -34,6 +34,7 @@ const char *const *kwg_sandbox_denied_syscalls(enum kwg_sandbox_profile p)
 {
 	switch (p) {
 	case KWG_SANDBOX_DEFAULT:
+	case KWG_SANDBOX_CONTAINER:
 		return default_denied;
 	case KWG_SANDBOX_STRICT:
 		return strict_denied;

@@ -35,6 +35,10 @@ enum kwg_sandbox_profile {
 	KWG_SANDBOX_NONE,    /* an explicit, logged opt-out: a plain child process */
 	KWG_SANDBOX_DEFAULT, /* Docker's default seccomp policy, pid/mount/ipc/uts namespaces */
 	KWG_SANDBOX_STRICT,  /* default + no network, no ptrace, read-only but the working dir */
+	/* default's seccomp policy, ids, caps and limits without namespaces (an ordinary container
+	 * may not make them): kwg-exec stays the task's parent, a child subreaper that kills every
+	 * descendant when the task ends or is stopped */
+	KWG_SANDBOX_CONTAINER,
 	KWG_SANDBOX_PROFILE__COUNT,
 };
 
@@ -53,6 +57,7 @@ enum kwg_sandbox_stage {
 	KWG_STAGE_SECCOMP,
 	KWG_STAGE_CHDIR,
 	KWG_STAGE_EXEC,
+	KWG_STAGE_REAPER, /* container: becoming the task's reaper (subreaper, /proc children) */
 	KWG_STAGE__COUNT,
 };
 

@@ -23,6 +23,7 @@ static const char *const profile_names[KWG_SANDBOX_PROFILE__COUNT] = {
     [KWG_SANDBOX_NONE] = "none",
     [KWG_SANDBOX_DEFAULT] = "default",
     [KWG_SANDBOX_STRICT] = "strict",
+    [KWG_SANDBOX_CONTAINER] = "container",
 };
 
 static const char *const stage_names[KWG_STAGE__COUNT] = {
@@ -40,6 +41,7 @@ static const char *const stage_names[KWG_STAGE__COUNT] = {
     [KWG_STAGE_SECCOMP] = "loading the seccomp filter",
     [KWG_STAGE_CHDIR] = "entering the working directory",
     [KWG_STAGE_EXEC] = "executing the command",
+    [KWG_STAGE_REAPER] = "becoming the task's reaper",
 };
 
 const char *kwg_sandbox_profile_name(enum kwg_sandbox_profile p)

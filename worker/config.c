@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/compat.h"
 #include "common/parse.h"
+#include "sandbox/hostlimits.h"
 
 enum cfg_type {
 	CFG_STRING,
@@ -40,7 +41,7 @@ struct cfg_key {
 
 static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINATION_GRACE_PERIOD",
                                          NULL};
-static const char *const profiles[] = {"default", "strict", "none", NULL};
+static const char *const profiles[] = {"default", "strict", "container", "none", NULL};
 static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
@@ -75,19 +76,24 @@ static const struct cfg_key keys_table[] = {
     {"management_port", CFG_U32, OFF(management_port), "8081", 0, 65535, false,
      "HTTP port of /health and /metrics; 0 turns it off", NULL},
     {"sandbox", CFG_CHOICE, OFF(sandbox), "default", 0, 0, false,
-     "Process task sandbox: default, strict or none (no isolation)", profiles},
+     "Process task sandbox: default, strict, container (no namespaces) or none (no isolation)",
+     profiles},
     {"sandbox_user", CFG_STRING, OFF(sandbox_user), "", 0, 0, false,
      "user of sandboxed tasks, UID[:GID] or a name (default nobody when root)", NULL},
     {"task_cpu_seconds", CFG_U64, OFF(task_cpu_seconds), "0", 0, 0, false,
      "CPU seconds a task process may use; 0: unlimited", NULL},
-    {"task_memory", CFG_SIZE, OFF(task_memory), "8GiB", 0, 0, false,
-     "address space of a task process (rlimit); 0: unlimited", NULL},
+    {"task_memory", CFG_SIZE, OFF(task_memory), NULL, 0, 0, false,
+     "memory of a task (its cgroup, else its processes' address space); 0: unlimited; "
+     "default from the host",
+     NULL},
     {"task_open_files", CFG_U64, OFF(task_open_files), "4096", 0, 0, false,
      "open files of a task process; 0: unlimited", NULL},
-    {"task_processes", CFG_U64, OFF(task_processes), "4096", 0, 0, false,
-     "processes of the task user (shared by its tasks); 0: unlimited", NULL},
-    {"task_file_size", CFG_SIZE, OFF(task_file_size), "0", 0, 0, false,
-     "largest file a task may write; 0: unlimited", NULL},
+    {"task_processes", CFG_U64, OFF(task_processes), NULL, 0, 0, false,
+     "processes of a task (its cgroup, else the task user's, shared); 0: unlimited; default "
+     "from the host",
+     NULL},
+    {"task_file_size", CFG_SIZE, OFF(task_file_size), NULL, 0, 0, false,
+     "largest file a task may write; 0: unlimited; default from work_dir's free space", NULL},
     {"sandbox_policy", CFG_STRING, OFF(sandbox_policy), "", 0, 0, false,
      "file of 'deny NAME' / 'allow NAME' lines changing the profile's seccomp policy", NULL},
     {"exec_helper", CFG_STRING, OFF(exec_helper), "", 0, 0, false,
@@ -145,7 +151,14 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
                      const char *source, struct kwg_err *err)
 {
 	void *field = (char *)cfg + k->offset;
+	char *from = k->offset == OFF(task_memory)      ? cfg->task_memory_from
+	             : k->offset == OFF(task_processes) ? cfg->task_processes_from
+	             : k->offset == OFF(task_file_size) ? cfg->task_file_size_from
+	                                                : NULL;
 	int r;
+
+	if (from)
+		(void)snprintf(from, sizeof(cfg->task_memory_from), "%s", source);
 
 	switch (k->type) {
 	case CFG_GROUP:
@@ -364,6 +377,10 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 	int r = 0;
 
 	*ret = (struct kwg_config){0};
+	ret->task_memory = ret->task_processes = ret->task_file_size = KWG_CONFIG_FROM_HOST;
+	(void)snprintf(ret->task_memory_from, sizeof(ret->task_memory_from), "default");
+	(void)snprintf(ret->task_processes_from, sizeof(ret->task_processes_from), "default");
+	(void)snprintf(ret->task_file_size_from, sizeof(ret->task_file_size_from), "default");
 	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(keys_table); i++)
 		if (keys_table[i].def)
 			r = set_value(ret, &keys_table[i], keys_table[i].def, "default", err);
@@ -417,4 +434,87 @@ void kwg_config_usage(const char *const *keys)
 		       keys_table[i].def ? "; default " : "",
 		       keys_table[i].def ? keys_table[i].def : "");
 	}
+}
+
+#define MIB (1ull << 20)
+
+static void size_text(uint64_t v, char *buf, size_t size)
+{
+	if (v == 0)
+		(void)snprintf(buf, size, "unlimited");
+	else if (v % (1ull << 30) == 0)
+		(void)snprintf(buf, size, "%llu GiB", (unsigned long long)(v >> 30));
+	else
+		(void)snprintf(buf, size, "%llu MiB", (unsigned long long)(v / MIB));
+}
+
+void kwg_config_task_limits(struct kwg_config *cfg, const struct kwg_host *host,
+                            uint64_t work_dir_free)
+{
+	struct kwg_task_defaults defaults, *d = &defaults;
+	char(*lines)[320] = cfg->limit_lines;
+	char a[32], b[32], c[32];
+	int n = 0;
+
+	kwg_host_task_defaults(host, cfg->concurrency, d);
+	cfg->all_tasks_memory = d->all_memory;
+	cfg->all_tasks_pids = d->all_pids;
+	for (int i = 0; i < KWG_CONFIG_LIMIT_LINES; i++)
+		lines[i][0] = '\0';
+	size_text(host->memory == KWG_HOST_UNLIMITED ? 0 : host->memory, a, sizeof(a));
+	(void)snprintf(lines[n++], 320, "host: memory %s from %s", a, host->memory_from);
+	(void)snprintf(lines[n++], 320, "host: CPUs %u.%02u from %s", host->cpus_milli / 1000,
+	               host->cpus_milli % 1000 / 10, host->cpus_from);
+	(void)snprintf(lines[n++], 320, "host: processes %llu from %s",
+	               (unsigned long long)host->pids, host->pids_from);
+	if (cfg->task_memory == KWG_CONFIG_FROM_HOST) {
+		cfg->task_memory = d->memory;
+		size_text(host->memory == KWG_HOST_UNLIMITED ? 0 : host->memory, a, sizeof(a));
+		size_text(d->reserve, b, sizeof(b));
+		size_text(d->memory, c, sizeof(c));
+		(void)snprintf(
+		    lines[n++], 320,
+		    "task_memory %s a task, from the host: (%s - %s kept for the worker) / "
+		    "concurrency %u%s",
+		    c, a, b, cfg->concurrency,
+		    d->memory && d->memory < 64 * MIB
+		        ? "; too little for most tasks: lower the concurrency or set task_memory"
+		        : "");
+	} else {
+		size_text(cfg->task_memory, a, sizeof(a));
+		(void)snprintf(lines[n++], 320, "task_memory %s a task, set by %s", a,
+		               cfg->task_memory_from);
+	}
+	if (cfg->task_processes == KWG_CONFIG_FROM_HOST) {
+		cfg->task_processes = d->processes;
+		(void)snprintf(lines[n++], 320,
+		               "task_processes %llu a task, from the host: a quarter of %llu "
+		               "processes / concurrency %u, within 64..1024",
+		               (unsigned long long)d->processes, (unsigned long long)host->pids,
+		               cfg->concurrency);
+	} else {
+		(void)snprintf(lines[n++], 320, "task_processes %llu a task, set by %s",
+		               (unsigned long long)cfg->task_processes, cfg->task_processes_from);
+	}
+	if (cfg->task_file_size == KWG_CONFIG_FROM_HOST) {
+		cfg->task_file_size =
+		    work_dir_free / 2 / (cfg->concurrency ? cfg->concurrency : 1) / MIB * MIB;
+		if (work_dir_free && !cfg->task_file_size)
+			cfg->task_file_size = MIB;
+		size_text(cfg->task_file_size, a, sizeof(a));
+		size_text(work_dir_free, b, sizeof(b));
+		(void)snprintf(lines[n++], 320,
+		               "task_file_size %s a file, from the host: half of %s free in %s / "
+		               "concurrency %u",
+		               a, work_dir_free ? b : "(unknown)", cfg->work_dir, cfg->concurrency);
+	} else {
+		size_text(cfg->task_file_size, a, sizeof(a));
+		(void)snprintf(lines[n++], 320, "task_file_size %s a file, set by %s", a,
+		               cfg->task_file_size_from);
+	}
+	size_text(d->all_memory, a, sizeof(a));
+	(void)snprintf(lines[n++], 320,
+	               "all tasks together: memory %s, processes %llu (a worker-wide cgroup where "
+	               "cgroups are usable)",
+	               a, (unsigned long long)d->all_pids);
 }

@@ -29,6 +29,15 @@ struct kwg_config {
 	char *sandbox;            /* default, strict, none */
 	char *sandbox_user;       /* UID[:GID] or a name; "" = nobody when root */
 	uint64_t task_cpu_seconds, task_memory, task_open_files, task_processes, task_file_size;
+	/* Where task_memory, task_processes and task_file_size came from: "default" (then
+	 * KWG_CONFIG_FROM_HOST until kwg_config_task_limits), or the variable or flag that set
+	 * them. */
+	char task_memory_from[48], task_processes_from[48], task_file_size_from[48];
+	/* By kwg_config_task_limits: the limits in force, one a line, and what every task together
+	 * may use (the worker-wide cgroup's limits; 0: unknown). */
+#define KWG_CONFIG_LIMIT_LINES 8
+	char limit_lines[KWG_CONFIG_LIMIT_LINES][320];
+	uint64_t all_tasks_memory, all_tasks_pids;
 	char *exec_helper;                      /* kwg-exec; "" = next to kwg */
 	char *sandbox_policy;                   /* a policy override file, "" = none */
 	char *docker_host;                      /* unix:///path of the Docker Engine socket */
@@ -38,6 +47,18 @@ struct kwg_config {
 	char *storage_bucket, *storage_access_key, *storage_secret_key; /* keys: SECRET */
 	bool check_only;                                                /* -n: validate and exit */
 };
+
+/* A limit left to kwg_config_task_limits, which derives it from the host. */
+#define KWG_CONFIG_FROM_HOST UINT64_MAX
+
+/* Resolves the limits left to the host (sandbox/hostlimits.h): task_memory = what the worker may
+ * use less its reserve, over concurrency; task_processes = a quarter of the pid space over
+ * concurrency (64..1024); task_file_size = half the free space of work_dir (statvfs) over
+ * concurrency (work_dir_free 0: unknown, unlimited). Fills limit_lines, one line a limit saying
+ * its value and where it came from, and the worker-wide caps. */
+struct kwg_host;
+void kwg_config_task_limits(struct kwg_config *cfg, const struct kwg_host *host,
+                            uint64_t work_dir_free);
 
 /* Parses argv (after the subcommand) and the environment into *ret (kwg_config_done releases it,
  * also on failure). keys limits the accepted keys to a NULL-terminated list (NULL: all). Returns 0,

@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -21,6 +23,7 @@
 #include "common/parse.h"
 #include "protocol/task_def.h"
 #include "sandbox/env.h"
+#include "sandbox/hostlimits.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 #include "worker/config.h"
@@ -78,6 +81,27 @@ static int run_loop(uv_loop_t *loop)
 	return r;
 }
 
+/* The CPUs this process may run on, 0 when unknown. */
+static uint32_t usable_cpus(void)
+{
+	cpu_set_t set;
+
+	return sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint32_t)CPU_COUNT(&set) : 0;
+}
+
+/* The task limits the operator left to the host, from what this process may use. */
+static void resolve_limits(struct kwg_config *cfg)
+{
+	struct kwg_host host;
+	struct statvfs fs;
+	uint64_t free_bytes = 0;
+
+	kwg_host_read("", usable_cpus(), &host);
+	if (statvfs(cfg->work_dir, &fs) == 0)
+		free_bytes = (uint64_t)fs.f_bavail * fs.f_frsize;
+	kwg_config_task_limits(cfg, &host, free_bytes);
+}
+
 static int cmd_worker(int argc, char **argv)
 {
 	struct kwg_config cfg;
@@ -93,7 +117,10 @@ static int cmd_worker(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	kwg_log_max_level = cfg.log_level;
+	resolve_limits(&cfg);
 	if (cfg.check_only) {
+		for (int i = 0; i < KWG_CONFIG_LIMIT_LINES && cfg.limit_lines[i][0]; i++)
+			printf("%s\n", cfg.limit_lines[i]);
 		printf("configuration OK\n");
 		kwg_config_done(&cfg);
 		return 0;
@@ -239,9 +266,9 @@ static int exec_helper_path(char *buf, size_t size)
 }
 
 #define SANDBOX_USAGE                                                                              \
-	"usage: kwg sandbox [--profile default|strict|none] [--workdir DIR] [--user USER]\n"       \
-	"                   [--cpu-seconds N] [--memory SIZE] [--open-files N] [--processes N]\n"  \
-	"                   [--file-size SIZE] -- COMMAND [ARGS…]\n"
+	"usage: kwg sandbox [--profile default|strict|container|none] [--workdir DIR]\n"           \
+	"                   [--user USER] [--cpu-seconds N] [--memory SIZE] [--open-files N]\n"    \
+	"                   [--processes N] [--file-size SIZE] -- COMMAND [ARGS…]\n"
 
 /* One `kwg sandbox` option with its value; 0, or -1 after saying what is wrong with it. */
 static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const char *val)
@@ -259,7 +286,9 @@ static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const 
 	if (strcmp(opt, "--profile") == 0) {
 		if (kwg_sandbox_profile_from_name(val, &spec->profile) == 0)
 			return 0;
-		fprintf(stderr, "kwg sandbox: unknown profile '%s' (default, strict, none)\n", val);
+		fprintf(stderr,
+		        "kwg sandbox: unknown profile '%s' (default, strict, container, none)\n",
+		        val);
 	} else if (strcmp(opt, "--workdir") == 0) {
 		spec->workdir = (char *)val;
 		return 0;
@@ -289,6 +318,8 @@ static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const 
 static int cmd_sandbox(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec = {.profile = KWG_SANDBOX_DEFAULT, .uid = -1, .gid = -1};
+	struct kwg_task_defaults defaults;
+	struct kwg_host host;
 	char cwd[PATH_MAX], helper[PATH_MAX];
 	char *bytes = NULL;
 	size_t len = 0;
@@ -296,8 +327,12 @@ static int cmd_sandbox(int argc, char **argv)
 
 	if (geteuid() == 0)
 		spec.uid = spec.gid = 65534;
-	spec.limits = (struct kwg_sandbox_limits){
-	    .address_space_bytes = 8ull << 30, .open_files = 4096, .processes = 4096};
+	/* The worker's defaults: from the host, for its default concurrency (8). */
+	kwg_host_read("", usable_cpus(), &host);
+	kwg_host_task_defaults(&host, 8, &defaults);
+	spec.limits = (struct kwg_sandbox_limits){.address_space_bytes = defaults.memory,
+	                                          .open_files = 4096,
+	                                          .processes = defaults.processes};
 	for (i = 0; i < argc && strcmp(argv[i], "--") != 0; i += 2) {
 		if (i + 1 >= argc || strcmp(argv[i + 1], "--") == 0) {
 			fprintf(stderr, "kwg sandbox: option '%s' needs a value\n" SANDBOX_USAGE,

@@ -490,22 +490,30 @@ static void on_signal(uv_signal_t *h, int signum)
 static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type);
 
-/* Removes the empty directories in dir, then dir itself (best effort). */
-static void remove_cgroup_tree(const char *dir)
+/* Removes the empty directories under dir, depth first, then dir itself (best effort; v2:
+ * kwg/<pid>/tasks/<task> is three deep). */
+static void remove_cgroup_tree_depth(const char *dir, int depth)
 {
 	DIR *d = opendir(dir);
 	struct dirent *e;
 
 	while (d && (e = readdir(d))) {
-		char path[PATH_MAX * 2];
-		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+		char path[PATH_MAX];
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
 			continue;
-		(void)snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+		if (depth > 0)
+			remove_cgroup_tree_depth(path, depth - 1);
 		(void)rmdir(path);
 	}
 	if (d)
 		closedir(d);
 	(void)rmdir(dir);
+}
+
+static void remove_cgroup_tree(const char *dir)
+{
+	remove_cgroup_tree_depth(dir, 2);
 }
 
 /* Removes the task cgroups that workers killed before they could clean up left under parent
@@ -527,6 +535,29 @@ static void remove_stale_cgroups(const char *parent)
 		closedir(d);
 }
 
+/* Every task of this worker together (sandbox/hostlimits.h): the memory less the worker's reserve
+ * and a quarter of the pid space, on the cgroups the task cgroups are made in. */
+static const char *worker_wide_limits(struct kwg_worker *w, const char *memory, const char *pids)
+{
+	char text[32];
+
+	if (w->cfg->all_tasks_memory) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_memory);
+		if (kwg_cgroup_write(memory,
+		                     w->run_cfg.cgroup_v2 ? "memory.max" : "memory.limit_in_bytes",
+		                     text) < 0)
+			return "the worker-wide memory limit cannot be set";
+	}
+	if (w->cfg->all_tasks_pids) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_pids);
+		if (kwg_cgroup_write(pids, "pids.max", text) < 0)
+			return "the worker-wide process limit cannot be set";
+	}
+	return NULL;
+}
+
 /* cgroup v1: the memory and pids hierarchies, with kwg/<worker pid>/ in each (so that workers on
  * one host never touch each other's). A reason on failure. */
 static const char *cgroups_v1(struct kwg_worker *w)
@@ -544,7 +575,7 @@ static const char *cgroups_v1(struct kwg_worker *w)
 		if (kwg_cgroup_mkdir(dirs[i]) < 0 && errno != EEXIST)
 			return "a cgroup of the worker's own cannot be made";
 	}
-	return NULL;
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
 }
 
 /* cgroup v2, in the worker's own cgroup C (delegated to it, as systemd's Delegate=yes or a
@@ -554,6 +585,7 @@ static const char *cgroups_v1(struct kwg_worker *w)
 static const char *cgroups_v2(struct kwg_worker *w)
 {
 	char self[PATH_MAX] = "", own[PATH_MAX], kwg[PATH_MAX], leaf[PATH_MAX], line[PATH_MAX];
+	char base[PATH_MAX];
 	char controllers[256] = "", pid[16];
 	FILE *f = fopen("/proc/self/cgroup", "re");
 	bool delegated;
@@ -570,8 +602,9 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	        (int)sizeof(own) ||
 	    snprintf(line, sizeof(line), "%s/cgroup.controllers", own) >= (int)sizeof(line) ||
 	    snprintf(kwg, sizeof(kwg), "%s/kwg", own) >= (int)sizeof(kwg) ||
-	    snprintf(w->cg_memory, PATH_MAX, "%s/%d", kwg, (int)getpid()) >= PATH_MAX ||
-	    snprintf(leaf, sizeof(leaf), "%s/worker", w->cg_memory) >= (int)sizeof(leaf))
+	    snprintf(base, sizeof(base), "%s/%d", kwg, (int)getpid()) >= (int)sizeof(base) ||
+	    snprintf(w->cg_memory, PATH_MAX, "%s/tasks", base) >= PATH_MAX ||
+	    snprintf(leaf, sizeof(leaf), "%s/worker", base) >= (int)sizeof(leaf))
 		return "the worker's cgroup path is too long";
 	f = fopen(line, "re");
 	delegated = f && fgets(controllers, sizeof(controllers), f) &&
@@ -584,18 +617,21 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	if (access(own, W_OK) < 0 || (kwg_cgroup_mkdir(kwg) < 0 && errno != EEXIST))
 		return "the worker's cgroup cannot be written";
 	remove_stale_cgroups(kwg);
-	if ((kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
+	if ((kwg_cgroup_mkdir(base) < 0 && errno != EEXIST) ||
 	    (kwg_cgroup_mkdir(leaf) < 0 && errno != EEXIST) ||
 	    kwg_cgroup_write(leaf, "cgroup.procs", pid) < 0)
 		return "the worker cannot move into a cgroup of its own";
 	if (kwg_cgroup_write(own, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "other processes share the worker's cgroup, so it cannot hand controllers "
 		       "down";
+	/* The tasks' cgroups go under kwg/<pid>/tasks, whose limits hold every task together. */
 	if (kwg_cgroup_write(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    kwg_cgroup_write(base, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    (kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
 	    kwg_cgroup_write(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
 		return "the controllers cannot be enabled for task cgroups";
 	(void)snprintf(w->cg_pids, PATH_MAX, "%s", w->cg_memory);
-	return NULL;
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
 }
 
 /* Per-task cgroups when the worker may make them (v1, else v2); otherwise rlimits, with the
@@ -627,6 +663,7 @@ static int spare_setup(struct kwg_worker *w)
 	    .cgroup_memory = w->run_cfg.cgroup_memory,
 	    .cgroup_pids = w->run_cfg.cgroup_pids,
 	    .cgroup_v2 = w->run_cfg.cgroup_v2,
+	    .reaper = w->sandbox.profile == KWG_SANDBOX_CONTAINER,
 	};
 	return kwg_spare_new(&w->spare_cfg, &w->run_cfg.spare);
 }
@@ -824,11 +861,17 @@ static int probe_sandbox(struct kwg_worker *w)
 			if (read(pipefd[0], &st, sizeof(st)) == (ssize_t)sizeof(st))
 				kwg_log_error(
 				    "the %s sandbox cannot be set up on this machine: %s failed: "
-				    "%s; refusing to start (--sandbox none runs tasks without "
-				    "isolation)",
+				    "%s; refusing to start (%s)",
 				    kwg_sandbox_profile_name(w->sandbox.profile),
 				    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
-				    strerror(st.err));
+				    strerror(st.err),
+				    st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
+				            st.stage == KWG_STAGE_MOUNTS
+				        ? "in a container that may not make namespaces, --sandbox "
+				          "container keeps the sandbox without them; --sandbox "
+				          "none "
+				          "runs tasks without isolation"
+				        : "--sandbox none runs tasks without isolation");
 			else
 				kwg_log_error(
 				    "the sandbox probe failed (status %d); refusing to start",
@@ -890,16 +933,33 @@ static int sandbox_setup(struct kwg_worker *w)
 	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
 		return -EPERM;
 	cgroups_setup(w);
+	if (sb->profile == KWG_SANDBOX_CONTAINER)
+		kwg_log_warning(
+		    "sandbox container: tasks run without namespaces (seccomp, no_new_privs, no "
+		    "capabilities, limits and a reaper that kills what a task leaves behind still "
+		    "apply); missing: a private /proc (tasks see every process of this "
+		    "container), a private /tmp, read-only system directories (the task user's "
+		    "file permissions apply)%s",
+		    sb->uid < 0 ? "; and tasks run as the worker's own user, so they can signal "
+		                  "it (run the worker as root, tasks then run as nobody, or set "
+		                  "sandbox_user)"
+		                : "");
 	kwg_log_notice(
-	    "sandbox %s: tasks run as %lld:%lld in pid, mount, ipc and uts namespaces%s; "
+	    "sandbox %s: tasks run as %lld:%lld%s; "
 	    "limits by %s (memory %llu MiB, processes %llu, files %llu)",
 	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
-	    sb->profile == KWG_SANDBOX_STRICT ? " and no network" : "",
+	    sb->profile == KWG_SANDBOX_CONTAINER ? " without namespaces"
+	    : sb->profile == KWG_SANDBOX_STRICT  ? " in pid, mount, ipc, uts and net namespaces"
+	                                         : " in pid, mount, ipc and uts namespaces",
 	    !*w->cg_memory         ? "rlimits (address space, processes of the task user)"
-	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task)"
-	                           : "cgroup v1 (memory, pids; one cgroup per task)",
+	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)"
+	                           : "cgroup v1 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)",
 	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
 	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
+	for (int i = 0; i < KWG_CONFIG_LIMIT_LINES && cfg->limit_lines[i][0]; i++)
+		kwg_log_notice("limits: %s", cfg->limit_lines[i]);
 	return 0;
 }
 

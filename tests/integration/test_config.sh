@@ -41,10 +41,35 @@ expect_match "$(cat "$IT_TMP/precedence.log")" "group cfg, concurrency 3," "a fl
 it_stop "$WORKER_PID"
 printf '%s' "$DB" >"$IT_TMP/db_url"
 out=$(KWG_DATABASE_URL_FILE="$IT_TMP/db_url" "$KWGT_BIN" worker -n 2>&1) && rc=0 || rc=$?
-expect_eq "$rc:$out" "0:configuration OK" "the database URL can come from a secret file"
+expect_eq "$rc:$(tail -1 <<<"$out")" "0:configuration OK" "the database URL can come from a secret file"
+
+# The limits in force, each with where it came from: the host's (its cgroup's, else the
+# machine's), unless the operator set them.
+expect_match "$out" "host: memory [0-9]+ (MiB|GiB) from (cgroup v[12] /sys/fs/cgroup/.*|the machine \(/proc/meminfo MemTotal\))" \
+  "worker -n: the memory the worker may use, and where it came from"
+expect_match "$out" "host: CPUs [0-9]+\.[0-9]+ from " "worker -n: the CPUs"
+expect_match "$out" "task_memory [0-9]+ (MiB|GiB) a task, from the host: \([0-9]+ (MiB|GiB) - [0-9]+ (MiB|GiB) kept for the worker\) / concurrency 8" \
+  "worker -n: per-task memory derived from the host"
+expect_match "$out" "task_processes [0-9]+ a task, from the host: a quarter of [0-9]+ processes / concurrency 8" \
+  "worker -n: per-task processes derived from the host"
+expect_match "$out" "all tasks together: memory [0-9]+ (MiB|GiB), processes [0-9]+" "worker -n: the worker-wide caps"
+# concurrency x per-task memory + the reserve stays within the host's memory.
+host_mib=$(sed -n 's/^host: memory \([0-9]*\) MiB.*/\1/p' <<<"$out")
+task_mib=$(sed -n 's/^task_memory \([0-9]*\) MiB a task.*/\1/p' <<<"$out")
+if [ -n "$host_mib" ] && [ -n "$task_mib" ] && [ $((task_mib * 8)) -lt "$host_mib" ]; then
+  pass "8 x $task_mib MiB stays under the host's $host_mib MiB"
+else
+  fail "8 x task memory '$task_mib' MiB is not under the host's '$host_mib' MiB: $out"
+fi
+out=$(KWG_TASK_PROCESSES=77 "$KWGT_BIN" worker -n --database-url x --task-memory 1GiB --concurrency 2 2>&1)
+expect_match "$out" "task_memory 1 GiB a task, set by --task-memory" "an explicit memory limit wins, named by its flag"
+expect_match "$out" "task_processes 77 a task, set by KWG_TASK_PROCESSES" "an explicit process limit wins, named by its variable"
 
 echo '{"id":"j","type":"io.kestra.plugin.core.log.Log","message":"raw"}' >"$IT_TMP/log.json"
 it_worker w --group cfg
+wait_for "the worker's limit lines" 10 grep -q "limits: task_processes" "$IT_TMP/w.log"
+expect_match "$(cat "$IT_TMP/w.log")" "limits: task_memory [0-9]+ (MiB|GiB) a task, from the host" \
+  "the start log says the limits in force and where they came from"
 submit "$IT_TMP/log.json" --group cfg --json
 expect_eq "$RC" 0 "submit --json: SUCCESS"
 expect_match "$OUT" '\{"type":"io.kestra.core.models.executions.LogEntry","value":\{.*"message": "raw"' \

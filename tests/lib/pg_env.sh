@@ -20,9 +20,9 @@ die() {
   exit 1
 }
 
-as_owner() { # runs a command as the cluster owner
+as_owner() { # runs a command as the cluster owner, from / (it may not enter the caller's cwd)
   if [ "$(id -u)" -eq 0 ]; then
-    runuser -u postgres -- "$@"
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi

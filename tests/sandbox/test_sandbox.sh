@@ -158,6 +158,96 @@ expect_eq "$(hostname; date +%Y; ls /etc | md5sum)" "$HOST_BEFORE" "nothing outs
 [ ! -e /var/tmp/kwg-escape ] && [ ! -e /usr/kwg-escape ] && pass "no file escaped the sandbox" ||
   fail "/var/tmp/kwg-escape or /usr/kwg-escape exists"
 
+# Under the defaults: a worker with no limit set (the default profile, limits from the host), its
+# work directory on a 256 MiB tmpfs so that the disk cases stay small. Each hostile task runs
+# beside a well-behaved one, which must succeed: with task cgroups each task has its own memory
+# and pids limits; without them (rlimits) the process limit is the task user's, shared, and a
+# task beside the fork bomb may be refused a process (docs/sandbox.md).
+SMALL=$IT_TMP/small
+mkdir -p "$SMALL" && mount -t tmpfs -o size=256m,mode=0755 tmpfs "$SMALL"
+trap 'umount -l "$SMALL" 2>/dev/null || true; it_cleanup' EXIT
+it_worker f --group sbf --default-runner process --work-dir "$SMALL"
+F=$WORKER_PID
+wait_for "the defaults worker's limits" 10 grep -q "limits: all tasks together" "$IT_TMP/f.log"
+FLOG=$(cat "$IT_TMP/f.log")
+expect_match "$FLOG" "limits: task_memory [0-9]+ (MiB|GiB) a task, from the host" "defaults: memory from the host"
+expect_match "$FLOG" "limits: task_processes [0-9]+ a task, from the host" "defaults: processes from the host"
+expect_match "$FLOG" "limits: task_file_size 1[56] MiB a file, from the host: half of 2[45][0-9] MiB free in $SMALL / concurrency 8" \
+  "defaults: the file size limit from the work directory's free space"
+CGROUPS=
+[[ "$FLOG" =~ limits\ by\ cgroup ]] && CGROUPS=1
+# The worker-wide cgroup holds every task together (v1 here: kwg/<pid> in each hierarchy).
+all_mib=$(sed -n 's/.*limits: all tasks together: memory \([0-9]*\) MiB.*/\1/p' <<<"$FLOG")
+if [ -n "$CGROUPS" ] && [ -d "/sys/fs/cgroup/memory/kwg/$F" ]; then
+  expect_eq "$(($(cat "/sys/fs/cgroup/memory/kwg/$F/memory.limit_in_bytes") >> 20))" "$all_mib" \
+    "defaults: the worker-wide memory cgroup caps every task together"
+  expect_match "$(cat "/sys/fs/cgroup/pids/kwg/$F/pids.max")" "^[0-9]+$" "defaults: and the worker-wide pids cgroup"
+fi
+cat >"$IT_TMP/good.yaml" <<'YAML'
+id: good
+type: io.kestra.plugin.scripts.shell.Commands
+timeout: PT60S
+commands:
+  - for i in 1 2 3; do sh -c "echo \$\$ > p$i"; done; sleep 2; cat p1 p2 p3 | wc -l
+YAML
+DEFAULTS=$(cat <<'CASES'
+fork-bomb	1	Timeout after 0:00:04.000|Resource temporarily unavailable|Cannot fork	PT4S	f() { f | f & }; f; sleep 10
+memory-bomb	1	killed by its memory limit|MemoryError|Cannot allocate	PT60S	python3 -c "x = bytearray(4 << 30)"
+cpu-spin	1	Timeout after 0:00:03.000	PT3S	while :; do :; done
+disk-fill-one-file	1	the task wrote past its file size limit \(task_file_size\).*exit code 153	PT30S	head -c 100M /dev/zero > big
+disk-fill-many-files	1	No space left on device	PT60S	i=0; while head -c 10M /dev/zero > f$i; do i=$((i+1)); done; exit 1
+big-output	0	state SUCCESS	PT120S	yes "$(printf %999s | tr " " x)" | head -n 20000
+ignores-sigterm	1	Timeout after 0:00:02.000	PT2S	trap "" TERM INT HUP; sleep 60
+daemon-then-timeout	1	Timeout after 0:00:02.000	PT2S	(setsid sh -c "exec sleep 303" > /dev/null 2>&1 &); sleep 60
+CASES
+)
+while IFS=$'\t' read -r name want pattern timeout cmd; do
+  "$KWGT_BIN" submit --database-url "$DB" --group sbf --timeout 90s "$IT_TMP/good.yaml" \
+    >"$IT_TMP/good.out" 2>&1 &
+  good=$!
+  hostile "defaults-$name" sbf "$want" "$(printf '%b' "$pattern")" "$timeout" "$cmd"
+  grc=0
+  wait "$good" || grc=$?
+  gout="$grc $(cat "$IT_TMP/good.out")"
+  if [[ "$gout" =~ ^0\ .*INFO\ \ 3.*state\ SUCCESS ]]; then
+    pass "defaults: a well-behaved task beside $name succeeds"
+  elif [ -z "$CGROUPS" ] && [ "$name" == fork-bomb ] && [[ "$gout" =~ Resource\ temporarily\ unavailable|Cannot\ fork ]]; then
+    pass "defaults (rlimits): a task beside the fork bomb ends honestly, refused a process by the task user's shared limit"
+  else
+    fail "defaults: the task beside $name: $(tail -c 1500 <<<"$gout")"
+  fi
+done <<<"$DEFAULTS"
+no_daemon_303() { ! pgrep -f "sleep 303" >/dev/null; }
+wait_for "the daemon of a timed-out task gone" 10 no_daemon_303 && pass "defaults: no daemon outlives its timed-out task"
+kill -0 "$F" && pass "defaults: the worker is still running" || fail "defaults: the worker died"
+submit "$IT_TMP/good.yaml" --group sbf
+expect_match "$RC $OUT" "^0 .*INFO  3.*state SUCCESS" "defaults: the worker serves a task after the hostile ones"
+it_stop "$F" 30
+umount -l "$SMALL" 2>/dev/null || true
+
+# The container profile on this host (what the worker image runs in an ordinary container, where
+# tests/sandbox/test_container.sh runs it): no namespaces, a reaper that kills what a task leaves.
+it_worker c --group sbc --default-runner process --sandbox container "${LIMITS[@]}"
+C=$WORKER_PID
+wait_for "the container-profile worker claiming" 10 grep -q "claiming tasks" "$IT_TMP/c.log"
+expect_match "$(cat "$IT_TMP/c.log")" "W worker: sandbox container: tasks run without namespaces" \
+  "container: the start log says what the profile misses"
+hostile container-daemon sbc 0 "INFO  spawned" PT20S '(setsid sh -c "exec sleep 304" > /dev/null 2>&1 &); echo spawned'
+hostile container-daemon-timeout sbc 1 "Timeout after 0:00:02.000" PT2S '(setsid sh -c "exec sleep 305" > /dev/null 2>&1 &); sleep 60'
+hostile container-fork-bomb sbc 1 "Timeout after|Resource temporarily unavailable|Cannot fork" PT4S 'f() { f | f & }; f; sleep 10'
+hostile container-worker-environ sbc 1 "Permission denied" PT20S "cat /proc/$C/environ"
+hostile container-worker-kill sbc 1 "Operation not permitted" PT20S "kill -9 $C"
+hostile container-mount sbc 0 "mount blocked: EPERM" PT20S "$PROBE mount"
+hostile container-unshare sbc 0 "unshare blocked: EPERM" PT20S "$PROBE unshare"
+hostile container-sees-processes sbc 0 "INFO  ([2-9]|[0-9]{2,})" PT20S 'ls /proc | grep -c "^[0-9]"'
+no_container_daemons() { ! pgrep -f "sleep 30[45]" >/dev/null; }
+wait_for "the container-profile daemons gone" 10 no_container_daemons &&
+  pass "container: no daemon outlives its task, ended or timed out (reaper)"
+no_bomb() { ! pgrep -u nobody -f "sleep 10" >/dev/null; }
+wait_for "the container-profile fork bomb gone" 10 no_bomb && pass "container: the fork bomb is gone"
+kill -0 "$C" && pass "container: the worker is still running" || fail "container: the worker died"
+it_stop "$C" 30
+
 # The operator's policy override: deny one more syscall, allow one of the profile's.
 printf '# site policy\ndeny uname\nallow keyctl   # our tasks manage keyrings\n' >"$IT_TMP/policy"
 it_worker p --group sbp --default-runner process --sandbox-policy "$IT_TMP/policy"
