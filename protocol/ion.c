@@ -515,8 +515,11 @@ static int read_value(struct rd *r, int depth, json_t **ret)
 		if ((c == '\'' || is_ident_start(c)) && json_is_string(*ret)) {
 			size_t save = r->pos;
 			e = skip_ws(r);
-			if (e < 0)
+			if (e < 0) {
+				json_decref(*ret);
+				*ret = NULL;
 				return e;
+			}
 			if (peek(r, 0) == ':' && peek(r, 1) == ':') {
 				r->pos += 2;
 				json_decref(*ret);
