@@ -4700,6 +4700,14 @@ static int fn_kv(struct ctx *c, const struct expr *e, struct args *a, json_t **r
 		            "The key '%s' does not exist in the namespace '%s'.", key,
 		            ns ? ns : "");
 	}
+	/* KESTRA: KvFunction: an expired value is an error, or null without errorOnMissing. */
+	if (r == -ESTALE) {
+		if (!error_on_missing) {
+			*ret = json_null();
+			return 0;
+		}
+		return fail(c, -EINVAL, e->line, "The requested value has expired");
+	}
 	if (r < 0)
 		return hook_err(c, e, r, &herr);
 	*ret = v ? v : json_null();

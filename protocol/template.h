@@ -24,8 +24,8 @@ struct kwg_template_hooks {
 	 * length in *ret_len). */
 	int (*read)(void *userdata, const char *path, char **ret, size_t *ret_len,
 	            struct kwg_err *err);
-	/* kv(key, namespace or NULL, errorOnMissing): the value, new in *ret; -ENOENT when missing
-	 * (the renderer returns null or fails as errorOnMissing says). */
+	/* kv(key, namespace or NULL, errorOnMissing): the value, new in *ret; -ENOENT when missing,
+	 * -ESTALE when expired (the renderer returns null or fails as errorOnMissing says). */
 	int (*kv)(void *userdata, const char *key, const char *ns, json_t **ret,
 	          struct kwg_err *err);
 	/* fileURI(path): the kestra:// URI of a namespace file, new in *ret. */

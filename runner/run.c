@@ -22,7 +22,9 @@
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "protocol/datetime.h"
 #include "protocol/duration.h"
+#include "protocol/ion.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
 #include "protocol/storage_path.h"
@@ -964,16 +966,6 @@ static int hook_secret(void *userdata, const char *name, char **ret, struct kwg_
 	return *ret ? 0 : -ENOMEM;
 }
 
-static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
-                   struct kwg_err *err)
-{
-	(void)userdata, (void)ns, (void)ret;
-	return kwg_err_set(err, -EOPNOTSUPP,
-	                   "kv('%.100s'): the KV store is not supported by kwg yet (see "
-	                   "docs/templating.md)",
-	                   key);
-}
-
 /* Largest file read() hands to a template, and most bytes all read() calls of one task read. */
 #define READ_MAX_BYTES (16u << 20)
 #define READ_TOTAL_BYTES (64u << 20)
@@ -1005,6 +997,39 @@ static bool read_allowed(const struct kwg_run *run, const char *upath)
 	return ex && strstr(ex, "/tasks/") != NULL;
 }
 
+/* Reads a whole local file into *ret (new, NUL added) and *ret_len, counted in the task's read
+ * budget: 0, -ENOENT, -EMSGSIZE (past 16 MiB, or the task's 64 MiB), another -errno. */
+static int read_bounded(struct kwg_run *run, const char *file, char **ret, size_t *ret_len)
+{
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct kwg_buf b;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	kwg_buf_init(&b, READ_MAX_BYTES < READ_TOTAL_BYTES - run->read_bytes
+	                     ? READ_MAX_BYTES
+	                     : READ_TOTAL_BYTES - run->read_bytes);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
+			r = n < 0 ? -errno : r;
+			break;
+		}
+	}
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return r;
+	}
+	run->read_bytes += b.len;
+	*ret_len = b.len;
+	*ret = kwg_buf_steal(&b);
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* read('path' or 'kestra:///…'): a namespace file or an internal-storage object, read from the
  * local storage (the only backend kwg reads synchronously, while rendering). */
 static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_len,
@@ -1012,9 +1037,7 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 {
 	struct kwg_run *run = userdata;
 	cleanup_free char *uri = NULL, *key = NULL;
-	cleanup_close int fd = -1;
 	const char *upath;
-	struct kwg_buf b;
 	char file[PATH_MAX];
 	int r;
 
@@ -1047,35 +1070,172 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 	if (snprintf(file, sizeof(file), "%s/%s", run->cfg.storage_local_base, key) >=
 	    (int)sizeof(file))
 		return kwg_err_set(err, -ENAMETOOLONG, "read('%.100s'): path too long", path);
-	fd = open(file, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		int e = errno;
-		return kwg_err_set(err, e == ENOENT ? -EINVAL : -e, "read('%.100s'): %s", path,
-		                   e == ENOENT ? "no such file" : strerror(e));
+	r = read_bounded(run, file, ret, ret_len);
+	if (r == -ENOENT)
+		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
+	if (r == -EMSGSIZE)
+		return kwg_err_set(err, -EINVAL,
+		                   "read('%.100s'): past 16 MiB, or 64 MiB read by the task", path);
+	if (r < 0)
+		return kwg_err_set(err, r, "read('%.100s'): %s", path, strerror(-r));
+	return 0;
+}
+
+/* KESTRA: KVStore.validateKey's rule; it also keeps a key to one file name. */
+static bool kv_key_valid(const char *key)
+{
+	if (!((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
+	      (*key >= '0' && *key <= '9')))
+		return false;
+	return strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       strlen(key);
+}
+
+/* A namespace kwg can turn into a storage path: dot-separated non-empty names of [A-Za-z0-9_-]. */
+static bool kv_namespace_valid(const char *ns)
+{
+	size_t n = strlen(ns);
+
+	return n > 0 && n < 512 && ns[0] != '.' && ns[n - 1] != '.' && !strstr(ns, "..") &&
+	       strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* The local file of key in namespace ns: <base>[/<tenant>]/<ns path>/_kv/<key>.ion (Kestra's
+ * KVStore.storageUri, revision 1). */
+static int kv_file(const struct kwg_run *run, const char *ns, const char *key, char *file,
+                   size_t size)
+{
+	cleanup_free char *local = NULL;
+	char upath[1200];
+	int n = snprintf(upath, sizeof(upath), "/%s/_kv/%s.ion", ns, key);
+
+	if (n < 0 || n >= (int)sizeof(upath))
+		return -ENAMETOOLONG;
+	for (char *p = upath + 1; *p && strncmp(p, "/_kv/", 5) != 0; p++)
+		if (*p == '.')
+			*p = '/';
+	local = kwg_storage_key(KWG_STORAGE_LOCAL, run->ref.tenant_id, upath);
+	if (!local)
+		return -ENOMEM;
+	n = snprintf(file, size, "%s/%s", run->cfg.storage_local_base, local);
+	return n < 0 || n >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+/* True when the sidecar metadata (<file>.metadata, Ion) of a KV value gives an expirationDate in
+ * the past. A missing sidecar or date: not expired. -errno or -EBADMSG (err set) when unreadable.
+ */
+static int kv_expired(struct kwg_run *run, const char *file, const char *key, struct kwg_err *err)
+{
+	cleanup_free char *text = NULL;
+	char meta[PATH_MAX + 16];
+	struct kwg_datetime d;
+	struct kwg_err e2 = {{0}};
+	json_t *m = NULL;
+	const char *exp;
+	size_t len = 0;
+	int r;
+
+	if (snprintf(meta, sizeof(meta), "%s.metadata", file) >= (int)sizeof(meta))
+		return -ENAMETOOLONG;
+	r = read_bounded(run, meta, &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return kwg_err_set(err, r, "kv('%.100s'): cannot read its metadata: %s", key,
+		                   strerror(-r));
+	r = kwg_ion_parse(text, len, &m, &e2);
+	if (r < 0)
+		return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
+		                   "kv('%.100s'): its metadata: %s", key, e2.msg);
+	exp = json_string_value(json_object_get(m, "expirationDate"));
+	if (!exp)
+		exp = json_string_value(json_object_get(m, "expiration_date"));
+	if (exp && kwg_datetime_parse(exp, NULL, "UTC", &d, &e2) < 0) {
+		json_decref(m);
+		return kwg_err_set(err, -EINVAL, "kv('%.100s'): its expirationDate: %s", key,
+		                   e2.msg);
 	}
-	kwg_buf_init(&b, READ_MAX_BYTES < READ_TOTAL_BYTES - run->read_bytes
-	                     ? READ_MAX_BYTES
-	                     : READ_TOTAL_BYTES - run->read_bytes);
+	json_decref(m);
+	if (!exp)
+		return 0;
+	/* KESTRA: InternalKVStore: expired when now is after the expiration date. */
+	int64_t now = kwg_clock_now_us();
+	return now / 1000000 > d.epoch_s ||
+	       (now / 1000000 == d.epoch_s && (now % 1000000) * 1000 > d.nano);
+}
+
+/* kv(key, namespace, errorOnMissing): Kestra's KV store in the local internal storage. Without
+ * a namespace, the flow's namespace then each parent (KESTRA: KvFunction's inheritance). -ENOENT
+ * when missing, -ESTALE when expired (the search stops there, as Kestra's does). */
+static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
+                   struct kwg_err *err)
+{
+	struct kwg_run *run = userdata;
+	char cur[512], file[PATH_MAX];
+	bool inherit = ns == NULL;
+
+	if (!kv_key_valid(key))
+		return kwg_err_set(
+		    err, -EINVAL,
+		    "Key must start with an alphanumeric character (uppercase or "
+		    "lowercase) and can contain alphanumeric characters (uppercase or "
+		    "lowercase), dots (.), underscores (_), and hyphens (-) only.");
+	if (!ns)
+		ns = run->ref.namespace_;
+	if (!kv_namespace_valid(ns))
+		return kwg_err_set(err, -EINVAL, "kv('%.100s'): invalid namespace '%.200s'", key,
+		                   ns);
+	if (!run->cfg.storage_local_base)
+		return kwg_err_set(err, -EOPNOTSUPP,
+		                   "kv('%.100s'): kwg reads the KV store from the local internal "
+		                   "storage only (storage_type local)",
+		                   key);
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
 	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
-			r = n < 0 ? -errno : r;
-			break;
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		char *dot;
+		int r = kv_file(run, cur, key, file, sizeof(file));
+
+		if (r < 0)
+			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
+		/* Kestra versions with the kv_metadata table write revision N > 1 to <key>.ion.vN
+		 * and keep which one is current (and deletions) in the database, not read by kwg
+		 * yet. */
+		char v2[PATH_MAX + 8];
+		(void)snprintf(v2, sizeof(v2), "%s.v2", file);
+		if (access(v2, F_OK) == 0)
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
+			    "does not read Kestra's kv_metadata table yet",
+			    key, cur);
+		r = read_bounded(run, file, &text, &len);
+		if (r == 0) {
+			r = kv_expired(run, file, key, err);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				return -ESTALE;
+			struct kwg_err e2 = {{0}};
+			r = kwg_ion_parse(text, len, ret, &e2);
+			if (r < 0)
+				return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
+				                   "kv('%.100s') in '%.200s': %s", key, cur,
+				                   e2.msg);
+			return 0;
 		}
+		if (r == -EMSGSIZE)
+			return kwg_err_set(err, -EINVAL,
+			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
+			                   key);
+		if (r != -ENOENT && r != -ENOTDIR)
+			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
+		dot = strrchr(cur, '.');
+		if (!inherit || !dot)
+			return -ENOENT;
+		*dot = '\0';
 	}
-	if (r < 0) {
-		kwg_buf_done(&b);
-		return kwg_err_set(err, r == -EMSGSIZE ? -EINVAL : r, "read('%.100s'): %s", path,
-		                   r == -EMSGSIZE ? "past 16 MiB, or 64 MiB read by the task"
-		                                  : strerror(-r));
-	}
-	run->read_bytes += b.len;
-	*ret_len = b.len;
-	*ret = kwg_buf_steal(&b);
-	return *ret ? 0 : -ENOMEM;
 }
 
 /* Longest a jq filter may run while a task renders. */

@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# kv() in templates against Kestra's KV store in the local internal storage (issue 18 item 5):
+# values as Kestra writes them (Ion text in /<ns path>/_kv/<key>.ion, expiry in the .metadata
+# sidecar), namespace inheritance, errorOnMissing, expired values, Kestra's key rule, and the
+# revisions kwg does not read yet. Log tasks through a real worker; no Docker.
+source "$(dirname "$0")/../lib/it.sh"
+it_db kv
+STORE=$IT_TMP/storage
+it_worker w --group kv --default-runner process --concurrency 2 \
+  --storage-type local --storage-base-path "$STORE"
+
+KV=$STORE/main/company/team/_kv
+PARENT=$STORE/main/company/_kv
+OTHER=$STORE/main/other/_kv
+mkdir -p "$KV" "$PARENT" "$OTHER"
+printf '"hello"' >"$KV/greeting.ion"
+printf '42' >"$KV/answer.ion"
+printf '{name:"kwg",tags:["a","b"],ratio:2.5e0,ok:true}' >"$KV/obj.ion"
+printf '"from the parent"' >"$PARENT/inherited.ion"
+printf '"ignored"' >"$PARENT/greeting.ion"
+printf '"elsewhere"' >"$OTHER/far.ion"
+printf '"old"' >"$KV/gone.ion"
+printf '{expirationDate:"2020-01-01T00:00:00Z"}' >"$KV/gone.ion.metadata"
+printf '"fresh"' >"$KV/fresh.ion"
+printf '{description:"d",expirationDate:2999-01-01T00:00:00Z}' >"$KV/fresh.ion.metadata"
+printf '{broken' >"$KV/bad.ion"
+printf '"r1"' >"$KV/rev.ion"
+printf '"r2"' >"$KV/rev.ion.v2"
+
+# logtask NAME MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string).
+logtask() {
+  cat >"$IT_TMP/$1.yaml" <<YAML
+namespace: company.team
+task:
+  id: $1
+  type: io.kestra.plugin.core.log.Log
+  message: $2
+YAML
+  submit "$IT_TMP/$1.yaml" --group kv
+}
+
+logtask values "\"{{ kv('greeting') }}|{{ kv('answer') + 1 }}|{{ kv('obj').name }}|{{ kv('obj').tags | join(',') }}|{{ kv('obj').ratio }}|{{ kv('obj').ok }}|{{ kv('fresh') }}\""
+expect_match "$RC $OUT" '^0 .*INFO  hello\|43\|kwg\|a,b\|2.5\|true\|fresh' "kv(): strings, numbers, objects, booleans, an unexpired value"
+
+logtask inherit "\"{{ kv('inherited') }}|{{ kv('greeting', 'company') }}|{{ kv('far', 'other') }}\""
+expect_match "$RC $OUT" '^0 .*INFO  from the parent\|ignored\|elsewhere' "kv(): a parent namespace's key without a namespace; a namespace given"
+
+logtask missing "\"{{ kv('nope') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*The key 'nope' does not exist in the namespace 'company.team'\." "kv(): a missing key fails with Kestra's message"
+
+logtask missing_ns "\"{{ kv('inherited', 'company.team') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*The key 'inherited' does not exist in the namespace 'company.team'\." "kv(): no inheritance when the namespace is given"
+
+logtask optional "\"[{{ kv('nope', errorOnMissing=false) }}][{{ kv('gone', 'company.team', false) }}]\""
+expect_match "$RC $OUT" '^0 .*INFO  \[\]\[\]' "kv(): errorOnMissing=false gives null for missing and expired keys"
+
+logtask expired "\"{{ kv('gone') }}\""
+expect_match "$RC $OUT" '^1 .*ERROR .*The requested value has expired' "kv(): an expired key fails as Kestra's"
+
+logtask badkey "\"{{ kv('../x') }}\""
+expect_match "$RC $OUT" '^1 .*ERROR .*Key must start with an alphanumeric character' "kv(): Kestra's key rule"
+
+logtask badns "\"{{ kv('k', '../etc') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*kv\('k'\): invalid namespace '../etc'" "kv(): a namespace that is no namespace is refused"
+
+logtask badion "\"{{ kv('bad') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*kv\('bad'\) in 'company.team': invalid Ion at offset" "kv(): a value that is not Ion names the key"
+
+logtask rev "\"{{ kv('rev') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*kv\('rev'\): the key has several revisions" "kv(): revisions kwg cannot choose between fail"
+
+it_done
