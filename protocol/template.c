@@ -26,6 +26,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/jdecimal.h"
 #include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
@@ -4481,6 +4482,38 @@ static int f_base64(struct ctx *c, const struct expr *e, json_t *in, struct args
 	return *ret ? 0 : oom();
 }
 
+/* ==== numberformat (Pebble's NumberFormatFilter: java.text.DecimalFormat, protocol/jdecimal.h)
+ * ==== */
+
+static int f_numberformat(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                          json_t **ret)
+{
+	struct kwg_err nerr = {{0}};
+	const char *pattern;
+	char *out = NULL;
+	int r;
+
+	/* KESTRA: Pebble casts the input to Number (a string fails) and builds
+	 * DecimalFormat(format, DecimalFormatSymbols(locale)); without a format,
+	 * NumberFormat.getInstance(locale). kwg's locale is en_US. */
+	if (!json_is_number(in))
+		return fail(c, -EINVAL, e->line, "filter '%s' needs a number, not %s", e->s,
+		            type_name(in));
+	r = arg_str(c, a, e->s, 0, "format", false, &pattern);
+	if (r < 0)
+		return r;
+	r = kwg_jdecimal_format(pattern, json_is_integer(in),
+	                        json_is_integer(in) ? json_integer_value(in) : 0,
+	                        json_is_real(in) ? json_real_value(in) : 0, &out, &nerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, r, e->line, "filter '%s': %s", e->s, nerr.msg);
+	*ret = json_string(out);
+	free(out);
+	return *ret ? 0 : oom();
+}
+
 struct filter_def {
 	const char *name;
 	filter_fn *fn;
@@ -4547,6 +4580,8 @@ static const struct filter_def filters[] = {
     {"timestampMilli", f_timestamp, false, false},
     {"timestampMicro", f_timestamp, false, false},
     {"timestampNano", f_timestamp, false, false},
+    {"numberformat", f_numberformat, false, false},
+    {"numberFormat", f_numberformat, false, false},
 };
 
 static int call_filter(struct ctx *c, const struct expr *e, json_t **ret)

@@ -548,6 +548,36 @@ static const struct tcase cases[] = {
     {"{{ [1, 2, 1, 'a', 'a', 1.0, [1], [1], {'k': 1}, {'k': 1}] | distinct }}", NULL,
      "[1,2,\"a\",1.0,[1],{\"k\":1}]", 0},
     {"{{ nul | distinct }} {{ [] | distinct }}", NULL, "null []", 0},
+    /* [PB] numberformat: java.text.DecimalFormat (JDK javadoc: pattern grammar, "#.##" acts as
+     * "0.##", HALF_EVEN on the double's exact binary value since JDK 8, -0.001 keeps its sign) */
+    {"{{ 3.141592653 | numberformat(\"#.##\") }}", NULL, "3.14", 0},
+    {"{{ 3.141592653 | numberFormat('#.##') }}", NULL, "3.14", 0},
+    {"{{ 1234567.891 | numberformat('#,##0.00') }}", NULL, "1,234,567.89", 0},
+    {"{{ 1234567 | numberformat('#,##0') }}|{{ 5 | numberformat('0000') }}", NULL, "1,234,567|0005",
+     0},
+    {"{{ 0.5 | numberformat('#.##') }}|{{ 0.5 | numberformat('#.00') }}|{{ 0 | "
+     "numberformat('#.##') }}",
+     NULL, "0.5|.50|0", 0},
+    {"{{ 0.125 | numberformat('0.00') }}|{{ 0.135 | numberformat('0.00') }}|{{ 2.5 | "
+     "numberformat('0') }}|{{ 3.5 | numberformat('0') }}",
+     NULL, "0.12|0.14|2|4", 0},
+    {"{{ 0.256 | numberformat('#%') }}|{{ 1 | numberformat('#%') }}|{{ 0.0256 | "
+     "numberformat('#.#\xe2\x80\xb0') }}",
+     NULL, "26%|100%|25.6\xe2\x80\xb0", 0},
+    {"{{ -5 | numberformat('#') }}|{{ -3.7 | numberformat('#;(#)') }}|{{ -0.001 | "
+     "numberformat('0.00') }}",
+     NULL, "-5|(4)|-0.00", 0},
+    {"{{ 12345 | numberformat('0.###E0') }}|{{ 12346 | numberformat('0.###E0') }}|{{ 0.00012 "
+     "| numberformat('0.0E00') }}|{{ 0 | numberformat('0.#E0') }}",
+     NULL, "1.234E4|1.235E4|1.2E-04|0E0", 0},
+    {"{{ 1234.5 | numberformat }}|{{ 5 | numberformat(\"'#'#\") }}|{{ 1234.5 | "
+     "numberformat('$#,##0.00 USD') }}",
+     NULL, "1,234.5|#5|$1,234.50 USD", 0},
+    {"{{ 'x' | numberformat('#') }}", NULL, "filter 'numberformat' needs a number", -EINVAL},
+    {"{{ 1 | numberformat('#0#') }}", NULL, "pattern '#0#': malformed digits", -EINVAL},
+    {"{{ 1 | numberformat('0.0.0') }}", NULL, "more than one '.'", -EINVAL},
+    {"{{ 1 | numberformat('##0.#E0') }}", NULL, "engineering notation", -EINVAL},
+    {"{{ nul | numberformat('#') }}|", NULL, "|", 0},
     {"{{ 'ab' | distinct }}", NULL, "Input must be a list, but received : java.lang.String",
      -EINVAL},
     {"{{ 'a\nb\n' | condense }}|{{ s | condense }}", "{\"s\":\"x\\ny\\r\\nz\"}", "ab|xy\rz", 0},
