@@ -131,6 +131,7 @@ enum expr_kind {
 	E_FUNC,   /* name(args) */
 	E_TEST,   /* a is [not] name(args) */
 	E_INTERP, /* args concatenated */
+	E_BODY,   /* the rendered body of the enclosing filter tag */
 };
 
 enum binop {
@@ -168,7 +169,7 @@ struct expr {
 	size_t nargs;
 };
 
-enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET };
+enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER };
 
 struct node {
 	enum node_kind kind;
@@ -176,10 +177,10 @@ struct node {
 	struct node *next;
 	const char *text; /* N_TEXT (points into the template) */
 	size_t len;
-	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable */
+	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable, N_FILTER chain */
 	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL) */
 	struct expr **conds;  /* N_IF */
-	struct node **bodies; /* N_IF: one per cond; N_FOR: bodies[0] */
+	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER: bodies[0] */
 	size_t nconds;
 	struct node *els; /* N_IF, N_FOR */
 };
@@ -210,6 +211,7 @@ struct ctx {
 	bool attr_missing; /* the last failure was an undefined variable or attribute */
 	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
 	size_t regex_next;
+	json_t *filter_body; /* E_BODY: the innermost filter tag's rendered body (borrowed) */
 };
 
 static int fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
@@ -1380,9 +1382,46 @@ static int parse_for(struct ctx *c, int line, struct node **ret)
 	return 0;
 }
 
-static const char *const unsupported_tags[] = {
-    "macro",    "block", "include", "extends", "import",   "autoescape", "cache",
-    "parallel", "embed", "flush",   "from",    "verbatim", "filter",     "endfilter"};
+static const char *const unsupported_tags[] = {"macro",  "block",      "include", "extends",
+                                               "import", "autoescape", "cache",   "parallel",
+                                               "embed",  "flush",      "from",    "verbatim"};
+
+static int parse_body(struct ctx *c, const char *const *stops, size_t nstops, struct node **ret,
+                      size_t *ret_stop);
+
+/* ==== the filter tag ==== */
+
+/* [PB] Pebble 3.2 FilterTokenParser: {% filter name(args) | name2 %}body{% endfilter %}; the
+ * body is rendered to a string, the chain applied to it, the result printed. */
+static int parse_filter_tag(struct ctx *c, int line, struct node **ret)
+{
+	static const char *const stops[] = {"endfilter"};
+	struct node *n = new_node(c, N_FILTER, line);
+	struct expr *e;
+	size_t stop;
+	int r;
+
+	if (!n || !(n->bodies = arena_alloc(&c->arena, sizeof(*n->bodies))) ||
+	    !(e = new_expr(c, E_BODY, line)))
+		return oom();
+	for (;;) {
+		r = parse_named_call(c, E_FILTER, e, &e);
+		if (r < 0)
+			return r;
+		if (!is_op(peek(c), "|"))
+			break;
+		advance(c);
+	}
+	n->e = e;
+	r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r >= 0)
+		r = parse_body(c, stops, 1, &n->bodies[0], &stop);
+	if (r >= 0)
+		r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r >= 0)
+		*ret = n;
+	return r;
+}
 
 /* Nodes until EOF (stops == NULL) or one of the stop tags; then the stop tag name is consumed
  * and its index set in *ret_stop. */
@@ -1450,6 +1489,8 @@ static int parse_body(struct ctx *c, const char *const *stops, size_t nstops, st
 				r = parse_if(c, line, &n);
 			} else if (strcmp(name, "for") == 0) {
 				r = parse_for(c, line, &n);
+			} else if (strcmp(name, "filter") == 0) {
+				r = parse_filter_tag(c, line, &n);
 			} else if (strcmp(name, "set") == 0) {
 				n = new_node(c, N_SET, line);
 				if (!n) {
@@ -2675,6 +2716,9 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		return call_function(c, e, ret);
 	case E_TEST:
 		return call_test(c, e, ret);
+	case E_BODY:
+		v = c->filter_body ? json_incref(c->filter_body) : json_null();
+		break;
 	case E_INTERP: {
 		struct kwg_buf b;
 		kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
@@ -5562,6 +5606,36 @@ static int exec_for(struct ctx *c, const struct node *n)
 	return r;
 }
 
+static int exec_nodes(struct ctx *c, const struct node *n);
+
+/* The filter tag: the body into its own buffer (bounded like the output), then the chain. */
+static int exec_filter_tag(struct ctx *c, const struct node *n)
+{
+	struct kwg_buf *saved_out = c->out, body;
+	json_t *saved_body = c->filter_body, *s = NULL, *v = NULL;
+	int r;
+
+	kwg_buf_init(&body, KWG_TEMPLATE_MAX_OUTPUT);
+	c->out = &body;
+	r = exec_nodes(c, n->bodies[0]);
+	c->out = saved_out;
+	if (r >= 0)
+		r = buf_value(c, &body, n->line, &s);
+	else
+		kwg_buf_done(&body);
+	if (r < 0)
+		return r;
+	c->filter_body = s;
+	r = eval(c, n->e, false, &v);
+	c->filter_body = saved_body;
+	json_decref(s);
+	if (r < 0)
+		return r;
+	r = put_out(c, n->line, write_text(c->out, v));
+	json_decref(v);
+	return r;
+}
+
 static int exec_nodes(struct ctx *c, const struct node *n)
 {
 	int r = 0;
@@ -5600,6 +5674,9 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 		}
 		case N_FOR:
 			r = exec_for(c, n);
+			break;
+		case N_FILTER:
+			r = exec_filter_tag(c, n);
 			break;
 		case N_SET: {
 			json_t *v = NULL;

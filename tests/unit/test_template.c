@@ -548,6 +548,18 @@ static const struct tcase cases[] = {
     {"{{ [1, 2, 1, 'a', 'a', 1.0, [1], [1], {'k': 1}, {'k': 1}] | distinct }}", NULL,
      "[1,2,\"a\",1.0,[1],{\"k\":1}]", 0},
     {"{{ nul | distinct }} {{ [] | distinct }}", NULL, "null []", 0},
+    /* [PB] the filter tag (Pebble 3.2 tags: "filter"): the body rendered, then the chain */
+    {"{% filter upper %} hello {% endfilter %}", NULL, " HELLO ", 0},
+    {"{% filter lower | title %}hELLO wORLD{% endfilter %}", NULL, "Hello World", 0},
+    {"{% filter replace({'a': 'b'}) %}aaa{% endfilter %}", NULL, "bbb", 0},
+    {"{% filter upper %}Hi {{ name }}{% for i in [1, 2] %} a{{ i }}{% endfor %}{% endfilter %}",
+     NULL, "HI WORLD A1 A2", 0},
+    {"{% filter upper %}a{% filter lower %}B{% endfilter %}c{% endfilter %}!", NULL, "ABC!", 0},
+    {"{% filter length %}abcd{% endfilter %}", NULL, "4", 0},
+    {"{% filter %}x{% endfilter %}", NULL, "expected a filter name", -EBADMSG},
+    {"{% filter upper %}x", NULL, "expected 'endfilter'", -EBADMSG},
+    {"x{% endfilter %}", NULL, "unexpected tag 'endfilter'", -EBADMSG},
+    {"{% filter nope %}x{% endfilter %}", NULL, "unknown filter 'nope'", -EOPNOTSUPP},
     /* [PB] numberformat: java.text.DecimalFormat (JDK javadoc: pattern grammar, "#.##" acts as
      * "0.##", HALF_EVEN on the double's exact binary value since JDK 8, -0.001 keeps its sign) */
     {"{{ 3.141592653 | numberformat(\"#.##\") }}", NULL, "3.14", 0},
