@@ -134,6 +134,7 @@ enum expr_kind {
 	E_TEST,   /* a is [not] name(args) */
 	E_INTERP, /* args concatenated */
 	E_BODY,   /* the rendered body of the enclosing filter tag */
+	E_METHOD, /* a.name(args): a Java String method */
 };
 
 enum binop {
@@ -905,9 +906,12 @@ static int parse_postfix(struct ctx *c, struct expr **io)
 					return oom();
 				e->n = n->n;
 				advance(c);
-				if (is_op(peek(c), "("))
-					return fail(c, -EOPNOTSUPP, n->line,
-					            "method call '%s()' is not supported", e->s);
+				if (is_op(peek(c), "(")) {
+					e->kind = E_METHOD;
+					r = parse_args(c, e);
+					if (r < 0)
+						return r;
+				}
 			} else if (n->kind == T_INT) {
 				struct expr *idx = new_expr(c, E_LIT_INT, n->line);
 				e = new_expr(c, E_INDEX, n->line);
@@ -2495,6 +2499,7 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 static int call_filter(struct ctx *c, const struct expr *e, json_t **ret);
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret);
 static int call_test(struct ctx *c, const struct expr *e, json_t **ret);
+static int call_method(struct ctx *c, const struct expr *e, json_t **ret);
 
 static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **ret)
 {
@@ -2718,6 +2723,8 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		return call_function(c, e, ret);
 	case E_TEST:
 		return call_test(c, e, ret);
+	case E_METHOD:
+		return call_method(c, e, ret);
 	case E_BODY:
 		v = c->filter_body ? json_incref(c->filter_body) : json_null();
 		break;
@@ -5558,6 +5565,188 @@ out:
 }
 
 typedef int function_fn(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
+
+/* ==== method calls (Pebble's reflective method access, on strings) ==== */
+
+/* UTF-16 units in the UTF-8 text s (n bytes), as Java's String.length counts them. */
+static size_t utf16_units(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+		if ((b & 0xC0) != 0x80)
+			k += b >= 0xF0 ? 2 : 1;
+	}
+	return k;
+}
+
+static int method_str_arg(struct ctx *c, const struct expr *e, const struct args *a, size_t i,
+                          const char **ret, size_t *len)
+{
+	json_t *v = i < a->n ? a->v[i] : NULL;
+	if (!v || !json_is_string(v))
+		return fail(c, -EINVAL, e->line,
+		            "method '%s': argument %zu must be a string, not %s", e->s, i + 1,
+		            v ? type_name(v) : "missing");
+	*ret = json_string_value(v);
+	*len = json_string_length(v);
+	return 0;
+}
+
+/* Pebble 3.2 calls a public method of the value's class by name and argument count (numbers
+ * converted to the parameter's type). kwg does the common java.lang.String methods; on another
+ * value, or another method, the call fails naming it. */
+static int call_method(struct ctx *c, const struct expr *e, json_t **ret)
+{
+	static const struct {
+		const char *name;
+		size_t nargs;
+	} known[] = {{"toUpperCase", 0},     {"toLowerCase", 0}, {"trim", 0},      {"length", 0},
+	             {"isEmpty", 0},         {"toString", 0},    {"substring", 1}, {"substring", 2},
+	             {"startsWith", 1},      {"endsWith", 1},    {"contains", 1},  {"indexOf", 1},
+	             {"lastIndexOf", 1},     {"replace", 2},     {"concat", 1},    {"equals", 1},
+	             {"equalsIgnoreCase", 1}};
+	struct args a = {0};
+	const char *s, *x = NULL, *y = NULL;
+	size_t n, xn = 0, yn = 0, i;
+	json_t *obj;
+	int r;
+
+	r = eval(c, e->a, false, &obj);
+	if (r < 0)
+		return r;
+	if (!json_is_string(obj)) {
+		r = fail(c, -EOPNOTSUPP, e->line, "method call '%s()' on %s is not supported", e->s,
+		         type_name(obj));
+		json_decref(obj);
+		return r;
+	}
+	r = args_eval(c, e, &a);
+	if (r < 0) {
+		json_decref(obj);
+		return r;
+	}
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (!strcmp(known[i].name, e->s) && known[i].nargs == a.n)
+			break;
+	s = json_string_value(obj);
+	n = json_string_length(obj);
+	*ret = NULL;
+	if (i == ARRAY_SIZE(known)) {
+		r = fail(c, -EOPNOTSUPP, e->line,
+		         "method call '%s()' with %zu argument(s) on a String is not supported",
+		         e->s, a.n);
+	} else if (!strcmp(e->s, "toUpperCase") || !strcmp(e->s, "toLowerCase")) {
+		char *o = NULL;
+		size_t on = 0;
+		r = kwg_java_case(s, n, e->s[2] == 'U', &o, &on);
+		if (r >= 0)
+			*ret = json_stringn_nocheck(o, on);
+		free(o);
+	} else if (!strcmp(e->s, "trim")) {
+		size_t b = 0, end = n;
+		while (b < end && (unsigned char)s[b] <= ' ')
+			b++;
+		while (end > b && (unsigned char)s[end - 1] <= ' ')
+			end--;
+		*ret = json_stringn_nocheck(s + b, end - b);
+	} else if (!strcmp(e->s, "length")) {
+		*ret = json_integer((json_int_t)utf16_units(s, n));
+	} else if (!strcmp(e->s, "isEmpty")) {
+		*ret = json_boolean(n == 0);
+	} else if (!strcmp(e->s, "toString")) {
+		*ret = json_incref(obj);
+	} else if (!strcmp(e->s, "substring")) {
+		int64_t b = 0, end = (int64_t)utf16_units(s, n), len = end;
+		r = arg_int(c, &a, "substring", 0, "beginIndex", true, 0, &b);
+		if (r >= 0 && a.n == 2)
+			r = arg_int(c, &a, "substring", 1, "endIndex", true, 0, &end);
+		if (r >= 0 && (b < 0 || end > len || b > end))
+			r = fail(c, -EINVAL, e->line, "begin %lld, end %lld, length %lld",
+			         (long long)b, (long long)end, (long long)len);
+		if (r >= 0) {
+			size_t ob = kwg_utf16_offset(s, n, (size_t)b);
+			size_t oe = kwg_utf16_offset(s, n, (size_t)end);
+			*ret = json_stringn_nocheck(s + ob, oe - ob);
+		}
+	} else if (!strcmp(e->s, "equals")) {
+		json_t *v = a.v[0];
+		*ret = json_boolean(json_is_string(v) && json_string_length(v) == n &&
+		                    !memcmp(json_string_value(v), s, n));
+	} else {
+		r = method_str_arg(c, e, &a, 0, &x, &xn);
+		if (r >= 0 && !strcmp(e->s, "replace"))
+			r = method_str_arg(c, e, &a, 1, &y, &yn);
+		if (r < 0) {
+			/* the message is set */
+		} else if (!strcmp(e->s, "startsWith")) {
+			*ret = json_boolean(xn <= n && !memcmp(s, x, xn));
+		} else if (!strcmp(e->s, "endsWith")) {
+			*ret = json_boolean(xn <= n && !memcmp(s + n - xn, x, xn));
+		} else if (!strcmp(e->s, "contains")) {
+			*ret = json_boolean(xn == 0 || memmem(s, n, x, xn) != NULL);
+		} else if (!strcmp(e->s, "indexOf") || !strcmp(e->s, "lastIndexOf")) {
+			bool last = e->s[0] == 'l';
+			const char *hit = NULL;
+			for (size_t k = 0; k + xn <= n; k++)
+				if (!memcmp(s + k, x, xn) && (hit = s + k, !last))
+					break;
+			*ret =
+			    json_integer(hit ? (json_int_t)utf16_units(s, (size_t)(hit - s)) : -1);
+		} else if (!strcmp(e->s, "concat")) {
+			struct kwg_buf b;
+			kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+			r = kwg_buf_append(&b, s, n);
+			if (r >= 0)
+				r = kwg_buf_append(&b, x, xn);
+			if (r < 0) {
+				kwg_buf_done(&b);
+				r = size_err(c, r, e->line);
+			} else {
+				r = buf_value(c, &b, e->line, ret);
+			}
+		} else if (!strcmp(e->s, "equalsIgnoreCase")) {
+			char *p = NULL, *q = NULL;
+			size_t pn = 0, qn = 0;
+			r = kwg_java_case(s, n, true, &p, &pn);
+			if (r >= 0)
+				r = kwg_java_case(x, xn, true, &q, &qn);
+			if (r >= 0)
+				*ret = json_boolean(pn == qn && !memcmp(p, q, pn));
+			free(p);
+			free(q);
+		} else { /* replace: CharSequence, literal, every occurrence */
+			struct kwg_buf b;
+			size_t k = 0;
+			kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+			while (r >= 0 && k <= n) {
+				if (k + xn <= n && !memcmp(s + k, x, xn)) {
+					r = kwg_buf_append(&b, y, yn);
+					if (xn == 0 && r >= 0 && k < n)
+						r = kwg_buf_append(&b, s + k, 1);
+					k += xn ? xn : 1;
+				} else {
+					if (k < n)
+						r = kwg_buf_append(&b, s + k, 1);
+					k++;
+				}
+			}
+			if (r < 0) {
+				kwg_buf_done(&b);
+				r = size_err(c, r, e->line);
+			} else {
+				r = buf_value(c, &b, e->line, ret);
+			}
+		}
+	}
+	if (r == -ENOMEM)
+		r = oom();
+	if (r >= 0 && !*ret)
+		r = oom();
+	args_done(&a);
+	json_decref(obj);
+	return r;
+}
 
 static const struct {
 	const char *name;

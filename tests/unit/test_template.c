@@ -568,6 +568,30 @@ static const struct tcase cases[] = {
     {"{{ decrypt('AAECAwQFBgcICQoLDA0ODw==', 'AAEC') }}", NULL, "Input data too short", -EINVAL},
     {"{{ encrypt('AAECAwQFBgcICQoLDA0ODw==') }}", NULL,
      "The 'encrypt' function expects two arguments 'key' and 'plaintext'.", -EINVAL},
+    /* [PB] method calls (Pebble's reflective method access) on strings, with Java String's
+     * documented results: UTF-16 lengths and indexes, literal replace, trim of chars <= ' ' */
+    {"{{ name.toUpperCase() }} {{ 'stra\xc3\x9f"
+     "e'.toUpperCase() }} {{ name.toLowerCase() }}",
+     NULL, "WORLD STRASSE world", 0},
+    {"{{ s.length() }} {{ 'x\xf0\x9f\x98\x80'.length() }} {{ s.isEmpty() }} {{ ''.isEmpty() }}",
+     NULL, "11 3 false true", 0},
+    {"{{ s.substring(6) }}|{{ s.substring(0, 5) }}|{{ 'a\xf0\x9f\x98\x80"
+     "b'.substring(3) }}",
+     NULL, "World|Hello|b", 0},
+    {"{{ s.indexOf('o') }} {{ s.lastIndexOf('o') }} {{ s.indexOf('z') }} {{ "
+     "'\xf0\x9f\x98\x80x'.indexOf('x') }}",
+     NULL, "4 7 -1 2", 0},
+    {"{{ s.replace('l', 'L') }}|{{ 'ab'.replace('', '-') }}|{{ '  x \t'.trim() }}|", NULL,
+     "HeLLo WorLd|-a-b-|x|", 0},
+    {"{{ s.startsWith('He') }} {{ s.endsWith('d') }} {{ s.contains('lo W') }}", NULL,
+     "true true true", 0},
+    {"{{ name.concat('!') }} {{ name.equals('World') }} {{ name.equals(1) }} {{ "
+     "name.equalsIgnoreCase('WORLD') }} {{ name.toString() }}",
+     NULL, "World! true false true World", 0},
+    {"{{ s.substring(3, 20) }}", NULL, "begin 3, end 20, length 11", -EINVAL},
+    {"{{ s.substring('a') }}", NULL, "must be an integer", -EINVAL},
+    {"{{ list.size() }}", NULL, "method call 'size()' on", -EOPNOTSUPP},
+    {"{{ name.getClass() }}", NULL, "method call 'getClass()'", -EOPNOTSUPP},
     /* [PB] the filter tag (Pebble 3.2 tags: "filter"): the body rendered, then the chain */
     {"{% filter upper %} hello {% endfilter %}", NULL, " HELLO ", 0},
     {"{% filter lower | title %}hELLO wORLD{% endfilter %}", NULL, "Hello World", 0},
