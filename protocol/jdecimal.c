@@ -14,7 +14,8 @@
 #include "common/buf.h"
 
 #define AFFIX_MAX 256
-#define FRAC_MAX 340 /* DecimalFormat's DOUBLE_FRACTION_DIGITS */
+#define FRAC_MAX 340       /* DecimalFormat's DOUBLE_FRACTION_DIGITS */
+#define INT_MAX_DIGITS 309 /* DecimalFormat's DOUBLE_INTEGER_DIGITS */
 
 struct affix {
 	char s[AFFIX_MAX];
@@ -182,6 +183,8 @@ static int parse(const char *pattern, struct jpattern *jp, struct kwg_err *err)
 	jp->dot_always = dot == 0 || dot == total;
 	if (jp->max_frac > FRAC_MAX)
 		jp->max_frac = FRAC_MAX;
+	if (jp->min_int > INT_MAX_DIGITS) /* DecimalFormat clamps to DOUBLE_INTEGER_DIGITS */
+		jp->min_int = INT_MAX_DIGITS;
 	if (jp->min_frac > jp->max_frac)
 		jp->min_frac = jp->max_frac;
 	if (jp->sci && (left > 0 || jp->min_int < 1))
