@@ -21,11 +21,14 @@
 
 #include <jansson.h>
 #include <jq.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "protocol/datetime.h"
+#include "protocol/jdecimal.h"
 #include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
@@ -130,6 +133,8 @@ enum expr_kind {
 	E_FUNC,   /* name(args) */
 	E_TEST,   /* a is [not] name(args) */
 	E_INTERP, /* args concatenated */
+	E_BODY,   /* the rendered body of the enclosing filter tag */
+	E_METHOD, /* a.name(args): a Java String method */
 };
 
 enum binop {
@@ -167,7 +172,7 @@ struct expr {
 	size_t nargs;
 };
 
-enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET };
+enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER };
 
 struct node {
 	enum node_kind kind;
@@ -175,10 +180,10 @@ struct node {
 	struct node *next;
 	const char *text; /* N_TEXT (points into the template) */
 	size_t len;
-	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable */
+	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable, N_FILTER chain */
 	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL) */
 	struct expr **conds;  /* N_IF */
-	struct node **bodies; /* N_IF: one per cond; N_FOR: bodies[0] */
+	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER: bodies[0] */
 	size_t nconds;
 	struct node *els; /* N_IF, N_FOR */
 };
@@ -209,6 +214,7 @@ struct ctx {
 	bool attr_missing; /* the last failure was an undefined variable or attribute */
 	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
 	size_t regex_next;
+	json_t *filter_body; /* E_BODY: the innermost filter tag's rendered body (borrowed) */
 };
 
 static int fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
@@ -900,9 +906,12 @@ static int parse_postfix(struct ctx *c, struct expr **io)
 					return oom();
 				e->n = n->n;
 				advance(c);
-				if (is_op(peek(c), "("))
-					return fail(c, -EOPNOTSUPP, n->line,
-					            "method call '%s()' is not supported", e->s);
+				if (is_op(peek(c), "(")) {
+					e->kind = E_METHOD;
+					r = parse_args(c, e);
+					if (r < 0)
+						return r;
+				}
 			} else if (n->kind == T_INT) {
 				struct expr *idx = new_expr(c, E_LIT_INT, n->line);
 				e = new_expr(c, E_INDEX, n->line);
@@ -1379,9 +1388,46 @@ static int parse_for(struct ctx *c, int line, struct node **ret)
 	return 0;
 }
 
-static const char *const unsupported_tags[] = {
-    "macro",    "block", "include", "extends", "import",   "autoescape", "cache",
-    "parallel", "embed", "flush",   "from",    "verbatim", "filter",     "endfilter"};
+static const char *const unsupported_tags[] = {"macro",  "block",      "include", "extends",
+                                               "import", "autoescape", "cache",   "parallel",
+                                               "embed",  "flush",      "from",    "verbatim"};
+
+static int parse_body(struct ctx *c, const char *const *stops, size_t nstops, struct node **ret,
+                      size_t *ret_stop);
+
+/* ==== the filter tag ==== */
+
+/* [PB] Pebble 3.2 FilterTokenParser: {% filter name(args) | name2 %}body{% endfilter %}; the
+ * body is rendered to a string, the chain applied to it, the result printed. */
+static int parse_filter_tag(struct ctx *c, int line, struct node **ret)
+{
+	static const char *const stops[] = {"endfilter"};
+	struct node *n = new_node(c, N_FILTER, line);
+	struct expr *e;
+	size_t stop;
+	int r;
+
+	if (!n || !(n->bodies = arena_alloc(&c->arena, sizeof(*n->bodies))) ||
+	    !(e = new_expr(c, E_BODY, line)))
+		return oom();
+	for (;;) {
+		r = parse_named_call(c, E_FILTER, e, &e);
+		if (r < 0)
+			return r;
+		if (!is_op(peek(c), "|"))
+			break;
+		advance(c);
+	}
+	n->e = e;
+	r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r >= 0)
+		r = parse_body(c, stops, 1, &n->bodies[0], &stop);
+	if (r >= 0)
+		r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r >= 0)
+		*ret = n;
+	return r;
+}
 
 /* Nodes until EOF (stops == NULL) or one of the stop tags; then the stop tag name is consumed
  * and its index set in *ret_stop. */
@@ -1449,6 +1495,8 @@ static int parse_body(struct ctx *c, const char *const *stops, size_t nstops, st
 				r = parse_if(c, line, &n);
 			} else if (strcmp(name, "for") == 0) {
 				r = parse_for(c, line, &n);
+			} else if (strcmp(name, "filter") == 0) {
+				r = parse_filter_tag(c, line, &n);
 			} else if (strcmp(name, "set") == 0) {
 				n = new_node(c, N_SET, line);
 				if (!n) {
@@ -2451,6 +2499,7 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 static int call_filter(struct ctx *c, const struct expr *e, json_t **ret);
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret);
 static int call_test(struct ctx *c, const struct expr *e, json_t **ret);
+static int call_method(struct ctx *c, const struct expr *e, json_t **ret);
 
 static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **ret)
 {
@@ -2674,6 +2723,11 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		return call_function(c, e, ret);
 	case E_TEST:
 		return call_test(c, e, ret);
+	case E_METHOD:
+		return call_method(c, e, ret);
+	case E_BODY:
+		v = c->filter_body ? json_incref(c->filter_body) : json_null();
+		break;
 	case E_INTERP: {
 		struct kwg_buf b;
 		kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
@@ -4481,6 +4535,38 @@ static int f_base64(struct ctx *c, const struct expr *e, json_t *in, struct args
 	return *ret ? 0 : oom();
 }
 
+/* ==== numberformat (Pebble's NumberFormatFilter: java.text.DecimalFormat, protocol/jdecimal.h)
+ * ==== */
+
+static int f_numberformat(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
+                          json_t **ret)
+{
+	struct kwg_err nerr = {{0}};
+	const char *pattern;
+	char *out = NULL;
+	int r;
+
+	/* KESTRA: Pebble casts the input to Number (a string fails) and builds
+	 * DecimalFormat(format, DecimalFormatSymbols(locale)); without a format,
+	 * NumberFormat.getInstance(locale). kwg's locale is en_US. */
+	if (!json_is_number(in))
+		return fail(c, -EINVAL, e->line, "filter '%s' needs a number, not %s", e->s,
+		            type_name(in));
+	r = arg_str(c, a, e->s, 0, "format", false, &pattern);
+	if (r < 0)
+		return r;
+	r = kwg_jdecimal_format(pattern, json_is_integer(in),
+	                        json_is_integer(in) ? json_integer_value(in) : 0,
+	                        json_is_real(in) ? json_real_value(in) : 0, &out, &nerr);
+	if (r == -ENOMEM)
+		return oom();
+	if (r < 0)
+		return fail(c, r, e->line, "filter '%s': %s", e->s, nerr.msg);
+	*ret = json_string(out);
+	free(out);
+	return *ret ? 0 : oom();
+}
+
 struct filter_def {
 	const char *name;
 	filter_fn *fn;
@@ -4547,6 +4633,8 @@ static const struct filter_def filters[] = {
     {"timestampMilli", f_timestamp, false, false},
     {"timestampMicro", f_timestamp, false, false},
     {"timestampNano", f_timestamp, false, false},
+    {"numberformat", f_numberformat, false, false},
+    {"numberFormat", f_numberformat, false, false},
 };
 
 static int call_filter(struct ctx *c, const struct expr *e, json_t **ret)
@@ -5324,7 +5412,349 @@ static int fn_random_int(struct ctx *c, const struct expr *e, struct args *a, js
 	return *ret ? 0 : oom();
 }
 
+/* ==== encrypt / decrypt (Kestra's EncryptionService: AES/GCM/NoPadding) ==== */
+
+/* java.util.Base64's basic decoder: the standard alphabet, '=' padding optional. NULL when s is
+ * not base64; else a new buffer and *n. */
+static unsigned char *b64_decode(const char *s, size_t len, size_t *n)
+{
+	size_t pad = 0, full;
+	unsigned char *o;
+	char *t;
+	int k;
+
+	while (len > 0 && s[len - 1] == '=' && pad < 2) {
+		len--;
+		pad++;
+	}
+	if (len % 4 == 1 || len > INT32_MAX / 2)
+		return NULL;
+	for (size_t i = 0; i < len; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '+' && s[i] != '/')
+			return NULL;
+	full = (len + 3) / 4 * 4;
+	t = malloc(full + 1);
+	o = malloc(full / 4 * 3 + 1);
+	if (!t || !o) {
+		free(t);
+		free(o);
+		return NULL;
+	}
+	memcpy(t, s, len);
+	memset(t + len, '=', full - len);
+	k = EVP_DecodeBlock(o, (const unsigned char *)t, (int)full);
+	free(t);
+	if (k < 0) {
+		free(o);
+		return NULL;
+	}
+	*n = (size_t)k - (full - len);
+	return o;
+}
+
+/* KESTRA: EncryptFunction/DecryptFunction (kestra-io/kestra 58c1ca2): encrypt(key, plaintext),
+ * decrypt(key, encrypted); the key is base64 (16, 24 or 32 bytes: AES-128/192/256); the output
+ * is base64(IV (12 random bytes) || ciphertext || 16-byte GCM tag); a null or empty text comes
+ * back as it is. */
+static int fn_crypt(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	bool enc = e->s[0] == 'e';
+	const char *tname = enc ? "plaintext" : "encrypted";
+	json_t *k = arg(a, 0, "key"), *t = arg(a, 1, tname);
+	unsigned char *key = NULL, *in = NULL, *out = NULL;
+	size_t klen = 0, inlen, outlen = 0;
+	const EVP_CIPHER *cipher;
+	EVP_CIPHER_CTX *cx = NULL;
+	int r = 0, len;
+
+	if (!k || !t)
+		return fail(c, -EINVAL, e->line,
+		            "The '%s' function expects two arguments 'key' and '%s'.", e->s, tname);
+	if (!json_is_string(k) || !(json_is_string(t) || json_is_null(t)))
+		return fail(c, -EINVAL, e->line, "'%s': 'key' and '%s' must be strings", e->s,
+		            tname);
+	if (json_is_null(t) || json_string_length(t) == 0) {
+		*ret = json_incref(t);
+		return 0;
+	}
+	key = b64_decode(json_string_value(k), json_string_length(k), &klen);
+	if (!key)
+		return fail(c, -EINVAL, e->line, "'%s': the key is not base64", e->s);
+	cipher = klen == 16   ? EVP_aes_128_gcm()
+	         : klen == 24 ? EVP_aes_192_gcm()
+	         : klen == 32 ? EVP_aes_256_gcm()
+	                      : NULL;
+	if (!cipher) {
+		r = fail(c, -EINVAL, e->line, "Invalid AES key length: %zu bytes", klen);
+		goto out;
+	}
+	if (enc) {
+		inlen = json_string_length(t);
+		in = malloc(inlen + 12 + 16);
+		if (!in || RAND_bytes(in, 12) != 1) {
+			r = oom();
+			goto out;
+		}
+		memcpy(in + 12, json_string_value(t), inlen);
+	} else {
+		in = b64_decode(json_string_value(t), json_string_length(t), &inlen);
+		if (!in) {
+			r = fail(c, -EINVAL, e->line,
+			         "'decrypt': the encrypted text is not base64");
+			goto out;
+		}
+		if (inlen < 12 + 16) {
+			r = fail(
+			    c, -EINVAL, e->line,
+			    "Input data too short to contain an expected tag length of 16bytes");
+			goto out;
+		}
+	}
+	out = malloc(inlen + 12 + 16);
+	cx = EVP_CIPHER_CTX_new();
+	if (!out || !cx) {
+		r = oom();
+		goto out;
+	}
+	if (enc) {
+		memcpy(out, in, 12);
+		if (EVP_EncryptInit_ex(cx, cipher, NULL, key, in) != 1 ||
+		    EVP_EncryptUpdate(cx, out + 12, &len, in + 12, (int)inlen) != 1) {
+			r = oom();
+			goto out;
+		}
+		outlen = 12 + (size_t)len;
+		if (EVP_EncryptFinal_ex(cx, out + outlen, &len) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_GET_TAG, 16, out + outlen + len) != 1) {
+			r = oom();
+			goto out;
+		}
+		outlen += (size_t)len + 16;
+		*ret = NULL;
+		{
+			unsigned char *b = malloc(4 * (outlen / 3 + 1) + 1);
+			if (!b) {
+				r = oom();
+				goto out;
+			}
+			len = EVP_EncodeBlock(b, out, (int)outlen);
+			*ret = json_stringn_nocheck((const char *)b, (size_t)len);
+			free(b);
+		}
+	} else {
+		if (EVP_DecryptInit_ex(cx, cipher, NULL, key, in) != 1 ||
+		    EVP_DecryptUpdate(cx, out, &len, in + 12, (int)(inlen - 12 - 16)) != 1 ||
+		    EVP_CIPHER_CTX_ctrl(cx, EVP_CTRL_GCM_SET_TAG, 16, in + inlen - 16) != 1) {
+			r = oom();
+			goto out;
+		}
+		outlen = (size_t)len;
+		if (EVP_DecryptFinal_ex(cx, out + outlen, &len) != 1) {
+			r = fail(c, -EINVAL, e->line, "Tag mismatch");
+			goto out;
+		}
+		outlen += (size_t)len;
+		*ret = json_stringn((const char *)out, outlen);
+		if (!*ret) {
+			r = fail(c, -EINVAL, e->line, "'decrypt': the decrypted text is not UTF-8");
+			goto out;
+		}
+	}
+	if (!*ret)
+		r = oom();
+out:
+	EVP_CIPHER_CTX_free(cx);
+	if (key)
+		OPENSSL_cleanse(key, klen);
+	free(key);
+	free(in);
+	free(out);
+	return r;
+}
+
 typedef int function_fn(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
+
+/* ==== method calls (Pebble's reflective method access, on strings) ==== */
+
+/* UTF-16 units in the UTF-8 text s (n bytes), as Java's String.length counts them. */
+static size_t utf16_units(const char *s, size_t n)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = (unsigned char)s[i];
+		if ((b & 0xC0) != 0x80)
+			k += b >= 0xF0 ? 2 : 1;
+	}
+	return k;
+}
+
+static int method_str_arg(struct ctx *c, const struct expr *e, const struct args *a, size_t i,
+                          const char **ret, size_t *len)
+{
+	json_t *v = i < a->n ? a->v[i] : NULL;
+	if (!v || !json_is_string(v))
+		return fail(c, -EINVAL, e->line,
+		            "method '%s': argument %zu must be a string, not %s", e->s, i + 1,
+		            v ? type_name(v) : "missing");
+	*ret = json_string_value(v);
+	*len = json_string_length(v);
+	return 0;
+}
+
+/* Pebble 3.2 calls a public method of the value's class by name and argument count (numbers
+ * converted to the parameter's type). kwg does the common java.lang.String methods; on another
+ * value, or another method, the call fails naming it. */
+static int call_method(struct ctx *c, const struct expr *e, json_t **ret)
+{
+	static const struct {
+		const char *name;
+		size_t nargs;
+	} known[] = {{"toUpperCase", 0},     {"toLowerCase", 0}, {"trim", 0},      {"length", 0},
+	             {"isEmpty", 0},         {"toString", 0},    {"substring", 1}, {"substring", 2},
+	             {"startsWith", 1},      {"endsWith", 1},    {"contains", 1},  {"indexOf", 1},
+	             {"lastIndexOf", 1},     {"replace", 2},     {"concat", 1},    {"equals", 1},
+	             {"equalsIgnoreCase", 1}};
+	struct args a = {0};
+	const char *s, *x = NULL, *y = NULL;
+	size_t n, xn = 0, yn = 0, i;
+	json_t *obj;
+	int r;
+
+	r = eval(c, e->a, false, &obj);
+	if (r < 0)
+		return r;
+	if (!json_is_string(obj)) {
+		r = fail(c, -EOPNOTSUPP, e->line, "method call '%s()' on %s is not supported", e->s,
+		         type_name(obj));
+		json_decref(obj);
+		return r;
+	}
+	r = args_eval(c, e, &a);
+	if (r < 0) {
+		json_decref(obj);
+		return r;
+	}
+	for (i = 0; i < ARRAY_SIZE(known); i++)
+		if (!strcmp(known[i].name, e->s) && known[i].nargs == a.n)
+			break;
+	s = json_string_value(obj);
+	n = json_string_length(obj);
+	*ret = NULL;
+	if (i == ARRAY_SIZE(known)) {
+		r = fail(c, -EOPNOTSUPP, e->line,
+		         "method call '%s()' with %zu argument(s) on a String is not supported",
+		         e->s, a.n);
+	} else if (!strcmp(e->s, "toUpperCase") || !strcmp(e->s, "toLowerCase")) {
+		char *o = NULL;
+		size_t on = 0;
+		r = kwg_java_case(s, n, e->s[2] == 'U', &o, &on);
+		if (r >= 0)
+			*ret = json_stringn_nocheck(o, on);
+		free(o);
+	} else if (!strcmp(e->s, "trim")) {
+		size_t b = 0, end = n;
+		while (b < end && (unsigned char)s[b] <= ' ')
+			b++;
+		while (end > b && (unsigned char)s[end - 1] <= ' ')
+			end--;
+		*ret = json_stringn_nocheck(s + b, end - b);
+	} else if (!strcmp(e->s, "length")) {
+		*ret = json_integer((json_int_t)utf16_units(s, n));
+	} else if (!strcmp(e->s, "isEmpty")) {
+		*ret = json_boolean(n == 0);
+	} else if (!strcmp(e->s, "toString")) {
+		*ret = json_incref(obj);
+	} else if (!strcmp(e->s, "substring")) {
+		int64_t b = 0, end = (int64_t)utf16_units(s, n), len = end;
+		r = arg_int(c, &a, "substring", 0, "beginIndex", true, 0, &b);
+		if (r >= 0 && a.n == 2)
+			r = arg_int(c, &a, "substring", 1, "endIndex", true, 0, &end);
+		if (r >= 0 && (b < 0 || end > len || b > end))
+			r = fail(c, -EINVAL, e->line, "begin %lld, end %lld, length %lld",
+			         (long long)b, (long long)end, (long long)len);
+		if (r >= 0) {
+			size_t ob = kwg_utf16_offset(s, n, (size_t)b);
+			size_t oe = kwg_utf16_offset(s, n, (size_t)end);
+			*ret = json_stringn_nocheck(s + ob, oe - ob);
+		}
+	} else if (!strcmp(e->s, "equals")) {
+		json_t *v = a.v[0];
+		*ret = json_boolean(json_is_string(v) && json_string_length(v) == n &&
+		                    !memcmp(json_string_value(v), s, n));
+	} else {
+		r = method_str_arg(c, e, &a, 0, &x, &xn);
+		if (r >= 0 && !strcmp(e->s, "replace"))
+			r = method_str_arg(c, e, &a, 1, &y, &yn);
+		if (r < 0) {
+			/* the message is set */
+		} else if (!strcmp(e->s, "startsWith")) {
+			*ret = json_boolean(xn <= n && !memcmp(s, x, xn));
+		} else if (!strcmp(e->s, "endsWith")) {
+			*ret = json_boolean(xn <= n && !memcmp(s + n - xn, x, xn));
+		} else if (!strcmp(e->s, "contains")) {
+			*ret = json_boolean(xn == 0 || memmem(s, n, x, xn) != NULL);
+		} else if (!strcmp(e->s, "indexOf") || !strcmp(e->s, "lastIndexOf")) {
+			bool last = e->s[0] == 'l';
+			const char *hit = NULL;
+			for (size_t k = 0; k + xn <= n; k++)
+				if (!memcmp(s + k, x, xn) && (hit = s + k, !last))
+					break;
+			*ret =
+			    json_integer(hit ? (json_int_t)utf16_units(s, (size_t)(hit - s)) : -1);
+		} else if (!strcmp(e->s, "concat")) {
+			struct kwg_buf b;
+			kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+			r = kwg_buf_append(&b, s, n);
+			if (r >= 0)
+				r = kwg_buf_append(&b, x, xn);
+			if (r < 0) {
+				kwg_buf_done(&b);
+				r = size_err(c, r, e->line);
+			} else {
+				r = buf_value(c, &b, e->line, ret);
+			}
+		} else if (!strcmp(e->s, "equalsIgnoreCase")) {
+			char *p = NULL, *q = NULL;
+			size_t pn = 0, qn = 0;
+			r = kwg_java_case(s, n, true, &p, &pn);
+			if (r >= 0)
+				r = kwg_java_case(x, xn, true, &q, &qn);
+			if (r >= 0)
+				*ret = json_boolean(pn == qn && !memcmp(p, q, pn));
+			free(p);
+			free(q);
+		} else { /* replace: CharSequence, literal, every occurrence */
+			struct kwg_buf b;
+			size_t k = 0;
+			kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+			while (r >= 0 && k <= n) {
+				if (k + xn <= n && !memcmp(s + k, x, xn)) {
+					r = kwg_buf_append(&b, y, yn);
+					if (xn == 0 && r >= 0 && k < n)
+						r = kwg_buf_append(&b, s + k, 1);
+					k += xn ? xn : 1;
+				} else {
+					if (k < n)
+						r = kwg_buf_append(&b, s + k, 1);
+					k++;
+				}
+			}
+			if (r < 0) {
+				kwg_buf_done(&b);
+				r = size_err(c, r, e->line);
+			} else {
+				r = buf_value(c, &b, e->line, ret);
+			}
+		}
+	}
+	if (r == -ENOMEM)
+		r = oom();
+	if (r >= 0 && !*ret)
+		r = oom();
+	args_done(&a);
+	json_decref(obj);
+	return r;
+}
 
 static const struct {
 	const char *name;
@@ -5358,6 +5788,8 @@ static const struct {
     {"isPublicHoliday", fn_unsupported},
     {"errorLogs", fn_unsupported},
     {"yaml", fn_yaml},
+    {"encrypt", fn_crypt},
+    {"decrypt", fn_crypt},
 };
 
 static int call_function(struct ctx *c, const struct expr *e, json_t **ret)
@@ -5535,6 +5967,36 @@ static int exec_for(struct ctx *c, const struct node *n)
 	return r;
 }
 
+static int exec_nodes(struct ctx *c, const struct node *n);
+
+/* The filter tag: the body into its own buffer (bounded like the output), then the chain. */
+static int exec_filter_tag(struct ctx *c, const struct node *n)
+{
+	struct kwg_buf *saved_out = c->out, body;
+	json_t *saved_body = c->filter_body, *s = NULL, *v = NULL;
+	int r;
+
+	kwg_buf_init(&body, KWG_TEMPLATE_MAX_OUTPUT);
+	c->out = &body;
+	r = exec_nodes(c, n->bodies[0]);
+	c->out = saved_out;
+	if (r >= 0)
+		r = buf_value(c, &body, n->line, &s);
+	else
+		kwg_buf_done(&body);
+	if (r < 0)
+		return r;
+	c->filter_body = s;
+	r = eval(c, n->e, false, &v);
+	c->filter_body = saved_body;
+	json_decref(s);
+	if (r < 0)
+		return r;
+	r = put_out(c, n->line, write_text(c->out, v));
+	json_decref(v);
+	return r;
+}
+
 static int exec_nodes(struct ctx *c, const struct node *n)
 {
 	int r = 0;
@@ -5573,6 +6035,9 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 		}
 		case N_FOR:
 			r = exec_for(c, n);
+			break;
+		case N_FILTER:
+			r = exec_filter_tag(c, n);
 			break;
 		case N_SET: {
 			json_t *v = NULL;
