@@ -5576,18 +5576,6 @@ typedef int function_fn(struct ctx *c, const struct expr *e, struct args *a, jso
 
 /* ==== method calls (Pebble's reflective method access, on strings) ==== */
 
-/* UTF-16 units in the UTF-8 text s (n bytes), as Java's String.length counts them. */
-static size_t utf16_units(const char *s, size_t n)
-{
-	size_t k = 0;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char b = (unsigned char)s[i];
-		if ((b & 0xC0) != 0x80)
-			k += b >= 0xF0 ? 2 : 1;
-	}
-	return k;
-}
-
 static int method_str_arg(struct ctx *c, const struct expr *e, const struct args *a, size_t i,
                           const char **ret, size_t *len)
 {
@@ -5659,13 +5647,13 @@ static int call_method(struct ctx *c, const struct expr *e, json_t **ret)
 			end--;
 		*ret = json_stringn_nocheck(s + b, end - b);
 	} else if (!strcmp(e->s, "length")) {
-		*ret = json_integer((json_int_t)utf16_units(s, n));
+		*ret = json_integer((json_int_t)kwg_utf16_units(s, n));
 	} else if (!strcmp(e->s, "isEmpty")) {
 		*ret = json_boolean(n == 0);
 	} else if (!strcmp(e->s, "toString")) {
 		*ret = json_incref(obj);
 	} else if (!strcmp(e->s, "substring")) {
-		int64_t b = 0, end = (int64_t)utf16_units(s, n), len = end;
+		int64_t b = 0, end = (int64_t)kwg_utf16_units(s, n), len = end;
 		r = arg_int(c, &a, "substring", 0, "beginIndex", true, 0, &b);
 		if (r >= 0 && a.n == 2)
 			r = arg_int(c, &a, "substring", 1, "endIndex", true, 0, &end);
@@ -5699,8 +5687,8 @@ static int call_method(struct ctx *c, const struct expr *e, json_t **ret)
 			for (size_t k = 0; k + xn <= n; k++)
 				if (!memcmp(s + k, x, xn) && (hit = s + k, !last))
 					break;
-			*ret =
-			    json_integer(hit ? (json_int_t)utf16_units(s, (size_t)(hit - s)) : -1);
+			*ret = json_integer(hit ? (json_int_t)kwg_utf16_units(s, (size_t)(hit - s))
+			                        : -1);
 		} else if (!strcmp(e->s, "concat")) {
 			struct kwg_buf b;
 			kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);

@@ -177,6 +177,20 @@ static bool read_text(const char *root, const char *path, char *buf, size_t size
 	return true;
 }
 
+/* Up one cgroup: cuts the last component of path; false once path is the hierarchy's mount. */
+static bool cgroup_parent(char *path, const char *mnt)
+{
+	char *slash;
+
+	if (strlen(path) <= strlen(mnt))
+		return false;
+	slash = strrchr(path, '/');
+	if (!slash)
+		return false;
+	*slash = '\0';
+	return true;
+}
+
 /* The lowest limit of file along the cgroup's path dir, from the cgroup up to the hierarchy's
  * mount (mnt, e.g. /sys/fs/cgroup/memory); also the mount's own file, which is the container's
  * cgroup when the container sees only its own (the path of /proc/self/cgroup is then the host's
@@ -190,22 +204,15 @@ static uint64_t lowest_limit(const char *root, const char *mnt, const char *dir,
 	if (snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir) >=
 	    (int)sizeof(path))
 		return best;
-	for (;;) {
+	do {
 		char file_path[PATH_MAX];
-		char *slash;
 		if (snprintf(file_path, sizeof(file_path), "%s/%s", path, file) <
 		        (int)sizeof(file_path) &&
 		    read_text(root, file_path, text, sizeof(text)) &&
 		    kwg_host_parse_limit(text, &v) == 0 && v < best &&
 		    snprintf(from, from_size, "%s", file_path) >= 0)
 			best = v;
-		if (strlen(path) <= strlen(mnt))
-			break;
-		slash = strrchr(path, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
-	}
+	} while (cgroup_parent(path, mnt));
 	return best;
 }
 
@@ -219,9 +226,8 @@ static uint32_t lowest_cfs(const char *root, const char *mnt, const char *dir, c
 	if (snprintf(path, sizeof(path), "%s%s", mnt, strcmp(dir, "/") == 0 ? "" : dir) >=
 	    (int)sizeof(path))
 		return best;
-	for (;;) {
+	do {
 		char q[PATH_MAX], p[PATH_MAX];
-		char *slash;
 		if (snprintf(q, sizeof(q), "%s/cpu.cfs_quota_us", path) < (int)sizeof(q) &&
 		    snprintf(p, sizeof(p), "%s/cpu.cfs_period_us", path) < (int)sizeof(p) &&
 		    read_text(root, q, quota, sizeof(quota)) &&
@@ -229,13 +235,7 @@ static uint32_t lowest_cfs(const char *root, const char *mnt, const char *dir, c
 		    kwg_host_parse_cfs(quota, period, &m) == 0 && m && (!best || m < best) &&
 		    snprintf(from, from_size, "%s", q) >= 0)
 			best = m;
-		if (strlen(path) <= strlen(mnt))
-			break;
-		slash = strrchr(path, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
-	}
+	} while (cgroup_parent(path, mnt));
 	return best;
 }
 
@@ -248,21 +248,14 @@ static uint32_t lowest_cpu_max(const char *root, const char *dir, char *from, si
 	if (snprintf(path, sizeof(path), "/sys/fs/cgroup%s", strcmp(dir, "/") == 0 ? "" : dir) >=
 	    (int)sizeof(path))
 		return best;
-	for (;;) {
+	do {
 		char file[PATH_MAX];
-		char *slash;
 		if (snprintf(file, sizeof(file), "%s/cpu.max", path) < (int)sizeof(file) &&
 		    read_text(root, file, text, sizeof(text)) &&
 		    kwg_host_parse_cpu_max(text, &m) == 0 && m && (!best || m < best) &&
 		    snprintf(from, from_size, "%s", file) >= 0)
 			best = m;
-		if (strlen(path) <= strlen("/sys/fs/cgroup"))
-			break;
-		slash = strrchr(path, '/');
-		if (!slash)
-			break;
-		*slash = '\0';
-	}
+	} while (cgroup_parent(path, "/sys/fs/cgroup"));
 	return best;
 }
 
