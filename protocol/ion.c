@@ -119,7 +119,7 @@ static int read_escape(struct rd *r, struct kwg_buf *b)
 	static const char from[] = "abtnfrv?0'\"/\\", to[] = "\a\b\t\n\f\r\v?\0'\"/\\";
 	int c = peek(r, 0);
 	const char *p;
-	uint32_t cp;
+	uint32_t cp = 0;
 	int e;
 
 	if (c < 0)
@@ -138,7 +138,7 @@ static int read_escape(struct rd *r, struct kwg_buf *b)
 			return e;
 		if (c == 'u' && cp >= 0xD800 && cp < 0xDC00 && peek(r, 0) == '\\' &&
 		    peek(r, 1) == 'u') {
-			uint32_t lo;
+			uint32_t lo = 0;
 			r->pos += 2;
 			e = read_hex(r, 4, &lo);
 			if (e < 0)
