@@ -25,7 +25,10 @@ if ! $yes; then
   [[ "$answer" =~ ^[yY] ]] || { echo "nothing done"; exit 1; }
 fi
 declare -A replicas
-for svc in $(docker stack services "kestra_$tenant" --format '{{.Name}}' | grep "^kestra_${tenant}_kwg-" || true); do
+# The workers only: kwg-routing is a one-shot install that has completed (scaling it back with
+# --detach=false would wait for a task that never stays running).
+for svc in $(docker stack services "kestra_$tenant" --format '{{.Name}}' | grep "^kestra_${tenant}_kwg-" |
+  grep -v "_kwg-routing$" || true); do
   replicas[$svc]=$(docker service inspect "$svc" --format '{{.Spec.Mode.Replicated.Replicas}}')
   echo "$svc: scaling 0 (was ${replicas[$svc]}), draining"
   docker service scale --detach=false "$svc=0" >/dev/null
