@@ -27,8 +27,8 @@
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 #include "worker/config.h"
-#include "worker/ctl.h"
-#include "worker/submit.h"
+#include "transport/pg/ctl.h"
+#include "transport/pg/submit.h"
 #include "worker/worker.h"
 
 extern char **environ;

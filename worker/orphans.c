@@ -11,7 +11,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define SWEEP_INTERVAL_MS (5 * 60 * 1000)
 

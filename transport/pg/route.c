@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "route"
-#include "worker/route.h"
+#include "transport/pg/route.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -15,7 +15,7 @@
 #include "protocol/queue.h"
 #include "protocol/route.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define BATCH 100
 #define POLL_MS 500

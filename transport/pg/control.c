@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "control"
-#include "worker/control.h"
+#include "transport/pg/control.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "protocol/kestra_schema.h"
 #include "protocol/queue.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 /* Broadcast polls every tick; the control flags every FLAGS_EVERY ticks unless notified. */
 #define TICK_MS 200

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "outbox"
-#include "worker/outbox.h"
+#include "transport/pg/outbox.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "common/compat.h"
 #include "common/log.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define BATCH_MAX_MESSAGES 1000
 #define BATCH_MAX_BYTES (8u << 20)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "ctl"
-#include "worker/ctl.h"
+#include "transport/pg/ctl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -9,7 +9,7 @@
 
 #include "common/log.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define WAIT_POLL_MS 250
 #define INSTALL_RETRY_MS 2000

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "heartbeat"
-#include "worker/heartbeat.h"
+#include "transport/pg/heartbeat.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,7 +10,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define POKE_DELAY_MS 250
 

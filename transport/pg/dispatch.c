@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "dispatch"
-#include "worker/dispatch.h"
+#include "transport/pg/dispatch.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,7 +12,7 @@
 #include "common/log.h"
 #include "protocol/script_task.h"
 #include "protocol/sql.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 /* After a failed claim, wait this long before the next (the error is logged each time). */
 #define ERROR_BACKOFF_MS 1000

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "pg"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "submit"
-#include "worker/submit.h"
+#include "transport/pg/submit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,7 +11,7 @@
 #include "protocol/sql.h"
 #include "protocol/state.h"
 #include "protocol/task_def.h"
-#include "worker/pg.h"
+#include "transport/pg/pg.h"
 
 #define FOLLOW_INTERVAL_MS 20
 
