@@ -1414,6 +1414,11 @@ const char *kwg_run_task_run_id(const struct kwg_run *run)
 	return kwg_job_task_run_id(run->job);
 }
 
+const struct kwg_job *kwg_run_job(const struct kwg_run *run)
+{
+	return run->job;
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
 	struct kwg_run *run = h->data;

@@ -90,5 +90,7 @@ const char *kwg_run_tenant_id(const struct kwg_run *run);
 /* The outbox drained: read task output again. */
 void kwg_run_resume_output(struct kwg_run *run);
 const char *kwg_run_task_run_id(const struct kwg_run *run);
+/* The job the run was started with (borrowed). */
+const struct kwg_job *kwg_run_job(const struct kwg_run *run);
 /* Frees the run (its handles close asynchronously). Only after done. Accepts NULL; returns NULL. */
 struct kwg_run *kwg_run_free(struct kwg_run *run);

@@ -26,9 +26,9 @@
 #include "sandbox/hostlimits.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
-#include "worker/config.h"
 #include "transport/pg/ctl.h"
 #include "transport/pg/submit.h"
+#include "worker/config.h"
 #include "worker/worker.h"
 
 extern char **environ;
@@ -132,7 +132,7 @@ static int cmd_worker(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uv_loop_init(&loop);
-	r = kwg_worker_new(&loop, &cfg, &w);
+	r = kwg_worker_new(&loop, &cfg, &kwg_transport_pg, &w);
 	if (r < 0) {
 		kwg_log_errno(KWG_LOG_ERROR, r, "cannot start the worker");
 		(void)run_loop(&loop); /* lets what was half-built close, then closes the loop */

@@ -10,18 +10,15 @@
 
 #include "common/cleanup.h"
 #include "common/log.h"
-#include "protocol/sql.h"
-#include "transport/pg/pg.h"
 
 #define SWEEP_INTERVAL_MS (5 * 60 * 1000)
 
 struct kwg_orphans {
 	struct kwg_docker *docker;
-	char *database_url;
+	struct kwg_transport *transport;
 	const char *own_id;
 	uv_timer_t timer;
 	struct kwg_docker_req *req;
-	struct kwg_pg *pg;
 	json_t *candidates; /* containers of other workers, while their liveness is asked */
 	bool closing;
 };
@@ -30,11 +27,10 @@ static void sweep_done(struct kwg_orphans *o)
 {
 	json_decref(o->candidates);
 	o->candidates = NULL;
-	if (o->pg)
-		kwg_pg_close(steal_ptr(&o->pg), NULL, NULL);
 }
 
-static void on_live_workers(void *userdata, PGresult *res, const char *error)
+static void on_live_workers(void *userdata, const struct kwg_transport_worker *workers, size_t n,
+                            const char *error)
 {
 	struct kwg_orphans *o = userdata;
 	json_t *c;
@@ -42,9 +38,9 @@ static void on_live_workers(void *userdata, PGresult *res, const char *error)
 
 	if (o->closing)
 		return;
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+	if (error) {
 		kwg_log_warning("cannot tell which workers are live (%s); no container removed",
-		                res ? PQresultErrorMessage(res) : error);
+		                error);
 		sweep_done(o);
 		return;
 	}
@@ -56,9 +52,9 @@ static void on_live_workers(void *userdata, PGresult *res, const char *error)
 		const char *resume = json_string_value(json_object_get(labels, "kwg.resume"));
 		bool known = false, live = false;
 		char path[160];
-		for (int row = 0; row < PQntuples(res) && !known; row++) {
-			known = strcmp(PQgetvalue(res, row, 0), worker) == 0;
-			live = known && strcmp(PQgetvalue(res, row, 6), "t") == 0;
+		for (size_t k = 0; k < n && !known; k++) {
+			known = strcmp(workers[k].id, worker) == 0;
+			live = known && workers[k].live;
 		}
 		/* SECURITY: a worker this database does not know belongs to another installation
 		 * sharing the Docker host: its containers are not ours to remove. */
@@ -97,14 +93,7 @@ static void on_containers(void *userdata, long status, const char *body, size_t 
 	}
 	json_decref(list);
 	if (json_array_size(o->candidates) == 0 ||
-	    kwg_pg_new(uv_handle_get_loop((uv_handle_t *)&o->timer), o->database_url, "orphans",
-	               NULL, NULL, &o->pg) < 0) {
-		sweep_done(o);
-		return;
-	}
-	kwg_pg_start(o->pg);
-	if (kwg_pg_query(o->pg, KWG_SQL_WORKERS, 1, (const char *const[]){NULL}, on_live_workers,
-	                 o) < 0)
+	    kwg_transport_workers(o->transport, on_live_workers, o) < 0)
 		sweep_done(o);
 }
 
@@ -119,16 +108,15 @@ static void on_sweep(uv_timer_t *t)
 	o->req = kwg_docker_request(o->docker, "GET", path, NULL, NULL, on_containers, o);
 }
 
-int kwg_orphans_new(uv_loop_t *loop, struct kwg_docker *docker, const char *database_url,
+int kwg_orphans_new(uv_loop_t *loop, struct kwg_docker *docker, struct kwg_transport *transport,
                     const char *own_id, struct kwg_orphans **ret)
 {
 	struct kwg_orphans *o = calloc(1, sizeof(*o));
 
-	if (!o || !(o->database_url = strdup(database_url))) {
-		free(o);
+	if (!o)
 		return -ENOMEM;
-	}
 	o->docker = docker;
+	o->transport = transport;
 	o->own_id = own_id;
 	uv_timer_init(loop, &o->timer);
 	o->timer.data = o;
@@ -141,7 +129,6 @@ static void on_closed(uv_handle_t *h)
 {
 	struct kwg_orphans *o = h->data;
 
-	free(o->database_url);
 	free(o);
 }
 
@@ -151,6 +138,8 @@ void kwg_orphans_close(struct kwg_orphans *o)
 		return;
 	o->closing = true;
 	kwg_docker_cancel(o->req);
+	if (o->candidates)
+		kwg_transport_cancel_workers(o->transport);
 	sweep_done(o);
 	uv_close((uv_handle_t *)&o->timer, on_closed);
 }

@@ -1,19 +1,19 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Removes the containers that workers now gone left behind: containers labelled kwg.worker with
- * the id of a worker that this database knows (other installations may share the Docker host)
- * and that is not live in service_instance (a running state, a heartbeat within its own liveness
- * timeout). A running container whose task asked for resume stays: the task's
- * resubmission re-attaches to it. Swept at start, then every few minutes. */
+ * the id of a worker that this Kestra knows (other installations may share the Docker host) and
+ * that the transport says is not live (1.x: a running state in service_instance, a heartbeat
+ * within its own liveness timeout). A running container whose task asked for resume stays: the
+ * task's resubmission re-attaches to it. Swept at start, then every few minutes. */
 #pragma once
 #include <uv.h>
 
 #include "runner/docker_api.h"
+#include "transport/transport.h"
 
 struct kwg_orphans;
 
-/* docker and own_id are borrowed for the object's life; database_url is copied by the
- * connection it opens per sweep. 0 or -ENOMEM. */
-int kwg_orphans_new(uv_loop_t *loop, struct kwg_docker *docker, const char *database_url,
+/* docker, transport and own_id are borrowed for the object's life. 0 or -ENOMEM. */
+int kwg_orphans_new(uv_loop_t *loop, struct kwg_docker *docker, struct kwg_transport *transport,
                     const char *own_id, struct kwg_orphans **ret);
 /* Stops sweeping; frees the object once its handles are closed. Accepts NULL. */
 void kwg_orphans_close(struct kwg_orphans *o);

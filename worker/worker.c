@@ -31,14 +31,9 @@
 #include "sandbox/env.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
-#include "transport/pg/control.h"
-#include "transport/pg/dispatch.h"
-#include "transport/pg/heartbeat.h"
+#include "transport/transport.h"
 #include "worker/http.h"
 #include "worker/orphans.h"
-#include "transport/pg/outbox.h"
-#include "transport/pg/pg.h"
-#include "transport/pg/route.h"
 #include "worker/sdnotify.h"
 
 extern char **environ;
@@ -70,11 +65,7 @@ struct kwg_worker {
 	char server_id[KWG_ID_LEN];
 	char hostname[256];
 	struct kwg_instance_info info;
-	struct kwg_outbox *outbox;
-	struct kwg_dispatch *dispatch;
-	struct kwg_heartbeat *heartbeat;
-	struct kwg_control *control;
-	struct kwg_route *route; /* resolves jobs held by kwg routing */
+	struct kwg_transport *transport; /* the way to Kestra */
 	struct kwg_http *http;
 	struct kwg_docker *docker;   /* the Docker runner's Engine client, or NULL */
 	struct kwg_storage *storage; /* Kestra's internal storage, or NULL (storage_type none) */
@@ -145,14 +136,14 @@ static void sink_emit(void *ctx, enum kwg_queue_type type, const char *key, char
 {
 	struct kwg_worker *w = ctx;
 
-	kwg_outbox_push(w->outbox, type, key, value);
+	kwg_transport_emit(w->transport, type, key, value);
 }
 
 static bool sink_congested(void *ctx)
 {
 	struct kwg_worker *w = ctx;
 
-	return kwg_outbox_congested(w->outbox);
+	return kwg_transport_congested(w->transport);
 }
 
 static void count_finished(struct kwg_worker *w, struct kwg_run *run)
@@ -188,11 +179,12 @@ static void sink_done(void *ctx, struct kwg_run *run)
 	kwg_log_debug("task run '%s' finished: %s", kwg_run_task_run_id(run),
 	              kwg_state_name(kwg_run_final_state(run)));
 	count_finished(w, run);
+	kwg_transport_job_done(w->transport, kwg_run_job(run));
 	kwg_run_free(run);
 	w->n_running--;
 	w->info.running = w->n_running;
-	kwg_heartbeat_poke(w->heartbeat);
-	kwg_dispatch_wake(w->dispatch);
+	kwg_transport_poke(w->transport);
+	kwg_transport_wake(w->transport);
 }
 
 static const struct kwg_run_sink run_sink = {
@@ -205,7 +197,7 @@ static unsigned free_slots(void *ctx)
 {
 	struct kwg_worker *w = ctx;
 
-	if (!w->claiming || kwg_outbox_congested(w->outbox))
+	if (!w->claiming)
 		return 0;
 	return w->n_running < w->cfg->concurrency ? w->cfg->concurrency - w->n_running : 0;
 }
@@ -219,7 +211,8 @@ static void fail_trigger(struct kwg_worker *w, struct kwg_job *job)
 	              "it is answered with an empty WorkerTriggerResult",
 	              w->cfg->group ? w->cfg->group : "");
 	if (kwg_job_trigger_failure(job, &key, &value) == 0)
-		kwg_outbox_push(w->outbox, KWG_QUEUE_WORKER_TRIGGER_RESULT, key, value);
+		kwg_transport_emit(w->transport, KWG_QUEUE_WORKER_TRIGGER_RESULT, key, value);
+	kwg_transport_job_done(w->transport, job);
 	free(key);
 	kwg_job_free(job);
 }
@@ -260,16 +253,11 @@ static void on_job(void *ctx, struct kwg_job *job)
 	w->runs = n;
 	w->n_running++;
 	w->info.running = w->n_running;
-	kwg_heartbeat_poke(w->heartbeat);
+	kwg_transport_poke(w->transport);
 	/* KESTRA: a job of an execution already killed ends KILLED without running. */
 	if (killed)
 		kwg_run_stop(n->run, KWG_RUN_STOP_KILLED);
 }
-
-static const struct kwg_dispatch_ops dispatch_ops = {
-    .free_slots = free_slots,
-    .on_job = on_job,
-};
 
 static void on_kill(void *ctx, const char *execution_id, const char *tenant_id)
 {
@@ -289,18 +277,17 @@ static void on_kill(void *ctx, const char *execution_id, const char *tenant_id)
 	kwg_log_info("execution '%s' killed: %u running task(s) stopped", execution_id, n);
 }
 
-static void on_flags(void *ctx, const struct kwg_control_flags *f)
+static void on_flags(void *ctx, const struct kwg_transport_flags *f)
 {
 	struct kwg_worker *w = ctx;
 
-	if (w->phase == PHASE_STARTING) {
+	(void)f;
+	if (w->phase == PHASE_STARTING)
 		w->phase = PHASE_SERVING;
-		kwg_dispatch_start(w->dispatch);
-	}
 	update_claiming(w);
 }
 
-/* The database is not a Kestra 1.x one: nothing was claimed; stop, saying why. */
+/* Not a Kestra kwg can work with: nothing was claimed; stop, saying why. */
 static void on_refused(void *ctx, const char *why)
 {
 	struct kwg_worker *w = ctx;
@@ -310,27 +297,10 @@ static void on_refused(void *ctx, const char *why)
 	worker_close(w);
 }
 
-/* kwg notify's trigger: WorkerJob rows were inserted; claim now rather than at the next poll. */
-static void on_jobs_queued(void *ctx)
-{
-	struct kwg_worker *w = ctx;
-
-	kwg_log_debug("woken by a WorkerJob insert");
-	if (w->dispatch)
-		kwg_dispatch_wake(w->dispatch);
-}
-
-static const struct kwg_control_ops control_ops = {
-    .on_kill = on_kill,
-    .on_flags = on_flags,
-    .on_jobs_queued = on_jobs_queued,
-    .on_refused = on_refused,
-};
-
 /* Why the worker claims nothing now, or NULL when it claims. */
 static const char *pause_reason(const struct kwg_worker *w)
 {
-	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+	const struct kwg_transport_flags *f = kwg_transport_flags(w->transport);
 
 	if (w->phase != PHASE_SERVING)
 		return "stopping";
@@ -347,12 +317,12 @@ static const char *pause_reason(const struct kwg_worker *w)
 
 static void update_claiming(struct kwg_worker *w)
 {
-	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+	const struct kwg_transport_flags *f = kwg_transport_flags(w->transport);
 	const char *why = pause_reason(w);
 	bool claiming = why == NULL;
 
 	if (w->phase == PHASE_SERVING)
-		kwg_heartbeat_set_state(w->heartbeat, f->maintenance || f->cluster_maintenance
+		kwg_transport_set_state(w->transport, f->maintenance || f->cluster_maintenance
 		                                          ? KWG_SERVICE_MAINTENANCE
 		                                          : KWG_SERVICE_RUNNING);
 	if (claiming == w->claiming && (w->ready || w->phase != PHASE_SERVING))
@@ -362,7 +332,7 @@ static void update_claiming(struct kwg_worker *w)
 		kwg_log_notice("claiming tasks");
 	else
 		kwg_log_notice("claiming paused (%s); %u running task(s) go on", why, w->n_running);
-	kwg_dispatch_pause(w->dispatch, !claiming);
+	kwg_transport_pause(w->transport, !claiming);
 	if (w->phase == PHASE_SERVING) {
 		char state[256];
 		/* Ready once the first control flags are read, claiming or paused (systemd). */
@@ -374,16 +344,15 @@ static void update_claiming(struct kwg_worker *w)
 	}
 }
 
-static void on_outbox_drained(void *userdata)
+static void on_drained(void *ctx)
 {
-	struct kwg_worker *w = userdata;
+	struct kwg_worker *w = ctx;
 
 	for (struct run_node *n = w->runs; n; n = n->next)
 		kwg_run_resume_output(n->run);
-	kwg_dispatch_wake(w->dispatch);
 }
 
-static void on_heartbeat_lost(void *ctx, enum kwg_service_state stored, const char *why)
+static void on_lost(void *ctx, const char *why)
 {
 	struct kwg_worker *w = ctx;
 
@@ -397,7 +366,7 @@ static void on_heartbeat_lost(void *ctx, enum kwg_service_state stored, const ch
 	worker_close(w);
 }
 
-static void on_heartbeat_written(void *ctx, enum kwg_service_state state)
+static void on_state_written(void *ctx, enum kwg_service_state state)
 {
 	struct kwg_worker *w = ctx;
 
@@ -407,6 +376,17 @@ static void on_heartbeat_written(void *ctx, enum kwg_service_state state)
 		worker_close(w);
 	}
 }
+
+static const struct kwg_transport_ops transport_ops = {
+    .free_slots = free_slots,
+    .on_job = on_job,
+    .on_kill = on_kill,
+    .on_flags = on_flags,
+    .on_refused = on_refused,
+    .on_lost = on_lost,
+    .on_state_written = on_state_written,
+    .on_drained = on_drained,
+};
 
 static void on_flush_timeout(uv_timer_t *t)
 {
@@ -422,7 +402,7 @@ static void on_stop_check(uv_timer_t *t)
 	struct kwg_worker *w = t->data;
 
 	if (w->phase == PHASE_DRAINING &&
-	    (w->n_running > 0 || (!w->forced && !kwg_dispatch_idle(w->dispatch))))
+	    (w->n_running > 0 || (!w->forced && !kwg_transport_idle(w->transport))))
 		return;
 	if (w->phase == PHASE_DRAINING) {
 		w->phase = PHASE_FLUSHING;
@@ -430,9 +410,9 @@ static void on_stop_check(uv_timer_t *t)
 		uv_timer_start(&w->flush_timer, on_flush_timeout, FLUSH_TIMEOUT_MS, 0);
 		kwg_log_notice("all tasks ended; writing the last messages");
 	}
-	if (w->phase == PHASE_FLUSHING && kwg_outbox_empty(w->outbox)) {
+	if (w->phase == PHASE_FLUSHING && kwg_transport_empty(w->transport)) {
 		uv_timer_stop(&w->stop_timer);
-		kwg_heartbeat_set_state(w->heartbeat, w->forced
+		kwg_transport_set_state(w->transport, w->forced
 		                                          ? KWG_SERVICE_TERMINATED_FORCED
 		                                          : KWG_SERVICE_TERMINATED_GRACEFULLY);
 	}
@@ -480,9 +460,8 @@ static void on_signal(uv_signal_t *h, int signum)
 	w->phase = PHASE_DRAINING;
 	kwg_sd_notify("STOPPING=1\nSTATUS=draining: claiming stopped, running tasks finish");
 	update_claiming(w);
-	kwg_dispatch_stop(w->dispatch);
-	kwg_route_stop(w->route);
-	kwg_heartbeat_set_state(w->heartbeat, KWG_SERVICE_TERMINATING);
+	kwg_transport_stop(w->transport);
+	kwg_transport_set_state(w->transport, KWG_SERVICE_TERMINATING);
 	uv_timer_start(&w->grace_timer, on_grace_over, w->cfg->termination_grace_period_ms, 0);
 	uv_timer_start(&w->stop_timer, on_stop_check, 0, STOP_CHECK_MS);
 }
@@ -963,7 +942,8 @@ static int sandbox_setup(struct kwg_worker *w)
 	return 0;
 }
 
-int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_worker **ret)
+int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
+                   const struct kwg_transport_class *transport, struct kwg_worker **ret)
 {
 	struct kwg_worker *w = calloc(1, sizeof(*w));
 	int r;
@@ -1014,21 +994,21 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg, struct kwg_wor
 		free(w);
 		return r;
 	}
-	r = kwg_outbox_new(loop, cfg->database_url, cfg->work_dir, on_outbox_drained, w,
-	                   &w->outbox);
-	if (r >= 0)
-		r = kwg_dispatch_new(loop, cfg, w->id, &dispatch_ops, w, &w->dispatch);
-	if (r >= 0)
-		r = kwg_heartbeat_new(loop, cfg, &w->info, on_heartbeat_lost, on_heartbeat_written,
-		                      w, &w->heartbeat);
-	if (r >= 0)
-		r = kwg_control_new(loop, cfg, &control_ops, w, &w->control);
-	if (r >= 0)
-		r = kwg_route_new(loop, cfg, w->id, &w->route);
+	r = kwg_transport_new(transport,
+	                      &(struct kwg_transport_params){
+	                          .loop = loop,
+	                          .url = cfg->database_url,
+	                          .info = &w->info,
+	                          .default_runner = cfg->default_runner,
+	                          .spill_dir = cfg->work_dir,
+	                          .ops = &transport_ops,
+	                          .ctx = w,
+	                      },
+	                      &w->transport);
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, http_handler, w, &w->http);
 	if (r >= 0 && w->docker)
-		r = kwg_orphans_new(loop, w->docker, cfg->database_url, w->id, &w->orphans);
+		r = kwg_orphans_new(loop, w->docker, w->transport, w->id, &w->orphans);
 	if (r >= 0)
 		r = spare_setup(w);
 	if (r < 0) {
@@ -1055,11 +1035,9 @@ int kwg_worker_start(struct kwg_worker *w)
 	kwg_log_notice("kwg %s worker %s: group %s, concurrency %u, default runner %s", KWG_VERSION,
 	               w->id, w->cfg->group ? w->cfg->group : "(default)", w->cfg->concurrency,
 	               w->cfg->default_runner == KWG_RUNNER_PROCESS ? "process" : "docker");
-	kwg_heartbeat_start(w->heartbeat);
-	/* Claiming starts once the first control flags are read (a paused group or maintenance
-	 * must hold from the first moment). */
-	kwg_control_start(w->control);
-	kwg_route_start(w->route);
+	/* Claiming starts once the first flags are read (a paused group or maintenance must hold
+	 * from the first moment): on_flags. */
+	kwg_transport_start(w->transport);
 	return 0;
 }
 
@@ -1074,20 +1052,12 @@ static void worker_close(struct kwg_worker *w)
 		kwg_run_free(n->run);
 		free(n);
 	}
-	kwg_dispatch_close(w->dispatch);
-	kwg_outbox_close(w->outbox);
-	kwg_heartbeat_close(w->heartbeat);
-	kwg_control_close(w->control);
-	kwg_route_close(steal_ptr(&w->route));
 	kwg_http_close(w->http);
 	kwg_orphans_close(steal_ptr(&w->orphans));
+	kwg_transport_close(steal_ptr(&w->transport));
 	kwg_docker_free(steal_ptr(&w->docker));
 	kwg_storage_free(steal_ptr(&w->storage));
 	kwg_spare_free(steal_ptr(&w->run_cfg.spare));
-	w->dispatch = NULL;
-	w->outbox = NULL;
-	w->heartbeat = NULL;
-	w->control = NULL;
 	w->http = NULL;
 	if (uv_is_active((uv_handle_t *)&w->sigterm) || w->sigterm.loop) {
 		uv_close((uv_handle_t *)&w->sigterm, NULL);
@@ -1124,11 +1094,13 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
                         const char **content_type)
 {
 	struct kwg_worker *w = ctx;
-	const struct kwg_control_flags *f = kwg_control_flags(w->control);
+	const struct kwg_transport_flags *f = kwg_transport_flags(w->transport);
 	const char *why = pause_reason(w);
-	bool fresh = kwg_heartbeat_fresh(w->heartbeat);
+	bool fresh = kwg_transport_fresh(w->transport);
+	struct kwg_transport_stats stats;
 	unsigned long long total = 0;
 
+	kwg_transport_stats(w->transport, &stats);
 	if (strcmp(path, "/health") == 0 || strcmp(path, "/health/liveness") == 0 ||
 	    strcmp(path, "/health/readiness") == 0) {
 		bool liveness_only = strcmp(path, "/health/liveness") == 0;
@@ -1139,12 +1111,12 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 		    "\"service\":\"%s\",\"claiming\":%s,\"paused\":%s,\"draining\":%s,"
 		    "\"maintenance\":%s,\"running\":%u,\"heartbeatAgeMs\":%lld}",
 		    fresh || liveness_only ? "UP" : "DOWN", fresh ? "UP" : "DOWN",
-		    kwg_service_state_name(kwg_heartbeat_state(w->heartbeat)),
+		    kwg_service_state_name(kwg_transport_state(w->transport)),
 		    why ? "false" : "true", f->paused ? "true" : "false",
 		    f->draining ? "true" : "false",
 		    f->maintenance || f->cluster_maintenance ? "true" : "false", w->n_running,
-		    fresh || kwg_heartbeat_age_ms(w->heartbeat) != UINT64_MAX
-		        ? (long long)kwg_heartbeat_age_ms(w->heartbeat)
+		    fresh || kwg_transport_heartbeat_age_ms(w->transport) != UINT64_MAX
+		        ? (long long)kwg_transport_heartbeat_age_ms(w->transport)
 		        : -1LL);
 		return fresh || liveness_only ? 200 : 503;
 	}
@@ -1161,7 +1133,7 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 	    "kwg_task_slots %u\n"
 	    "# HELP kwg_tasks_finished_total Tasks finished, by final state.\n"
 	    "# TYPE kwg_tasks_finished_total counter\n",
-	    kwg_dispatch_claimed(w->dispatch), w->n_running, w->cfg->concurrency);
+	    stats.claimed, w->n_running, w->cfg->concurrency);
 	for (int s = 0; s < KWG_STATE__COUNT; s++)
 		if (w->finished[s])
 			(void)kwg_buf_printf(body, "kwg_tasks_finished_total{state=\"%s\"} %llu\n",
@@ -1199,16 +1171,9 @@ static int http_handler(void *ctx, const char *path, struct kwg_buf *body,
 	    "# HELP kwg_queue_depth WorkerJob rows of this worker's group waiting (-1: unknown).\n"
 	    "# TYPE kwg_queue_depth gauge\nkwg_queue_depth %lld\n"
 	    "# HELP kwg_heartbeat_fresh Whether the last heartbeat is recent.\n"
-	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n"
-	    "# HELP kwg_routing_resolved_total Jobs held by kwg routing that this worker "
-	    "resolved.\n"
-	    "# TYPE kwg_routing_resolved_total counter\n"
-	    "kwg_routing_resolved_total{outcome=\"rerouted\"} %llu\n"
-	    "kwg_routing_resolved_total{outcome=\"ended\"} %llu\n",
-	    w->duration_sum, total, w->log_lines, w->kills, kwg_outbox_bytes(w->outbox),
-	    kwg_pg_reconnects_total(), kwg_log_errors_total(), why ? 0 : 1,
-	    kwg_control_queued(w->control), fresh ? 1 : 0, kwg_route_rerouted(w->route),
-	    kwg_route_ended(w->route));
-	(void)kwg_route_metrics(w->route, body);
+	    "# TYPE kwg_heartbeat_fresh gauge\nkwg_heartbeat_fresh %d\n",
+	    w->duration_sum, total, w->log_lines, w->kills, stats.pending_bytes, stats.reconnects,
+	    kwg_log_errors_total(), why ? 0 : 1, stats.queued, fresh ? 1 : 0);
+	(void)kwg_transport_metrics(w->transport, body);
 	return 200;
 }

@@ -26,7 +26,7 @@ enum stream {
 
 struct kwg_control {
 	uv_loop_t *loop;
-	const struct kwg_config *cfg;
+	const struct kwg_transport_params *p;
 	struct kwg_control_ops ops;
 	void *ctx;
 	struct kwg_pg *pg;
@@ -36,7 +36,7 @@ struct kwg_control {
 	bool busy, notified, listening, schema_warned, closed, first_flags;
 	bool kestra_checked, refused; /* the Kestra version of the database, read once */
 	unsigned ticks;
-	struct kwg_control_flags flags;
+	struct kwg_transport_flags flags;
 	long long queued;
 };
 
@@ -47,7 +47,7 @@ static const enum kwg_queue_type stream_types[STREAM__COUNT] = {
 
 static void step(struct kwg_control *c, int next);
 
-static void apply_flags(struct kwg_control *c, const struct kwg_control_flags *f)
+static void apply_flags(struct kwg_control *c, const struct kwg_transport_flags *f)
 {
 	if (!c->first_flags && memcmp(f, &c->flags, sizeof(*f)) == 0)
 		return;
@@ -76,7 +76,7 @@ static void handle_message(struct kwg_control *c, enum stream s, const char *val
 		return;
 	}
 	if (ev != KWG_CLUSTER_EVENT_OTHER) {
-		struct kwg_control_flags f = c->flags;
+		struct kwg_transport_flags f = c->flags;
 		f.cluster_maintenance = ev == KWG_CLUSTER_EVENT_MAINTENANCE_ENTER;
 		kwg_log_notice("Kestra cluster event: maintenance %s",
 		               f.cluster_maintenance ? "entered" : "exited");
@@ -157,7 +157,7 @@ static void on_poll_cluster(void *userdata, PGresult *res, const char *error)
 static void on_flags(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_control *c = userdata;
-	struct kwg_control_flags f = c->flags;
+	struct kwg_transport_flags f = c->flags;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	c->busy = false;
@@ -235,7 +235,7 @@ static void on_listening_jobs(void *userdata, PGresult *res, const char *error)
 
 static void step(struct kwg_control *c, int next)
 {
-	const char *group = c->cfg->group ? c->cfg->group : "";
+	const char *group = c->p->info->group ? c->p->info->group : "";
 	char offset[32];
 	const char *params[2];
 	int r = 0;
@@ -334,21 +334,22 @@ static void on_pg_state(void *userdata, bool connected)
 	}
 }
 
-int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
-                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret)
+int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_control_ops *ops,
+                    void *ctx, struct kwg_control **ret)
 {
+	uv_loop_t *loop = p->loop;
 	struct kwg_control *c = calloc(1, sizeof(*c));
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	c->loop = loop;
-	c->cfg = cfg;
+	c->p = p;
 	c->ops = *ops;
 	c->ctx = ctx;
 	c->first_flags = true;
 	c->queued = -1;
-	r = kwg_pg_new(loop, cfg->database_url, "control", on_pg_state, c, &c->pg);
+	r = kwg_pg_new(p->loop, p->url, "control", on_pg_state, c, &c->pg);
 	if (r < 0) {
 		free(c);
 		return r;
@@ -366,7 +367,7 @@ void kwg_control_start(struct kwg_control *c)
 	uv_timer_start(&c->tick, on_tick, 0, TICK_MS);
 }
 
-const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c)
+const struct kwg_transport_flags *kwg_control_flags(const struct kwg_control *c)
 {
 	return &c->flags;
 }

@@ -8,22 +8,15 @@
 #include <stdbool.h>
 #include <uv.h>
 
-#include "worker/config.h"
+#include "transport/transport.h"
 
 struct kwg_control;
-
-struct kwg_control_flags {
-	bool maintenance;         /* kwg maintenance enter */
-	bool cluster_maintenance; /* Kestra's ClusterEvent MAINTENANCE_ENTER */
-	bool paused, draining;    /* this worker's group */
-	bool schema;              /* schema kwg exists */
-};
 
 struct kwg_control_ops {
 	/* An EXECUTED kill of an execution (tenant "" when the message has none). */
 	void (*on_kill)(void *ctx, const char *execution_id, const char *tenant_id);
 	/* The flags changed (also called once after the first read). */
-	void (*on_flags)(void *ctx, const struct kwg_control_flags *flags);
+	void (*on_flags)(void *ctx, const struct kwg_transport_flags *flags);
 	/* WorkerJob rows were inserted (kwg notify's trigger): claim now. */
 	void (*on_jobs_queued)(void *ctx);
 	/* The database is not one kwg can work with (protocol/kestra_schema.h): why. Called before
@@ -31,10 +24,10 @@ struct kwg_control_ops {
 	void (*on_refused)(void *ctx, const char *why);
 };
 
-int kwg_control_new(uv_loop_t *loop, const struct kwg_config *cfg,
-                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
+int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_control_ops *ops,
+                    void *ctx, struct kwg_control **ret);
 void kwg_control_start(struct kwg_control *c);
-const struct kwg_control_flags *kwg_control_flags(const struct kwg_control *c);
+const struct kwg_transport_flags *kwg_control_flags(const struct kwg_control *c);
 /* WorkerJob rows of this worker's group not claimed yet, as of the last read (-1: unknown). */
 long long kwg_control_queued(const struct kwg_control *c);
 void kwg_control_close(struct kwg_control *c);

@@ -24,8 +24,7 @@ struct claimed {
 
 struct kwg_dispatch {
 	uv_loop_t *loop;
-	const struct kwg_config *cfg;
-	const char *worker_id;
+	const struct kwg_transport_params *p;
 	struct kwg_dispatch_ops ops;
 	void *ctx;
 	struct kwg_pg *pg;
@@ -203,7 +202,7 @@ static int mark_consumed(struct kwg_dispatch *d)
 	if (r >= 0)
 		r = kwg_buf_putc(&offsets, '}');
 	params[0] = kwg_buf_str(&offsets);
-	params[1] = d->cfg->group;
+	params[1] = d->p->info->group;
 	if (r >= 0)
 		r = kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
 	kwg_buf_done(&offsets);
@@ -234,7 +233,7 @@ static int upsert_running(struct kwg_dispatch *d)
 		if (dup)
 			continue;
 		keys[n] = kwg_job_task_run_id(job);
-		values[n] = kwg_job_running_record(job, d->worker_id, d->cfg->group);
+		values[n] = kwg_job_running_record(job, d->p->info->id, d->p->info->group);
 		r = values[n] ? 0 : -ENOMEM;
 		n++;
 	}
@@ -335,13 +334,13 @@ static void claim_begin(struct kwg_dispatch *d)
 		return;
 	}
 	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
-	if (d->cfg->group) {
-		const char *params[] = {d->cfg->group, limit};
+	if (d->p->info->group) {
+		const char *params[] = {d->p->info->group, limit};
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_GROUP, 2, params, on_selected, d);
 	} else {
 		const char *params[] = {limit, d->runnerless, d->scripts,
-		                        d->cfg->default_runner == KWG_RUNNER_PROCESS ? "true"
-		                                                                     : "false"};
+		                        d->p->default_runner == KWG_RUNNER_PROCESS ? "true"
+		                                                                   : "false"};
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_DEFAULT, 4, params, on_selected, d);
 	}
 	if (r < 0)
@@ -423,7 +422,7 @@ static void resolve_limbo(struct kwg_dispatch *d)
 			keys[n++] = kwg_job_task_run_id(d->limbo[i].job);
 	kwg_buf_init(&arr, SIZE_MAX / 4);
 	r = kwg_sql_text_array(&arr, keys, n);
-	params[0] = d->worker_id;
+	params[0] = d->p->info->id;
 	params[1] = kwg_buf_str(&arr);
 	if (r >= 0) {
 		d->claiming = true;
@@ -463,24 +462,24 @@ static int text_array(char *out, size_t size, const char *const *list)
 	return r;
 }
 
-int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-                     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret)
+int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_dispatch_ops *ops,
+                     void *ctx, struct kwg_dispatch **ret)
 {
+	uv_loop_t *loop = p->loop;
 	struct kwg_dispatch *d = calloc(1, sizeof(*d));
 	int r;
 
 	if (!d)
 		return -ENOMEM;
 	d->loop = loop;
-	d->cfg = cfg;
-	d->worker_id = worker_id;
+	d->p = p;
 	d->ops = *ops;
 	d->ctx = ctx;
 	r = text_array(d->runnerless, sizeof(d->runnerless), kwg_task_types_runnerless);
 	if (r >= 0)
 		r = text_array(d->scripts, sizeof(d->scripts), kwg_task_types_script);
 	if (r >= 0)
-		r = kwg_pg_new(loop, cfg->database_url, "claim", on_pg_state, d, &d->pg);
+		r = kwg_pg_new(p->loop, p->url, "claim", on_pg_state, d, &d->pg);
 	if (r >= 0)
 		kwg_pg_set_pipeline(d->pg);
 	if (r < 0) {

@@ -8,7 +8,7 @@
 #include <uv.h>
 
 #include "protocol/worker_job.h"
-#include "worker/config.h"
+#include "transport/transport.h"
 
 struct kwg_dispatch;
 
@@ -19,9 +19,9 @@ struct kwg_dispatch_ops {
 	void (*on_job)(void *ctx, struct kwg_job *job);
 };
 
-/* cfg and worker_id are borrowed for the dispatcher's life. */
-int kwg_dispatch_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-                     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret);
+/* p is borrowed for the dispatcher's life. */
+int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_dispatch_ops *ops,
+                     void *ctx, struct kwg_dispatch **ret);
 void kwg_dispatch_start(struct kwg_dispatch *d);
 /* A slot was freed: claim now if waiting. */
 void kwg_dispatch_wake(struct kwg_dispatch *d);

@@ -16,7 +16,7 @@
 
 struct kwg_heartbeat {
 	uv_loop_t *loop;
-	const struct kwg_config *cfg;
+	const struct kwg_transport_params *p;
 	const struct kwg_instance_info *info;
 	kwg_heartbeat_lost_fn *on_lost;
 	kwg_heartbeat_written_fn *on_written;
@@ -181,7 +181,7 @@ static void on_beat(uv_timer_t *t)
 
 	/* KESTRA: a worker that could not heartbeat for longer than its liveness timeout forces
 	 * itself DISCONNECTED and stops, so that its tasks never run twice. */
-	if (since > hb->cfg->liveness_timeout_ms) {
+	if (since > (uint64_t)hb->info->liveness_timeout_ms) {
 		char why[128];
 		(void)snprintf(why, sizeof(why), "no heartbeat could be written for %llu ms",
 		               (unsigned long long)since);
@@ -202,23 +202,23 @@ static void on_pg_state(void *userdata, bool connected)
 		beat(userdata);
 }
 
-int kwg_heartbeat_new(uv_loop_t *loop, const struct kwg_config *cfg,
-                      const struct kwg_instance_info *info, kwg_heartbeat_lost_fn *on_lost,
+int kwg_heartbeat_new(const struct kwg_transport_params *p, kwg_heartbeat_lost_fn *on_lost,
                       kwg_heartbeat_written_fn *on_written, void *ctx, struct kwg_heartbeat **ret)
 {
+	uv_loop_t *loop = p->loop;
 	struct kwg_heartbeat *hb = calloc(1, sizeof(*hb));
 	int r;
 
 	if (!hb)
 		return -ENOMEM;
 	hb->loop = loop;
-	hb->cfg = cfg;
-	hb->info = info;
+	hb->p = p;
+	hb->info = p->info;
 	hb->on_lost = on_lost;
 	hb->on_written = on_written;
 	hb->ctx = ctx;
 	hb->wanted = hb->written = KWG_SERVICE_CREATED;
-	r = kwg_pg_new(loop, cfg->database_url, "liveness", on_pg_state, hb, &hb->pg);
+	r = kwg_pg_new(p->loop, p->url, "liveness", on_pg_state, hb, &hb->pg);
 	if (r < 0) {
 		free(hb);
 		return r;
@@ -235,8 +235,8 @@ void kwg_heartbeat_start(struct kwg_heartbeat *hb)
 {
 	hb->started_ms = uv_now(hb->loop);
 	kwg_pg_start(hb->pg);
-	uv_timer_start(&hb->beat, on_beat, hb->cfg->heartbeat_interval_ms,
-	               hb->cfg->heartbeat_interval_ms);
+	uv_timer_start(&hb->beat, on_beat, (uint64_t)hb->info->heartbeat_interval_ms,
+	               (uint64_t)hb->info->heartbeat_interval_ms);
 }
 
 void kwg_heartbeat_set_state(struct kwg_heartbeat *hb, enum kwg_service_state state)
@@ -266,7 +266,7 @@ void kwg_heartbeat_poke(struct kwg_heartbeat *hb)
 bool kwg_heartbeat_fresh(const struct kwg_heartbeat *hb)
 {
 	return hb->ever_ok && !hb->lost &&
-	       uv_now(hb->loop) - hb->last_ok_ms <= 2 * hb->cfg->heartbeat_interval_ms;
+	       uv_now(hb->loop) - hb->last_ok_ms <= 2 * (uint64_t)hb->info->heartbeat_interval_ms;
 }
 
 uint64_t kwg_heartbeat_age_ms(const struct kwg_heartbeat *hb)

@@ -10,7 +10,7 @@
 #include <uv.h>
 
 #include "protocol/instance.h"
-#include "worker/config.h"
+#include "transport/transport.h"
 
 struct kwg_heartbeat;
 
@@ -20,9 +20,9 @@ typedef void kwg_heartbeat_lost_fn(void *ctx, enum kwg_service_state stored, con
 /* A write of `state` committed. */
 typedef void kwg_heartbeat_written_fn(void *ctx, enum kwg_service_state state);
 
-/* info is borrowed for the heartbeat's life and read at each write (the gauges may change). */
-int kwg_heartbeat_new(uv_loop_t *loop, const struct kwg_config *cfg,
-                      const struct kwg_instance_info *info, kwg_heartbeat_lost_fn *on_lost,
+/* p (and its info, read at each write: the gauges may change) is borrowed for the heartbeat's
+ * life. */
+int kwg_heartbeat_new(const struct kwg_transport_params *p, kwg_heartbeat_lost_fn *on_lost,
                       kwg_heartbeat_written_fn *on_written, void *ctx, struct kwg_heartbeat **ret);
 /* Connects, writes CREATED, then beats. */
 void kwg_heartbeat_start(struct kwg_heartbeat *hb);

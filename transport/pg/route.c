@@ -39,8 +39,7 @@ struct held {
 
 struct kwg_route {
 	uv_loop_t *loop;
-	const struct kwg_config *cfg;
-	const char *worker_id;
+	const struct kwg_transport_params *p;
 	struct kwg_pg *pg;
 	uv_timer_t timer;
 	bool running, busy, installed, checked, warned;
@@ -201,7 +200,7 @@ static int end_messages(struct kwg_route *rt, struct held *h, const char **types
 	if (r >= 0) {
 		types[*n] = kwg_queue_type_label(KWG_QUEUE_WORKER_TASK_RESULT);
 		keys[*n] = kwg_job_task_run_id(h->job);
-		values[*n] = kwg_job_result_fail(h->job, h->d.state, rt->worker_id, now + 1000);
+		values[*n] = kwg_job_result_fail(h->job, h->d.state, rt->p->info->id, now + 1000);
 		r = values[*n] ? 0 : -ENOMEM;
 		(*n)++;
 	}
@@ -398,13 +397,13 @@ static void on_checked(void *userdata, PGresult *res, const char *error)
 	rt->checked = true;
 	rt->last_check_ms = uv_now(rt->loop);
 	rt->installed = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
-	if (!rt->installed && rt->cfg->group && !rt->warned) {
+	if (!rt->installed && rt->p->info->group && !rt->warned) {
 		rt->warned = true;
 		kwg_log_warning(
 		    "worker group '%s': kwg routing is not installed in this database; on "
 		    "open-source Kestra no job ever reaches a group (run `kwg routing "
 		    "install`; ignore this with Kestra Enterprise or a patched executor)",
-		    rt->cfg->group);
+		    rt->p->info->group);
 	}
 	tick(rt);
 }
@@ -461,18 +460,17 @@ static void on_pg_state(void *userdata, bool connected)
 		tick(userdata);
 }
 
-int kwg_route_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-                  struct kwg_route **ret)
+int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret)
 {
+	uv_loop_t *loop = p->loop;
 	struct kwg_route *rt = calloc(1, sizeof(*rt));
 	int r;
 
 	if (!rt)
 		return -ENOMEM;
 	rt->loop = loop;
-	rt->cfg = cfg;
-	rt->worker_id = worker_id;
-	r = kwg_pg_new(loop, cfg->database_url, "route", on_pg_state, rt, &rt->pg);
+	rt->p = p;
+	r = kwg_pg_new(p->loop, p->url, "route", on_pg_state, rt, &rt->pg);
 	if (r < 0) {
 		free(rt);
 		return r;

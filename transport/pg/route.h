@@ -10,13 +10,12 @@
 #pragma once
 #include <uv.h>
 
-#include "worker/config.h"
+#include "transport/transport.h"
 
 struct kwg_route;
 
-/* Borrows cfg and worker_id. */
-int kwg_route_new(uv_loop_t *loop, const struct kwg_config *cfg, const char *worker_id,
-                  struct kwg_route **ret);
+/* Borrows p. */
+int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret);
 void kwg_route_start(struct kwg_route *rt);
 /* Stops resolving (a transaction under way ends). */
 void kwg_route_stop(struct kwg_route *rt);

@@ -1,0 +1,376 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The transport for Kestra 1.x's PostgreSQL queue (transport/transport.h): jobs claimed from
+ * `queues` (dispatch.c), messages written to it (outbox.c), liveness in `service_instance`
+ * (heartbeat.c), kills, Kestra's cluster events and kwg's pause flags (control.c), and the jobs
+ * kwg routing holds (route.c). Each part owns its own connection. */
+#define KWG_LOG_MODULE "pg"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "protocol/sql.h"
+#include "transport/pg/control.h"
+#include "transport/pg/dispatch.h"
+#include "transport/pg/heartbeat.h"
+#include "transport/pg/outbox.h"
+#include "transport/pg/pg.h"
+#include "transport/pg/route.h"
+#include "transport/transport.h"
+
+struct pg_transport {
+	struct kwg_transport base;
+	struct kwg_transport_params p; /* a copy: the parts borrow it */
+	struct kwg_outbox *outbox;
+	struct kwg_dispatch *dispatch;
+	struct kwg_heartbeat *heartbeat;
+	struct kwg_control *control;
+	struct kwg_route *route;
+	bool claim_started;
+	/* kwg_transport_workers: one connection per question. */
+	struct kwg_pg *workers_pg;
+	kwg_transport_workers_fn *workers_cb;
+	void *workers_userdata;
+};
+
+static struct pg_transport *pgt(struct kwg_transport *t)
+{
+	return (struct pg_transport *)t;
+}
+
+static const struct pg_transport *cpgt(const struct kwg_transport *t)
+{
+	return (const struct pg_transport *)t;
+}
+
+static unsigned free_slots(void *ctx)
+{
+	struct pg_transport *t = ctx;
+
+	if (kwg_outbox_congested(t->outbox))
+		return 0;
+	return t->p.ops->free_slots(t->p.ctx);
+}
+
+static void on_job(void *ctx, struct kwg_job *job)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_job(t->p.ctx, job);
+}
+
+static const struct kwg_dispatch_ops dispatch_ops = {
+    .free_slots = free_slots,
+    .on_job = on_job,
+};
+
+static void on_kill(void *ctx, const char *execution_id, const char *tenant_id)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_kill(t->p.ctx, execution_id, tenant_id);
+}
+
+static void on_flags(void *ctx, const struct kwg_transport_flags *f)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_flags(t->p.ctx, f);
+}
+
+/* kwg notify's trigger: WorkerJob rows were inserted; claim now rather than at the next poll. */
+static void on_jobs_queued(void *ctx)
+{
+	struct pg_transport *t = ctx;
+
+	kwg_log_debug("woken by a WorkerJob insert");
+	kwg_dispatch_wake(t->dispatch);
+}
+
+static void on_refused(void *ctx, const char *why)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_refused(t->p.ctx, why);
+}
+
+static const struct kwg_control_ops control_ops = {
+    .on_kill = on_kill,
+    .on_flags = on_flags,
+    .on_jobs_queued = on_jobs_queued,
+    .on_refused = on_refused,
+};
+
+static void on_heartbeat_lost(void *ctx, enum kwg_service_state stored, const char *why)
+{
+	struct pg_transport *t = ctx;
+
+	(void)stored;
+	t->p.ops->on_lost(t->p.ctx, why);
+}
+
+static void on_heartbeat_written(void *ctx, enum kwg_service_state state)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_state_written(t->p.ctx, state);
+}
+
+static void on_outbox_drained(void *ctx)
+{
+	struct pg_transport *t = ctx;
+
+	t->p.ops->on_drained(t->p.ctx);
+	kwg_dispatch_wake(t->dispatch);
+}
+
+static void pg_close(struct kwg_transport *base);
+
+static int pg_create(const struct kwg_transport_params *p, struct kwg_transport **ret)
+{
+	struct pg_transport *t = calloc(1, sizeof(*t));
+	int r;
+
+	if (!t)
+		return -ENOMEM;
+	t->base.cls = &kwg_transport_pg;
+	t->p = *p;
+	r = kwg_outbox_new(p->loop, p->url, p->spill_dir, on_outbox_drained, t, &t->outbox);
+	if (r >= 0)
+		r = kwg_dispatch_new(&t->p, &dispatch_ops, t, &t->dispatch);
+	if (r >= 0)
+		r = kwg_heartbeat_new(&t->p, on_heartbeat_lost, on_heartbeat_written, t,
+		                      &t->heartbeat);
+	if (r >= 0)
+		r = kwg_control_new(&t->p, &control_ops, t, &t->control);
+	if (r >= 0)
+		r = kwg_route_new(&t->p, &t->route);
+	if (r < 0) {
+		pg_close(&t->base);
+		return r;
+	}
+	*ret = &t->base;
+	return 0;
+}
+
+static void pg_start(struct kwg_transport *base)
+{
+	struct pg_transport *t = pgt(base);
+
+	kwg_heartbeat_start(t->heartbeat);
+	/* Claiming starts once the first control flags are read (a paused group or maintenance
+	 * must hold from the first moment): the core calls pause() from on_flags. */
+	kwg_control_start(t->control);
+	kwg_route_start(t->route);
+}
+
+static void pg_wake(struct kwg_transport *base)
+{
+	kwg_dispatch_wake(pgt(base)->dispatch);
+}
+
+static void pg_pause(struct kwg_transport *base, bool paused)
+{
+	struct pg_transport *t = pgt(base);
+
+	/* The core says it first once the first flags are read: claiming starts then. */
+	if (!t->claim_started) {
+		t->claim_started = true;
+		kwg_dispatch_start(t->dispatch);
+	}
+	kwg_dispatch_pause(t->dispatch, paused);
+}
+
+static void pg_stop(struct kwg_transport *base)
+{
+	struct pg_transport *t = pgt(base);
+
+	kwg_dispatch_stop(t->dispatch);
+	kwg_route_stop(t->route);
+}
+
+static bool pg_idle(const struct kwg_transport *base)
+{
+	return kwg_dispatch_idle(cpgt(base)->dispatch);
+}
+
+static void pg_emit(struct kwg_transport *base, enum kwg_queue_type type, const char *key,
+                    char *value)
+{
+	kwg_outbox_push(pgt(base)->outbox, type, key, value);
+}
+
+static bool pg_congested(const struct kwg_transport *base)
+{
+	return kwg_outbox_congested(cpgt(base)->outbox);
+}
+
+static bool pg_empty(const struct kwg_transport *base)
+{
+	return kwg_outbox_empty(cpgt(base)->outbox);
+}
+
+/* Nothing to say: the job's worker_job_running row goes when its terminal result is processed by
+ * Kestra's executor. */
+static void pg_job_done(struct kwg_transport *base, const struct kwg_job *job)
+{
+	(void)base;
+	(void)job;
+}
+
+static void pg_set_state(struct kwg_transport *base, enum kwg_service_state state)
+{
+	kwg_heartbeat_set_state(pgt(base)->heartbeat, state);
+}
+
+static enum kwg_service_state pg_state(const struct kwg_transport *base)
+{
+	return kwg_heartbeat_state(cpgt(base)->heartbeat);
+}
+
+static void pg_poke(struct kwg_transport *base)
+{
+	kwg_heartbeat_poke(pgt(base)->heartbeat);
+}
+
+static bool pg_fresh(const struct kwg_transport *base)
+{
+	return kwg_heartbeat_fresh(cpgt(base)->heartbeat);
+}
+
+static uint64_t pg_heartbeat_age_ms(const struct kwg_transport *base)
+{
+	return kwg_heartbeat_age_ms(cpgt(base)->heartbeat);
+}
+
+static const struct kwg_transport_flags *pg_flags(const struct kwg_transport *base)
+{
+	return kwg_control_flags(cpgt(base)->control);
+}
+
+static void pg_stats(const struct kwg_transport *base, struct kwg_transport_stats *ret)
+{
+	const struct pg_transport *t = cpgt(base);
+
+	*ret = (struct kwg_transport_stats){
+	    .claimed = kwg_dispatch_claimed(t->dispatch),
+	    .queued = kwg_control_queued(t->control),
+	    .pending_bytes = kwg_outbox_bytes(t->outbox),
+	    .reconnects = kwg_pg_reconnects_total(),
+	};
+}
+
+static int pg_metrics(const struct kwg_transport *base, struct kwg_buf *out)
+{
+	const struct pg_transport *t = cpgt(base);
+	int r = kwg_buf_printf(
+	    out,
+	    "# HELP kwg_routing_resolved_total Jobs held by kwg routing that this worker "
+	    "resolved.\n"
+	    "# TYPE kwg_routing_resolved_total counter\n"
+	    "kwg_routing_resolved_total{outcome=\"rerouted\"} %llu\n"
+	    "kwg_routing_resolved_total{outcome=\"ended\"} %llu\n",
+	    kwg_route_rerouted(t->route), kwg_route_ended(t->route));
+
+	return r < 0 ? r : kwg_route_metrics(t->route, out);
+}
+
+static void workers_done(struct pg_transport *t)
+{
+	if (t->workers_pg)
+		kwg_pg_close(steal_ptr(&t->workers_pg), NULL, NULL);
+	t->workers_cb = NULL;
+}
+
+static void on_workers(void *userdata, PGresult *res, const char *error)
+{
+	struct pg_transport *t = userdata;
+	kwg_transport_workers_fn *cb = t->workers_cb;
+	struct kwg_transport_worker *list = NULL;
+	int n = 0;
+
+	if (!cb)
+		return;
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		n = PQntuples(res);
+		list = calloc(n ? (size_t)n : 1, sizeof(*list));
+		for (int row = 0; list && row < n; row++)
+			list[row] = (struct kwg_transport_worker){
+			    .id = PQgetvalue(res, row, 0),
+			    .live = strcmp(PQgetvalue(res, row, 6), "t") == 0,
+			};
+		if (!list)
+			error = "out of memory";
+	} else if (res) {
+		error = PQresultErrorMessage(res);
+	}
+	cb(t->workers_userdata, list, list ? (size_t)n : 0, list ? NULL : error);
+	free(list);
+	workers_done(t);
+}
+
+/* One short connection per question (asked every few minutes). */
+static int pg_workers(struct kwg_transport *base, kwg_transport_workers_fn *cb, void *userdata)
+{
+	struct pg_transport *t = pgt(base);
+	int r;
+
+	if (t->workers_cb)
+		return -EBUSY;
+	r = kwg_pg_new(t->p.loop, t->p.url, "orphans", NULL, NULL, &t->workers_pg);
+	if (r < 0)
+		return r;
+	t->workers_cb = cb;
+	t->workers_userdata = userdata;
+	kwg_pg_start(t->workers_pg);
+	r = kwg_pg_query(t->workers_pg, KWG_SQL_WORKERS, 1, (const char *const[]){NULL}, on_workers,
+	                 t);
+	if (r < 0)
+		workers_done(t);
+	return r;
+}
+
+static void pg_cancel_workers(struct kwg_transport *base)
+{
+	workers_done(pgt(base));
+}
+
+static void pg_close(struct kwg_transport *base)
+{
+	struct pg_transport *t = pgt(base);
+
+	workers_done(t);
+	kwg_dispatch_close(t->dispatch);
+	kwg_outbox_close(t->outbox);
+	kwg_heartbeat_close(t->heartbeat);
+	kwg_control_close(t->control);
+	kwg_route_close(t->route);
+	free(t);
+}
+
+const struct kwg_transport_class kwg_transport_pg = {
+    .name = "pg",
+    .create = pg_create,
+    .start = pg_start,
+    .wake = pg_wake,
+    .pause = pg_pause,
+    .stop = pg_stop,
+    .idle = pg_idle,
+    .emit = pg_emit,
+    .congested = pg_congested,
+    .empty = pg_empty,
+    .job_done = pg_job_done,
+    .set_state = pg_set_state,
+    .state = pg_state,
+    .poke = pg_poke,
+    .fresh = pg_fresh,
+    .heartbeat_age_ms = pg_heartbeat_age_ms,
+    .flags = pg_flags,
+    .stats = pg_stats,
+    .metrics = pg_metrics,
+    .workers = pg_workers,
+    .cancel_workers = pg_cancel_workers,
+    .close = pg_close,
+};
