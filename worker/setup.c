@@ -1,0 +1,511 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What `kwg worker` sets up before it claims anything (worker/internal.h): the Process sandbox
+ * (profile, task user, the seccomp filter with the operator's policy, a probe through the real
+ * kwg-exec), the task cgroups (v1 or a delegated v2) and their worker-wide limits, the spare
+ * launcher, the Docker Engine client, internal storage and the SECRET_* variables. */
+#define KWG_LOG_MODULE "worker"
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <libgen.h>
+#include <limits.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/log.h"
+#include "runner/cgroup.h"
+#include "runner/docker_api.h"
+#include "sandbox/env.h"
+#include "sandbox/seccomp.h"
+#include "worker/internal.h"
+
+extern char **environ;
+
+/* Removes the empty directories under dir, depth first, then dir itself (best effort; v2:
+ * kwg/<pid>/tasks/<task> is three deep). */
+static void remove_cgroup_tree_depth(const char *dir, int depth)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX];
+		if (e->d_type != DT_DIR || e->d_name[0] == '.' ||
+		    snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+			continue;
+		if (depth > 0)
+			remove_cgroup_tree_depth(path, depth - 1);
+		(void)rmdir(path);
+	}
+	if (d)
+		closedir(d);
+	(void)rmdir(dir);
+}
+
+static void remove_cgroup_tree(const char *dir)
+{
+	remove_cgroup_tree_depth(dir, 2);
+}
+
+/* Removes the task cgroups that workers killed before they could clean up left under parent
+ * (kwg/<pid> directories whose pid is gone). */
+static void remove_stale_cgroups(const char *parent)
+{
+	DIR *d = opendir(parent);
+	struct dirent *e;
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX * 2];
+		long pid = strtol(e->d_name, NULL, 10);
+		if (e->d_type != DT_DIR || pid <= 0 || (kill((pid_t)pid, 0) == 0 || errno != ESRCH))
+			continue;
+		(void)snprintf(path, sizeof(path), "%s/%s", parent, e->d_name);
+		remove_cgroup_tree(path);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* Every task of this worker together (sandbox/hostlimits.h): the memory less the worker's reserve
+ * and a quarter of the pid space, on the cgroups the task cgroups are made in. */
+static const char *worker_wide_limits(struct kwg_worker *w, const char *memory, const char *pids)
+{
+	char text[32];
+
+	if (w->cfg->all_tasks_memory) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_memory);
+		if (kwg_cgroup_write(memory,
+		                     w->run_cfg.cgroup_v2 ? "memory.max" : "memory.limit_in_bytes",
+		                     text) < 0)
+			return "the worker-wide memory limit cannot be set";
+	}
+	if (w->cfg->all_tasks_pids) {
+		(void)snprintf(text, sizeof(text), "%llu",
+		               (unsigned long long)w->cfg->all_tasks_pids);
+		if (kwg_cgroup_write(pids, "pids.max", text) < 0)
+			return "the worker-wide process limit cannot be set";
+	}
+	return NULL;
+}
+
+/* cgroup v1: the memory and pids hierarchies, with kwg/<worker pid>/ in each (so that workers on
+ * one host never touch each other's). A reason on failure. */
+static const char *cgroups_v1(struct kwg_worker *w)
+{
+	static const char *const roots[] = {"/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids"};
+	char *dirs[] = {w->cg_memory, w->cg_pids};
+
+	for (size_t i = 0; i < 2; i++) {
+		char parent[PATH_MAX - 32];
+		(void)snprintf(parent, sizeof(parent), "%s/kwg", roots[i]);
+		(void)snprintf(dirs[i], PATH_MAX, "%s/%d", parent, (int)getpid());
+		if (access(roots[i], W_OK) < 0 || (kwg_cgroup_mkdir(parent) < 0 && errno != EEXIST))
+			return "the memory and pids hierarchies cannot be written";
+		remove_stale_cgroups(parent);
+		if (kwg_cgroup_mkdir(dirs[i]) < 0 && errno != EEXIST)
+			return "a cgroup of the worker's own cannot be made";
+	}
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
+}
+
+/* cgroup v2, in the worker's own cgroup C (delegated to it, as systemd's Delegate=yes or a
+ * container's private cgroup namespace give): the worker moves into the leaf C/kwg/<pid>/worker
+ * (a cgroup that hands controllers down may hold no process), then enables memory and pids down
+ * to C/kwg/<pid>, where each task gets its cgroup. A reason on failure. */
+static const char *cgroups_v2(struct kwg_worker *w)
+{
+	char self[PATH_MAX] = "", own[PATH_MAX], kwg[PATH_MAX], leaf[PATH_MAX], line[PATH_MAX];
+	char base[PATH_MAX];
+	char controllers[256] = "", pid[16];
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool delegated;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (strncmp(line, "0::", 3) == 0)
+			(void)snprintf(self, sizeof(self), "%.*s", (int)strcspn(line + 3, "\n"),
+			               line + 3);
+	if (f)
+		fclose(f);
+	if (!*self)
+		return "the worker's cgroup is unknown (/proc/self/cgroup)";
+	if (snprintf(own, sizeof(own), "/sys/fs/cgroup%s", strcmp(self, "/") == 0 ? "" : self) >=
+	        (int)sizeof(own) ||
+	    snprintf(line, sizeof(line), "%s/cgroup.controllers", own) >= (int)sizeof(line) ||
+	    snprintf(kwg, sizeof(kwg), "%s/kwg", own) >= (int)sizeof(kwg) ||
+	    snprintf(base, sizeof(base), "%s/%d", kwg, (int)getpid()) >= (int)sizeof(base) ||
+	    snprintf(w->cg_memory, PATH_MAX, "%s/tasks", base) >= PATH_MAX ||
+	    snprintf(leaf, sizeof(leaf), "%s/worker", base) >= (int)sizeof(leaf))
+		return "the worker's cgroup path is too long";
+	f = fopen(line, "re");
+	delegated = f && fgets(controllers, sizeof(controllers), f) &&
+	            strstr(controllers, "memory") && strstr(controllers, "pids");
+	if (f)
+		fclose(f);
+	if (!delegated)
+		return "the memory and pids controllers are not delegated to the worker's cgroup";
+	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	if (access(own, W_OK) < 0 || (kwg_cgroup_mkdir(kwg) < 0 && errno != EEXIST))
+		return "the worker's cgroup cannot be written";
+	remove_stale_cgroups(kwg);
+	if ((kwg_cgroup_mkdir(base) < 0 && errno != EEXIST) ||
+	    (kwg_cgroup_mkdir(leaf) < 0 && errno != EEXIST) ||
+	    kwg_cgroup_write(leaf, "cgroup.procs", pid) < 0)
+		return "the worker cannot move into a cgroup of its own";
+	if (kwg_cgroup_write(own, "cgroup.subtree_control", "+memory +pids") < 0)
+		return "other processes share the worker's cgroup, so it cannot hand controllers "
+		       "down";
+	/* The tasks' cgroups go under kwg/<pid>/tasks, whose limits hold every task together. */
+	if (kwg_cgroup_write(kwg, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    kwg_cgroup_write(base, "cgroup.subtree_control", "+memory +pids") < 0 ||
+	    (kwg_cgroup_mkdir(w->cg_memory) < 0 && errno != EEXIST) ||
+	    kwg_cgroup_write(w->cg_memory, "cgroup.subtree_control", "+memory +pids") < 0)
+		return "the controllers cannot be enabled for task cgroups";
+	(void)snprintf(w->cg_pids, PATH_MAX, "%s", w->cg_memory);
+	return worker_wide_limits(w, w->cg_memory, w->cg_pids);
+}
+
+/* Per-task cgroups when the worker may make them (v1, else v2); otherwise rlimits, with the
+ * reason in the log. */
+static void cgroups_setup(struct kwg_worker *w)
+{
+	const char *why;
+
+	w->run_cfg.cgroup_v2 = access("/sys/fs/cgroup/cgroup.controllers", F_OK) == 0;
+	why = w->run_cfg.cgroup_v2 ? cgroups_v2(w) : cgroups_v1(w);
+	if (why) {
+		kwg_log_notice("no task cgroups (cgroup %s: %s): limits by rlimits",
+		               w->run_cfg.cgroup_v2 ? "v2" : "v1", why);
+		w->cg_memory[0] = w->cg_pids[0] = '\0';
+		return;
+	}
+	w->run_cfg.cgroup_memory = w->cg_memory;
+	w->run_cfg.cgroup_pids = w->cg_pids;
+}
+
+/* A kwg-exec parked in the next task's cgroups ahead of it (runner/spare.h). */
+int kwg_worker_setup_spare(struct kwg_worker *w)
+{
+	if (w->sandbox.profile == KWG_SANDBOX_NONE)
+		return 0;
+	w->spare_cfg = (struct kwg_spare_config){
+	    .loop = w->loop,
+	    .exec_helper = w->exec_helper,
+	    .cgroup_memory = w->run_cfg.cgroup_memory,
+	    .cgroup_pids = w->run_cfg.cgroup_pids,
+	    .cgroup_v2 = w->run_cfg.cgroup_v2,
+	    .reaper = w->sandbox.profile == KWG_SANDBOX_CONTAINER,
+	};
+	return kwg_spare_new(&w->spare_cfg, &w->run_cfg.spare);
+}
+
+static void on_docker_version(void *userdata, long status, const char *body, size_t len,
+                              const char *error)
+{
+	struct kwg_worker *w = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	const char *version = json_string_value(json_object_get(j, "Version"));
+	char msg[256];
+
+	if (version)
+		kwg_log_notice("Docker runner: Engine %s at %s, API %s", version,
+		               kwg_docker_socket(w->docker), kwg_docker_api_version(w->docker));
+	else
+		kwg_log_warning("Docker runner: no Docker Engine answers at %s (%s); Docker tasks "
+		                "fail with that message until one does",
+		                kwg_docker_socket(w->docker),
+		                status ? kwg_docker_error_message(body, msg, sizeof(msg)) : error);
+	json_decref(j);
+}
+
+/* The Docker Engine client: the configured unix:// socket (or DOCKER_HOST when only the default
+ * is configured). A daemon that does not answer yet is not fatal: Process tasks still run. */
+int kwg_worker_setup_docker(struct kwg_worker *w)
+{
+	const char *host = w->cfg->docker_host, *env = getenv("DOCKER_HOST");
+	int r;
+
+	if (strcmp(host, "unix:///var/run/docker.sock") == 0 && env && *env)
+		host = env;
+	if (strncmp(host, "unix://", 7) != 0 || !host[7]) {
+		kwg_log_error(
+		    "docker_host: '%s' is not a unix:// socket (the only kind kwg speaks)", host);
+		return -EINVAL;
+	}
+	r = kwg_docker_new(w->loop, host + 7, &w->docker);
+	if (r >= 0)
+		r = kwg_docker_negotiate(w->docker, on_docker_version, w);
+	if (r < 0) {
+		(void)snprintf(w->docker_error, sizeof(w->docker_error), "%s", strerror(-r));
+		kwg_docker_free(steal_ptr(&w->docker));
+	}
+	w->run_cfg.docker = w->docker;
+	w->run_cfg.docker_error = w->docker_error;
+	w->run_cfg.docker_volumes = w->cfg->docker_volumes;
+	w->run_cfg.docker_privileged = w->cfg->docker_privileged;
+	return 0;
+}
+
+static void on_bad_secret(void *userdata, const char *name)
+{
+	(void)userdata;
+	/* KESTRA: SecretService logs an error and skips the variable. */
+	kwg_log_error("SECRET_%s is not valid base64: secret('%s') will not find it", name, name);
+}
+
+/* Kestra's internal storage as the operator described it, and the SECRET_* variables. */
+int kwg_worker_setup_storage(struct kwg_worker *w)
+{
+	const struct kwg_config *c = w->cfg;
+	struct kwg_storage_config sc = {
+	    .type = c->storage_type,
+	    .base_path = c->storage_base_path,
+	    .endpoint = *c->storage_endpoint ? c->storage_endpoint : NULL,
+	    .region = c->storage_region,
+	    .bucket = c->storage_bucket,
+	    .access_key = c->storage_access_key,
+	    .secret_key = c->storage_secret_key,
+	    .path_style = strcmp(c->storage_type, "minio") == 0 || *c->storage_endpoint,
+	};
+	struct kwg_err err = {{0}};
+	int r = kwg_secrets_new(environ, on_bad_secret, w, &w->secrets);
+
+	if (r < 0)
+		return r;
+	if (kwg_secrets_count(w->secrets))
+		kwg_log_info("%zu secret(s) from SECRET_* variables",
+		             kwg_secrets_count(w->secrets));
+	w->run_cfg.secrets = w->secrets;
+	if (strcmp(c->storage_type, "none") == 0)
+		return 0;
+	r = kwg_storage_new(w->loop, &sc, &w->storage, &err);
+	if (r < 0) {
+		kwg_log_error("internal storage: %s", err.msg);
+		return r;
+	}
+	kwg_log_info("internal storage: %s %s", c->storage_type,
+	             strcmp(c->storage_type, "local") == 0 ? c->storage_base_path
+	                                                   : c->storage_bucket);
+	w->run_cfg.storage = w->storage;
+	if (strcmp(c->storage_type, "local") == 0)
+		w->run_cfg.storage_local_base = c->storage_base_path;
+	return 0;
+}
+
+/* The operator's policy override, read once at start; unknown syscall names refuse the start. */
+static int load_policy(struct kwg_worker *w, struct kwg_strv *deny, struct kwg_strv *allow)
+{
+	struct kwg_err err = {{0}};
+	const char *path = w->cfg->sandbox_policy;
+	const char *unknown;
+	char text[65536];
+	ssize_t n;
+	int fd, r;
+
+	if (!*path)
+		return 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return kwg_log_errno(KWG_LOG_ERROR, -errno, "sandbox_policy: cannot open '%s'",
+		                     path);
+	n = read(fd, text, sizeof(text));
+	(void)close(fd);
+	if (n < 0 || n == (ssize_t)sizeof(text)) {
+		kwg_log_error("sandbox_policy: '%s' cannot be read or is larger than 64 KiB", path);
+		return -EINVAL;
+	}
+	r = kwg_sandbox_policy_parse(text, (size_t)n, deny, allow, &err);
+	if (r < 0) {
+		kwg_log_error("sandbox_policy: %s: %s", path, err.msg);
+		return r;
+	}
+	unknown = kwg_sandbox_seccomp_unknown_in(deny);
+	if (!unknown)
+		unknown = kwg_sandbox_seccomp_unknown_in(allow);
+	if (unknown) {
+		kwg_log_error("sandbox_policy: %s: '%s' is not a syscall of this architecture",
+		              path, unknown);
+		return -EINVAL;
+	}
+	kwg_log_notice(
+	    "sandbox_policy %s: %zu syscall(s) denied on top of the profile, %zu allowed", path,
+	    deny->n, allow->n);
+	return 0;
+}
+
+/* The profile's seccomp filter with the operator's override, compiled once for every task. */
+static int compile_filter(struct kwg_worker *w)
+{
+	struct kwg_strv deny = {0}, allow = {0};
+	int r = load_policy(w, &deny, &allow);
+
+	if (r >= 0) {
+		r = kwg_sandbox_seccomp_compile(w->sandbox.profile, &deny, &allow,
+		                                &w->sandbox.filter, &w->sandbox.filter_len);
+		if (r < 0)
+			kwg_log_errno(KWG_LOG_ERROR, r, "cannot compile the seccomp filter");
+	}
+	kwg_strv_done(&deny);
+	kwg_strv_done(&allow);
+	return r;
+}
+
+/* Runs /bin/true through the real sandbox once before claiming anything: a kernel that refuses a
+ * namespace or a mount stops the worker here, with the step that failed, instead of failing every
+ * task (or running them less isolated than configured). */
+static int probe_sandbox(struct kwg_worker *w)
+{
+	struct kwg_sandbox_spec spec = w->sandbox;
+	struct kwg_sandbox_status st = {0};
+	posix_spawn_file_actions_t fa;
+	char *argv[] = {w->exec_helper, NULL}, *envp[] = {NULL};
+	char *bytes = NULL;
+	size_t len;
+	int fd = -1, pipefd[2] = {-1, -1}, status = 0, r;
+	pid_t pid;
+
+	spec.workdir = w->cfg->work_dir;
+	spec.argv = (struct kwg_strv){0};
+	spec.envp = (struct kwg_strv){0};
+	spec.cgroups = (struct kwg_strv){0};
+	r = kwg_strv_push(&spec.argv, "/bin/true");
+	if (r >= 0)
+		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
+	kwg_strv_done(&spec.argv);
+	if (r >= 0 && ((fd = memfd_create("kwg-probe", MFD_CLOEXEC)) < 0 ||
+	               write(fd, bytes, len) != (ssize_t)len || pipe2(pipefd, O_CLOEXEC) < 0))
+		r = -errno;
+	free(bytes);
+	if (r >= 0) {
+		posix_spawn_file_actions_init(&fa);
+		posix_spawn_file_actions_adddup2(&fa, fd, KWG_SANDBOX_SPEC_FD);
+		posix_spawn_file_actions_adddup2(&fa, pipefd[1], KWG_SANDBOX_STATUS_FD);
+		r = -posix_spawn(&pid, w->exec_helper, &fa, NULL, argv, envp);
+		posix_spawn_file_actions_destroy(&fa);
+	}
+	if (pipefd[1] >= 0)
+		(void)close(pipefd[1]);
+	if (r >= 0) {
+		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+			if (read(pipefd[0], &st, sizeof(st)) == (ssize_t)sizeof(st))
+				kwg_log_error(
+				    "the %s sandbox cannot be set up on this machine: %s failed: "
+				    "%s; refusing to start (%s)",
+				    kwg_sandbox_profile_name(w->sandbox.profile),
+				    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
+				    strerror(st.err),
+				    st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
+				            st.stage == KWG_STAGE_MOUNTS
+				        ? "in a container that may not make namespaces, --sandbox "
+				          "container keeps the sandbox without them; --sandbox "
+				          "none "
+				          "runs tasks without isolation"
+				        : "--sandbox none runs tasks without isolation");
+			else
+				kwg_log_error(
+				    "the sandbox probe failed (status %d); refusing to start",
+				    status);
+			r = -EPERM;
+		}
+	} else {
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot run the sandbox probe");
+	}
+	if (fd >= 0)
+		(void)close(fd);
+	if (pipefd[0] >= 0)
+		(void)close(pipefd[0]);
+	return r;
+}
+
+/* The Process sandbox from the configuration: profile, task user, limits, kwg-exec's path. */
+int kwg_worker_setup_sandbox(struct kwg_worker *w)
+{
+	const struct kwg_config *cfg = w->cfg;
+	struct kwg_sandbox_spec *sb = &w->sandbox;
+	const char *user = cfg->sandbox_user;
+
+	(void)kwg_sandbox_profile_from_name(cfg->sandbox, &sb->profile);
+	sb->uid = sb->gid = -1;
+	sb->limits = (struct kwg_sandbox_limits){cfg->task_cpu_seconds, cfg->task_memory,
+	                                         cfg->task_open_files, cfg->task_processes,
+	                                         cfg->task_file_size};
+	if (sb->profile == KWG_SANDBOX_NONE) {
+		kwg_log_warning(
+		    "sandbox none: Process tasks run without isolation, as the worker's "
+		    "user");
+		return 0;
+	}
+	/* SECURITY: a root worker never runs tasks as root unless the operator names root. */
+	if (!*user && geteuid() == 0) {
+		sb->uid = sb->gid = 65534;
+	} else if (*user && kwg_sandbox_user_from_name(user, &sb->uid, &sb->gid) < 0) {
+		kwg_log_error("sandbox_user: '%s' is neither UID[:GID] nor a user of this machine",
+		              user);
+		return -EINVAL;
+	}
+	if (*cfg->exec_helper) {
+		(void)snprintf(w->exec_helper, sizeof(w->exec_helper), "%s", cfg->exec_helper);
+	} else {
+		char self[PATH_MAX];
+		ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+		if (n < 0)
+			return -errno;
+		self[n] = '\0';
+		(void)snprintf(w->exec_helper, sizeof(w->exec_helper), "%s/kwg-exec",
+		               dirname(self));
+	}
+	if (access(w->exec_helper, X_OK) < 0) {
+		kwg_log_error("the sandbox launcher '%s' cannot be run: %s", w->exec_helper,
+		              strerror(errno));
+		return -ENOENT;
+	}
+	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
+		return -EPERM;
+	cgroups_setup(w);
+	if (sb->profile == KWG_SANDBOX_CONTAINER)
+		kwg_log_warning(
+		    "sandbox container: tasks run without namespaces (seccomp, no_new_privs, no "
+		    "capabilities, limits and a reaper that kills what a task leaves behind still "
+		    "apply); missing: a private /proc (tasks see every process of this "
+		    "container), a private /tmp, read-only system directories (the task user's "
+		    "file permissions apply)%s",
+		    sb->uid < 0 ? "; and tasks run as the worker's own user, so they can signal "
+		                  "it (run the worker as root, tasks then run as nobody, or set "
+		                  "sandbox_user)"
+		                : "");
+	kwg_log_notice(
+	    "sandbox %s: tasks run as %lld:%lld%s; "
+	    "limits by %s (memory %llu MiB, processes %llu, files %llu)",
+	    kwg_sandbox_profile_name(sb->profile), (long long)sb->uid, (long long)sb->gid,
+	    sb->profile == KWG_SANDBOX_CONTAINER ? " without namespaces"
+	    : sb->profile == KWG_SANDBOX_STRICT  ? " in pid, mount, ipc, uts and net namespaces"
+	                                         : " in pid, mount, ipc and uts namespaces",
+	    !*w->cg_memory         ? "rlimits (address space, processes of the task user)"
+	    : w->run_cfg.cgroup_v2 ? "cgroup v2 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)"
+	                           : "cgroup v1 (memory, pids; one cgroup per task, all of them in "
+	                             "a worker-wide one)",
+	    (unsigned long long)(sb->limits.address_space_bytes >> 20),
+	    (unsigned long long)sb->limits.processes, (unsigned long long)sb->limits.open_files);
+	for (int i = 0; i < KWG_CONFIG_LIMIT_LINES && cfg->limit_lines[i][0]; i++)
+		kwg_log_notice("limits: %s", cfg->limit_lines[i]);
+	return 0;
+}
+
+void kwg_worker_remove_cgroups(struct kwg_worker *w)
+{
+	if (*w->cg_memory) {
+		remove_cgroup_tree(w->cg_memory);
+		remove_cgroup_tree(w->cg_pids);
+	}
+}
