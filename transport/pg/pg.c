@@ -196,8 +196,12 @@ static void on_poll(uv_poll_t *h, int status, int events)
 		pg_connect(pg);
 		return;
 	}
+	/* An error on a connected socket (POLLERR: UV_EBADF, "bad file descriptor", which says
+	 * nothing of the cause): libpq reads the socket and says what happened ("server closed the
+	 * connection unexpectedly"). */
 	if (status < 0) {
-		pg_lost(pg, uv_strerror(status));
+		pg_lost(pg,
+		        !PQconsumeInput(pg->conn) ? PQerrorMessage(pg->conn) : uv_strerror(status));
 		return;
 	}
 	if (events & UV_WRITABLE) {
