@@ -88,4 +88,14 @@ printf 'id: [x\n' >"$IT_TMP/bad.yaml"
 out=$("$KWGT_BIN" submit --database-url "$DB" "$IT_TMP/bad.yaml" 2>&1) && rc=0 || rc=$?
 expect_match "$rc $out" "^1 .*bad.yaml: YAML line [0-9]+ column [0-9]+" "submit points at a YAML syntax error"
 it_stop "$WORKER_PID"
+
+# kwg is a small front: `kwg version` and `kwg sandbox` need nothing else; any other command is
+# kwg-main's, found next to kwg, and its absence is said plainly.
+mkdir -p "$IT_TMP/alone" && cp "$KWGT_BIN" "$IT_TMP/alone/kwg"
+expect_eq "$("$IT_TMP/alone/kwg" version)" "$("$KWGT_BIN" version)" "kwg version without kwg-main"
+rc=0
+out=$("$IT_TMP/alone/kwg" worker -n 2>&1) || rc=$?
+expect_eq "$rc" 1 "kwg without kwg-main exits 1"
+expect_match "$out" "cannot run '$IT_TMP/alone/kwg-main' \\(installed next to kwg\\)" \
+  "kwg without kwg-main names the missing binary"
 it_done
