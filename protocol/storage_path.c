@@ -15,7 +15,7 @@
 
 #include "common/buf.h"
 #include "common/compat.h"
-#include "protocol/unicode.h"
+#include "template/unicode.h"
 
 /* No bound of their own: inputs are task and flow ids, already bounded by the message size. */
 #define NO_MAX ((size_t)-1 / 2)

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/jregex.h"
+#include "template/jregex.h"
 
 static int piece(void *data, const char *p, size_t len)
 {

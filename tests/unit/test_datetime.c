@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/datetime.h"
+#include "template/datetime.h"
 
 struct dt_case {
 	const char *text;

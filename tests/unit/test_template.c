@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "protocol/datetime.h"
-#include "protocol/template.h"
+#include "template/datetime.h"
+#include "template/template.h"
 
 static const char default_vars[] =
     "{\"name\":\"World\",\"n\":5,\"neg\":-3,\"pi\":3.14,\"flag\":true,\"nul\":null,"

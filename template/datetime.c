@@ -3,7 +3,7 @@
  * 004e08aaa1c490b1a01c8f9e93ed983b9bc8f9e5 (named formats, styles, convert); the pattern letters
  * and ISO formatters follow the java.time.format.DateTimeFormatter javadoc (JDK 17), checked
  * against OpenJDK 17 output. Years 0001-9999 only. */
-#include "protocol/datetime.h"
+#include "template/datetime.h"
 
 #include <ctype.h>
 #include <errno.h>

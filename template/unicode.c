@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "protocol/unicode.h"
+#include "template/unicode.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -6,7 +6,7 @@
  * KESTRA: behaviour read in kestra-io/kestra core/.../runners/VariableRenderer.java (the
  * "Unable to find `x` used in the expression `TEMPLATE` at line N" message: the expression is
  * the whole template, Pebble's file name) and Pebble 3.2's CoreExtension operator table. */
-#include "protocol/template.h"
+#include "template/template.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -27,13 +27,13 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
-#include "protocol/datetime.h"
-#include "protocol/jdecimal.h"
-#include "protocol/jregex.h"
 #include "protocol/log_entry.h"
 #include "protocol/storage_path.h"
 #include "protocol/task_def.h"
-#include "protocol/unicode.h"
+#include "template/datetime.h"
+#include "template/jdecimal.h"
+#include "template/jregex.h"
+#include "template/unicode.h"
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
