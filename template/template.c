@@ -27,13 +27,11 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
-#include "protocol/log_entry.h"
-#include "protocol/storage_path.h"
-#include "protocol/task_def.h"
 #include "template/datetime.h"
 #include "template/jdecimal.h"
 #include "template/jregex.h"
 #include "template/unicode.h"
+#include "template/yaml.h"
 
 #define MAX_EXPR_DEPTH 200
 #define MAX_LIST 1000000
