@@ -200,10 +200,15 @@ typedef int filter_fn(struct ctx *c, const struct expr *e, json_t *in, struct ar
 
 typedef int function_fn(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 
+/* Inline so that every file's compiler sees it is negative (-O3 -Werror=maybe-uninitialized). */
+static inline int kwg_tpl_oom(void)
+{
+	return -ENOMEM;
+}
+
 /* template.c */
 void *kwg_tpl_arena_alloc(struct arena *a, size_t n);
 int kwg_tpl_fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINTF(4, 5);
-int kwg_tpl_oom(void);
 int kwg_tpl_step(struct ctx *c, int line);
 char *kwg_tpl_adup(struct ctx *c, const char *s, size_t n);
 int kwg_tpl_render_nested(struct ctx *c, const char *tmpl, int line, char **ret);

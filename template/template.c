@@ -45,11 +45,6 @@ int kwg_tpl_fail(struct ctx *c, int r, int line, const char *fmt, ...)
 	return kwg_err_set(c->err, r, "%s at line %d", msg, line);
 }
 
-int kwg_tpl_oom(void)
-{
-	return -ENOMEM;
-}
-
 int kwg_tpl_step(struct ctx *c, int line)
 {
 	if (++*c->steps > MAX_STEPS)
