@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes protocol/datetime: the input is up to six lines, "text", "existing format", "zone",
+/* Fuzzes template/datetime: the input is up to six lines, "text", "existing format", "zone",
  * "format", "unit" and "amount" (an empty line is NULL). The text is parsed, formatted, then
  * moved by the amount and formatted again. */
 #include <stdint.h>
