@@ -7,14 +7,14 @@ pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp>=2.5)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
-# protocol/template.c: sha1/sha512/md5 filters (EVP) and the jq filter (Debian's libjq-dev has
+# template/template.c: sha1/sha512/md5 filters (EVP) and the jq filter (Debian's libjq-dev has
 # no pkg-config file).
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto>=3.0)
 find_library(JQ_LIB jq REQUIRED)
 find_path(JQ_INCLUDE_DIR jq.h REQUIRED)
-# protocol/jregex.c: Java regular expressions in templates.
+# template/jregex.c: Java regular expressions in templates.
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)
-# protocol/unicode.c: Java's case mapping and NFD (Debian's libunistring-dev has no pkg-config
+# template/unicode.c: Java's case mapping and NFD (Debian's libunistring-dev has no pkg-config
 # file).
 find_library(UNISTRING_LIB unistring REQUIRED)
 find_path(UNISTRING_INCLUDE_DIR unicase.h REQUIRED)

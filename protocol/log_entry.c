@@ -95,18 +95,6 @@ static size_t utf8_seq_len(const unsigned char *s, size_t len)
 	return n;
 }
 
-size_t kwg_utf16_units(const char *s, size_t len)
-{
-	size_t n = 0;
-
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if ((c & 0xc0) != 0x80)
-			n += c >= 0xf0 ? 2 : 1;
-	}
-	return n;
-}
-
 size_t kwg_utf8_prefix_chars(const char *s, size_t len, size_t max_chars)
 {
 	const unsigned char *u = (const unsigned char *)s;

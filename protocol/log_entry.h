@@ -7,6 +7,7 @@
 
 #include "common/buf.h"
 #include "protocol/state.h"
+#include "template/unicode.h"
 
 /* Kestra 1.0 splits log messages longer than this many characters (kestra-protocol.md §5.9). */
 #define KWG_LOG_CHUNK_CHARS 15360
@@ -33,8 +34,6 @@ int kwg_log_entry_encode(struct kwg_buf *b, const struct kwg_taskrun_ref *ref, i
 /* Length in bytes of the longest prefix of s (len bytes, valid UTF-8) holding at most max_chars
  * UTF-16 code units, as Java counts characters; never splits a code point. */
 size_t kwg_utf8_prefix_chars(const char *s, size_t len, size_t max_chars);
-/* Java's String.length() of s (len bytes of UTF-8): UTF-16 code units. */
-size_t kwg_utf16_units(const char *s, size_t len);
 
 /* Rewrites s (len bytes) into out as valid UTF-8 without NUL: invalid sequences and NUL become
  * U+FFFD, as Java's decoder does. Appends to out. */

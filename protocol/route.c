@@ -12,7 +12,7 @@
 #include "common/compat.h"
 #include "protocol/log_entry.h"
 #include "protocol/task_render.h"
-#include "protocol/template.h"
+#include "template/template.h"
 
 /* Keys and values quoted in messages are cut to this many characters. */
 #define QUOTE_CHARS 200

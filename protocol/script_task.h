@@ -10,8 +10,8 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "protocol/state.h"
-#include "protocol/template.h"
 #include "protocol/worker_job.h"
+#include "template/template.h"
 
 enum kwg_task_kind {
 	KWG_TASK_LOG,

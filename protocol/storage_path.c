@@ -1,7 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* KESTRA: core/.../utils/Slugify.java @ 09d73de372a4bb4e5108a89428f665938eb48522 (unchanged @
- * 58c1ca2d);
- * storage-local/.../LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa;
+/* KESTRA: storage-local/.../LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa;
  * storage-s3 S3Storage.java @ 092d684c712559c9de7e74bc25a7be3c79cd73f0 (keys, mkdirs markers);
  * storage-minio MinioStorage.java per kestra-script-tasks.md §7.4 [MINIO]. */
 #include "protocol/storage_path.h"
@@ -15,57 +13,9 @@
 
 #include "common/buf.h"
 #include "common/compat.h"
-#include "protocol/unicode.h"
 
 /* No bound of their own: inputs are task and flow ids, already bounded by the message size. */
 #define NO_MAX ((size_t)-1 / 2)
-
-static bool is_java_space(int c)
-{
-	/* Java's \s without UNICODE_CHARACTER_CLASS: [ \t\n\x0B\f\r] */
-	return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
-char *kwg_slugify(const char *s)
-{
-	size_t len = strlen(s), nlen;
-	char *nfd = NULL, *out, *w;
-	int r;
-
-	/* Slugify.of: whitespace to '-', NFD (protocol/unicode.h: libunistring), drop [^\w-]
-	 * (so a precomposed letter keeps its ASCII base letter, "é" → "e", U+212A KELVIN SIGN →
-	 * "k"; a letter without a canonical decomposition, "ß" "ł" "æ", goes), '_' to '-', no
-	 * "--", no '-' at either end, lower case. Text that is not UTF-8 keeps its ASCII only. */
-	r = kwg_nfd(s, len, &nfd, &nlen);
-	if (r == -ENOMEM)
-		return NULL;
-	const char *p = r < 0 ? s : nfd, *end = p + (r < 0 ? len : nlen);
-	out = malloc((size_t)(end - p) + 1);
-	if (!out) {
-		free(nfd);
-		return NULL;
-	}
-	w = out;
-	for (; p < end; p++) {
-		char keep = 0, c = *p;
-		if (is_java_space(c) || c == '_' || c == '-')
-			keep = '-';
-		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
-			keep = c;
-		else if (c >= 'A' && c <= 'Z')
-			keep = (char)(c - 'A' + 'a');
-		/* no "--", no leading '-' */
-		if (keep == '-' && (w == out || w[-1] == '-'))
-			keep = 0;
-		if (keep)
-			*w++ = keep;
-	}
-	if (w > out && w[-1] == '-')
-		w--;
-	*w = '\0';
-	free(nfd);
-	return out;
-}
 
 /* Appends the namespace with its dots as '/'. */
 static int put_ns(struct kwg_buf *b, const char *ns)

@@ -6,15 +6,13 @@
 #include <stddef.h>
 
 #include "common/err.h"
+#include "template/unicode.h" /* kwg_slugify */
 
 enum kwg_storage_layout {
 	KWG_STORAGE_LOCAL, /* <basePath>[/<tenant>]<path> */
 	KWG_STORAGE_S3,    /* key "/" + tenant + path, or path with its leading "/" */
 	KWG_STORAGE_MINIO, /* key [tenant "/"] + path without its leading "/" */
 };
-
-/* Kestra's Slugify. New string, NULL on OOM. */
-char *kwg_slugify(const char *s);
 
 /* The URI prefix of a task run's outputs:
  * kestra:///<ns with dots as "/">/<slug(flow)>/executions/<exec>/tasks/<slug(task)>/<taskrun>.

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/id.h"
 #include "protocol/state.h"
+#include "template/yaml.h"
 
 /* Largest definition file accepted. */
 #define KWG_TASK_DEF_MAX_BYTES (16u << 20)
@@ -37,12 +38,6 @@ void kwg_task_def_done(struct kwg_task_def *def);
 /* Parses YAML (a JSON document is YAML too) into JSON text. New string via *ret. Exposed for
  * tests and fuzzing. */
 int kwg_yaml_to_json(const char *text, size_t len, char **ret, struct kwg_err *err);
-/* Parses the first YAML document of text into a value (new in *ret): plain scalars as the YAML
- * core schema (null, booleans, integers, decimals), quoted ones as strings; anchors and aliases
- * refused; nesting at most 64. A repeated key fails, or with last_key_wins replaces the earlier
- * one. 0; -EBADMSG with err; -ENOMEM. */
-int kwg_yaml_load(const char *text, size_t len, bool last_key_wins, json_t **ret,
-                  struct kwg_err *err);
 
 /* A message `kwg submit` follows, read for printing. */
 struct kwg_followed {

@@ -10,8 +10,8 @@
 
 #include "common/err.h"
 #include "common/strv.h"
-#include "protocol/template.h"
 #include "protocol/worker_job.h"
+#include "template/template.h"
 
 struct kwg_task_render_opts {
 	const char *working_dir;                /* absolute; NULL for tasks without one (Log) */

@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
-#include "protocol/template.h"
+#include "template/template.h"
 
 static void write_all(int fd, const char *s, size_t len)
 {

@@ -22,7 +22,6 @@
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
-#include "protocol/datetime.h"
 #include "protocol/duration.h"
 #include "protocol/ion.h"
 #include "protocol/log_entry.h"
@@ -35,6 +34,7 @@
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
+#include "template/datetime.h"
 
 /* A line is buffered up to this size before it is delivered in pieces. */
 #define MAX_LINE_BYTES (1u << 20)

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes protocol/datetime: the input is up to six lines, "text", "existing format", "zone",
+/* Fuzzes template/datetime: the input is up to six lines, "text", "existing format", "zone",
  * "format", "unit" and "amount" (an empty line is NULL). The text is parsed, formatted, then
  * moved by the amount and formatted again. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/datetime.h"
+#include "template/datetime.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

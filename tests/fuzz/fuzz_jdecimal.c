@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes the DecimalFormat pattern reader and formatter (protocol/jdecimal.h): the input is the
+/* Fuzzes the DecimalFormat pattern reader and formatter (template/jdecimal.h): the input is the
  * pattern, formatted with a few longs and doubles (negative, zero, huge, tiny, NaN, infinite). */
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/jdecimal.h"
+#include "template/jdecimal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

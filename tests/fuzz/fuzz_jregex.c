@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes the Java-regex translator and matcher (protocol/jregex.h): the input's first line is
+/* Fuzzes the Java-regex translator and matcher (template/jregex.h): the input's first line is
  * the pattern, the second the replacement, the rest the subject; the pattern is compiled, then
  * used for Matcher.replaceAll, String.split (limits 0, -1, 2) and the find loop. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/jregex.h"
+#include "template/jregex.h"
 
 static int piece(void *data, const char *p, size_t len)
 {

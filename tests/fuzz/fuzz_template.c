@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/template.h"
+#include "template/template.h"
 
 static int fake_secret(void *userdata, const char *name, char **ret, struct kwg_err *err)
 {

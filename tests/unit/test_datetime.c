@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* protocol/datetime: parsing, formatting and adding dates as Kestra's Pebble date filters.
+/* template/datetime: parsing, formatting and adding dates as Kestra's Pebble date filters.
  * Expected strings: OpenJDK 17 java.time (ZonedDateTime.parse, DateTimeFormatter with the
  * patterns and named formatters of KESTRA: pebble/AbstractDate.java @ 004e08aa, Locale.ENGLISH,
  * ZonedDateTime.plus(amount, ChronoUnit)), run on the same tz database; the "iso" … "short" rows
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/datetime.h"
+#include "template/datetime.h"
 
 struct dt_case {
 	const char *text;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* protocol/template: Kestra's Pebble subset, one table of {template, variables, expected output
+/* template/template: Kestra's Pebble subset, one table of {template, variables, expected output
  * or errno + message part}. Each group names the documentation its expectations come from:
  * [PB] pebbletemplates.io (Pebble 3.2 guide: basic usage, operators, tests, filters, functions,
  * tags), [KD] Kestra docs "Expressions" (kestra.io/docs/expressions), [K] kestra-io/kestra
@@ -15,8 +15,8 @@
 
 #include <cmocka.h>
 
-#include "protocol/datetime.h"
-#include "protocol/template.h"
+#include "template/datetime.h"
+#include "template/template.h"
 
 static const char default_vars[] =
     "{\"name\":\"World\",\"n\":5,\"neg\":-3,\"pi\":3.14,\"flag\":true,\"nul\":null,"
@@ -33,7 +33,7 @@ struct tcase {
 	const char *vars;   /* NULL: default_vars */
 	const char *expect; /* output, or with err a part of the message */
 	int err;
-	bool dt; /* needs the real protocol/datetime.c (patterns, zones, calendar units) */
+	bool dt; /* needs the real template/datetime.c (patterns, zones, calendar units) */
 };
 
 /* Rows leave .dt out unless they need the real datetime.c. */
@@ -417,7 +417,7 @@ static const struct tcase cases[] = {
     {"{{ map | jq('env') }}", NULL, "[{}]", 0},
     {"{{ name | jq('.') }}", NULL, "Unable to parse jq value 'World'", -EINVAL},
     {"[{{ nul | jq('.a') }}]", NULL, "[]", 0},
-    /* [K] date family through protocol/datetime.h (the iso cases hold with the stub too) */
+    /* [K] date family through template/datetime.h (the iso cases hold with the stub too) */
     {"{{ date | date }}", NULL, "2024-01-15T10:30:00.000000Z", 0},
     {"{{ date | timestamp }}", NULL, "1705314600", 0},
     /* [K] TimestampMicroFilter: SECONDS.toNanos(s) + NANOSECONDS.toMicros(nano), a String */

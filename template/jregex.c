@@ -4,7 +4,7 @@
  * CR, LF and CRLF as line ends, an empty match moves the next search one character on, the
  * replacement syntax is appendReplacement's. See docs/templating.md "Regular expressions". */
 #define PCRE2_CODE_UNIT_WIDTH 8
-#include "protocol/jregex.h"
+#include "template/jregex.h"
 
 #include <errno.h>
 #include <stdint.h>

@@ -3,7 +3,7 @@
  * Unicode library kept by the distribution): full case mapping as String.toUpperCase and
  * toLowerCase (SpecialCasing: "ß" → "SS", final sigma), Character.toTitleCase and
  * Character.isWhitespace, canonical decomposition (Normalizer NFD), and UTF-16 indexes as Java
- * counts them. Pure. */
+ * counts them; Kestra's Slugify on top of NFD. Pure. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -28,3 +28,9 @@ int kwg_nfd(const char *s, size_t n, char **ret, size_t *ret_len);
  * U+FFFF is 2). An index inside such a pair gives the offset after the whole character; n when
  * k is at or past the end. */
 size_t kwg_utf16_offset(const char *s, size_t n, size_t k);
+
+/* Java's String.length() of s (len bytes of UTF-8): UTF-16 code units. */
+size_t kwg_utf16_units(const char *s, size_t len);
+
+/* Kestra's Slugify. New string, NULL on OOM. */
+char *kwg_slugify(const char *s);

@@ -1,5 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-#include "protocol/unicode.h"
+/* KESTRA: kwg_slugify as core/.../utils/Slugify.java @ 09d73de372a4bb4e5108a89428f665938eb48522
+ * (unchanged @ 58c1ca2d). */
+#include "template/unicode.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -114,4 +116,63 @@ size_t kwg_utf16_offset(const char *s, size_t n, size_t k)
 		i += l;
 	}
 	return i < n ? i : n;
+}
+
+size_t kwg_utf16_units(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if ((c & 0xc0) != 0x80)
+			n += c >= 0xf0 ? 2 : 1;
+	}
+	return n;
+}
+
+static bool is_java_space(int c)
+{
+	/* Java's \s without UNICODE_CHARACTER_CLASS: [ \t\n\x0B\f\r] */
+	return c == ' ' || (c >= '\t' && c <= '\r');
+}
+
+char *kwg_slugify(const char *s)
+{
+	size_t len = strlen(s), nlen;
+	char *nfd = NULL, *out, *w;
+	int r;
+
+	/* Slugify.of: whitespace to '-', NFD (kwg_nfd: libunistring), drop [^\w-]
+	 * (so a precomposed letter keeps its ASCII base letter, "é" → "e", U+212A KELVIN SIGN →
+	 * "k"; a letter without a canonical decomposition, "ß" "ł" "æ", goes), '_' to '-', no
+	 * "--", no '-' at either end, lower case. Text that is not UTF-8 keeps its ASCII only. */
+	r = kwg_nfd(s, len, &nfd, &nlen);
+	if (r == -ENOMEM)
+		return NULL;
+	const char *p = r < 0 ? s : nfd, *end = p + (r < 0 ? len : nlen);
+	out = malloc((size_t)(end - p) + 1);
+	if (!out) {
+		free(nfd);
+		return NULL;
+	}
+	w = out;
+	for (; p < end; p++) {
+		char keep = 0, c = *p;
+		if (is_java_space(c) || c == '_' || c == '-')
+			keep = '-';
+		else if ((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))
+			keep = c;
+		else if (c >= 'A' && c <= 'Z')
+			keep = (char)(c - 'A' + 'a');
+		/* no "--", no leading '-' */
+		if (keep == '-' && (w == out || w[-1] == '-'))
+			keep = 0;
+		if (keep)
+			*w++ = keep;
+	}
+	if (w > out && w[-1] == '-')
+		w--;
+	*w = '\0';
+	free(nfd);
+	return out;
 }

@@ -3,7 +3,7 @@
  * DecimalFormat.applyPattern reads it (the JDK's documented grammar: digit counts, the "#.##"
  * shorthand that behaves as "0.##", grouping from the last ','); the digits come from glibc's
  * printf, which rounds the exact binary value half-even like Java's DigitList. */
-#include "protocol/jdecimal.h"
+#include "template/jdecimal.h"
 
 #include <errno.h>
 #include <math.h>
