@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "protocol/script_task.h"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 struct kwg_files;
 

@@ -24,7 +24,6 @@
 #include "common/log.h"
 #include "protocol/datetime.h"
 #include "protocol/duration.h"
-#include "protocol/ion.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
 #include "protocol/storage_path.h"
@@ -35,6 +34,7 @@
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
+#include "storage/ion.h"
 
 /* A line is buffered up to this size before it is delivered in pieces. */
 #define MAX_LINE_BYTES (1u << 20)

@@ -18,7 +18,7 @@
 
 #include "common/buf.h"
 #include "protocol/storage_path.h"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 #define DEADLINE_MS 20000
 

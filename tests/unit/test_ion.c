@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/ion.h"
+#include "storage/ion.h"
 
 struct ion_case {
 	const char *ion, *json; /* json NULL: must be refused */

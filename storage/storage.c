@@ -9,7 +9,7 @@
  * 092d684c712559c9de7e74bc25a7be3c79cd73f0 (mkdirs: a HEAD of the parent marker, then one empty
  * object per prefix when it is missing; allByPrefix skips the markers). */
 #define KWG_LOG_MODULE "storage"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -26,7 +26,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/strv.h"
-#include "runner/curl_uv.h"
+#include "storage/curl_uv.h"
 
 /* Error and listing bodies kept in memory; object bodies go to files. */
 #define MAX_ERROR_BODY (64u << 10)
