@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal storage: the local backend does its file I/O inside the call and reports on the next
  * loop iteration (one zero-delay timer for every finished local operation); the S3 backend runs
- * each operation as a chain of HTTP requests on runner/curl_uv.c, signed by libcurl's
+ * each operation as a chain of HTTP requests on storage/curl_uv.c, signed by libcurl's
  * CURLOPT_AWS_SIGV4.
  *
  * KESTRA: storage-local LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa (basePath

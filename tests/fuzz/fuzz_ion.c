@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes the Ion text reader (protocol/ion.h): any bytes, not NUL-terminated; a value read must
+/* Fuzzes the Ion text reader (storage/ion.h): any bytes, not NUL-terminated; a value read must
  * serialise back to JSON. */
 #include <stdint.h>
 #include <stdlib.h>
