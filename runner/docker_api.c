@@ -13,7 +13,7 @@
 
 #include "common/buf.h"
 #include "common/log.h"
-#include "runner/curl_uv.h"
+#include "storage/curl_uv.h"
 
 #define MAX_BODY_BYTES (64u << 20)
 

@@ -2,7 +2,7 @@
 /* A script task's files (kestra-script-tasks.md §7, §8.5): before it runs, namespace files, then
  * inputFiles, then every kestra:// URI in its command line and script, downloaded into the
  * working directory (the URI replaced by the local path); after it ran, the outputFiles globs,
- * uploaded under the task run's storage prefix. Transfers go through runner/storage.h one at a
+ * uploaded under the task run's storage prefix. Transfers go through storage/storage.h one at a
  * time. Owns its transfer list; borrows the context's strings for its life. */
 #pragma once
 #include <stdbool.h>
@@ -11,7 +11,7 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "protocol/script_task.h"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 struct kwg_files;
 

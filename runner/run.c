@@ -23,7 +23,6 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "protocol/duration.h"
-#include "protocol/ion.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
 #include "protocol/storage_path.h"
@@ -34,7 +33,8 @@
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
-#include "template/datetime.h"
+#include "storage/kv.h"
+#include "storage/read.h"
 
 /* A line is buffered up to this size before it is delivered in pieces. */
 #define MAX_LINE_BYTES (1u << 20)
@@ -80,8 +80,9 @@ struct kwg_run {
 	char *task_prefix;            /* kestra:// prefix of this task run's outputs */
 	struct kwg_strv output_files; /* name, URI pairs uploaded */
 	int exit_code;                /* kept while output files are uploaded */
-	size_t read_bytes;            /* by read() in templates */
 	enum kwg_state attempt_state;
+	/* read() and kv() in templates: the task's view of the storage, and its read budget. */
+	struct kwg_storage_reader reader;
 };
 
 static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
@@ -966,276 +967,29 @@ static int hook_secret(void *userdata, const char *name, char **ret, struct kwg_
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* Largest file read() hands to a template, and most bytes all read() calls of one task read. */
-#define READ_MAX_BYTES (16u << 20)
-#define READ_TOTAL_BYTES (64u << 20)
-
-/* KESTRA: AbstractFileFunction lets read() reach the flow's namespace files, the current
- * execution's files and task outputs of the flow's namespace, nothing else of the tenant. */
-static bool read_allowed(const struct kwg_run *run, const char *upath)
+/* The task's view of the storage for read() and kv(): its strings, and its read budget. */
+static struct kwg_storage_reader *reader(struct kwg_run *run)
 {
-	cleanup_free char *flow = kwg_slugify(run->ref.flow_id);
-	char ns[1024], prefix[2048];
-	const char *ex;
-	size_t n;
-
-	if (!flow || snprintf(ns, sizeof(ns), "/%s", run->ref.namespace_) >= (int)sizeof(ns))
-		return false;
-	for (char *p = ns; *p; p++)
-		if (*p == '.')
-			*p = '/';
-	n = strlen(ns);
-	if (strncmp(upath, ns, n) != 0 || upath[n] != '/')
-		return false;
-	if (strncmp(upath + n, "/_files/", 8) == 0)
-		return true;
-	(void)snprintf(prefix, sizeof(prefix), "%s/%s/executions/%s/", ns, flow,
-	               run->ref.execution_id);
-	if (strncmp(upath, prefix, strlen(prefix)) == 0)
-		return true;
-	ex = strstr(upath + n, "/executions/");
-	return ex && strstr(ex, "/tasks/") != NULL;
+	run->reader.local_base = run->cfg.storage_local_base;
+	run->reader.tenant = run->ref.tenant_id;
+	run->reader.namespace_ = run->ref.namespace_;
+	run->reader.flow_id = run->ref.flow_id;
+	run->reader.execution_id = run->ref.execution_id;
+	return &run->reader;
 }
 
-/* Reads a whole local file into *ret (new, NUL added) and *ret_len, counted in the task's read
- * budget: 0, -ENOENT, -EMSGSIZE (past 16 MiB, or the task's 64 MiB), another -errno. */
-static int read_bounded(struct kwg_run *run, const char *file, char **ret, size_t *ret_len)
-{
-	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC);
-	struct kwg_buf b;
-	int r = 0;
-
-	if (fd < 0)
-		return -errno;
-	kwg_buf_init(&b, READ_MAX_BYTES < READ_TOTAL_BYTES - run->read_bytes
-	                     ? READ_MAX_BYTES
-	                     : READ_TOTAL_BYTES - run->read_bytes);
-	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
-			r = n < 0 ? -errno : r;
-			break;
-		}
-	}
-	if (r < 0) {
-		kwg_buf_done(&b);
-		return r;
-	}
-	run->read_bytes += b.len;
-	*ret_len = b.len;
-	*ret = kwg_buf_steal(&b);
-	return *ret ? 0 : -ENOMEM;
-}
-
-/* read('path' or 'kestra:///…'): a namespace file or an internal-storage object, read from the
- * local storage (the only backend kwg reads synchronously, while rendering). */
+/* read('path' or 'kestra:///…'): storage/read.h. */
 static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err)
 {
-	struct kwg_run *run = userdata;
-	cleanup_free char *uri = NULL, *key = NULL;
-	const char *upath;
-	char file[PATH_MAX];
-	int r;
-
-	if (!run->cfg.storage_local_base)
-		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "read('%.100s'): kwg reads files in templates from the local "
-		                   "internal storage only (storage_type local)",
-		                   path);
-	if (strncmp(path, "kestra://", 9) == 0) {
-		uri = strdup(path);
-	} else {
-		cleanup_free char *prefix = kwg_storage_namespace_prefix(run->ref.namespace_);
-		while (*path == '/')
-			path++;
-		if (prefix && asprintf(&uri, "%s/%s", prefix, path) < 0)
-			uri = NULL;
-	}
-	if (!uri)
-		return -ENOMEM;
-	r = kwg_storage_uri_path(uri, &upath, err);
-	if (r < 0)
-		return r;
-	if (!read_allowed(run, upath))
-		return kwg_err_set(
-		    err, -EINVAL,
-		    "read('%.100s'): not a file of this flow's namespace or execution", path);
-	key = kwg_storage_key(KWG_STORAGE_LOCAL, run->ref.tenant_id, upath);
-	if (!key)
-		return -ENOMEM;
-	if (snprintf(file, sizeof(file), "%s/%s", run->cfg.storage_local_base, key) >=
-	    (int)sizeof(file))
-		return kwg_err_set(err, -ENAMETOOLONG, "read('%.100s'): path too long", path);
-	r = read_bounded(run, file, ret, ret_len);
-	if (r == -ENOENT)
-		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
-	if (r == -EMSGSIZE)
-		return kwg_err_set(err, -EINVAL,
-		                   "read('%.100s'): past 16 MiB, or 64 MiB read by the task", path);
-	if (r < 0)
-		return kwg_err_set(err, r, "read('%.100s'): %s", path, strerror(-r));
-	return 0;
+	return kwg_storage_read(reader(userdata), path, ret, ret_len, err);
 }
 
-/* KESTRA: KVStore.validateKey's rule; it also keeps a key to one file name. */
-static bool kv_key_valid(const char *key)
-{
-	if (!((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
-	      (*key >= '0' && *key <= '9')))
-		return false;
-	return strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
-	       strlen(key);
-}
-
-/* A namespace kwg can turn into a storage path: dot-separated non-empty names of [A-Za-z0-9_-]. */
-static bool kv_namespace_valid(const char *ns)
-{
-	size_t n = strlen(ns);
-
-	return n > 0 && n < 512 && ns[0] != '.' && ns[n - 1] != '.' && !strstr(ns, "..") &&
-	       strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
-}
-
-/* The local file of key in namespace ns: <base>[/<tenant>]/<ns path>/_kv/<key>.ion (Kestra's
- * KVStore.storageUri, revision 1). */
-static int kv_file(const struct kwg_run *run, const char *ns, const char *key, char *file,
-                   size_t size)
-{
-	cleanup_free char *local = NULL;
-	char upath[1200];
-	int n = snprintf(upath, sizeof(upath), "/%s/_kv/%s.ion", ns, key);
-
-	if (n < 0 || n >= (int)sizeof(upath))
-		return -ENAMETOOLONG;
-	for (char *p = upath + 1; *p && strncmp(p, "/_kv/", 5) != 0; p++)
-		if (*p == '.')
-			*p = '/';
-	local = kwg_storage_key(KWG_STORAGE_LOCAL, run->ref.tenant_id, upath);
-	if (!local)
-		return -ENOMEM;
-	n = snprintf(file, size, "%s/%s", run->cfg.storage_local_base, local);
-	return n < 0 || n >= (int)size ? -ENAMETOOLONG : 0;
-}
-
-/* True when the sidecar metadata (<file>.metadata, Ion) of a KV value gives an expirationDate in
- * the past. A missing sidecar or date: not expired. -errno or -EBADMSG (err set) when unreadable.
- */
-static int kv_expired(struct kwg_run *run, const char *file, const char *key, struct kwg_err *err)
-{
-	cleanup_free char *text = NULL;
-	char meta[PATH_MAX + 16];
-	struct kwg_datetime d;
-	struct kwg_err e2 = {{0}};
-	json_t *m = NULL;
-	const char *exp;
-	size_t len = 0;
-	int r;
-
-	if (snprintf(meta, sizeof(meta), "%s.metadata", file) >= (int)sizeof(meta))
-		return -ENAMETOOLONG;
-	r = read_bounded(run, meta, &text, &len);
-	if (r == -ENOENT)
-		return 0;
-	if (r < 0)
-		return kwg_err_set(err, r, "kv('%.100s'): cannot read its metadata: %s", key,
-		                   strerror(-r));
-	r = kwg_ion_parse(text, len, &m, &e2);
-	if (r < 0)
-		return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
-		                   "kv('%.100s'): its metadata: %s", key, e2.msg);
-	exp = json_string_value(json_object_get(m, "expirationDate"));
-	if (!exp)
-		exp = json_string_value(json_object_get(m, "expiration_date"));
-	if (exp && kwg_datetime_parse(exp, NULL, "UTC", &d, &e2) < 0) {
-		json_decref(m);
-		return kwg_err_set(err, -EINVAL, "kv('%.100s'): its expirationDate: %s", key,
-		                   e2.msg);
-	}
-	json_decref(m);
-	if (!exp)
-		return 0;
-	/* KESTRA: InternalKVStore: expired when now is after the expiration date. */
-	int64_t now = kwg_clock_now_us();
-	return now / 1000000 > d.epoch_s ||
-	       (now / 1000000 == d.epoch_s && (now % 1000000) * 1000 > d.nano);
-}
-
-/* kv(key, namespace, errorOnMissing): Kestra's KV store in the local internal storage. Without
- * a namespace, the flow's namespace then each parent (KESTRA: KvFunction's inheritance). -ENOENT
- * when missing, -ESTALE when expired (the search stops there, as Kestra's does). */
+/* kv(key, namespace, errorOnMissing): storage/kv.h. */
 static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
                    struct kwg_err *err)
 {
-	struct kwg_run *run = userdata;
-	char cur[512], file[PATH_MAX];
-	bool inherit = ns == NULL;
-
-	if (!kv_key_valid(key))
-		return kwg_err_set(
-		    err, -EINVAL,
-		    "Key must start with an alphanumeric character (uppercase or "
-		    "lowercase) and can contain alphanumeric characters (uppercase or "
-		    "lowercase), dots (.), underscores (_), and hyphens (-) only.");
-	if (!ns)
-		ns = run->ref.namespace_;
-	if (!kv_namespace_valid(ns))
-		return kwg_err_set(err, -EINVAL, "kv('%.100s'): invalid namespace '%.200s'", key,
-		                   ns);
-	if (!run->cfg.storage_local_base)
-		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "kv('%.100s'): kwg reads the KV store from the local internal "
-		                   "storage only (storage_type local)",
-		                   key);
-	(void)snprintf(cur, sizeof(cur), "%s", ns);
-	for (;;) {
-		cleanup_free char *text = NULL;
-		size_t len = 0;
-		char *dot;
-		int r = kv_file(run, cur, key, file, sizeof(file));
-
-		if (r < 0)
-			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
-		/* Kestra versions with the kv_metadata table write revision N > 1 to <key>.ion.vN
-		 * and keep which one is current (and deletions) in the database, not read by kwg
-		 * yet. */
-		char v2[PATH_MAX + 8];
-		(void)snprintf(v2, sizeof(v2), "%s.v2", file);
-		if (access(v2, F_OK) == 0)
-			return kwg_err_set(
-			    err, -EOPNOTSUPP,
-			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
-			    "does not read Kestra's kv_metadata table yet",
-			    key, cur);
-		r = read_bounded(run, file, &text, &len);
-		if (r == 0) {
-			r = kv_expired(run, file, key, err);
-			if (r < 0)
-				return r;
-			if (r > 0)
-				return -ESTALE;
-			struct kwg_err e2 = {{0}};
-			r = kwg_ion_parse(text, len, ret, &e2);
-			if (r < 0)
-				return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
-				                   "kv('%.100s') in '%.200s': %s", key, cur,
-				                   e2.msg);
-			return 0;
-		}
-		if (r == -EMSGSIZE)
-			return kwg_err_set(err, -EINVAL,
-			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
-			                   key);
-		if (r != -ENOENT && r != -ENOTDIR)
-			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
-		dot = strrchr(cur, '.');
-		if (!inherit || !dot)
-			return -ENOENT;
-		*dot = '\0';
-	}
+	return kwg_storage_kv_get(reader(userdata), key, ns, ret, err);
 }
 
 /* Longest a jq filter may run while a task renders. */
@@ -1252,14 +1006,10 @@ static int hook_jq(void *userdata, const char *program, const char *input, char 
 static int hook_file_uri(void *userdata, const char *path, char **ret, struct kwg_err *err)
 {
 	struct kwg_run *run = userdata;
-	cleanup_free char *prefix = kwg_storage_namespace_prefix(run->ref.namespace_);
 
 	(void)err;
-	while (*path == '/')
-		path++;
-	if (!prefix || asprintf(ret, "%s/%s", prefix, path) < 0)
-		return -ENOMEM;
-	return 0;
+	*ret = kwg_storage_file_uri(run->ref.namespace_, path);
+	return *ret ? 0 : -ENOMEM;
 }
 
 static void on_start(uv_timer_t *t)

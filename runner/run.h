@@ -16,8 +16,8 @@
 #include "protocol/worker_job.h"
 #include "runner/docker_api.h"
 #include "runner/spare.h"
-#include "runner/storage.h"
 #include "sandbox/sandbox.h"
+#include "storage/storage.h"
 
 struct kwg_run;
 

@@ -42,7 +42,7 @@ struct kwg_config {
 	char *sandbox_policy;                   /* a policy override file, "" = none */
 	char *docker_host;                      /* unix:///path of the Docker Engine socket */
 	bool docker_volumes, docker_privileged; /* what Docker tasks may ask for */
-	/* Kestra's internal storage (runner/storage.h); type "none": tasks needing files fail */
+	/* Kestra's internal storage (storage/storage.h); type "none": tasks needing files fail */
 	char *storage_type, *storage_base_path, *storage_endpoint, *storage_region;
 	char *storage_bucket, *storage_access_key, *storage_secret_key; /* keys: SECRET */
 	bool check_only;                                                /* -n: validate and exit */

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Fuzzes the Ion text reader (protocol/ion.h): any bytes, not NUL-terminated; a value read must
+/* Fuzzes the Ion text reader (storage/ion.h): any bytes, not NUL-terminated; a value read must
  * serialise back to JSON. */
 #include <stdint.h>
 #include <stdlib.h>
 
-#include "protocol/ion.h"
+#include "storage/ion.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Drives runner/storage.c against one backend on a real loop with a deadline: put, get back,
+/* Drives storage/storage.c against one backend on a real loop with a deadline: put, get back,
  * list, a missing URI, refused URIs, a cancelled operation, and for S3/MinIO the raw object keys
  * and directory markers the layout promises (kestra-script-tasks.md §7.3, §7.4).
  * usage: storage_check local BASE_PATH [TENANT]
@@ -18,7 +18,7 @@
 
 #include "common/buf.h"
 #include "protocol/storage_path.h"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 #define DEADLINE_MS 20000
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
-# runner/storage.c against its backends: local (with and without a tenant) in a temporary
+# storage/storage.c against its backends: local (with and without a tenant) in a temporary
 # directory, and the S3 and MinIO key layouts against a real S3 server (s3rver, with SigV4
 # checked: tests/lib/s3_env.sh). tests/integration/storage_check.c does the checking.
 # Environment (set by ctest): KWGT_SRC (source tree), KWGT_STORAGE_CHECK (the driver).

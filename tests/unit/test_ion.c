@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* protocol/ion: Ion text as Kestra's KV store writes it (JacksonMapper.ofIon()) read into JSON,
+/* storage/ion: Ion text as Kestra's KV store writes it (JacksonMapper.ofIon()) read into JSON,
  * and bad input refused with the offset. */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/ion.h"
+#include "storage/ion.h"
 
 struct ion_case {
 	const char *ion, *json; /* json NULL: must be refused */

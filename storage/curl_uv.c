@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 #define KWG_LOG_MODULE "curl"
-#include "runner/curl_uv.h"
+#include "storage/curl_uv.h"
 
 #include <errno.h>
 #include <stdbool.h>

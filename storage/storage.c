@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Internal storage: the local backend does its file I/O inside the call and reports on the next
  * loop iteration (one zero-delay timer for every finished local operation); the S3 backend runs
- * each operation as a chain of HTTP requests on runner/curl_uv.c, signed by libcurl's
+ * each operation as a chain of HTTP requests on storage/curl_uv.c, signed by libcurl's
  * CURLOPT_AWS_SIGV4.
  *
  * KESTRA: storage-local LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa (basePath
@@ -9,7 +9,7 @@
  * 092d684c712559c9de7e74bc25a7be3c79cd73f0 (mkdirs: a HEAD of the parent marker, then one empty
  * object per prefix when it is missing; allByPrefix skips the markers). */
 #define KWG_LOG_MODULE "storage"
-#include "runner/storage.h"
+#include "storage/storage.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -26,7 +26,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "common/strv.h"
-#include "runner/curl_uv.h"
+#include "storage/curl_uv.h"
 
 /* Error and listing bodies kept in memory; object bodies go to files. */
 #define MAX_ERROR_BODY (64u << 10)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Ion text to JSON (see ion.h): a recursive-descent reader over a bounded buffer. */
-#include "protocol/ion.h"
+#include "storage/ion.h"
 
 #include <errno.h>
 #include <limits.h>

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Kestra's KV store read from the local internal storage (see kv.h). */
+#include "storage/kv.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/clock.h"
+#include "template/datetime.h"
+#include "protocol/storage_path.h"
+#include "storage/ion.h"
+
+/* KESTRA: KVStore.validateKey's rule; it also keeps a key to one file name. */
+static bool kv_key_valid(const char *key)
+{
+	if (!((*key >= 'a' && *key <= 'z') || (*key >= 'A' && *key <= 'Z') ||
+	      (*key >= '0' && *key <= '9')))
+		return false;
+	return strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") ==
+	       strlen(key);
+}
+
+/* A namespace kwg can turn into a storage path: dot-separated non-empty names of [A-Za-z0-9_-]. */
+static bool kv_namespace_valid(const char *ns)
+{
+	size_t n = strlen(ns);
+
+	return n > 0 && n < 512 && ns[0] != '.' && ns[n - 1] != '.' && !strstr(ns, "..") &&
+	       strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
+}
+
+/* The local file of key in namespace ns: <base>[/<tenant>]/<ns path>/_kv/<key>.ion (Kestra's
+ * KVStore.storageUri, revision 1). */
+static int kv_file(const struct kwg_storage_reader *rd, const char *ns, const char *key, char *file,
+                   size_t size)
+{
+	cleanup_free char *local = NULL;
+	char upath[1200];
+	int n = snprintf(upath, sizeof(upath), "/%s/_kv/%s.ion", ns, key);
+
+	if (n < 0 || n >= (int)sizeof(upath))
+		return -ENAMETOOLONG;
+	for (char *p = upath + 1; *p && strncmp(p, "/_kv/", 5) != 0; p++)
+		if (*p == '.')
+			*p = '/';
+	local = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
+	if (!local)
+		return -ENOMEM;
+	n = snprintf(file, size, "%s/%s", rd->local_base, local);
+	return n < 0 || n >= (int)size ? -ENAMETOOLONG : 0;
+}
+
+/* True when the sidecar metadata (<file>.metadata, Ion) of a KV value gives an expirationDate in
+ * the past. A missing sidecar or date: not expired. -errno or -EBADMSG (err set) when unreadable.
+ */
+static int kv_expired(struct kwg_storage_reader *rd, const char *file, const char *key,
+                      struct kwg_err *err)
+{
+	cleanup_free char *text = NULL;
+	char meta[PATH_MAX + 16];
+	struct kwg_datetime d;
+	struct kwg_err e2 = {{0}};
+	json_t *m = NULL;
+	const char *exp;
+	size_t len = 0;
+	int r;
+
+	if (snprintf(meta, sizeof(meta), "%s.metadata", file) >= (int)sizeof(meta))
+		return -ENAMETOOLONG;
+	r = kwg_storage_read_bounded(rd, meta, &text, &len);
+	if (r == -ENOENT)
+		return 0;
+	if (r < 0)
+		return kwg_err_set(err, r, "kv('%.100s'): cannot read its metadata: %s", key,
+		                   strerror(-r));
+	r = kwg_ion_parse(text, len, &m, &e2);
+	if (r < 0)
+		return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
+		                   "kv('%.100s'): its metadata: %s", key, e2.msg);
+	exp = json_string_value(json_object_get(m, "expirationDate"));
+	if (!exp)
+		exp = json_string_value(json_object_get(m, "expiration_date"));
+	if (exp && kwg_datetime_parse(exp, NULL, "UTC", &d, &e2) < 0) {
+		json_decref(m);
+		return kwg_err_set(err, -EINVAL, "kv('%.100s'): its expirationDate: %s", key,
+		                   e2.msg);
+	}
+	json_decref(m);
+	if (!exp)
+		return 0;
+	/* KESTRA: InternalKVStore: expired when now is after the expiration date. */
+	int64_t now = kwg_clock_now_us();
+	return now / 1000000 > d.epoch_s ||
+	       (now / 1000000 == d.epoch_s && (now % 1000000) * 1000 > d.nano);
+}
+
+int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const char *ns, json_t **ret,
+                       struct kwg_err *err)
+{
+	char cur[512], file[PATH_MAX];
+	bool inherit = ns == NULL;
+
+	if (!kv_key_valid(key))
+		return kwg_err_set(
+		    err, -EINVAL,
+		    "Key must start with an alphanumeric character (uppercase or "
+		    "lowercase) and can contain alphanumeric characters (uppercase or "
+		    "lowercase), dots (.), underscores (_), and hyphens (-) only.");
+	if (!ns)
+		ns = rd->namespace_;
+	if (!kv_namespace_valid(ns))
+		return kwg_err_set(err, -EINVAL, "kv('%.100s'): invalid namespace '%.200s'", key,
+		                   ns);
+	if (!rd->local_base)
+		return kwg_err_set(err, -EOPNOTSUPP,
+		                   "kv('%.100s'): kwg reads the KV store from the local internal "
+		                   "storage only (storage_type local)",
+		                   key);
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	for (;;) {
+		cleanup_free char *text = NULL;
+		size_t len = 0;
+		char *dot;
+		int r = kv_file(rd, cur, key, file, sizeof(file));
+
+		if (r < 0)
+			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
+		/* Kestra versions with the kv_metadata table write revision N > 1 to <key>.ion.vN
+		 * and keep which one is current (and deletions) in the database, not read by kwg
+		 * yet. */
+		char v2[PATH_MAX + 8];
+		(void)snprintf(v2, sizeof(v2), "%s.v2", file);
+		if (access(v2, F_OK) == 0)
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
+			    "does not read Kestra's kv_metadata table yet",
+			    key, cur);
+		r = kwg_storage_read_bounded(rd, file, &text, &len);
+		if (r == 0) {
+			r = kv_expired(rd, file, key, err);
+			if (r < 0)
+				return r;
+			if (r > 0)
+				return -ESTALE;
+			struct kwg_err e2 = {{0}};
+			r = kwg_ion_parse(text, len, ret, &e2);
+			if (r < 0)
+				return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
+				                   "kv('%.100s') in '%.200s': %s", key, cur,
+				                   e2.msg);
+			return 0;
+		}
+		if (r == -EMSGSIZE)
+			return kwg_err_set(err, -EINVAL,
+			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
+			                   key);
+		if (r != -ENOENT && r != -ENOTDIR)
+			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
+		dot = strrchr(cur, '.');
+		if (!inherit || !dot)
+			return -ENOENT;
+		*dot = '\0';
+	}
+}

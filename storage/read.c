@@ -1,0 +1,133 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* read() and fileURI() of templates on the local internal storage (see read.h). */
+#include "storage/read.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/buf.h"
+#include "common/cleanup.h"
+#include "protocol/storage_path.h"
+
+/* KESTRA: AbstractFileFunction lets read() reach the flow's namespace files, the current
+ * execution's files and task outputs of the flow's namespace, nothing else of the tenant. */
+bool kwg_storage_read_allowed(const char *ns_name, const char *flow_id, const char *execution_id,
+                              const char *upath)
+{
+	cleanup_free char *flow = kwg_slugify(flow_id);
+	char ns[1024], prefix[2048];
+	const char *ex;
+	size_t n;
+
+	if (!flow || snprintf(ns, sizeof(ns), "/%s", ns_name) >= (int)sizeof(ns))
+		return false;
+	for (char *p = ns; *p; p++)
+		if (*p == '.')
+			*p = '/';
+	n = strlen(ns);
+	if (strncmp(upath, ns, n) != 0 || upath[n] != '/')
+		return false;
+	if (strncmp(upath + n, "/_files/", 8) == 0)
+		return true;
+	(void)snprintf(prefix, sizeof(prefix), "%s/%s/executions/%s/", ns, flow, execution_id);
+	if (strncmp(upath, prefix, strlen(prefix)) == 0)
+		return true;
+	ex = strstr(upath + n, "/executions/");
+	return ex && strstr(ex, "/tasks/") != NULL;
+}
+
+int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, char **ret,
+                             size_t *ret_len)
+{
+	cleanup_close int fd = open(file, O_RDONLY | O_CLOEXEC);
+	struct kwg_buf b;
+	int r = 0;
+
+	if (fd < 0)
+		return -errno;
+	kwg_buf_init(&b, KWG_STORAGE_READ_MAX_BYTES < KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes
+	                     ? KWG_STORAGE_READ_MAX_BYTES
+	                     : KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes);
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
+			r = n < 0 ? -errno : r;
+			break;
+		}
+	}
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return r;
+	}
+	rd->read_bytes += b.len;
+	*ret_len = b.len;
+	*ret = kwg_buf_steal(&b);
+	return *ret ? 0 : -ENOMEM;
+}
+
+int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
+                     struct kwg_err *err)
+{
+	cleanup_free char *uri = NULL, *key = NULL;
+	const char *upath;
+	char file[PATH_MAX];
+	int r;
+
+	if (!rd->local_base)
+		return kwg_err_set(err, -EOPNOTSUPP,
+		                   "read('%.100s'): kwg reads files in templates from the local "
+		                   "internal storage only (storage_type local)",
+		                   path);
+	if (strncmp(path, "kestra://", 9) == 0) {
+		uri = strdup(path);
+	} else {
+		cleanup_free char *prefix = kwg_storage_namespace_prefix(rd->namespace_);
+		while (*path == '/')
+			path++;
+		if (prefix && asprintf(&uri, "%s/%s", prefix, path) < 0)
+			uri = NULL;
+	}
+	if (!uri)
+		return -ENOMEM;
+	r = kwg_storage_uri_path(uri, &upath, err);
+	if (r < 0)
+		return r;
+	if (!kwg_storage_read_allowed(rd->namespace_, rd->flow_id, rd->execution_id, upath))
+		return kwg_err_set(
+		    err, -EINVAL,
+		    "read('%.100s'): not a file of this flow's namespace or execution", path);
+	key = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
+	if (!key)
+		return -ENOMEM;
+	if (snprintf(file, sizeof(file), "%s/%s", rd->local_base, key) >= (int)sizeof(file))
+		return kwg_err_set(err, -ENAMETOOLONG, "read('%.100s'): path too long", path);
+	r = kwg_storage_read_bounded(rd, file, ret, ret_len);
+	if (r == -ENOENT)
+		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
+	if (r == -EMSGSIZE)
+		return kwg_err_set(err, -EINVAL,
+		                   "read('%.100s'): past 16 MiB, or 64 MiB read by the task", path);
+	if (r < 0)
+		return kwg_err_set(err, r, "read('%.100s'): %s", path, strerror(-r));
+	return 0;
+}
+
+char *kwg_storage_file_uri(const char *ns, const char *path)
+{
+	cleanup_free char *prefix = kwg_storage_namespace_prefix(ns);
+	char *uri;
+
+	while (*path == '/')
+		path++;
+	if (!prefix || asprintf(&uri, "%s/%s", prefix, path) < 0)
+		return NULL;
+	return uri;
+}

@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* What templates read from the internal storage while a task renders: read() of a namespace file
+ * or a kestra:// object (Kestra's allowed paths, a bounded read counted in the task's budget) and
+ * the URI of fileURI(). These are synchronous file reads on the loop thread, because rendering is
+ * one synchronous call with hooks; only the local storage is read, and with S3 or MinIO read()
+ * (and kv(), storage/kv.h) fail naming the path or key. */
+#pragma once
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/err.h"
+
+/* One task's view of the storage while it renders: the strings are borrowed from the task run,
+ * read_bytes is the task's running total, which every read counts against. */
+struct kwg_storage_reader {
+	const char *local_base; /* the local storage's base path; NULL when storage is not local */
+	const char *tenant;     /* NULL or "" for none */
+	const char *namespace_; /* the flow's namespace */
+	const char *flow_id;    /* the flow's id, not slugified */
+	const char *execution_id; /* the current execution */
+	size_t read_bytes;        /* bytes read so far by read() and kv() */
+};
+
+/* Largest file read() hands to a template, and most bytes all reads of one task read. */
+#define KWG_STORAGE_READ_MAX_BYTES (16u << 20)
+#define KWG_STORAGE_READ_TOTAL_BYTES (64u << 20)
+
+/* Whether upath (a kestra:// URI's path) is one read() may reach from a task of flow_id in ns
+ * during execution_id: the namespace's files, that execution's files, task outputs of the
+ * namespace (KESTRA: AbstractFileFunction). */
+bool kwg_storage_read_allowed(const char *ns, const char *flow_id, const char *execution_id,
+                              const char *upath);
+
+/* Reads a whole local file into *ret (new, NUL added) and *ret_len, counted in rd's read
+ * budget: 0, -ENOENT, -EMSGSIZE (past 16 MiB, or the task's 64 MiB), another -errno. */
+int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, char **ret,
+                             size_t *ret_len);
+
+/* read('path' or 'kestra:///…'): a namespace file (path relative to the flow's namespace) or an
+ * internal-storage object, from the local storage. 0 with *ret (new, NUL added) and *ret_len;
+ * -EOPNOTSUPP when the storage is not local, -EINVAL (not allowed, no such file, too big, bad
+ * URI), -ENAMETOOLONG, -ENOMEM or another -errno; err names the path. */
+int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
+                     struct kwg_err *err);
+
+/* fileURI('path'): the kestra:// URI of a file of namespace ns. New string, NULL on OOM. */
+char *kwg_storage_file_uri(const char *ns, const char *path);
