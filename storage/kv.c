@@ -13,8 +13,8 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "protocol/datetime.h"
-#include "protocol/storage_path.h"
 #include "storage/ion.h"
+#include "storage/storage_path.h"
 
 /* KESTRA: KVStore.validateKey's rule; it also keeps a key to one file name. */
 static bool kv_key_valid(const char *key)

@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 static void expect_slug(const char *in, const char *out)
 {
