@@ -17,7 +17,7 @@
 #include "common/id.h"
 #include "common/log.h"
 #include "protocol/glob.h"
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 /* Bounds on what a task may hand over: files walked and uploaded. */
 #define MAX_WALK_ENTRIES 100000

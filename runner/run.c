@@ -25,7 +25,6 @@
 #include "protocol/duration.h"
 #include "protocol/log_entry.h"
 #include "protocol/script_output.h"
-#include "protocol/storage_path.h"
 #include "runner/cgroup.h"
 #include "runner/docker.h"
 #include "runner/files.h"
@@ -35,6 +34,7 @@
 #include "sandbox/env.h"
 #include "storage/kv.h"
 #include "storage/read.h"
+#include "storage/storage_path.h"
 
 /* A line is buffered up to this size before it is delivered in pieces. */
 #define MAX_LINE_BYTES (1u << 20)

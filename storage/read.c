@@ -12,7 +12,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 /* KESTRA: AbstractFileFunction lets read() reach the flow's namespace files, the current
  * execution's files and task outputs of the flow's namespace, nothing else of the tenant. */

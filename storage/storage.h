@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <uv.h>
 
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 struct kwg_storage;
 struct kwg_storage_op;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 static int on_key(void *userdata, const char *key)
 {

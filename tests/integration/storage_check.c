@@ -17,8 +17,8 @@
 #include <uv.h>
 
 #include "common/buf.h"
-#include "protocol/storage_path.h"
 #include "storage/storage.h"
+#include "storage/storage_path.h"
 
 #define DEADLINE_MS 20000
 

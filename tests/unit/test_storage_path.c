@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* protocol/storage_path: Kestra's Slugify, the URI prefixes of task outputs and namespace files,
+/* storage/storage_path: Kestra's Slugify, the URI prefixes of task outputs and namespace files,
  * URI validation, and the keys and directory markers of the local, S3 and MinIO layouts
  * (kestra-script-tasks.md §7.1, §7.3, §7.4). */
 #include <errno.h>
@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 static void expect_slug(const char *in, const char *out)
 {

@@ -2,7 +2,7 @@
 /* KESTRA: storage-local/.../LocalStorage.java @ 0ab909446bd6d3031b1c4100090873be65c3e4aa;
  * storage-s3 S3Storage.java @ 092d684c712559c9de7e74bc25a7be3c79cd73f0 (keys, mkdirs markers);
  * storage-minio MinioStorage.java per kestra-script-tasks.md §7.4 [MINIO]. */
-#include "protocol/storage_path.h"
+#include "storage/storage_path.h"
 
 #include <errno.h>
 #include <stdbool.h>
