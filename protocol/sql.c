@@ -243,7 +243,7 @@ const char KWG_SQL_LISTEN_JOBS[] = "LISTEN kwg_worker_job";
  * NULL, from the task's workerGroup, else the flow's. Every condition is in the function body, so
  * the trigger's definition never names a column Kestra may change. A key the database cannot
  * route itself goes to a holding group whose name no Kestra or kwg key can have ("kwg:" + why),
- * which every kwg worker resolves (worker/route.c). The functions reach Kestra's other tables
+ * which every kwg worker resolves (transport/pg/route.c). The functions reach Kestra's other tables
  * (flows, service_instance) in the schema of the table that fired the trigger, through EXECUTE,
  * so that a database without flows still routes task keys. */
 #define ROUTE_DETAIL_VERSION "1"
@@ -411,7 +411,7 @@ const char KWG_SQL_ROUTING_STATUS[] =
     " AND NOT attisdropped),"
     " to_regclass('flows') IS NOT NULL";
 
-/* The routing's holding groups, resolved by every kwg worker (worker/route.c): up to $1 rows,
+/* The routing's holding groups, resolved by every kwg worker (transport/pg/route.c): up to $1 rows,
  * locked; offset, value, holding group, and the workerGroup that applies (the task's or the
  * flow's, as the trigger saw it). */
 const char KWG_SQL_ROUTE_HELD[] =

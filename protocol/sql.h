@@ -79,7 +79,7 @@ extern const char *const kwg_sql_routing_uninstall_requeue[];
 extern const char KWG_SQL_ROUTING_STATUS[];
 /* Count of active routing triggers on queues (0 or 1). */
 extern const char KWG_SQL_ROUTING_INSTALLED[];
-/* worker/route.c: held rows ($1 limit; needs routing installed, since it calls
+/* transport/pg/route.c: held rows ($1 limit; needs routing installed, since it calls
  * kwg.job_worker_group), re-route rendered keys ($1 offsets, $2 keys, $3 strict fallbacks), mark
  * held rows ended ($1 offsets). The statement test installs the routing first. */
 extern const char KWG_SQL_ROUTE_HELD[];

@@ -7,7 +7,7 @@
 
 #include "common/err.h"
 
-/* As kwg_template_jq (protocol/template.h), in a child killed at deadline_ms: then -EINVAL with
+/* As kwg_template_jq (template/template.h), in a child killed at deadline_ms: then -EINVAL with
  * err saying so. Results past KWG_TEMPLATE_MAX_OUTPUT are refused (-EMSGSIZE). */
 int kwg_jq_in_child(const char *program, const char *input, uint64_t deadline_ms, char **ret,
                     struct kwg_err *err);
