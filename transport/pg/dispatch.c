@@ -492,6 +492,11 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_disp
 	return 0;
 }
 
+void kwg_dispatch_connect(struct kwg_dispatch *d)
+{
+	kwg_pg_start(d->pg);
+}
+
 void kwg_dispatch_start(struct kwg_dispatch *d)
 {
 	d->running = true;

@@ -22,6 +22,8 @@ struct kwg_dispatch_ops {
 /* p is borrowed for the dispatcher's life. */
 int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_dispatch_ops *ops,
                      void *ctx, struct kwg_dispatch **ret);
+/* Opens the claim connection ahead of the first claim (start does it too). */
+void kwg_dispatch_connect(struct kwg_dispatch *d);
 void kwg_dispatch_start(struct kwg_dispatch *d);
 /* A slot was freed: claim now if waiting. */
 void kwg_dispatch_wake(struct kwg_dispatch *d);

@@ -160,6 +160,9 @@ static void pg_start(struct kwg_transport *base)
 	struct pg_transport *t = pgt(base);
 
 	kwg_heartbeat_start(t->heartbeat);
+	/* The claim connection opens now, beside the others, so the first claim does not wait for
+	 * it. */
+	kwg_dispatch_connect(t->dispatch);
 	/* Claiming starts once the first control flags are read (a paused group or maintenance
 	 * must hold from the first moment): the core calls pause() from on_flags. */
 	kwg_control_start(t->control);
