@@ -35,7 +35,8 @@ extern char **environ;
 
 #define EXIT_USAGE 64
 
-static const char *const submit_keys[] = {"database_url", "group", "log_level", NULL};
+static const char *const submit_keys[] = {"database_url", "group", "log_level",
+                                          "kestra_queue_prefix", NULL};
 
 static void usage(FILE *out)
 {
@@ -232,6 +233,7 @@ static int cmd_submit(int argc, char **argv)
 	}
 	opts.database_url = cfg.database_url;
 	opts.group = cfg.group;
+	opts.queue_prefix = cfg.kestra_queue_prefix;
 	opts.worker_task = def.worker_task;
 	opts.task_run_id = def.task_run_id;
 	uv_loop_init(&loop);
@@ -433,7 +435,7 @@ static int cmd_health(int argc, char **argv)
 	return status == 200 ? 0 : 1;
 }
 
-static const char *const ctl_keys[] = {"database_url", "log_level", NULL};
+static const char *const ctl_keys[] = {"database_url", "log_level", "kestra_queue_prefix", NULL};
 
 static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 {
