@@ -53,7 +53,7 @@ static void usage(FILE *out)
 	    "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
 	    "  kwg status                      the workers, their state and heartbeat\n"
 	    "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
-	    "  kwg routing install [--wait]|uninstall [--requeue]|status\n"
+	    "  kwg routing install [--wait]|uninstall [--requeue]|status|release --group G\n"
 	    "                                  route workerGroup.key on open-source Kestra "
 	    "(a trigger)\n"
 	    "  kwg health [--port N]           exit 0 when the local worker's /health says ready\n"
@@ -459,6 +459,7 @@ static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 	    {"routing", "install", KWG_CTL_ROUTING_INSTALL, false},
 	    {"routing", "uninstall", KWG_CTL_ROUTING_UNINSTALL, false},
 	    {"routing", "status", KWG_CTL_ROUTING_STATUS, false},
+	    {"routing", "release", KWG_CTL_ROUTING_RELEASE, false},
 	};
 	int used = 1;
 
@@ -516,6 +517,9 @@ static int cmd_ctl(int argc, char **argv)
 			o.wait = true;
 		} else if (strcmp(argv[i], "--requeue") == 0) {
 			o.requeue = true;
+		} else if (i + 1 < argc && strcmp(argv[i], "--group") == 0 &&
+		           o.command == KWG_CTL_ROUTING_RELEASE) {
+			o.key = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--description") == 0) {
 			o.description = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--message") == 0) {
@@ -542,6 +546,16 @@ static int cmd_ctl(int argc, char **argv)
 		kwg_config_done(&cfg);
 		goto out;
 	}
+	if (o.command == KWG_CTL_ROUTING_RELEASE &&
+	    (!o.key || !*o.key ||
+	     strspn(o.key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+	         strlen(o.key))) {
+		fprintf(stderr,
+		        "kwg routing release: name the group: --group G ([a-zA-Z0-9_-]+)\n");
+		kwg_config_done(&cfg);
+		goto out;
+	}
+	o.queue_prefix = cfg.kestra_queue_prefix;
 	kwg_log_max_level = cfg.log_level;
 	/* A CLI reports a database it cannot reach instead of retrying quietly. */
 	if (kwg_log_max_level < KWG_LOG_WARNING)
