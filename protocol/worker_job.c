@@ -148,7 +148,7 @@ static int decode_data2(struct kwg_job *job, struct kwg_err *err)
 	(void)json_object_set_new(out, "kestra", json_object());
 	first = json_array_get(
 	    json_object_get(json_object_get(job->task_run, "state"), "histories"), 0);
-	taskrun = json_object();
+	taskrun = json_pack("{s:i}", "attemptsCount", 0);
 	if (taskrun && json_object_get(first, "date"))
 		(void)json_object_set(taskrun, "startDate", json_object_get(first, "date"));
 	(void)json_object_set_new(out, "taskrun", taskrun);
