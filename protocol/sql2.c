@@ -104,6 +104,33 @@ const char KWG_SQL2_ROUTING_RELEASE[] =
     " RETURNING 1) SELECT count(*) FROM r";
 
 /* fmt is one of the templates below: its only conversion is %1$s (the queue name). */
+/* As KWG_SQL_GROUP_LIST, with the jobs waiting on each kwg routing key of the worker_job_event
+ * queue ($1) and their oldest wait from the date of the task run's last state. */
+const char KWG_SQL2_GROUP_LIST[] =
+    "WITH live AS ("
+    " SELECT COALESCE(value->'props'->>'worker.group', '') AS key,"
+    " COALESCE((SELECT (m->>'value')::float8 FROM jsonb_array_elements(value->'metrics') m"
+    " WHERE m->>'name' = 'kestra.worker.job.running'), 0) AS running"
+    " FROM service_instance WHERE service_type = 'WORKER'"
+    " AND state IN ('CREATED', 'RUNNING', 'MAINTENANCE', 'TERMINATING')"
+    " AND updated_at > now() - make_interval(secs => COALESCE("
+    " (value->'config'->'liveness'->>'timeout')::float8, 60))),"
+    " queued AS (SELECT substr(routing_key, 5) AS key, count(*) AS n,"
+    " COALESCE(extract(epoch FROM now() - min(CASE WHEN"
+    " value->'job'->'taskRun'->'state'->'histories'->-1->>'date'"
+    " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)$' THEN"
+    " (value->'job'->'taskRun'->'state'->'histories'->-1->>'date')::timestamptz END))::bigint,"
+    " -1) AS oldest FROM queues WHERE type = $1 AND routing_key LIKE 'kwg:%' GROUP BY 1),"
+    " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
+    " UNION SELECT key FROM queued)"
+    " SELECT k.key, COALESCE(g.description, ''),"
+    " (SELECT count(*) FROM live l WHERE l.key = k.key),"
+    " (SELECT COALESCE(sum(running), 0)::bigint FROM live l WHERE l.key = k.key),"
+    " COALESCE((SELECT n FROM queued q WHERE q.key = k.key), 0),"
+    " COALESCE(g.paused, false), COALESCE(g.draining, false),"
+    " COALESCE((SELECT oldest FROM queued q WHERE q.key = k.key), -1)"
+    " FROM keys k LEFT JOIN kwg.worker_groups g ON g.key = k.key ORDER BY k.key";
+
 static char *dupf(const char *fmt, const char *name)
 {
 #pragma GCC diagnostic push
@@ -284,5 +311,6 @@ const struct kwg_sql_statement kwg_sql2_statements[] = {
     {"routing_installed2", KWG_SQL2_ROUTING_INSTALLED},
     {"routing_waiting2", KWG_SQL2_ROUTING_WAITING},
     {"routing_release2", KWG_SQL2_ROUTING_RELEASE},
+    {"group_list2", KWG_SQL2_GROUP_LIST},
     {NULL, NULL},
 };

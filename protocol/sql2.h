@@ -46,6 +46,10 @@ extern const char KWG_SQL2_ROUTING_WAITING[];
  * worker_job_event name; returns the count. */
 extern const char KWG_SQL2_ROUTING_RELEASE[];
 
+/* kwg group list / status: as KWG_SQL_GROUP_LIST, the jobs waiting per kwg routing key: $1
+ * worker_job_event name. */
+extern const char KWG_SQL2_GROUP_LIST[];
+
 /* `kwg routing install` on 2.x: the statements for the queue name given (its
  * worker_job_event name, validated: [A-Za-z0-9_.-]), in a new NULL-terminated array of new
  * strings (free with kwg_sql2_free). NULL on OOM or a name that is not valid. */

@@ -142,6 +142,8 @@ expect_eq "$(for i in 1 2 3 4 5 6 7 8; do printf '%s ' "$(key_of t-$i)"; done)" 
 sql "DELETE FROM queues WHERE type = 'worker_job_event' AND routing_key IS DISTINCT FROM 'kwg:g2'" >/dev/null
 
 # release and uninstall with jobs waiting
+expect_match "$(K group list 2>&1)" "g2 +0 +0 +3 +[0-9]+s +active" "kwg group list: the 3 jobs waiting for g2, and how long"
+expect_match "$(K status 2>&1)" "routing: installed and active \(Kestra 2.x.*g2 +0 +3 +[0-9]+s" "kwg status: the 2.x routing and the jobs waiting per group"
 out=$(K routing uninstall 2>&1) && rc=0 || rc=$?
 expect_match "$rc $out" "^1 .*routed jobs are waiting on kwg:g2 \(3 job\(s\)\)" "uninstall refuses while routed jobs wait, naming them"
 out=$(K routing release --group g2 2>&1) && rc=0 || rc=$?

@@ -196,6 +196,7 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
 static void on_routing_status(void *userdata, PGresult *res, const char *error);
+static int print_routing2(PGresult *res);
 
 static void on_notify_state(void *userdata, PGresult *res, const char *error)
 {
@@ -206,7 +207,8 @@ static void on_notify_state(void *userdata, PGresult *res, const char *error)
 	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
 	                           ? "installed (workers wake on WorkerJob inserts)"
 	                           : "not installed (polling alone; kwg notify install)");
-	(void)kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
+	(void)kwg_pg_query(c->pg, c->gen == 2 ? KWG_SQL2_ROUTING_STATUS : KWG_SQL_ROUTING_STATUS, 0,
+	                   NULL, on_routing_status, c);
 }
 
 /* Prints the routing's state; returns 0 when installed, active and current, 1 otherwise (2 when
@@ -294,8 +296,11 @@ static void on_routing_status(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_TUPLES_OK))
 		return;
-	code = print_routing(res);
-	if (c->opts->command == KWG_CTL_STATUS)
+	code = c->gen == 2 ? print_routing2(res) : print_routing(res);
+	if (c->opts->command == KWG_CTL_STATUS && c->gen == 2)
+		(void)kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1,
+		                   (const char *const[]){c->job_queue}, on_status_groups, c);
+	else if (c->opts->command == KWG_CTL_STATUS)
 		(void)kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_status_groups, c);
 	else
 		finish(c, code);
@@ -529,7 +534,8 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 			uv_timer_start(&c->poll, on_detect_retry, INSTALL_RETRY_MS, 0);
 			return;
 		}
-		if (o->command != KWG_CTL_ROUTING_UNINSTALL) {
+		if (o->command != KWG_CTL_ROUTING_UNINSTALL && o->command != KWG_CTL_STATUS &&
+		    o->command != KWG_CTL_GROUP_LIST) {
 			fprintf(stderr, "kwg: %s\n", msg);
 			finish(c, 1);
 			return;
@@ -556,6 +562,13 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 		return;
 	}
 	switch (o->command) {
+	case KWG_CTL_STATUS:
+		r = start1(c);
+		break;
+	case KWG_CTL_GROUP_LIST:
+		r = kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1, (const char *const[]){c->job_queue},
+		                 on_group_list, c);
+		break;
 	case KWG_CTL_ROUTING_STATUS:
 		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_STATUS, 0, NULL, on_routing_status2, c);
 		break;
@@ -599,6 +612,8 @@ static int start(struct kwg_ctl *c)
 	case KWG_CTL_ROUTING_UNINSTALL:
 	case KWG_CTL_ROUTING_STATUS:
 	case KWG_CTL_ROUTING_RELEASE:
+	case KWG_CTL_STATUS:
+	case KWG_CTL_GROUP_LIST:
 		return kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_detected, c);
 	default:
 		return start1(c);
