@@ -80,9 +80,9 @@ enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *cols,
 	*gen = KWG_KESTRA_GEN_NONE;
 	if (!cols || !*cols) {
 		(void)snprintf(msg, size,
-		               "this database has no queues table: it is not a Kestra database kwg "
-		               "knows (Kestra 1.x, or Kestra 2.x with kestra.queue.type postgres), "
-		               "or Kestra's schema is not on the search_path");
+		               "table queues not found: is this the database of Kestra 1.x or of "
+		               "Kestra 2.x with kestra.queue.type postgres (and Kestra's schema on "
+		               "the search_path)?");
 		return KWG_KESTRA_SCHEMA_REFUSED;
 	}
 	if (has_group && has_worker) {

@@ -471,8 +471,8 @@ static void test_kestra_schema_generations(void **state)
 	    {other, "1.41", KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE,
 	     "(columns found: offset:integer,type:text,key:text,value:jsonb) (Flyway version "
 	     "1.41)"},
-	    {"", NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "no queues table"},
-	    {NULL, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "no queues table"},
+	    {"", NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
+	    {NULL, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
 	    {"numeric_col:numeric(10,2),routing_key:text", NULL, KWG_KESTRA_SCHEMA_REFUSED,
 	     KWG_KESTRA_GEN_NONE, "neither"},
 	};
