@@ -174,6 +174,25 @@ wait_for "the worker sees it back" 25 grep -q "kwg routing is installed again" "
 jobs2 m- 1 1 "$(tag '{"tags":["g2"]}')"
 wait_for "m-1 ran after the reinstall" 20 is_final m-1 && pass "a tagged job reaches kwg again"
 
+# --- pause and maintenance, as on 1.x
+K group pause g2 >/dev/null
+wait_for "g2b paused" 10 grep -q "claiming paused (group paused)" "$IT_TMP/g2b.log"
+jobs2 p- 1 1 "$LOG_TASK" "'kwg:g2'"
+# still_queued KEY: the row stays on its routing key for 2 s (an unpaused worker takes it in ms)
+still_queued() {
+  local deadline=$((SECONDS + 2))
+  while [ $SECONDS -lt $deadline ]; do
+    [ "$(key_of "$1")" == kwg:g2 ] || return 1
+    sleep 0.1
+  done
+}
+still_queued p-1 && pass "a paused group claims nothing: the job waits on its key" || fail "p-1 was claimed while paused"
+K group resume g2 >/dev/null
+wait_for "p-1 after resume" 20 is_final p-1 && pass "resumed: the job runs"
+K maintenance enter >/dev/null
+wait_for "g2b in maintenance" 10 grep -q "claiming paused (maintenance)" "$IT_TMP/g2b.log" && pass "kwg maintenance enter pauses a 2.x worker"
+K maintenance exit >/dev/null
+
 # --- liveness: a worker killed mid-task; the test plays Kestra's coordinator and resubmits the
 # job to workerQueueId; another worker of the group runs it
 jobs2 r- 1 1 "$SLEEP_TASK" "'kwg:g2'"
