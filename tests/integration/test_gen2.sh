@@ -222,6 +222,22 @@ wait_for "r-1 killed" 20 is_final r-1
 it_stop "$WORKER_PID"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 
+# --- kestra.queue.prefix: every queue name becomes <prefix>__<name>, in a database of its own
+MAIN_DB=$DB
+it_db2 gen2_prefix
+K migrate >/dev/null
+K group create g2 >/dev/null
+K routing install --kestra-queue-prefix acme >/dev/null
+expect_match "$(K routing status --kestra-queue-prefix acme 2>&1)" "queue: 1 [^ ]+ acme__worker_job_event\)" "routing installed for acme__worker_job_event"
+it_worker prefixed --group g2 --default-runner process --kestra-queue-prefix acme
+wait_for "the prefixed worker claiming" 15 grep -q "claiming acme__worker_job_event rows" "$IT_TMP/prefixed.log"
+printf 'id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: prefixed\nworkerSelector:\n  tags: [g2]\n' >"$IT_TMP/tagged.yaml"
+submit "$IT_TMP/tagged.yaml" --kestra-queue-prefix acme
+expect_match "$RC $OUT" "^0 .*routing key kwg:g2 \(routed by kwg routing\).*prefixed.*state SUCCESS" "a tagged task on acme__worker_job_event, routed, run, followed"
+expect_eq "$(sql "SELECT string_agg(DISTINCT type, ',' ORDER BY type) FROM queues")" "acme__follow_log_event,acme__log_entry,acme__worker_task_result"   "its messages carry the prefixed queue names"
+it_stop "$WORKER_PID"
+DB=$MAIN_DB
+
 # --- an unknown queue shape is still refused, naming what it found
 sql "ALTER TABLE queues DROP COLUMN routing_key" >/dev/null
 it_worker unknown --group g2
