@@ -49,12 +49,13 @@ const char *const kwg_task_types_script[] = {
     NULL,
 };
 
-/* Properties every task may carry (core Task, 1.0); the worker itself acts on timeout, logLevel,
- * allowFailure, allowWarning and retry; the others are the executor's. */
+/* Properties every task may carry (core Task, 1.0; workerSelector: 2.x, which routes in the
+ * executor or kwg routing); the worker itself acts on timeout, logLevel, allowFailure,
+ * allowWarning and retry; the others are the executor's. */
 static const char *const core_props[] = {
-    "id",           "type",        "version",  "description",  "retry",     "timeout",
-    "disabled",     "workerGroup", "logLevel", "allowFailure", "logToFile", "runIf",
-    "allowWarning", "taskCache",   "assets",   NULL,
+    "id",           "type",        "version",  "description",    "retry",     "timeout",
+    "disabled",     "workerGroup", "logLevel", "allowFailure",   "logToFile", "runIf",
+    "allowWarning", "taskCache",   "assets",   "workerSelector", NULL,
 };
 static const char *const script_props[] = {
     "taskRunner",      "containerImage", "beforeCommands", "env",        "warningOnStdErr",

@@ -105,13 +105,15 @@ const char KWG_SQL_EMIT_DEDUPE[] =
     " AND q.key = u.k AND q.value = u.v::jsonb)"
     " ORDER BY n";
 
-/* Which Kestra made this database (protocol/kestra_schema.h): whether queues has the generation-1
- * consumer columns, and the last successful Flyway migration's version, NULL when there is none.
- * flyway_schema_history may not exist: query_to_xml runs its query only in the ELSE branch, which
- * CASE evaluates only when the table is there (a plain subquery would fail to plan). */
+/* Which Kestra made this database (protocol/kestra_schema.h): the columns of queues ("name:type"
+ * joined by ','; NULL without the table), and the last successful Flyway migration's version, NULL
+ * when there is none. flyway_schema_history may not exist: query_to_xml runs its query only in the
+ * ELSE branch, which CASE evaluates only when the table is there (a plain subquery would fail to
+ * plan). */
 const char KWG_SQL_KESTRA_SCHEMA[] =
-    "SELECT (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
-    " AND attname IN ('consumer_worker', 'consumer_group') AND NOT attisdropped) = 2,"
+    "SELECT (SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ','"
+    " ORDER BY attnum) FROM pg_attribute WHERE attrelid = to_regclass('queues') AND attnum > 0"
+    " AND NOT attisdropped),"
     " CASE WHEN to_regclass('flyway_schema_history') IS NULL THEN NULL"
     " ELSE (xpath('/table/row/v/text()', query_to_xml('SELECT version AS v"
     " FROM flyway_schema_history WHERE success AND version IS NOT NULL"

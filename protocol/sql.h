@@ -46,7 +46,7 @@ extern const char KWG_SQL_BROADCAST_POLL[];
 extern const char KWG_SQL_CLAIM_RESOLVE[];
 /* Emit variant for a batch retried after an ambiguous failure: skips rows already written. */
 extern const char KWG_SQL_EMIT_DEDUPE[];
-/* Which Kestra made the database: (generation-1 queue columns present, last Flyway version). */
+/* Which Kestra made the database: (queues' columns as name:type, last Flyway version). */
 extern const char KWG_SQL_KESTRA_SCHEMA[];
 /* kwg's control plane (schema kwg): maintenance flag and this group's pause/drain ($1 group key,
  * '' for the default group). */

@@ -178,7 +178,10 @@ int kwg_task_def_follow(const char *type_label, const char *value, const char *t
 		json_t *tr = json_object_get(j, "taskRun");
 		const char *cur =
 		    json_string_value(json_object_get(json_object_get(tr, "state"), "current"));
-		char *outputs = kwg_json_dump(json_object_get(tr, "outputs"));
+		/* Kestra 2.x writes the outputs beside the task run. */
+		json_t *o = json_object_get(j, "outputs") ? json_object_get(j, "outputs")
+		                                          : json_object_get(tr, "outputs");
+		char *outputs = kwg_json_dump(o);
 		ret->is_result = true;
 		ret->state = cur ? kwg_state_from_name(cur) : KWG_STATE_UNKNOWN;
 		r = kwg_buf_printf(&text, "state %s", cur ? cur : "?");
@@ -193,4 +196,35 @@ int kwg_task_def_follow(const char *type_label, const char *value, const char *t
 	}
 	ret->text = kwg_buf_steal(&text);
 	return ret->text ? 0 : -ENOMEM;
+}
+
+int kwg_task_def_to_gen2(const char *worker_task, char **ret)
+{
+	json_t *wt = json_loads(worker_task, 0, NULL);
+	json_t *rc = json_object_get(wt, "runContext");
+	json_t *vars = json_object_get(rc, "variables");
+	json_t *secret = json_object_get(rc, "secretInputs");
+	json_t *job, *event;
+	static const char *const rebuilt[] = {"task", "taskrun", "envs", "globals", "kestra"};
+
+	*ret = NULL;
+	if (!json_is_object(wt)) {
+		json_decref(wt);
+		return -EBADMSG;
+	}
+	vars = json_is_object(vars) ? json_deep_copy(vars) : json_object();
+	/* KESTRA 2.x: the executor leaves out what the worker rebuilds (kestra-2x-protocol.md
+	 * §3.3). */
+	for (size_t i = 0; vars && i < sizeof(rebuilt) / sizeof(rebuilt[0]); i++)
+		(void)json_object_del(vars, rebuilt[i]);
+	job = json_pack("{s:s, s:O, s:O, s:{s:o, s:O, s:n}}", "type", "task", "taskRun",
+	                json_object_get(wt, "taskRun"), "task", json_object_get(wt, "task"), "data",
+	                "variables", vars, "secretInputs",
+	                json_is_array(secret) ? secret : json_null(), "traceParent");
+	event = job ? json_pack("{s:o}", "job", job) : NULL;
+	if (event)
+		*ret = kwg_json_dump(event);
+	json_decref(event);
+	json_decref(wt);
+	return *ret ? 0 : -ENOMEM;
 }

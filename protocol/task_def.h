@@ -39,6 +39,11 @@ void kwg_task_def_done(struct kwg_task_def *def);
  * tests and fuzzing. */
 int kwg_yaml_to_json(const char *text, size_t len, char **ret, struct kwg_err *err);
 
+/* The same task as Kestra 2.x's executor queues it (kestra-2x-queue.md §2.2): the WorkerJobEvent
+ * {"job": {type, taskRun, task, data {variables, secretInputs, traceParent}}} made from a
+ * WorkerTask that kwg_task_def_build returned. New string in *ret; 0, -EBADMSG, -ENOMEM. */
+int kwg_task_def_to_gen2(const char *worker_task, char **ret);
+
 /* A message `kwg submit` follows, read for printing. */
 struct kwg_followed {
 	bool is_result;       /* a WorkerTaskResult */

@@ -28,7 +28,7 @@ static int worker_vars(const struct kwg_job *job, json_t **ret)
 	                                        {"value", "value"},
 	                                        {"iteration", "iteration"}};
 
-	rc = json_object_get(root, "runContext");
+	rc = kwg_job_run_context(job);
 	vars = rc ? json_object_get(rc, "variables") : NULL;
 	/* Shallow: the renderer never changes its variables; only task and taskrun are replaced. */
 	out = json_is_object(vars) ? json_copy((json_t *)vars) : json_object();
@@ -267,7 +267,7 @@ static int render_prop(struct render *rd, const char *key, json_t *v, json_t **r
 
 static int secret_input_values(const struct kwg_job *job, struct kwg_strv *masks)
 {
-	const json_t *rc = json_object_get(kwg_job_root_json(job), "runContext");
+	const json_t *rc = kwg_job_run_context(job);
 	const json_t *ids = rc ? json_object_get(rc, "secretInputs") : NULL;
 	const json_t *vars = rc ? json_object_get(rc, "variables") : NULL;
 	const json_t *inputs = json_object_get(vars, "inputs"), *id;

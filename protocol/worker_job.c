@@ -14,9 +14,12 @@
 #include "protocol/json.h"
 
 struct kwg_job {
-	json_t *root;     /* owned: the whole WorkerJob */
-	json_t *task_run; /* borrowed from root */
-	json_t *task;     /* borrowed from root; NULL when broken */
+	json_t *root; /* owned: the whole WorkerJob (2.x: the job inside the WorkerJobEvent) */
+	json_t *run_context; /* owned, 2.x only: {variables, secretInputs} rebuilt from data */
+	json_t *outputs;     /* owned, 2.x only: the final result's outputs (NULL before) */
+	int gen;             /* 1 or 2: the Kestra generation the job came from */
+	json_t *task_run;    /* borrowed from root */
+	json_t *task;        /* borrowed from root; NULL when broken */
 	enum kwg_job_kind kind;
 	bool broken;
 	char error[512];
@@ -59,13 +62,15 @@ static int decode_state(json_t *state, const char *path, struct kwg_err *err)
 	return 0;
 }
 
-static int decode_task_run(struct kwg_job *job, struct kwg_err *err)
+static int decode_task_run(struct kwg_job *job, struct kwg_err *err, const char *top)
 {
-	static const char path[] = "$.taskRun";
+	char path[16], state_path[24];
 	json_t *attempts;
 	int r;
 
-	r = kwg_json_get_obj(job->root, "taskRun", "$", true, &job->task_run, err);
+	(void)snprintf(path, sizeof(path), "%s.taskRun", top);
+	(void)snprintf(state_path, sizeof(state_path), "%s.state", path);
+	r = kwg_json_get_obj(job->root, "taskRun", top, true, &job->task_run, err);
 	if (r < 0)
 		return r;
 	r = kwg_json_get_str(job->task_run, "id", path, true, &job->task_run_id, err);
@@ -84,7 +89,7 @@ static int decode_task_run(struct kwg_job *job, struct kwg_err *err)
 	if (r >= 0)
 		r = kwg_json_get_str(job->task_run, "tenantId", path, false, &job->tenant_id, err);
 	if (r >= 0)
-		r = decode_state(json_object_get(job->task_run, "state"), "$.taskRun.state", err);
+		r = decode_state(json_object_get(job->task_run, "state"), state_path, err);
 	if (r < 0)
 		return r;
 	attempts = json_object_get(job->task_run, "attempts");
@@ -94,23 +99,86 @@ static int decode_task_run(struct kwg_job *job, struct kwg_err *err)
 	return 0;
 }
 
+/* The worker's environment variables with Kestra's default env-vars prefix (ENV_), prefix
+ * stripped and lower-cased, as Kestra 2.x's worker rebuilds `envs` (kestra-2x-protocol.md §3.3). */
+extern char **environ;
+static json_t *worker_envs(void)
+{
+	json_t *envs = json_object();
+
+	for (char **e = environ; envs && e && *e; e++) {
+		const char *eq = strchr(*e, '=');
+		char name[256];
+		size_t n;
+		if (strncmp(*e, "ENV_", 4) != 0 || !eq || eq - *e <= 4 ||
+		    (size_t)(eq - *e - 4) >= sizeof(name))
+			continue;
+		n = (size_t)(eq - *e - 4);
+		for (size_t i = 0; i < n; i++)
+			name[i] = (char)((*e)[4 + i] >= 'A' && (*e)[4 + i] <= 'Z' ? (*e)[4 + i] + 32
+			                                                          : (*e)[4 + i]);
+		name[n] = '\0';
+		(void)json_object_set_new(envs, name, json_string(eq + 1));
+	}
+	return envs;
+}
+
+/* KESTRA 2.x: WorkerTaskData {variables, secretInputs, traceParent}; the worker re-adds what the
+ * executor left out of variables (RunContextInitializer.forWorker): task and taskrun (done for
+ * both generations in task_render.c), envs, globals (none configured: {}), kestra ({}: kwg knows
+ * neither kestra.environment.name nor kestra.url). taskrun.startDate comes from the task run. */
+static int decode_data2(struct kwg_job *job, struct kwg_err *err)
+{
+	json_t *data, *vars, *secret, *out, *first, *taskrun;
+	int r;
+
+	r = kwg_json_get_obj(job->root, "data", "$.job", true, &data, err);
+	if (r >= 0)
+		r = kwg_json_get_obj(data, "variables", "$.job.data", false, &vars, err);
+	if (r < 0)
+		return r;
+	secret = json_object_get(data, "secretInputs");
+	if (secret && !json_is_null(secret) && !json_is_array(secret))
+		return kwg_err_set(err, -EBADMSG, "$.job.data.secretInputs: expected an array");
+	out = vars ? json_copy(vars) : json_object();
+	if (!out)
+		return -ENOMEM;
+	(void)json_object_set_new(out, "envs", worker_envs());
+	(void)json_object_set_new(out, "globals", json_object());
+	(void)json_object_set_new(out, "kestra", json_object());
+	first = json_array_get(
+	    json_object_get(json_object_get(job->task_run, "state"), "histories"), 0);
+	taskrun = json_pack("{s:i}", "attemptsCount", 0);
+	if (taskrun && json_object_get(first, "date"))
+		(void)json_object_set(taskrun, "startDate", json_object_get(first, "date"));
+	(void)json_object_set_new(out, "taskrun", taskrun);
+	job->run_context = json_pack("{s:o, s:O}", "variables", out, "secretInputs",
+	                             json_is_array(secret) ? secret : json_null());
+	return job->run_context ? 0 : -ENOMEM;
+}
+
 static int decode_rest(struct kwg_job *job, struct kwg_err *err)
 {
 	json_t *run_context, *task;
 	int r;
 
-	r = kwg_json_get_str(job->root, "executionKind", "$", false, &job->execution_kind, err);
+	const char *top = job->gen == 2 ? "$.job" : "$";
+	const char *task_path = job->gen == 2 ? "$.job.task" : "$.task";
+
+	r = kwg_json_get_str(job->root, "executionKind", top, false, &job->execution_kind, err);
 	if (r < 0)
 		return r;
-	r = kwg_json_get_obj(job->root, "task", "$", true, &task, err);
+	r = kwg_json_get_obj(job->root, "task", top, true, &task, err);
 	if (r < 0)
 		return r;
-	r = kwg_json_get_str(task, "id", "$.task", true, &job->task_id, err);
+	r = kwg_json_get_str(task, "id", task_path, true, &job->task_id, err);
 	if (r >= 0)
-		r = kwg_json_get_str(task, "type", "$.task", true, &job->task_type, err);
-	if (r >= 0)
+		r = kwg_json_get_str(task, "type", task_path, true, &job->task_type, err);
+	if (r >= 0 && job->gen == 2)
+		r = decode_data2(job, err);
+	if (r >= 0 && job->gen == 1)
 		r = kwg_json_get_obj(job->root, "runContext", "$", true, &run_context, err);
-	if (r >= 0)
+	if (r >= 0 && job->gen == 1)
 		r = kwg_json_get_obj(run_context, "variables", "$.runContext", false, &run_context,
 		                     err);
 	if (r < 0) {
@@ -131,11 +199,26 @@ int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kw
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return -ENOMEM;
+	job->gen = 1;
 	r = kwg_json_parse(data, len, KWG_JOB_MAX_BYTES, &job->root, err);
 	if (r >= 0 && !json_is_object(job->root))
 		r = kwg_err_set(err, -EBADMSG, "$: expected an object");
+	/* KESTRA 2.x: a WorkerJobEvent {job, workerQueueId?} wraps the job (kestra-2x-queue.md
+	 * §2.2); 1.x's WorkerJob has its members at the top. */
+	if (r >= 0 && json_object_get(job->root, "job") && !json_object_get(job->root, "taskRun")) {
+		json_t *inner = json_object_get(job->root, "job");
+		if (!json_is_object(inner)) {
+			r = kwg_err_set(err, -EBADMSG, "$.job: expected an object");
+		} else {
+			json_incref(inner);
+			json_decref(job->root);
+			job->root = inner;
+			job->gen = 2;
+		}
+	}
 	if (r >= 0)
-		r = kwg_json_get_str(job->root, "type", "$", false, &type, err);
+		r = kwg_json_get_str(job->root, "type", job->gen == 2 ? "$.job" : "$", false, &type,
+		                     err);
 	if (r < 0)
 		goto fail;
 	/* KESTRA: WorkerJob.java, a missing type means a WorkerTask. */
@@ -146,10 +229,11 @@ int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kw
 		*ret = job;
 		return 0;
 	} else {
-		r = kwg_err_set(err, -EBADMSG, "$.type: unknown job type '%.64s'", type);
+		r = kwg_err_set(err, -EBADMSG, "%s.type: unknown job type '%.64s'",
+		                job->gen == 2 ? "$.job" : "$", type);
 		goto fail;
 	}
-	r = decode_task_run(job, err);
+	r = decode_task_run(job, err, job->gen == 2 ? "$.job" : "$");
 	if (r < 0)
 		goto fail;
 	r = decode_rest(job, err);
@@ -169,6 +253,8 @@ struct kwg_job *kwg_job_free(struct kwg_job *job)
 {
 	if (job) {
 		json_decref(job->root);
+		json_decref(job->run_context);
+		json_decref(job->outputs);
 		free(job);
 	}
 	return NULL;
@@ -214,6 +300,36 @@ bool kwg_job_force_execution(const struct kwg_job *job)
 	return job->task_run && json_is_true(json_object_get(job->task_run, "forceExecution"));
 }
 
+bool kwg_task_result_is_terminal(const char *result)
+{
+	json_t *j = json_loads(result, 0, NULL);
+	const char *cur = json_string_value(
+	    json_object_get(json_object_get(json_object_get(j, "taskRun"), "state"), "current"));
+	bool ended = cur && kwg_state_is_terminated(kwg_state_from_name(cur));
+
+	json_decref(j);
+	return ended;
+}
+
+int kwg_job_generation(const struct kwg_job *job)
+{
+	return job->gen;
+}
+
+bool kwg_job_is_ended(const struct kwg_job *job)
+{
+	const char *cur = job->task_run ? json_string_value(json_object_get(
+	                                      json_object_get(job->task_run, "state"), "current"))
+	                                : NULL;
+
+	return cur && kwg_state_is_terminated(kwg_state_from_name(cur));
+}
+
+const json_t *kwg_job_run_context(const struct kwg_job *job)
+{
+	return job->gen == 2 ? job->run_context : json_object_get(job->root, "runContext");
+}
+
 json_t *kwg_job_task_json(const struct kwg_job *job)
 {
 	return job->task;
@@ -246,6 +362,21 @@ char *kwg_job_running_record(const struct kwg_job *job, const char *worker_id, c
 
 	if (!rec)
 		return NULL;
+	/* KESTRA 2.x: WorkerTaskRunning {type, workerInstance {uid, workerQueueId}, taskRun, task,
+	 * data}; worker_uid is generated from workerInstance.uid (kestra-2x-queue.md §1.3, §4.4).
+	 * The liveness coordinator resubmits to workerQueueId. */
+	if (job->gen == 2) {
+		instance = json_pack("{s:s}", "uid", worker_id);
+		if (instance && group)
+			json_object_set_new(instance, "workerQueueId", json_string(group));
+		if (instance && json_object_set_new(rec, "workerInstance", instance) == 0) {
+			if (!json_object_get(rec, "type"))
+				json_object_set_new(rec, "type", json_string("task"));
+			s = kwg_json_dump(rec);
+		}
+		json_decref(rec);
+		return s;
+	}
 	/* KESTRA: WorkerInstance 0.20+; workerUuid is the deprecated alias that the generated
 	 * worker_uuid column reads, so it must be there. */
 	instance = json_pack("{s:s, s:s}", "uid", worker_id, "workerUuid", worker_id);
@@ -341,7 +472,14 @@ static char *result_dump(struct kwg_job *job)
 	/* KESTRA: TaskRun.outputs is always written, null included. */
 	if (!json_object_get(job->task_run, "outputs"))
 		json_object_set_new(job->task_run, "outputs", json_null());
-	result = json_pack("{s:O, s:[]}", "taskRun", job->task_run, "dynamicTaskRuns");
+	/* KESTRA 2.x: WorkerTaskResult {taskRun, dynamicTaskRuns, outputs}: the outputs beside the
+	 * task run (always written, null until the end), taskRun.outputs null
+	 * (kestra-2x-protocol.md §3.4). */
+	if (job->gen == 2)
+		result = json_pack("{s:O, s:[], s:O}", "taskRun", job->task_run, "dynamicTaskRuns",
+		                   "outputs", job->outputs ? job->outputs : json_null());
+	else
+		result = json_pack("{s:O, s:[]}", "taskRun", job->task_run, "dynamicTaskRuns");
 	if (!result)
 		return NULL;
 	s = kwg_json_dump(result);
@@ -385,6 +523,11 @@ static int set_outputs(struct kwg_job *job, const char *outputs_json)
 	if (!json_is_object(outputs)) {
 		json_decref(outputs);
 		outputs = json_object();
+	}
+	if (job->gen == 2) {
+		json_decref(job->outputs);
+		job->outputs = outputs;
+		return 0;
 	}
 	return json_object_set_new(job->task_run, "outputs", outputs) < 0 ? -ENOMEM : 0;
 }

@@ -22,7 +22,10 @@ enum kwg_job_kind {
 /* Largest WorkerJob kwg decodes. */
 #define KWG_JOB_MAX_BYTES (64u << 20)
 
-/* Decodes one queue value. Returns:
+/* Decodes one queue value: a Kestra 1.x WorkerJob, or a Kestra 2.x WorkerJobEvent {"job": {…}}
+ * (kestra-2x-protocol.md §3.3: `data.variables` instead of the run context; the variables the
+ * worker rebuilds are added). The results and the worker_job_running record then take the shape
+ * of the job's generation. Returns:
  *  0 and *ret: a well-formed WorkerTask or WorkerTrigger;
  *  -EBADMSG and *ret: the task run can be identified but the rest is malformed (err says where):
  *     the job can only be failed (kwg_job_result_fail);
@@ -33,6 +36,12 @@ int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kw
 struct kwg_job *kwg_job_free(struct kwg_job *job);
 
 enum kwg_job_kind kwg_job_kind(const struct kwg_job *job);
+/* 1 (Kestra 1.x WorkerJob) or 2 (Kestra 2.x WorkerJobEvent). */
+int kwg_job_generation(const struct kwg_job *job);
+/* A WorkerTaskResult (JSON) whose task run's current state is terminal. */
+bool kwg_task_result_is_terminal(const char *result);
+/* The task run's current state is terminal (a final result was made). */
+bool kwg_job_is_ended(const struct kwg_job *job);
 bool kwg_job_is_broken(const struct kwg_job *job);
 /* Why a broken job is broken ("" otherwise). Borrowed. */
 const char *kwg_job_error(const struct kwg_job *job);
@@ -45,7 +54,8 @@ bool kwg_job_force_execution(const struct kwg_job *job);
 /* The reference LogEntry and MetricEntry rows carry (attempt number = attempts at claim time). */
 void kwg_job_ref(const struct kwg_job *job, struct kwg_taskrun_ref *ret);
 
-/* The worker_job_running value: the job plus workerInstance and partition (§5.8). group may be
+/* The worker_job_running value: the job plus workerInstance and partition (§5.8); 2.x: the job
+ * plus workerInstance {uid, workerQueueId = group} (kestra-2x-queue.md §4.4). group may be
  * NULL. New string; NULL on OOM. */
 char *kwg_job_running_record(const struct kwg_job *job, const char *worker_id, const char *group);
 
@@ -77,5 +87,8 @@ void kwg_job_state_rules(const struct kwg_job *job, int64_t now_us, struct kwg_s
 /* Internal to protocol/: the decoded task object (borrowed), for script_task.c. */
 struct json_t;
 struct json_t *kwg_job_task_json(const struct kwg_job *job);
+/* Internal to protocol/: the run context {variables, secretInputs} (1.x: as received; 2.x:
+ * rebuilt from data), borrowed; NULL when absent. */
+const struct json_t *kwg_job_run_context(const struct kwg_job *job);
 /* Internal to protocol/: the whole decoded WorkerTask (borrowed), for task_render.c. */
 const struct json_t *kwg_job_root_json(const struct kwg_job *job);

@@ -63,6 +63,8 @@ struct kwg_transport_params {
 	const struct kwg_instance_info *info;
 	enum kwg_runner_kind default_runner; /* which task types the worker can run */
 	const char *spill_dir;               /* where messages spill when memory fills */
+	/* Kestra 2.x: kestra.queue.prefix, as Kestra is configured (NULL or "": none). */
+	const char *queue_prefix;
 	const struct kwg_transport_ops *ops;
 	void *ctx;
 };

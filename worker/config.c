@@ -26,6 +26,7 @@ enum cfg_type {
 	CFG_U64,
 	CFG_CHOICE, /* a string, one of `choices` */
 	CFG_BOOL,
+	CFG_NAME, /* [A-Za-z0-9_.-]{0,200}; "" = unset */
 };
 
 struct cfg_key {
@@ -50,6 +51,10 @@ static const struct cfg_key keys_table[] = {
      "libpq URL or conninfo of Kestra's PostgreSQL database (required)", NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
+    {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
+     "Kestra 2.x: kestra.queue.prefix as Kestra is configured (queue names become "
+     "<prefix>__worker_job_event …); default none",
+     NULL},
     {"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false, "tasks run at once (1-1024)",
      NULL},
     {"log_level", CFG_LOG_LEVEL, OFF(log_level), "info", 0, 0, false,
@@ -161,6 +166,22 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		(void)snprintf(from, sizeof(cfg->task_memory_from), "%s", source);
 
 	switch (k->type) {
+	case CFG_NAME:
+		if (strspn(value,
+		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
+		        strlen(value) ||
+		    strlen(value) > 200)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: invalid name '%.64s' (expected [a-zA-Z0-9_.-], at most "
+			    "200 characters)",
+			    source, value);
+		if (!*value) {
+			free(*(char **)field);
+			*(char **)field = NULL;
+			return 0;
+		}
+		__attribute__((fallthrough));
 	case CFG_GROUP:
 		if (!*value) {
 			free(*(char **)field);
@@ -404,6 +425,7 @@ void kwg_config_done(struct kwg_config *cfg)
 {
 	free(cfg->database_url);
 	free(cfg->group);
+	free(cfg->kestra_queue_prefix);
 	free(cfg->work_dir);
 	free(cfg->restart_strategy);
 	free(cfg->sandbox);

@@ -12,9 +12,10 @@
 #include "protocol/script_task.h"
 
 struct kwg_config {
-	char *database_url;   /* libpq URL or conninfo; SECRET: never logged */
-	char *group;          /* NULL: the default group */
-	uint32_t concurrency; /* task slots */
+	char *database_url;        /* libpq URL or conninfo; SECRET: never logged */
+	char *group;               /* NULL: the default group */
+	char *kestra_queue_prefix; /* Kestra 2.x's kestra.queue.prefix; NULL: none */
+	uint32_t concurrency;      /* task slots */
 	enum kwg_log_level log_level;
 	enum kwg_runner_kind default_runner;
 	char *work_dir;                       /* parent of task working directories */

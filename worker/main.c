@@ -36,7 +36,8 @@ extern char **environ;
 
 #define EXIT_USAGE 64
 
-static const char *const submit_keys[] = {"database_url", "group", "log_level", NULL};
+static const char *const submit_keys[] = {"database_url", "group", "log_level",
+                                          "kestra_queue_prefix", NULL};
 
 static void usage(FILE *out)
 {
@@ -53,7 +54,7 @@ static void usage(FILE *out)
 	    "  kwg maintenance enter|exit      stop or resume claiming everywhere\n"
 	    "  kwg status                      the workers, their state and heartbeat\n"
 	    "  kwg notify install|uninstall    wake workers on WorkerJob inserts (a trigger)\n"
-	    "  kwg routing install [--wait]|uninstall [--requeue]|status\n"
+	    "  kwg routing install [--wait]|uninstall [--requeue]|status|release --group G\n"
 	    "                                  route workerGroup.key on open-source Kestra "
 	    "(a trigger)\n"
 	    "  kwg health [--port N]           exit 0 when the local worker's /health says ready\n"
@@ -233,6 +234,7 @@ static int cmd_submit(int argc, char **argv)
 	}
 	opts.database_url = cfg.database_url;
 	opts.group = cfg.group;
+	opts.queue_prefix = cfg.kestra_queue_prefix;
 	opts.worker_task = def.worker_task;
 	opts.task_run_id = def.task_run_id;
 	uv_loop_init(&loop);
@@ -308,7 +310,7 @@ static int cmd_health(int argc, char **argv)
 	return status == 200 ? 0 : 1;
 }
 
-static const char *const ctl_keys[] = {"database_url", "log_level", NULL};
+static const char *const ctl_keys[] = {"database_url", "log_level", "kestra_queue_prefix", NULL};
 
 static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 {
@@ -332,6 +334,7 @@ static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 	    {"routing", "install", KWG_CTL_ROUTING_INSTALL, false},
 	    {"routing", "uninstall", KWG_CTL_ROUTING_UNINSTALL, false},
 	    {"routing", "status", KWG_CTL_ROUTING_STATUS, false},
+	    {"routing", "release", KWG_CTL_ROUTING_RELEASE, false},
 	};
 	int used = 1;
 
@@ -389,6 +392,9 @@ static int cmd_ctl(int argc, char **argv)
 			o.wait = true;
 		} else if (strcmp(argv[i], "--requeue") == 0) {
 			o.requeue = true;
+		} else if (i + 1 < argc && strcmp(argv[i], "--group") == 0 &&
+		           o.command == KWG_CTL_ROUTING_RELEASE) {
+			o.key = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--description") == 0) {
 			o.description = argv[++i];
 		} else if (i + 1 < argc && strcmp(argv[i], "--message") == 0) {
@@ -415,6 +421,16 @@ static int cmd_ctl(int argc, char **argv)
 		kwg_config_done(&cfg);
 		goto out;
 	}
+	if (o.command == KWG_CTL_ROUTING_RELEASE &&
+	    (!o.key || !*o.key ||
+	     strspn(o.key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") !=
+	         strlen(o.key))) {
+		fprintf(stderr,
+		        "kwg routing release: name the group: --group G ([a-zA-Z0-9_-]+)\n");
+		kwg_config_done(&cfg);
+		goto out;
+	}
+	o.queue_prefix = cfg.kestra_queue_prefix;
 	kwg_log_max_level = cfg.log_level;
 	/* A CLI reports a database it cannot reach instead of retrying quietly. */
 	if (kwg_log_max_level < KWG_LOG_WARNING)

@@ -3,16 +3,84 @@
  * that a wrong table, column, type or enum label fails the test suite. Blocking libpq: a test. */
 #include <libpq-fe.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
+
+/* The statements of protocol/sql.c that kwg also sends to a Kestra 2.x database. */
+static const char *const shared_with_gen2[] = {
+    "kestra_schema", "running_upsert",  "instance_lock",   "instance_upsert", "group_upsert",
+    "group_delete",  "group_set_flags", "maintenance_set", "workers",         NULL,
+};
+
+static int exec_script(PGconn *conn, char **script)
+{
+	int failed = 0;
+
+	for (char **m = script; m && *m; m++) {
+		PGresult *res = PQexec(conn, *m);
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			fprintf(stderr, "FAIL script: %s", PQresultErrorMessage(res));
+			failed++;
+		}
+		PQclear(res);
+	}
+	return script ? failed : 1;
+}
+
+static int prepare(PGconn *conn, const char *name, const char *text)
+{
+	PGresult *res = PQprepare(conn, name, text, 0, NULL);
+	int failed = PQresultStatus(res) != PGRES_COMMAND_OK;
+
+	if (failed)
+		fprintf(stderr, "FAIL %s: %s", name, PQresultErrorMessage(res));
+	else
+		printf("ok   %s\n", name);
+	PQclear(res);
+	return failed;
+}
+
+/* A Kestra 2.x database (kestra_gen2.sql): schema kwg, the 2.x routing installed twice, removed
+ * with --requeue and installed again (each script must be idempotent), then every statement of
+ * protocol/sql2.c and the shared ones. */
+static int gen2(PGconn *conn)
+{
+	int failed = 0, n = 0;
+	char **s;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (const char *const *m = kwg_sql_migration; *m; m++) {
+			PGresult *res = PQexec(conn, *m);
+			failed += PQresultStatus(res) != PGRES_COMMAND_OK;
+			PQclear(res);
+		}
+	for (int pass = 0; pass < 4; pass++) {
+		s = pass == 2 ? kwg_sql2_routing_uninstall("worker_job_event", 1)
+		              : kwg_sql2_routing_install("worker_job_event");
+		failed += exec_script(conn, s);
+		kwg_sql2_free(s);
+	}
+	for (const struct kwg_sql_statement *st = kwg_sql2_statements; st->name; st++, n++)
+		failed += prepare(conn, st->name, st->text);
+	for (const struct kwg_sql_statement *st = kwg_sql_statements; st->name; st++)
+		for (const char *const *k = shared_with_gen2; *k; k++)
+			if (strcmp(*k, st->name) == 0) {
+				failed += prepare(conn, st->name, st->text);
+				n++;
+			}
+	printf("%d statements prepared, %d failed\n", n, failed);
+	return failed ? 1 : 0;
+}
 
 int main(int argc, char **argv)
 {
 	PGconn *conn;
 	int failed = 0, n = 0;
 
-	if (argc != 2) {
-		fprintf(stderr, "usage: it_prepare CONNINFO\n");
+	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--gen2") == 0)) {
+		fprintf(stderr, "usage: it_prepare CONNINFO [--gen2]\n");
 		return 2;
 	}
 	conn = PQconnectdb(argv[1]);
@@ -20,6 +88,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "it_prepare: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return 2;
+	}
+	if (argc == 3) {
+		int r = gen2(conn);
+		PQfinish(conn);
+		return r;
 	}
 	/* schema kwg first, as `kwg migrate` makes it, then the routing as `kwg routing install`
 	 * does (twice each: they must be idempotent) */

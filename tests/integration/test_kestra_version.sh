@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: Apache-2.0
 # Which Kestra made the database (docs/kestra-integration.md): a Kestra 1.x database (Flyway 1.x)
 # is named and served; one without Flyway history but with the 1.x queue is served with a notice;
-# a database migrated past 1.x, or whose queue lost the 1.x consumer columns (Kestra 2.x), is
+# a database migrated past 1.x by Flyway, or whose queue has neither the 1.x nor the 2.x shape, is
 # refused at start with the reason, before anything is claimed.
 source "$(dirname "$0")/../lib/it.sh"
 it_db kestra_version
@@ -52,6 +52,6 @@ it_stop "$WORKER_PID"
 
 sql "ALTER TABLE queues DROP COLUMN consumer_worker"
 start_worker v2
-expect_match "$RC $(cat "$IT_TMP/v2.log")" "^1 .*no consumer_worker and consumer_group columns: it is not a Kestra 1.x queue" \
-  "a queue without the 1.x consumer columns (Kestra 2.x) is refused"
+expect_match "$RC $(cat "$IT_TMP/v2.log")" "^1 .*neither Kestra 1.x.s consumer_worker and consumer_group columns nor Kestra 2.x.s routing_key" \
+  "a queue of neither the 1.x nor the 2.x shape is refused"
 it_done

@@ -32,6 +32,13 @@ it_db() {
   export DB
 }
 
+# it_db2 NAME: the same, upgraded to Kestra 2.x's tables (tests/integration/fixtures/kestra_gen2.sql:
+# the 2.x queue, worker_job_running with worker_uid, service_instance with fulltext).
+it_db2() {
+  it_db "$1"
+  psql "$DB" -v ON_ERROR_STOP=1 -qAtX -f "$KWGT_SRC/tests/integration/fixtures/kestra_gen2.sql" >/dev/null
+}
+
 # sql QUERY: runs it on $DB (through stdin: queries may be large), unaligned, without headers.
 sql() {
   psql "$DB" -v ON_ERROR_STOP=1 -qAtX -f - <<<"$1"

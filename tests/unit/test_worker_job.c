@@ -15,7 +15,9 @@
 #include "common/clock.h"
 #include "protocol/kestra_schema.h"
 #include "protocol/log_entry.h"
+#include "protocol/queue.h"
 #include "protocol/state.h"
+#include "protocol/task_def.h"
 #include "protocol/worker_job.h"
 #include "test_util.h"
 
@@ -439,6 +441,213 @@ static void test_kestra_schema_verdicts(void **state)
 	}
 }
 
+/* The generation from queues' columns (the catalog's "name:type" list). */
+static void test_kestra_schema_generations(void **state)
+{
+	static const char gen1[] = "offset:bigint,type:queue_type,key:character varying(250),"
+	                           "value:jsonb,updated:timestamp with time zone,"
+	                           "consumer_worker:boolean,consumer_group:character varying(250)";
+	static const char gen2[] = "offset:integer,type:character varying(250),"
+	                           "routing_key:character varying(250),key:character varying(250),"
+	                           "value:jsonb,created:timestamp with time zone";
+	static const char gen2_dev[] = "offset:integer,type:integer,routing_key:character "
+	                               "varying(250),key:character varying(250),value:jsonb,"
+	                               "created:timestamp with time zone";
+	static const char other[] = "offset:integer,type:text,key:text,value:jsonb";
+	const struct {
+		const char *cols, *version;
+		enum kwg_kestra_schema_verdict want;
+		enum kwg_kestra_gen gen;
+		const char *says;
+	} cases[] = {
+	    {gen1, "1.41", KWG_KESTRA_SCHEMA_OK, KWG_KESTRA_GEN1, "Flyway version 1.41"},
+	    {gen1, NULL, KWG_KESTRA_SCHEMA_UNKNOWN, KWG_KESTRA_GEN1, "no Flyway history"},
+	    {gen1, "3.1", KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "version 3.1"},
+	    {gen2, NULL, KWG_KESTRA_SCHEMA_OK, KWG_KESTRA_GEN2,
+	     "Kestra 2.x database (queues with routing_key and type character varying(250))"},
+	    {gen2, "1.41", KWG_KESTRA_SCHEMA_OK, KWG_KESTRA_GEN2, "Flyway history up to 1.41"},
+	    {gen2_dev, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE,
+	     "its type column is integer, as in Kestra 2.0 development builds"},
+	    {other, "1.41", KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE,
+	     "(columns found: offset:integer,type:text,key:text,value:jsonb) (Flyway version "
+	     "1.41)"},
+	    {"", NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
+	    {NULL, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
+	    {"numeric_col:numeric(10,2),routing_key:text", NULL, KWG_KESTRA_SCHEMA_REFUSED,
+	     KWG_KESTRA_GEN_NONE, "neither"},
+	};
+	enum kwg_kestra_gen gen;
+	char msg[512];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		assert_int_equal(kwg_kestra_schema_detect(cases[i].cols, cases[i].version, &gen,
+		                                          msg, sizeof(msg)),
+		                 cases[i].want);
+		assert_int_equal(gen, cases[i].gen);
+		if (!strstr(msg, cases[i].says))
+			fail_msg("case %zu: '%s' not in '%s'", i, cases[i].says, msg);
+	}
+}
+
+static void expect_json_file(const char *got_text, const char *file)
+{
+	char *expected_text = test_read_data(file, NULL);
+	json_t *got = json_loads(got_text, 0, NULL), *expected = json_loads(expected_text, 0, NULL);
+
+	assert_non_null(got);
+	assert_non_null(expected);
+	if (!json_equal(got, expected)) {
+		fprintf(stderr, "got: %s\n", got_text);
+		fail_msg("differs from %s", file);
+	}
+	json_decref(got);
+	json_decref(expected);
+	free(expected_text);
+}
+
+/* Kestra 2.x: a WorkerJobEvent {job} (kestra-2x-protocol.md §3.3), its worker_job_running record
+ * (kestra-2x-queue.md §4.4) and results with the outputs beside the task run (§3.4). */
+static void test_worker_job_gen2_reference(void **state)
+{
+	struct kwg_job *job = decode_file("worker_job_event.json");
+	struct kwg_taskrun_ref ref;
+	const json_t *rc, *vars;
+	char *rec, *running, *final;
+	json_t *got;
+
+	(void)state;
+	assert_int_equal(kwg_job_generation(job), 2);
+	assert_int_equal(kwg_job_kind(job), KWG_JOB_TASK);
+	assert_false(kwg_job_is_broken(job));
+	assert_string_equal(kwg_job_task_run_id(job), "2xTaskRunZ5QpXvGJ0m4hYc");
+	assert_string_equal(kwg_job_task_type(job), "io.kestra.plugin.scripts.shell.Commands");
+	kwg_job_ref(job, &ref);
+	assert_string_equal(ref.execution_kind, "TEST");
+	assert_int_equal(ref.attempt_number, 0);
+	/* the variables the worker rebuilds are there; secretInputs kept for the masking */
+	rc = kwg_job_run_context(job);
+	vars = json_object_get(rc, "variables");
+	assert_string_equal(json_string_value(json_object_get(json_object_get(vars, "flow"), "id")),
+	                    "hello_world");
+	assert_true(json_is_object(json_object_get(vars, "envs")));
+	assert_true(json_is_object(json_object_get(vars, "globals")));
+	assert_true(json_is_object(json_object_get(vars, "kestra")));
+	assert_string_equal(
+	    json_string_value(json_object_get(json_object_get(vars, "taskrun"), "startDate")),
+	    "2026-09-02T10:15:30.101234Z");
+	assert_string_equal(
+	    json_string_value(json_array_get(json_object_get(rc, "secretInputs"), 0)), "password");
+
+	rec = kwg_job_running_record(job, WORKER_ID, "kwg:gpu");
+	expect_json_file(rec, "worker_job_running2.json");
+	free(rec);
+
+	running = kwg_job_result_running(job, WORKER_ID, instant("2026-09-02T10:15:30.304900Z"));
+	got = json_loads(running, 0, NULL);
+	assert_true(json_is_null(json_object_get(got, "outputs")));
+	assert_true(json_is_null(json_object_get(json_object_get(got, "taskRun"), "outputs")));
+	assert_true(json_is_array(json_object_get(got, "dynamicTaskRuns")));
+	assert_false(kwg_task_result_is_terminal(running));
+	assert_false(kwg_job_is_ended(job));
+	json_decref(got);
+	free(running);
+
+	final = kwg_job_result_final(job, KWG_STATE_SUCCESS, KWG_STATE_SUCCESS,
+	                             "{\"vars\":{\"answer\":42},\"exitCode\":0}",
+	                             instant("2026-09-02T10:15:30.612400Z"));
+	expect_json_file(final, "worker_task_result2_final.json");
+	assert_true(kwg_task_result_is_terminal(final));
+	assert_true(kwg_job_is_ended(job));
+	free(final);
+	kwg_job_free(job);
+}
+
+static void test_worker_job_gen2_bad_rows(void **state)
+{
+	struct kwg_err err = {{0}};
+	struct kwg_job *job;
+
+	(void)state;
+	job = decode_str("{\"job\": 42}", -EBADMSG, &err);
+	assert_null(job);
+	assert_non_null(strstr(err.msg, "$.job: expected an object"));
+	job =
+	    decode_str("{\"job\": {\"type\": \"task\", \"taskRun\": {\"id\": 1}}}", -EBADMSG, &err);
+	assert_null(job);
+	assert_non_null(strstr(err.msg, "$.job.taskRun.id"));
+	/* identified, but no data: broken, the error names the path */
+	job = decode_str("{\"job\": {\"taskRun\": {\"id\": \"t1\", \"executionId\": \"e\", "
+	                 "\"namespace\": \"n\", \"flowId\": \"f\", \"taskId\": \"t\", "
+	                 "\"state\": {\"current\": \"SUBMITTED\"}}, \"task\": {\"id\": \"t\", "
+	                 "\"type\": \"io.kestra.plugin.core.log.Log\"}}}",
+	                 -EBADMSG, &err);
+	assert_non_null(job);
+	assert_true(kwg_job_is_broken(job));
+	assert_int_equal(kwg_job_generation(job), 2);
+	assert_non_null(strstr(kwg_job_error(job), "$.job.data"));
+	kwg_job_free(job);
+	job = decode_str("{\"job\": {\"type\": \"trigger\", \"trigger\": {}}}", 0, &err);
+	assert_int_equal(kwg_job_kind(job), KWG_JOB_TRIGGER);
+	kwg_job_free(job);
+	job = decode_str("{\"job\": {\"type\": \"poll\"}}", -EBADMSG, &err);
+	assert_non_null(strstr(err.msg, "$.job.type: unknown job type 'poll'"));
+}
+
+static void test_queue_names2(void **state)
+{
+	char name[KWG_QUEUE_NAME_MAX + 1], longp[300];
+
+	(void)state;
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_WORKER_JOB, NULL, name, sizeof(name)), 0);
+	assert_string_equal(name, "worker_job_event");
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_WORKER_TASK_RESULT, "", name, sizeof(name)), 0);
+	assert_string_equal(name, "worker_task_result");
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_LOG_ENTRY, "acme", name, sizeof(name)), 0);
+	assert_string_equal(name, "acme__log_entry");
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_FOLLOW_LOG_EVENT, NULL, name, sizeof(name)), 0);
+	assert_string_equal(name, "follow_log_event");
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_EXECUTION_KILLED, NULL, name, sizeof(name)), 0);
+	assert_string_equal(name, "execution_killed");
+	memset(longp, 'p', sizeof(longp) - 1);
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(kwg_queue_name2(KWG_QUEUE_LOG_ENTRY, longp, name, sizeof(name)),
+	                 -ENAMETOOLONG);
+}
+
+/* kwg submit on 2.x: the executor leaves out what the worker rebuilds. */
+static void test_task_def_to_gen2(void **state)
+{
+	static const char def[] = "id: hello\ntype: io.kestra.plugin.core.log.Log\nmessage: hi\n";
+	struct kwg_task_def_opts opts = {.now_us = 1};
+	struct kwg_task_def td;
+	struct kwg_err err = {{0}};
+	struct kwg_job *job;
+	char *event;
+	json_t *j, *vars;
+
+	(void)state;
+	assert_int_equal(kwg_task_def_build(def, strlen(def), &opts, &td, &err), 0);
+	assert_int_equal(kwg_task_def_to_gen2(td.worker_task, &event), 0);
+	j = json_loads(event, 0, NULL);
+	vars = json_object_get(json_object_get(json_object_get(j, "job"), "data"), "variables");
+	assert_non_null(json_object_get(vars, "flow"));
+	assert_null(json_object_get(vars, "envs"));
+	assert_null(json_object_get(vars, "globals"));
+	assert_null(json_object_get(vars, "kestra"));
+	assert_null(json_object_get(vars, "task"));
+	assert_null(json_object_get(vars, "taskrun"));
+	assert_true(json_object_get(json_object_get(json_object_get(j, "job"), "data"),
+	                            "traceParent") != NULL);
+	job = decode_str(event, 0, &err);
+	assert_int_equal(kwg_job_generation(job), 2);
+	assert_string_equal(kwg_job_task_run_id(job), td.task_run_id);
+	kwg_job_free(job);
+	json_decref(j);
+	free(event);
+	kwg_task_def_done(&td);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -458,6 +667,11 @@ int main(void)
 	    cmocka_unit_test(test_worker_job_rules_leave_the_attempt_state),
 	    cmocka_unit_test(test_state_rules_table),
 	    cmocka_unit_test(test_kestra_schema_verdicts),
+	    cmocka_unit_test(test_kestra_schema_generations),
+	    cmocka_unit_test(test_worker_job_gen2_reference),
+	    cmocka_unit_test(test_worker_job_gen2_bad_rows),
+	    cmocka_unit_test(test_queue_names2),
+	    cmocka_unit_test(test_task_def_to_gen2),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

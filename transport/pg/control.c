@@ -12,6 +12,7 @@
 #include "protocol/kestra_schema.h"
 #include "protocol/queue.h"
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
 #include "transport/pg/pg.h"
 
 /* Broadcast polls every tick; the control flags every FLAGS_EVERY ticks unless notified. */
@@ -38,6 +39,12 @@ struct kwg_control {
 	unsigned ticks;
 	struct kwg_transport_flags flags;
 	long long queued;
+	/* Kestra 2.x (gen 2): the queue names of the streams and of the jobs, and the group's
+	 * routing key. */
+	int gen;
+	char names[STREAM__COUNT][KWG_QUEUE_NAME_MAX + 1];
+	char job_queue[KWG_QUEUE_NAME_MAX + 1];
+	char routing_key[KWG_QUEUE_NAME_MAX + 1];
 };
 
 static const enum kwg_queue_type stream_types[STREAM__COUNT] = {
@@ -94,6 +101,12 @@ enum {
 	STEP_DONE,
 };
 
+/* The stream's queue as Kestra names it in this database. */
+static const char *stream_name(const struct kwg_control *c, enum stream s)
+{
+	return c->gen == 2 ? c->names[s] : kwg_queue_type_label(stream_types[s]);
+}
+
 static void on_max(void *userdata, PGresult *res, const char *error, enum stream s, int next)
 {
 	struct kwg_control *c = userdata;
@@ -101,8 +114,7 @@ static void on_max(void *userdata, PGresult *res, const char *error, enum stream
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (!c->closed)
 			kwg_log_warning("reading the %s high-water mark failed: %s",
-			                kwg_queue_type_label(stream_types[s]),
-			                res ? kwg_pg_result_error(res) : error);
+			                stream_name(c, s), res ? kwg_pg_result_error(res) : error);
 		c->busy = false;
 		return;
 	}
@@ -127,8 +139,7 @@ static void on_poll(void *userdata, PGresult *res, const char *error, enum strea
 
 	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (!c->closed)
-			kwg_log_warning("polling %s failed: %s",
-			                kwg_queue_type_label(stream_types[s]),
+			kwg_log_warning("polling %s failed: %s", stream_name(c, s),
 			                res ? kwg_pg_result_error(res) : error);
 		c->busy = false;
 		return;
@@ -187,6 +198,43 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		                res ? kwg_pg_result_error(res) : error);
 }
 
+static void read_now(struct kwg_control *c)
+{
+	if (!c->busy && !c->refused) {
+		c->busy = true;
+		step(c, STEP_MAX_KILL);
+	}
+}
+
+/* Kestra 2.x: the queue names with the configured prefix; a worker serves a named group there (the
+ * default queue is the controller's). 0, or -EINVAL with why in msg. */
+static int set_gen2(struct kwg_control *c, char *msg, size_t size)
+{
+	const char *prefix = c->p->queue_prefix;
+	int r = 0;
+
+	if (!c->p->info->group) {
+		(void)snprintf(msg, size,
+		               "this is a Kestra 2.x database, where the default worker queue "
+		               "belongs to Kestra's worker controller: a kwg worker serves a group "
+		               "(--group G, the tasks kwg routing routes to G; "
+		               "docs/kestra-integration.md)");
+		return -EINVAL;
+	}
+	for (int s = 0; s < STREAM__COUNT && r >= 0; s++)
+		r = kwg_queue_name2(stream_types[s], prefix, c->names[s], sizeof(c->names[s]));
+	if (r >= 0)
+		r = kwg_queue_name2(KWG_QUEUE_WORKER_JOB, prefix, c->job_queue,
+		                    sizeof(c->job_queue));
+	if (r < 0) {
+		(void)snprintf(msg, size, "kestra_queue_prefix '%.64s' is too long", prefix);
+		return r;
+	}
+	(void)snprintf(c->routing_key, sizeof(c->routing_key), "kwg:%s", c->p->info->group);
+	c->gen = 2;
+	return 0;
+}
+
 /* Once per process, on the first connection: the Kestra version of the database. */
 static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 {
@@ -199,11 +247,16 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 			    "cannot tell which Kestra made this database (%s); going on",
 			    res ? kwg_pg_result_error(res) : error);
 		c->kestra_checked = res != NULL;
+		if (c->kestra_checked && c->ops.on_generation)
+			c->ops.on_generation(c->ctx, 1);
+		if (c->kestra_checked)
+			read_now(c);
 		return;
 	}
 	c->kestra_checked = true;
-	switch (kwg_kestra_schema_judge(PQgetvalue(res, 0, 0)[0] == 't', PQgetvalue(res, 0, 1), msg,
-	                                sizeof(msg))) {
+	enum kwg_kestra_gen gen;
+	switch (kwg_kestra_schema_detect(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	                                 PQgetvalue(res, 0, 1), &gen, msg, sizeof(msg))) {
 	case KWG_KESTRA_SCHEMA_OK:
 		kwg_log_info("%s", msg);
 		break;
@@ -213,8 +266,18 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 	case KWG_KESTRA_SCHEMA_REFUSED:
 		c->refused = true;
 		c->ops.on_refused(c->ctx, msg);
-		break;
+		return;
 	}
+	if (gen == KWG_KESTRA_GEN2 && set_gen2(c, msg, sizeof(msg)) < 0) {
+		c->refused = true;
+		c->ops.on_refused(c->ctx, msg);
+		return;
+	}
+	/* Before the first flags (the next statements on this connection): the transport sets
+	 * its parts up for the generation before anything is claimed. */
+	if (c->ops.on_generation)
+		c->ops.on_generation(c->ctx, (int)gen);
+	read_now(c);
 }
 
 static void on_listening(void *userdata, PGresult *res, const char *error)
@@ -237,10 +300,10 @@ static void step(struct kwg_control *c, int next)
 {
 	const char *group = c->p->info->group ? c->p->info->group : "";
 	char offset[32];
-	const char *params[2];
+	const char *params[3];
 	int r = 0;
 
-	if (c->closed)
+	if (c->closed || c->refused)
 		return;
 	switch (next) {
 	case STEP_MAX_KILL:
@@ -250,19 +313,21 @@ static void step(struct kwg_control *c, int next)
 			step(c, next + 1);
 			return;
 		}
-		params[0] = kwg_queue_type_label(stream_types[s]);
-		r = kwg_pg_query(c->pg, KWG_SQL_BROADCAST_MAX, 1, params,
-		                 s == STREAM_KILL ? on_max_kill : on_max_cluster, c);
+		params[0] = stream_name(c, s);
+		r = kwg_pg_query(c->pg,
+		                 c->gen == 2 ? KWG_SQL2_BROADCAST_MAX : KWG_SQL_BROADCAST_MAX, 1,
+		                 params, s == STREAM_KILL ? on_max_kill : on_max_cluster, c);
 		break;
 	}
 	case STEP_POLL_KILL:
 	case STEP_POLL_CLUSTER: {
 		enum stream s = next == STEP_POLL_KILL ? STREAM_KILL : STREAM_CLUSTER;
 		(void)snprintf(offset, sizeof(offset), "%lld", c->offsets[s]);
-		params[0] = kwg_queue_type_label(stream_types[s]);
+		params[0] = stream_name(c, s);
 		params[1] = offset;
-		r = kwg_pg_query(c->pg, KWG_SQL_BROADCAST_POLL, 2, params,
-		                 s == STREAM_KILL ? on_poll_kill : on_poll_cluster, c);
+		r = kwg_pg_query(c->pg,
+		                 c->gen == 2 ? KWG_SQL2_BROADCAST_POLL : KWG_SQL_BROADCAST_POLL, 2,
+		                 params, s == STREAM_KILL ? on_poll_kill : on_poll_cluster, c);
 		break;
 	}
 	case STEP_FLAGS:
@@ -272,7 +337,10 @@ static void step(struct kwg_control *c, int next)
 		}
 		c->notified = false;
 		params[0] = group;
-		r = kwg_pg_query(c->pg, KWG_SQL_CONTROL_READ, 1, params, on_flags, c);
+		params[1] = c->job_queue;
+		params[2] = c->routing_key;
+		r = c->gen == 2 ? kwg_pg_query(c->pg, KWG_SQL2_CONTROL_READ, 3, params, on_flags, c)
+		                : kwg_pg_query(c->pg, KWG_SQL_CONTROL_READ, 1, params, on_flags, c);
 		break;
 	default:
 		c->busy = false;
@@ -287,7 +355,7 @@ static void on_tick(uv_timer_t *t)
 	struct kwg_control *c = t->data;
 
 	c->ticks++;
-	if (c->busy || !kwg_pg_is_connected(c->pg))
+	if (c->busy || !c->kestra_checked || !kwg_pg_is_connected(c->pg))
 		return;
 	c->busy = true;
 	step(c, STEP_MAX_KILL);
@@ -297,7 +365,8 @@ static void on_notify(void *userdata, const char *channel)
 {
 	struct kwg_control *c = userdata;
 
-	if (strcmp(channel, "kwg_worker_job") == 0) {
+	if (strcmp(channel, "kwg_worker_job") == 0 ||
+	    strcmp(channel, "kwg_worker_job_event") == 0) {
 		if (c->ops.on_jobs_queued)
 			c->ops.on_jobs_queued(c->ctx);
 		return;
@@ -323,15 +392,15 @@ static void on_pg_state(void *userdata, bool connected)
 	if (!c->kestra_checked)
 		(void)kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_kestra_schema, c);
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
-	/* kwg notify's channel: silent unless its trigger is installed. */
+	/* kwg notify's channel: silent unless its trigger is installed; on 2.x, kwg routing's. */
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_JOBS, 0, NULL, on_listening_jobs, c);
+	(void)kwg_pg_query(c->pg, "LISTEN kwg_worker_job_event", 0, NULL, on_listening_jobs, c);
 	/* Anything may have changed while disconnected: read at once, not at the next tick (the
-	 * first read gates claiming, so it decides how soon a new worker claims). */
+	 * first read gates claiming, so it decides how soon a new worker claims); the first time,
+	 * once the generation is known (on_kestra_schema), since the statements depend on it. */
 	c->notified = true;
-	if (!c->busy) {
-		c->busy = true;
-		step(c, STEP_MAX_KILL);
-	}
+	if (c->kestra_checked)
+		read_now(c);
 }
 
 int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_control_ops *ops,

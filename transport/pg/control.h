@@ -19,6 +19,8 @@ struct kwg_control_ops {
 	void (*on_flags)(void *ctx, const struct kwg_transport_flags *flags);
 	/* WorkerJob rows were inserted (kwg notify's trigger): claim now. */
 	void (*on_jobs_queued)(void *ctx);
+	/* The Kestra generation of the database (1 or 2), once, before the first on_flags. */
+	void (*on_generation)(void *ctx, int gen);
 	/* The database is not one kwg can work with (protocol/kestra_schema.h): why. Called before
 	 * the first on_flags, which then never comes. */
 	void (*on_refused)(void *ctx, const char *why);

@@ -8,7 +8,10 @@
 #include <string.h>
 
 #include "common/log.h"
+#include "protocol/kestra_schema.h"
+#include "protocol/queue.h"
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
 #include "transport/pg/pg.h"
 
 #define WAIT_POLL_MS 250
@@ -27,6 +30,11 @@ struct kwg_ctl {
 	size_t migration_step;
 	long long since_ms; /* server time when the flag was set (wait: newer heartbeats only) */
 	long long last_running; /* for progress lines */
+	/* The routing commands first ask which Kestra made the database (gen 0: not yet). */
+	int gen;
+	char **owned;        /* Kestra 2.x: the routing script built for the queue name */
+	bool detect_waiting; /* routing install --wait: no Kestra queue yet, said once */
+	char job_queue[KWG_QUEUE_NAME_MAX + 1];
 };
 
 static void finish(struct kwg_ctl *c, int code)
@@ -125,6 +133,13 @@ static void on_migrated(void *userdata, PGresult *res, const char *error)
 		    "inserted (kwg notify uninstall removes it)\n");
 	else if (c->opts->command == KWG_CTL_NOTIFY_UNINSTALL)
 		printf("notify uninstalled: workers find new jobs by polling alone\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_INSTALL && c->gen == 2)
+		printf(
+		    "routing installed (Kestra 2.x): task jobs Kestra queues on its default "
+		    "worker queue whose task-level workerSelector.tags name a kwg group (kwg group "
+		    "create) get routing key kwg:<group> (kwg routing uninstall removes it)\n");
+	else if (c->opts->command == KWG_CTL_ROUTING_UNINSTALL && c->gen == 2)
+		printf("routing uninstalled: Kestra queues and dispatches worker jobs as before\n");
 	else if (c->opts->command == KWG_CTL_ROUTING_INSTALL)
 		printf(
 		    "routing installed: WorkerJob rows Kestra writes without a group go to their "
@@ -181,6 +196,7 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
 static void on_routing_status(void *userdata, PGresult *res, const char *error);
+static int print_routing2(PGresult *res);
 
 static void on_notify_state(void *userdata, PGresult *res, const char *error)
 {
@@ -191,7 +207,8 @@ static void on_notify_state(void *userdata, PGresult *res, const char *error)
 	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
 	                           ? "installed (workers wake on WorkerJob inserts)"
 	                           : "not installed (polling alone; kwg notify install)");
-	(void)kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
+	(void)kwg_pg_query(c->pg, c->gen == 2 ? KWG_SQL2_ROUTING_STATUS : KWG_SQL_ROUTING_STATUS, 0,
+	                   NULL, on_routing_status, c);
 }
 
 /* Prints the routing's state; returns 0 when installed, active and current, 1 otherwise (2 when
@@ -279,8 +296,11 @@ static void on_routing_status(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_TUPLES_OK))
 		return;
-	code = print_routing(res);
-	if (c->opts->command == KWG_CTL_STATUS)
+	code = c->gen == 2 ? print_routing2(res) : print_routing(res);
+	if (c->opts->command == KWG_CTL_STATUS && c->gen == 2)
+		(void)kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1,
+		                   (const char *const[]){c->job_queue}, on_status_groups, c);
+	else if (c->opts->command == KWG_CTL_STATUS)
 		(void)kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_status_groups, c);
 	else
 		finish(c, code);
@@ -422,7 +442,7 @@ static void on_install_retry(uv_timer_t *t)
 	struct kwg_ctl *c = t->data;
 
 	c->script = kwg_sql_migration;
-	c->then = kwg_sql_routing_install;
+	c->then = c->gen == 2 ? (const char *const *)c->owned : kwg_sql_routing_install;
 	c->migration_step = 0;
 	if (kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c) < 0)
 		finish(c, 1);
@@ -436,7 +456,171 @@ static void on_deadline(uv_timer_t *t)
 	finish(c, 124);
 }
 
+/* Kestra 2.x: `kwg routing status` (docs/kestra-integration.md, "Kestra 2.x open source"). */
+static int print_routing2(PGresult *res)
+{
+	const char *installed = PQgetvalue(res, 0, 0);
+	bool trigger = strcmp(PQgetvalue(res, 0, 1), "0") != 0;
+	bool enabled = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
+	bool functions = PQgetvalue(res, 0, 3)[0] == 't';
+
+	if (PQgetisnull(res, 0, 0) && !trigger) {
+		printf("routing: not installed (Kestra 2.x: kwg routing install routes tasks whose "
+		       "workerSelector.tags name a kwg group)\n");
+		return 2;
+	}
+	if (!trigger || !functions) {
+		printf("routing: BROKEN: %s (installed: %s; was queues recreated by a Kestra "
+		       "migration?); tagged tasks go to Kestra's own workers: run kwg routing "
+		       "install\n",
+		       !trigger ? "the trigger kwg_route_worker_job_event is missing on queues"
+		                : "its functions in schema kwg are missing",
+		       PQgetisnull(res, 0, 0) ? "unknown" : installed);
+		return 1;
+	}
+	if (!enabled) {
+		printf("routing: INACTIVE: the trigger kwg_route_worker_job_event on queues is "
+		       "disabled (ALTER TABLE queues ENABLE TRIGGER kwg_route_worker_job_event)\n");
+		return 1;
+	}
+	printf("routing: installed and active (Kestra 2.x; version, kwg, queue: %s)\n",
+	       PQgetisnull(res, 0, 0) ? "unknown" : installed);
+	return 0;
+}
+
+static void on_routing_status2(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (ok(c, res, error, PGRES_TUPLES_OK))
+		finish(c, print_routing2(res));
+}
+
+static void on_released(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	printf("released %s job(s) of group %s to Kestra's default worker queue\n",
+	       PQgetvalue(res, 0, 0), c->opts->key);
+	finish(c, 0);
+}
+
+static int start1(struct kwg_ctl *c);
+
+static void on_detect_retry(uv_timer_t *t);
+
+/* The routing commands: the generation decides the statements. */
+static void on_detected(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_ctl *c = userdata;
+	const struct kwg_ctl_opts *o = c->opts;
+	enum kwg_kestra_gen gen = KWG_KESTRA_GEN_NONE;
+	char msg[512];
+	int r;
+
+	if (!ok(c, res, error, PGRES_TUPLES_OK))
+		return;
+	if (kwg_kestra_schema_detect(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	                             PQgetvalue(res, 0, 1), &gen, msg,
+	                             sizeof(msg)) == KWG_KESTRA_SCHEMA_REFUSED) {
+		/* install --wait: Kestra has not made its queue yet. */
+		if (o->command == KWG_CTL_ROUTING_INSTALL && o->wait) {
+			if (!c->detect_waiting)
+				fprintf(stderr, "kwg: %s; trying again every %d ms\n", msg,
+				        INSTALL_RETRY_MS);
+			c->detect_waiting = true;
+			uv_timer_start(&c->poll, on_detect_retry, INSTALL_RETRY_MS, 0);
+			return;
+		}
+		if (o->command != KWG_CTL_ROUTING_UNINSTALL && o->command != KWG_CTL_STATUS &&
+		    o->command != KWG_CTL_GROUP_LIST) {
+			fprintf(stderr, "kwg: %s\n", msg);
+			finish(c, 1);
+			return;
+		}
+		gen = KWG_KESTRA_GEN1; /* uninstall what a 1.x install left, whatever queues is */
+	}
+	c->gen = gen;
+	if (gen != KWG_KESTRA_GEN2) {
+		if (o->command == KWG_CTL_ROUTING_RELEASE) {
+			fprintf(stderr,
+			        "kwg: routing release is for Kestra 2.x; on Kestra 1.x, `kwg "
+			        "routing uninstall --requeue` gives routed jobs back\n");
+			finish(c, 1);
+			return;
+		}
+		if (start1(c) < 0)
+			finish(c, 1);
+		return;
+	}
+	if (kwg_queue_name2(KWG_QUEUE_WORKER_JOB, o->queue_prefix, c->job_queue,
+	                    sizeof(c->job_queue)) < 0) {
+		fprintf(stderr, "kwg: kestra_queue_prefix is too long\n");
+		finish(c, 1);
+		return;
+	}
+	switch (o->command) {
+	case KWG_CTL_STATUS:
+		r = start1(c);
+		break;
+	case KWG_CTL_GROUP_LIST:
+		r = kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1, (const char *const[]){c->job_queue},
+		                 on_group_list, c);
+		break;
+	case KWG_CTL_ROUTING_STATUS:
+		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_STATUS, 0, NULL, on_routing_status2, c);
+		break;
+	case KWG_CTL_ROUTING_RELEASE: {
+		char key[KWG_QUEUE_NAME_MAX + 1];
+		const char *p[2] = {c->job_queue, key};
+		(void)snprintf(key, sizeof(key), "kwg:%s", o->key);
+		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_RELEASE, 2, p, on_released, c);
+		break;
+	}
+	default:
+		c->owned = o->command == KWG_CTL_ROUTING_INSTALL
+		               ? kwg_sql2_routing_install(c->job_queue)
+		               : kwg_sql2_routing_uninstall(c->job_queue, o->requeue);
+		r = c->owned ? 0 : -ENOMEM;
+		c->script = o->command == KWG_CTL_ROUTING_INSTALL ? kwg_sql_migration
+		                                                  : (const char *const *)c->owned;
+		c->then =
+		    o->command == KWG_CTL_ROUTING_INSTALL ? (const char *const *)c->owned : NULL;
+		c->migration_step = 0;
+		if (r >= 0)
+			r = kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
+		break;
+	}
+	if (r < 0)
+		finish(c, 1);
+}
+
+static void on_detect_retry(uv_timer_t *t)
+{
+	struct kwg_ctl *c = t->data;
+
+	if (kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_detected, c) < 0)
+		finish(c, 1);
+}
+
 static int start(struct kwg_ctl *c)
+{
+	switch (c->opts->command) {
+	case KWG_CTL_ROUTING_INSTALL:
+	case KWG_CTL_ROUTING_UNINSTALL:
+	case KWG_CTL_ROUTING_STATUS:
+	case KWG_CTL_ROUTING_RELEASE:
+	case KWG_CTL_STATUS:
+	case KWG_CTL_GROUP_LIST:
+		return kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_detected, c);
+	default:
+		return start1(c);
+	}
+}
+
+static int start1(struct kwg_ctl *c)
 {
 	const struct kwg_ctl_opts *o = c->opts;
 	const char *p[3] = {o->key, NULL, NULL};
@@ -485,6 +669,8 @@ static int start(struct kwg_ctl *c)
 		p[0] = o->command == KWG_CTL_MAINTENANCE_ENTER ? "true" : "false";
 		p[1] = o->message;
 		return kwg_pg_query(c->pg, KWG_SQL_MAINTENANCE_SET, 2, p, on_changed, c);
+	case KWG_CTL_ROUTING_RELEASE:
+		break;
 	}
 	return -EINVAL;
 }
@@ -519,6 +705,7 @@ int kwg_ctl_free(struct kwg_ctl *c)
 {
 	int code = c->exit_code;
 
+	kwg_sql2_free(c->owned);
 	free(c);
 	return code;
 }

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The operator commands: `kwg migrate`, `kwg group list|create|delete|pause|resume|drain`,
  * `kwg maintenance enter|exit`, `kwg status`, `kwg notify install|uninstall`,
- * `kwg routing install|uninstall|status`. Each runs its
- * statements on one connection of the caller's loop and prints a table (or JSON with --json). */
+ * `kwg routing install|uninstall|status|release` (Kestra 1.x or 2.x, as the database says). Each
+ * runs its statements on one connection of the caller's loop and prints a table (or JSON with
+ * --json). */
 #pragma once
 #include <stdbool.h>
 #include <stdint.h>
@@ -24,6 +25,7 @@ enum kwg_ctl_command {
 	KWG_CTL_ROUTING_INSTALL,
 	KWG_CTL_ROUTING_UNINSTALL,
 	KWG_CTL_ROUTING_STATUS,
+	KWG_CTL_ROUTING_RELEASE, /* Kestra 2.x: a group's waiting jobs back to the default queue */
 };
 
 struct kwg_ctl_opts {
@@ -35,7 +37,8 @@ struct kwg_ctl_opts {
 	bool json;
 	bool wait;    /* drain / maintenance enter: until no task runs */
 	bool requeue; /* routing uninstall: give waiting routed jobs back to the default group */
-	uint64_t timeout_ms; /* for wait, and for the whole command */
+	uint64_t timeout_ms;      /* for wait, and for the whole command */
+	const char *queue_prefix; /* Kestra 2.x's kestra.queue.prefix, NULL: none */
 };
 
 struct kwg_ctl;

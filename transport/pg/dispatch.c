@@ -10,8 +10,10 @@
 #include "common/buf.h"
 #include "common/compat.h"
 #include "common/log.h"
+#include "protocol/queue.h"
 #include "protocol/script_task.h"
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
 #include "transport/pg/pg.h"
 
 /* After a failed claim, wait this long before the next (the error is logged each time). */
@@ -46,6 +48,9 @@ struct kwg_dispatch {
 	struct claimed *limbo;
 	size_t n_limbo;
 	char runnerless[256], scripts[1024]; /* text-array literals for the default group */
+	/* Kestra 2.x: the worker_job_event queue's name and the group's routing key. */
+	bool gen2;
+	char job_queue[KWG_QUEUE_NAME_MAX + 1], routing_key[KWG_QUEUE_NAME_MAX + 1];
 };
 
 static void claim(struct kwg_dispatch *d);
@@ -203,8 +208,10 @@ static int mark_consumed(struct kwg_dispatch *d)
 		r = kwg_buf_putc(&offsets, '}');
 	params[0] = kwg_buf_str(&offsets);
 	params[1] = d->p->info->group;
+	/* Kestra 2.x acknowledges a dispatch row by deleting it (kestra-2x-queue.md §2.4). */
 	if (r >= 0)
-		r = kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
+		r = d->gen2 ? kwg_pg_query(d->pg, KWG_SQL2_DELETE_CLAIMED, 1, params, on_marked, d)
+		            : kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
 	kwg_buf_done(&offsets);
 	return r;
 }
@@ -233,7 +240,8 @@ static int upsert_running(struct kwg_dispatch *d)
 		if (dup)
 			continue;
 		keys[n] = kwg_job_task_run_id(job);
-		values[n] = kwg_job_running_record(job, d->p->info->id, d->p->info->group);
+		values[n] = kwg_job_running_record(job, d->p->info->id,
+		                                   d->gen2 ? d->routing_key : d->p->info->group);
 		r = values[n] ? 0 : -ENOMEM;
 		n++;
 	}
@@ -334,7 +342,10 @@ static void claim_begin(struct kwg_dispatch *d)
 		return;
 	}
 	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
-	if (d->p->info->group) {
+	if (d->gen2) {
+		const char *params[] = {d->job_queue, d->routing_key, limit};
+		r = kwg_pg_query(d->pg, KWG_SQL2_CLAIM, 3, params, on_selected, d);
+	} else if (d->p->info->group) {
 		const char *params[] = {d->p->info->group, limit};
 		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_GROUP, 2, params, on_selected, d);
 	} else {
@@ -426,7 +437,8 @@ static void resolve_limbo(struct kwg_dispatch *d)
 	params[1] = kwg_buf_str(&arr);
 	if (r >= 0) {
 		d->claiming = true;
-		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_RESOLVE, 2, params, on_resolved, d);
+		r = kwg_pg_query(d->pg, d->gen2 ? KWG_SQL2_CLAIM_RESOLVE : KWG_SQL_CLAIM_RESOLVE, 2,
+		                 params, on_resolved, d);
 		if (r < 0)
 			d->claiming = false;
 	}
@@ -495,6 +507,17 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_disp
 void kwg_dispatch_connect(struct kwg_dispatch *d)
 {
 	kwg_pg_start(d->pg);
+}
+
+int kwg_dispatch_set_gen2(struct kwg_dispatch *d, const char *job_queue, const char *routing_key)
+{
+	if (strlen(job_queue) >= sizeof(d->job_queue) ||
+	    strlen(routing_key) >= sizeof(d->routing_key))
+		return -ENAMETOOLONG;
+	strcpy(d->job_queue, job_queue);
+	strcpy(d->routing_key, routing_key);
+	d->gen2 = true;
+	return 0;
 }
 
 void kwg_dispatch_start(struct kwg_dispatch *d)

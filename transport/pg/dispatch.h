@@ -24,6 +24,10 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_disp
                      void *ctx, struct kwg_dispatch **ret);
 /* Opens the claim connection ahead of the first claim (start does it too). */
 void kwg_dispatch_connect(struct kwg_dispatch *d);
+/* Kestra 2.x (before start): claims the worker_job_event rows of routing_key (kestra-2x-queue.md
+ * §4.2) and deletes them in the claim's transaction; the worker_job_running record names the
+ * routing key as its workerQueueId. 0 or -ENAMETOOLONG. */
+int kwg_dispatch_set_gen2(struct kwg_dispatch *d, const char *job_queue, const char *routing_key);
 void kwg_dispatch_start(struct kwg_dispatch *d);
 /* A slot was freed: claim now if waiting. */
 void kwg_dispatch_wake(struct kwg_dispatch *d);

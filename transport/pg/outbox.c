@@ -13,6 +13,7 @@
 #include "common/compat.h"
 #include "common/log.h"
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
 #include "transport/pg/pg.h"
 
 #define BATCH_MAX_MESSAGES 1000
@@ -23,9 +24,13 @@
 #define REFILL_BYTES (8u << 20)
 #define SPILL_MAX_BYTES ((off_t)1 << 30)
 
+/* In the spill file's type byte: the message ends its task run's worker_job_running record. */
+#define SPILL_END_RUNNING 0x80
+
 struct msg {
 	struct msg *next;
 	enum kwg_queue_type type;
+	bool end_running; /* Kestra 2.x: a terminal result; its record goes with it */
 	char *key;
 	char *value;
 	size_t bytes;
@@ -53,10 +58,19 @@ struct kwg_outbox {
 	size_t over_bytes;
 	kwg_outbox_event_fn *on_drained;
 	void *userdata;
-	struct kwg_buf types, keys, values; /* parameter scratch */
+	struct kwg_buf types, keys, values, ends; /* parameter scratch */
+	/* Kestra 2.x: queue names per type (kwg_outbox_set_gen2); every batch goes through
+	 * KWG_SQL2_EMIT, which also deletes the records of the task runs that ended. */
+	bool gen2;
+	char names[KWG_QUEUE_TYPE__COUNT][KWG_QUEUE_NAME_MAX + 1];
 };
 
 static void flush(struct kwg_outbox *ob);
+
+static const char *type_name(const struct kwg_outbox *ob, enum kwg_queue_type t)
+{
+	return ob->gen2 && t < KWG_QUEUE_TYPE__COUNT ? ob->names[t] : kwg_queue_type_label(t);
+}
 
 static void msg_free(struct msg *m)
 {
@@ -125,7 +139,7 @@ static int spill_append(struct kwg_outbox *ob, struct msg *m)
 		    "the database is not keeping up: messages now spill to a file in '%s'",
 		    ob->spill_dir);
 	}
-	head[0] = (unsigned char)m->type;
+	head[0] = (unsigned char)((unsigned)m->type | (m->end_running ? SPILL_END_RUNNING : 0));
 	memcpy(head + 1, &klen, 4);
 	memcpy(head + 5, &vlen, 4);
 	r = write_all(ob->spill_fd, head, sizeof(head), ob->spill_end);
@@ -179,7 +193,8 @@ static void spill_refill(struct kwg_outbox *ob)
 		if (r >= 0) {
 			memcpy(&klen, head + 1, 4);
 			memcpy(&vlen, head + 5, 4);
-			m->type = (enum kwg_queue_type)head[0];
+			m->type = (enum kwg_queue_type)(head[0] & ~SPILL_END_RUNNING);
+			m->end_running = (head[0] & SPILL_END_RUNNING) != 0;
 			m->key = malloc(klen + 1);
 			m->value = malloc(vlen + 1);
 			r = m->key && m->value ? 0 : -ENOMEM;
@@ -244,7 +259,7 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 		ob->ambiguous = n > 0;
 		return;
 	}
-	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (n > 1) {
 			kwg_log_warning(
 			    "a batch of %zu messages was refused (%s); retrying one by one", n,
@@ -252,7 +267,7 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 			ob->isolate = true;
 		} else {
 			kwg_log_error("%s message '%s' was refused by the database and is lost: %s",
-			              kwg_queue_type_label(ob->head->type), ob->head->key,
+			              type_name(ob, ob->head->type), ob->head->key,
 			              kwg_pg_result_error(res));
 			drop_head(ob);
 		}
@@ -272,6 +287,61 @@ static void on_emitted(void *userdata, PGresult *res, const char *error)
 		ob->on_drained(ob->userdata);
 	}
 	flush(ob);
+}
+
+/* Kestra 2.x: the batch at the head through one statement (KWG_SQL2_EMIT, or its dedupe form),
+ * at most max messages: each LogEntry also as a FollowLogEvent (the live log view's broadcast,
+ * kestra-2x-queue.md §3.1), and the worker_job_running keys of the task runs whose terminal
+ * result is in the batch. n or a negative errno. */
+static ssize_t flush_gen2(struct kwg_outbox *ob, size_t max)
+{
+	const char **types = malloc(2 * max * sizeof(*types));
+	const char **keys = malloc(2 * max * sizeof(*keys));
+	const char **values = malloc(2 * max * sizeof(*values));
+	const char **ends = malloc(max * sizeof(*ends));
+	const char *params[4];
+	size_t n = 0, rows = 0, n_ends = 0, bytes = 0;
+	int r = types && keys && values && ends ? 0 : -ENOMEM;
+
+	for (struct msg *m = ob->head;
+	     r >= 0 && m && n < max && (n == 0 || bytes + m->bytes <= BATCH_MAX_BYTES);
+	     m = m->next, n++) {
+		types[rows] = type_name(ob, m->type);
+		keys[rows] = m->key;
+		values[rows++] = m->value;
+		if (m->type == KWG_QUEUE_LOG_ENTRY) {
+			types[rows] = ob->names[KWG_QUEUE_FOLLOW_LOG_EVENT];
+			keys[rows] = m->key;
+			values[rows++] = m->value;
+		}
+		if (m->end_running)
+			ends[n_ends++] = m->key;
+		bytes += m->bytes;
+	}
+	kwg_buf_clear(&ob->types);
+	kwg_buf_clear(&ob->keys);
+	kwg_buf_clear(&ob->values);
+	kwg_buf_clear(&ob->ends);
+	if (r >= 0)
+		r = kwg_sql_text_array(&ob->types, types, rows);
+	if (r >= 0)
+		r = kwg_sql_text_array(&ob->keys, keys, rows);
+	if (r >= 0)
+		r = kwg_sql_text_array(&ob->values, values, rows);
+	if (r >= 0)
+		r = kwg_sql_text_array(&ob->ends, ends, n_ends);
+	params[0] = kwg_buf_str(&ob->types);
+	params[1] = kwg_buf_str(&ob->keys);
+	params[2] = kwg_buf_str(&ob->values);
+	params[3] = kwg_buf_str(&ob->ends);
+	if (r >= 0)
+		r = kwg_pg_query(ob->pg, ob->ambiguous ? KWG_SQL2_EMIT_DEDUPE : KWG_SQL2_EMIT, 4,
+		                 params, on_emitted, ob);
+	free(types);
+	free(keys);
+	free(values);
+	free(ends);
+	return r < 0 ? r : (ssize_t)n;
 }
 
 /* The batch at the head through COPY (KWG_SQL_EMIT_COPY): the server spends ~15 % less per
@@ -322,6 +392,15 @@ static void flush(struct kwg_outbox *ob)
 
 	if (ob->in_flight || !ob->head || !kwg_pg_is_connected(ob->pg))
 		return;
+	if (ob->gen2) {
+		ssize_t sent = flush_gen2(ob, max);
+		if (sent < 0)
+			kwg_log_errno(KWG_LOG_ERROR, (int)sent,
+			              "cannot send messages now, will retry");
+		else
+			ob->in_flight = (size_t)sent;
+		return;
+	}
 	if (!ob->isolate && !ob->ambiguous) {
 		ssize_t sent = flush_copy(ob);
 		if (sent < 0)
@@ -389,6 +468,7 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
 	kwg_buf_init(&ob->types, SIZE_MAX / 4);
 	kwg_buf_init(&ob->keys, SIZE_MAX / 4);
 	kwg_buf_init(&ob->values, SIZE_MAX / 4);
+	kwg_buf_init(&ob->ends, SIZE_MAX / 4);
 	r = kwg_pg_new(loop, conninfo, "outbox", on_pg_state, ob, &ob->pg);
 	if (r < 0) {
 		free(ob->spill_dir);
@@ -400,7 +480,25 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
 	return 0;
 }
 
+int kwg_outbox_set_gen2(struct kwg_outbox *ob, const char *prefix)
+{
+	for (int t = 0; t < KWG_QUEUE_TYPE__COUNT; t++) {
+		int r = kwg_queue_name2((enum kwg_queue_type)t, prefix, ob->names[t],
+		                        sizeof(ob->names[t]));
+		if (r < 0)
+			return r;
+	}
+	ob->gen2 = true;
+	return 0;
+}
+
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value)
+{
+	kwg_outbox_push_ex(ob, type, key, value, false);
+}
+
+void kwg_outbox_push_ex(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key,
+                        char *value, bool end_running)
 {
 	struct msg *m = calloc(1, sizeof(*m));
 	bool spilled;
@@ -415,6 +513,7 @@ void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char
 		return;
 	}
 	m->type = type;
+	m->end_running = end_running;
 	m->value = value;
 	m->bytes = strlen(value) + strlen(key) + 64;
 	/* Once anything is spilled, everything after it is too, or waits behind the file when
@@ -484,5 +583,6 @@ void kwg_outbox_close(struct kwg_outbox *ob)
 	kwg_buf_done(&ob->types);
 	kwg_buf_done(&ob->keys);
 	kwg_buf_done(&ob->values);
+	kwg_buf_done(&ob->ends);
 	free(ob);
 }

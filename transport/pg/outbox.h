@@ -23,6 +23,15 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
 /* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
  * lost (an error, never silent). */
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);
+/* Kestra 2.x (before the first push): the rows take the 2.x queue names (prefix as
+ * kwg_queue_name2), created and routing_key NULL; a LogEntry is written twice, as log_entry and
+ * follow_log_event; one statement per batch. 0 or -ENAMETOOLONG. */
+int kwg_outbox_set_gen2(struct kwg_outbox *ob, const char *prefix);
+/* kwg_outbox_push; end_running (Kestra 2.x): the message is a terminal WorkerTaskResult whose key
+ * is the task run id: its worker_job_running record is deleted in the transaction that writes
+ * it (kestra-2x-queue.md §4.4). */
+void kwg_outbox_push_ex(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key,
+                        char *value, bool end_running);
 /* Memory full and nothing more can spill: producers should pause. */
 bool kwg_outbox_congested(const struct kwg_outbox *ob);
 bool kwg_outbox_empty(const struct kwg_outbox *ob);

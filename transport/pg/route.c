@@ -15,6 +15,7 @@
 #include "protocol/queue.h"
 #include "protocol/route.h"
 #include "protocol/sql.h"
+#include "protocol/sql2.h"
 #include "transport/pg/pg.h"
 
 #define BATCH 100
@@ -51,6 +52,11 @@ struct kwg_route {
 	bool waiting_read;
 	struct waiting waiting[WAITING_MAX];
 	size_t n_waiting;
+	/* Kestra 2.x: the worker_job_event queue's name; no holding groups there, only the check
+	 * that the routing trigger is in place (a Kestra migration that recreates queues drops
+	 * it: kestra-2x-queue.md §4.6 #3). */
+	bool gen2;
+	char job_queue[KWG_QUEUE_NAME_MAX + 1];
 };
 
 static void tick(struct kwg_route *rt);
@@ -396,6 +402,23 @@ static void on_checked(void *userdata, PGresult *res, const char *error)
 	}
 	rt->checked = true;
 	rt->last_check_ms = uv_now(rt->loop);
+	if (rt->gen2) {
+		bool was = rt->installed;
+		rt->installed = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
+		/* Loud, at every check while it lasts: tagged jobs go to Kestra's own workers. */
+		if (!rt->installed)
+			kwg_log_error(
+			    "kwg routing is NOT installed on this Kestra 2.x database's queues "
+			    "table (never installed, or a Kestra migration recreated the table): "
+			    "no job reaches group '%s', and tasks tagged for it run on Kestra's "
+			    "own workers; run `kwg routing install`",
+			    rt->p->info->group ? rt->p->info->group : "");
+		else if (rt->warned && !was)
+			kwg_log_notice("kwg routing is installed again");
+		rt->warned = !rt->installed;
+		tick(rt);
+		return;
+	}
 	rt->installed = strcmp(PQgetvalue(res, 0, 0), "0") != 0;
 	if (!rt->installed && rt->p->info->group && !rt->warned) {
 		rt->warned = true;
@@ -421,7 +444,7 @@ static void on_waiting(void *userdata, PGresult *res, const char *error)
 			struct waiting *w = &rt->waiting[rt->n_waiting++];
 			(void)snprintf(w->group, sizeof(w->group), "%s", PQgetvalue(res, i, 0));
 			w->jobs = strtoll(PQgetvalue(res, i, 1), NULL, 10);
-			w->oldest_s = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+			w->oldest_s = rt->gen2 ? -1 : strtoll(PQgetvalue(res, i, 2), NULL, 10);
 		}
 	} else if (res && rt->running) {
 		kwg_log_warning("reading the jobs waiting per group failed: %s",
@@ -437,16 +460,22 @@ static void tick(struct kwg_route *rt)
 	uv_timer_stop(&rt->timer);
 	rt->busy = true;
 	if (!rt->waiting_read || uv_now(rt->loop) - rt->last_waiting_ms >= WAITING_MS) {
-		if (kwg_pg_query(rt->pg, KWG_SQL_ROUTE_WAITING, 0, NULL, on_waiting, rt) < 0)
+		const char *params[] = {rt->job_queue};
+		if ((rt->gen2
+		         ? kwg_pg_query(rt->pg, KWG_SQL2_ROUTING_WAITING, 1, params, on_waiting, rt)
+		         : kwg_pg_query(rt->pg, KWG_SQL_ROUTE_WAITING, 0, NULL, on_waiting, rt)) <
+		    0)
 			done(rt, POLL_MS);
 		return;
 	}
 	if (!rt->checked || uv_now(rt->loop) - rt->last_check_ms >= CHECK_MS) {
-		if (kwg_pg_query(rt->pg, KWG_SQL_ROUTING_INSTALLED, 0, NULL, on_checked, rt) < 0)
+		if (kwg_pg_query(rt->pg,
+		                 rt->gen2 ? KWG_SQL2_ROUTING_INSTALLED : KWG_SQL_ROUTING_INSTALLED,
+		                 0, NULL, on_checked, rt) < 0)
 			done(rt, CHECK_MS);
 		return;
 	}
-	if (!rt->installed) {
+	if (!rt->installed || rt->gen2) {
 		done(rt, WAITING_MS);
 		return;
 	}
@@ -478,6 +507,15 @@ int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret)
 	uv_timer_init(loop, &rt->timer);
 	rt->timer.data = rt;
 	*ret = rt;
+	return 0;
+}
+
+int kwg_route_set_gen2(struct kwg_route *rt, const char *job_queue)
+{
+	if (strlen(job_queue) >= sizeof(rt->job_queue))
+		return -ENAMETOOLONG;
+	strcpy(rt->job_queue, job_queue);
+	rt->gen2 = true;
 	return 0;
 }
 

@@ -16,6 +16,10 @@ struct kwg_route;
 
 /* Borrows p. */
 int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret);
+/* Kestra 2.x (before start): reads the jobs waiting per kwg routing key of the worker_job_event
+ * queue, and checks that the 2.x routing trigger is there (an ERROR at every check while it is
+ * not); resolves nothing. 0 or -ENAMETOOLONG. */
+int kwg_route_set_gen2(struct kwg_route *rt, const char *job_queue);
 void kwg_route_start(struct kwg_route *rt);
 /* Stops resolving (a transaction under way ends). */
 void kwg_route_stop(struct kwg_route *rt);

@@ -12,8 +12,9 @@ struct kwg_submit_opts {
 	const char *group;       /* NULL: the default group */
 	const char *worker_task; /* the WorkerTask JSON */
 	const char *task_run_id;
-	bool json;           /* print raw messages */
-	uint64_t timeout_ms; /* give up waiting after this */
+	const char *queue_prefix; /* Kestra 2.x's kestra.queue.prefix, NULL: none */
+	bool json;                /* print raw messages */
+	uint64_t timeout_ms;      /* give up waiting after this */
 };
 
 struct kwg_submit;

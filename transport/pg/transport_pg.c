@@ -5,13 +5,16 @@
  * kwg routing holds (route.c). Each part owns its own connection. */
 #define KWG_LOG_MODULE "pg"
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/log.h"
+#include "protocol/queue.h"
 #include "protocol/sql.h"
+#include "protocol/worker_job.h"
 #include "transport/pg/control.h"
 #include "transport/pg/dispatch.h"
 #include "transport/pg/heartbeat.h"
@@ -29,6 +32,7 @@ struct pg_transport {
 	struct kwg_control *control;
 	struct kwg_route *route;
 	bool claim_started;
+	int gen; /* the Kestra generation (control's verdict); 0 before it */
 	/* kwg_transport_workers: one connection per question. */
 	struct kwg_pg *workers_pg;
 	kwg_transport_workers_fn *workers_cb;
@@ -96,7 +100,38 @@ static void on_refused(void *ctx, const char *why)
 	t->p.ops->on_refused(t->p.ctx, why);
 }
 
+/* Before the first flags: each part takes the generation's statements and shapes. */
+static void on_generation(void *ctx, int gen)
+{
+	struct pg_transport *t = ctx;
+	char job_queue[KWG_QUEUE_NAME_MAX + 1], key[KWG_QUEUE_NAME_MAX + 1];
+	int r = 0;
+
+	t->gen = gen;
+	if (gen == 2) {
+		r = kwg_queue_name2(KWG_QUEUE_WORKER_JOB, t->p.queue_prefix, job_queue,
+		                    sizeof(job_queue));
+		(void)snprintf(key, sizeof(key), "kwg:%s",
+		               t->p.info->group ? t->p.info->group : "");
+		if (r >= 0)
+			r = kwg_dispatch_set_gen2(t->dispatch, job_queue, key);
+		if (r >= 0)
+			r = kwg_outbox_set_gen2(t->outbox, t->p.queue_prefix);
+		if (r >= 0)
+			r = kwg_route_set_gen2(t->route, job_queue);
+		if (r < 0) {
+			t->p.ops->on_refused(t->p.ctx, "the Kestra 2.x queue names are too long "
+			                               "(kestra_queue_prefix)");
+			return;
+		}
+		kwg_log_notice("serving Kestra 2.x: claiming %s rows with routing key '%s'",
+		               job_queue, key);
+	}
+	kwg_route_start(t->route);
+}
+
 static const struct kwg_control_ops control_ops = {
+    .on_generation = on_generation,
     .on_kill = on_kill,
     .on_flags = on_flags,
     .on_jobs_queued = on_jobs_queued,
@@ -166,7 +201,7 @@ static void pg_start(struct kwg_transport *base)
 	/* Claiming starts once the first control flags are read (a paused group or maintenance
 	 * must hold from the first moment): the core calls pause() from on_flags. */
 	kwg_control_start(t->control);
-	kwg_route_start(t->route);
+	/* The routing part starts once the generation is known (on_generation). */
 }
 
 static void pg_wake(struct kwg_transport *base)
@@ -202,7 +237,26 @@ static bool pg_idle(const struct kwg_transport *base)
 static void pg_emit(struct kwg_transport *base, enum kwg_queue_type type, const char *key,
                     char *value)
 {
-	kwg_outbox_push(pgt(base)->outbox, type, key, value);
+	struct pg_transport *t = pgt(base);
+
+	if (t->gen != 2) {
+		kwg_outbox_push(t->outbox, type, key, value);
+		return;
+	}
+	/* KESTRA 2.x: trigger results go to the scheduler's queues, which kwg does not write;
+	 * kwg routing never routes trigger jobs (kestra-2x-queue.md §4.6 #9). */
+	if (type == KWG_QUEUE_WORKER_TRIGGER_RESULT) {
+		kwg_log_error("trigger '%s': kwg does not evaluate triggers on Kestra 2.x; the "
+		              "trigger job is dropped (route only task jobs to kwg)",
+		              key);
+		free(value);
+		return;
+	}
+	/* The controller's part for gRPC workers: a terminal result deletes the job's
+	 * worker_job_running record, in the same transaction here. */
+	kwg_outbox_push_ex(t->outbox, type, key, value,
+	                   type == KWG_QUEUE_WORKER_TASK_RESULT &&
+	                       kwg_task_result_is_terminal(value));
 }
 
 static bool pg_congested(const struct kwg_transport *base)
