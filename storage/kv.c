@@ -12,9 +12,9 @@
 
 #include "common/cleanup.h"
 #include "common/clock.h"
-#include "storage/ion.h"
 #include "storage/storage_path.h"
 #include "template/datetime.h"
+#include "template/ion.h"
 
 /* KESTRA: KVStore.validateKey's rule; it also keeps a key to one file name. */
 static bool kv_key_valid(const char *key)

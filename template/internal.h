@@ -226,6 +226,7 @@ int kwg_tpl_parse_body(struct ctx *c, const char *const *stops, size_t nstops, s
                        size_t *ret_stop);
 
 /* value.c */
+void kwg_tpl_java_double(double d, char *out, size_t n);
 int kwg_tpl_json_write(struct kwg_buf *b, const json_t *v, int depth);
 int kwg_tpl_write_text(struct kwg_buf *b, const json_t *v);
 int kwg_tpl_java_text(struct kwg_buf *b, const json_t *v, int depth);
@@ -367,6 +368,10 @@ int kwg_tpl_fn_yaml(struct ctx *c, const struct expr *e, struct args *a, json_t 
 int kwg_tpl_fn_unsupported(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_max_min(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_random_int(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
+
+/* filters_ion.c */
+int kwg_tpl_f_toion(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret);
+int kwg_tpl_fn_from_ion(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 
 /* methods.c */
 int kwg_tpl_call_method(struct ctx *c, const struct expr *e, json_t **ret);

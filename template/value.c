@@ -6,7 +6,7 @@
 /* ==== values ==== */
 
 /* Java's Double.toString (shortest digits that read back, as JDK 19+). */
-static void java_double(double d, char *out, size_t n)
+void kwg_tpl_java_double(double d, char *out, size_t n)
 {
 	char tmp[40], digits[24];
 	int prec, exp10, nd = 0;
@@ -154,7 +154,7 @@ int kwg_tpl_json_write(struct kwg_buf *b, const json_t *v, int depth)
 	case JSON_INTEGER:
 		return kwg_buf_printf(b, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
 	case JSON_REAL:
-		java_double(json_real_value(v), num, sizeof(num));
+		kwg_tpl_java_double(json_real_value(v), num, sizeof(num));
 		return kwg_buf_puts(b, num);
 	case JSON_TRUE:
 		return kwg_buf_puts(b, "true");
@@ -176,7 +176,7 @@ int kwg_tpl_write_text(struct kwg_buf *b, const json_t *v)
 	if (json_is_string(v))
 		return kwg_buf_append(b, json_string_value(v), json_string_length(v));
 	if (json_is_real(v)) {
-		java_double(json_real_value(v), num, sizeof(num));
+		kwg_tpl_java_double(json_real_value(v), num, sizeof(num));
 		return kwg_buf_puts(b, num);
 	}
 	return kwg_tpl_json_write(b, v, 0);
@@ -196,7 +196,7 @@ int kwg_tpl_java_text(struct kwg_buf *b, const json_t *v, int depth)
 	if (json_is_string(v))
 		return kwg_buf_append(b, json_string_value(v), json_string_length(v));
 	if (json_is_real(v)) {
-		java_double(json_real_value(v), num, sizeof(num));
+		kwg_tpl_java_double(json_real_value(v), num, sizeof(num));
 		return kwg_buf_puts(b, num);
 	}
 	if (json_is_array(v)) {

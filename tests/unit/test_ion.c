@@ -12,7 +12,7 @@
 
 #include <cmocka.h>
 
-#include "storage/ion.h"
+#include "template/ion.h"
 
 struct ion_case {
 	const char *ion, *json; /* json NULL: must be refused */
@@ -124,11 +124,40 @@ static void test_bounds(void **state)
 	json_decref(v);
 }
 
+/* A stream: each top-level value in turn (the version marker skipped), then 0 at the end. */
+static void test_stream(void **state)
+{
+	static const char text[] = "$ion_1_0 {a:1} 2 /* c */ x::\"s\"\n";
+	struct kwg_err err;
+	json_t *v = NULL;
+	size_t pos = 0;
+
+	(void)state;
+	assert_int_equal(kwg_ion_next(text, strlen(text), &pos, &v, &err), 1);
+	assert_int_equal(json_integer_value(json_object_get(v, "a")), 1);
+	json_decref(v);
+	assert_int_equal(kwg_ion_next(text, strlen(text), &pos, &v, &err), 1);
+	assert_int_equal(json_integer_value(v), 2);
+	json_decref(v);
+	assert_int_equal(kwg_ion_next(text, strlen(text), &pos, &v, &err), 1);
+	assert_string_equal(json_string_value(v), "s");
+	json_decref(v);
+	assert_int_equal(kwg_ion_next(text, strlen(text), &pos, &v, &err), 0);
+	assert_int_equal(pos, strlen(text));
+	pos = 0;
+	assert_int_equal(kwg_ion_next("1 [", 3, &pos, &v, &err), 1);
+	json_decref(v);
+	assert_int_equal(kwg_ion_next("1 [", 3, &pos, &v, &err), -EBADMSG);
+	assert_int_equal(kwg_ion_parse("  ", 2, &v, &err), -EBADMSG);
+	assert_non_null(strstr(err.msg, "expected a value"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_cases),
 	    cmocka_unit_test(test_bounds),
+	    cmocka_unit_test(test_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

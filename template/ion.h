@@ -18,3 +18,7 @@
 /* 0 and *ret (new), or -EBADMSG with err naming the offset and what was expected (also for an
  * empty text), -ENOMEM. */
 int kwg_ion_parse(const char *text, size_t len, json_t **ret, struct kwg_err *err);
+
+/* The next top-level value of an Ion stream from *pos (advanced past it): 1 and *ret (new), 0 at
+ * the end of the text, or kwg_ion_parse's errors. */
+int kwg_ion_next(const char *text, size_t len, size_t *pos, json_t **ret, struct kwg_err *err);

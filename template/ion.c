@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Ion text to JSON (see ion.h): a recursive-descent reader over a bounded buffer. */
-#include "storage/ion.h"
+#include "template/ion.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -532,9 +532,9 @@ static int read_value(struct rd *r, int depth, json_t **ret)
 	}
 }
 
-int kwg_ion_parse(const char *text, size_t len, json_t **ret, struct kwg_err *err)
+int kwg_ion_next(const char *text, size_t len, size_t *pos, json_t **ret, struct kwg_err *err)
 {
-	struct rd r = {.s = text, .len = len, .err = err};
+	struct rd r = {.s = text, .len = len, .pos = *pos, .err = err};
 	json_t *v = NULL;
 	int e;
 
@@ -543,6 +543,10 @@ int kwg_ion_parse(const char *text, size_t len, json_t **ret, struct kwg_err *er
 		e = skip_ws(&r);
 		if (e < 0)
 			return e;
+		if (r.pos >= r.len) {
+			*pos = r.pos;
+			return 0;
+		}
 		start = r.pos;
 		e = read_value(&r, 0, &v);
 		if (e < 0)
@@ -553,7 +557,19 @@ int kwg_ion_parse(const char *text, size_t len, json_t **ret, struct kwg_err *er
 			v = NULL;
 			continue;
 		}
+		*pos = r.pos;
 		*ret = v;
-		return 0;
+		return 1;
 	}
+}
+
+int kwg_ion_parse(const char *text, size_t len, json_t **ret, struct kwg_err *err)
+{
+	size_t pos = 0;
+	int e = kwg_ion_next(text, len, &pos, ret, err);
+
+	if (e == 0)
+		return kwg_err_set(err, -EBADMSG, "invalid Ion at offset %zu: expected a value",
+		                   pos);
+	return e < 0 ? e : 0;
 }
