@@ -985,6 +985,13 @@ static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_l
 	return kwg_storage_read(reader(userdata), path, ret, ret_len, err);
 }
 
+/* fileSize, fileExists, isFileEmpty: storage/read.h. */
+static int hook_stat(void *userdata, const char *fn, const char *path, int64_t *ret_size,
+                     struct kwg_err *err)
+{
+	return kwg_storage_stat(reader(userdata), fn, path, ret_size, err);
+}
+
 /* kv(key, namespace, errorOnMissing): storage/kv.h. */
 static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
                    struct kwg_err *err)
@@ -1048,6 +1055,7 @@ static void on_start(uv_timer_t *t)
 	    .secret = hook_secret,
 	    .read = hook_read,
 	    .kv = hook_kv,
+	    .stat = hook_stat,
 	    .file_uri = hook_file_uri,
 	    .jq = hook_jq,
 	};

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* read() and fileURI() of templates on the local internal storage (see read.h). */
+/* read(), fileURI() and the file tests (fileSize, fileExists, isFileEmpty) of templates on the
+ * local internal storage (see read.h). */
 #include "storage/read.h"
 
 #include <errno.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -73,19 +75,20 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
 	return *ret ? 0 : -ENOMEM;
 }
 
-int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
-                     struct kwg_err *err)
+/* The local file behind fn(path): a namespace file (path relative to the flow's namespace) or a
+ * kestra:// object, if the task may reach it. 0 and file, or an error naming fn and path. */
+static int resolve(const struct kwg_storage_reader *rd, const char *fn, const char *path,
+                   char file[static PATH_MAX], struct kwg_err *err)
 {
 	cleanup_free char *uri = NULL, *key = NULL;
 	const char *upath;
-	char file[PATH_MAX];
 	int r;
 
 	if (!rd->local_base)
 		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "read('%.100s'): kwg reads files in templates from the local "
+		                   "%s('%.100s'): kwg reads files in templates from the local "
 		                   "internal storage only (storage_type local)",
-		                   path);
+		                   fn, path);
 	if (strncmp(path, "kestra://", 9) == 0) {
 		uri = strdup(path);
 	} else {
@@ -101,14 +104,25 @@ int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret
 	if (r < 0)
 		return r;
 	if (!kwg_storage_read_allowed(rd->namespace_, rd->flow_id, rd->execution_id, upath))
-		return kwg_err_set(
-		    err, -EINVAL,
-		    "read('%.100s'): not a file of this flow's namespace or execution", path);
+		return kwg_err_set(err, -EINVAL,
+		                   "%s('%.100s'): not a file of this flow's namespace or execution",
+		                   fn, path);
 	key = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
 	if (!key)
 		return -ENOMEM;
-	if (snprintf(file, sizeof(file), "%s/%s", rd->local_base, key) >= (int)sizeof(file))
-		return kwg_err_set(err, -ENAMETOOLONG, "read('%.100s'): path too long", path);
+	if (snprintf(file, PATH_MAX, "%s/%s", rd->local_base, key) >= PATH_MAX)
+		return kwg_err_set(err, -ENAMETOOLONG, "%s('%.100s'): path too long", fn, path);
+	return 0;
+}
+
+int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
+                     struct kwg_err *err)
+{
+	char file[PATH_MAX];
+	int r = resolve(rd, "read", path, file, err);
+
+	if (r < 0)
+		return r;
 	r = kwg_storage_read_bounded(rd, file, ret, ret_len);
 	if (r == -ENOENT)
 		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
@@ -117,6 +131,26 @@ int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret
 		                   "read('%.100s'): past 16 MiB, or 64 MiB read by the task", path);
 	if (r < 0)
 		return kwg_err_set(err, r, "read('%.100s'): %s", path, strerror(-r));
+	return 0;
+}
+
+int kwg_storage_stat(const struct kwg_storage_reader *rd, const char *fn, const char *path,
+                     int64_t *ret_size, struct kwg_err *err)
+{
+	char file[PATH_MAX];
+	struct stat st;
+	int r = resolve(rd, fn, path, file, err);
+
+	if (r < 0)
+		return r;
+	if (stat(file, &st) < 0) {
+		r = -errno;
+		return kwg_err_set(err, r == -ENOTDIR ? -ENOENT : r, "%s('%.100s'): %s", fn, path,
+		                   r == -ENOENT || r == -ENOTDIR ? "no such file" : strerror(-r));
+	}
+	if (!S_ISREG(st.st_mode))
+		return kwg_err_set(err, -ENOENT, "%s('%.100s'): no such file", fn, path);
+	*ret_size = (int64_t)st.st_size;
 	return 0;
 }
 

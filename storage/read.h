@@ -7,6 +7,7 @@
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/err.h"
 
@@ -42,6 +43,12 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
  * URI), -ENAMETOOLONG, -ENOMEM or another -errno; err names the path. */
 int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err);
+
+/* fileSize, fileExists, isFileEmpty (fn names the function in errors): the size of the file
+ * read() would read for path, without reading it. 0 and *ret_size; -ENOENT (no such file), or
+ * kwg_storage_read's other errors; err names fn and the path. */
+int kwg_storage_stat(const struct kwg_storage_reader *rd, const char *fn, const char *path,
+                     int64_t *ret_size, struct kwg_err *err);
 
 /* fileURI('path'): the kestra:// URI of a file of namespace ns. New string, NULL on OOM. */
 char *kwg_storage_file_uri(const char *ns, const char *path);

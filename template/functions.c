@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Functions: now, secret, read, kv, fileURI (through the caller's hooks), fromJson,
- * render/renderOnce, uuid, id, range, yaml, max/min, randomInt. */
+/* Functions: now, secret, read, kv, fileURI, fileSize, fileExists, isFileEmpty (through the
+ * caller's hooks), fromJson, render/renderOnce, uuid, id, range, yaml, max/min, randomInt. */
 #include "template/internal.h"
 
 /* ==== functions ==== */
@@ -88,6 +88,43 @@ int kwg_tpl_fn_read(struct ctx *c, const struct expr *e, struct args *a, json_t 
 	}
 	*ret = json_stringn_nocheck(v, n);
 	free(v);
+	return *ret ? 0 : kwg_tpl_oom();
+}
+
+/* KESTRA: FileSizeFunction, FileExistsFunction, IsFileEmptyFunction (AbstractFileFunction): a
+ * namespace file or a kestra:// URI of this execution, as read() reaches them; fileExists is
+ * false for a missing file, the others fail. */
+int kwg_tpl_fn_file_stat(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	const struct kwg_template_hooks *h = c->opts->hooks;
+	struct kwg_err herr = {{0}};
+	json_t *path = kwg_tpl_arg(a, 0, "path");
+	int64_t size = 0;
+	int r;
+
+	if (!path || json_is_null(path))
+		return kwg_tpl_fail(
+		    c, -EINVAL, e->line,
+		    "The '%s' function expects an argument 'path' that is a path to %s.", e->s,
+		    strcmp(e->s, "isFileEmpty") == 0 ? "a namespace file or an internal storage URI"
+		                                     : "the internal storage URI");
+	if (!json_is_string(path))
+		return kwg_tpl_fail(c, -EINVAL, e->line,
+		                    "Unable to read the file %s (not a string)",
+		                    kwg_tpl_type_name(path));
+	if (!h || !h->stat)
+		return hook_missing(c, e);
+	r = h->stat(h->userdata, e->s, json_string_value(path), &size, &herr);
+	if (r == -ENOENT && strcmp(e->s, "fileExists") == 0) {
+		*ret = json_false();
+		return 0;
+	}
+	if (r < 0)
+		return hook_err(c, e, r, &herr);
+	if (strcmp(e->s, "fileSize") == 0)
+		*ret = json_integer(size);
+	else
+		*ret = json_boolean(strcmp(e->s, "fileExists") == 0 || size == 0);
 	return *ret ? 0 : kwg_tpl_oom();
 }
 

@@ -28,6 +28,10 @@ struct kwg_template_hooks {
 	 * -ESTALE when expired (the renderer returns null or fails as errorOnMissing says). */
 	int (*kv)(void *userdata, const char *key, const char *ns, json_t **ret,
 	          struct kwg_err *err);
+	/* fileSize, fileExists, isFileEmpty (fn: the function's name, for errors): the size of the
+	 * file read(path) would read; -ENOENT when there is no such file. */
+	int (*stat)(void *userdata, const char *fn, const char *path, int64_t *ret_size,
+	            struct kwg_err *err);
 	/* fileURI(path): the kestra:// URI of a namespace file, new in *ret. */
 	int (*file_uri)(void *userdata, const char *path, char **ret, struct kwg_err *err);
 	/* The jq filter: what kwg_template_jq does, done elsewhere (the worker runs it in a child

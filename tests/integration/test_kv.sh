@@ -27,6 +27,9 @@ printf '{description:"d",expirationDate:2999-01-01T00:00:00Z}' >"$KV/fresh.ion.m
 printf '{broken' >"$KV/bad.ion"
 printf '"r1"' >"$KV/rev.ion"
 printf '"r2"' >"$KV/rev.ion.v2"
+mkdir -p "$STORE/main/company/team/_files"
+printf 'hello' >"$STORE/main/company/team/_files/five.txt"
+: >"$STORE/main/company/team/_files/empty.txt"
 
 # logtask NAME MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string).
 logtask() {
@@ -69,5 +72,11 @@ expect_match "$RC $OUT" "^1 .*ERROR .*kv\('bad'\) in 'company.team': invalid Ion
 
 logtask rev "\"{{ kv('rev') }}\""
 expect_match "$RC $OUT" "^1 .*ERROR .*kv\('rev'\): the key has several revisions" "kv(): revisions kwg cannot choose between fail"
+
+# The file functions on the same storage (namespace files; read()'s rules).
+logtask files "\"{{ fileSize('five.txt') }}|{{ fileExists('five.txt') }}|{{ fileExists('none.txt') }}|{{ isFileEmpty('empty.txt') }}|{{ isFileEmpty('five.txt') }}|{{ fromIon(kv('obj') | toIon).name }}\""
+expect_match "$RC $OUT" '^0 .*INFO  5\|true\|false\|true\|false\|kwg' "fileSize, fileExists, isFileEmpty on namespace files; toIon and fromIon round trip"
+logtask nofile "\"{{ fileSize('none.txt') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*fileSize\('none.txt'\): no such file" "fileSize of a missing file fails naming it"
 
 it_done

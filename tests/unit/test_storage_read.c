@@ -125,6 +125,47 @@ static void test_read(void **state)
 	rm_tree(root);
 }
 
+/* fileSize, fileExists, isFileEmpty: the same files as read(), not read, not counted. */
+static void test_stat(void **state)
+{
+	char root[] = "/tmp/kwg-storage-stat.XXXXXX";
+	struct kwg_err err = {{0}};
+	struct kwg_storage_reader rd;
+	int64_t size = -1;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	rd = reader(root);
+	put(root, "/main/company/team/_files/empty.txt", "");
+	put(root, "/main/company/team/my-flow/executions/ex1/in.txt", "0123456789");
+	put(root, "/main/company/team/my-flow/executions/ex1/sub/f.txt", "f");
+
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "empty.txt", &size, &err), 0);
+	assert_int_equal(size, 0);
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize",
+	                                  "kestra:///company/team/my-flow/executions/ex1/in.txt",
+	                                  &size, &err),
+	                 0);
+	assert_int_equal(size, 10);
+	assert_int_equal(rd.read_bytes, 0);
+	assert_int_equal(kwg_storage_stat(&rd, "fileExists", "nope.txt", &size, &err), -ENOENT);
+	assert_string_equal(err.msg, "fileExists('nope.txt'): no such file");
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "empty.txt/x", &size, &err), -ENOENT);
+	/* A directory is not a file. */
+	assert_int_equal(kwg_storage_stat(&rd, "isFileEmpty",
+	                                  "kestra:///company/team/my-flow/executions/ex1/sub",
+	                                  &size, &err),
+	                 -ENOENT);
+	assert_int_equal(
+	    kwg_storage_stat(&rd, "fileSize", "kestra:///other/ns/_files/x.txt", &size, &err),
+	    -EINVAL);
+	assert_string_equal(err.msg, "fileSize('kestra:///other/ns/_files/x.txt'): not a file of "
+	                             "this flow's namespace or execution");
+	rd.local_base = NULL;
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "empty.txt", &size, &err), -EOPNOTSUPP);
+	rm_tree(root);
+}
+
 static void test_file_uri(void **state)
 {
 	char *uri;
@@ -191,9 +232,8 @@ static void test_kv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_read_allowed),
-	    cmocka_unit_test(test_read),
-	    cmocka_unit_test(test_file_uri),
+	    cmocka_unit_test(test_read_allowed), cmocka_unit_test(test_read),
+	    cmocka_unit_test(test_stat),         cmocka_unit_test(test_file_uri),
 	    cmocka_unit_test(test_kv),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -452,6 +452,21 @@ static const struct tcase cases[] = {
      -EINVAL},
     {"[{{ kv('NOPE', errorOnMissing=false) }}]", NULL, "[]", 0},
     {"{{ fileURI('a.txt') }}", NULL, "kestra:///company/team/_files/a.txt", 0},
+    /* [K] fileSize, fileExists, isFileEmpty (AbstractFileFunction and its subclasses) */
+    {"{{ fileSize('data.txt') }} {{ fileSize('empty.txt') }}", NULL, "12 0", 0},
+    {"{{ fileExists('data.txt') }} {{ fileExists('nope.txt') }}", NULL, "true false", 0},
+    {"{{ isFileEmpty('data.txt') }} {{ isFileEmpty(path='empty.txt') }}", NULL, "false true", 0},
+    {"{{ fileSize('nope.txt') }}", NULL, "fileSize: fileSize('nope.txt'): no such file", -ENOENT},
+    {"{{ isFileEmpty('nope.txt') }}", NULL, "isFileEmpty('nope.txt'): no such file", -ENOENT},
+    {"{{ fileSize() }}", NULL,
+     "The 'fileSize' function expects an argument 'path' that is a path to the internal storage "
+     "URI.",
+     -EINVAL},
+    {"{{ isFileEmpty() }}", NULL,
+     "The 'isFileEmpty' function expects an argument 'path' that is a path to a namespace file or "
+     "an internal storage URI.",
+     -EINVAL},
+    {"{{ fileExists(1) }}", NULL, "Unable to read the file", -EINVAL},
     /* [K] json/fromJson render renderOnce */
     {"{{ json(json_str).a[1] }}", NULL, "2", 0},
     {"{{ fromJson('[1, 2]') | length }}", NULL, "2", 0},
@@ -867,8 +882,22 @@ static int fake_file_uri(void *userdata, const char *path, char **ret, struct kw
 	return *ret ? 0 : -ENOMEM;
 }
 
-static const struct kwg_template_hooks hooks = {
-    .secret = fake_secret, .read = fake_read, .kv = fake_kv, .file_uri = fake_file_uri};
+/* data.txt has 12 bytes, empty.txt none; nothing else exists. */
+static int fake_stat(void *userdata, const char *fn, const char *path, int64_t *ret_size,
+                     struct kwg_err *err)
+{
+	(void)userdata;
+	if (strcmp(path, "data.txt") != 0 && strcmp(path, "empty.txt") != 0)
+		return kwg_err_set(err, -ENOENT, "%s('%s'): no such file", fn, path);
+	*ret_size = path[0] == 'd' ? 12 : 0;
+	return 0;
+}
+
+static const struct kwg_template_hooks hooks = {.secret = fake_secret,
+                                                .read = fake_read,
+                                                .kv = fake_kv,
+                                                .stat = fake_stat,
+                                                .file_uri = fake_file_uri};
 
 /* 2024-06-01T12:00:00Z */
 #define NOW_US 1717243200000000LL
