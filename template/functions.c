@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Functions: now, secret, read, kv, fileURI, fileSize, fileExists, isFileEmpty (through the
- * caller's hooks), fromJson, render/renderOnce, uuid, id, range, yaml, max/min, randomInt. */
+ * caller's hooks), fromJson, render/renderOnce, uuid, id, range, yaml, max/min, randomInt,
+ * fetchContext/printContext, currentEachOutput. */
 #include "template/internal.h"
 
 /* ==== functions ==== */
@@ -126,6 +127,72 @@ int kwg_tpl_fn_file_stat(struct ctx *c, const struct expr *e, struct args *a, js
 	else
 		*ret = json_boolean(strcmp(e->s, "fileExists") == 0 || size == 0);
 	return *ret ? 0 : kwg_tpl_oom();
+}
+
+/* KESTRA: FetchContextFunction and PrintContextFunction: every variable the render was given
+ * (its global scope), each as the template sees it now. */
+int kwg_tpl_fn_context(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	const char *k;
+	json_t *v, *m = json_object();
+
+	(void)e;
+	(void)a;
+	if (!m)
+		return kwg_tpl_oom();
+	json_object_foreach ((json_t *)c->opts->vars, k, v) {
+		if (json_object_set(m, k, kwg_tpl_scope_get(c, k)) < 0) {
+			json_decref(m);
+			return kwg_tpl_oom();
+		}
+	}
+	*ret = m;
+	return 0;
+}
+
+/* The value of a map under the task run value of taskrun (a map); NULL when either is missing. */
+static json_t *by_value(json_t *outputs, const json_t *taskrun)
+{
+	const json_t *value = json_object_get(taskrun, "value");
+	return json_is_string(value) ? json_object_get(outputs, json_string_value(value)) : NULL;
+}
+
+/* KESTRA: CurrentEachOutputFunction: outputs of a task inside ForEach loops, taken down the
+ * values of the enclosing task runs (parents, outermost first) to the current one. */
+int kwg_tpl_fn_current_each_output(struct ctx *c, const struct expr *e, struct args *a,
+                                   json_t **ret)
+{
+	json_t *outputs = kwg_tpl_arg(a, 0, "outputs");
+	const json_t *parents = kwg_tpl_scope_get(c, "parents"), *x;
+
+	if (!outputs)
+		return kwg_tpl_fail(
+		    c, -EINVAL, e->line,
+		    "The 'currentEachOutput' function expects an argument 'outputs'.");
+	if (!json_is_object(outputs))
+		return kwg_tpl_fail(c, -EINVAL, e->line,
+		                    "The 'currentEachOutput' function expects an argument "
+		                    "'outputs' with type map.");
+	for (size_t i = json_array_size(parents); i-- > 0;) {
+		const json_t *taskrun = json_object_get(json_array_get(parents, i), "taskrun");
+		if (!json_is_object(taskrun))
+			continue;
+		x = by_value(outputs, taskrun);
+		if (!x || json_is_null(x))
+			return kwg_tpl_fail(c, -EINVAL, e->line,
+			                    "No execution outputs for the current task runs path");
+		/* Java casts it to a map; anything else fails there too. */
+		if (!json_is_object(x))
+			return kwg_tpl_fail(
+			    c, -EINVAL, e->line,
+			    "currentEachOutput: the outputs under a parent's value are %s, "
+			    "not a map",
+			    kwg_tpl_type_name(x));
+		outputs = (json_t *)x;
+	}
+	x = by_value(outputs, kwg_tpl_scope_get(c, "taskrun"));
+	*ret = x ? json_incref((json_t *)x) : json_null();
+	return 0;
 }
 
 int kwg_tpl_fn_kv(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)

@@ -358,6 +358,9 @@ int kwg_tpl_fn_secret(struct ctx *c, const struct expr *e, struct args *a, json_
 int kwg_tpl_fn_read(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_kv(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_file_stat(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
+int kwg_tpl_fn_context(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
+int kwg_tpl_fn_current_each_output(struct ctx *c, const struct expr *e, struct args *a,
+                                   json_t **ret);
 int kwg_tpl_fn_file_uri(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_from_json(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 int kwg_tpl_fn_render(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);

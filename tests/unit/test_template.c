@@ -827,7 +827,27 @@ static const struct tcase cases[] = {
      0},
     /* unknown or unavailable functions */
     {"{{ nosuch() }}", NULL, "unknown function 'nosuch' at line 1", -EOPNOTSUPP},
-    {"{{ printContext() }}", NULL, "unknown function 'printContext'", -EOPNOTSUPP},
+    /* [K] fetchContext/printContext (the render's variables, as seen now), currentEachOutput
+     * (CurrentEachOutputFunctionTest's shape: outputs by value, parents outermost first) */
+    {"{{ fetchContext().n }} {{ printContext().flow.id }} {{ fetchContext() | length }}", NULL,
+     "5 f1 22", 0},
+    {"{% set n = 7 %}{{ fetchContext().n }} {{ fetchContext().missing ?? 'none' }}", NULL, "7 none",
+     0},
+    {"{{ currentEachOutput(outputs.t).v }}",
+     "{\"outputs\":{\"t\":{\"a\":{\"x\":{\"v\":1}},\"b\":{\"x\":{\"v\":2}}}},"
+     "\"parents\":[{\"taskrun\":{\"value\":\"b\"}}],\"taskrun\":{\"value\":\"x\"}}",
+     "2", 0},
+    {"{{ currentEachOutput(outputs.t).v }}",
+     "{\"outputs\":{\"t\":{\"a\":{\"v\":1}}},\"taskrun\":{\"value\":\"a\"}}", "1", 0},
+    {"[{{ currentEachOutput(outputs.t) }}]",
+     "{\"outputs\":{\"t\":{\"a\":{\"v\":1}}},\"taskrun\":{\"value\":\"z\"}}", "[]", 0},
+    {"{{ currentEachOutput(outputs.t) }}",
+     "{\"outputs\":{\"t\":{\"a\":{}}},\"parents\":[{\"taskrun\":{\"value\":\"q\"}}],"
+     "\"taskrun\":{\"value\":\"a\"}}",
+     "No execution outputs for the current task runs path", -EINVAL},
+    {"{{ currentEachOutput() }}", NULL,
+     "The 'currentEachOutput' function expects an argument 'outputs'.", -EINVAL},
+    {"{{ currentEachOutput(list) }}", NULL, "argument 'outputs' with type map.", -EINVAL},
     {"{{ encrypt('k', 'v') }}", NULL, "the key is not base64", -EINVAL},
     /* [PB] operator precedence: filters bind tighter than + */
     {"{{ 1 + list | length }}", NULL, "4", 0},
