@@ -32,6 +32,7 @@
 #include "runner/logstream.h"
 #include "runner/process.h"
 #include "sandbox/env.h"
+#include "storage/fetch.h"
 #include "storage/kv.h"
 #include "storage/read.h"
 #include "storage/storage_path.h"
@@ -83,6 +84,10 @@ struct kwg_run {
 	enum kwg_state attempt_state;
 	/* read() and kv() in templates: the task's view of the storage, and its read budget. */
 	struct kwg_storage_reader reader;
+	/* Remote storage: the objects the templates read, fetched between renders. */
+	struct kwg_storage_fetch *fetch;
+	bool fetching;    /* a fetch round is under way */
+	int fetch_rounds; /* rounds so far */
 };
 
 static const char *sandbox_failure(struct kwg_run *run, char *buf, size_t size);
@@ -90,6 +95,7 @@ static bool oom_killed(const struct kwg_run *run);
 static bool sandboxed(const struct kwg_run *run);
 static void stage_out(struct kwg_run *run);
 static int hand_working_dir(struct kwg_run *run, bool to_task);
+static void render_task(struct kwg_run *run);
 
 static void emit(struct kwg_run *run, enum kwg_queue_type type, const char *key, char *value)
 {
@@ -975,6 +981,7 @@ static struct kwg_storage_reader *reader(struct kwg_run *run)
 	run->reader.namespace_ = run->ref.namespace_;
 	run->reader.flow_id = run->ref.flow_id;
 	run->reader.execution_id = run->ref.execution_id;
+	run->reader.fetch = run->fetch;
 	return &run->reader;
 }
 
@@ -982,21 +989,41 @@ static struct kwg_storage_reader *reader(struct kwg_run *run)
 static int hook_read(void *userdata, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err)
 {
-	return kwg_storage_read(reader(userdata), path, ret, ret_len, err);
+	int r = kwg_storage_read(reader(userdata), path, ret, ret_len, err);
+
+	/* Not fetched yet: a stand-in for this render, which render_task throws away. */
+	if (r == -EAGAIN) {
+		*ret_len = 0;
+		*ret = strdup("");
+		return *ret ? 0 : -ENOMEM;
+	}
+	return r;
 }
 
 /* fileSize, fileExists, isFileEmpty: storage/read.h. */
 static int hook_stat(void *userdata, const char *fn, const char *path, int64_t *ret_size,
                      struct kwg_err *err)
 {
-	return kwg_storage_stat(reader(userdata), fn, path, ret_size, err);
+	int r = kwg_storage_stat(reader(userdata), fn, path, ret_size, err);
+
+	if (r == -EAGAIN) {
+		*ret_size = 0;
+		return 0;
+	}
+	return r;
 }
 
 /* kv(key, namespace, errorOnMissing): storage/kv.h. */
 static int hook_kv(void *userdata, const char *key, const char *ns, json_t **ret,
                    struct kwg_err *err)
 {
-	return kwg_storage_kv_get(reader(userdata), key, ns, ret, err);
+	int r = kwg_storage_kv_get(reader(userdata), key, ns, ret, err);
+
+	if (r == -EAGAIN) {
+		*ret = json_null();
+		return 0;
+	}
+	return r;
 }
 
 /* Longest a jq filter may run while a task renders. */
@@ -1050,6 +1077,25 @@ static void on_start(uv_timer_t *t)
 		fail_unrunnable(run, why);
 		return;
 	}
+	render_task(run);
+}
+
+/* Most fetch rounds of one task: templates whose reads depend on what earlier reads returned. */
+#define MAX_FETCH_ROUNDS 8
+
+static void on_fetched(void *userdata, const char *error);
+
+/* Renders the task, then runs it. With remote storage a render that read objects not fetched yet
+ * is thrown away: they are fetched, all at once, and the task renders again. */
+static void render_task(struct kwg_run *run)
+{
+	int r;
+
+	if (!run->cfg.storage_local_base && run->cfg.storage && !run->fetch &&
+	    !(run->fetch = kwg_storage_fetch_new())) {
+		fail_unrunnable(run, "out of memory");
+		return;
+	}
 	struct kwg_template_hooks hooks = {
 	    .userdata = run,
 	    .secret = hook_secret,
@@ -1065,7 +1111,24 @@ static void on_start(uv_timer_t *t)
 	    .hooks = &hooks,
 	    .now_us = kwg_clock_now_us(),
 	};
+	kwg_script_task_done(&run->task);
+	memset(&run->task, 0, sizeof(run->task));
+	run->reader.read_bytes = 0;
 	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
+	if (r != -ENOMEM && run->fetch && kwg_storage_fetch_wanted(run->fetch) > 0) {
+		if (++run->fetch_rounds > MAX_FETCH_ROUNDS) {
+			fail_unrunnable(run, "the task's templates read files from the internal "
+			                     "storage that depend on other files more than 8 deep");
+			return;
+		}
+		if (kwg_storage_fetch_start(run->fetch, run->cfg.storage, run->ref.tenant_id,
+		                            run->working_dir, on_fetched, run) < 0) {
+			fail_unrunnable(run, "out of memory");
+			return;
+		}
+		run->fetching = true;
+		return;
+	}
 	/* SECRET inputs are masked in the failure message too. */
 	for (size_t i = 0; i < run->task.masks.n; i++)
 		if (add_mask(run, run->task.masks.v[i]) < 0)
@@ -1080,6 +1143,23 @@ static void on_start(uv_timer_t *t)
 		run_return_task(run);
 	else
 		start_script(run);
+}
+
+static void on_fetched(void *userdata, const char *error)
+{
+	struct kwg_run *run = userdata;
+	char why[512];
+
+	run->fetching = false;
+	if (error) {
+		(void)snprintf(why, sizeof(why),
+		               "cannot read the files the task's templates read from the internal "
+		               "storage: %.400s",
+		               error);
+		fail_unrunnable(run, why);
+		return;
+	}
+	render_task(run);
 }
 
 int kwg_run_start(const struct kwg_run_config *cfg, struct kwg_job *job,
@@ -1123,6 +1203,13 @@ void kwg_run_stop(struct kwg_run *run, enum kwg_run_stop why)
 	if (run->files) {
 		kwg_files_free(steal_ptr(&run->files));
 		uv_timer_start(&run->timer, on_staging_stopped, 0, 0);
+	}
+	/* Fetching what the templates read: not started yet, so on_start ends it as the stop says.
+	 */
+	if (run->fetching) {
+		kwg_storage_fetch_free(steal_ptr(&run->fetch));
+		run->fetching = false;
+		uv_timer_start(&run->timer, on_start, 0, 0);
 	}
 	if (run->proc) {
 		kwg_process_pause_output(run->proc, false);
@@ -1191,6 +1278,7 @@ struct kwg_run *kwg_run_free(struct kwg_run *run)
 		return NULL;
 	kwg_process_close(steal_ptr(&run->proc));
 	kwg_docker_task_close(steal_ptr(&run->container));
+	kwg_storage_fetch_free(steal_ptr(&run->fetch));
 	remove_working_dir(run);
 	kwg_script_task_done(&run->task);
 	run->out = kwg_script_output_free(run->out);

@@ -8,10 +8,10 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/clock.h"
+#include "storage/fetch.h"
 #include "storage/storage_path.h"
 #include "template/datetime.h"
 #include "template/ion.h"
@@ -35,47 +35,41 @@ static bool kv_namespace_valid(const char *ns)
 	       strspn(ns, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-") == n;
 }
 
-/* The local file of key in namespace ns: <base>[/<tenant>]/<ns path>/_kv/<key>.ion (Kestra's
- * KVStore.storageUri, revision 1). */
-static int kv_file(const struct kwg_storage_reader *rd, const char *ns, const char *key, char *file,
-                   size_t size)
+/* The storage path of key in namespace ns, /<ns path>/_kv/<key>.ion (Kestra's
+ * KVStore.storageUri, revision 1), with suffix added. */
+static int kv_upath(const char *ns, const char *key, const char *suffix, char *upath, size_t size)
 {
-	cleanup_free char *local = NULL;
-	char upath[1200];
-	int n = snprintf(upath, sizeof(upath), "/%s/_kv/%s.ion", ns, key);
+	int n = snprintf(upath, size, "/%s/_kv/%s.ion%s", ns, key, suffix);
 
-	if (n < 0 || n >= (int)sizeof(upath))
+	if (n < 0 || n >= (int)size)
 		return -ENAMETOOLONG;
 	for (char *p = upath + 1; *p && strncmp(p, "/_kv/", 5) != 0; p++)
 		if (*p == '.')
 			*p = '/';
-	local = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
-	if (!local)
-		return -ENOMEM;
-	n = snprintf(file, size, "%s/%s", rd->local_base, local);
-	return n < 0 || n >= (int)size ? -ENAMETOOLONG : 0;
+	return 0;
 }
 
-/* True when the sidecar metadata (<file>.metadata, Ion) of a KV value gives an expirationDate in
+/* True when the sidecar metadata (<value>.metadata, Ion) of a KV value gives an expirationDate in
  * the past. A missing sidecar or date: not expired. -errno or -EBADMSG (err set) when unreadable.
  */
-static int kv_expired(struct kwg_storage_reader *rd, const char *file, const char *key,
+static int kv_expired(struct kwg_storage_reader *rd, const char *ns, const char *key,
                       struct kwg_err *err)
 {
 	cleanup_free char *text = NULL;
-	char meta[PATH_MAX + 16];
+	char meta[1200];
 	struct kwg_datetime d;
 	struct kwg_err e2 = {{0}};
 	json_t *m = NULL;
 	const char *exp;
 	size_t len = 0;
-	int r;
+	int r = kv_upath(ns, key, ".metadata", meta, sizeof(meta));
 
-	if (snprintf(meta, sizeof(meta), "%s.metadata", file) >= (int)sizeof(meta))
-		return -ENAMETOOLONG;
-	r = kwg_storage_read_bounded(rd, meta, &text, &len);
+	if (r == 0)
+		r = kwg_storage_read_object(rd, meta, &text, &len);
 	if (r == -ENOENT)
 		return 0;
+	if (r == -EAGAIN || r == -ENOMEM)
+		return r;
 	if (r < 0)
 		return kwg_err_set(err, r, "kv('%.100s'): cannot read its metadata: %s", key,
 		                   strerror(-r));
@@ -100,11 +94,41 @@ static int kv_expired(struct kwg_storage_reader *rd, const char *file, const cha
 	       (now / 1000000 == d.epoch_s && (now % 1000000) * 1000 > d.nano);
 }
 
+/* With remote storage, every object the search may look at (value, later revision, metadata,
+ * in ns and, inheriting, each parent) is looked up before any is used, so that one fetch round
+ * brings them all: -EAGAIN when one is not fetched yet, 0 when all are known. */
+static int kv_want_all(struct kwg_storage_reader *rd, const char *ns, const char *key, bool inherit)
+{
+	static const char *const suffixes[] = {"", ".v2", ".metadata"};
+	char cur[512], upath[1200];
+	bool wanted = false;
+	int64_t size;
+
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	for (;;) {
+		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
+			int r = kv_upath(cur, key, suffixes[i], upath, sizeof(upath));
+			if (r == 0)
+				r = kwg_storage_object_size(rd, upath, &size);
+			if (r == -EAGAIN)
+				wanted = true;
+			else if (r < 0 && r != -ENOENT && r != -EMSGSIZE)
+				return r;
+		}
+		char *dot = strrchr(cur, '.');
+		if (!inherit || !dot)
+			return wanted ? -EAGAIN : 0;
+		*dot = '\0';
+	}
+}
+
 int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const char *ns, json_t **ret,
                        struct kwg_err *err)
 {
-	char cur[512], file[PATH_MAX];
+	char cur[512], upath[1200];
 	bool inherit = ns == NULL;
+	int64_t size;
+	int r;
 
 	if (!kv_key_valid(key))
 		return kwg_err_set(
@@ -117,34 +141,39 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 	if (!kv_namespace_valid(ns))
 		return kwg_err_set(err, -EINVAL, "kv('%.100s'): invalid namespace '%.200s'", key,
 		                   ns);
-	if (!rd->local_base)
+	if (!rd->local_base && !rd->fetch)
 		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "kv('%.100s'): kwg reads the KV store from the local internal "
-		                   "storage only (storage_type local)",
+		                   "kv('%.100s'): this worker has no internal storage configured",
 		                   key);
+	if (rd->fetch && (r = kv_want_all(rd, ns, key, inherit)) < 0)
+		return r == -E2BIG
+		           ? kwg_err_set(err, -EINVAL,
+		                         "kv('%.100s'): the task's templates read more than "
+		                         "%d files",
+		                         key, KWG_STORAGE_FETCH_MAX_OBJECTS)
+		           : r;
 	(void)snprintf(cur, sizeof(cur), "%s", ns);
 	for (;;) {
 		cleanup_free char *text = NULL;
 		size_t len = 0;
 		char *dot;
-		int r = kv_file(rd, cur, key, file, sizeof(file));
 
-		if (r < 0)
-			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
 		/* Kestra versions with the kv_metadata table write revision N > 1 to <key>.ion.vN
 		 * and keep which one is current (and deletions) in the database, not read by kwg
 		 * yet. */
-		char v2[PATH_MAX + 8];
-		(void)snprintf(v2, sizeof(v2), "%s.v2", file);
-		if (access(v2, F_OK) == 0)
+		r = kv_upath(cur, key, ".v2", upath, sizeof(upath));
+		if (r == 0 && kwg_storage_object_size(rd, upath, &size) == 0)
 			return kwg_err_set(
 			    err, -EOPNOTSUPP,
 			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
 			    "does not read Kestra's kv_metadata table yet",
 			    key, cur);
-		r = kwg_storage_read_bounded(rd, file, &text, &len);
+		if (r == 0)
+			r = kv_upath(cur, key, "", upath, sizeof(upath));
+		if (r == 0)
+			r = kwg_storage_read_object(rd, upath, &text, &len);
 		if (r == 0) {
-			r = kv_expired(rd, file, key, err);
+			r = kv_expired(rd, cur, key, err);
 			if (r < 0)
 				return r;
 			if (r > 0)
@@ -161,7 +190,9 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 			return kwg_err_set(err, -EINVAL,
 			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
 			                   key);
-		if (r != -ENOENT && r != -ENOTDIR)
+		if (r == -EAGAIN || r == -ENOMEM)
+			return r;
+		if (r != -ENOENT)
 			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
 		dot = strrchr(cur, '.');
 		if (!inherit || !dot)

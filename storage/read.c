@@ -14,6 +14,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "storage/fetch.h"
 #include "storage/storage_path.h"
 
 /* KESTRA: AbstractFileFunction lets read() reach the flow's namespace files, the current
@@ -43,6 +44,13 @@ bool kwg_storage_read_allowed(const char *ns_name, const char *flow_id, const ch
 	return ex && strstr(ex, "/tasks/") != NULL;
 }
 
+/* The bytes one more read may take: 16 MiB, or what is left of the task's 64 MiB. */
+static size_t read_room(const struct kwg_storage_reader *rd)
+{
+	size_t left = KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes;
+	return left < KWG_STORAGE_READ_MAX_BYTES ? left : KWG_STORAGE_READ_MAX_BYTES;
+}
+
 int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, char **ret,
                              size_t *ret_len)
 {
@@ -52,9 +60,7 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
 
 	if (fd < 0)
 		return -errno;
-	kwg_buf_init(&b, KWG_STORAGE_READ_MAX_BYTES < KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes
-	                     ? KWG_STORAGE_READ_MAX_BYTES
-	                     : KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes);
+	kwg_buf_init(&b, read_room(rd));
 	for (;;) {
 		char chunk[65536];
 		ssize_t n = read(fd, chunk, sizeof(chunk));
@@ -75,19 +81,88 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
 	return *ret ? 0 : -ENOMEM;
 }
 
-/* The local file behind fn(path): a namespace file (path relative to the flow's namespace) or a
- * kestra:// object, if the task may reach it. 0 and file, or an error naming fn and path. */
-static int resolve(const struct kwg_storage_reader *rd, const char *fn, const char *path,
-                   char file[static PATH_MAX], struct kwg_err *err)
+/* The local file of a storage path. */
+static int local_file(const struct kwg_storage_reader *rd, const char *upath,
+                      char file[static PATH_MAX])
 {
-	cleanup_free char *uri = NULL, *key = NULL;
+	cleanup_free char *key = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
+
+	if (!key)
+		return -ENOMEM;
+	return snprintf(file, PATH_MAX, "%s/%s", rd->local_base, key) >= PATH_MAX ? -ENAMETOOLONG
+	                                                                          : 0;
+}
+
+int kwg_storage_read_object(struct kwg_storage_reader *rd, const char *upath, char **ret,
+                            size_t *ret_len)
+{
+	char file[PATH_MAX];
+	const char *data;
+	size_t len;
+	int r;
+
+	if (rd->local_base) {
+		r = local_file(rd, upath, file);
+		if (r == 0)
+			r = kwg_storage_read_bounded(rd, file, ret, ret_len);
+		return r == -ENOTDIR || r == -EISDIR ? -ENOENT : r;
+	}
+	if (!rd->fetch)
+		return -EOPNOTSUPP;
+	r = kwg_storage_fetch_lookup(rd->fetch, upath, &data, &len);
+	if (r < 0)
+		return r;
+	if (len > read_room(rd))
+		return -EMSGSIZE;
+	*ret = malloc(len + 1);
+	if (!*ret)
+		return -ENOMEM;
+	memcpy(*ret, data, len + 1);
+	*ret_len = len;
+	rd->read_bytes += len;
+	return 0;
+}
+
+int kwg_storage_object_size(struct kwg_storage_reader *rd, const char *upath, int64_t *ret_size)
+{
+	char file[PATH_MAX];
+	const char *data;
+	struct stat st;
+	size_t len;
+	int r;
+
+	if (rd->local_base) {
+		r = local_file(rd, upath, file);
+		if (r < 0)
+			return r;
+		if (stat(file, &st) < 0)
+			return errno == ENOTDIR ? -ENOENT : -errno;
+		if (!S_ISREG(st.st_mode))
+			return -ENOENT;
+		*ret_size = (int64_t)st.st_size;
+		return 0;
+	}
+	if (!rd->fetch)
+		return -EOPNOTSUPP;
+	r = kwg_storage_fetch_lookup(rd->fetch, upath, &data, &len);
+	if (r == 0)
+		*ret_size = (int64_t)len;
+	return r;
+}
+
+/* The storage path behind fn(path): a namespace file (path relative to the flow's namespace) or
+ * a kestra:// object, if the task may reach it. 0 and *ret_upath (new), or an error naming fn
+ * and path. */
+static int resolve(const struct kwg_storage_reader *rd, const char *fn, const char *path,
+                   char **ret_upath, struct kwg_err *err)
+{
+	cleanup_free char *uri = NULL;
 	const char *upath;
 	int r;
 
-	if (!rd->local_base)
+	if (!rd->local_base && !rd->fetch)
 		return kwg_err_set(err, -EOPNOTSUPP,
-		                   "%s('%.100s'): kwg reads files in templates from the local "
-		                   "internal storage only (storage_type local)",
+		                   "%s('%.100s'): this worker has no internal storage configured",
 		                   fn, path);
 	if (strncmp(path, "kestra://", 9) == 0) {
 		uri = strdup(path);
@@ -107,51 +182,55 @@ static int resolve(const struct kwg_storage_reader *rd, const char *fn, const ch
 		return kwg_err_set(err, -EINVAL,
 		                   "%s('%.100s'): not a file of this flow's namespace or execution",
 		                   fn, path);
-	key = kwg_storage_key(KWG_STORAGE_LOCAL, rd->tenant, upath);
-	if (!key)
-		return -ENOMEM;
-	if (snprintf(file, PATH_MAX, "%s/%s", rd->local_base, key) >= PATH_MAX)
-		return kwg_err_set(err, -ENAMETOOLONG, "%s('%.100s'): path too long", fn, path);
-	return 0;
+	*ret_upath = strdup(upath);
+	return *ret_upath ? 0 : -ENOMEM;
+}
+
+/* The message of a failed object read or size. */
+static int object_err(int r, const char *fn, const char *path, struct kwg_err *err)
+{
+	switch (r) {
+	case -ENOMEM:
+	case -EAGAIN:
+		return r;
+	case -ENOENT:
+		return kwg_err_set(err, -ENOENT, "%s('%.100s'): no such file", fn, path);
+	case -EMSGSIZE:
+		return kwg_err_set(err, -EINVAL,
+		                   "%s('%.100s'): past 16 MiB, or 64 MiB read by the task", fn,
+		                   path);
+	case -E2BIG:
+		return kwg_err_set(err, -EINVAL,
+		                   "%s('%.100s'): the task's templates read more than %d files", fn,
+		                   path, KWG_STORAGE_FETCH_MAX_OBJECTS);
+	default:
+		return kwg_err_set(err, r, "%s('%.100s'): %s", fn, path, strerror(-r));
+	}
 }
 
 int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err)
 {
-	char file[PATH_MAX];
-	int r = resolve(rd, "read", path, file, err);
+	cleanup_free char *upath = NULL;
+	int r = resolve(rd, "read", path, &upath, err);
 
-	if (r < 0)
-		return r;
-	r = kwg_storage_read_bounded(rd, file, ret, ret_len);
+	if (r == 0)
+		r = kwg_storage_read_object(rd, upath, ret, ret_len);
+	/* KESTRA: a missing file fails read() like any other error. */
 	if (r == -ENOENT)
 		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
-	if (r == -EMSGSIZE)
-		return kwg_err_set(err, -EINVAL,
-		                   "read('%.100s'): past 16 MiB, or 64 MiB read by the task", path);
-	if (r < 0)
-		return kwg_err_set(err, r, "read('%.100s'): %s", path, strerror(-r));
-	return 0;
+	return r < 0 && upath ? object_err(r, "read", path, err) : r;
 }
 
-int kwg_storage_stat(const struct kwg_storage_reader *rd, const char *fn, const char *path,
+int kwg_storage_stat(struct kwg_storage_reader *rd, const char *fn, const char *path,
                      int64_t *ret_size, struct kwg_err *err)
 {
-	char file[PATH_MAX];
-	struct stat st;
-	int r = resolve(rd, fn, path, file, err);
+	cleanup_free char *upath = NULL;
+	int r = resolve(rd, fn, path, &upath, err);
 
-	if (r < 0)
-		return r;
-	if (stat(file, &st) < 0) {
-		r = -errno;
-		return kwg_err_set(err, r == -ENOTDIR ? -ENOENT : r, "%s('%.100s'): %s", fn, path,
-		                   r == -ENOENT || r == -ENOTDIR ? "no such file" : strerror(-r));
-	}
-	if (!S_ISREG(st.st_mode))
-		return kwg_err_set(err, -ENOENT, "%s('%.100s'): no such file", fn, path);
-	*ret_size = (int64_t)st.st_size;
-	return 0;
+	if (r == 0)
+		r = kwg_storage_object_size(rd, upath, ret_size);
+	return r < 0 && upath ? object_err(r, fn, path, err) : r;
 }
 
 char *kwg_storage_file_uri(const char *ns, const char *path)

@@ -3,7 +3,8 @@
 # kv() in templates against Kestra's KV store in the local internal storage (issue 18 item 5):
 # values as Kestra writes them (Ion text in /<ns path>/_kv/<key>.ion, expiry in the .metadata
 # sidecar), namespace inheritance, errorOnMissing, expired values, Kestra's key rule, and the
-# revisions kwg does not read yet. Log tasks through a real worker; no Docker.
+# revisions kwg does not read yet; then the same reads on S3-compatible storage. Log tasks through
+# real workers; no Docker.
 source "$(dirname "$0")/../lib/it.sh"
 it_db kv
 STORE=$IT_TMP/storage
@@ -31,7 +32,9 @@ mkdir -p "$STORE/main/company/team/_files"
 printf 'hello' >"$STORE/main/company/team/_files/five.txt"
 : >"$STORE/main/company/team/_files/empty.txt"
 
-# logtask NAME MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string).
+# logtask NAME MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string), for
+# the workers of $GROUP.
+GROUP=kv
 logtask() {
   cat >"$IT_TMP/$1.yaml" <<YAML
 namespace: company.team
@@ -40,7 +43,7 @@ task:
   type: io.kestra.plugin.core.log.Log
   message: $2
 YAML
-  submit "$IT_TMP/$1.yaml" --group kv
+  submit "$IT_TMP/$1.yaml" --group "$GROUP"
 }
 
 logtask values "\"{{ kv('greeting') }}|{{ kv('answer') + 1 }}|{{ kv('obj').name }}|{{ kv('obj').tags | join(',') }}|{{ kv('obj').ratio }}|{{ kv('obj').ok }}|{{ kv('fresh') }}\""
@@ -78,5 +81,34 @@ logtask files "\"{{ fileSize('five.txt') }}|{{ fileExists('five.txt') }}|{{ file
 expect_match "$RC $OUT" '^0 .*INFO  5\|true\|false\|true\|false\|kwg' "fileSize, fileExists, isFileEmpty on namespace files; toIon and fromIon round trip"
 logtask nofile "\"{{ fileSize('none.txt') }}\""
 expect_match "$RC $OUT" "^1 .*ERROR .*fileSize\('none.txt'\): no such file" "fileSize of a missing file fails naming it"
+
+# The same on S3-compatible storage (s3rver with MinIO's key layout): templates read objects a
+# worker fetches between renders.
+trap '"$KWGT_SRC/tests/lib/s3_env.sh" stop "$IT_TMP/s3" || true; it_cleanup' EXIT
+eval "$("$KWGT_SRC/tests/lib/s3_env.sh" start "$IT_TMP/s3" kwg-kv)"
+s3put() { # s3put KEY TEXT
+  printf '%s' "$2" | curl -sSf --aws-sigv4 aws:amz:us-east-1:s3 --user S3RVER:S3RVER \
+    -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" -T - "$S3_ENDPOINT/kwg-kv/$1" >/dev/null
+}
+it_worker s3 --group kv-s3 --default-runner process --storage-type minio \
+  --storage-endpoint "$S3_ENDPOINT" --storage-bucket kwg-kv --storage-access-key S3RVER \
+  --storage-secret-key S3RVER
+GROUP=kv-s3
+s3put main/company/team/_kv/greeting.ion '"hello from s3"'
+s3put main/company/_kv/inherited.ion '"s3 parent"'
+s3put main/company/team/_kv/gone.ion '"old"'
+s3put main/company/team/_kv/gone.ion.metadata '{expirationDate:"2020-01-01T00:00:00Z"}'
+s3put main/company/team/_files/five.txt 'hello'
+s3put main/company/team/_files/name.txt 'five.txt'
+s3put main/company/team/_files/data.json '{"n": 41}'
+
+logtask s3values "\"{{ kv('greeting') }}|{{ kv('inherited') }}|{{ read('five.txt') }}|{{ fromJson(read('data.json')).n + 1 }}|{{ fileSize('five.txt') }}|{{ fileExists('none.txt') }}|{{ kv('gone', errorOnMissing=false) ?? 'expired' }}\""
+expect_match "$RC $OUT" '^0 .*INFO  hello from s3\|s3 parent\|hello\|42\|5\|false\|expired' "S3 storage: kv() with inheritance and expiry, read(), fileSize, fileExists through fetched objects"
+logtask s3chain "\"{{ read(read('name.txt')) }}\""
+expect_match "$RC $OUT" '^0 .*INFO  hello' "S3 storage: a read whose path comes from another read (two fetch rounds)"
+logtask s3missing "\"{{ read('none.txt') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*read\('none.txt'\): no such file" "S3 storage: a missing object fails naming it"
+logtask s3missingkv "\"{{ kv('nope') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*The key 'nope' does not exist in the namespace 'company.team'\." "S3 storage: a missing key fails with Kestra's message"
 
 it_done

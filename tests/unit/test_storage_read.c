@@ -15,6 +15,7 @@
 
 #include <cmocka.h>
 
+#include "storage/fetch.h"
 #include "storage/kv.h"
 #include "storage/read.h"
 
@@ -119,9 +120,8 @@ static void test_read(void **state)
 
 	rd.local_base = NULL;
 	assert_int_equal(kwg_storage_read(&rd, "scripts/main.py", &text, &len, &err), -EOPNOTSUPP);
-	assert_string_equal(err.msg,
-	                    "read('scripts/main.py'): kwg reads files in templates from the "
-	                    "local internal storage only (storage_type local)");
+	assert_string_equal(
+	    err.msg, "read('scripts/main.py'): this worker has no internal storage configured");
 	rm_tree(root);
 }
 
@@ -224,8 +224,76 @@ static void test_kv(void **state)
 	rd.local_base = NULL;
 	assert_int_equal(kwg_storage_kv_get(&rd, "greeting", NULL, &v, &err), -EOPNOTSUPP);
 	assert_string_equal(err.msg,
-	                    "kv('greeting'): kwg reads the KV store from the local internal "
-	                    "storage only (storage_type local)");
+	                    "kv('greeting'): this worker has no internal storage configured");
+	rm_tree(root);
+}
+
+static void on_fetched(void *userdata, const char *error)
+{
+	*(char **)userdata = strdup(error ? error : "ok");
+}
+
+/* Remote storage: reads find nothing until a fetch round brings what they wanted (the local
+ * backend stands in for S3 here: the same asynchronous get). */
+static void test_fetch(void **state)
+{
+	char root[] = "/tmp/kwg-storage-fetch.XXXXXX", tmp[PATH_MAX];
+	struct kwg_storage_config cfg = {.type = "local"};
+	struct kwg_err err = {{0}};
+	struct kwg_storage_reader rd;
+	struct kwg_storage *s = NULL;
+	uv_loop_t loop;
+	char *text = NULL, *done = NULL;
+	json_t *v = NULL;
+	int64_t size = -1;
+	size_t len = 0;
+
+	(void)state;
+	assert_non_null(mkdtemp(root));
+	put(root, "/main/company/team/_files/a.txt", "hello");
+	put(root, "/main/company/_kv/greeting.ion", "\"from the parent\"");
+	(void)snprintf(tmp, sizeof(tmp), "%s/work", root);
+	assert_int_equal(mkdir(tmp, 0700), 0);
+	assert_int_equal(uv_loop_init(&loop), 0);
+	cfg.base_path = root;
+	assert_int_equal(kwg_storage_new(&loop, &cfg, &s, &err), 0);
+	rd = reader(root);
+	rd.local_base = NULL;
+	rd.fetch = kwg_storage_fetch_new();
+	assert_non_null(rd.fetch);
+
+	assert_int_equal(kwg_storage_read(&rd, "a.txt", &text, &len, &err), -EAGAIN);
+	assert_int_equal(kwg_storage_kv_get(&rd, "greeting", NULL, &v, &err), -EAGAIN);
+	assert_int_equal(kwg_storage_stat(&rd, "fileExists", "nope.txt", &size, &err), -EAGAIN);
+	/* a.txt; value, .v2 and .metadata in company.team and company; nope.txt */
+	assert_int_equal(kwg_storage_fetch_wanted(rd.fetch), 8);
+	assert_int_equal(kwg_storage_fetch_start(rd.fetch, s, "main", tmp, on_fetched, &done), 0);
+	assert_null(done); /* never inside the call */
+	while (!done)
+		assert_true(uv_run(&loop, UV_RUN_ONCE) >= 0);
+	assert_string_equal(done, "ok");
+	assert_int_equal(kwg_storage_fetch_wanted(rd.fetch), 0);
+
+	assert_int_equal(kwg_storage_read(&rd, "a.txt", &text, &len, &err), 0);
+	assert_string_equal(text, "hello");
+	free(text);
+	assert_int_equal(rd.read_bytes, 5);
+	assert_int_equal(kwg_storage_kv_get(&rd, "greeting", NULL, &v, &err), 0);
+	assert_string_equal(json_string_value(v), "from the parent");
+	json_decref(v);
+	assert_int_equal(kwg_storage_stat(&rd, "fileExists", "nope.txt", &size, &err), -ENOENT);
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "a.txt", &size, &err), 0);
+	assert_int_equal(size, 5);
+	/* The temporary copies are gone. */
+	(void)snprintf(tmp, sizeof(tmp), "rmdir '%s/work'", root);
+	assert_int_equal(system(tmp), 0);
+
+	kwg_storage_fetch_free(rd.fetch);
+	kwg_storage_free(s);
+	while (uv_run(&loop, UV_RUN_NOWAIT) != 0)
+		;
+	assert_int_equal(uv_loop_close(&loop), 0);
+	free(done);
 	rm_tree(root);
 }
 
@@ -234,7 +302,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_read_allowed), cmocka_unit_test(test_read),
 	    cmocka_unit_test(test_stat),         cmocka_unit_test(test_file_uri),
-	    cmocka_unit_test(test_kv),
+	    cmocka_unit_test(test_kv),           cmocka_unit_test(test_fetch),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
