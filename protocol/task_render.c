@@ -2,6 +2,7 @@
 #include "protocol/task_render.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +15,147 @@ struct render {
 	const struct kwg_task_render_opts *opts;
 	json_t *vars, *vars_wd;
 	struct kwg_err *err;
+	struct kwg_strv *masks;          /* the caller's: plaintexts of decrypted inputs go here */
+	struct kwg_template_hooks hooks; /* the caller's, through forwarders, plus `encrypted` */
 };
+
+/* ==== hooks: the caller's, and the decryption of SECRET inputs ==== */
+
+static const struct kwg_template_hooks *caller_hooks(void *userdata)
+{
+	return ((struct render *)userdata)->opts->hooks;
+}
+
+static int fwd_secret(void *userdata, const char *name, char **ret, struct kwg_err *err)
+{
+	const struct kwg_template_hooks *h = caller_hooks(userdata);
+	return h->secret(h->userdata, name, ret, err);
+}
+
+static int fwd_read(void *userdata, const char *path, char **ret, size_t *ret_len,
+                    struct kwg_err *err)
+{
+	const struct kwg_template_hooks *h = caller_hooks(userdata);
+	return h->read(h->userdata, path, ret, ret_len, err);
+}
+
+static int fwd_kv(void *userdata, const char *key, const char *ns, json_t **ret,
+                  struct kwg_err *err)
+{
+	const struct kwg_template_hooks *h = caller_hooks(userdata);
+	return h->kv(h->userdata, key, ns, ret, err);
+}
+
+static int fwd_file_uri(void *userdata, const char *path, char **ret, struct kwg_err *err)
+{
+	const struct kwg_template_hooks *h = caller_hooks(userdata);
+	return h->file_uri(h->userdata, path, ret, err);
+}
+
+static int fwd_jq(void *userdata, const char *program, const char *input, char **ret,
+                  struct kwg_err *err)
+{
+	const struct kwg_template_hooks *h = caller_hooks(userdata);
+	return h->jq(h->userdata, program, input, ret, err);
+}
+
+/* Writes the path of target under v ("pass", "db.password", "list[0]") into path; false when
+ * target is not in v. Identity, not equality: the renderer hands out the job's own values. */
+static bool find_path(const json_t *v, const json_t *target, char *path, size_t size, int depth)
+{
+	const json_t *e;
+	const char *k;
+	size_t i, n = strlen(path);
+
+	if (v == target)
+		return true;
+	if (depth > 32 || n + 8 >= size)
+		return false;
+	if (json_is_object(v)) {
+		json_object_foreach ((json_t *)v, k, e) {
+			(void)snprintf(path + n, size - n, "%s%s", n ? "." : "", k);
+			if (find_path(e, target, path, size, depth + 1))
+				return true;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach (v, i, e) {
+			(void)snprintf(path + n, size - n, "[%zu]", i);
+			if (find_path(e, target, path, size, depth + 1))
+				return true;
+		}
+	}
+	path[n] = '\0';
+	return false;
+}
+
+static bool has_mask(const struct kwg_strv *masks, const char *s)
+{
+	for (size_t i = 0; i < masks->n; i++)
+		if (strcmp(masks->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* KESTRA: the executor stores a SECRET input encrypted with kestra.encryption.secret-key
+ * (EncryptedString) and the worker's run context decrypts it when a template reads it. Only
+ * values under `inputs` are decrypted; the plaintext is masked in the task's logs. */
+static int hook_encrypted(void *userdata, const json_t *obj, char **ret, struct kwg_err *err)
+{
+	struct render *rd = userdata;
+	const json_t *rc = kwg_job_run_context(rd->job);
+	const json_t *inputs = json_object_get(json_object_get(rc, "variables"), "inputs");
+	const json_t *text = json_object_get(obj, "value");
+	struct kwg_err derr = {{0}};
+	char path[128] = "";
+	char *plain = NULL;
+	size_t n = 0;
+	int r;
+
+	if (!inputs || !find_path(inputs, obj, path, sizeof(path), 0))
+		return -ENOENT;
+	if (!rd->opts->encryption_key || !*rd->opts->encryption_key)
+		return kwg_err_set(err, -EINVAL,
+		                   "input '%s' is encrypted (a SECRET input) and no key is set to "
+		                   "decrypt it: set encryption_secret_key to Kestra's "
+		                   "kestra.encryption.secret-key",
+		                   path);
+	r = kwg_template_decrypt(rd->opts->encryption_key, json_string_value(text),
+	                         json_string_length(text), &plain, &n, &derr);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return kwg_err_set(
+		    err, r,
+		    "input '%s' cannot be decrypted with encryption_secret_key (%s): a "
+		    "different key than Kestra's, or a changed value",
+		    path, derr.msg);
+	if (strlen(plain) != n) {
+		free(plain);
+		return kwg_err_set(err, -EINVAL, "input '%s': the decrypted value holds a NUL byte",
+		                   path);
+	}
+	r = n > 0 && !has_mask(rd->masks, plain) ? kwg_strv_push(rd->masks, plain) : 0;
+	if (r < 0) {
+		free(plain);
+		return r;
+	}
+	*ret = plain;
+	return 0;
+}
+
+static void init_hooks(struct render *rd)
+{
+	const struct kwg_template_hooks *h = rd->opts->hooks;
+
+	rd->hooks = (struct kwg_template_hooks){.userdata = rd, .encrypted = hook_encrypted};
+	if (!h)
+		return;
+	rd->hooks.secret = h->secret ? fwd_secret : NULL;
+	rd->hooks.read = h->read ? fwd_read : NULL;
+	rd->hooks.kv = h->kv ? fwd_kv : NULL;
+	rd->hooks.file_uri = h->file_uri ? fwd_file_uri : NULL;
+	rd->hooks.jq = h->jq ? fwd_jq : NULL;
+}
 
 /* KESTRA: RunContextInitializer.forWorker sets `task` and `taskrun` from the job itself. */
 static int worker_vars(const struct kwg_job *job, json_t **ret)
@@ -76,7 +217,7 @@ static int ensure_vars(struct render *rd)
 static int render_text(struct render *rd, const char *key, const char *s, bool with_wd, char **ret)
 {
 	struct kwg_template_opts o = {
-	    .hooks = rd->opts->hooks,
+	    .hooks = &rd->hooks,
 	    .now_us = rd->opts->now_us,
 	    .seed = (uint64_t)rd->opts->now_us,
 	};
@@ -291,13 +432,14 @@ static int secret_input_values(const struct kwg_job *job, struct kwg_strv *masks
 int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
                     json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err)
 {
-	struct render rd = {.job = job, .opts = opts, .err = err};
+	struct render rd = {.job = job, .opts = opts, .err = err, .masks = ret_masks};
 	const json_t *task = kwg_job_task_json(job);
 	json_t *out = NULL, *v, *x;
 	const char *k;
 	int r;
 
 	err->msg[0] = '\0';
+	init_hooks(&rd);
 	r = secret_input_values(job, ret_masks);
 	if (r < 0)
 		goto out;
