@@ -1063,10 +1063,12 @@ static void on_start(uv_timer_t *t)
 	    .default_runner = run->cfg.default_runner,
 	    .working_dir = run->working_dir,
 	    .hooks = &hooks,
+	    .encryption_key = run->cfg.encryption_key,
 	    .now_us = kwg_clock_now_us(),
 	};
 	r = kwg_script_task_decode(run->job, &opts, &run->task, &run->err);
-	/* SECRET inputs are masked in the failure message too. */
+	/* SECRET inputs, and the plaintext of encrypted ones, are masked in the failure message
+	 * too. */
 	for (size_t i = 0; i < run->task.masks.n; i++)
 		if (add_mask(run, run->task.masks.v[i]) < 0)
 			r = -ENOMEM;
