@@ -611,6 +611,31 @@ static void test_script_task_decrypts_secret_inputs(void **state)
 	done(&d);
 }
 
+/* Kestra 2.x: the inputs are in data.variables (kestra-2x-protocol.md §3.3). */
+static void test_script_task_decrypts_gen2_inputs(void **state)
+{
+	static const char json[] =
+	    "{\"job\":{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"r\","
+	    "\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\","
+	    "\"state\":{\"current\":\"SUBMITTED\"}},\"task\":{\"id\":\"t\",\"type\":\"" SHELL "\","
+	    "\"commands\":[\"echo {{ inputs.pw }}\"]," PROCESS "},\"data\":{\"variables\":{"
+	    "\"inputs\":{\"pw\":" ENC_DB "}},\"secretInputs\":[\"pw\"],\"traceParent\":null}}}";
+	struct kwg_script_task_opts opts = {.working_dir = "/tmp/wd", .encryption_key = KEY16};
+	struct kwg_err err = {{0}};
+	struct kwg_script_task task;
+	struct kwg_job *job = NULL;
+
+	(void)state;
+	assert_int_equal(kwg_job_decode(json, strlen(json), &job, &err), 0);
+	assert_int_equal(kwg_job_generation(job), 2);
+	assert_int_equal(kwg_script_task_decode(job, &opts, &task, &err), 0);
+	assert_string_equal(task.argv.v[2], "set -e\necho hunter2 db");
+	assert_int_equal(task.masks.n, 1);
+	assert_string_equal(task.masks.v[0], "hunter2 db");
+	kwg_script_task_done(&task);
+	kwg_job_free(job);
+}
+
 static void test_script_task_secret_input_errors(void **state)
 {
 	struct decoded d;
@@ -665,6 +690,7 @@ int main(void)
 	    cmocka_unit_test(test_script_task_file_refusals),
 	    cmocka_unit_test(test_script_task_return),
 	    cmocka_unit_test(test_script_task_decrypts_secret_inputs),
+	    cmocka_unit_test(test_script_task_decrypts_gen2_inputs),
 	    cmocka_unit_test(test_script_task_secret_input_errors),
 	};
 
