@@ -17,7 +17,7 @@ struct render {
 	json_t *vars, *vars_wd;
 	struct kwg_err *err;
 	struct kwg_strv *masks;          /* the caller's: plaintexts of decrypted inputs go here */
-	struct kwg_template_hooks hooks; /* the caller's, through forwarders, plus `encrypted` */
+	struct kwg_template_hooks hooks; /* the caller's, plus `encrypted` */
 	/* The encrypted values under `inputs`, sorted by address, made at the first one a template
 	 * reads (lookups then cost a binary search, however large the inputs). */
 	struct secret_input *secrets;
@@ -30,45 +30,7 @@ struct secret_input {
 	char *path;        /* "pass", "db.password", "list[0]" */
 };
 
-/* ==== hooks: the caller's, and the decryption of SECRET inputs ==== */
-
-static const struct kwg_template_hooks *caller_hooks(void *userdata)
-{
-	return ((struct render *)userdata)->opts->hooks;
-}
-
-static int fwd_secret(void *userdata, const char *name, char **ret, struct kwg_err *err)
-{
-	const struct kwg_template_hooks *h = caller_hooks(userdata);
-	return h->secret(h->userdata, name, ret, err);
-}
-
-static int fwd_read(void *userdata, const char *path, char **ret, size_t *ret_len,
-                    struct kwg_err *err)
-{
-	const struct kwg_template_hooks *h = caller_hooks(userdata);
-	return h->read(h->userdata, path, ret, ret_len, err);
-}
-
-static int fwd_kv(void *userdata, const char *key, const char *ns, json_t **ret,
-                  struct kwg_err *err)
-{
-	const struct kwg_template_hooks *h = caller_hooks(userdata);
-	return h->kv(h->userdata, key, ns, ret, err);
-}
-
-static int fwd_file_uri(void *userdata, const char *path, char **ret, struct kwg_err *err)
-{
-	const struct kwg_template_hooks *h = caller_hooks(userdata);
-	return h->file_uri(h->userdata, path, ret, err);
-}
-
-static int fwd_jq(void *userdata, const char *program, const char *input, char **ret,
-                  struct kwg_err *err)
-{
-	const struct kwg_template_hooks *h = caller_hooks(userdata);
-	return h->jq(h->userdata, program, input, ret, err);
-}
+/* ==== the decryption of SECRET inputs ==== */
 
 #define MAX_INPUT_DEPTH 32
 
@@ -196,18 +158,13 @@ static int hook_encrypted(void *userdata, const json_t *obj, char **ret, struct 
 	return 0;
 }
 
+/* The caller's hooks as they are, plus the decryption of SECRET inputs. */
 static void init_hooks(struct render *rd)
 {
-	const struct kwg_template_hooks *h = rd->opts->hooks;
-
-	rd->hooks = (struct kwg_template_hooks){.userdata = rd, .encrypted = hook_encrypted};
-	if (!h)
-		return;
-	rd->hooks.secret = h->secret ? fwd_secret : NULL;
-	rd->hooks.read = h->read ? fwd_read : NULL;
-	rd->hooks.kv = h->kv ? fwd_kv : NULL;
-	rd->hooks.file_uri = h->file_uri ? fwd_file_uri : NULL;
-	rd->hooks.jq = h->jq ? fwd_jq : NULL;
+	if (rd->opts->hooks)
+		rd->hooks = *rd->opts->hooks;
+	rd->hooks.encrypted = hook_encrypted;
+	rd->hooks.encrypted_userdata = rd;
 }
 
 /* KESTRA: RunContextInitializer.forWorker sets `task` and `taskrun` from the job itself. */

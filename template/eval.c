@@ -487,7 +487,7 @@ static int decrypt_value(struct ctx *c, int line, json_t **v)
 
 	if (!h || !h->encrypted || !kwg_template_is_encrypted(*v))
 		return 0;
-	r = h->encrypted(h->userdata, *v, &plain, &herr);
+	r = h->encrypted(h->encrypted_userdata, *v, &plain, &herr);
 	if (r == -ENOENT)
 		return 0;
 	json_decref(*v);

@@ -42,8 +42,10 @@ struct kwg_template_hooks {
 	/* A variable or attribute lookup gave an encrypted value (kwg_template_is_encrypted), obj
 	 * (borrowed, part of opts->vars or of a value taken from it): its plaintext, UTF-8 without
 	 * NUL, new in *ret, which the renderer uses in place of obj. -ENOENT: leave obj as it is.
-	 * NULL hook: every encrypted value is left as it is. */
+	 * NULL hook: every encrypted value is left as it is. Called with encrypted_userdata (not
+	 * userdata), so that a caller can add it to hooks it copies from its own caller. */
 	int (*encrypted)(void *userdata, const json_t *obj, char **ret, struct kwg_err *err);
+	void *encrypted_userdata;
 };
 
 struct kwg_template_opts {

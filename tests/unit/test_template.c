@@ -1115,7 +1115,7 @@ static void test_template_encrypted_values(void **state)
 	json_t *vars = json_loads("{\"inputs\":{\"pass\":" ENC_OBJ(ENC_ABC) ",\"bad\":" ENC_OBJ(
 	                              "AAAA") "},\"other\":" ENC_OBJ(ENC_ABC) "}",
 	                          0, NULL);
-	struct kwg_template_hooks h = {.userdata = vars, .encrypted = fake_encrypted};
+	struct kwg_template_hooks h = {.encrypted = fake_encrypted, .encrypted_userdata = vars};
 	struct kwg_template_opts o = {.vars = vars, .hooks = &h};
 	struct kwg_err err = {{0}};
 	char *out = NULL;
