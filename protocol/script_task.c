@@ -981,6 +981,7 @@ int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_ta
 	struct kwg_task_render_opts ro = {
 	    .working_dir = opts->working_dir,
 	    .hooks = opts->hooks,
+	    .encryption_key = opts->encryption_key,
 	    .now_us = opts->now_us,
 	    .render_script_twice = st && st->is_script && st->lang != LANG_SHELL,
 	};

@@ -2,6 +2,8 @@
 #include "protocol/task_render.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,7 +16,156 @@ struct render {
 	const struct kwg_task_render_opts *opts;
 	json_t *vars, *vars_wd;
 	struct kwg_err *err;
+	struct kwg_strv *masks;          /* the caller's: plaintexts of decrypted inputs go here */
+	struct kwg_template_hooks hooks; /* the caller's, plus `encrypted` */
+	/* The encrypted values under `inputs`, sorted by address, made at the first one a template
+	 * reads (lookups then cost a binary search, however large the inputs). */
+	struct secret_input *secrets;
+	size_t n_secrets;
+	bool secrets_indexed;
 };
+
+struct secret_input {
+	const json_t *obj; /* borrowed from the job */
+	char *path;        /* "pass", "db.password", "list[0]" */
+};
+
+/* ==== the decryption of SECRET inputs ==== */
+
+#define MAX_INPUT_DEPTH 32
+
+/* Adds every encrypted value under v to rd->secrets; path holds v's path. */
+static int index_secrets(struct render *rd, const json_t *v, char *path, size_t size, int depth)
+{
+	size_t i, n = strlen(path);
+	const json_t *e;
+	const char *k;
+	int r = 0;
+
+	if (kwg_template_is_encrypted(v)) {
+		struct secret_input *s =
+		    realloc(rd->secrets, (rd->n_secrets + 1) * sizeof(*rd->secrets));
+		if (!s)
+			return -ENOMEM;
+		rd->secrets = s;
+		s[rd->n_secrets].obj = v;
+		s[rd->n_secrets].path = strdup(path);
+		return s[rd->n_secrets++].path ? 0 : -ENOMEM;
+	}
+	if (depth > MAX_INPUT_DEPTH)
+		return 0;
+	if (json_is_object(v)) {
+		json_object_foreach ((json_t *)v, k, e) {
+			(void)snprintf(path + n, size - n, "%s%s", n ? "." : "", k);
+			if ((r = index_secrets(rd, e, path, size, depth + 1)) < 0)
+				break;
+		}
+	} else if (json_is_array(v)) {
+		json_array_foreach (v, i, e) {
+			(void)snprintf(path + n, size - n, "[%zu]", i);
+			if ((r = index_secrets(rd, e, path, size, depth + 1)) < 0)
+				break;
+		}
+	}
+	path[n] = '\0';
+	return r;
+}
+
+static int cmp_secret(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)((const struct secret_input *)a)->obj;
+	uintptr_t y = (uintptr_t)((const struct secret_input *)b)->obj;
+	return x < y ? -1 : x > y;
+}
+
+/* *ret: the entry of obj among the encrypted inputs (by identity, not equality: the renderer
+ * hands out the job's own values), or NULL when obj is not under `inputs`. 0 or -ENOMEM. */
+static int find_secret(struct render *rd, const json_t *obj, const struct secret_input **ret)
+{
+	const json_t *rc = kwg_job_run_context(rd->job);
+	const json_t *inputs = json_object_get(json_object_get(rc, "variables"), "inputs");
+	struct secret_input key = {.obj = obj};
+	char path[128] = "";
+	int r;
+
+	if (!rd->secrets_indexed) {
+		r = inputs ? index_secrets(rd, inputs, path, sizeof(path), 0) : 0;
+		if (r < 0)
+			return r;
+		if (rd->n_secrets > 1)
+			qsort(rd->secrets, rd->n_secrets, sizeof(*rd->secrets), cmp_secret);
+		rd->secrets_indexed = true;
+	}
+	*ret = rd->n_secrets
+	           ? bsearch(&key, rd->secrets, rd->n_secrets, sizeof(*rd->secrets), cmp_secret)
+	           : NULL;
+	return 0;
+}
+
+static bool has_mask(const struct kwg_strv *masks, const char *s)
+{
+	for (size_t i = 0; i < masks->n; i++)
+		if (strcmp(masks->v[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* KESTRA: io.kestra.core.runners.Secret: the run context replaces each EncryptedString by its
+ * plaintext, decrypted with kestra.encryption.secret-key. kwg does it when a template reads one,
+ * only under `inputs`, and fails where Kestra, without a key, warns and keeps the ciphertext.
+ * The plaintext is masked in the task's logs. */
+static int hook_encrypted(void *userdata, const json_t *obj, char **ret, struct kwg_err *err)
+{
+	struct render *rd = userdata;
+	const json_t *text = json_object_get(obj, "value");
+	const struct secret_input *in = NULL;
+	struct kwg_err derr = {{0}};
+	char *plain = NULL;
+	size_t n = 0;
+	int r = find_secret(rd, obj, &in);
+
+	if (r < 0)
+		return r;
+	if (!in)
+		return -ENOENT;
+	if (!rd->opts->encryption_key || !*rd->opts->encryption_key)
+		return kwg_err_set(err, -EINVAL,
+		                   "input '%s' is encrypted (a SECRET input) and no key is set to "
+		                   "decrypt it: set encryption_secret_key to Kestra's "
+		                   "kestra.encryption.secret-key",
+		                   in->path);
+	r = kwg_template_decrypt(rd->opts->encryption_key, json_string_value(text),
+	                         json_string_length(text), &plain, &n, &derr);
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0)
+		return kwg_err_set(
+		    err, r,
+		    "input '%s' cannot be decrypted with encryption_secret_key (%s): a "
+		    "different key than Kestra's, or a changed value",
+		    in->path, derr.msg);
+	if (strlen(plain) != n) {
+		free(plain);
+		return kwg_err_set(err, -EINVAL, "input '%s': the decrypted value holds a NUL byte",
+		                   in->path);
+	}
+	r = n > 0 && !has_mask(rd->masks, plain) ? kwg_strv_push(rd->masks, plain) : 0;
+	if (r < 0) {
+		free(plain);
+		return r;
+	}
+	*ret = plain;
+	return 0;
+}
+
+/* The caller's hooks as they are, plus the decryption of SECRET inputs. */
+static void init_hooks(struct render *rd)
+{
+	if (rd->opts->hooks)
+		rd->hooks = *rd->opts->hooks;
+	rd->hooks.encrypted = hook_encrypted;
+	rd->hooks.encrypted_userdata = rd;
+}
 
 /* KESTRA: RunContextInitializer.forWorker sets `task` and `taskrun` from the job itself. */
 static int worker_vars(const struct kwg_job *job, json_t **ret)
@@ -76,7 +227,7 @@ static int ensure_vars(struct render *rd)
 static int render_text(struct render *rd, const char *key, const char *s, bool with_wd, char **ret)
 {
 	struct kwg_template_opts o = {
-	    .hooks = rd->opts->hooks,
+	    .hooks = &rd->hooks,
 	    .now_us = rd->opts->now_us,
 	    .seed = (uint64_t)rd->opts->now_us,
 	};
@@ -291,13 +442,14 @@ static int secret_input_values(const struct kwg_job *job, struct kwg_strv *masks
 int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
                     json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err)
 {
-	struct render rd = {.job = job, .opts = opts, .err = err};
+	struct render rd = {.job = job, .opts = opts, .err = err, .masks = ret_masks};
 	const json_t *task = kwg_job_task_json(job);
 	json_t *out = NULL, *v, *x;
 	const char *k;
 	int r;
 
 	err->msg[0] = '\0';
+	init_hooks(&rd);
 	r = secret_input_values(job, ret_masks);
 	if (r < 0)
 		goto out;
@@ -328,6 +480,9 @@ out:
 	json_decref(out);
 	json_decref(rd.vars);
 	json_decref(rd.vars_wd);
+	for (size_t i = 0; i < rd.n_secrets; i++)
+		free(rd.secrets[i].path);
+	free(rd.secrets);
 	return r;
 }
 

@@ -15,7 +15,10 @@
 
 struct kwg_task_render_opts {
 	const char *working_dir;                /* absolute; NULL for tasks without one (Log) */
-	const struct kwg_template_hooks *hooks; /* may be NULL */
+	const struct kwg_template_hooks *hooks; /* may be NULL; its `encrypted` is not used */
+	/* Kestra's kestra.encryption.secret-key (base64), which decrypts SECRET inputs; NULL: none,
+	 * and a task that uses one fails naming the input and encryption_secret_key. */
+	const char *encryption_key;
 	int64_t now_us;
 	bool render_script_twice; /* Python/Node Script: the body is rendered again as an input
 	                             file (§8.6, kept on purpose) */
@@ -23,7 +26,9 @@ struct kwg_task_render_opts {
 
 /* A deep copy of the job's task with every rendered property rendered (properties Kestra does
  * not render are copied as they are). *ret_masks gets the values of SECRET-type inputs
- * (runContext.secretInputs) for log masking. 0 and *ret (new); -EINVAL/-EBADMSG/-EOPNOTSUPP with
+ * (runContext.secretInputs) for log masking, and the plaintext of every encrypted input
+ * (kwg_template_is_encrypted, anywhere under `inputs`) a template used: such an input renders
+ * as its plaintext. 0 and *ret (new); -EINVAL/-EBADMSG/-EOPNOTSUPP with
  * err naming the property and the template's error; -ENOMEM. */
 int kwg_task_render(const struct kwg_job *job, const struct kwg_task_render_opts *opts,
                     json_t **ret, struct kwg_strv *ret_masks, struct kwg_err *err);

@@ -1109,6 +1109,7 @@ static void render_task(struct kwg_run *run)
 	    .default_runner = run->cfg.default_runner,
 	    .working_dir = run->working_dir,
 	    .hooks = &hooks,
+	    .encryption_key = run->cfg.encryption_key,
 	    .now_us = kwg_clock_now_us(),
 	};
 	kwg_script_task_done(&run->task);
@@ -1129,7 +1130,8 @@ static void render_task(struct kwg_run *run)
 		run->fetching = true;
 		return;
 	}
-	/* SECRET inputs are masked in the failure message too. */
+	/* SECRET inputs, and the plaintext of encrypted ones, are masked in the failure message
+	 * too. */
 	for (size_t i = 0; i < run->task.masks.n; i++)
 		if (add_mask(run, run->task.masks.v[i]) < 0)
 			r = -ENOMEM;

@@ -62,6 +62,9 @@ struct kwg_run_config {
 	const struct kwg_secrets *secrets;
 	/* The local storage's base path when storage is local (read() reads from it), else NULL. */
 	const char *storage_local_base;
+	/* Kestra's kestra.encryption.secret-key (base64), which decrypts SECRET inputs; NULL:
+	 * none. Borrowed. */
+	const char *encryption_key;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

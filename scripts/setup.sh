@@ -11,7 +11,7 @@ packages=(
   libcmocka-dev clang libclang-rt-14-dev
   clang-format
   postgresql-15 postgresql-client-15
-  python3 python-is-python3
+  python3 python-is-python3 python3-cryptography
   docker.io docker-compose busybox-static debootstrap
   nodejs
 )

@@ -475,6 +475,35 @@ static int eval_bin(struct ctx *c, const struct expr *e, bool soft, json_t **ret
 	return r;
 }
 
+/* A looked-up value that is encrypted (Kestra's EncryptedString) becomes its plaintext when the
+ * caller's hook says so. *v is replaced (or released on failure). */
+static int decrypt_value(struct ctx *c, int line, json_t **v)
+{
+	const struct kwg_template_hooks *h = c->opts->hooks;
+	struct kwg_err herr = {{0}};
+	char *plain = NULL;
+	json_t *s;
+	int r;
+
+	if (!h || !h->encrypted || !kwg_template_is_encrypted(*v))
+		return 0;
+	r = h->encrypted(h->encrypted_userdata, *v, &plain, &herr);
+	if (r == -ENOENT)
+		return 0;
+	json_decref(*v);
+	*v = NULL;
+	if (r < 0)
+		return r == -ENOMEM ? r
+		                    : kwg_tpl_fail(c, r, line, "%s",
+		                                   herr.msg[0] ? herr.msg : "cannot decrypt");
+	s = json_string(plain);
+	free(plain);
+	if (!s)
+		return kwg_tpl_oom();
+	*v = s;
+	return 0;
+}
+
 static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **ret)
 {
 	json_t *base = NULL, *key = NULL, *v = NULL;
@@ -551,7 +580,7 @@ static int eval_access(struct ctx *c, const struct expr *e, bool soft, json_t **
 	}
 	if (v) {
 		*ret = json_incref(v);
-		r = 0;
+		r = decrypt_value(c, e->line, ret);
 	} else if (soft) {
 		*ret = NULL;
 		r = 0;
@@ -639,6 +668,9 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 			return undefined_err(c, e->s, e->line);
 		}
 		json_incref(v);
+		r = decrypt_value(c, e->line, &v);
+		if (r < 0)
+			return r;
 		break;
 	case E_ATTR:
 	case E_INDEX:

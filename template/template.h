@@ -39,6 +39,13 @@ struct kwg_template_hooks {
 	 * that never ends never returns. */
 	int (*jq)(void *userdata, const char *program, const char *input, char **ret,
 	          struct kwg_err *err);
+	/* A variable or attribute lookup gave an encrypted value (kwg_template_is_encrypted), obj
+	 * (borrowed, part of opts->vars or of a value taken from it): its plaintext, UTF-8 without
+	 * NUL, new in *ret, which the renderer uses in place of obj. -ENOENT: leave obj as it is.
+	 * NULL hook: every encrypted value is left as it is. Called with encrypted_userdata (not
+	 * userdata), so that a caller can add it to hooks it copies from its own caller. */
+	int (*encrypted)(void *userdata, const json_t *obj, char **ret, struct kwg_err *err);
+	void *encrypted_userdata;
 };
 
 struct kwg_template_opts {
@@ -69,6 +76,21 @@ int kwg_template_render(const char *tmpl, const struct kwg_template_opts *opts, 
  * the results as a JSON array; -EINVAL (compile or run error) or -EMSGSIZE (more than 1,000,000
  * results or 16 MiB) with err; -ENOMEM. Not bounded in time. */
 int kwg_template_jq(const char *program, const char *input, char **ret, struct kwg_err *err);
+
+/* Kestra's EncryptedString as the executor serialises it: exactly
+ * {"type":"io.kestra.datatype:aes_encrypted","value":"<base64>"}. */
+#define KWG_TEMPLATE_ENCRYPTED_TYPE "io.kestra.datatype:aes_encrypted"
+bool kwg_template_is_encrypted(const json_t *v);
+
+/* Kestra's EncryptionService (AES/GCM/NoPadding), what decrypt() does: key is base64 of 16, 24 or
+ * 32 bytes; text (text_len bytes) is base64 of IV (12) || ciphertext || tag (16). 0 and *ret
+ * (new, NUL added, *ret_len bytes, valid UTF-8); -EINVAL with err (a bad key, text not base64 or
+ * too short, "Tag mismatch": a wrong key or a changed text, plaintext not UTF-8); -ENOMEM. */
+int kwg_template_decrypt(const char *key, const char *text, size_t text_len, char **ret,
+                         size_t *ret_len, struct kwg_err *err);
+
+/* 0 when key is one kwg_template_decrypt accepts; else -EINVAL with err saying why. */
+int kwg_template_check_key(const char *key, struct kwg_err *err);
 
 /* True when s holds something the renderer would act on (a '{'). */
 bool kwg_template_needs_render(const char *s);

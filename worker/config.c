@@ -13,6 +13,7 @@
 #include "common/compat.h"
 #include "common/parse.h"
 #include "sandbox/hostlimits.h"
+#include "template/template.h"
 
 enum cfg_type {
 	CFG_STRING,
@@ -122,6 +123,8 @@ static const struct cfg_key keys_table[] = {
      "s3/minio: access key id", NULL},
     {"storage_secret_key", CFG_STRING, OFF(storage_secret_key), "", 0, 0, true,
      "s3/minio: secret access key", NULL},
+    {"encryption_secret_key", CFG_STRING, OFF(encryption_secret_key), "", 0, 0, true,
+     "Kestra's kestra.encryption.secret-key (base64 AES key): decrypts SECRET inputs", NULL},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
@@ -413,6 +416,12 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 	    (!ret->database_url || !*ret->database_url))
 		r = kwg_err_set(err, -EINVAL,
 		                "no database: set --database-url or KWG_DATABASE_URL");
+	if (r >= 0 && ret->encryption_secret_key && *ret->encryption_secret_key) {
+		struct kwg_err kerr = {{0}};
+		/* The key itself is never quoted: it is a secret. */
+		if (kwg_template_check_key(ret->encryption_secret_key, &kerr) < 0)
+			r = kwg_err_set(err, -EINVAL, "encryption_secret_key: %s", kerr.msg);
+	}
 	if (r >= 0 && !ret->work_dir) {
 		const char *tmp = getenv("TMPDIR");
 		ret->work_dir = strdup(tmp && *tmp ? tmp : "/tmp");
@@ -440,6 +449,7 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->storage_bucket);
 	free(cfg->storage_access_key);
 	free(cfg->storage_secret_key);
+	free(cfg->encryption_secret_key);
 	kwg_strv_done(&cfg->task_env_passthrough);
 	*cfg = (struct kwg_config){0};
 }

@@ -46,7 +46,8 @@ struct kwg_config {
 	/* Kestra's internal storage (storage/storage.h); type "none": tasks needing files fail */
 	char *storage_type, *storage_base_path, *storage_endpoint, *storage_region;
 	char *storage_bucket, *storage_access_key, *storage_secret_key; /* keys: SECRET */
-	bool check_only;                                                /* -n: validate and exit */
+	char *encryption_secret_key; /* Kestra's kestra.encryption.secret-key; "" = none; SECRET */
+	bool check_only;             /* -n: validate and exit */
 };
 
 /* A limit left to kwg_config_task_limits, which derives it from the host. */

@@ -284,6 +284,7 @@ int kwg_worker_setup_storage(struct kwg_worker *w)
 		kwg_log_info("%zu secret(s) from SECRET_* variables",
 		             kwg_secrets_count(w->secrets));
 	w->run_cfg.secrets = w->secrets;
+	w->run_cfg.encryption_key = *c->encryption_secret_key ? c->encryption_secret_key : NULL;
 	if (strcmp(c->storage_type, "none") == 0)
 		return 0;
 	r = kwg_storage_new(w->loop, &sc, &w->storage, &err);

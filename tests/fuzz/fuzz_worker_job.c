@@ -26,7 +26,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		free(kwg_job_result_fail(job, KWG_STATE_FAILED, "w", 1));
 	} else {
 		struct kwg_script_task task;
-		struct kwg_script_task_opts opts = {.working_dir = "/wd"};
+		/* A key (bytes 0..15), so that encrypted inputs are decrypted (corpus:
+		 * secret_input.json). */
+		struct kwg_script_task_opts opts = {.working_dir = "/wd",
+		                                    .encryption_key = "AAECAwQFBgcICQoLDA0ODw=="};
 		(void)kwg_script_task_decode(job, &opts, &task, &err);
 		kwg_script_task_done(&task);
 		free(kwg_job_running_record(job, "w", "g"));

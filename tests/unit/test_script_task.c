@@ -36,14 +36,17 @@ static int fake_secret(void *userdata, const char *name, char **ret, struct kwg_
 }
 
 /* Decodes a WorkerTask whose task object is `task_members` (without braces) and whose run
- * context has `run_context` members (without braces). */
-static void decode_ctx(struct decoded *d, const char *task_members, const char *run_context)
+ * context has `run_context` members (without braces); key decrypts SECRET inputs (NULL: none). */
+static void decode_key(struct decoded *d, const char *task_members, const char *run_context,
+                       const char *key)
 {
 	static const struct kwg_template_hooks hooks = {.secret = fake_secret};
 	char json[16384];
 	struct kwg_err err = {{0}};
-	struct kwg_script_task_opts opts = {
-	    .default_runner = KWG_RUNNER_DOCKER, .working_dir = "/tmp/wd", .hooks = &hooks};
+	struct kwg_script_task_opts opts = {.default_runner = KWG_RUNNER_DOCKER,
+	                                    .working_dir = "/tmp/wd",
+	                                    .hooks = &hooks,
+	                                    .encryption_key = key};
 
 	snprintf(
 	    json, sizeof(json),
@@ -54,6 +57,11 @@ static void decode_ctx(struct decoded *d, const char *task_members, const char *
 	memset(d, 0, sizeof(*d));
 	assert_int_equal(kwg_job_decode(json, strlen(json), &d->job, &err), 0);
 	d->r = kwg_script_task_decode(d->job, &opts, &d->task, &d->err);
+}
+
+static void decode_ctx(struct decoded *d, const char *task_members, const char *run_context)
+{
+	decode_key(d, task_members, run_context, NULL);
 }
 
 static void decode(struct decoded *d, const char *task_members)
@@ -555,6 +563,109 @@ static void test_script_task_return(void **state)
 	done(&d);
 }
 
+/* SECRET inputs as the executor stores them (EncryptedString), encrypted with Python's
+ * cryptography AESGCM: key bytes 0..15, IV bytes 0..11. */
+#define KEY16 "AAECAwQFBgcICQoLDA0ODw=="
+#define ENC(v) "{\"type\":\"io.kestra.datatype:aes_encrypted\",\"value\":\"" v "\"}"
+#define ENC_ABC ENC("AAECAwQFBgcICQoL8g7EeelZu2li95eFq8r4lP9nyQ==")
+#define ENC_DB ENC("AAECAwQFBgcICQoL+xnJugNpxXQvsNCPH6PBpfm6j27USLsFTbY=") /* hunter2 db */
+#define ENC_TOK ENC("AAECAwQFBgcICQoL5wPM4190qa1RePtgirunRgs8vCVt")        /* tok-9 */
+#define ENC_VARS                                                                                   \
+	"\"variables\":{\"inputs\":{\"pass\":" ENC_ABC ",\"db\":{\"pw\":" ENC_DB "},\"list\":["    \
+	"" ENC_TOK "],\"unused\":" ENC("AAAA") "},\"outputs\":{\"a\":{\"enc\":" ENC_ABC "}}},"     \
+	                                       "\"secretInputs\":[\"pass\",\"unused\"]"
+
+static void test_script_task_decrypts_secret_inputs(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	/* Top level, nested, in a list; the same input twice is masked once; an encrypted input
+	 * no template reads is never decrypted (its bad value does no harm). */
+	decode_key(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.pass }} {{ inputs.db.pw "
+	           "}} {{ inputs.list[0] }} {{ inputs.pass }}\"]," PROCESS,
+	           ENC_VARS, KEY16);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho abc hunter2 db tok-9 abc");
+	assert_int_equal(d.task.masks.n, 3);
+	assert_string_equal(d.task.masks.v[0], "abc");
+	assert_string_equal(d.task.masks.v[1], "hunter2 db");
+	assert_string_equal(d.task.masks.v[2], "tok-9");
+	done(&d);
+	/* Only inputs: an encrypted output stays the object. */
+	decode_key(
+	    &d, "\"type\":\"" SHELL "\",\"commands\":[\"echo {{ outputs.a.enc.type }}\"]," PROCESS,
+	    ENC_VARS, KEY16);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(d.task.argv.v[2], "set -e\necho io.kestra.datatype:aes_encrypted");
+	assert_int_equal(d.task.masks.n, 0);
+	done(&d);
+	/* In env, through the map path. */
+	decode_key(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"x\"],\"env\":{\"PW\":\"{{ inputs.db.pw "
+	           "}}\"}," PROCESS,
+	           ENC_VARS, KEY16);
+	assert_int_equal(d.r, 0);
+	assert_string_equal(kwg_strv_getenv(&d.task.env, "PW"), "hunter2 db");
+	done(&d);
+}
+
+/* Kestra 2.x: the inputs are in data.variables (kestra-2x-protocol.md §3.3). */
+static void test_script_task_decrypts_gen2_inputs(void **state)
+{
+	static const char json[] =
+	    "{\"job\":{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"r\","
+	    "\"executionId\":\"e\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\","
+	    "\"state\":{\"current\":\"SUBMITTED\"}},\"task\":{\"id\":\"t\",\"type\":\"" SHELL "\","
+	    "\"commands\":[\"echo {{ inputs.pw }}\"]," PROCESS "},\"data\":{\"variables\":{"
+	    "\"inputs\":{\"pw\":" ENC_DB "}},\"secretInputs\":[\"pw\"],\"traceParent\":null}}}";
+	struct kwg_script_task_opts opts = {.working_dir = "/tmp/wd", .encryption_key = KEY16};
+	struct kwg_err err = {{0}};
+	struct kwg_script_task task;
+	struct kwg_job *job = NULL;
+
+	(void)state;
+	assert_int_equal(kwg_job_decode(json, strlen(json), &job, &err), 0);
+	assert_int_equal(kwg_job_generation(job), 2);
+	assert_int_equal(kwg_script_task_decode(job, &opts, &task, &err), 0);
+	assert_string_equal(task.argv.v[2], "set -e\necho hunter2 db");
+	assert_int_equal(task.masks.n, 1);
+	assert_string_equal(task.masks.v[0], "hunter2 db");
+	kwg_script_task_done(&task);
+	kwg_job_free(job);
+}
+
+static void test_script_task_secret_input_errors(void **state)
+{
+	struct decoded d;
+
+	(void)state;
+	/* No key: the message names the input and the setting. */
+	decode_key(&d, "\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.db.pw }}\"]," PROCESS,
+	           ENC_VARS, NULL);
+	assert_int_equal(d.r, -EINVAL);
+	assert_non_null(strstr(d.err.msg, "property 'commands'"));
+	assert_non_null(strstr(d.err.msg, "input 'db.pw' is encrypted"));
+	assert_non_null(strstr(d.err.msg, "encryption_secret_key"));
+	done(&d);
+	/* A wrong key, then a changed value: named, and nothing leaks into the masks. */
+	decode_key(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.list[0] }}\"]," PROCESS,
+	           ENC_VARS, "AQECAwQFBgcICQoLDA0ODw==");
+	assert_int_equal(d.r, -EINVAL);
+	assert_non_null(strstr(d.err.msg, "input 'list[0]' cannot be decrypted"));
+	assert_non_null(strstr(d.err.msg, "Tag mismatch"));
+	assert_int_equal(d.task.masks.n, 0);
+	done(&d);
+	decode_key(&d,
+	           "\"type\":\"" SHELL "\",\"commands\":[\"echo {{ inputs.unused }}\"]," PROCESS,
+	           ENC_VARS, KEY16);
+	assert_int_equal(d.r, -EINVAL);
+	assert_non_null(strstr(d.err.msg, "input 'unused' cannot be decrypted"));
+	done(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -578,6 +689,9 @@ int main(void)
 	    cmocka_unit_test(test_script_task_files),
 	    cmocka_unit_test(test_script_task_file_refusals),
 	    cmocka_unit_test(test_script_task_return),
+	    cmocka_unit_test(test_script_task_decrypts_secret_inputs),
+	    cmocka_unit_test(test_script_task_decrypts_gen2_inputs),
+	    cmocka_unit_test(test_script_task_secret_input_errors),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1088,6 +1088,100 @@ static void test_template_jq_hook(void **state)
 	json_decref(vars);
 }
 
+/* Vectors made with Python's cryptography AESGCM: key bytes 0..15, IV bytes 0..11. */
+#define KEY16 "AAECAwQFBgcICQoLDA0ODw=="
+#define ENC_ABC "AAECAwQFBgcICQoL8g7EeelZu2li95eFq8r4lP9nyQ=="
+#define ENC_OBJ(v) "{\"type\":\"io.kestra.datatype:aes_encrypted\",\"value\":\"" v "\"}"
+
+/* Decrypts with KEY16 what sits under `inputs`; anything else is left alone. */
+static int fake_encrypted(void *userdata, const json_t *obj, char **ret, struct kwg_err *err)
+{
+	const json_t *vars = userdata, *e;
+	const json_t *v = json_object_get(obj, "value");
+	const char *k;
+	bool found = false;
+	size_t n;
+
+	json_object_foreach (json_object_get(vars, "inputs"), k, e)
+		found = found || e == obj;
+	if (!found)
+		return -ENOENT;
+	return kwg_template_decrypt(KEY16, json_string_value(v), json_string_length(v), ret, &n,
+	                            err);
+}
+
+static void test_template_encrypted_values(void **state)
+{
+	json_t *vars = json_loads("{\"inputs\":{\"pass\":" ENC_OBJ(ENC_ABC) ",\"bad\":" ENC_OBJ(
+	                              "AAAA") "},\"other\":" ENC_OBJ(ENC_ABC) "}",
+	                          0, NULL);
+	struct kwg_template_hooks h = {.encrypted = fake_encrypted, .encrypted_userdata = vars};
+	struct kwg_template_opts o = {.vars = vars, .hooks = &h};
+	struct kwg_err err = {{0}};
+	char *out = NULL;
+
+	(void)state;
+	assert_non_null(vars);
+	/* The lookup gives the plaintext: attribute, index, a for-loop variable, a set variable. */
+	assert_int_equal(
+	    kwg_template_render("{{ inputs.pass }} {{ inputs['pass'] | upper }} "
+	                        "{% for k, v in inputs %}{% if k == 'pass' %}{{ v }}"
+	                        "{% endif %}{% endfor %} {% set p = inputs.pass %}{{ p }}",
+	                        &o, &out, &err),
+	    0);
+	assert_string_equal(out, "abc ABC abc abc");
+	free(out);
+	/* The hook said -ENOENT: the value stays the object. */
+	assert_int_equal(kwg_template_render("{{ other.type }}", &o, &out, &err), 0);
+	assert_string_equal(out, "io.kestra.datatype:aes_encrypted");
+	free(out);
+	/* The hook's error, with the line. */
+	assert_int_equal(kwg_template_render("\n{{ inputs.bad }}", &o, &out, &err), -EINVAL);
+	assert_string_equal(err.msg, "Input data too short to contain an expected tag length of "
+	                             "16bytes at line 2");
+	/* No hook: the object, as before. */
+	h.encrypted = NULL;
+	assert_int_equal(kwg_template_render("{{ inputs.pass.value }}", &o, &out, &err), 0);
+	assert_string_equal(out, ENC_ABC);
+	free(out);
+	json_decref(vars);
+}
+
+static void test_template_decrypt_function(void **state)
+{
+	struct kwg_err err = {{0}};
+	char *out = NULL;
+	size_t n = 0;
+
+	(void)state;
+	assert_int_equal(kwg_template_decrypt(KEY16, ENC_ABC, strlen(ENC_ABC), &out, &n, &err), 0);
+	assert_string_equal(out, "abc");
+	assert_int_equal(n, 3);
+	free(out);
+	/* A different key of the right length: GCM's tag does not match. */
+	assert_int_equal(kwg_template_decrypt("AQECAwQFBgcICQoLDA0ODw==", ENC_ABC, strlen(ENC_ABC),
+	                                      &out, &n, &err),
+	                 -EINVAL);
+	assert_string_equal(err.msg, "Tag mismatch");
+	assert_int_equal(kwg_template_decrypt(KEY16, "AAAA", 4, &out, &n, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "too short"));
+	assert_int_equal(kwg_template_decrypt("AAEC", ENC_ABC, strlen(ENC_ABC), &out, &n, &err),
+	                 -EINVAL);
+	assert_string_equal(err.msg, "Invalid AES key length: 3 bytes");
+	assert_int_equal(kwg_template_check_key(KEY16, &err), 0);
+	assert_int_equal(kwg_template_check_key("not base64!", &err), -EINVAL);
+	assert_string_equal(err.msg, "the key is not base64");
+	/* The shape is exact. */
+	json_t *v = json_loads(ENC_OBJ("x"), 0, NULL);
+	assert_true(kwg_template_is_encrypted(v));
+	assert_int_equal(json_object_set_new(v, "extra", json_true()), 0);
+	assert_false(kwg_template_is_encrypted(v));
+	json_decref(v);
+	v = json_loads("{\"type\":\"other\",\"value\":\"x\"}", 0, NULL);
+	assert_false(kwg_template_is_encrypted(v));
+	json_decref(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1098,6 +1192,8 @@ int main(void)
 	    cmocka_unit_test(test_template_output_bounded),
 	    cmocka_unit_test(test_template_deep_nesting_refused),
 	    cmocka_unit_test(test_template_jq_hook),
+	    cmocka_unit_test(test_template_encrypted_values),
+	    cmocka_unit_test(test_template_decrypt_function),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
