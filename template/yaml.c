@@ -115,7 +115,8 @@ static int yaml_collection(struct yaml_reader *y, bool is_map, json_t **ret)
 	return 0;
 }
 
-/* Consumes the node that starts with ev (which it deletes). Anchors and aliases are refused. */
+/* Consumes the node that starts with ev (which it deletes). KESTRA: Jackson's YAMLParser ignores
+ * anchors and reads an alias as a string holding the anchor's name ("*ref" is "ref"). */
 static int yaml_node(struct yaml_reader *y, yaml_event_t *ev, json_t **ret)
 {
 	yaml_event_type_t type = ev->type;
@@ -125,10 +126,9 @@ static int yaml_node(struct yaml_reader *y, yaml_event_t *ev, json_t **ret)
 	if (type == YAML_SCALAR_EVENT) {
 		*ret = yaml_scalar(ev);
 		r = *ret ? 0 : kwg_err_set(y->err, -EBADMSG, "YAML scalar is not valid UTF-8");
-	} else if (type == YAML_ALIAS_EVENT ||
-	           (type == YAML_MAPPING_START_EVENT && ev->data.mapping_start.anchor) ||
-	           (type == YAML_SEQUENCE_START_EVENT && ev->data.sequence_start.anchor)) {
-		r = kwg_err_set(y->err, -EBADMSG, "YAML anchors and aliases are not supported");
+	} else if (type == YAML_ALIAS_EVENT) {
+		*ret = json_string((const char *)ev->data.alias.anchor);
+		r = *ret ? 0 : -ENOMEM;
 	} else if (type != YAML_MAPPING_START_EVENT && type != YAML_SEQUENCE_START_EVENT) {
 		r = kwg_err_set(y->err, -EBADMSG, "unexpected YAML event");
 	}

@@ -578,6 +578,9 @@ static const struct tcase cases[] = {
     {"{{ yaml('[1, {a: b}]') }} {{ yaml('x') }}", NULL, "[1,{\"a\":\"b\"}] x", 0},
     {"{{ yaml(s).k }} {{ yaml(s) | length }}", "{\"s\":\"k: 1\\nk: 2\\n\"}", "2 1", 0},
     {"{{ yaml(s) | last }}", "{\"s\":\"- 1\\n- two\"}", "two", 0},
+    /* [K] YamlFunctionTest's document: anchors ignored, an alias is its anchor's name */
+    {"{{ yaml(s).reference.key }} {{ yaml(s).default }} {{ yaml(s).x }}",
+     "{\"s\":\"reference: &ref\\n  key: value\\ndefault: *ref\\nx: &n 3\"}", "value ref 3", 0},
     {"{{ yaml() }}", NULL, "The 'yaml' function expects an argument 'yaml'.", -EINVAL},
     {"{{ yaml(1) }}", NULL, "argument 'yaml' with type string.", -EINVAL},
     {"{{ yaml('a: [1') }}", NULL, "Invalid yaml: ", -EINVAL},
