@@ -2,6 +2,7 @@
 /* Filters on lists and maps: length, default, join, first/last, keys/values, toJson, sort,
  * reverse, slice, merge, chunk, flatten, distinct, condense. */
 #include "template/internal.h"
+#include "template/yaml.h"
 
 int kwg_tpl_f_length(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
 {
@@ -133,6 +134,26 @@ int kwg_tpl_f_tojson(struct ctx *c, const struct expr *e, json_t *in, struct arg
 	struct kwg_buf b;
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
 	int r = kwg_tpl_json_write(&b, in, 0);
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return kwg_tpl_size_err(c, r, e->line);
+	}
+	return kwg_tpl_buf_value(c, &b, e->line, ret);
+}
+
+/* KESTRA: YamlFilter: null gives the text "null", anything else a YAML document. */
+int kwg_tpl_f_yaml(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret)
+{
+	struct kwg_buf b;
+	int r;
+
+	(void)a;
+	if (json_is_null(in)) {
+		*ret = json_string("null");
+		return *ret ? 0 : kwg_tpl_oom();
+	}
+	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
+	r = kwg_yaml_dump(in, &b);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return kwg_tpl_size_err(c, r, e->line);

@@ -308,6 +308,7 @@ int kwg_tpl_f_first_last(struct ctx *c, const struct expr *e, json_t *in, struct
 int kwg_tpl_f_keys_values(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
                           json_t **ret);
 int kwg_tpl_f_tojson(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret);
+int kwg_tpl_f_yaml(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret);
 int kwg_tpl_f_sort(struct ctx *c, const struct expr *e, json_t *in, struct args *a, json_t **ret);
 int kwg_tpl_f_reverse(struct ctx *c, const struct expr *e, json_t *in, struct args *a,
                       json_t **ret);

@@ -47,6 +47,7 @@ static const struct filter_def filters[] = {
     {"toJson", kwg_tpl_f_tojson, false, true},
     {"json", kwg_tpl_f_tojson, false, true},
     {"toIon", kwg_tpl_f_toion, false, true},
+    {"yaml", kwg_tpl_f_yaml, false, true},
     {"replace", kwg_tpl_f_replace, false, false},
     {"regexMatch", kwg_tpl_f_regex_match, false, true},
     {"regexExtract", kwg_tpl_f_regex_extract, false, false},
