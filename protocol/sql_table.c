@@ -63,14 +63,22 @@ static int check_part(const char *name, const char *p, size_t len, const char *w
 		                   "the %s name of '%.140s' must start with a "
 		                   "letter or '_' (expected [A-Za-z_][A-Za-z0-9_$]*)",
 		                   what, name);
-	for (size_t i = 1; i < len; i++)
+	for (size_t i = 1; i < len; i++) {
 		if (!is_ident_char(p[i]))
 			return kwg_err_set(
 			    err, -EINVAL,
-			    "'%.140s' has a character that is not "
-			    "allowed at byte %zu (expected TABLE or SCHEMA.TABLE, each "
+			    "'%.140s' has a character that is not allowed at byte %zu "
+			    "(expected TABLE or SCHEMA.TABLE, each "
 			    "[A-Za-z_][A-Za-z0-9_$]*)",
 			    name, (size_t)(p - name) + i + 1);
+		/* SECURITY: the name goes into the $$-quoted bodies of the routing scripts' DO
+		 * blocks, which "$$" would end. */
+		if (p[i] == '$' && p[i - 1] == '$')
+			return kwg_err_set(err, -EINVAL,
+			                   "'%.140s' has \"$$\" at byte %zu, which kwg cannot "
+			                   "quote in its scripts",
+			                   name, (size_t)(p - name) + i);
+	}
 	return 0;
 }
 

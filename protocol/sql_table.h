@@ -18,8 +18,9 @@ struct kwg_buf;
 struct kwg_sql_table;
 
 /* 0 when name is TABLE or SCHEMA.TABLE, each part an identifier [A-Za-z_][A-Za-z0-9_$]* of at
- * most 63 bytes; else -EINVAL, and err says what is wrong (the caller names the setting). Borrows
- * name (NULL is refused). */
+ * most 63 bytes without "$$" (it would end the dollar-quoted bodies the name goes into); else
+ * -EINVAL, and err says what is wrong (the caller names the setting). Borrows name (NULL is
+ * refused). */
 int kwg_sql_table_check(const char *name, struct kwg_err *err);
 
 /* Appends name quoted as an SQL identifier, each part between dots quoted on its own ("a"."b"),

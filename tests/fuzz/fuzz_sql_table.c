@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes the queue table's name (protocol/sql_table.c, kestra_queue_table, from the operator's
- * configuration): checked, and when accepted, quoted and every statement built for it. The
- * built texts must not keep the mark, and the quoted name must be the parts in double quotes. */
+ * configuration): checked, and when accepted, quoted and every statement built for it. An
+ * accepted name never holds "$$" (the scripts' dollar-quoted bodies), its quoted form is the
+ * parts in double quotes, and each built text is its template with each mark replaced once. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,16 @@
 #include "common/compat.h"
 #include "protocol/sql.h"
 #include "protocol/sql_table.h"
+
+static size_t marks(const char *s)
+{
+	size_t n = 0;
+
+	for (const char *m = strstr(s, KWG_SQL_TABLE_MARK); m;
+	     m = strstr(m + 2, KWG_SQL_TABLE_MARK))
+		n++;
+	return n;
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -29,9 +40,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	kwg_buf_done(&b);
 	if (kwg_sql_table_new(text, &t, &err) == 0) {
 		const char *q = kwg_sql_table_quoted(t);
-		kwg_assert(q[0] == '"' && q[strlen(q) - 1] == '"');
+		size_t qlen = strlen(q);
+		kwg_assert(q[0] == '"' && q[qlen - 1] == '"' && !strstr(q, "$$"));
 		for (const struct kwg_sql_statement *s = kwg_sql_statements; s->name; s++)
-			kwg_assert(!strstr(kwg_sql_table_text(t, s->text), KWG_SQL_TABLE_MARK));
+			kwg_assert(strlen(kwg_sql_table_text(t, s->text)) ==
+			           strlen(s->text) + marks(s->text) * (qlen - 2));
 		kwg_sql_table_free(t);
 	} else {
 		kwg_assert(err.msg[0] != '\0');

@@ -53,6 +53,10 @@ static void test_sql_table_check(void **state)
 	expect_refused("a.q\"x", "not allowed at byte 4");
 	expect_refused("kestra.q'x", "'kestra.q'x'");
 	expect_refused("qu\xc3\xa9ues", "not allowed at byte 3");
+	/* it would end the $$ bodies of the routing scripts */
+	expect_refused("q$$x", "has \"$$\" at byte 2");
+	expect_refused("s.Q$$", "has \"$$\" at byte 4");
+	assert_int_equal(kwg_sql_table_check("q$.x$", NULL), 0);
 }
 
 static void expect_quoted(const char *name, const char *want)
