@@ -63,7 +63,7 @@ static bool column_type(const char *cols, const char *name, char *out, size_t si
 	return false;
 }
 
-enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *cols,
+enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *table, const char *cols,
                                                         const char *flyway_version,
                                                         enum kwg_kestra_gen *gen, char *msg,
                                                         size_t size)
@@ -75,14 +75,18 @@ enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *cols,
 	bool has_routing = cols && column_type(cols, "routing_key", tmp, sizeof(tmp));
 	bool has_created = cols && column_type(cols, "created", tmp, sizeof(tmp));
 	bool has_type = cols && column_type(cols, "type", type, sizeof(type));
+	const char *t = table && *table ? table : "queues";
 	enum kwg_kestra_schema_verdict verdict;
 
 	*gen = KWG_KESTRA_GEN_NONE;
 	if (!cols || !*cols) {
-		(void)snprintf(msg, size,
-		               "table queues not found: is this the database of Kestra 1.x or of "
-		               "Kestra 2.x with kestra.queue.type postgres (and Kestra's schema on "
-		               "the search_path)?");
+		(void)snprintf(
+		    msg, size,
+		    "table %.140s not found (kestra_queue_table): is this the database of "
+		    "Kestra 1.x or of Kestra 2.x with kestra.queue.type postgres (and "
+		    "Kestra's schema on the search_path), and is the queue table named so "
+		    "(kestra.jdbc.tables.queues.table, kestra.queue.jdbc.table)?",
+		    t);
 		return KWG_KESTRA_SCHEMA_REFUSED;
 	}
 	if (has_group && has_worker) {
@@ -97,24 +101,24 @@ enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *cols,
 		if (strncmp(type, "character varying", 17) != 0 && strcmp(type, "text") != 0) {
 			(void)snprintf(
 			    msg, size,
-			    "this database's queues table has Kestra 2.x's routing_key but "
-			    "its type column is %s, as in Kestra 2.0 development builds: kwg "
+			    "this database's queue table %.140s has Kestra 2.x's routing_key "
+			    "but its type column is %s, as in Kestra 2.0 development builds: kwg "
 			    "speaks the released 2.x queue (type VARCHAR, the queue name)",
-			    type);
+			    t, type);
 			return KWG_KESTRA_SCHEMA_REFUSED;
 		}
 		*gen = KWG_KESTRA_GEN2;
 		(void)snprintf(msg, size,
-		               "Kestra 2.x database (queues with routing_key and type %s%s%s%s)",
+		               "Kestra 2.x database (%.140s with routing_key and type %s%s%s%s)", t,
 		               type, v ? "; Flyway history up to " : "", v ? v : "",
 		               v ? " from before 2.x" : "");
 		return KWG_KESTRA_SCHEMA_OK;
 	}
 	(void)snprintf(msg, size,
-	               "this database's queues table has neither Kestra 1.x's consumer_worker and "
-	               "consumer_group columns nor Kestra 2.x's routing_key, created and VARCHAR "
-	               "type (columns found: %.300s)%s%s%s: kwg speaks Kestra 1.x and Kestra 2.x "
-	               "with kestra.queue.type postgres",
-	               cols, v ? " (Flyway version " : "", v ? v : "", v ? ")" : "");
+	               "this database's queue table %.140s has neither Kestra 1.x's "
+	               "consumer_worker and consumer_group columns nor Kestra 2.x's routing_key, "
+	               "created and VARCHAR type (columns found: %.300s)%s%s%s: kwg speaks Kestra "
+	               "1.x and Kestra 2.x with kestra.queue.type postgres",
+	               t, cols, v ? " (Flyway version " : "", v ? v : "", v ? ")" : "");
 	return KWG_KESTRA_SCHEMA_REFUSED;
 }

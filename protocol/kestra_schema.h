@@ -26,11 +26,11 @@ enum kwg_kestra_gen {
 enum kwg_kestra_schema_verdict kwg_kestra_schema_judge(bool gen1, const char *flyway_version,
                                                        char *msg, size_t size);
 
-/* Tells the generation from the columns of `queues` ("name:type" joined by ',', as
+/* Tells the generation from the columns of the queue table ("name:type" joined by ',', as
  * KWG_SQL_KESTRA_SCHEMA reads them from the catalog; NULL or "" when there is no such table) and
- * the Flyway version (as above). *gen is KWG_KESTRA_GEN_NONE exactly when the verdict is
- * REFUSED; msg names what was found. */
-enum kwg_kestra_schema_verdict kwg_kestra_schema_detect(const char *queue_columns,
-                                                        const char *flyway_version,
-                                                        enum kwg_kestra_gen *gen, char *msg,
-                                                        size_t size);
+ * the Flyway version (as above). table: the queue table's name as configured (kestra_queue_table),
+ * for the messages. *gen is KWG_KESTRA_GEN_NONE exactly when the verdict is REFUSED; msg names
+ * what was found. */
+enum kwg_kestra_schema_verdict
+kwg_kestra_schema_detect(const char *table, const char *queue_columns, const char *flyway_version,
+                         enum kwg_kestra_gen *gen, char *msg, size_t size);

@@ -8,13 +8,13 @@
 /* queues (type, "offset", consumer_worker, consumer_group, value), 1.0. FOR UPDATE SKIP LOCKED
  * lets workers of one group claim side by side without ever taking the same row. */
 const char KWG_SQL_CLAIM_GROUP[] =
-    "SELECT \"value\", \"offset\" FROM queues"
+    "SELECT \"value\", \"offset\" FROM $Q"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND \"consumer_worker\" = false AND \"consumer_group\" = $1"
     " ORDER BY \"offset\" ASC LIMIT $2 FOR UPDATE SKIP LOCKED";
 
 const char KWG_SQL_CLAIM_DEFAULT[] =
-    "SELECT \"value\", \"offset\" FROM queues"
+    "SELECT \"value\", \"offset\" FROM $Q"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND \"consumer_worker\" = false AND \"consumer_group\" IS NULL"
     " AND COALESCE(\"value\"->>'type', 'task') = 'task'"
@@ -33,15 +33,14 @@ const char KWG_SQL_RUNNING_UPSERT[] =
 
 /* queues (consumer_worker, updated, "offset", consumer_group), §3.1 step 5: same group
  * predicate as the SELECT; updated is also set by the queues_updated trigger. */
-const char KWG_SQL_MARK_CONSUMED[] =
-    "UPDATE queues SET \"consumer_worker\" = true, \"updated\" = now()"
-    " WHERE \"offset\" = ANY($1::bigint[])"
-    " AND \"consumer_group\" IS NOT DISTINCT FROM $2::varchar";
+const char KWG_SQL_MARK_CONSUMED[] = "UPDATE $Q SET \"consumer_worker\" = true, \"updated\" = now()"
+                                     " WHERE \"offset\" = ANY($1::bigint[])"
+                                     " AND \"consumer_group\" IS NOT DISTINCT FROM $2::varchar";
 
 /* queues (type, key, value), §3.3. WITH ORDINALITY + ORDER BY keeps the batch's order in the
  * offsets the sequence hands out. */
 const char KWG_SQL_EMIT[] =
-    "INSERT INTO queues (\"type\", \"key\", \"value\")"
+    "INSERT INTO $Q (\"type\", \"key\", \"value\")"
     " SELECT CAST(t AS queue_type), k, v::jsonb"
     " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, v, n)"
     " ORDER BY n";
@@ -49,10 +48,10 @@ const char KWG_SQL_EMIT[] =
 /* queues (type, key, value), §3.3: the same rows as KWG_SQL_EMIT through COPY's text format
  * (kwg_sql_copy_field), which costs the server less per row; rows take their offsets in the
  * order of the data. A utility statement: it cannot be prepared (it_prepare runs it empty). */
-const char KWG_SQL_EMIT_COPY[] = "COPY queues (\"type\", \"key\", \"value\") FROM STDIN";
+const char KWG_SQL_EMIT_COPY[] = "COPY $Q (\"type\", \"key\", \"value\") FROM STDIN";
 
 const char KWG_SQL_SUBMIT[] =
-    "INSERT INTO queues (\"type\", \"key\", \"value\", \"consumer_group\")"
+    "INSERT INTO $Q (\"type\", \"key\", \"value\", \"consumer_group\")"
     " VALUES (CAST('io.kestra.core.runners.WorkerJob' AS queue_type), $1, $2::jsonb, $3)"
     " RETURNING \"offset\", \"consumer_group\"";
 
@@ -61,15 +60,15 @@ const char KWG_SQL_SUBMIT[] =
  * caller skips other tasks' lines itself. */
 const char KWG_SQL_FOLLOW[] =
     "SELECT * FROM ("
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = CAST('io.kestra.core.runners.WorkerTaskResult' AS queue_type)"
     " AND \"key\" = $2 AND \"offset\" > $1::bigint)"
     " UNION ALL "
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = CAST('io.kestra.core.models.executions.LogEntry' AS queue_type)"
     " AND \"offset\" > $1::bigint ORDER BY \"offset\" LIMIT 1000)"
     " UNION ALL "
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = CAST('io.kestra.core.models.executions.MetricEntry' AS queue_type)"
     " AND \"offset\" > $1::bigint ORDER BY \"offset\" LIMIT 1000)"
     ") f ORDER BY 1 LIMIT 1000";
@@ -83,10 +82,10 @@ const char KWG_SQL_INSTANCE_UPSERT[] =
 
 /* queues (type, "offset", consumer_group, value), §3.2: broadcast reads never lock nor mark. */
 const char KWG_SQL_BROADCAST_MAX[] =
-    "SELECT COALESCE(max(\"offset\"), 0) FROM queues"
+    "SELECT COALESCE(max(\"offset\"), 0) FROM $Q"
     " WHERE type = CAST($1 AS queue_type) AND \"consumer_group\" IS NULL";
 const char KWG_SQL_BROADCAST_POLL[] =
-    "SELECT \"value\"::text, \"offset\" FROM queues"
+    "SELECT \"value\"::text, \"offset\" FROM $Q"
     " WHERE type = CAST($1 AS queue_type) AND \"offset\" > $2::bigint"
     " AND \"consumer_group\" IS NULL ORDER BY \"offset\" ASC LIMIT 100";
 
@@ -98,10 +97,10 @@ const char KWG_SQL_CLAIM_RESOLVE[] =
  * resending it through this statement writes only the rows that are not there yet (the
  * queues_type__key index finds them). */
 const char KWG_SQL_EMIT_DEDUPE[] =
-    "INSERT INTO queues (\"type\", \"key\", \"value\")"
+    "INSERT INTO $Q (\"type\", \"key\", \"value\")"
     " SELECT CAST(t AS queue_type), k, v::jsonb"
     " FROM unnest($1::text[], $2::text[], $3::text[]) WITH ORDINALITY AS u(t, k, v, n)"
-    " WHERE NOT EXISTS (SELECT 1 FROM queues q WHERE q.type = CAST(u.t AS queue_type)"
+    " WHERE NOT EXISTS (SELECT 1 FROM $Q q WHERE q.type = CAST(u.t AS queue_type)"
     " AND q.key = u.k AND q.value = u.v::jsonb)"
     " ORDER BY n";
 
@@ -112,7 +111,9 @@ const char KWG_SQL_EMIT_DEDUPE[] =
  * plan). */
 const char KWG_SQL_KESTRA_SCHEMA[] =
     "SELECT (SELECT string_agg(attname || ':' || format_type(atttypid, atttypmod), ','"
-    " ORDER BY attnum) FROM pg_attribute WHERE attrelid = to_regclass('queues') AND attnum > 0"
+    " ORDER BY attnum) FROM pg_attribute WHERE attrelid = to_regclass(CASE WHEN $1::text IS NULL"
+    " THEN quote_ident($2::text) ELSE quote_ident($1::text) || '.' || quote_ident($2::text) END)"
+    " AND attnum > 0"
     " AND NOT attisdropped),"
     " CASE WHEN to_regclass('flyway_schema_history') IS NULL THEN NULL"
     " ELSE (xpath('/table/row/v/text()', query_to_xml('SELECT version AS v"
@@ -123,7 +124,7 @@ const char KWG_SQL_KESTRA_SCHEMA[] =
 const char KWG_SQL_CONTROL_READ[] =
     "SELECT COALESCE((SELECT active FROM kwg.maintenance WHERE id = 1), false),"
     " COALESCE(g.paused, false), COALESCE(g.draining, false),"
-    " (SELECT count(*) FROM queues WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS"
+    " (SELECT count(*) FROM $Q WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS"
     " queue_type) AND NOT consumer_worker AND consumer_group IS NOT DISTINCT FROM NULLIF($1, ''))"
     " FROM (SELECT $1::varchar AS key) k LEFT JOIN kwg.worker_groups g ON g.key = k.key";
 const char KWG_SQL_LISTEN_CONTROL[] = "LISTEN kwg_control";
@@ -164,7 +165,7 @@ const char KWG_SQL_GROUP_LIST[] =
     " AND updated_at > now() - make_interval(secs => COALESCE("
     " (value->'config'->'liveness'->>'timeout')::float8, 60))),"
     " queued AS (SELECT COALESCE(consumer_group, '') AS key, count(*) AS n,"
-    " " KWG_SQL_OLDEST_WAIT " AS oldest FROM queues"
+    " " KWG_SQL_OLDEST_WAIT " AS oldest FROM $Q"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND NOT consumer_worker GROUP BY 1),"
     " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
@@ -225,14 +226,14 @@ const char *const kwg_sql_notify_install[] = {
     " $$BEGIN IF EXISTS (SELECT 1 FROM kwg_new_rows"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type))"
     " THEN PERFORM pg_notify('kwg_worker_job', ''); END IF; RETURN NULL; END$$",
-    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON queues",
-    "CREATE TRIGGER kwg_notify_worker_job AFTER INSERT ON queues"
+    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON $Q",
+    "CREATE TRIGGER kwg_notify_worker_job AFTER INSERT ON $Q"
     " REFERENCING NEW TABLE AS kwg_new_rows"
     " FOR EACH STATEMENT EXECUTE FUNCTION kwg.notify_worker_job()",
     NULL,
 };
 const char *const kwg_sql_notify_uninstall[] = {
-    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON queues",
+    "DROP TRIGGER IF EXISTS kwg_notify_worker_job ON $Q",
     "DROP FUNCTION IF EXISTS kwg.notify_worker_job()",
     NULL,
 };
@@ -252,8 +253,8 @@ const char KWG_SQL_LISTEN_JOBS[] = "LISTEN kwg_worker_job";
 const char *const kwg_sql_routing_install[] = {
     "BEGIN",
     "CREATE SCHEMA IF NOT EXISTS kwg",
-    "DO $$BEGIN IF to_regclass('queues') IS NULL THEN RAISE EXCEPTION"
-    " 'table queues not found: is this the database of Kestra 1.x?'; END IF; END$$",
+    "DO $$BEGIN IF to_regclass('$Q') IS NULL THEN RAISE EXCEPTION"
+    " 'table $Q not found: is this the database of Kestra 1.x?'; END IF; END$$",
     "CREATE TABLE IF NOT EXISTS kwg.routing ("
     " id INT PRIMARY KEY CHECK (id = 1), version INT NOT NULL, kwg_version TEXT NOT NULL,"
     " installed TIMESTAMPTZ NOT NULL DEFAULT now())",
@@ -337,18 +338,18 @@ const char *const kwg_sql_routing_install[] = {
      * name: without this, a Kestra role other than the installer's would see every routing fail
      * (kwg:invalid). Only names become visible: kwg's tables keep their own privileges. */
     "GRANT USAGE ON SCHEMA kwg TO PUBLIC",
-    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
-    "CREATE TRIGGER kwg_route_worker_job BEFORE INSERT ON queues"
+    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON $Q",
+    "CREATE TRIGGER kwg_route_worker_job BEFORE INSERT ON $Q"
     " FOR EACH ROW EXECUTE FUNCTION kwg.route_worker_job()",
     /* Jobs Kestra wrote before the trigger existed and nobody claimed yet are routed too (rows a
      * worker is claiming right now are skipped: they are being taken). */
-    "UPDATE queues q SET consumer_group = r.g FROM (SELECT \"offset\" AS o,"
+    "UPDATE $Q q SET consumer_group = r.g FROM (SELECT \"offset\" AS o,"
     " kwg.route_group(kwg.job_worker_group(\"value\", s.nspname), s.nspname) AS g"
-    " FROM queues, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE c.oid = to_regclass('queues')) s"
+    " FROM $Q j, (SELECT n.nspname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE c.oid = to_regclass('$Q')) s"
     " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
     " AND consumer_group IS NULL AND COALESCE(\"value\"->>'type', 'task') = 'task'"
-    " FOR UPDATE OF queues SKIP LOCKED) r WHERE q.\"offset\" = r.o AND r.g IS NOT NULL"
+    " FOR UPDATE OF j SKIP LOCKED) r WHERE q.\"offset\" = r.o AND r.g IS NOT NULL"
     " AND q.type = 'io.kestra.core.runners.WorkerJob'",
     "INSERT INTO kwg.routing (id, version, kwg_version) VALUES (1, " ROUTE_DETAIL_VERSION
     ", '" KWG_VERSION "') ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version,"
@@ -361,7 +362,7 @@ const char *const kwg_sql_routing_install[] = {
  * transaction, refuse while routed jobs wait (naming their groups), or with --requeue give them
  * back to the default group, where Kestra's own workers take them. */
 #define ROUTING_DROP                                                                               \
-	"DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",                                   \
+	"DROP TRIGGER IF EXISTS kwg_route_worker_job ON $Q",                                       \
 	    "DROP FUNCTION IF EXISTS kwg.route_worker_job()",                                      \
 	    "DROP FUNCTION IF EXISTS kwg.route_group(jsonb, text)",                                \
 	    "DROP FUNCTION IF EXISTS kwg.group_alive(text, text)",                                 \
@@ -371,7 +372,7 @@ const char *const kwg_sql_routing_uninstall[] = {
     "BEGIN",
     "DO $$DECLARE w text; BEGIN"
     " SELECT string_agg(format('%s (%s job(s))', g, n), ', ') INTO w FROM (SELECT"
-    " consumer_group AS g, count(*) AS n FROM queues"
+    " consumer_group AS g, count(*) AS n FROM $Q"
     " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
     " AND consumer_group IS NOT NULL GROUP BY 1 ORDER BY 1) x;"
     " IF w IS NOT NULL THEN RAISE EXCEPTION 'routed jobs are waiting in group(s) %; without"
@@ -383,8 +384,8 @@ const char *const kwg_sql_routing_uninstall[] = {
 };
 const char *const kwg_sql_routing_uninstall_requeue[] = {
     "BEGIN",
-    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON queues",
-    "UPDATE queues SET consumer_group = NULL"
+    "DROP TRIGGER IF EXISTS kwg_route_worker_job ON $Q",
+    "UPDATE $Q SET consumer_group = NULL"
     " WHERE type = 'io.kestra.core.runners.WorkerJob' AND NOT consumer_worker"
     " AND consumer_group IS NOT NULL",
     ROUTING_DROP,
@@ -400,15 +401,15 @@ const char KWG_SQL_ROUTING_STATUS[] =
     " (xpath('/table/row/v/text()', query_to_xml('SELECT version || '' '' || kwg_version AS v"
     " FROM kwg.routing WHERE id = 1', false, false, '')))[1]::text END,"
     " " ROUTE_DETAIL_VERSION " || ' ' || '" KWG_VERSION "',"
-    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal),"
-    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal AND tgenabled <> 'D'),"
     " to_regprocedure('kwg.route_worker_job()') IS NOT NULL"
     " AND to_regprocedure('kwg.route_group(jsonb, text)') IS NOT NULL"
     " AND to_regprocedure('kwg.job_worker_group(jsonb, text)') IS NOT NULL"
     " AND to_regprocedure('kwg.group_alive(text, text)') IS NOT NULL,"
-    " (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1::text)"
     " AND attname IN ('type', 'value', 'consumer_group', 'consumer_worker')"
     " AND NOT attisdropped),"
     " to_regclass('flows') IS NOT NULL";
@@ -419,14 +420,14 @@ const char KWG_SQL_ROUTING_STATUS[] =
 const char KWG_SQL_ROUTE_HELD[] =
     "SELECT \"offset\", \"value\"::text, consumer_group,"
     " kwg.job_worker_group(\"value\", (SELECT n.nspname FROM pg_class c JOIN pg_namespace n"
-    " ON n.oid = c.relnamespace WHERE c.oid = to_regclass('queues')))::text"
-    " FROM queues WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
+    " ON n.oid = c.relnamespace WHERE c.oid = j.tableoid))::text"
+    " FROM $Q j WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND NOT consumer_worker AND consumer_group IN ('kwg:render', 'kwg:invalid', 'kwg:fallback')"
     " ORDER BY \"offset\" LIMIT $1 FOR UPDATE SKIP LOCKED";
 /* Re-routes rendered keys: $1 bigint[] offsets, $2 text[] keys, $3 boolean[] fallback FAIL or
  * CANCEL (then kwg:fallback when no worker of the group is alive). Returns offset and group. */
 const char KWG_SQL_ROUTE_SET[] =
-    "UPDATE queues q SET consumer_group = CASE WHEN u.strict AND NOT EXISTS (SELECT 1 FROM"
+    "UPDATE $Q q SET consumer_group = CASE WHEN u.strict AND NOT EXISTS (SELECT 1 FROM"
     " service_instance s WHERE s.service_type = 'WORKER' AND s.state = 'RUNNING'"
     " AND s.value->'props'->>'worker.group' = u.g AND s.updated_at > now() - make_interval(secs =>"
     " COALESCE((s.value->'config'->'liveness'->>'timeout')::float8, 60))) THEN 'kwg:fallback'"
@@ -436,19 +437,19 @@ const char KWG_SQL_ROUTE_SET[] =
     " AND q.consumer_group = 'kwg:render' RETURNING q.\"offset\", q.consumer_group";
 /* Held jobs ended by a result the resolver wrote: $1 bigint[] offsets. */
 const char KWG_SQL_ROUTE_CONSUME[] =
-    "UPDATE queues SET consumer_worker = true"
+    "UPDATE $Q SET consumer_worker = true"
     " WHERE \"offset\" = ANY($1::bigint[])"
     " AND type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
     " AND consumer_group IN ('kwg:render', 'kwg:invalid', 'kwg:fallback')";
 /* WorkerJob rows waiting, per consumer group ('' for the default group): count and oldest wait in
  * seconds (-1: unknown), for /metrics. */
 const char KWG_SQL_ROUTE_WAITING[] =
-    "SELECT COALESCE(consumer_group, ''), count(*), " KWG_SQL_OLDEST_WAIT " FROM queues"
+    "SELECT COALESCE(consumer_group, ''), count(*), " KWG_SQL_OLDEST_WAIT " FROM $Q"
     " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type) AND NOT consumer_worker"
     " GROUP BY 1 ORDER BY 2 DESC LIMIT 100";
 /* Whether routing is installed (the trigger on queues). */
 const char KWG_SQL_ROUTING_INSTALLED[] =
-    "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = 'kwg_route_worker_job' AND NOT tgisinternal AND tgenabled <> 'D'"
     " AND to_regprocedure('kwg.job_worker_group(jsonb, text)') IS NOT NULL";
 

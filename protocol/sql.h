@@ -2,7 +2,8 @@
 /* Every SQL statement kwg sends, as named constants with $n parameters only. Each comment names
  * the Kestra table and columns (checked against Kestra 1.0's schema, kestra-protocol.md §2, §5.8,
  * §7.1); tests/integration/test_statements.sh prepares every one of them against the test schema.
- */
+ * Kestra's queue table (queues unless renamed: kestra_queue_table) is "$Q" in the texts: kwg sends
+ * the texts protocol/sql_table.h built for the configured table (kwg_sql_table_text, _script). */
 #pragma once
 #include <stddef.h>
 
@@ -46,7 +47,9 @@ extern const char KWG_SQL_BROADCAST_POLL[];
 extern const char KWG_SQL_CLAIM_RESOLVE[];
 /* Emit variant for a batch retried after an ambiguous failure: skips rows already written. */
 extern const char KWG_SQL_EMIT_DEDUPE[];
-/* Which Kestra made the database: (queues' columns as name:type, last Flyway version). */
+/* Which Kestra made the database: (the queue table's columns as name:type, last Flyway version).
+ * $1 the table's schema (NULL: the search_path's), $2 its name, unquoted (kwg_sql_table_schema,
+ * kwg_sql_table_relname). */
 extern const char KWG_SQL_KESTRA_SCHEMA[];
 /* kwg's control plane (schema kwg): maintenance flag and this group's pause/drain ($1 group key,
  * '' for the default group). */
@@ -72,12 +75,13 @@ extern const char KWG_SQL_LISTEN_JOBS[];
 /* `kwg routing install|uninstall` (NULL-terminated; uninstall refuses while routed jobs wait,
  * uninstall_requeue gives them back to the default group), and `kwg routing status`: installed
  * "version kwg_version" or NULL, this kwg's, trigger count, enabled trigger count, functions
- * present, routed columns of queues found (4), flows present. */
+ * present, routed columns of queues found (4), flows present. $1: the quoted queue table
+ * (kwg_sql_table_quoted). */
 extern const char *const kwg_sql_routing_install[];
 extern const char *const kwg_sql_routing_uninstall[];
 extern const char *const kwg_sql_routing_uninstall_requeue[];
 extern const char KWG_SQL_ROUTING_STATUS[];
-/* Count of active routing triggers on queues (0 or 1). */
+/* Count of active routing triggers on the queue table ($1, quoted) (0 or 1). */
 extern const char KWG_SQL_ROUTING_INSTALLED[];
 /* transport/pg/route.c: held rows ($1 limit; needs routing installed, since it calls
  * kwg.job_worker_group), re-route rendered keys ($1 offsets, $2 keys, $3 strict fallbacks), mark

@@ -6,14 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocol/sql_table.h"
+
 /* queues ("offset", type, routing_key, value), kestra-2x-queue.md §2.4: Kestra's own claim on
  * one routing key. */
-const char KWG_SQL2_CLAIM[] = "SELECT \"value\"::text, \"offset\" FROM queues"
+const char KWG_SQL2_CLAIM[] = "SELECT \"value\"::text, \"offset\" FROM $Q"
                               " WHERE type = $1 AND routing_key = $2"
                               " ORDER BY \"offset\" ASC LIMIT $3 FOR UPDATE SKIP LOCKED";
 
 /* queues ("offset"), §2.4: a dispatch row is acknowledged by deleting it. */
-const char KWG_SQL2_DELETE_CLAIMED[] = "DELETE FROM queues WHERE \"offset\" = ANY($1::bigint[])";
+const char KWG_SQL2_DELETE_CLAIMED[] = "DELETE FROM $Q WHERE \"offset\" = ANY($1::bigint[])";
 
 /* worker_job_running (key, worker_uid), §1.3. */
 const char KWG_SQL2_CLAIM_RESOLVE[] =
@@ -24,7 +26,7 @@ const char KWG_SQL2_CLAIM_RESOLVE[] =
  * the records of the task runs that ended, in one statement, so one transaction; created is the
  * database's clock at the statement. The NOTIFY payload is the routing key, '' for NULL (§2.4). */
 #define EMIT2_HEAD                                                                                 \
-	"WITH ins AS (INSERT INTO queues (\"type\", \"key\", \"value\", \"created\")"              \
+	"WITH ins AS (INSERT INTO $Q (\"type\", \"key\", \"value\", \"created\")"                  \
 	" SELECT t, k, v::jsonb, now() FROM unnest($1::text[], $2::text[], $3::text[])"            \
 	" WITH ORDINALITY AS u(t, k, v, n)"
 #define EMIT2_TAIL                                                                                 \
@@ -34,26 +36,26 @@ const char KWG_SQL2_CLAIM_RESOLVE[] =
 	" FROM (SELECT DISTINCT t FROM unnest($1::text[]) AS x(t)) d"
 const char KWG_SQL2_EMIT[] = EMIT2_HEAD EMIT2_TAIL;
 const char KWG_SQL2_EMIT_DEDUPE[] =
-    EMIT2_HEAD " WHERE NOT EXISTS (SELECT 1 FROM queues q WHERE q.type = u.t"
+    EMIT2_HEAD " WHERE NOT EXISTS (SELECT 1 FROM $Q q WHERE q.type = u.t"
                " AND q.routing_key IS NULL AND q.key = u.k AND q.value = u.v::jsonb)" EMIT2_TAIL;
 
 /* queues (type, routing_key NULL, "offset"), §2.4 subscribeBroadcast. */
-const char KWG_SQL2_BROADCAST_MAX[] = "SELECT COALESCE(max(\"offset\"), 0) FROM queues"
+const char KWG_SQL2_BROADCAST_MAX[] = "SELECT COALESCE(max(\"offset\"), 0) FROM $Q"
                                       " WHERE type = $1 AND routing_key IS NULL";
 const char KWG_SQL2_BROADCAST_POLL[] =
-    "SELECT \"value\"::text, \"offset\" FROM queues"
+    "SELECT \"value\"::text, \"offset\" FROM $Q"
     " WHERE type = $1 AND \"offset\" > $2::bigint AND routing_key IS NULL"
     " ORDER BY \"offset\" ASC LIMIT 100";
 
 const char KWG_SQL2_CONTROL_READ[] =
     "SELECT COALESCE((SELECT active FROM kwg.maintenance WHERE id = 1), false),"
     " COALESCE(g.paused, false), COALESCE(g.draining, false),"
-    " (SELECT count(*) FROM queues WHERE type = $2 AND routing_key = $3)"
+    " (SELECT count(*) FROM $Q WHERE type = $2 AND routing_key = $3)"
     " FROM (SELECT $1::varchar AS key) k LEFT JOIN kwg.worker_groups g ON g.key = k.key";
 
 /* queues, §2.2 step 3: the executor's insert and its NOTIFY. */
 const char KWG_SQL2_SUBMIT[] =
-    "WITH i AS (INSERT INTO queues (\"type\", routing_key, \"key\", \"value\", \"created\")"
+    "WITH i AS (INSERT INTO $Q (\"type\", routing_key, \"key\", \"value\", \"created\")"
     " VALUES ($1, NULLIF($2, ''), $3, $4::jsonb, now()) RETURNING \"offset\", routing_key)"
     " SELECT \"offset\", routing_key, pg_notify(left('kestra_queue_' || $1, 63),"
     " COALESCE($2, '')) FROM i";
@@ -61,14 +63,14 @@ const char KWG_SQL2_SUBMIT[] =
 /* Each queue's rows in offset order from the (type, routing_key, offset) index. */
 const char KWG_SQL2_FOLLOW[] =
     "SELECT * FROM ("
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = $3 AND routing_key IS NULL AND \"key\" = $2 AND \"offset\" > $1::bigint)"
     " UNION ALL "
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = $4 AND routing_key IS NULL AND \"offset\" > $1::bigint"
     " ORDER BY \"offset\" LIMIT 1000)"
     " UNION ALL "
-    "(SELECT \"offset\", type::text, \"value\"::text FROM queues"
+    "(SELECT \"offset\", type::text, \"value\"::text FROM $Q"
     " WHERE type = $5 AND routing_key IS NULL AND \"offset\" > $1::bigint"
     " ORDER BY \"offset\" LIMIT 1000)"
     ") f ORDER BY 1 LIMIT 1000";
@@ -81,26 +83,26 @@ const char KWG_SQL2_ROUTING_STATUS[] =
     " (xpath('/table/row/v/text()', query_to_xml('SELECT version || '' '' || kwg_version"
     " || '' '' || queue_type AS v FROM kwg.routing2 WHERE id = 1', false, false, '')))[1]::text"
     " END,"
-    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = '" ROUTE2_TRIGGER "' AND NOT tgisinternal),"
-    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = '" ROUTE2_TRIGGER "' AND NOT tgisinternal AND tgenabled <> 'D'),"
     " to_regprocedure('kwg.route_worker_job_event()') IS NOT NULL"
     " AND to_regprocedure('kwg.job_route_key(jsonb)') IS NOT NULL,"
-    " (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
+    " (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass($1::text)"
     " AND attname = 'routing_key' AND NOT attisdropped) = 1";
 
 const char KWG_SQL2_ROUTING_INSTALLED[] =
-    "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass('queues')"
+    "SELECT count(*) FROM pg_trigger WHERE tgrelid = to_regclass($1::text)"
     " AND tgname = '" ROUTE2_TRIGGER "' AND NOT tgisinternal AND tgenabled <> 'D'"
     " AND to_regprocedure('kwg.job_route_key(jsonb)') IS NOT NULL";
 
 const char KWG_SQL2_ROUTING_WAITING[] =
-    "SELECT routing_key, count(*) FROM queues WHERE type = $1 AND routing_key LIKE 'kwg:%'"
+    "SELECT routing_key, count(*) FROM $Q WHERE type = $1 AND routing_key LIKE 'kwg:%'"
     " GROUP BY 1 ORDER BY 1 LIMIT 100";
 
 const char KWG_SQL2_ROUTING_RELEASE[] =
-    "WITH r AS (UPDATE queues SET routing_key = NULL WHERE type = $1 AND routing_key = $2"
+    "WITH r AS (UPDATE $Q SET routing_key = NULL WHERE type = $1 AND routing_key = $2"
     " RETURNING 1) SELECT count(*) FROM r";
 
 /* fmt is one of the templates below: its only conversion is %1$s (the queue name). */
@@ -120,7 +122,7 @@ const char KWG_SQL2_GROUP_LIST[] =
     " value->'job'->'taskRun'->'state'->'histories'->-1->>'date'"
     " ~ '^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:.]+(Z|[+-][0-9:]+)$' THEN"
     " (value->'job'->'taskRun'->'state'->'histories'->-1->>'date')::timestamptz END))::bigint,"
-    " -1) AS oldest FROM queues WHERE type = $1 AND routing_key LIKE 'kwg:%' GROUP BY 1),"
+    " -1) AS oldest FROM $Q WHERE type = $1 AND routing_key LIKE 'kwg:%' GROUP BY 1),"
     " keys AS (SELECT key FROM kwg.worker_groups UNION SELECT key FROM live"
     " UNION SELECT key FROM queued)"
     " SELECT k.key, COALESCE(g.description, ''),"
@@ -155,8 +157,9 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-/* Builds a NULL-terminated list from templates whose %1$s is the queue name. */
-static char **build(const char *const *tpl, const char *name)
+/* Builds a NULL-terminated list from templates whose %1$s is the queue name and whose $Q is the
+ * queue table. */
+static char **build(const char *const *tpl, const char *name, const struct kwg_sql_table *table)
 {
 	size_t n = 0;
 	char **out;
@@ -167,7 +170,9 @@ static char **build(const char *const *tpl, const char *name)
 		n++;
 	out = calloc(n + 1, sizeof(*out));
 	for (size_t i = 0; out && i < n; i++) {
-		out[i] = dupf(tpl[i], name);
+		char *text = dupf(tpl[i], name);
+		out[i] = text ? kwg_sql_table_subst(text, kwg_sql_table_quoted(table)) : NULL;
+		free(text);
 		if (!out[i]) {
 			kwg_sql2_free(out);
 			return NULL;
@@ -195,9 +200,9 @@ void kwg_sql2_free(char **statements)
 static const char *const install_tpl[] = {
     "BEGIN",
     "CREATE SCHEMA IF NOT EXISTS kwg",
-    "DO $$BEGIN IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('queues')"
+    "DO $$BEGIN IF (SELECT count(*) FROM pg_attribute WHERE attrelid = to_regclass('$Q')"
     " AND attname = 'routing_key' AND NOT attisdropped) <> 1 THEN RAISE EXCEPTION"
-    " 'table queues with a routing_key column not found: is this the database of Kestra 2.x"
+    " 'table $Q with a routing_key column not found: is this the database of Kestra 2.x"
     " (kestra.queue.type postgres)?'; END IF; END$$",
     "CREATE TABLE IF NOT EXISTS kwg.worker_groups ("
     " key VARCHAR(250) PRIMARY KEY, description TEXT,"
@@ -242,14 +247,14 @@ static const char *const install_tpl[] = {
     " RETURN NEW;"
     " END$$",
     "GRANT USAGE ON SCHEMA kwg TO PUBLIC",
-    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON queues",
+    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON $Q",
     /* No WHEN clause: a trigger's WHEN naming type would block Kestra's ALTER COLUMN type
      * (kestra-2x-queue.md §4.6 #3). */
-    "CREATE TRIGGER " ROUTE2_TRIGGER " BEFORE INSERT ON queues"
+    "CREATE TRIGGER " ROUTE2_TRIGGER " BEFORE INSERT ON $Q"
     " FOR EACH ROW EXECUTE FUNCTION kwg.route_worker_job_event()",
     /* Jobs queued before the trigger and not being claimed right now are routed too. */
-    "UPDATE queues q SET routing_key = r.k FROM (SELECT \"offset\" AS o,"
-    " kwg.job_route_key(\"value\") AS k FROM queues WHERE type = '%1$s' AND routing_key IS NULL"
+    "UPDATE $Q q SET routing_key = r.k FROM (SELECT \"offset\" AS o,"
+    " kwg.job_route_key(\"value\") AS k FROM $Q WHERE type = '%1$s' AND routing_key IS NULL"
     " FOR UPDATE SKIP LOCKED) r WHERE q.\"offset\" = r.o AND r.k IS NOT NULL",
     "INSERT INTO kwg.routing2 (id, version, kwg_version, queue_type) VALUES (1, " ROUTE2_VERSION
     ", '" KWG_VERSION "', '%1$s') ON CONFLICT (id) DO UPDATE SET version = EXCLUDED.version,"
@@ -258,22 +263,22 @@ static const char *const install_tpl[] = {
     NULL,
 };
 
-char **kwg_sql2_routing_install(const char *job_queue)
+char **kwg_sql2_routing_install(const char *job_queue, const struct kwg_sql_table *table)
 {
-	return build(install_tpl, job_queue);
+	return build(install_tpl, job_queue, table);
 }
 
 #define ROUTING2_DROP                                                                              \
-	"DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON queues",                                     \
+	"DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON $Q",                                         \
 	    "DROP FUNCTION IF EXISTS kwg.route_worker_job_event()",                                \
 	    "DROP FUNCTION IF EXISTS kwg.job_route_key(jsonb)",                                    \
 	    "DROP TABLE IF EXISTS kwg.routing2"
 static const char *const uninstall_tpl[] = {
     "BEGIN",
-    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON queues",
+    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON $Q",
     "DO $$DECLARE w text; BEGIN"
     " SELECT string_agg(format('%%s (%%s job(s))', k, n), ', ') INTO w FROM (SELECT"
-    " routing_key AS k, count(*) AS n FROM queues WHERE type = '%1$s' AND routing_key LIKE 'kwg:%%'"
+    " routing_key AS k, count(*) AS n FROM $Q WHERE type = '%1$s' AND routing_key LIKE 'kwg:%%'"
     " GROUP BY 1 ORDER BY 1) x;"
     " IF w IS NOT NULL THEN RAISE EXCEPTION 'routed jobs are waiting on %%; without routing nothing"
     " would reach them: `kwg routing uninstall --requeue` gives them back to Kestra''s default"
@@ -284,16 +289,17 @@ static const char *const uninstall_tpl[] = {
 };
 static const char *const uninstall_requeue_tpl[] = {
     "BEGIN",
-    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON queues",
-    "UPDATE queues SET routing_key = NULL WHERE type = '%1$s' AND routing_key LIKE 'kwg:%%'",
+    "DROP TRIGGER IF EXISTS " ROUTE2_TRIGGER " ON $Q",
+    "UPDATE $Q SET routing_key = NULL WHERE type = '%1$s' AND routing_key LIKE 'kwg:%%'",
     ROUTING2_DROP,
     "COMMIT",
     NULL,
 };
 
-char **kwg_sql2_routing_uninstall(const char *job_queue, int requeue)
+char **kwg_sql2_routing_uninstall(const char *job_queue, int requeue,
+                                  const struct kwg_sql_table *table)
 {
-	return build(requeue ? uninstall_requeue_tpl : uninstall_tpl, job_queue);
+	return build(requeue ? uninstall_requeue_tpl : uninstall_tpl, job_queue, table);
 }
 
 const struct kwg_sql_statement kwg_sql2_statements[] = {

@@ -65,6 +65,9 @@ struct kwg_transport_params {
 	const char *spill_dir;               /* where messages spill when memory fills */
 	/* Kestra 2.x: kestra.queue.prefix, as Kestra is configured (NULL or "": none). */
 	const char *queue_prefix;
+	/* Kestra's queue table: TABLE or SCHEMA.TABLE (1.x kestra.jdbc.tables.queues.table, 2.x
+	 * kestra.queue.jdbc.table); NULL: queues. Checked before: kwg_sql_table_check. */
+	const char *queue_table;
 	const struct kwg_transport_ops *ops;
 	void *ctx;
 };

@@ -12,6 +12,7 @@
 #include "common/cleanup.h"
 #include "common/compat.h"
 #include "common/parse.h"
+#include "protocol/sql_table.h"
 #include "sandbox/hostlimits.h"
 #include "template/template.h"
 
@@ -27,7 +28,8 @@ enum cfg_type {
 	CFG_U64,
 	CFG_CHOICE, /* a string, one of `choices` */
 	CFG_BOOL,
-	CFG_NAME, /* [A-Za-z0-9_.-]{0,200}; "" = unset */
+	CFG_NAME,  /* [A-Za-z0-9_.-]{0,200}; "" = unset */
+	CFG_TABLE, /* an SQL table name, TABLE or SCHEMA.TABLE (protocol/sql_table.h) */
 };
 
 struct cfg_key {
@@ -55,6 +57,10 @@ static const struct cfg_key keys_table[] = {
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
      "Kestra 2.x: kestra.queue.prefix as Kestra is configured (queue names become "
      "<prefix>__worker_job_event …); default none",
+     NULL},
+    {"kestra_queue_table", CFG_TABLE, OFF(kestra_queue_table), KWG_SQL_TABLE_DEFAULT, 0, 0, false,
+     "Kestra's queue table as Kestra is configured (1.x kestra.jdbc.tables.queues.table, 2.x "
+     "kestra.queue.jdbc.table): TABLE or SCHEMA.TABLE",
      NULL},
     {"concurrency", CFG_U32, OFF(concurrency), "8", 1, 1024, false, "tasks run at once (1-1024)",
      NULL},
@@ -169,6 +175,13 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		(void)snprintf(from, sizeof(cfg->task_memory_from), "%s", source);
 
 	switch (k->type) {
+	case CFG_TABLE: {
+		struct kwg_err why = {{0}};
+		if (kwg_sql_table_check(value, &why) < 0)
+			return kwg_err_set(err, -EINVAL, "%s: %s", source, why.msg);
+		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+		                 value, source, err);
+	}
 	case CFG_NAME:
 		if (strspn(value,
 		           "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") !=
@@ -435,6 +448,7 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->database_url);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
+	free(cfg->kestra_queue_table);
 	free(cfg->work_dir);
 	free(cfg->restart_strategy);
 	free(cfg->sandbox);

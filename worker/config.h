@@ -15,6 +15,7 @@ struct kwg_config {
 	char *database_url;        /* libpq URL or conninfo; SECRET: never logged */
 	char *group;               /* NULL: the default group */
 	char *kestra_queue_prefix; /* Kestra 2.x's kestra.queue.prefix; NULL: none */
+	char *kestra_queue_table;  /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */
 	uint32_t concurrency;      /* task slots */
 	enum kwg_log_level log_level;
 	enum kwg_runner_kind default_runner;

@@ -36,8 +36,8 @@ extern char **environ;
 
 #define EXIT_USAGE 64
 
-static const char *const submit_keys[] = {"database_url", "group", "log_level",
-                                          "kestra_queue_prefix", NULL};
+static const char *const submit_keys[] = {
+    "database_url", "group", "log_level", "kestra_queue_prefix", "kestra_queue_table", NULL};
 
 static void usage(FILE *out)
 {
@@ -235,6 +235,7 @@ static int cmd_submit(int argc, char **argv)
 	opts.database_url = cfg.database_url;
 	opts.group = cfg.group;
 	opts.queue_prefix = cfg.kestra_queue_prefix;
+	opts.queue_table = cfg.kestra_queue_table;
 	opts.worker_task = def.worker_task;
 	opts.task_run_id = def.task_run_id;
 	uv_loop_init(&loop);
@@ -310,7 +311,8 @@ static int cmd_health(int argc, char **argv)
 	return status == 200 ? 0 : 1;
 }
 
-static const char *const ctl_keys[] = {"database_url", "log_level", "kestra_queue_prefix", NULL};
+static const char *const ctl_keys[] = {"database_url", "log_level", "kestra_queue_prefix",
+                                       "kestra_queue_table", NULL};
 
 static int parse_ctl(int argc, char **argv, struct kwg_ctl_opts *o)
 {
@@ -431,6 +433,7 @@ static int cmd_ctl(int argc, char **argv)
 		goto out;
 	}
 	o.queue_prefix = cfg.kestra_queue_prefix;
+	o.queue_table = cfg.kestra_queue_table;
 	kwg_log_max_level = cfg.log_level;
 	/* A CLI reports a database it cannot reach instead of retrying quietly. */
 	if (kwg_log_max_level < KWG_LOG_WARNING)

@@ -20,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	nl = strchr(text, '\n');
 	if (nl)
 		*nl = '\0';
-	(void)kwg_kestra_schema_detect(text, nl ? nl + 1 : NULL, &gen, msg, sizeof(msg));
+	(void)kwg_kestra_schema_detect("queues", text, nl ? nl + 1 : NULL, &gen, msg, sizeof(msg));
 	free(text);
 	return 0;
 }

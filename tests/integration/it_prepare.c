@@ -1,12 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Prepares every SQL statement kwg sends (protocol/sql.c) on the database named by argv[1], so
- * that a wrong table, column, type or enum label fails the test suite. Blocking libpq: a test. */
+ * that a wrong table, column, type or enum label fails the test suite; with --table NAME, the
+ * texts built for a queue table of that name (kestra_queue_table, protocol/sql_table.h). Blocking
+ * libpq: a test. */
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
+
+static struct kwg_sql_table *table;
+
+static const char *text(const char *tpl)
+{
+	return kwg_sql_table_text(table, tpl);
+}
 
 /* The statements of protocol/sql.c that kwg also sends to a Kestra 2.x database. */
 static const char *const shared_with_gen2[] = {
@@ -57,17 +68,17 @@ static int gen2(PGconn *conn)
 			PQclear(res);
 		}
 	for (int pass = 0; pass < 4; pass++) {
-		s = pass == 2 ? kwg_sql2_routing_uninstall("worker_job_event", 1)
-		              : kwg_sql2_routing_install("worker_job_event");
+		s = pass == 2 ? kwg_sql2_routing_uninstall("worker_job_event", 1, table)
+		              : kwg_sql2_routing_install("worker_job_event", table);
 		failed += exec_script(conn, s);
 		kwg_sql2_free(s);
 	}
 	for (const struct kwg_sql_statement *st = kwg_sql2_statements; st->name; st++, n++)
-		failed += prepare(conn, st->name, st->text);
+		failed += prepare(conn, st->name, text(st->text));
 	for (const struct kwg_sql_statement *st = kwg_sql_statements; st->name; st++)
 		for (const char *const *k = shared_with_gen2; *k; k++)
 			if (strcmp(*k, st->name) == 0) {
-				failed += prepare(conn, st->name, st->text);
+				failed += prepare(conn, st->name, text(st->text));
 				n++;
 			}
 	printf("%d statements prepared, %d failed\n", n, failed);
@@ -77,27 +88,46 @@ static int gen2(PGconn *conn)
 int main(int argc, char **argv)
 {
 	PGconn *conn;
+	struct kwg_err err = {{0}};
+	const char *name = KWG_SQL_TABLE_DEFAULT;
+	bool gen2_db = false;
 	int failed = 0, n = 0;
 
-	if (argc != 2 && !(argc == 3 && strcmp(argv[2], "--gen2") == 0)) {
-		fprintf(stderr, "usage: it_prepare CONNINFO [--gen2]\n");
+	for (int i = 2; i < argc; i++) {
+		if (strcmp(argv[i], "--gen2") == 0)
+			gen2_db = true;
+		else if (strcmp(argv[i], "--table") == 0 && i + 1 < argc)
+			name = argv[++i];
+		else
+			argc = 0;
+	}
+	if (argc < 2) {
+		fprintf(stderr, "usage: it_prepare CONNINFO [--gen2] [--table NAME]\n");
 		return 2;
 	}
+	if (kwg_sql_table_new(name, &table, &err) < 0) {
+		fprintf(stderr, "it_prepare: --table: %s\n", err.msg);
+		return 2;
+	}
+	printf("queue table %s\n", kwg_sql_table_quoted(table));
 	conn = PQconnectdb(argv[1]);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		fprintf(stderr, "it_prepare: %s", PQerrorMessage(conn));
 		PQfinish(conn);
 		return 2;
 	}
-	if (argc == 3) {
+	if (gen2_db) {
 		int r = gen2(conn);
 		PQfinish(conn);
+		kwg_sql_table_free(table);
 		return r;
 	}
 	/* schema kwg first, as `kwg migrate` makes it, then the routing as `kwg routing install`
 	 * does (twice each: they must be idempotent) */
 	for (int pass = 0; pass < 4; pass++) {
-		const char *const *script = pass < 2 ? kwg_sql_migration : kwg_sql_routing_install;
+		const char *const *script =
+		    pass < 2 ? kwg_sql_migration
+		             : kwg_sql_table_script(table, kwg_sql_routing_install);
 		for (const char *const *m = script; *m; m++) {
 			PGresult *res = PQexec(conn, *m);
 			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
@@ -108,7 +138,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (const struct kwg_sql_statement *s = kwg_sql_statements; s->name; s++, n++) {
-		PGresult *res = PQprepare(conn, s->name, s->text, 0, NULL);
+		PGresult *res = PQprepare(conn, s->name, text(s->text), 0, NULL);
 		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
 			fprintf(stderr, "FAIL %s: %s", s->name, PQresultErrorMessage(res));
 			failed++;
@@ -121,7 +151,7 @@ int main(int argc, char **argv)
 	{
 		PGresult *res = PQexec(conn, "BEGIN");
 		PQclear(res);
-		res = PQexec(conn, KWG_SQL_EMIT_COPY);
+		res = PQexec(conn, text(KWG_SQL_EMIT_COPY));
 		if (PQresultStatus(res) == PGRES_COPY_IN) {
 			PQclear(res);
 			res = NULL;
@@ -141,7 +171,21 @@ int main(int argc, char **argv)
 		PQclear(PQexec(conn, "ROLLBACK"));
 		n++;
 	}
+	/* kwg notify's trigger, installed and removed on the table */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *const *script = kwg_sql_table_script(
+		    table, pass == 0 ? kwg_sql_notify_install : kwg_sql_notify_uninstall);
+		for (const char *const *m = script; *m; m++) {
+			PGresult *res = PQexec(conn, *m);
+			if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+				fprintf(stderr, "FAIL notify: %s", PQresultErrorMessage(res));
+				failed++;
+			}
+			PQclear(res);
+		}
+	}
 	PQfinish(conn);
+	kwg_sql_table_free(table);
 	printf("%d statements prepared, %d failed\n", n, failed);
 	return failed ? 1 : 0;
 }

@@ -53,7 +53,7 @@ expect_eq "$(group_of pre-1)" "<null>" "without routing, open-source Kestra's ro
 sql "ALTER TABLE queues RENAME TO queues_later" >/dev/null
 K routing install --wait --timeout 30s >"$IT_TMP/install.log" 2>&1 &
 INSTALL_PID=$!
-wait_for "install --wait to say it waits" 10 grep -q "table queues not found: is this the database of Kestra 1.x" "$IT_TMP/install.log"
+wait_for "install --wait to say it waits" 10 grep -q "table queues not found (kestra_queue_table): is this the database of Kestra 1.x" "$IT_TMP/install.log"
 sql "ALTER TABLE queues_later RENAME TO queues" >/dev/null
 wait "$INSTALL_PID" && pass "routing install --wait succeeds once queues exists" || fail "install --wait: $(cat "$IT_TMP/install.log")"
 expect_eq "$(group_of pre-1)" gpu "install routes the group jobs already waiting"

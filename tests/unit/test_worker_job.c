@@ -473,6 +473,9 @@ static void test_kestra_schema_generations(void **state)
 	     "1.41)"},
 	    {"", NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
 	    {NULL, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE, "table queues not found"},
+	    /* the configured table (kestra_queue_table) is named */
+	    {NULL, NULL, KWG_KESTRA_SCHEMA_REFUSED, KWG_KESTRA_GEN_NONE,
+	     "table kestra.kq not found (kestra_queue_table)"},
 	    {"numeric_col:numeric(10,2),routing_key:text", NULL, KWG_KESTRA_SCHEMA_REFUSED,
 	     KWG_KESTRA_GEN_NONE, "neither"},
 	};
@@ -481,8 +484,9 @@ static void test_kestra_schema_generations(void **state)
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(kwg_kestra_schema_detect(cases[i].cols, cases[i].version, &gen,
-		                                          msg, sizeof(msg)),
+		assert_int_equal(kwg_kestra_schema_detect(
+		                     strstr(cases[i].says, "kestra.kq") ? "kestra.kq" : NULL,
+		                     cases[i].cols, cases[i].version, &gen, msg, sizeof(msg)),
 		                 cases[i].want);
 		assert_int_equal(gen, cases[i].gen);
 		if (!strstr(msg, cases[i].says))

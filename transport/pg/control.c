@@ -13,6 +13,7 @@
 #include "protocol/queue.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "transport/pg/pg.h"
 
 /* Broadcast polls every tick; the control flags every FLAGS_EVERY ticks unless notified. */
@@ -28,6 +29,7 @@ enum stream {
 struct kwg_control {
 	uv_loop_t *loop;
 	const struct kwg_transport_params *p;
+	const struct kwg_sql_table *sql; /* the statements for the queue table: borrowed */
 	struct kwg_control_ops ops;
 	void *ctx;
 	struct kwg_pg *pg;
@@ -255,7 +257,8 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 	}
 	c->kestra_checked = true;
 	enum kwg_kestra_gen gen;
-	switch (kwg_kestra_schema_detect(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	switch (kwg_kestra_schema_detect(kwg_sql_table_name(c->sql),
+	                                 PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
 	                                 PQgetvalue(res, 0, 1), &gen, msg, sizeof(msg))) {
 	case KWG_KESTRA_SCHEMA_OK:
 		kwg_log_info("%s", msg);
@@ -315,8 +318,9 @@ static void step(struct kwg_control *c, int next)
 		}
 		params[0] = stream_name(c, s);
 		r = kwg_pg_query(c->pg,
-		                 c->gen == 2 ? KWG_SQL2_BROADCAST_MAX : KWG_SQL_BROADCAST_MAX, 1,
-		                 params, s == STREAM_KILL ? on_max_kill : on_max_cluster, c);
+		                 c->gen == 2 ? kwg_sql_table_text(c->sql, KWG_SQL2_BROADCAST_MAX)
+		                             : kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX),
+		                 1, params, s == STREAM_KILL ? on_max_kill : on_max_cluster, c);
 		break;
 	}
 	case STEP_POLL_KILL:
@@ -326,8 +330,9 @@ static void step(struct kwg_control *c, int next)
 		params[0] = stream_name(c, s);
 		params[1] = offset;
 		r = kwg_pg_query(c->pg,
-		                 c->gen == 2 ? KWG_SQL2_BROADCAST_POLL : KWG_SQL_BROADCAST_POLL, 2,
-		                 params, s == STREAM_KILL ? on_poll_kill : on_poll_cluster, c);
+		                 c->gen == 2 ? kwg_sql_table_text(c->sql, KWG_SQL2_BROADCAST_POLL)
+		                             : kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_POLL),
+		                 2, params, s == STREAM_KILL ? on_poll_kill : on_poll_cluster, c);
 		break;
 	}
 	case STEP_FLAGS:
@@ -339,8 +344,11 @@ static void step(struct kwg_control *c, int next)
 		params[0] = group;
 		params[1] = c->job_queue;
 		params[2] = c->routing_key;
-		r = c->gen == 2 ? kwg_pg_query(c->pg, KWG_SQL2_CONTROL_READ, 3, params, on_flags, c)
-		                : kwg_pg_query(c->pg, KWG_SQL_CONTROL_READ, 1, params, on_flags, c);
+		r = c->gen == 2
+		        ? kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL2_CONTROL_READ), 3,
+		                       params, on_flags, c)
+		        : kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_CONTROL_READ), 1,
+		                       params, on_flags, c);
 		break;
 	default:
 		c->busy = false;
@@ -390,7 +398,10 @@ static void on_pg_state(void *userdata, bool connected)
 	}
 	/* First, so that its verdict comes before the first flags (statements run in order). */
 	if (!c->kestra_checked)
-		(void)kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_kestra_schema, c);
+		(void)kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 2,
+		                   (const char *const[]){kwg_sql_table_schema(c->sql),
+		                                         kwg_sql_table_relname(c->sql)},
+		                   on_kestra_schema, c);
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_CONTROL, 0, NULL, on_listening, c);
 	/* kwg notify's channel: silent unless its trigger is installed; on 2.x, kwg routing's. */
 	(void)kwg_pg_query(c->pg, KWG_SQL_LISTEN_JOBS, 0, NULL, on_listening_jobs, c);
@@ -403,8 +414,8 @@ static void on_pg_state(void *userdata, bool connected)
 		read_now(c);
 }
 
-int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_control_ops *ops,
-                    void *ctx, struct kwg_control **ret)
+int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
+                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret)
 {
 	uv_loop_t *loop = p->loop;
 	struct kwg_control *c = calloc(1, sizeof(*c));
@@ -414,6 +425,7 @@ int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_contr
 		return -ENOMEM;
 	c->loop = loop;
 	c->p = p;
+	c->sql = sql;
 	c->ops = *ops;
 	c->ctx = ctx;
 	c->first_flags = true;

@@ -11,6 +11,7 @@
 #include "transport/transport.h"
 
 struct kwg_control;
+struct kwg_sql_table;
 
 struct kwg_control_ops {
 	/* An EXECUTED kill of an execution (tenant "" when the message has none). */
@@ -26,8 +27,8 @@ struct kwg_control_ops {
 	void (*on_refused)(void *ctx, const char *why);
 };
 
-int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_control_ops *ops,
-                    void *ctx, struct kwg_control **ret);
+int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
+                    const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
 void kwg_control_start(struct kwg_control *c);
 const struct kwg_transport_flags *kwg_control_flags(const struct kwg_control *c);
 /* WorkerJob rows of this worker's group not claimed yet, as of the last read (-1: unknown). */

@@ -12,6 +12,7 @@
 #include "protocol/queue.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "transport/pg/pg.h"
 
 #define WAIT_POLL_MS 250
@@ -20,6 +21,7 @@
 struct kwg_ctl {
 	uv_loop_t *loop;
 	const struct kwg_ctl_opts *opts;
+	struct kwg_sql_table *sql; /* the statements for the queue table */
 	struct kwg_pg *pg;
 	uv_timer_t poll, deadline;
 	bool finished;
@@ -196,7 +198,7 @@ static void on_group_list(void *userdata, PGresult *res, const char *error)
 
 static void on_changed(void *userdata, PGresult *res, const char *error);
 static void on_routing_status(void *userdata, PGresult *res, const char *error);
-static int print_routing2(PGresult *res);
+static int print_routing2(const char *table, PGresult *res);
 
 static void on_notify_state(void *userdata, PGresult *res, const char *error)
 {
@@ -207,13 +209,14 @@ static void on_notify_state(void *userdata, PGresult *res, const char *error)
 	printf("notify: %s\n", strcmp(PQgetvalue(res, 0, 0), "0") != 0
 	                           ? "installed (workers wake on WorkerJob inserts)"
 	                           : "not installed (polling alone; kwg notify install)");
-	(void)kwg_pg_query(c->pg, c->gen == 2 ? KWG_SQL2_ROUTING_STATUS : KWG_SQL_ROUTING_STATUS, 0,
-	                   NULL, on_routing_status, c);
+	(void)kwg_pg_query(c->pg, c->gen == 2 ? KWG_SQL2_ROUTING_STATUS : KWG_SQL_ROUTING_STATUS, 1,
+	                   (const char *const[]){kwg_sql_table_quoted(c->sql)}, on_routing_status,
+	                   c);
 }
 
 /* Prints the routing's state; returns 0 when installed, active and current, 1 otherwise (2 when
  * not installed). */
-static int print_routing(PGresult *res)
+static int print_routing(const char *table, PGresult *res)
 {
 	const char *installed = PQgetvalue(res, 0, 0), *mine = PQgetvalue(res, 0, 1);
 	bool trigger = strcmp(PQgetvalue(res, 0, 2), "0") != 0;
@@ -234,24 +237,25 @@ static int print_routing(PGresult *res)
 		(void)snprintf(version, sizeof(version), "version %.*s of kwg %s",
 		               (int)(sp - installed), installed, sp + 1);
 	if (!columns) {
-		printf(
-		    "routing: BROKEN: table queues no longer has the columns type, value, "
-		    "consumer_group, consumer_worker (a Kestra upgrade changed it); jobs are not "
-		    "routed; see docs/kestra-integration.md\n");
+		printf("routing: BROKEN: table %s no longer has the columns type, value, "
+		       "consumer_group, consumer_worker (a Kestra upgrade changed it, or it is not "
+		       "the queue table: kestra_queue_table); jobs are not routed; see "
+		       "docs/kestra-integration.md\n",
+		       table);
 		return 1;
 	}
 	if (!trigger || !functions) {
-		printf(
-		    "routing: BROKEN: %s (%s; was queues recreated by a Kestra upgrade?); jobs are "
-		    "not routed: run kwg routing install\n",
-		    !trigger ? "the trigger kwg_route_worker_job is missing on queues"
-		             : "its functions in schema kwg are missing",
-		    *version ? version : "installed");
+		printf("routing: BROKEN: %s%s (%s; was %s recreated by a Kestra upgrade?); jobs "
+		       "are not routed: run kwg routing install\n",
+		       !trigger ? "the trigger kwg_route_worker_job is missing on "
+		                : "its functions in schema kwg are missing",
+		       !trigger ? table : "", *version ? version : "installed", table);
 		return 1;
 	}
 	if (!enabled) {
-		printf("routing: INACTIVE: the trigger kwg_route_worker_job on queues is disabled "
-		       "(ALTER TABLE queues ENABLE TRIGGER kwg_route_worker_job)\n");
+		printf("routing: INACTIVE: the trigger kwg_route_worker_job on %s is disabled "
+		       "(ALTER TABLE %s ENABLE TRIGGER kwg_route_worker_job)\n",
+		       table, table);
 		return 1;
 	}
 	if (PQgetisnull(res, 0, 0) || strncmp(installed, mine, strcspn(mine, " ")) != 0 ||
@@ -296,12 +300,14 @@ static void on_routing_status(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_TUPLES_OK))
 		return;
-	code = c->gen == 2 ? print_routing2(res) : print_routing(res);
+	code = c->gen == 2 ? print_routing2(kwg_sql_table_name(c->sql), res)
+	                   : print_routing(kwg_sql_table_name(c->sql), res);
 	if (c->opts->command == KWG_CTL_STATUS && c->gen == 2)
-		(void)kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1,
+		(void)kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL2_GROUP_LIST), 1,
 		                   (const char *const[]){c->job_queue}, on_status_groups, c);
 	else if (c->opts->command == KWG_CTL_STATUS)
-		(void)kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_status_groups, c);
+		(void)kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_GROUP_LIST), 0, NULL,
+		                   on_status_groups, c);
 	else
 		finish(c, code);
 }
@@ -442,7 +448,8 @@ static void on_install_retry(uv_timer_t *t)
 	struct kwg_ctl *c = t->data;
 
 	c->script = kwg_sql_migration;
-	c->then = c->gen == 2 ? (const char *const *)c->owned : kwg_sql_routing_install;
+	c->then = c->gen == 2 ? (const char *const *)c->owned
+	                      : kwg_sql_table_script(c->sql, kwg_sql_routing_install);
 	c->migration_step = 0;
 	if (kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c) < 0)
 		finish(c, 1);
@@ -457,7 +464,7 @@ static void on_deadline(uv_timer_t *t)
 }
 
 /* Kestra 2.x: `kwg routing status` (docs/kestra-integration.md, "Kestra 2.x open source"). */
-static int print_routing2(PGresult *res)
+static int print_routing2(const char *table, PGresult *res)
 {
 	const char *installed = PQgetvalue(res, 0, 0);
 	bool trigger = strcmp(PQgetvalue(res, 0, 1), "0") != 0;
@@ -470,17 +477,19 @@ static int print_routing2(PGresult *res)
 		return 2;
 	}
 	if (!trigger || !functions) {
-		printf("routing: BROKEN: %s (installed: %s; was queues recreated by a Kestra "
+		printf("routing: BROKEN: %s%s (installed: %s; was %s recreated by a Kestra "
 		       "migration?); tagged tasks go to Kestra's own workers: run kwg routing "
 		       "install\n",
-		       !trigger ? "the trigger kwg_route_worker_job_event is missing on queues"
+		       !trigger ? "the trigger kwg_route_worker_job_event is missing on "
 		                : "its functions in schema kwg are missing",
-		       PQgetisnull(res, 0, 0) ? "unknown" : installed);
+		       !trigger ? table : "", PQgetisnull(res, 0, 0) ? "unknown" : installed,
+		       table);
 		return 1;
 	}
 	if (!enabled) {
-		printf("routing: INACTIVE: the trigger kwg_route_worker_job_event on queues is "
-		       "disabled (ALTER TABLE queues ENABLE TRIGGER kwg_route_worker_job_event)\n");
+		printf("routing: INACTIVE: the trigger kwg_route_worker_job_event on %s is "
+		       "disabled (ALTER TABLE %s ENABLE TRIGGER kwg_route_worker_job_event)\n",
+		       table, table);
 		return 1;
 	}
 	printf("routing: installed and active (Kestra 2.x; version, kwg, queue: %s)\n",
@@ -493,7 +502,7 @@ static void on_routing_status2(void *userdata, PGresult *res, const char *error)
 	struct kwg_ctl *c = userdata;
 
 	if (ok(c, res, error, PGRES_TUPLES_OK))
-		finish(c, print_routing2(res));
+		finish(c, print_routing2(kwg_sql_table_name(c->sql), res));
 }
 
 static void on_released(void *userdata, PGresult *res, const char *error)
@@ -522,9 +531,9 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 
 	if (!ok(c, res, error, PGRES_TUPLES_OK))
 		return;
-	if (kwg_kestra_schema_detect(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
-	                             PQgetvalue(res, 0, 1), &gen, msg,
-	                             sizeof(msg)) == KWG_KESTRA_SCHEMA_REFUSED) {
+	if (kwg_kestra_schema_detect(
+	        kwg_sql_table_name(c->sql), PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	        PQgetvalue(res, 0, 1), &gen, msg, sizeof(msg)) == KWG_KESTRA_SCHEMA_REFUSED) {
 		/* install --wait: Kestra has not made its queue yet. */
 		if (o->command == KWG_CTL_ROUTING_INSTALL && o->wait) {
 			if (!c->detect_waiting)
@@ -540,7 +549,8 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 			finish(c, 1);
 			return;
 		}
-		gen = KWG_KESTRA_GEN1; /* uninstall what a 1.x install left, whatever queues is */
+		gen =
+		    KWG_KESTRA_GEN1; /* uninstall what a 1.x install left, whatever the table is */
 	}
 	c->gen = gen;
 	if (gen != KWG_KESTRA_GEN2) {
@@ -566,23 +576,26 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 		r = start1(c);
 		break;
 	case KWG_CTL_GROUP_LIST:
-		r = kwg_pg_query(c->pg, KWG_SQL2_GROUP_LIST, 1, (const char *const[]){c->job_queue},
-		                 on_group_list, c);
+		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL2_GROUP_LIST), 1,
+		                 (const char *const[]){c->job_queue}, on_group_list, c);
 		break;
 	case KWG_CTL_ROUTING_STATUS:
-		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_STATUS, 0, NULL, on_routing_status2, c);
+		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_STATUS, 1,
+		                 (const char *const[]){kwg_sql_table_quoted(c->sql)},
+		                 on_routing_status2, c);
 		break;
 	case KWG_CTL_ROUTING_RELEASE: {
 		char key[KWG_QUEUE_NAME_MAX + 1];
 		const char *p[2] = {c->job_queue, key};
 		(void)snprintf(key, sizeof(key), "kwg:%s", o->key);
-		r = kwg_pg_query(c->pg, KWG_SQL2_ROUTING_RELEASE, 2, p, on_released, c);
+		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL2_ROUTING_RELEASE), 2, p,
+		                 on_released, c);
 		break;
 	}
 	default:
 		c->owned = o->command == KWG_CTL_ROUTING_INSTALL
-		               ? kwg_sql2_routing_install(c->job_queue)
-		               : kwg_sql2_routing_uninstall(c->job_queue, o->requeue);
+		               ? kwg_sql2_routing_install(c->job_queue, c->sql)
+		               : kwg_sql2_routing_uninstall(c->job_queue, o->requeue, c->sql);
 		r = c->owned ? 0 : -ENOMEM;
 		c->script = o->command == KWG_CTL_ROUTING_INSTALL ? kwg_sql_migration
 		                                                  : (const char *const *)c->owned;
@@ -597,11 +610,20 @@ static void on_detected(void *userdata, PGresult *res, const char *error)
 		finish(c, 1);
 }
 
+/* Which Kestra made the database, from the configured queue table's columns. */
+static int detect(struct kwg_ctl *c)
+{
+	return kwg_pg_query(
+	    c->pg, KWG_SQL_KESTRA_SCHEMA, 2,
+	    (const char *const[]){kwg_sql_table_schema(c->sql), kwg_sql_table_relname(c->sql)},
+	    on_detected, c);
+}
+
 static void on_detect_retry(uv_timer_t *t)
 {
 	struct kwg_ctl *c = t->data;
 
-	if (kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_detected, c) < 0)
+	if (detect(c) < 0)
 		finish(c, 1);
 }
 
@@ -614,7 +636,7 @@ static int start(struct kwg_ctl *c)
 	case KWG_CTL_ROUTING_RELEASE:
 	case KWG_CTL_STATUS:
 	case KWG_CTL_GROUP_LIST:
-		return kwg_pg_query(c->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_detected, c);
+		return detect(c);
 	default:
 		return start1(c);
 	}
@@ -638,6 +660,7 @@ static int start1(struct kwg_ctl *c)
 		                ? (o->requeue ? kwg_sql_routing_uninstall_requeue
 		                              : kwg_sql_routing_uninstall)
 		                : kwg_sql_notify_uninstall;
+		c->script = kwg_sql_table_script(c->sql, c->script);
 		/* Routing comes with kwg's own schema: one init step makes both. */
 		if (o->command == KWG_CTL_ROUTING_INSTALL) {
 			c->then = c->script;
@@ -645,9 +668,12 @@ static int start1(struct kwg_ctl *c)
 		}
 		return kwg_pg_query(c->pg, c->script[0], 0, NULL, on_migrated, c);
 	case KWG_CTL_ROUTING_STATUS:
-		return kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 0, NULL, on_routing_status, c);
+		return kwg_pg_query(c->pg, KWG_SQL_ROUTING_STATUS, 1,
+		                    (const char *const[]){kwg_sql_table_quoted(c->sql)},
+		                    on_routing_status, c);
 	case KWG_CTL_GROUP_LIST:
-		return kwg_pg_query(c->pg, KWG_SQL_GROUP_LIST, 0, NULL, on_group_list, c);
+		return kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_GROUP_LIST), 0, NULL,
+		                    on_group_list, c);
 	case KWG_CTL_STATUS:
 		return kwg_pg_query(c->pg, KWG_SQL_WORKERS, 1, p + 1, on_workers, c);
 	case KWG_CTL_GROUP_CREATE:
@@ -678,14 +704,21 @@ static int start1(struct kwg_ctl *c)
 int kwg_ctl_new(uv_loop_t *loop, const struct kwg_ctl_opts *opts, struct kwg_ctl **ret)
 {
 	struct kwg_ctl *c = calloc(1, sizeof(*c));
+	struct kwg_err err = {{0}};
 	int r;
 
 	if (!c)
 		return -ENOMEM;
 	c->loop = loop;
 	c->opts = opts;
-	r = kwg_pg_new(loop, opts->database_url, "ctl", NULL, NULL, &c->pg);
+	r = kwg_sql_table_new(opts->queue_table ? opts->queue_table : KWG_SQL_TABLE_DEFAULT,
+	                      &c->sql, &err);
+	if (r == -EINVAL)
+		fprintf(stderr, "kwg: kestra_queue_table: %s\n", err.msg);
+	if (r >= 0)
+		r = kwg_pg_new(loop, opts->database_url, "ctl", NULL, NULL, &c->pg);
 	if (r < 0) {
+		kwg_sql_table_free(c->sql);
 		free(c);
 		return r;
 	}
@@ -706,6 +739,7 @@ int kwg_ctl_free(struct kwg_ctl *c)
 	int code = c->exit_code;
 
 	kwg_sql2_free(c->owned);
+	kwg_sql_table_free(c->sql);
 	free(c);
 	return code;
 }

@@ -39,6 +39,7 @@ struct kwg_ctl_opts {
 	bool requeue; /* routing uninstall: give waiting routed jobs back to the default group */
 	uint64_t timeout_ms;      /* for wait, and for the whole command */
 	const char *queue_prefix; /* Kestra 2.x's kestra.queue.prefix, NULL: none */
+	const char *queue_table;  /* Kestra's queue table (kestra_queue_table), NULL: queues */
 };
 
 struct kwg_ctl;

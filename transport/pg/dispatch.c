@@ -14,6 +14,7 @@
 #include "protocol/script_task.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "transport/pg/pg.h"
 
 /* After a failed claim, wait this long before the next (the error is logged each time). */
@@ -27,6 +28,7 @@ struct claimed {
 struct kwg_dispatch {
 	uv_loop_t *loop;
 	const struct kwg_transport_params *p;
+	const struct kwg_sql_table *sql; /* the statements for the queue table: borrowed */
 	struct kwg_dispatch_ops ops;
 	void *ctx;
 	struct kwg_pg *pg;
@@ -210,8 +212,11 @@ static int mark_consumed(struct kwg_dispatch *d)
 	params[1] = d->p->info->group;
 	/* Kestra 2.x acknowledges a dispatch row by deleting it (kestra-2x-queue.md §2.4). */
 	if (r >= 0)
-		r = d->gen2 ? kwg_pg_query(d->pg, KWG_SQL2_DELETE_CLAIMED, 1, params, on_marked, d)
-		            : kwg_pg_query(d->pg, KWG_SQL_MARK_CONSUMED, 2, params, on_marked, d);
+		r = d->gen2
+		        ? kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL2_DELETE_CLAIMED),
+		                       1, params, on_marked, d)
+		        : kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL_MARK_CONSUMED), 2,
+		                       params, on_marked, d);
 	kwg_buf_done(&offsets);
 	return r;
 }
@@ -344,15 +349,18 @@ static void claim_begin(struct kwg_dispatch *d)
 	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
 	if (d->gen2) {
 		const char *params[] = {d->job_queue, d->routing_key, limit};
-		r = kwg_pg_query(d->pg, KWG_SQL2_CLAIM, 3, params, on_selected, d);
+		r = kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL2_CLAIM), 3, params,
+		                 on_selected, d);
 	} else if (d->p->info->group) {
 		const char *params[] = {d->p->info->group, limit};
-		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_GROUP, 2, params, on_selected, d);
+		r = kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL_CLAIM_GROUP), 2, params,
+		                 on_selected, d);
 	} else {
 		const char *params[] = {limit, d->runnerless, d->scripts,
 		                        d->p->default_runner == KWG_RUNNER_PROCESS ? "true"
 		                                                                   : "false"};
-		r = kwg_pg_query(d->pg, KWG_SQL_CLAIM_DEFAULT, 4, params, on_selected, d);
+		r = kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL_CLAIM_DEFAULT), 4,
+		                 params, on_selected, d);
 	}
 	if (r < 0)
 		claim_failed(d, "SELECT", "out of memory", true);
@@ -474,8 +482,8 @@ static int text_array(char *out, size_t size, const char *const *list)
 	return r;
 }
 
-int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_dispatch_ops *ops,
-                     void *ctx, struct kwg_dispatch **ret)
+int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
+                     const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret)
 {
 	uv_loop_t *loop = p->loop;
 	struct kwg_dispatch *d = calloc(1, sizeof(*d));
@@ -485,6 +493,7 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_disp
 		return -ENOMEM;
 	d->loop = loop;
 	d->p = p;
+	d->sql = sql;
 	d->ops = *ops;
 	d->ctx = ctx;
 	r = text_array(d->runnerless, sizeof(d->runnerless), kwg_task_types_runnerless);

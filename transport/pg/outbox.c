@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "transport/pg/pg.h"
 
 #define BATCH_MAX_MESSAGES 1000
@@ -38,6 +39,7 @@ struct msg {
 
 struct kwg_outbox {
 	struct kwg_pg *pg;
+	const struct kwg_sql_table *sql; /* the statements for the queue table: borrowed */
 	struct msg *head, *tail;
 	size_t bytes;
 	size_t in_flight; /* messages at the head that the statement in flight carries */
@@ -335,8 +337,10 @@ static ssize_t flush_gen2(struct kwg_outbox *ob, size_t max)
 	params[2] = kwg_buf_str(&ob->values);
 	params[3] = kwg_buf_str(&ob->ends);
 	if (r >= 0)
-		r = kwg_pg_query(ob->pg, ob->ambiguous ? KWG_SQL2_EMIT_DEDUPE : KWG_SQL2_EMIT, 4,
-		                 params, on_emitted, ob);
+		r = kwg_pg_query(ob->pg,
+		                 ob->ambiguous ? kwg_sql_table_text(ob->sql, KWG_SQL2_EMIT_DEDUPE)
+		                               : kwg_sql_table_text(ob->sql, KWG_SQL2_EMIT),
+		                 4, params, on_emitted, ob);
 	free(types);
 	free(keys);
 	free(values);
@@ -375,7 +379,8 @@ static ssize_t flush_copy(struct kwg_outbox *ob)
 	if (r >= 0 && !data)
 		r = -ENOMEM;
 	if (r >= 0)
-		r = kwg_pg_copy(ob->pg, KWG_SQL_EMIT_COPY, data, len, on_emitted, ob);
+		r = kwg_pg_copy(ob->pg, kwg_sql_table_text(ob->sql, KWG_SQL_EMIT_COPY), data, len,
+		                on_emitted, ob);
 	return r < 0 ? r : (ssize_t)n;
 }
 
@@ -433,8 +438,10 @@ static void flush(struct kwg_outbox *ob)
 	params[1] = kwg_buf_str(&ob->keys);
 	params[2] = kwg_buf_str(&ob->values);
 	if (r >= 0)
-		r = kwg_pg_query(ob->pg, ob->ambiguous ? KWG_SQL_EMIT_DEDUPE : KWG_SQL_EMIT, 3,
-		                 params, on_emitted, ob);
+		r = kwg_pg_query(ob->pg,
+		                 ob->ambiguous ? kwg_sql_table_text(ob->sql, KWG_SQL_EMIT_DEDUPE)
+		                               : kwg_sql_table_text(ob->sql, KWG_SQL_EMIT),
+		                 3, params, on_emitted, ob);
 	if (r < 0) {
 		kwg_log_errno(KWG_LOG_ERROR, r, "cannot send %zu messages now, will retry", n);
 		return;
@@ -448,8 +455,9 @@ static void on_pg_state(void *userdata, bool connected)
 		flush(userdata);
 }
 
-int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
-                   kwg_outbox_event_fn *on_drained, void *userdata, struct kwg_outbox **ret)
+int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const struct kwg_sql_table *sql,
+                   const char *spill_dir, kwg_outbox_event_fn *on_drained, void *userdata,
+                   struct kwg_outbox **ret)
 {
 	struct kwg_outbox *ob = calloc(1, sizeof(*ob));
 	int r;
@@ -462,6 +470,7 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
 		free(ob);
 		return -ENOMEM;
 	}
+	ob->sql = sql;
 	ob->on_drained = on_drained;
 	ob->userdata = userdata;
 	/* Escaping can double a value; a batch holds at most BATCH_MAX_BYTES plus one message. */

@@ -12,14 +12,17 @@
 #include "protocol/queue.h"
 
 struct kwg_outbox;
+struct kwg_sql_table;
 
 /* Called when the outbox drops below its low-water mark after having been congested, and when it
  * becomes empty. */
 typedef void kwg_outbox_event_fn(void *userdata);
 
-/* spill_dir: where the spill file goes when memory fills (an unlinked O_TMPFILE file). */
-int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const char *spill_dir,
-                   kwg_outbox_event_fn *on_drained, void *userdata, struct kwg_outbox **ret);
+/* sql: the statements for the queue table, borrowed for the outbox's life; spill_dir: where the
+ * spill file goes when memory fills (an unlinked O_TMPFILE file). */
+int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const struct kwg_sql_table *sql,
+                   const char *spill_dir, kwg_outbox_event_fn *on_drained, void *userdata,
+                   struct kwg_outbox **ret);
 /* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
  * lost (an error, never silent). */
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);

@@ -16,6 +16,7 @@
 #include "protocol/route.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "transport/pg/pg.h"
 
 #define BATCH 100
@@ -41,6 +42,7 @@ struct held {
 struct kwg_route {
 	uv_loop_t *loop;
 	const struct kwg_transport_params *p;
+	const struct kwg_sql_table *sql; /* the statements for the queue table: borrowed */
 	struct kwg_pg *pg;
 	uv_timer_t timer;
 	bool running, busy, installed, checked, warned;
@@ -162,7 +164,8 @@ static void consume(struct kwg_route *rt)
 	if (r >= 0 && n == 0)
 		commit(rt);
 	else if (r >= 0)
-		r = kwg_pg_query(rt->pg, KWG_SQL_ROUTE_CONSUME, 1, params, on_consumed, rt);
+		r = kwg_pg_query(rt->pg, kwg_sql_table_text(rt->sql, KWG_SQL_ROUTE_CONSUME), 1,
+		                 params, on_consumed, rt);
 	kwg_buf_done(&offsets);
 	if (r < 0)
 		failed(rt, "mark consumed", NULL, strerror(-r));
@@ -245,7 +248,8 @@ static void emit_results(struct kwg_route *rt)
 	if (r >= 0 && n == 0)
 		consume(rt);
 	else if (r >= 0)
-		r = kwg_pg_query(rt->pg, KWG_SQL_EMIT, 3, params, on_emitted, rt);
+		r = kwg_pg_query(rt->pg, kwg_sql_table_text(rt->sql, KWG_SQL_EMIT), 3, params,
+		                 on_emitted, rt);
 	for (size_t i = 0; values && i < n; i++)
 		free(values[i]);
 	free(values);
@@ -315,7 +319,8 @@ static void reroute(struct kwg_route *rt)
 	if (r >= 0 && n == 0)
 		emit_results(rt);
 	else if (r >= 0)
-		r = kwg_pg_query(rt->pg, KWG_SQL_ROUTE_SET, 3, params, on_set, rt);
+		r = kwg_pg_query(rt->pg, kwg_sql_table_text(rt->sql, KWG_SQL_ROUTE_SET), 3, params,
+		                 on_set, rt);
 	free(groups);
 	kwg_buf_done(&ob);
 	kwg_buf_done(&gb);
@@ -383,7 +388,8 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 		failed(rt, "BEGIN", res, error);
 		return;
 	}
-	if (kwg_pg_query(rt->pg, KWG_SQL_ROUTE_HELD, 1, params, on_held, rt) < 0)
+	if (kwg_pg_query(rt->pg, kwg_sql_table_text(rt->sql, KWG_SQL_ROUTE_HELD), 1, params,
+	                 on_held, rt) < 0)
 		failed(rt, "SELECT", NULL, "out of memory");
 }
 
@@ -408,10 +414,11 @@ static void on_checked(void *userdata, PGresult *res, const char *error)
 		/* Loud, at every check while it lasts: tagged jobs go to Kestra's own workers. */
 		if (!rt->installed)
 			kwg_log_error(
-			    "kwg routing is NOT installed on this Kestra 2.x database's queues "
-			    "table (never installed, or a Kestra migration recreated the table): "
-			    "no job reaches group '%s', and tasks tagged for it run on Kestra's "
-			    "own workers; run `kwg routing install`",
+			    "kwg routing is NOT installed on this Kestra 2.x database's queue "
+			    "table %s (never installed, or a Kestra migration recreated the "
+			    "table): no job reaches group '%s', and tasks tagged for it run on "
+			    "Kestra's own workers; run `kwg routing install`",
+			    kwg_sql_table_name(rt->sql),
 			    rt->p->info->group ? rt->p->info->group : "");
 		else if (rt->warned && !was)
 			kwg_log_notice("kwg routing is installed again");
@@ -462,16 +469,19 @@ static void tick(struct kwg_route *rt)
 	if (!rt->waiting_read || uv_now(rt->loop) - rt->last_waiting_ms >= WAITING_MS) {
 		const char *params[] = {rt->job_queue};
 		if ((rt->gen2
-		         ? kwg_pg_query(rt->pg, KWG_SQL2_ROUTING_WAITING, 1, params, on_waiting, rt)
-		         : kwg_pg_query(rt->pg, KWG_SQL_ROUTE_WAITING, 0, NULL, on_waiting, rt)) <
-		    0)
+		         ? kwg_pg_query(rt->pg,
+		                        kwg_sql_table_text(rt->sql, KWG_SQL2_ROUTING_WAITING), 1,
+		                        params, on_waiting, rt)
+		         : kwg_pg_query(rt->pg, kwg_sql_table_text(rt->sql, KWG_SQL_ROUTE_WAITING),
+		                        0, NULL, on_waiting, rt)) < 0)
 			done(rt, POLL_MS);
 		return;
 	}
 	if (!rt->checked || uv_now(rt->loop) - rt->last_check_ms >= CHECK_MS) {
 		if (kwg_pg_query(rt->pg,
 		                 rt->gen2 ? KWG_SQL2_ROUTING_INSTALLED : KWG_SQL_ROUTING_INSTALLED,
-		                 0, NULL, on_checked, rt) < 0)
+		                 1, (const char *const[]){kwg_sql_table_quoted(rt->sql)},
+		                 on_checked, rt) < 0)
 			done(rt, CHECK_MS);
 		return;
 	}
@@ -489,7 +499,8 @@ static void on_pg_state(void *userdata, bool connected)
 		tick(userdata);
 }
 
-int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret)
+int kwg_route_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
+                  struct kwg_route **ret)
 {
 	uv_loop_t *loop = p->loop;
 	struct kwg_route *rt = calloc(1, sizeof(*rt));
@@ -499,6 +510,7 @@ int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret)
 		return -ENOMEM;
 	rt->loop = loop;
 	rt->p = p;
+	rt->sql = sql;
 	r = kwg_pg_new(p->loop, p->url, "route", on_pg_state, rt, &rt->pg);
 	if (r < 0) {
 		free(rt);

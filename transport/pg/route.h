@@ -13,9 +13,11 @@
 #include "transport/transport.h"
 
 struct kwg_route;
+struct kwg_sql_table;
 
 /* Borrows p. */
-int kwg_route_new(const struct kwg_transport_params *p, struct kwg_route **ret);
+int kwg_route_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
+                  struct kwg_route **ret);
 /* Kestra 2.x (before start): reads the jobs waiting per kwg routing key of the worker_job_event
  * queue, and checks that the 2.x routing trigger is there (an ERROR at every check while it is
  * not); resolves nothing. 0 or -ENAMETOOLONG. */

@@ -12,6 +12,7 @@
 #include "protocol/queue.h"
 #include "protocol/sql.h"
 #include "protocol/sql2.h"
+#include "protocol/sql_table.h"
 #include "protocol/state.h"
 #include "protocol/task_def.h"
 #include "transport/pg/pg.h"
@@ -21,6 +22,7 @@
 struct kwg_submit {
 	uv_loop_t *loop;
 	const struct kwg_submit_opts *opts;
+	struct kwg_sql_table *sql; /* the statements for the queue table */
 	struct kwg_pg *pg;
 	uv_timer_t poll, deadline;
 	long long last_offset;
@@ -104,11 +106,13 @@ static void on_poll(uv_timer_t *t)
 		const char *p2[] = {
 		    offset, s->opts->task_run_id, s->names[KWG_QUEUE_WORKER_TASK_RESULT],
 		    s->names[KWG_QUEUE_LOG_ENTRY], s->names[KWG_QUEUE_METRIC_ENTRY]};
-		if (kwg_pg_query(s->pg, KWG_SQL2_FOLLOW, 5, p2, on_followed, s) < 0)
+		if (kwg_pg_query(s->pg, kwg_sql_table_text(s->sql, KWG_SQL2_FOLLOW), 5, p2,
+		                 on_followed, s) < 0)
 			finish(s, 1);
 		return;
 	}
-	if (kwg_pg_query(s->pg, KWG_SQL_FOLLOW, 2, params, on_followed, s) < 0)
+	if (kwg_pg_query(s->pg, kwg_sql_table_text(s->sql, KWG_SQL_FOLLOW), 2, params, on_followed,
+	                 s) < 0)
 		finish(s, 1);
 }
 
@@ -175,9 +179,9 @@ static void on_schema(void *userdata, PGresult *res, const char *error)
 		finish(s, 3);
 		return;
 	}
-	if (kwg_kestra_schema_detect(PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
-	                             PQgetvalue(res, 0, 1), &gen, msg,
-	                             sizeof(msg)) == KWG_KESTRA_SCHEMA_REFUSED) {
+	if (kwg_kestra_schema_detect(
+	        kwg_sql_table_name(s->sql), PQgetisnull(res, 0, 0) ? NULL : PQgetvalue(res, 0, 0),
+	        PQgetvalue(res, 0, 1), &gen, msg, sizeof(msg)) == KWG_KESTRA_SCHEMA_REFUSED) {
 		fprintf(stderr, "kwg submit: %s\n", msg);
 		finish(s, 3);
 		return;
@@ -186,7 +190,8 @@ static void on_schema(void *userdata, PGresult *res, const char *error)
 		params[0] = s->opts->task_run_id;
 		params[1] = s->opts->worker_task;
 		params[2] = s->opts->group;
-		r = kwg_pg_query(s->pg, KWG_SQL_SUBMIT, 3, params, on_inserted, s);
+		r = kwg_pg_query(s->pg, kwg_sql_table_text(s->sql, KWG_SQL_SUBMIT), 3, params,
+		                 on_inserted, s);
 	} else {
 		s->gen2 = true;
 		r = kwg_task_def_to_gen2(s->opts->worker_task, &s->event);
@@ -201,7 +206,8 @@ static void on_schema(void *userdata, PGresult *res, const char *error)
 		params[2] = s->opts->group ? s->routing_key : "";
 		params[3] = s->event;
 		if (r >= 0)
-			r = kwg_pg_query(s->pg, KWG_SQL2_SUBMIT, 4, params, on_inserted, s);
+			r = kwg_pg_query(s->pg, kwg_sql_table_text(s->sql, KWG_SQL2_SUBMIT), 4,
+			                 params, on_inserted, s);
 	}
 	if (r < 0)
 		finish(s, 3);
@@ -210,14 +216,21 @@ static void on_schema(void *userdata, PGresult *res, const char *error)
 int kwg_submit_new(uv_loop_t *loop, const struct kwg_submit_opts *opts, struct kwg_submit **ret)
 {
 	struct kwg_submit *s = calloc(1, sizeof(*s));
+	struct kwg_err err = {{0}};
 	int r;
 
 	if (!s)
 		return -ENOMEM;
 	s->loop = loop;
 	s->opts = opts;
-	r = kwg_pg_new(loop, opts->database_url, "submit", NULL, NULL, &s->pg);
+	r = kwg_sql_table_new(opts->queue_table ? opts->queue_table : KWG_SQL_TABLE_DEFAULT,
+	                      &s->sql, &err);
+	if (r == -EINVAL)
+		fprintf(stderr, "kwg submit: kestra_queue_table: %s\n", err.msg);
+	if (r >= 0)
+		r = kwg_pg_new(loop, opts->database_url, "submit", NULL, NULL, &s->pg);
 	if (r < 0) {
+		kwg_sql_table_free(s->sql);
 		free(s);
 		return r;
 	}
@@ -225,7 +238,10 @@ int kwg_submit_new(uv_loop_t *loop, const struct kwg_submit_opts *opts, struct k
 	uv_timer_init(loop, &s->deadline);
 	s->poll.data = s->deadline.data = s;
 	kwg_pg_start(s->pg);
-	r = kwg_pg_query(s->pg, KWG_SQL_KESTRA_SCHEMA, 0, NULL, on_schema, s);
+	r = kwg_pg_query(
+	    s->pg, KWG_SQL_KESTRA_SCHEMA, 2,
+	    (const char *const[]){kwg_sql_table_schema(s->sql), kwg_sql_table_relname(s->sql)},
+	    on_schema, s);
 	if (r < 0) {
 		finish(s, 3);
 		*ret = s;
@@ -241,6 +257,7 @@ int kwg_submit_free(struct kwg_submit *s)
 	int code = s->exit_code;
 
 	free(s->event);
+	kwg_sql_table_free(s->sql);
 	free(s);
 	return code;
 }

@@ -13,6 +13,7 @@ struct kwg_submit_opts {
 	const char *worker_task; /* the WorkerTask JSON */
 	const char *task_run_id;
 	const char *queue_prefix; /* Kestra 2.x's kestra.queue.prefix, NULL: none */
+	const char *queue_table;  /* Kestra's queue table (kestra_queue_table), NULL: queues */
 	bool json;                /* print raw messages */
 	uint64_t timeout_ms;      /* give up waiting after this */
 };

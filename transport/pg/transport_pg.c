@@ -14,6 +14,7 @@
 #include "common/log.h"
 #include "protocol/queue.h"
 #include "protocol/sql.h"
+#include "protocol/sql_table.h"
 #include "protocol/worker_job.h"
 #include "transport/pg/control.h"
 #include "transport/pg/dispatch.h"
@@ -31,6 +32,7 @@ struct pg_transport {
 	struct kwg_heartbeat *heartbeat;
 	struct kwg_control *control;
 	struct kwg_route *route;
+	struct kwg_sql_table *sql; /* the statements for the queue table; the parts borrow it */
 	bool claim_started;
 	int gen; /* the Kestra generation (control's verdict); 0 before it */
 	/* kwg_transport_workers: one connection per question. */
@@ -166,22 +168,29 @@ static void pg_close(struct kwg_transport *base);
 static int pg_create(const struct kwg_transport_params *p, struct kwg_transport **ret)
 {
 	struct pg_transport *t = calloc(1, sizeof(*t));
+	struct kwg_err err = {{0}};
 	int r;
 
 	if (!t)
 		return -ENOMEM;
 	t->base.cls = &kwg_transport_pg;
 	t->p = *p;
-	r = kwg_outbox_new(p->loop, p->url, p->spill_dir, on_outbox_drained, t, &t->outbox);
+	r = kwg_sql_table_new(p->queue_table ? p->queue_table : KWG_SQL_TABLE_DEFAULT, &t->sql,
+	                      &err);
+	if (r == -EINVAL)
+		kwg_log_error("kestra_queue_table: %s", err.msg);
 	if (r >= 0)
-		r = kwg_dispatch_new(&t->p, &dispatch_ops, t, &t->dispatch);
+		r = kwg_outbox_new(p->loop, p->url, t->sql, p->spill_dir, on_outbox_drained, t,
+		                   &t->outbox);
+	if (r >= 0)
+		r = kwg_dispatch_new(&t->p, t->sql, &dispatch_ops, t, &t->dispatch);
 	if (r >= 0)
 		r = kwg_heartbeat_new(&t->p, on_heartbeat_lost, on_heartbeat_written, t,
 		                      &t->heartbeat);
 	if (r >= 0)
-		r = kwg_control_new(&t->p, &control_ops, t, &t->control);
+		r = kwg_control_new(&t->p, t->sql, &control_ops, t, &t->control);
 	if (r >= 0)
-		r = kwg_route_new(&t->p, &t->route);
+		r = kwg_route_new(&t->p, t->sql, &t->route);
 	if (r < 0) {
 		pg_close(&t->base);
 		return r;
@@ -404,6 +413,8 @@ static void pg_close(struct kwg_transport *base)
 	kwg_heartbeat_close(t->heartbeat);
 	kwg_control_close(t->control);
 	kwg_route_close(t->route);
+	/* The parts' connections dropped their queued statements when they closed. */
+	kwg_sql_table_free(t->sql);
 	free(t);
 }
 
