@@ -141,7 +141,7 @@ struct expr {
 	size_t nargs;
 };
 
-enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER };
+enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER, N_BLOCK, N_MACRO };
 
 struct node {
 	enum node_kind kind;
@@ -150,11 +150,13 @@ struct node {
 	const char *text; /* N_TEXT (points into the template) */
 	size_t len;
 	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable, N_FILTER chain */
-	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL) */
-	struct expr **conds;  /* N_IF */
-	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER: bodies[0] */
-	size_t nconds;
-	struct node *els; /* N_IF, N_FOR */
+	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL); N_BLOCK, N_MACRO name */
+	struct expr **conds;  /* N_IF; N_MACRO: each parameter's default (NULL: none) */
+	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER, N_BLOCK, N_MACRO: bodies[0] */
+	size_t nconds;        /* N_IF; N_MACRO: the parameters */
+	const char **params;  /* N_MACRO: the parameters' names */
+	struct node *els;     /* N_IF, N_FOR */
+	struct node *next_def; /* N_BLOCK, N_MACRO: the template's next definition */
 };
 
 /* ---- render context ---- */
@@ -184,6 +186,10 @@ struct ctx {
 	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
 	size_t regex_next;
 	json_t *filter_body; /* E_BODY: the innermost filter tag's rendered body (borrowed) */
+	struct node *defs;   /* the blocks and macros, defined when parsed (as Pebble's) */
+	size_t scope_base;   /* inside a macro: its first scope entry; nothing below is seen */
+	bool isolated;       /* inside a macro: the render's variables are not seen either */
+	int macro_depth;
 };
 
 /* The argument values of a call, evaluated strictly. */
@@ -212,6 +218,9 @@ int kwg_tpl_fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINT
 int kwg_tpl_step(struct ctx *c, int line);
 char *kwg_tpl_adup(struct ctx *c, const char *s, size_t n);
 int kwg_tpl_render_nested(struct ctx *c, const char *tmpl, int line, char **ret);
+const struct node *kwg_tpl_find_def(const struct ctx *c, enum node_kind kind, const char *name);
+int kwg_tpl_call_macro(struct ctx *c, const struct node *m, const struct expr *e, json_t **ret);
+int kwg_tpl_fn_block(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 
 /* lexer.c */
 bool kwg_tpl_is_ws(char ch);

@@ -437,10 +437,10 @@ int kwg_tpl_compare_values(const json_t *a, const json_t *b)
 
 json_t *kwg_tpl_scope_get(struct ctx *c, const char *name)
 {
-	for (size_t i = c->nscope; i-- > 0;)
+	for (size_t i = c->nscope; i-- > c->scope_base;)
 		if (strcmp(c->scope[i].name, name) == 0)
 			return c->scope[i].value;
-	return json_object_get(c->opts->vars, name);
+	return c->isolated ? NULL : json_object_get(c->opts->vars, name);
 }
 
 /* Steals value. */

@@ -261,10 +261,34 @@ static const struct tcase cases[] = {
      NULL, "5000", 0},
     {"{{ range(1, 100000) contains range(1, 100000) }}", NULL, "evaluation steps", -EMSGSIZE},
     /* [PB] unsupported tags; [K] §8.3 removed tags */
-    {"{% macro m() %}{% endmacro %}", NULL, "tag 'macro' is not supported", -EOPNOTSUPP},
+    /* [PB] macro: only its arguments are seen; defaults; positional and named arguments; a
+     * function of the same name wins; callable before its definition */
+    {"{{ greet('Ann') }}{% macro greet(who, how='Hi') %}{{ how }} {{ who }}!{% endmacro %}"
+     "|{{ greet(how='Yo', who=name) }}|{{ greet() }}|",
+     NULL, "Hi Ann!|Yo World!|Hi !|", 0},
+    {"{% macro m() %}{{ name }}{% endmacro %}{{ m() }}", NULL, "Unable to find `name`", -EINVAL},
+    {"{% macro m(a) %}{% set b = a * 2 %}{{ b }}{% endmacro %}{{ m(2) }}{{ b ?? 'none' }}", NULL,
+     "4none", 0},
+    {"{% macro r(n) %}{% if n > 0 %}{{ n }}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(3) }}", NULL,
+     "321", 0},
+    {"{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}", NULL, "nested deeper than 64", -EINVAL},
+    {"{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL,
+     "The argument at position 2 is not allowed. Only 1 argument(s) are allowed.", -EINVAL},
+    {"{% macro m(a) %}{% endmacro %}{{ m(b=1) }}", NULL,
+     "The following named argument does not exist: b", -EINVAL},
+    {"{% macro m() %}{% endmacro %}{% macro m() %}{% endmacro %}", NULL,
+     "macro 'm' is defined twice", -EBADMSG},
+    {"{% macro upper() %}x{% endmacro %}{{ max(1, 2) }}{% macro max(a, b) %}m{% endmacro %}", NULL,
+     "2", 0},
     {"{% include 'x' %}", NULL, "tag 'include'", -EOPNOTSUPP},
     {"{% extends 'x' %}", NULL, "tag 'extends'", -EOPNOTSUPP},
-    {"{% block b %}{% endblock %}", NULL, "tag 'block'", -EOPNOTSUPP},
+    /* [PB] block and block(): the body in place, and again (Kestra's docs; Pebble's test
+     * {% block "post" %}) */
+    {"{% block \"post\" %} content {% endblock %}{{ block(\"post\") }}", NULL, " content  content ",
+     0},
+    {"{% block b %}[{{ name }}]{% endblock b %}{% set name = 'x' %}{{ block('b') }}{{ block('no') "
+     "}}",
+     NULL, "[World][x]", 0},
     {"{% import 'x' %}", NULL, "tag 'import'", -EOPNOTSUPP},
     {"{% autoescape %}{% endautoescape %}", NULL, "tag 'autoescape'", -EOPNOTSUPP},
     {"{% cache 'k' %}{% endcache %}", NULL, "tag 'cache'", -EOPNOTSUPP},
