@@ -161,6 +161,14 @@ struct node {
 
 /* ---- render context ---- */
 
+/* A number of a Java type jansson cannot tell apart (Float, BigDecimal, BigInteger), as the
+ * number filter makes it: its class and Java's toString, found by the value's identity. */
+struct jnum {
+	json_t *v; /* a reference */
+	const char *cls;
+	char *text;
+};
+
 struct scope_var {
 	const char *name;
 	json_t *value; /* owned */
@@ -190,6 +198,8 @@ struct ctx {
 	size_t scope_base;   /* inside a macro: its first scope entry; nothing below is seen */
 	bool isolated;       /* inside a macro: the render's variables are not seen either */
 	int macro_depth;
+	struct jnum *jnums; /* typed numbers made by this render */
+	size_t njnums;
 };
 
 /* The argument values of a call, evaluated strictly. */
@@ -235,6 +245,11 @@ int kwg_tpl_parse_body(struct ctx *c, const char *const *stops, size_t nstops, s
                        size_t *ret_stop);
 
 /* value.c */
+int kwg_tpl_jnum_new(struct ctx *c, json_t *v, const char *cls, const char *text);
+const struct jnum *kwg_tpl_jnum(const struct ctx *c, const json_t *v);
+void kwg_tpl_jnums_done(struct ctx *c);
+int kwg_tpl_value_text(const struct ctx *c, struct kwg_buf *b, const json_t *v);
+void kwg_tpl_java_float(float f, char *out, size_t n);
 void kwg_tpl_java_double(double d, char *out, size_t n);
 int kwg_tpl_json_write(struct kwg_buf *b, const json_t *v, int depth);
 int kwg_tpl_write_text(struct kwg_buf *b, const json_t *v);

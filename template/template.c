@@ -366,7 +366,9 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			r = kwg_tpl_eval(c, n->e, false, &v);
 			if (r < 0)
 				break;
-			r = put_out(c, n->line, kwg_tpl_write_text(c->out, v));
+			r = put_out(c, n->line,
+			            kwg_tpl_jnum(c, v) ? kwg_tpl_value_text(c, c->out, v)
+			                               : kwg_tpl_write_text(c->out, v));
 			json_decref(v);
 			break;
 		}
@@ -434,6 +436,7 @@ static int render_ctx(struct ctx *c, char **ret)
 	kwg_tpl_scope_pop_to(c, 0);
 	free(c->scope);
 	c->scope = NULL;
+	kwg_tpl_jnums_done(c);
 	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++)
 		kwg_jregex_free(steal_ptr(&c->regex_cache[i]));
 	arena_done(&c->arena);

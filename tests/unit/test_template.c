@@ -378,6 +378,23 @@ static const struct tcase cases[] = {
     {"{{ '0x1F' | number }}", NULL, "31", 0},
     {"{{ '2147483647' | number | className }}", NULL, "java.lang.Integer", 0},
     {"{{ '9223372036854775807' | number | className }}", NULL, "java.lang.Long", 0},
+    /* [K] NumberFilterTest; commons-lang3 createNumber: Float up to 7 decimals, Double up to
+     * 16, else BigDecimal; integers by size; the type printed as Java prints it */
+    {"{{ '12.3' | number | className }}|{{ '9223372036854775807' | number('BIGDECIMAL') | "
+     "className }}|{{ '9223372036854775807' | number('BIGINTEGER') | className }}|{{ "
+     "'9223372036854775807' | number('DOUBLE') | className }}",
+     NULL, "java.lang.Float|java.math.BigDecimal|java.math.BigInteger|java.lang.Double", 0},
+    {"{{ '1.50' | number('BIGDECIMAL') }}|{{ '3.14159265' | number('FLOAT') }}|{{ '3.14159265' | "
+     "number }}|{{ '3.14159265' | number | className }}|{{ '0.12345678901234567' | number | "
+     "className }}",
+     NULL, "1.50|3.1415927|3.14159265|java.lang.Double|java.math.BigDecimal", 0},
+    {"{{ '99999999999999999999' | number }}|{{ '99999999999999999999' | number | className "
+     "}}|{{ '1.1' | number('FLOAT') ~ '/' ~ ('2.50' | number('BIGDECIMAL')) }}|{{ ['x', '5e3' | "
+     "number] | join(',') }}|{{ '5e3' | number | className }}",
+     NULL, "99999999999999999999|java.math.BigInteger|1.1/2.50|x,5000.0|java.lang.Float", 0},
+    {"{{ '7L' | number | className }}|{{ '2.5d' | number | className }}|{{ '2.5f' | number | "
+     "className }}|{{ '1e400' | number | className }}",
+     NULL, "java.lang.Long|java.lang.Double|java.lang.Float|java.math.BigDecimal", 0},
     {"{{ 5 | number }}", NULL, "can only be applied to String", -EINVAL},
     {"{{ 'abc' | number }}", NULL, "is not a number", -EINVAL},
     {"{{ s | startsWith('Hello') }} {{ s | endsWith('x') }}", NULL, "true false", 0},
