@@ -119,7 +119,7 @@ static int make_number(struct ctx *c, enum jtype t, const char *s, json_t **ret)
 			*ret = json_integer(v);
 			if (t == J_BIGINT)
 				r = kwg_buf_printf(&text, "%lld", v);
-		} else if (r == -ERANGE && t == J_BIGINT) {
+		} else if (r == -ERANGE && t == J_BIGINT && text.len > 0) {
 			*ret = json_real(finite_value(kwg_buf_str(&text)));
 			r = 0;
 		}
@@ -297,6 +297,12 @@ int kwg_tpl_f_number(struct ctx *c, const struct expr *e, json_t *in, struct arg
 	free(numeric);
 	if (r == -ENOMEM)
 		return kwg_tpl_oom();
+	if (r == -ERANGE && t == J_BIGINT)
+		return kwg_tpl_fail(
+		    c, -EOPNOTSUPP, e->line,
+		    "filter 'number': '%.64s': kwg reads hex and octal BigIntegers up "
+		    "to 64 bits",
+		    s);
 	if (r < 0)
 		return kwg_tpl_fail(c, -EINVAL, e->line, "filter 'number': '%.64s' is not a %s", s,
 		                    type && i < ARRAY_SIZE(types) ? type : "number");

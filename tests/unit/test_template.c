@@ -395,6 +395,8 @@ static const struct tcase cases[] = {
     {"{{ '7L' | number | className }}|{{ '2.5d' | number | className }}|{{ '2.5f' | number | "
      "className }}|{{ '1e400' | number | className }}",
      NULL, "java.lang.Long|java.lang.Double|java.lang.Float|java.math.BigDecimal", 0},
+    {"{{ '0x7fffffffffffffffff' | number }}", NULL, "hex and octal BigIntegers up to 64 bits",
+     -EOPNOTSUPP},
     {"{{ 5 | number }}", NULL, "can only be applied to String", -EINVAL},
     {"{{ 'abc' | number }}", NULL, "is not a number", -EINVAL},
     {"{{ s | startsWith('Hello') }} {{ s | endsWith('x') }}", NULL, "true false", 0},
