@@ -61,16 +61,7 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
 	if (fd < 0)
 		return -errno;
 	kwg_buf_init(&b, read_room(rd));
-	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
-			r = n < 0 ? -errno : r;
-			break;
-		}
-	}
+	r = kwg_buf_read_fd(&b, fd);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
