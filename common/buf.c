@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 void kwg_buf_init(struct kwg_buf *b, size_t max)
 {
@@ -116,4 +117,21 @@ char *kwg_buf_steal(struct kwg_buf *b)
 const char *kwg_buf_str(const struct kwg_buf *b)
 {
 	return b->data ? b->data : "";
+}
+
+int kwg_buf_read_fd(struct kwg_buf *b, int fd)
+{
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+		int r;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return n < 0 ? -errno : 0;
+		r = kwg_buf_append(b, chunk, (size_t)n);
+		if (r < 0)
+			return r;
+	}
 }

@@ -28,5 +28,8 @@ int kwg_buf_printf(struct kwg_buf *b, const char *fmt, ...) KWG_PRINTF(2, 3);
 void kwg_buf_consume(struct kwg_buf *b, size_t n);
 /* Returns the data as a new NUL-terminated string (never NULL unless OOM) and empties b. */
 char *kwg_buf_steal(struct kwg_buf *b);
+/* Appends what a blocking fd gives until its end: 0, -EMSGSIZE past b's maximum (earlier reads
+ * stay), -ENOMEM, or -errno of a failed read (EINTR retried). */
+int kwg_buf_read_fd(struct kwg_buf *b, int fd);
 /* The content as a C string ("" when empty); borrowed, valid until the next change. */
 const char *kwg_buf_str(const struct kwg_buf *b);

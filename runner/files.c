@@ -16,6 +16,7 @@
 #include "common/cleanup.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "common/strv.h"
 #include "protocol/glob.h"
 #include "storage/storage_path.h"
 
@@ -47,6 +48,7 @@ struct kwg_files {
 	struct kwg_glob **inc, **exc;
 	size_t n_inc, n_exc;
 	char *ns_prefix;
+	struct kwg_strv listed; /* every namespace file listed, filtered or not */
 	struct kwg_script_task *task;
 	char error[512];
 };
@@ -110,6 +112,7 @@ void kwg_files_free(struct kwg_files *f)
 	free(f->inc);
 	free(f->exc);
 	free(f->ns_prefix);
+	kwg_strv_done(&f->listed);
 	free(f);
 }
 
@@ -394,12 +397,43 @@ static void on_ns_entry(void *userdata, const char *uri)
 		               "namespace file '%.200s': not a plain relative path", rel);
 		return;
 	}
+	if (kwg_strv_push(&f->listed, rel) < 0) {
+		(void)snprintf(f->error, sizeof(f->error), "out of memory");
+		return;
+	}
 	if ((f->n_inc && !any_match(f->inc, f->n_inc, rel)) || any_match(f->exc, f->n_exc, rel))
 		return;
 	if (snprintf(path, sizeof(path), "%s%s", f->ctx.working_dir, rel) >= (int)sizeof(path) ||
 	    push_op(f, OP_GET, uri, path, NULL) < 0)
 		(void)snprintf(f->error, sizeof(f->error), "namespace file '%.200s': %s", rel,
 		               "cannot be staged (name too long or out of memory)");
+}
+
+static int strcmp_p(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Kestra 1.2 and later keep a namespace file's revision N >= 2 beside it as <path>.vN and which
+ * one is current in its namespace_file_metadata table, which kwg does not read: a staged file
+ * with a second revision beside it would be a stale copy, so the task fails naming it. */
+static const char *revised_file(struct kwg_files *f)
+{
+	size_t plen = strlen(f->ns_prefix);
+	char v2[PATH_MAX];
+
+	qsort(f->listed.v, f->listed.n, sizeof(*f->listed.v), strcmp_p);
+	for (size_t i = 0; i < f->n_ops; i++) {
+		const char *rel = f->ops[i].uri ? f->ops[i].uri + plen : NULL;
+		const char *key = v2;
+		if (f->ops[i].kind != OP_GET || !rel ||
+		    strncmp(f->ops[i].uri, f->ns_prefix, plen) != 0 ||
+		    snprintf(v2, sizeof(v2), "%s.v2", rel) >= (int)sizeof(v2))
+			continue;
+		if (bsearch(&key, f->listed.v, f->listed.n, sizeof(*f->listed.v), strcmp_p))
+			return rel;
+	}
+	return NULL;
 }
 
 static void on_ns_listed(void *userdata, const char *error, bool not_found)
@@ -416,6 +450,17 @@ static void on_ns_listed(void *userdata, const char *error, bool not_found)
 	}
 	if (f->error[0]) {
 		(void)snprintf(why, sizeof(why), "%s", f->error);
+		finish(f, why);
+		return;
+	}
+	const char *revised = revised_file(f);
+	if (revised) {
+		(void)snprintf(
+		    why, sizeof(why),
+		    "namespace file '%.200s' has several revisions: Kestra keeps the "
+		    "current one in its namespace_file_metadata table, which kwg does not "
+		    "read yet",
+		    revised);
 		finish(f, why);
 		return;
 	}

@@ -126,16 +126,7 @@ static int take_file(struct obj *o)
 		return 0;
 	}
 	kwg_buf_init(&b, KWG_STORAGE_FETCH_MAX_BYTES);
-	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
-			r = n < 0 ? -errno : r;
-			break;
-		}
-	}
+	r = kwg_buf_read_fd(&b, fd);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		if (r != -EMSGSIZE)

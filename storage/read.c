@@ -61,16 +61,7 @@ int kwg_storage_read_bounded(struct kwg_storage_reader *rd, const char *file, ch
 	if (fd < 0)
 		return -errno;
 	kwg_buf_init(&b, read_room(rd));
-	for (;;) {
-		char chunk[65536];
-		ssize_t n = read(fd, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || (r = kwg_buf_append(&b, chunk, (size_t)n)) < 0) {
-			r = n < 0 ? -errno : r;
-			break;
-		}
-	}
+	r = kwg_buf_read_fd(&b, fd);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
@@ -208,14 +199,46 @@ static int object_err(int r, const char *fn, const char *path, struct kwg_err *e
 	}
 }
 
+/* Kestra 1.2 and later keep a namespace file's revision N >= 2 beside it as <path>.vN and the
+ * current one in its namespace_file_metadata table, which kwg does not read: a namespace file
+ * with a second revision is refused rather than read stale. 0, or an error naming fn and path. */
+static int check_revisions(struct kwg_storage_reader *rd, const char *fn, const char *path,
+                           const char *upath, struct kwg_err *err)
+{
+	char v2[PATH_MAX];
+	int64_t size;
+	int r;
+
+	if (!strstr(upath, "/_files/") ||
+	    snprintf(v2, sizeof(v2), "%s.v2", upath) >= (int)sizeof(v2))
+		return 0;
+	r = kwg_storage_object_size(rd, v2, &size);
+	if (r == 0)
+		return kwg_err_set(
+		    err, -EOPNOTSUPP,
+		    "%s('%.100s'): the namespace file has several revisions; kwg does "
+		    "not read Kestra's namespace_file_metadata table yet",
+		    fn, path);
+	return r == -ENOENT || r == -EMSGSIZE ? 0 : r;
+}
+
 int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err)
 {
 	cleanup_free char *upath = NULL;
 	int r = resolve(rd, "read", path, &upath, err);
 
-	if (r == 0)
+	if (r == 0) {
+		/* Both looked up, so that a fetch round brings both. */
+		int rev = check_revisions(rd, "read", path, upath, err);
+		if (rev == -EOPNOTSUPP)
+			return rev;
 		r = kwg_storage_read_object(rd, upath, ret, ret_len);
+		if (r == 0 && rev < 0)
+			free(steal_ptr(ret));
+		if (rev < 0 && r >= 0)
+			r = rev;
+	}
 	/* KESTRA: a missing file fails read() like any other error. */
 	if (r == -ENOENT)
 		return kwg_err_set(err, -EINVAL, "read('%.100s'): no such file", path);
@@ -228,8 +251,14 @@ int kwg_storage_stat(struct kwg_storage_reader *rd, const char *fn, const char *
 	cleanup_free char *upath = NULL;
 	int r = resolve(rd, fn, path, &upath, err);
 
-	if (r == 0)
+	if (r == 0) {
+		int rev = check_revisions(rd, fn, path, upath, err);
+		if (rev == -EOPNOTSUPP)
+			return rev;
 		r = kwg_storage_object_size(rd, upath, ret_size);
+		if (rev < 0 && r >= 0)
+			r = rev;
+	}
 	return r < 0 && upath ? object_err(r, fn, path, err) : r;
 }
 

@@ -254,7 +254,7 @@ static int concat_text(struct ctx *c, json_t *x, json_t *y, bool null_word, int 
 	for (int i = 0; i < 2 && r >= 0; i++) {
 		/* ConcatenateExpression skips null; OperatorUtils.add writes "null" */
 		if (null_word || (parts[i] && !json_is_null(parts[i])))
-			r = kwg_tpl_java_text(&b, parts[i], 0);
+			r = kwg_tpl_value_text(c, &b, parts[i]);
 	}
 	if (r < 0) {
 		kwg_buf_done(&b);
@@ -741,7 +741,7 @@ static int eval_inner(struct ctx *c, const struct expr *e, bool soft, json_t **r
 		for (size_t i = 0; i < e->nargs; i++) {
 			r = kwg_tpl_eval(c, e->args[i], false, &v);
 			if (r >= 0) {
-				r = json_is_null(v) ? 0 : kwg_tpl_java_text(&b, v, 0);
+				r = json_is_null(v) ? 0 : kwg_tpl_value_text(c, &b, v);
 				json_decref(v);
 				if (r < 0)
 					r = kwg_tpl_size_err(c, r, e->line);

@@ -52,7 +52,7 @@ int kwg_tpl_f_join(struct ctx *c, const struct expr *e, json_t *in, struct args 
 		if (i && sep)
 			r = kwg_buf_puts(&b, sep);
 		if (r >= 0)
-			r = kwg_tpl_java_text(&b, v, 0);
+			r = kwg_tpl_value_text(c, &b, v);
 		if (r < 0) {
 			kwg_buf_done(&b);
 			return kwg_tpl_size_err(c, r, e->line);

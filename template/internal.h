@@ -141,7 +141,7 @@ struct expr {
 	size_t nargs;
 };
 
-enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER };
+enum node_kind { N_TEXT, N_PRINT, N_IF, N_FOR, N_SET, N_FILTER, N_BLOCK, N_MACRO };
 
 struct node {
 	enum node_kind kind;
@@ -150,14 +150,24 @@ struct node {
 	const char *text; /* N_TEXT (points into the template) */
 	size_t len;
 	struct expr *e;       /* N_PRINT, N_SET value, N_FOR iterable, N_FILTER chain */
-	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL) */
-	struct expr **conds;  /* N_IF */
-	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER: bodies[0] */
-	size_t nconds;
-	struct node *els; /* N_IF, N_FOR */
+	const char *v1, *v2;  /* N_SET name; N_FOR names (v2 may be NULL); N_BLOCK, N_MACRO name */
+	struct expr **conds;  /* N_IF; N_MACRO: each parameter's default (NULL: none) */
+	struct node **bodies; /* N_IF: one per cond; N_FOR, N_FILTER, N_BLOCK, N_MACRO: bodies[0] */
+	size_t nconds;        /* N_IF; N_MACRO: the parameters */
+	const char **params;  /* N_MACRO: the parameters' names */
+	struct node *els;     /* N_IF, N_FOR */
+	struct node *next_def; /* N_BLOCK, N_MACRO: the template's next definition */
 };
 
 /* ---- render context ---- */
+
+/* A number of a Java type jansson cannot tell apart (Float, BigDecimal, BigInteger), as the
+ * number filter makes it: its class and Java's toString, found by the value's identity. */
+struct jnum {
+	json_t *v; /* a reference */
+	const char *cls;
+	char *text;
+};
 
 struct scope_var {
 	const char *name;
@@ -184,6 +194,12 @@ struct ctx {
 	struct kwg_jregex *regex_cache[8]; /* owned; patterns compiled by this render */
 	size_t regex_next;
 	json_t *filter_body; /* E_BODY: the innermost filter tag's rendered body (borrowed) */
+	struct node *defs;   /* the blocks and macros, defined when parsed (as Pebble's) */
+	size_t scope_base;   /* inside a macro: its first scope entry; nothing below is seen */
+	bool isolated;       /* inside a macro: the render's variables are not seen either */
+	int macro_depth;
+	struct jnum *jnums; /* typed numbers made by this render */
+	size_t njnums;
 };
 
 /* The argument values of a call, evaluated strictly. */
@@ -212,6 +228,9 @@ int kwg_tpl_fail(struct ctx *c, int r, int line, const char *fmt, ...) KWG_PRINT
 int kwg_tpl_step(struct ctx *c, int line);
 char *kwg_tpl_adup(struct ctx *c, const char *s, size_t n);
 int kwg_tpl_render_nested(struct ctx *c, const char *tmpl, int line, char **ret);
+const struct node *kwg_tpl_find_def(const struct ctx *c, enum node_kind kind, const char *name);
+int kwg_tpl_call_macro(struct ctx *c, const struct node *m, const struct expr *e, json_t **ret);
+int kwg_tpl_fn_block(struct ctx *c, const struct expr *e, struct args *a, json_t **ret);
 
 /* lexer.c */
 bool kwg_tpl_is_ws(char ch);
@@ -226,6 +245,11 @@ int kwg_tpl_parse_body(struct ctx *c, const char *const *stops, size_t nstops, s
                        size_t *ret_stop);
 
 /* value.c */
+int kwg_tpl_jnum_new(struct ctx *c, json_t *v, const char *cls, const char *text);
+const struct jnum *kwg_tpl_jnum(const struct ctx *c, const json_t *v);
+void kwg_tpl_jnums_done(struct ctx *c);
+int kwg_tpl_value_text(const struct ctx *c, struct kwg_buf *b, const json_t *v);
+void kwg_tpl_java_float(float f, char *out, size_t n);
 void kwg_tpl_java_double(double d, char *out, size_t n);
 int kwg_tpl_json_write(struct kwg_buf *b, const json_t *v, int depth);
 int kwg_tpl_write_text(struct kwg_buf *b, const json_t *v);

@@ -660,9 +660,119 @@ static int parse_for(struct ctx *c, int line, struct node **ret)
 	return 0;
 }
 
-static const char *const unsupported_tags[] = {"macro",  "block",      "include", "extends",
-                                               "import", "autoescape", "cache",   "parallel",
-                                               "embed",  "flush",      "from",    "verbatim"};
+static const char *const unsupported_tags[] = {"include", "extends",  "import", "autoescape",
+                                               "cache",   "parallel", "embed",  "flush",
+                                               "from",    "verbatim"};
+
+/* ==== blocks and macros ==== */
+
+static int define(struct ctx *c, struct node *n)
+{
+	if (kwg_tpl_find_def(c, n->kind, n->v1))
+		return kwg_tpl_fail(c, -EBADMSG, n->line, "%s '%s' is defined twice",
+		                    n->kind == N_MACRO ? "macro" : "block", n->v1);
+	n->next_def = c->defs;
+	c->defs = n;
+	return 0;
+}
+
+/* The body up to the end tag, which may repeat the name: "{% endblock name %}". */
+static int parse_def_body(struct ctx *c, const char *end, struct node *n)
+{
+	const char *const stops[] = {end};
+	size_t stop;
+	int r;
+
+	if (!(n->bodies = kwg_tpl_arena_alloc(&c->arena, sizeof(*n->bodies))))
+		return kwg_tpl_oom();
+	r = kwg_tpl_parse_body(c, stops, 1, &n->bodies[0], &stop);
+	if (r >= 0 && (peek(c)->kind == T_NAME || peek(c)->kind == T_STR))
+		advance(c);
+	if (r >= 0)
+		r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	return r;
+}
+
+/* [PB] BlockTokenParser: {% block name %}body{% endblock %}, the name a name or a string; the
+ * body renders in place, and again where block('name') is called. */
+static int parse_block(struct ctx *c, int line, struct node **ret)
+{
+	struct node *n = new_node(c, N_BLOCK, line);
+	struct tok *t = peek(c);
+	int r;
+
+	if (!n)
+		return kwg_tpl_oom();
+	if (t->kind != T_NAME && t->kind != T_STR)
+		return kwg_tpl_fail(c, -EBADMSG, line, "expected a block name but found %s",
+		                    tok_desc(t));
+	n->v1 = kwg_tpl_adup(c, t->s, t->n);
+	advance(c);
+	r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r >= 0)
+		r = parse_def_body(c, "endblock", n);
+	if (r >= 0)
+		r = define(c, n);
+	if (r >= 0)
+		*ret = n;
+	return r;
+}
+
+/* [PB] MacroTokenParser: {% macro name(a, b = default) %}body{% endmacro %}. */
+static int parse_macro(struct ctx *c, int line, struct node **ret)
+{
+	struct node *n = new_node(c, N_MACRO, line);
+	struct expr *defaults[16];
+	const char *params[16];
+	size_t np = 0;
+	int r;
+
+	if (!n)
+		return kwg_tpl_oom();
+	if (peek(c)->kind != T_NAME)
+		return kwg_tpl_fail(c, -EBADMSG, line, "expected a macro name after 'macro'");
+	n->v1 = kwg_tpl_adup(c, peek(c)->s, peek(c)->n);
+	advance(c);
+	r = expect_op(c, "(");
+	while (r >= 0 && !is_op(peek(c), ")")) {
+		if (np == ARRAY_SIZE(params))
+			return kwg_tpl_fail(c, -EBADMSG, line, "more than %zu macro parameters",
+			                    ARRAY_SIZE(params));
+		if (np > 0 && (r = expect_op(c, ",")) < 0)
+			break;
+		if (peek(c)->kind != T_NAME)
+			return kwg_tpl_fail(c, -EBADMSG, line,
+			                    "expected a parameter name but found %s",
+			                    tok_desc(peek(c)));
+		params[np] = kwg_tpl_adup(c, peek(c)->s, peek(c)->n);
+		defaults[np] = NULL;
+		advance(c);
+		if (is_op(peek(c), "=")) {
+			advance(c);
+			r = parse_expr(c, 0, &defaults[np]);
+		}
+		np++;
+	}
+	if (r >= 0)
+		r = expect_op(c, ")");
+	if (r >= 0)
+		r = expect_kind(c, T_EXEC_CLOSE, "'%}'");
+	if (r < 0)
+		return r;
+	n->params = kwg_tpl_arena_alloc(&c->arena, (np ? np : 1) * sizeof(*n->params));
+	n->conds = kwg_tpl_arena_alloc(&c->arena, (np ? np : 1) * sizeof(*n->conds));
+	if (!n->params || !n->conds)
+		return kwg_tpl_oom();
+	memcpy(n->params, params, np * sizeof(*params));
+	memcpy(n->conds, defaults, np * sizeof(*defaults));
+	n->nconds = np;
+	r = parse_def_body(c, "endmacro", n);
+	if (r >= 0)
+		r = define(c, n);
+	if (r >= 0)
+		*ret = n;
+	return r;
+}
 
 /* ==== the filter tag ==== */
 
@@ -766,6 +876,10 @@ int kwg_tpl_parse_body(struct ctx *c, const char *const *stops, size_t nstops, s
 				r = parse_for(c, line, &n);
 			} else if (strcmp(name, "filter") == 0) {
 				r = parse_filter_tag(c, line, &n);
+			} else if (strcmp(name, "block") == 0) {
+				r = parse_block(c, line, &n);
+			} else if (strcmp(name, "macro") == 0) {
+				r = parse_macro(c, line, &n);
 			} else if (strcmp(name, "set") == 0) {
 				n = new_node(c, N_SET, line);
 				if (!n) {

@@ -137,6 +137,7 @@ static const struct {
     {"fileSize", kwg_tpl_fn_file_stat},
     {"fileExists", kwg_tpl_fn_file_stat},
     {"isFileEmpty", kwg_tpl_fn_file_stat},
+    {"block", kwg_tpl_fn_block},
     {"fetchContext", kwg_tpl_fn_context},
     {"printContext", kwg_tpl_fn_context},
     {"currentEachOutput", kwg_tpl_fn_current_each_output},
@@ -177,8 +178,13 @@ int kwg_tpl_call_function(struct ctx *c, const struct expr *e, json_t **ret)
 	for (size_t i = 0; i < ARRAY_SIZE(functions); i++)
 		if (strcmp(functions[i].name, e->s) == 0)
 			fn = functions[i].fn;
-	if (!fn)
+	if (!fn) {
+		/* KESTRA: Pebble calls a function of that name first, else a macro. */
+		const struct node *m = kwg_tpl_find_def(c, N_MACRO, e->s);
+		if (m)
+			return kwg_tpl_call_macro(c, m, e, ret);
 		return kwg_tpl_fail(c, -EOPNOTSUPP, e->line, "unknown function '%s'", e->s);
+	}
 	r = kwg_tpl_args_eval(c, e, &a);
 	if (r < 0)
 		return r;

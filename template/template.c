@@ -250,6 +250,108 @@ static int exec_filter_tag(struct ctx *c, const struct node *n)
 	return r;
 }
 
+const struct node *kwg_tpl_find_def(const struct ctx *c, enum node_kind kind, const char *name)
+{
+	for (const struct node *d = c->defs; d; d = d->next_def)
+		if (d->kind == kind && strcmp(d->v1, name) == 0)
+			return d;
+	return NULL;
+}
+
+/* Nodes rendered into a string of their own (bounded like the output). */
+static int exec_to_string(struct ctx *c, const struct node *n, int line, json_t **ret)
+{
+	struct kwg_buf *saved_out = c->out, body;
+	int r;
+
+	kwg_buf_init(&body, KWG_TEMPLATE_MAX_OUTPUT);
+	c->out = &body;
+	r = exec_nodes(c, n);
+	c->out = saved_out;
+	if (r < 0) {
+		kwg_buf_done(&body);
+		return r;
+	}
+	return kwg_tpl_buf_value(c, &body, line, ret);
+}
+
+/* [PB] BlockFunctionExpression: the block rendered again in the current scope (a block that
+ * is not defined renders nothing). */
+int kwg_tpl_fn_block(struct ctx *c, const struct expr *e, struct args *a, json_t **ret)
+{
+	const struct node *b;
+	const char *name;
+	int r = kwg_tpl_arg_str(c, a, "block", 0, "name", true, &name);
+
+	if (r < 0)
+		return r;
+	b = kwg_tpl_find_def(c, N_BLOCK, name);
+	if (!b) {
+		*ret = json_string("");
+		return *ret ? 0 : kwg_tpl_oom();
+	}
+	return exec_to_string(c, b->bodies[0], e->line, ret);
+}
+
+/* Deepest nesting of macro calls (a macro may call itself). */
+#define MAX_MACRO_DEPTH 64
+
+/* [PB] MacroNode.call: the arguments are evaluated where the macro is called; inside, only
+ * they are seen (then the defaults, evaluated in the macro's own scope, and null for a
+ * parameter with neither), not the template's variables; the body renders to a string. */
+int kwg_tpl_call_macro(struct ctx *c, const struct node *m, const struct expr *e, json_t **ret)
+{
+	size_t mark = c->nscope, saved_base = c->scope_base, saved_frame = c->frame;
+	bool saved_isolated = c->isolated;
+	struct args a = {0};
+	size_t k = 0;
+	int r;
+
+	if (c->macro_depth >= MAX_MACRO_DEPTH)
+		return kwg_tpl_fail(c, -EINVAL, e->line, "macro '%s': calls nested deeper than %d",
+		                    m->v1, MAX_MACRO_DEPTH);
+	r = kwg_tpl_args_eval(c, e, &a);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; r >= 0 && i < a.n; i++) {
+		bool known = false;
+		for (size_t j = 0; a.names[i] && j < m->nconds; j++)
+			known |= strcmp(a.names[i], m->params[j]) == 0;
+		if (a.names[i] && !known)
+			r = kwg_tpl_fail(c, -EINVAL, e->line,
+			                 "The following named argument does not exist: %s",
+			                 a.names[i]);
+		else if (!a.names[i] && k++ >= m->nconds)
+			r = kwg_tpl_fail(c, -EINVAL, e->line,
+			                 "The argument at position %zu is not allowed. Only %zu "
+			                 "argument(s) are allowed.",
+			                 k, m->nconds);
+	}
+	c->scope_base = c->frame = mark;
+	c->isolated = true;
+	c->macro_depth++;
+	for (size_t i = 0; r >= 0 && i < m->nconds; i++) {
+		json_t *v = kwg_tpl_arg(&a, i, m->params[i]);
+		if (v)
+			v = json_incref(v);
+		else if (m->conds[i])
+			r = kwg_tpl_eval(c, m->conds[i], false, &v);
+		else
+			v = json_null();
+		if (r >= 0)
+			r = kwg_tpl_scope_set(c, m->params[i], v);
+	}
+	if (r >= 0)
+		r = exec_to_string(c, m->bodies[0], e->line, ret);
+	c->macro_depth--;
+	kwg_tpl_scope_pop_to(c, mark);
+	c->scope_base = saved_base;
+	c->frame = saved_frame;
+	c->isolated = saved_isolated;
+	kwg_tpl_args_done(&a);
+	return r;
+}
+
 static int exec_nodes(struct ctx *c, const struct node *n)
 {
 	int r = 0;
@@ -264,7 +366,9 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			r = kwg_tpl_eval(c, n->e, false, &v);
 			if (r < 0)
 				break;
-			r = put_out(c, n->line, kwg_tpl_write_text(c->out, v));
+			r = put_out(c, n->line,
+			            kwg_tpl_jnum(c, v) ? kwg_tpl_value_text(c, c->out, v)
+			                               : kwg_tpl_write_text(c->out, v));
 			json_decref(v);
 			break;
 		}
@@ -291,6 +395,11 @@ static int exec_nodes(struct ctx *c, const struct node *n)
 			break;
 		case N_FILTER:
 			r = exec_filter_tag(c, n);
+			break;
+		case N_BLOCK:
+			r = exec_nodes(c, n->bodies[0]);
+			break;
+		case N_MACRO:
 			break;
 		case N_SET: {
 			json_t *v = NULL;
@@ -327,6 +436,7 @@ static int render_ctx(struct ctx *c, char **ret)
 	kwg_tpl_scope_pop_to(c, 0);
 	free(c->scope);
 	c->scope = NULL;
+	kwg_tpl_jnums_done(c);
 	for (size_t i = 0; i < ARRAY_SIZE(c->regex_cache); i++)
 		kwg_jregex_free(steal_ptr(&c->regex_cache[i]));
 	arena_done(&c->arena);

@@ -5,8 +5,9 @@
 
 /* ==== values ==== */
 
-/* Java's Double.toString (shortest digits that read back, as JDK 19+). */
-void kwg_tpl_java_double(double d, char *out, size_t n)
+/* Java's Double.toString or, with is_float, Float.toString: the shortest digits that read back
+ * (as JDK 19+), in Java's layout. */
+static void java_decimal(double d, bool is_float, char *out, size_t n)
 {
 	char tmp[40], digits[24];
 	int prec, exp10, nd = 0;
@@ -25,7 +26,7 @@ void kwg_tpl_java_double(double d, char *out, size_t n)
 	}
 	for (prec = 1; prec <= 17; prec++) {
 		snprintf(tmp, sizeof(tmp), "%.*e", prec - 1, d);
-		if (strtod(tmp, NULL) == d)
+		if (is_float ? strtof(tmp, NULL) == (float)d : strtod(tmp, NULL) == d)
 			break;
 	}
 	const char *p = tmp;
@@ -67,6 +68,64 @@ void kwg_tpl_java_double(double d, char *out, size_t n)
 	}
 	snprintf(out, n, "%s", kwg_buf_str(&b));
 	kwg_buf_done(&b);
+}
+
+void kwg_tpl_java_double(double d, char *out, size_t n)
+{
+	java_decimal(d, false, out, n);
+}
+
+void kwg_tpl_java_float(float f, char *out, size_t n)
+{
+	java_decimal(f, true, out, n);
+}
+
+/* Most typed numbers one render keeps (past them, numbers print as jansson's). */
+#define MAX_JNUMS 65536
+
+int kwg_tpl_jnum_new(struct ctx *c, json_t *v, const char *cls, const char *text)
+{
+	struct jnum *j;
+
+	if (c->njnums >= MAX_JNUMS)
+		return 0;
+	j = realloc(c->jnums, (c->njnums + 1) * sizeof(*j));
+	if (!j)
+		return kwg_tpl_oom();
+	c->jnums = j;
+	j[c->njnums] = (struct jnum){.v = json_incref(v), .cls = cls, .text = strdup(text)};
+	if (!j[c->njnums].text) {
+		json_decref(v);
+		return kwg_tpl_oom();
+	}
+	c->njnums++;
+	return 0;
+}
+
+const struct jnum *kwg_tpl_jnum(const struct ctx *c, const json_t *v)
+{
+	for (size_t i = c->njnums; i-- > 0;)
+		if (c->jnums[i].v == v)
+			return &c->jnums[i];
+	return NULL;
+}
+
+void kwg_tpl_jnums_done(struct ctx *c)
+{
+	for (size_t i = 0; i < c->njnums; i++) {
+		json_decref(c->jnums[i].v);
+		free(c->jnums[i].text);
+	}
+	free(c->jnums);
+	c->jnums = NULL;
+	c->njnums = 0;
+}
+
+/* Java's toString of v (a typed number as its type prints). */
+int kwg_tpl_value_text(const struct ctx *c, struct kwg_buf *b, const json_t *v)
+{
+	const struct jnum *j = kwg_tpl_jnum(c, v);
+	return j ? kwg_buf_puts(b, j->text) : kwg_tpl_java_text(b, v, 0);
 }
 
 static int json_quote(struct kwg_buf *b, const char *s, size_t n)
@@ -265,7 +324,7 @@ int kwg_tpl_to_string_value(struct ctx *c, const json_t *v, int line, json_t **r
 		return 0;
 	}
 	kwg_buf_init(&b, KWG_TEMPLATE_MAX_OUTPUT);
-	r = kwg_tpl_java_text(&b, v, 0);
+	r = kwg_tpl_value_text(c, &b, v);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return kwg_tpl_size_err(c, r, line);
@@ -437,10 +496,10 @@ int kwg_tpl_compare_values(const json_t *a, const json_t *b)
 
 json_t *kwg_tpl_scope_get(struct ctx *c, const char *name)
 {
-	for (size_t i = c->nscope; i-- > 0;)
+	for (size_t i = c->nscope; i-- > c->scope_base;)
 		if (strcmp(c->scope[i].name, name) == 0)
 			return c->scope[i].value;
-	return json_object_get(c->opts->vars, name);
+	return c->isolated ? NULL : json_object_get(c->opts->vars, name);
 }
 
 /* Steals value. */

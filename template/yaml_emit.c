@@ -305,14 +305,24 @@ static void write_breaks(struct em *e, const char *s, size_t start, size_t end, 
 	}
 }
 
-/* SnakeYAML's writeSingleQuoted, without line splitting. */
-static void write_single(struct em *e, const char *s, size_t len)
+/* SnakeYAML's writePlain and writeSingleQuoted, without line splitting: runs of spaces and of
+ * line breaks (only U+0085, U+2028 and U+2029 reach a plain scalar) written as they are, each
+ * break run followed by the indent; in single quotes ' is doubled. */
+static void write_flow_scalar(struct em *e, const char *s, size_t len, bool quoted)
 {
 	size_t start = 0, m;
 	bool spaces_run = false, breaks = false;
 	ucs4_t c;
 
-	indicator(e, "'", true, false, false);
+	if (quoted) {
+		indicator(e, "'", true, false, false);
+	} else {
+		if (len == 0)
+			return;
+		if (!e->whitespace)
+			put(e, " ", 1, 1);
+		e->whitespace = e->indention = false;
+	}
 	for (size_t i = 0;; i += m) {
 		m = next_cp(s, len, i, &c);
 		bool end = m == 0;
@@ -325,22 +335,25 @@ static void write_single(struct em *e, const char *s, size_t len)
 			if (end || !is_break(c)) {
 				write_breaks(e, s, start, i, true);
 				write_indent(e);
+				if (!quoted)
+					e->whitespace = e->indention = false;
 				start = i;
 			}
-		} else if ((end || c == ' ' || is_break(c) || c == '\'') && start < i) {
+		} else if ((end || c == ' ' || is_break(c) || (quoted && c == '\'')) && start < i) {
 			put(e, s + start, i - start, columns(s + start, i - start));
 			start = i;
 		}
 		if (end)
 			break;
-		if (c == '\'') {
+		if (quoted && c == '\'') {
 			put(e, "''", 2, 2);
 			start = i + 1;
 		}
 		spaces_run = c == ' ';
 		breaks = is_break(c);
 	}
-	indicator(e, "'", false, false, false);
+	if (quoted)
+		indicator(e, "'", false, false, false);
 }
 
 /* SnakeYAML's writeLiteral. */
@@ -382,45 +395,6 @@ static void write_literal(struct em *e, const uint16_t *u, size_t n, const char 
 	}
 }
 
-/* SnakeYAML's writePlain, without line splitting: breaks (only U+0085, U+2028, U+2029 reach
- * here) are written as they are, then the indent. */
-static void write_plain(struct em *e, const char *s, size_t len)
-{
-	size_t start = 0, m;
-	bool spaces_run = false, breaks = false;
-	ucs4_t c;
-
-	if (len == 0)
-		return;
-	if (!e->whitespace)
-		put(e, " ", 1, 1);
-	e->whitespace = e->indention = false;
-	for (size_t i = 0;; i += m) {
-		m = next_cp(s, len, i, &c);
-		bool end = m == 0;
-		if (spaces_run) {
-			if (end || c != ' ') {
-				put(e, s + start, i - start, (int)(i - start));
-				start = i;
-			}
-		} else if (breaks) {
-			if (end || !is_break(c)) {
-				write_breaks(e, s, start, i, true);
-				write_indent(e);
-				e->whitespace = e->indention = false;
-				start = i;
-			}
-		} else if (end || c == ' ' || is_break(c)) {
-			put(e, s + start, i - start, columns(s + start, i - start));
-			start = i;
-		}
-		if (end)
-			break;
-		spaces_run = c == ' ';
-		breaks = is_break(c);
-	}
-}
-
 /* A scalar's text in the style SnakeYAML settles on. */
 static void scalar(struct em *e, const char *s, size_t len, enum style want, bool simple_key)
 {
@@ -436,12 +410,11 @@ static void scalar(struct em *e, const char *s, size_t len, enum style want, boo
 	}
 	analyze(u, n, &a);
 	old = increase_indent(e, true, false);
-	switch (choose(&a, want, simple_key, e->flow_level)) {
+	enum style style = choose(&a, want, simple_key, e->flow_level);
+	switch (style) {
 	case PLAIN:
-		write_plain(e, s, len);
-		break;
 	case SINGLE:
-		write_single(e, s, len);
+		write_flow_scalar(e, s, len, style == SINGLE);
 		break;
 	case DOUBLE:
 		write_double(e, s, len);

@@ -82,6 +82,27 @@ expect_match "$RC $OUT" '^0 .*INFO  5\|true\|false\|true\|false\|kwg' "fileSize,
 logtask nofile "\"{{ fileSize('none.txt') }}\""
 expect_match "$RC $OUT" "^1 .*ERROR .*fileSize\('none.txt'\): no such file" "fileSize of a missing file fails naming it"
 
+# Kestra 1.2+ keeps a namespace file's revision 2 beside it as <path>.v2 and the current one in a
+# table kwg does not read: read() and staging refuse the file rather than use a stale copy.
+printf 'v1' >"$STORE/main/company/team/_files/revised.txt"
+printf 'v2' >"$STORE/main/company/team/_files/revised.txt.v2"
+logtask revised "\"{{ read('revised.txt') }}\""
+expect_match "$RC $OUT" "^1 .*ERROR .*read\('revised.txt'\): the namespace file has several revisions" "read() refuses a namespace file with a second revision"
+cat >"$IT_TMP/stage.yaml" <<YAML
+namespace: company.team
+task:
+  id: stage
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  namespaceFiles: {enabled: true, include: ["*.txt"]}
+  commands: [cat five.txt]
+YAML
+submit "$IT_TMP/stage.yaml" --group kv
+expect_match "$RC $OUT" "^1 .*ERROR .*namespace file '/revised.txt' has several revisions" "staging refuses a namespace file with a second revision (the .v2 not even included)"
+rm "$STORE/main/company/team/_files/revised.txt.v2"
+submit "$IT_TMP/stage.yaml" --group kv
+expect_match "$RC $OUT" '^0 .*INFO  hello' "staging works again once the file has one revision"
+
 # The same on S3-compatible storage (s3rver with MinIO's key layout): templates read objects a
 # worker fetches between renders.
 trap '"$KWGT_SRC/tests/lib/s3_env.sh" stop "$IT_TMP/s3" || true; it_cleanup' EXIT

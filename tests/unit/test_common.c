@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -15,6 +16,32 @@
 #include "common/id.h"
 #include "common/parse.h"
 #include "common/strv.h"
+
+/* A whole fd to its end, and the maximum kept. */
+static void test_buf_read_fd(void **state)
+{
+	struct kwg_buf b;
+	int fds[2];
+
+	(void)state;
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "hello, fd", 9), 9);
+	close(fds[1]);
+	kwg_buf_init(&b, 5);
+	assert_int_equal(kwg_buf_read_fd(&b, fds[0]), -EMSGSIZE);
+	assert_int_equal(b.len, 0);
+	close(fds[0]);
+	kwg_buf_done(&b);
+	assert_int_equal(pipe(fds), 0);
+	assert_int_equal(write(fds[1], "hello, fd", 9), 9);
+	close(fds[1]);
+	kwg_buf_init(&b, 64);
+	assert_int_equal(kwg_buf_read_fd(&b, fds[0]), 0);
+	assert_string_equal(b.data, "hello, fd");
+	close(fds[0]);
+	assert_int_equal(kwg_buf_read_fd(&b, fds[0]), -EBADF);
+	kwg_buf_done(&b);
+}
 
 static void test_buf_refuses_past_max(void **state)
 {
@@ -116,6 +143,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_buf_refuses_past_max),
+	    cmocka_unit_test(test_buf_read_fd),
 	    cmocka_unit_test(test_parse_strict),
 	    cmocka_unit_test(test_clock_instants_round_trip),
 	    cmocka_unit_test(test_ids_have_their_shape),

@@ -161,6 +161,10 @@ static void test_stat(void **state)
 	    -EINVAL);
 	assert_string_equal(err.msg, "fileSize('kestra:///other/ns/_files/x.txt'): not a file of "
 	                             "this flow's namespace or execution");
+	/* A second revision beside a namespace file (Kestra 1.2+): refused, not read stale. */
+	put(root, "/main/company/team/_files/empty.txt.v2", "x");
+	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "empty.txt", &size, &err), -EOPNOTSUPP);
+	assert_non_null(strstr(err.msg, "several revisions"));
 	rd.local_base = NULL;
 	assert_int_equal(kwg_storage_stat(&rd, "fileSize", "empty.txt", &size, &err), -EOPNOTSUPP);
 	rm_tree(root);
@@ -265,8 +269,9 @@ static void test_fetch(void **state)
 	assert_int_equal(kwg_storage_read(&rd, "a.txt", &text, &len, &err), -EAGAIN);
 	assert_int_equal(kwg_storage_kv_get(&rd, "greeting", NULL, &v, &err), -EAGAIN);
 	assert_int_equal(kwg_storage_stat(&rd, "fileExists", "nope.txt", &size, &err), -EAGAIN);
-	/* a.txt; value, .v2 and .metadata in company.team and company; nope.txt */
-	assert_int_equal(kwg_storage_fetch_wanted(rd.fetch), 8);
+	/* a.txt and a.txt.v2; value, .v2 and .metadata in company.team and company; nope.txt and
+	 * nope.txt.v2 */
+	assert_int_equal(kwg_storage_fetch_wanted(rd.fetch), 10);
 	assert_int_equal(kwg_storage_fetch_start(rd.fetch, s, "main", tmp, on_fetched, &done), 0);
 	assert_null(done); /* never inside the call */
 	while (!done)

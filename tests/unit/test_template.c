@@ -261,10 +261,34 @@ static const struct tcase cases[] = {
      NULL, "5000", 0},
     {"{{ range(1, 100000) contains range(1, 100000) }}", NULL, "evaluation steps", -EMSGSIZE},
     /* [PB] unsupported tags; [K] §8.3 removed tags */
-    {"{% macro m() %}{% endmacro %}", NULL, "tag 'macro' is not supported", -EOPNOTSUPP},
+    /* [PB] macro: only its arguments are seen; defaults; positional and named arguments; a
+     * function of the same name wins; callable before its definition */
+    {"{{ greet('Ann') }}{% macro greet(who, how='Hi') %}{{ how }} {{ who }}!{% endmacro %}"
+     "|{{ greet(how='Yo', who=name) }}|{{ greet() }}|",
+     NULL, "Hi Ann!|Yo World!|Hi !|", 0},
+    {"{% macro m() %}{{ name }}{% endmacro %}{{ m() }}", NULL, "Unable to find `name`", -EINVAL},
+    {"{% macro m(a) %}{% set b = a * 2 %}{{ b }}{% endmacro %}{{ m(2) }}{{ b ?? 'none' }}", NULL,
+     "4none", 0},
+    {"{% macro r(n) %}{% if n > 0 %}{{ n }}{{ r(n - 1) }}{% endif %}{% endmacro %}{{ r(3) }}", NULL,
+     "321", 0},
+    {"{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}", NULL, "nested deeper than 64", -EINVAL},
+    {"{% macro m(a) %}{% endmacro %}{{ m(1, 2) }}", NULL,
+     "The argument at position 2 is not allowed. Only 1 argument(s) are allowed.", -EINVAL},
+    {"{% macro m(a) %}{% endmacro %}{{ m(b=1) }}", NULL,
+     "The following named argument does not exist: b", -EINVAL},
+    {"{% macro m() %}{% endmacro %}{% macro m() %}{% endmacro %}", NULL,
+     "macro 'm' is defined twice", -EBADMSG},
+    {"{% macro upper() %}x{% endmacro %}{{ max(1, 2) }}{% macro max(a, b) %}m{% endmacro %}", NULL,
+     "2", 0},
     {"{% include 'x' %}", NULL, "tag 'include'", -EOPNOTSUPP},
     {"{% extends 'x' %}", NULL, "tag 'extends'", -EOPNOTSUPP},
-    {"{% block b %}{% endblock %}", NULL, "tag 'block'", -EOPNOTSUPP},
+    /* [PB] block and block(): the body in place, and again (Kestra's docs; Pebble's test
+     * {% block "post" %}) */
+    {"{% block \"post\" %} content {% endblock %}{{ block(\"post\") }}", NULL, " content  content ",
+     0},
+    {"{% block b %}[{{ name }}]{% endblock b %}{% set name = 'x' %}{{ block('b') }}{{ block('no') "
+     "}}",
+     NULL, "[World][x]", 0},
     {"{% import 'x' %}", NULL, "tag 'import'", -EOPNOTSUPP},
     {"{% autoescape %}{% endautoescape %}", NULL, "tag 'autoescape'", -EOPNOTSUPP},
     {"{% cache 'k' %}{% endcache %}", NULL, "tag 'cache'", -EOPNOTSUPP},
@@ -354,6 +378,25 @@ static const struct tcase cases[] = {
     {"{{ '0x1F' | number }}", NULL, "31", 0},
     {"{{ '2147483647' | number | className }}", NULL, "java.lang.Integer", 0},
     {"{{ '9223372036854775807' | number | className }}", NULL, "java.lang.Long", 0},
+    /* [K] NumberFilterTest; commons-lang3 createNumber: Float up to 7 decimals, Double up to
+     * 16, else BigDecimal; integers by size; the type printed as Java prints it */
+    {"{{ '12.3' | number | className }}|{{ '9223372036854775807' | number('BIGDECIMAL') | "
+     "className }}|{{ '9223372036854775807' | number('BIGINTEGER') | className }}|{{ "
+     "'9223372036854775807' | number('DOUBLE') | className }}",
+     NULL, "java.lang.Float|java.math.BigDecimal|java.math.BigInteger|java.lang.Double", 0},
+    {"{{ '1.50' | number('BIGDECIMAL') }}|{{ '3.14159265' | number('FLOAT') }}|{{ '3.14159265' | "
+     "number }}|{{ '3.14159265' | number | className }}|{{ '0.12345678901234567' | number | "
+     "className }}",
+     NULL, "1.50|3.1415927|3.14159265|java.lang.Double|java.math.BigDecimal", 0},
+    {"{{ '99999999999999999999' | number }}|{{ '99999999999999999999' | number | className "
+     "}}|{{ '1.1' | number('FLOAT') ~ '/' ~ ('2.50' | number('BIGDECIMAL')) }}|{{ ['x', '5e3' | "
+     "number] | join(',') }}|{{ '5e3' | number | className }}",
+     NULL, "99999999999999999999|java.math.BigInteger|1.1/2.50|x,5000.0|java.lang.Float", 0},
+    {"{{ '7L' | number | className }}|{{ '2.5d' | number | className }}|{{ '2.5f' | number | "
+     "className }}|{{ '1e400' | number | className }}",
+     NULL, "java.lang.Long|java.lang.Double|java.lang.Float|java.math.BigDecimal", 0},
+    {"{{ '0x7fffffffffffffffff' | number }}", NULL, "hex and octal BigIntegers up to 64 bits",
+     -EOPNOTSUPP},
     {"{{ 5 | number }}", NULL, "can only be applied to String", -EINVAL},
     {"{{ 'abc' | number }}", NULL, "is not a number", -EINVAL},
     {"{{ s | startsWith('Hello') }} {{ s | endsWith('x') }}", NULL, "true false", 0},
