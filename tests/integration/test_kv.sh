@@ -94,11 +94,11 @@ task:
   id: stage
   type: io.kestra.plugin.scripts.shell.Commands
   taskRunner: {type: io.kestra.plugin.core.runner.Process}
-  namespaceFiles: {enabled: true, include: ["*.txt"]}
+  namespaceFiles: {enabled: true, include: ["**.txt"]}
   commands: [cat five.txt]
 YAML
 submit "$IT_TMP/stage.yaml" --group kv
-expect_match "$RC $OUT" "^1 .*ERROR .*namespace file '/revised.txt' has several revisions" "staging refuses a namespace file with a second revision (the .v2 not even included)"
+expect_match "$RC $OUT" "^1 .*ERROR .*namespace file '/revised.txt' has several revisions" "staging refuses a namespace file with a second revision (its .v2 not included by the pattern)"
 rm "$STORE/main/company/team/_files/revised.txt.v2"
 submit "$IT_TMP/stage.yaml" --group kv
 expect_match "$RC $OUT" '^0 .*INFO  hello' "staging works again once the file has one revision"

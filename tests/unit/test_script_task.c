@@ -437,7 +437,7 @@ static void test_script_task_render_errors_name_the_property(void **state)
 	     "property 'commands': Unable to find `nope`"},
 	    {"\"type\":\"" SHELL "\",\"commands\":[\"echo {{ secret('NOPE') }}\"]", -EINVAL,
 	     "Cannot find secret for key 'NOPE'."},
-	    {"\"type\":\"" SHELL "\",\"commands\":[\"{% macro m() %}{% endmacro %}\"]", -EOPNOTSUPP,
+	    {"\"type\":\"" SHELL "\",\"commands\":[\"{% include 'x' %}\"]", -EOPNOTSUPP,
 	     "property 'commands': "},
 	    {"\"type\":\"io.kestra.plugin.core.log.Log\",\"message\":\"{{ inputs.name | nofilter "
 	     "}}\"",
