@@ -6,6 +6,8 @@
 #include <stdlib.h>
 
 #define KWG_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
+/* A deliberate fall-through between switch labels (gcc and clang). */
+#define KWG_FALLTHROUGH __attribute__((fallthrough))
 #define KWG_NORETURN __attribute__((noreturn))
 #define KWG_UNUSED __attribute__((unused))
 #define KWG_WARN_UNUSED __attribute__((warn_unused_result))

@@ -191,7 +191,7 @@ static int suffixed_type(const char *s, size_t n, const char *dot, const char *e
 			*ret = J_FLOAT;
 			return 0;
 		}
-		/* fall through */
+		KWG_FALLTHROUGH;
 	case 'd':
 	case 'D':
 		if (parse_real(body, false, &d) == 0 && !isinf(d) && !(d == 0 && !zeros))
