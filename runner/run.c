@@ -1091,8 +1091,9 @@ static void render_task(struct kwg_run *run)
 {
 	int r;
 
-	if (!run->cfg.storage_local_base && run->cfg.storage && !run->fetch &&
-	    !(run->fetch = kwg_storage_fetch_new())) {
+	/* Objects fetched from remote storage, and the metadata of revisions, between renders. */
+	if (run->cfg.storage && (!run->cfg.storage_local_base || run->cfg.meta.lookup) &&
+	    !run->fetch && !(run->fetch = kwg_storage_fetch_new(&run->cfg.meta))) {
 		fail_unrunnable(run, "out of memory");
 		return;
 	}
