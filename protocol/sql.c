@@ -546,3 +546,10 @@ const char KWG_SQL_NSFILE_META[] =
     "SELECT version, deleted, path LIKE '%/' FROM namespace_file_metadata"
     " WHERE tenant_id IS NOT DISTINCT FROM $1::text AND deleted IN (true, false) AND namespace = $2"
     " AND path IN ($3::text, $3::text || '/') AND last = true ORDER BY path LIKE '%/' LIMIT 1";
+
+/* KESTRA: Namespace.all(): the current revision of every file, deleted ones and directories
+ * left out. */
+const char KWG_SQL_NSFILE_LIST[] =
+    "SELECT path, version FROM namespace_file_metadata"
+    " WHERE tenant_id IS NOT DISTINCT FROM $1::text AND deleted = false AND namespace = $2"
+    " AND last = true AND path NOT LIKE '%/' ORDER BY path";

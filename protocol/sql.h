@@ -97,6 +97,9 @@ extern const char KWG_SQL_ROUTE_WAITING[];
  * directory (namespace files). Not in kwg_sql_statements: older Kestras have no such tables. */
 extern const char KWG_SQL_KV_META[];
 extern const char KWG_SQL_NSFILE_META[];
+/* namespace_file_metadata: a namespace's current files ($1 tenant or NULL, $2 namespace): path,
+ * version. */
+extern const char KWG_SQL_NSFILE_LIST[];
 
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];

@@ -346,6 +346,7 @@ static void files_ctx(const struct kwg_run *run, struct kwg_files_ctx *ret)
 	    .gid = owned ? run->cfg.sandbox->gid : -1,
 	    .namespace_ = run->ref.namespace_,
 	    .task_prefix = run->task_prefix,
+	    .meta = &run->cfg.meta,
 	};
 }
 

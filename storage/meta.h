@@ -5,6 +5,7 @@
  * database, answers. Each question is answered once, later, never inside the call. */
 #pragma once
 #include <stdbool.h>
+#include <stddef.h>
 
 enum kwg_meta_kind {
 	KWG_META_KV,     /* name: the key */
@@ -20,6 +21,12 @@ struct kwg_meta_row {
 	bool directory; /* namespace files: the row is a directory's */
 };
 
+/* A namespace's current file (list_files): its path with a leading "/" and its revision. */
+struct kwg_meta_file {
+	const char *path;
+	long long version;
+};
+
 /* error non-NULL (the row then unset) when the database could not answer. */
 typedef void kwg_meta_done_fn(void *userdata, const char *error, const struct kwg_meta_row *row);
 
@@ -29,6 +36,12 @@ struct kwg_meta_source {
 	 * for cancel, or NULL on OOM (nothing asked). */
 	void *(*lookup)(void *ctx, enum kwg_meta_kind kind, const char *tenant, const char *ns,
 	                const char *name, kwg_meta_done_fn *done, void *userdata);
+	/* Every current, not deleted file of a namespace (no directories); done gets table false
+	 * (and no files) on a Kestra before the table. A handle for cancel, or NULL on OOM. */
+	void *(*list_files)(void *ctx, const char *tenant, const char *ns,
+	                    void (*done)(void *userdata, const char *error, bool table,
+	                                 const struct kwg_meta_file *files, size_t n),
+	                    void *userdata);
 	/* The answer of a question not answered yet will not be delivered. */
 	void (*cancel)(void *ctx, void *handle);
 };

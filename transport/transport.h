@@ -118,6 +118,10 @@ struct kwg_transport_class {
 	void *(*meta_lookup)(struct kwg_transport *t, enum kwg_meta_kind kind, const char *tenant,
 	                     const char *ns, const char *name, kwg_meta_done_fn *done,
 	                     void *userdata);
+	void *(*meta_list_files)(struct kwg_transport *t, const char *tenant, const char *ns,
+	                         void (*done)(void *userdata, const char *error, bool table,
+	                                      const struct kwg_meta_file *files, size_t n),
+	                         void *userdata);
 	void (*meta_cancel)(struct kwg_transport *t, void *handle);
 	void (*close)(struct kwg_transport *t);
 };
@@ -239,6 +243,15 @@ static inline void *kwg_transport_meta_lookup(void *ctx, enum kwg_meta_kind kind
 	struct kwg_transport *t = ctx;
 	return t->cls->meta_lookup(t, kind, tenant, ns, name, done, userdata);
 }
+static inline void *
+kwg_transport_meta_list_files(void *ctx, const char *tenant, const char *ns,
+                              void (*done)(void *userdata, const char *error, bool table,
+                                           const struct kwg_meta_file *files, size_t n),
+                              void *userdata)
+{
+	struct kwg_transport *t = ctx;
+	return t->cls->meta_list_files(t, tenant, ns, done, userdata);
+}
 static inline void kwg_transport_meta_cancel(void *ctx, void *handle)
 {
 	struct kwg_transport *t = ctx;
@@ -247,6 +260,7 @@ static inline void kwg_transport_meta_cancel(void *ctx, void *handle)
 static inline struct kwg_meta_source kwg_transport_meta_source(struct kwg_transport *t)
 {
 	return t->cls->meta_lookup ? (struct kwg_meta_source){t, kwg_transport_meta_lookup,
+	                                                      kwg_transport_meta_list_files,
 	                                                      kwg_transport_meta_cancel}
 	                           : (struct kwg_meta_source){0};
 }

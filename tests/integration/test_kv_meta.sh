@@ -58,6 +58,21 @@ expect_match "$RC $OUT" '^1 .*ERROR .*The requested value has expired' "a key ex
 logtask nofile "\"{{ read('norow.txt') }}\""
 expect_match "$RC $OUT" "^1 .*ERROR .*read\\('norow.txt'\\): no such file" "read() of a namespace file without a row fails as in Kestra 1.2+"
 
+# namespaceFiles: the current rows are staged, each from its revision's object.
+cat >"$IT_TMP/stage.yaml" <<YAML
+namespace: company.team
+task:
+  id: stage
+  type: io.kestra.plugin.scripts.shell.Commands
+  taskRunner: {type: io.kestra.plugin.core.runner.Process}
+  namespaceFiles: {enabled: true}
+  commands:
+    - cat scripts/main.py; echo
+    - test ! -e norow.txt && test ! -e deleted.txt && test ! -e scripts/main.py.v3 && echo only-current
+YAML
+submit "$IT_TMP/stage.yaml" --group kvm
+expect_match "$RC $OUT" '^0 .*INFO  print\(3\).*INFO  only-current' "staging takes the current revision of each file with a row, and nothing else"
+
 # The same objects on S3-compatible storage: the rows and then the objects of their revisions
 # come in fetch rounds.
 trap '"$KWGT_SRC/tests/lib/s3_env.sh" stop "$IT_TMP/s3" || true; it_cleanup' EXIT
@@ -73,4 +88,6 @@ submit "$IT_TMP/current.yaml" --group kvm-s3
 expect_match "$RC $OUT" '^0 .*INFO  current\|no row\|from the parent\|print\(3\)\|8\|false\|false' "S3 storage: the same current revisions"
 submit "$IT_TMP/deleted.yaml" --group kvm-s3
 expect_match "$RC $OUT" "^1 .*ERROR .*The key 'gone' does not exist" "S3 storage: a deleted key is absent"
+submit "$IT_TMP/stage.yaml" --group kvm-s3
+expect_match "$RC $OUT" '^0 .*INFO  print\(3\).*INFO  only-current' "S3 storage: staging the current revisions"
 it_done
