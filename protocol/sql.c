@@ -532,3 +532,24 @@ int kwg_sql_text_array(struct kwg_buf *b, const char *const *items, size_t n)
 	}
 	return r < 0 ? r : kwg_buf_putc(b, '}');
 }
+
+/* KESTRA: DefaultKVMetadataStateStore / AbstractJdbcKvMetadataRepository.findByName: the row with
+ * last = true, deleted or not (V1_46__kv_metadata.sql; generated columns). */
+const char KWG_SQL_KV_META[] =
+    "SELECT version, deleted, COALESCE(expiration_date <= now(), false) FROM kv_metadata"
+    " WHERE tenant_id IS NOT DISTINCT FROM $1::text AND deleted IN (true, false) AND namespace = $2"
+    " AND name = $3 AND last = true LIMIT 1";
+
+/* KESTRA: DefaultNamespaceFileMetadataStateStore.findByPath (V1_50__ns_files_metadata.sql): a
+ * path matches as a file or as a directory (trailing "/"). */
+const char KWG_SQL_NSFILE_META[] =
+    "SELECT version, deleted, path LIKE '%/' FROM namespace_file_metadata"
+    " WHERE tenant_id IS NOT DISTINCT FROM $1::text AND deleted IN (true, false) AND namespace = $2"
+    " AND path IN ($3::text, $3::text || '/') AND last = true ORDER BY path LIKE '%/' LIMIT 1";
+
+/* KESTRA: Namespace.all(): the current revision of every file, deleted ones and directories
+ * left out. */
+const char KWG_SQL_NSFILE_LIST[] =
+    "SELECT path, version FROM namespace_file_metadata"
+    " WHERE tenant_id IS NOT DISTINCT FROM $1::text AND deleted = false AND namespace = $2"
+    " AND last = true AND path NOT LIKE '%/' ORDER BY path";

@@ -92,6 +92,15 @@ extern const char KWG_SQL_ROUTE_CONSUME[];
 /* WorkerJob rows waiting per group: group ('' default), count, oldest wait s (-1 unknown). */
 extern const char KWG_SQL_ROUTE_WAITING[];
 
+/* Kestra 1.1+ kv_metadata and 1.2+ namespace_file_metadata (storage/meta.h): the current row of
+ * ($1 tenant or NULL, $2 namespace, $3 key or "/path"): version, deleted, and expired (KV) or a
+ * directory (namespace files). Not in kwg_sql_statements: older Kestras have no such tables. */
+extern const char KWG_SQL_KV_META[];
+extern const char KWG_SQL_NSFILE_META[];
+/* namespace_file_metadata: a namespace's current files ($1 tenant or NULL, $2 namespace): path,
+ * version. */
+extern const char KWG_SQL_NSFILE_LIST[];
+
 /* All of the above, for the statement test. NULL-terminated. */
 extern const struct kwg_sql_statement kwg_sql_statements[];
 

@@ -49,6 +49,7 @@ struct kwg_files {
 	size_t n_inc, n_exc;
 	char *ns_prefix;
 	struct kwg_strv listed; /* every namespace file listed, filtered or not */
+	void *meta_handle;      /* the namespace_file_metadata question under way */
 	struct kwg_script_task *task;
 	char error[512];
 };
@@ -99,6 +100,8 @@ void kwg_files_free(struct kwg_files *f)
 	if (!f)
 		return;
 	kwg_storage_cancel(f->cur);
+	if (f->meta_handle)
+		f->ctx.meta->cancel(f->ctx.meta->ctx, f->meta_handle);
 	for (size_t i = 0; i < f->n_ops; i++) {
 		free(f->ops[i].uri);
 		free(f->ops[i].path);
@@ -383,14 +386,12 @@ static bool plain_path(const char *rel)
 
 /* KESTRA: Wrapper.run — a namespace file is kept when it matches an include (or there are
  * none) and no exclude, matched on its path with a leading "/". */
-static void on_ns_entry(void *userdata, const char *uri)
+/* A namespace file at rel ("/a/b.txt") whose content is uri: staged unless filtered out. */
+static void add_ns_file(struct kwg_files *f, const char *rel, const char *uri)
 {
-	struct kwg_files *f = userdata;
-	size_t plen = strlen(f->ns_prefix);
-	const char *rel = uri + plen;
 	char path[PATH_MAX];
 
-	if (f->error[0] || strncmp(uri, f->ns_prefix, plen) != 0 || rel[0] != '/' || !rel[1])
+	if (f->error[0] || rel[0] != '/' || !rel[1])
 		return;
 	if (!plain_path(rel)) {
 		(void)snprintf(f->error, sizeof(f->error),
@@ -407,6 +408,17 @@ static void on_ns_entry(void *userdata, const char *uri)
 	    push_op(f, OP_GET, uri, path, NULL) < 0)
 		(void)snprintf(f->error, sizeof(f->error), "namespace file '%.200s': %s", rel,
 		               "cannot be staged (name too long or out of memory)");
+}
+
+/* KESTRA: Wrapper.run — a namespace file is kept when it matches an include (or there are
+ * none) and no exclude, matched on its path with a leading "/". */
+static void on_ns_entry(void *userdata, const char *uri)
+{
+	struct kwg_files *f = userdata;
+	size_t plen = strlen(f->ns_prefix);
+
+	if (strncmp(uri, f->ns_prefix, plen) == 0)
+		add_ns_file(f, uri + plen, uri);
 }
 
 static int strcmp_p(const void *a, const void *b)
@@ -503,6 +515,48 @@ static int start(struct kwg_files *f, struct kwg_files **ret, struct kwg_err *er
 	return 0;
 }
 
+static int list_storage(struct kwg_files *f)
+{
+	f->cur = kwg_storage_list(f->ctx.storage, f->ctx.tenant, f->ns_prefix, on_ns_entry,
+	                          on_ns_listed, f);
+	return f->cur ? 0 : -ENOMEM;
+}
+
+/* KESTRA 1.2+: Namespace.all() — the files are the current rows of namespace_file_metadata,
+ * revision N >= 2 stored as <path>.vN; without the table, the storage listing. */
+static void on_ns_rows(void *userdata, const char *error, bool table,
+                       const struct kwg_meta_file *files, size_t n)
+{
+	struct kwg_files *f = userdata;
+	char why[512], *uri = NULL;
+
+	f->meta_handle = NULL;
+	if (error) {
+		(void)snprintf(why, sizeof(why), "cannot list the namespace files: %.400s", error);
+		finish(f, why);
+		return;
+	}
+	if (!table) {
+		if (list_storage(f) < 0)
+			finish(f, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n && !f->error[0]; i++) {
+		int r = files[i].version > 1 ? asprintf(&uri, "%s%s.v%lld", f->ns_prefix,
+		                                        files[i].path, files[i].version)
+		                             : asprintf(&uri, "%s%s", f->ns_prefix, files[i].path);
+		if (r < 0) {
+			(void)snprintf(f->error, sizeof(f->error), "out of memory");
+			break;
+		}
+		add_ns_file(f, files[i].path, uri);
+		free(steal_ptr(&uri));
+	}
+	/* The listed revisions are the current ones: nothing to refuse. */
+	kwg_strv_done(&f->listed);
+	on_ns_listed(f, NULL, false);
+}
+
 int kwg_files_stage_in(const struct kwg_files_ctx *ctx, struct kwg_script_task *task,
                        kwg_files_done_fn *done, void *userdata, struct kwg_files **ret,
                        struct kwg_err *err)
@@ -530,9 +584,14 @@ int kwg_files_stage_in(const struct kwg_files_ctx *ctx, struct kwg_script_task *
 		r = compile_all(&task->ns_exclude, &f->exc, &f->n_exc, err);
 	if (r >= 0 && !(f->ns_prefix = kwg_storage_namespace_prefix(ctx->namespace_)))
 		r = -ENOMEM;
-	if (r >= 0 && !(f->cur = kwg_storage_list(ctx->storage, ctx->tenant, f->ns_prefix,
-	                                          on_ns_entry, on_ns_listed, f)))
-		r = -ENOMEM;
+	if (r >= 0 && ctx->meta && ctx->meta->list_files) {
+		f->meta_handle = ctx->meta->list_files(ctx->meta->ctx, ctx->tenant, ctx->namespace_,
+		                                       on_ns_rows, f);
+		if (!f->meta_handle)
+			r = -ENOMEM;
+	} else if (r >= 0) {
+		r = list_storage(f);
+	}
 	if (r < 0) {
 		kwg_files_free(f);
 		return r;

@@ -11,6 +11,7 @@
 #include "common/err.h"
 #include "common/strv.h"
 #include "protocol/script_task.h"
+#include "storage/meta.h"
 #include "storage/storage.h"
 
 struct kwg_files;
@@ -22,6 +23,8 @@ struct kwg_files_ctx {
 	int64_t uid, gid;        /* owner of what is written in; -1: the worker's */
 	const char *namespace_;  /* the flow's namespace */
 	const char *task_prefix; /* kestra:///… of this task run's outputs */
+	/* Kestra 1.2+'s namespace_file_metadata (storage/meta.h; NULL or list_files NULL: none). */
+	const struct kwg_meta_source *meta;
 };
 
 /* error NULL on success, else why (naming the file or URI), valid during the call. The files

@@ -346,6 +346,7 @@ static void files_ctx(const struct kwg_run *run, struct kwg_files_ctx *ret)
 	    .gid = owned ? run->cfg.sandbox->gid : -1,
 	    .namespace_ = run->ref.namespace_,
 	    .task_prefix = run->task_prefix,
+	    .meta = &run->cfg.meta,
 	};
 }
 
@@ -1091,8 +1092,9 @@ static void render_task(struct kwg_run *run)
 {
 	int r;
 
-	if (!run->cfg.storage_local_base && run->cfg.storage && !run->fetch &&
-	    !(run->fetch = kwg_storage_fetch_new())) {
+	/* Objects fetched from remote storage, and the metadata of revisions, between renders. */
+	if (run->cfg.storage && (!run->cfg.storage_local_base || run->cfg.meta.lookup) &&
+	    !run->fetch && !(run->fetch = kwg_storage_fetch_new(&run->cfg.meta))) {
 		fail_unrunnable(run, "out of memory");
 		return;
 	}

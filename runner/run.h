@@ -17,6 +17,7 @@
 #include "runner/docker_api.h"
 #include "runner/spare.h"
 #include "sandbox/sandbox.h"
+#include "storage/meta.h"
 #include "storage/storage.h"
 
 struct kwg_run;
@@ -65,6 +66,9 @@ struct kwg_run_config {
 	/* Kestra's kestra.encryption.secret-key (base64), which decrypts SECRET inputs; NULL:
 	 * none. Borrowed. */
 	const char *encryption_key;
+	/* Who says which revision of a KV value or namespace file is current (storage/meta.h;
+	 * lookup NULL: nobody, the objects are read as they are). */
+	struct kwg_meta_source meta;
 };
 
 /* Steals job. Returns 0 and *ret: done will be called exactly once, later (never from inside

@@ -25,7 +25,20 @@ struct obj {
 	char *tmp;                 /* OBJ_FETCHING: the temporary file */
 };
 
+/* A metadata question and, once answered, its row. */
+struct meta {
+	struct kwg_storage_fetch *f;
+	enum kwg_meta_kind kind;
+	char *ns, *name;
+	enum obj_state state; /* OBJ_WANTED, OBJ_FETCHING, OBJ_FETCHED */
+	struct kwg_meta_row row;
+	void *handle; /* OBJ_FETCHING */
+};
+
 struct kwg_storage_fetch {
+	struct kwg_meta_source meta;
+	struct meta **metas;
+	size_t n_metas;
 	struct obj **objs;
 	size_t n;
 	size_t pending; /* objects being fetched */
@@ -34,9 +47,18 @@ struct kwg_storage_fetch {
 	void *userdata;
 };
 
-struct kwg_storage_fetch *kwg_storage_fetch_new(void)
+struct kwg_storage_fetch *kwg_storage_fetch_new(const struct kwg_meta_source *meta)
 {
-	return calloc(1, sizeof(struct kwg_storage_fetch));
+	struct kwg_storage_fetch *f = calloc(1, sizeof(*f));
+
+	if (f && meta && meta->lookup)
+		f->meta = *meta;
+	return f;
+}
+
+bool kwg_storage_fetch_has_meta(const struct kwg_storage_fetch *f)
+{
+	return f->meta.lookup != NULL;
 }
 
 static void obj_stop(struct obj *o)
@@ -59,8 +81,48 @@ void kwg_storage_fetch_free(struct kwg_storage_fetch *f)
 		free(f->objs[i]);
 	}
 	free(f->objs);
+	for (size_t i = 0; i < f->n_metas; i++) {
+		if (f->metas[i]->handle)
+			f->meta.cancel(f->meta.ctx, f->metas[i]->handle);
+		free(f->metas[i]->ns);
+		free(f->metas[i]->name);
+		free(f->metas[i]);
+	}
+	free(f->metas);
 	free(f->error);
 	free(f);
+}
+
+int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
+                           const char *name, const struct kwg_meta_row **ret)
+{
+	struct meta *m, **metas;
+
+	for (size_t i = 0; i < f->n_metas; i++) {
+		m = f->metas[i];
+		if (m->kind != kind || strcmp(m->ns, ns) != 0 || strcmp(m->name, name) != 0)
+			continue;
+		if (m->state != OBJ_FETCHED)
+			return -EAGAIN;
+		*ret = &m->row;
+		return 0;
+	}
+	if (f->n_metas >= KWG_STORAGE_FETCH_MAX_OBJECTS)
+		return -E2BIG;
+	metas = realloc(f->metas, (f->n_metas + 1) * sizeof(*metas));
+	if (!metas)
+		return -ENOMEM;
+	f->metas = metas;
+	m = calloc(1, sizeof(*m));
+	if (!m || !(m->ns = strdup(ns)) || !(m->name = strdup(name))) {
+		if (m)
+			free(m->ns);
+		free(m);
+		return -ENOMEM;
+	}
+	*m = (struct meta){f, kind, m->ns, m->name, OBJ_WANTED, {0}, NULL};
+	f->metas[f->n_metas++] = m;
+	return -EAGAIN;
 }
 
 int kwg_storage_fetch_lookup(struct kwg_storage_fetch *f, const char *upath, const char **data,
@@ -108,6 +170,8 @@ size_t kwg_storage_fetch_wanted(const struct kwg_storage_fetch *f)
 
 	for (size_t i = 0; i < f->n; i++)
 		n += f->objs[i]->state == OBJ_WANTED || f->objs[i]->state == OBJ_FETCHING;
+	for (size_t i = 0; i < f->n_metas; i++)
+		n += f->metas[i]->state != OBJ_FETCHED;
 	return n;
 }
 
@@ -152,6 +216,16 @@ static void note_error(struct kwg_storage_fetch *f, const char *what, int r)
 		f->error = strdup("out of memory");
 }
 
+/* One answer of the round came; the last one reports the round. */
+static void round_step(struct kwg_storage_fetch *f)
+{
+	if (--f->pending > 0)
+		return;
+	/* done may free f. */
+	cleanup_free char *msg = steal_ptr(&f->error);
+	f->done(f->userdata, msg);
+}
+
 static void on_got(void *userdata, const char *error, bool not_found)
 {
 	struct obj *o = userdata;
@@ -169,11 +243,22 @@ static void on_got(void *userdata, const char *error, bool not_found)
 		note_error(f, o->upath, r);
 	}
 	obj_stop(o);
-	if (--f->pending > 0)
-		return;
-	/* done may free f. */
-	cleanup_free char *msg = steal_ptr(&f->error);
-	f->done(f->userdata, msg);
+	round_step(f);
+}
+
+static void on_meta(void *userdata, const char *error, const struct kwg_meta_row *row)
+{
+	struct meta *m = userdata;
+
+	m->handle = NULL;
+	if (error) {
+		m->state = OBJ_WANTED;
+		note_error(m->f, error, 0);
+	} else {
+		m->row = *row;
+		m->state = OBJ_FETCHED;
+	}
+	round_step(m->f);
 }
 
 int kwg_storage_fetch_start(struct kwg_storage_fetch *f, struct kwg_storage *s, const char *tenant,
@@ -201,6 +286,31 @@ int kwg_storage_fetch_start(struct kwg_storage_fetch *f, struct kwg_storage *s, 
 			return -ENOMEM;
 		}
 		o->state = OBJ_FETCHING;
+		f->pending++;
+	}
+	for (size_t i = 0; i < f->n_metas; i++) {
+		struct meta *m = f->metas[i];
+		if (m->state != OBJ_WANTED)
+			continue;
+		m->handle =
+		    f->meta.lookup(f->meta.ctx, m->kind, tenant, m->ns, m->name, on_meta, m);
+		if (!m->handle) {
+			/* Nothing of this round may report: what started is dropped. */
+			for (size_t j = 0; j < f->n; j++)
+				if (f->objs[j]->state == OBJ_FETCHING) {
+					obj_stop(f->objs[j]);
+					f->objs[j]->state = OBJ_WANTED;
+				}
+			for (size_t j = 0; j < i; j++)
+				if (f->metas[j]->handle) {
+					f->meta.cancel(f->meta.ctx,
+					               steal_ptr(&f->metas[j]->handle));
+					f->metas[j]->state = OBJ_WANTED;
+				}
+			f->pending = 0;
+			return -ENOMEM;
+		}
+		m->state = OBJ_FETCHING;
 		f->pending++;
 	}
 	return f->pending ? 0 : -EINVAL;

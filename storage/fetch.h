@@ -7,6 +7,7 @@
 #pragma once
 #include <stddef.h>
 
+#include "storage/meta.h"
 #include "storage/storage.h"
 
 struct kwg_storage_fetch;
@@ -15,8 +16,8 @@ struct kwg_storage_fetch;
 #define KWG_STORAGE_FETCH_MAX_OBJECTS 256
 #define KWG_STORAGE_FETCH_MAX_BYTES (16u << 20)
 
-/* NULL on OOM. */
-struct kwg_storage_fetch *kwg_storage_fetch_new(void);
+/* meta (copied; NULL or without lookup: none) answers the metadata questions. NULL on OOM. */
+struct kwg_storage_fetch *kwg_storage_fetch_new(const struct kwg_meta_source *meta);
 /* Cancels a fetch under way (its callback never fires). Accepts NULL. */
 void kwg_storage_fetch_free(struct kwg_storage_fetch *f);
 
@@ -26,7 +27,16 @@ void kwg_storage_fetch_free(struct kwg_storage_fetch *f);
 int kwg_storage_fetch_lookup(struct kwg_storage_fetch *f, const char *upath, const char **data,
                              size_t *len);
 
-/* How many objects are wanted and not fetched yet. */
+/* Whether metadata questions can be asked (a source was given). */
+bool kwg_storage_fetch_has_meta(const struct kwg_storage_fetch *f);
+
+/* The current metadata row of (kind, ns, name): 0 and *ret (borrowed, valid until f is freed);
+ * -EAGAIN (not asked yet: now wanted), -E2BIG (past KWG_STORAGE_FETCH_MAX_OBJECTS questions),
+ * -ENOMEM. */
+int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
+                           const char *name, const struct kwg_meta_row **ret);
+
+/* How many objects and metadata rows are wanted and not fetched yet. */
 size_t kwg_storage_fetch_wanted(const struct kwg_storage_fetch *f);
 
 /* error NULL when every wanted object was fetched (or found missing), else a message naming the
@@ -34,6 +44,7 @@ size_t kwg_storage_fetch_wanted(const struct kwg_storage_fetch *f);
 typedef void kwg_storage_fetch_done_fn(void *userdata, const char *error);
 
 /* Fetches every wanted object of tenant from s at once, through temporary files in dir (removed
- * once read), then calls done once, never inside this call. 0, or -ENOMEM (nothing started). */
+ * once read), and asks every wanted metadata row, then calls done once, never inside this call.
+ * 0, or -ENOMEM (nothing started). */
 int kwg_storage_fetch_start(struct kwg_storage_fetch *f, struct kwg_storage *s, const char *tenant,
                             const char *dir, kwg_storage_fetch_done_fn *done, void *userdata);

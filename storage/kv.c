@@ -122,6 +122,45 @@ static int kv_want_all(struct kwg_storage_reader *rd, const char *ns, const char
 	}
 }
 
+/* The value's Ion text into *ret. */
+static int kv_parse(const char *text, size_t len, const char *key, const char *ns, json_t **ret,
+                    struct kwg_err *err)
+{
+	struct kwg_err e2 = {{0}};
+	int r = kwg_ion_parse(text, len, ret, &e2);
+
+	if (r < 0)
+		return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL, "kv('%.100s') in '%.200s': %s",
+		                   key, ns, e2.msg);
+	return 0;
+}
+
+/* Kestra 1.1+: asks kv_metadata for the key in ns and, inheriting, each parent, all at once:
+ * -EAGAIN while an answer is missing; 0 with *ret_table when the table exists. */
+static int kv_meta_all(struct kwg_storage_reader *rd, const char *ns, const char *key, bool inherit,
+                       bool *ret_table)
+{
+	const struct kwg_meta_row *row;
+	char cur[512];
+	bool wanted = false;
+
+	*ret_table = false;
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	for (;;) {
+		int r = kwg_storage_fetch_meta(rd->fetch, KWG_META_KV, cur, key, &row);
+		if (r == -EAGAIN)
+			wanted = true;
+		else if (r < 0)
+			return r;
+		else if (row->table)
+			*ret_table = true;
+		char *dot = strrchr(cur, '.');
+		if (!inherit || !dot)
+			return wanted ? -EAGAIN : 0;
+		*dot = '\0';
+	}
+}
+
 int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const char *ns, json_t **ret,
                        struct kwg_err *err)
 {
@@ -145,7 +184,18 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 		return kwg_err_set(err, -EOPNOTSUPP,
 		                   "kv('%.100s'): this worker has no internal storage configured",
 		                   key);
-	if (rd->fetch && (r = kv_want_all(rd, ns, key, inherit)) < 0)
+	bool meta = false;
+	if (rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)) {
+		r = kv_meta_all(rd, ns, key, inherit, &meta);
+		if (r < 0)
+			return r == -E2BIG
+			           ? kwg_err_set(err, -EINVAL,
+			                         "kv('%.100s'): the task's templates read more "
+			                         "than %d files",
+			                         key, KWG_STORAGE_FETCH_MAX_OBJECTS)
+			           : r;
+	}
+	if (!meta && rd->fetch && !rd->local_base && (r = kv_want_all(rd, ns, key, inherit)) < 0)
 		return r == -E2BIG
 		           ? kwg_err_set(err, -EINVAL,
 		                         "kv('%.100s'): the task's templates read more than "
@@ -158,11 +208,30 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 		size_t len = 0;
 		char *dot;
 
-		/* Kestra versions with the kv_metadata table write revision N > 1 to <key>.ion.vN
-		 * and keep which one is current (and deletions) in the database, not read by kwg
-		 * yet. */
+		const struct kwg_meta_row *row = NULL;
+		if (meta && kwg_storage_fetch_meta(rd->fetch, KWG_META_KV, cur, key, &row) < 0)
+			row = NULL;
+		if (row && row->found) {
+			/* KESTRA 1.1+: InternalKVStore.getRawValue: a deleted key is absent, an
+			 * expired one an error, else the object of its revision. */
+			if (row->deleted)
+				goto parent;
+			if (row->expired)
+				return -ESTALE;
+			char suffix[32] = "";
+			if (row->version > 1)
+				(void)snprintf(suffix, sizeof(suffix), ".v%lld", row->version);
+			r = kv_upath(cur, key, suffix, upath, sizeof(upath));
+			if (r == 0)
+				r = kwg_storage_read_object(rd, upath, &text, &len);
+			if (r == 0)
+				return kv_parse(text, len, key, cur, ret, err);
+			goto failed;
+		}
+		/* No row (revision 1 is read as it is, without expiry, as Kestra does), or a Kestra
+		 * before the table: then a second revision beside it cannot be told apart. */
 		r = kv_upath(cur, key, ".v2", upath, sizeof(upath));
-		if (r == 0 && kwg_storage_object_size(rd, upath, &size) == 0)
+		if (!row && r == 0 && kwg_storage_object_size(rd, upath, &size) == 0)
 			return kwg_err_set(
 			    err, -EOPNOTSUPP,
 			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
@@ -173,19 +242,14 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 		if (r == 0)
 			r = kwg_storage_read_object(rd, upath, &text, &len);
 		if (r == 0) {
-			r = kv_expired(rd, cur, key, err);
+			r = row ? 0 : kv_expired(rd, cur, key, err);
 			if (r < 0)
 				return r;
 			if (r > 0)
 				return -ESTALE;
-			struct kwg_err e2 = {{0}};
-			r = kwg_ion_parse(text, len, ret, &e2);
-			if (r < 0)
-				return kwg_err_set(err, r == -ENOMEM ? r : -EINVAL,
-				                   "kv('%.100s') in '%.200s': %s", key, cur,
-				                   e2.msg);
-			return 0;
+			return kv_parse(text, len, key, cur, ret, err);
 		}
+	failed:
 		if (r == -EMSGSIZE)
 			return kwg_err_set(err, -EINVAL,
 			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
@@ -194,6 +258,7 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 			return r;
 		if (r != -ENOENT)
 			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
+	parent:
 		dot = strrchr(cur, '.');
 		if (!inherit || !dot)
 			return -ENOENT;

@@ -222,22 +222,59 @@ static int check_revisions(struct kwg_storage_reader *rd, const char *fn, const 
 	return r == -ENOENT || r == -EMSGSIZE ? 0 : r;
 }
 
+/* The storage path of the current revision of upath, new in *ret_obj. KESTRA 1.2+: a namespace
+ * file's current revision is in namespace_file_metadata (Namespace.getFileContent: no row, or a
+ * deleted one, is no file), revision N >= 2 stored as <path>.vN. Without that table, the file
+ * itself, refused when a second revision stands beside it. -EAGAIN when the answer is not
+ * fetched yet (*ret_obj may then be set: the object to want meanwhile). */
+static int locate(struct kwg_storage_reader *rd, const char *fn, const char *path,
+                  const char *upath, char **ret_obj, struct kwg_err *err)
+{
+	const char *files = strstr(upath, "/_files/");
+	const struct kwg_meta_row *row;
+	int r;
+
+	*ret_obj = NULL;
+	if (files && rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)) {
+		r = kwg_storage_fetch_meta(rd->fetch, KWG_META_NSFILE, rd->namespace_,
+		                           files + strlen("/_files"), &row);
+		if (r < 0)
+			return r;
+		if (row->table) {
+			if (!row->found || row->deleted || row->directory)
+				return -ENOENT;
+			r = row->version > 1 ? asprintf(ret_obj, "%s.v%lld", upath, row->version)
+			                     : asprintf(ret_obj, "%s", upath);
+			if (r < 0)
+				*ret_obj = NULL;
+			return *ret_obj ? 0 : -ENOMEM;
+		}
+	}
+	r = check_revisions(rd, fn, path, upath, err);
+	if (r == -EOPNOTSUPP)
+		return r;
+	*ret_obj = strdup(upath);
+	return !*ret_obj ? -ENOMEM : r;
+}
+
 int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret, size_t *ret_len,
                      struct kwg_err *err)
 {
-	cleanup_free char *upath = NULL;
+	cleanup_free char *upath = NULL, *obj = NULL;
 	int r = resolve(rd, "read", path, &upath, err);
 
-	if (r == 0) {
-		/* Both looked up, so that a fetch round brings both. */
-		int rev = check_revisions(rd, "read", path, upath, err);
-		if (rev == -EOPNOTSUPP)
-			return rev;
-		r = kwg_storage_read_object(rd, upath, ret, ret_len);
-		if (r == 0 && rev < 0)
+	if (r == 0)
+		r = locate(rd, "read", path, upath, &obj, err);
+	if (r == -EOPNOTSUPP)
+		return r;
+	/* The object is looked up even while the revision is not known, so that a fetch round
+	 * brings both. */
+	if (obj && (r == 0 || r == -EAGAIN)) {
+		int r2 = kwg_storage_read_object(rd, obj, ret, ret_len);
+		if (r == 0)
+			r = r2;
+		else if (r2 == 0)
 			free(steal_ptr(ret));
-		if (rev < 0 && r >= 0)
-			r = rev;
 	}
 	/* KESTRA: a missing file fails read() like any other error. */
 	if (r == -ENOENT)
@@ -248,16 +285,17 @@ int kwg_storage_read(struct kwg_storage_reader *rd, const char *path, char **ret
 int kwg_storage_stat(struct kwg_storage_reader *rd, const char *fn, const char *path,
                      int64_t *ret_size, struct kwg_err *err)
 {
-	cleanup_free char *upath = NULL;
+	cleanup_free char *upath = NULL, *obj = NULL;
 	int r = resolve(rd, fn, path, &upath, err);
 
-	if (r == 0) {
-		int rev = check_revisions(rd, fn, path, upath, err);
-		if (rev == -EOPNOTSUPP)
-			return rev;
-		r = kwg_storage_object_size(rd, upath, ret_size);
-		if (rev < 0 && r >= 0)
-			r = rev;
+	if (r == 0)
+		r = locate(rd, fn, path, upath, &obj, err);
+	if (r == -EOPNOTSUPP)
+		return r;
+	if (obj && (r == 0 || r == -EAGAIN)) {
+		int r2 = kwg_storage_object_size(rd, obj, ret_size);
+		if (r == 0)
+			r = r2;
 	}
 	return r < 0 && upath ? object_err(r, fn, path, err) : r;
 }

@@ -21,6 +21,7 @@
 #include "protocol/queue.h"
 #include "protocol/script_task.h"
 #include "protocol/worker_job.h"
+#include "storage/meta.h"
 
 struct kwg_buf;
 struct kwg_transport;
@@ -113,6 +114,15 @@ struct kwg_transport_class {
 	int (*metrics)(const struct kwg_transport *t, struct kwg_buf *out);
 	int (*workers)(struct kwg_transport *t, kwg_transport_workers_fn *cb, void *userdata);
 	void (*cancel_workers)(struct kwg_transport *t);
+	/* storage/meta.h's questions (NULL: this transport cannot answer them). */
+	void *(*meta_lookup)(struct kwg_transport *t, enum kwg_meta_kind kind, const char *tenant,
+	                     const char *ns, const char *name, kwg_meta_done_fn *done,
+	                     void *userdata);
+	void *(*meta_list_files)(struct kwg_transport *t, const char *tenant, const char *ns,
+	                         void (*done)(void *userdata, const char *error, bool table,
+	                                      const struct kwg_meta_file *files, size_t n),
+	                         void *userdata);
+	void (*meta_cancel)(struct kwg_transport *t, void *handle);
 	void (*close)(struct kwg_transport *t);
 };
 
@@ -224,6 +234,35 @@ static inline int kwg_transport_workers(struct kwg_transport *t, kwg_transport_w
 static inline void kwg_transport_cancel_workers(struct kwg_transport *t)
 {
 	t->cls->cancel_workers(t);
+}
+/* A storage/meta.h source answered by this transport (NULL when it has none). */
+static inline void *kwg_transport_meta_lookup(void *ctx, enum kwg_meta_kind kind,
+                                              const char *tenant, const char *ns, const char *name,
+                                              kwg_meta_done_fn *done, void *userdata)
+{
+	struct kwg_transport *t = ctx;
+	return t->cls->meta_lookup(t, kind, tenant, ns, name, done, userdata);
+}
+static inline void *
+kwg_transport_meta_list_files(void *ctx, const char *tenant, const char *ns,
+                              void (*done)(void *userdata, const char *error, bool table,
+                                           const struct kwg_meta_file *files, size_t n),
+                              void *userdata)
+{
+	struct kwg_transport *t = ctx;
+	return t->cls->meta_list_files(t, tenant, ns, done, userdata);
+}
+static inline void kwg_transport_meta_cancel(void *ctx, void *handle)
+{
+	struct kwg_transport *t = ctx;
+	t->cls->meta_cancel(t, handle);
+}
+static inline struct kwg_meta_source kwg_transport_meta_source(struct kwg_transport *t)
+{
+	return t->cls->meta_lookup ? (struct kwg_meta_source){t, kwg_transport_meta_lookup,
+	                                                      kwg_transport_meta_list_files,
+	                                                      kwg_transport_meta_cancel}
+	                           : (struct kwg_meta_source){0};
 }
 /* Closes every connection; messages still queued are reported as lost. Accepts NULL. */
 static inline void kwg_transport_close(struct kwg_transport *t)

@@ -465,6 +465,8 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	                          .ctx = w,
 	                      },
 	                      &w->transport);
+	if (r >= 0)
+		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, kwg_worker_http, w,
 		                 &w->http);

@@ -263,7 +263,7 @@ static void test_fetch(void **state)
 	assert_int_equal(kwg_storage_new(&loop, &cfg, &s, &err), 0);
 	rd = reader(root);
 	rd.local_base = NULL;
-	rd.fetch = kwg_storage_fetch_new();
+	rd.fetch = kwg_storage_fetch_new(NULL);
 	assert_non_null(rd.fetch);
 
 	assert_int_equal(kwg_storage_read(&rd, "a.txt", &text, &len, &err), -EAGAIN);

@@ -35,6 +35,8 @@ struct pg_transport {
 	struct kwg_sql_table *sql; /* the statements for the queue table; the parts borrow it */
 	bool claim_started;
 	int gen; /* the Kestra generation (control's verdict); 0 before it */
+	/* storage/meta.h's questions: one connection, opened at the first. */
+	struct kwg_pg *meta_pg;
 	/* kwg_transport_workers: one connection per question. */
 	struct kwg_pg *workers_pg;
 	kwg_transport_workers_fn *workers_cb;
@@ -403,11 +405,143 @@ static void pg_cancel_workers(struct kwg_transport *base)
 	workers_done(pgt(base));
 }
 
+/* A metadata question; done (or list_done) NULL once cancelled (freed when its answer comes). */
+struct meta_req {
+	enum kwg_meta_kind kind;
+	kwg_meta_done_fn *done;
+	void (*list_done)(void *userdata, const char *error, bool table,
+	                  const struct kwg_meta_file *files, size_t n);
+	void *userdata;
+};
+
+static void on_meta(void *userdata, PGresult *res, const char *error)
+{
+	struct meta_req *q = userdata;
+	struct kwg_meta_row row = {0};
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (!q->done) {
+		free(q);
+		return;
+	}
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		row.table = true;
+		row.found = PQntuples(res) > 0;
+		if (row.found) {
+			row.version = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+			row.deleted = PQgetvalue(res, 0, 1)[0] == 't';
+			if (q->kind == KWG_META_KV)
+				row.expired = PQgetvalue(res, 0, 2)[0] == 't';
+			else
+				row.directory = PQgetvalue(res, 0, 2)[0] == 't';
+		}
+		error = NULL;
+	} else if (state && strcmp(state, "42P01") == 0) {
+		/* undefined_table: a Kestra from before the table */
+		error = NULL;
+	} else if (res) {
+		error = kwg_pg_result_error(res);
+	}
+	q->done(q->userdata, error, error ? NULL : &row);
+	free(q);
+}
+
+static void on_meta_list(void *userdata, PGresult *res, const char *error)
+{
+	struct meta_req *q = userdata;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	struct kwg_meta_file *files = NULL;
+	int n = 0;
+
+	if (!q->list_done) {
+		free(q);
+		return;
+	}
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK) {
+		n = PQntuples(res);
+		files = calloc(n ? (size_t)n : 1, sizeof(*files));
+		for (int i = 0; files && i < n; i++)
+			files[i] = (struct kwg_meta_file){PQgetvalue(res, i, 0),
+			                                  strtoll(PQgetvalue(res, i, 1), NULL, 10)};
+		error = files ? NULL : "out of memory";
+		q->list_done(q->userdata, error, true, files, files ? (size_t)n : 0);
+	} else if (state && strcmp(state, "42P01") == 0) {
+		q->list_done(q->userdata, NULL, false, NULL, 0);
+	} else {
+		q->list_done(q->userdata, res ? kwg_pg_result_error(res) : error, false, NULL, 0);
+	}
+	free(files);
+	free(q);
+}
+
+/* The connection of the metadata questions, opened at the first. */
+static struct kwg_pg *meta_pg(struct pg_transport *t)
+{
+	if (!t->meta_pg) {
+		if (kwg_pg_new(t->p.loop, t->p.url, "metadata", NULL, NULL, &t->meta_pg) < 0)
+			return NULL;
+		kwg_pg_start(t->meta_pg);
+	}
+	return t->meta_pg;
+}
+
+static void *pg_meta_list_files(struct kwg_transport *base, const char *tenant, const char *ns,
+                                void (*done)(void *userdata, const char *error, bool table,
+                                             const struct kwg_meta_file *files, size_t n),
+                                void *userdata)
+{
+	struct pg_transport *t = pgt(base);
+	struct kwg_pg *pg = meta_pg(t);
+	struct meta_req *q = pg ? calloc(1, sizeof(*q)) : NULL;
+
+	if (!q)
+		return NULL;
+	*q = (struct meta_req){.list_done = done, .userdata = userdata};
+	if (kwg_pg_query(pg, KWG_SQL_NSFILE_LIST, 2,
+	                 (const char *const[]){tenant && *tenant ? tenant : NULL, ns}, on_meta_list,
+	                 q) < 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static void *pg_meta_lookup(struct kwg_transport *base, enum kwg_meta_kind kind, const char *tenant,
+                            const char *ns, const char *name, kwg_meta_done_fn *done,
+                            void *userdata)
+{
+	struct pg_transport *t = pgt(base);
+	struct kwg_pg *pg = meta_pg(t);
+	struct meta_req *q = pg ? calloc(1, sizeof(*q)) : NULL;
+
+	if (!q)
+		return NULL;
+	*q = (struct meta_req){.kind = kind, .done = done, .userdata = userdata};
+	if (kwg_pg_query(pg, kind == KWG_META_KV ? KWG_SQL_KV_META : KWG_SQL_NSFILE_META, 3,
+	                 (const char *const[]){tenant && *tenant ? tenant : NULL, ns, name},
+	                 on_meta, q) < 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
+}
+
+static void pg_meta_cancel(struct kwg_transport *base, void *handle)
+{
+	struct meta_req *q = handle;
+
+	(void)base;
+	q->done = NULL;
+	q->list_done = NULL;
+}
+
 static void pg_close(struct kwg_transport *base)
 {
 	struct pg_transport *t = pgt(base);
 
 	workers_done(t);
+	if (t->meta_pg)
+		kwg_pg_close(steal_ptr(&t->meta_pg), NULL, NULL);
 	kwg_dispatch_close(t->dispatch);
 	kwg_outbox_close(t->outbox);
 	kwg_heartbeat_close(t->heartbeat);
@@ -440,5 +574,8 @@ const struct kwg_transport_class kwg_transport_pg = {
     .metrics = pg_metrics,
     .workers = pg_workers,
     .cancel_workers = pg_cancel_workers,
+    .meta_lookup = pg_meta_lookup,
+    .meta_list_files = pg_meta_list_files,
+    .meta_cancel = pg_meta_cancel,
     .close = pg_close,
 };
