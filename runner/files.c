@@ -427,13 +427,16 @@ static int strcmp_p(const void *a, const void *b)
 }
 
 /* Kestra 1.2 and later keep a namespace file's revision N >= 2 beside it as <path>.vN and which
- * one is current in its namespace_file_metadata table, which kwg does not read: a staged file
- * with a second revision beside it would be a stale copy, so the task fails naming it. */
+ * one is current in its namespace_file_metadata table: listed from the storage (a Kestra without
+ * the table), a staged file with a second revision beside it would be a stale copy, so the task
+ * fails naming it. */
 static const char *revised_file(struct kwg_files *f)
 {
 	size_t plen = strlen(f->ns_prefix);
 	char v2[PATH_MAX];
 
+	if (f->listed.n == 0)
+		return NULL;
 	qsort(f->listed.v, f->listed.n, sizeof(*f->listed.v), strcmp_p);
 	for (size_t i = 0; i < f->n_ops; i++) {
 		const char *rel = f->ops[i].uri ? f->ops[i].uri + plen : NULL;
