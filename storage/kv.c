@@ -97,31 +97,6 @@ static int kv_expired(struct kwg_storage_reader *rd, const char *ns, const char 
 /* With remote storage, every object the search may look at (value, later revision, metadata,
  * in ns and, inheriting, each parent) is looked up before any is used, so that one fetch round
  * brings them all: -EAGAIN when one is not fetched yet, 0 when all are known. */
-static int kv_want_all(struct kwg_storage_reader *rd, const char *ns, const char *key, bool inherit)
-{
-	static const char *const suffixes[] = {"", ".v2", ".metadata"};
-	char cur[512], upath[1200];
-	bool wanted = false;
-	int64_t size;
-
-	(void)snprintf(cur, sizeof(cur), "%s", ns);
-	for (;;) {
-		for (size_t i = 0; i < sizeof(suffixes) / sizeof(suffixes[0]); i++) {
-			int r = kv_upath(cur, key, suffixes[i], upath, sizeof(upath));
-			if (r == 0)
-				r = kwg_storage_object_size(rd, upath, &size);
-			if (r == -EAGAIN)
-				wanted = true;
-			else if (r < 0 && r != -ENOENT && r != -EMSGSIZE)
-				return r;
-		}
-		char *dot = strrchr(cur, '.');
-		if (!inherit || !dot)
-			return wanted ? -EAGAIN : 0;
-		*dot = '\0';
-	}
-}
-
 /* The value's Ion text into *ret. */
 static int kv_parse(const char *text, size_t len, const char *key, const char *ns, json_t **ret,
                     struct kwg_err *err)
@@ -135,10 +110,21 @@ static int kv_parse(const char *text, size_t len, const char *key, const char *n
 	return 0;
 }
 
-/* Kestra 1.1+: asks kv_metadata for the key in ns and, inheriting, each parent, all at once:
- * -EAGAIN while an answer is missing; 0 with *ret_table when the table exists. */
-static int kv_meta_all(struct kwg_storage_reader *rd, const char *ns, const char *key, bool inherit,
-                       bool *ret_table)
+/* Moves cur to its parent namespace ("a.b" to "a"): false at the top, or when not inheriting
+ * (KESTRA: KvFunction searches the parents only without a namespace argument). */
+static bool kv_parent(char *cur, bool inherit)
+{
+	char *dot = inherit ? strrchr(cur, '.') : NULL;
+
+	if (dot)
+		*dot = '\0';
+	return dot != NULL;
+}
+
+/* Asks the key's kv_metadata rows (Kestra 1.1+) in ns and the parents the search may reach, all
+ * at once: -EAGAIN while an answer is missing; 0 with *ret_table when the table exists. */
+static int kv_want_rows(struct kwg_storage_reader *rd, const char *ns, const char *key,
+                        bool inherit, bool *ret_table)
 {
 	const struct kwg_meta_row *row;
 	char cur[512];
@@ -146,7 +132,7 @@ static int kv_meta_all(struct kwg_storage_reader *rd, const char *ns, const char
 
 	*ret_table = false;
 	(void)snprintf(cur, sizeof(cur), "%s", ns);
-	for (;;) {
+	do {
 		int r = kwg_storage_fetch_meta(rd->fetch, KWG_META_KV, cur, key, &row);
 		if (r == -EAGAIN)
 			wanted = true;
@@ -154,19 +140,92 @@ static int kv_meta_all(struct kwg_storage_reader *rd, const char *ns, const char
 			return r;
 		else if (row->table)
 			*ret_table = true;
-		char *dot = strrchr(cur, '.');
-		if (!inherit || !dot)
-			return wanted ? -EAGAIN : 0;
-		*dot = '\0';
+	} while (kv_parent(cur, inherit));
+	return wanted ? -EAGAIN : 0;
+}
+
+/* Without kv_metadata, from remote storage: asks every object the search may look at (value,
+ * second revision, sidecar, in ns and the parents) at once. -EAGAIN while one is missing. */
+static int kv_want_objects(struct kwg_storage_reader *rd, const char *ns, const char *key,
+                           bool inherit)
+{
+	static const char *const suffixes[] = {"", ".v2", ".metadata"};
+	char cur[512], upath[1200];
+	bool wanted = false;
+	int64_t size;
+
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	do {
+		for (size_t i = 0; i < ARRAY_SIZE(suffixes); i++) {
+			int r = kv_upath(cur, key, suffixes[i], upath, sizeof(upath));
+			if (r == 0)
+				r = kwg_storage_object_size(rd, upath, &size);
+			if (r == -EAGAIN)
+				wanted = true;
+			else if (r < 0 && r != -ENOENT && r != -EMSGSIZE)
+				return r;
+		}
+	} while (kv_parent(cur, inherit));
+	return wanted ? -EAGAIN : 0;
+}
+
+/* The key's value in namespace ns. row: its kv_metadata row (found or not), NULL on a Kestra
+ * without the table. 0 and *ret; -ENOENT when absent there (the search goes on to the parent);
+ * -ESTALE when expired; another error with err. */
+static int kv_read_at(struct kwg_storage_reader *rd, const char *ns, const char *key,
+                      const struct kwg_meta_row *row, json_t **ret, struct kwg_err *err)
+{
+	cleanup_free char *text = NULL;
+	char upath[1200], suffix[32] = "";
+	size_t len = 0;
+	int64_t size;
+	int r;
+
+	if (row && row->found) {
+		/* KESTRA 1.1+: InternalKVStore.getRawValue: a deleted key is absent, an expired one
+		 * an error, else the object of its revision. */
+		if (row->deleted)
+			return -ENOENT;
+		if (row->expired)
+			return -ESTALE;
+		if (row->version > 1)
+			(void)snprintf(suffix, sizeof(suffix), ".v%lld", row->version);
+	} else if (!row) {
+		/* Before kv_metadata, a second revision beside the value cannot be told apart. */
+		r = kv_upath(ns, key, ".v2", upath, sizeof(upath));
+		if (r == 0 && kwg_storage_object_size(rd, upath, &size) == 0)
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "kv('%.100s'): the key has several revisions in '%.200s' and "
+			    "this database has no kv_metadata table to say which is "
+			    "current",
+			    key, ns);
 	}
+	/* With a table and no row, revision 1 is read as it is, without expiry, as Kestra does;
+	 * without a table its sidecar says when it expires. */
+	r = kv_upath(ns, key, suffix, upath, sizeof(upath));
+	if (r == 0)
+		r = kwg_storage_read_object(rd, upath, &text, &len);
+	if (r == 0 && !row) {
+		r = kv_expired(rd, ns, key, err);
+		if (r != 0)
+			return r > 0 ? -ESTALE : r;
+	}
+	if (r == 0)
+		return kv_parse(text, len, key, ns, ret, err);
+	if (r == -EMSGSIZE)
+		return kwg_err_set(err, -EINVAL,
+		                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task", key);
+	if (r == -EAGAIN || r == -ENOMEM || r == -ENOENT)
+		return r;
+	return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
 }
 
 int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const char *ns, json_t **ret,
                        struct kwg_err *err)
 {
-	char cur[512], upath[1200];
+	char cur[512];
 	bool inherit = ns == NULL;
-	int64_t size;
 	int r;
 
 	if (!kv_key_valid(key))
@@ -184,18 +243,14 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 		return kwg_err_set(err, -EOPNOTSUPP,
 		                   "kv('%.100s'): this worker has no internal storage configured",
 		                   key);
-	bool meta = false;
-	if (rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)) {
-		r = kv_meta_all(rd, ns, key, inherit, &meta);
-		if (r < 0)
-			return r == -E2BIG
-			           ? kwg_err_set(err, -EINVAL,
-			                         "kv('%.100s'): the task's templates read more "
-			                         "than %d files",
-			                         key, KWG_STORAGE_FETCH_MAX_OBJECTS)
-			           : r;
-	}
-	if (!meta && rd->fetch && !rd->local_base && (r = kv_want_all(rd, ns, key, inherit)) < 0)
+	/* Rows first; objects of the old layout only where there is no table. */
+	bool table = false;
+	r = rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)
+	        ? kv_want_rows(rd, ns, key, inherit, &table)
+	        : 0;
+	if (r == 0 && !table && rd->fetch && !rd->local_base)
+		r = kv_want_objects(rd, ns, key, inherit);
+	if (r < 0)
 		return r == -E2BIG
 		           ? kwg_err_set(err, -EINVAL,
 		                         "kv('%.100s'): the task's templates read more than "
@@ -203,65 +258,13 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 		                         key, KWG_STORAGE_FETCH_MAX_OBJECTS)
 		           : r;
 	(void)snprintf(cur, sizeof(cur), "%s", ns);
-	for (;;) {
-		cleanup_free char *text = NULL;
-		size_t len = 0;
-		char *dot;
-
+	do {
 		const struct kwg_meta_row *row = NULL;
-		if (meta && kwg_storage_fetch_meta(rd->fetch, KWG_META_KV, cur, key, &row) < 0)
+		if (table && kwg_storage_fetch_meta(rd->fetch, KWG_META_KV, cur, key, &row) < 0)
 			row = NULL;
-		if (row && row->found) {
-			/* KESTRA 1.1+: InternalKVStore.getRawValue: a deleted key is absent, an
-			 * expired one an error, else the object of its revision. */
-			if (row->deleted)
-				goto parent;
-			if (row->expired)
-				return -ESTALE;
-			char suffix[32] = "";
-			if (row->version > 1)
-				(void)snprintf(suffix, sizeof(suffix), ".v%lld", row->version);
-			r = kv_upath(cur, key, suffix, upath, sizeof(upath));
-			if (r == 0)
-				r = kwg_storage_read_object(rd, upath, &text, &len);
-			if (r == 0)
-				return kv_parse(text, len, key, cur, ret, err);
-			goto failed;
-		}
-		/* No row (revision 1 is read as it is, without expiry, as Kestra does), or a Kestra
-		 * before the table: then a second revision beside it cannot be told apart. */
-		r = kv_upath(cur, key, ".v2", upath, sizeof(upath));
-		if (!row && r == 0 && kwg_storage_object_size(rd, upath, &size) == 0)
-			return kwg_err_set(
-			    err, -EOPNOTSUPP,
-			    "kv('%.100s'): the key has several revisions in '%.200s'; kwg "
-			    "does not read Kestra's kv_metadata table yet",
-			    key, cur);
-		if (r == 0)
-			r = kv_upath(cur, key, "", upath, sizeof(upath));
-		if (r == 0)
-			r = kwg_storage_read_object(rd, upath, &text, &len);
-		if (r == 0) {
-			r = row ? 0 : kv_expired(rd, cur, key, err);
-			if (r < 0)
-				return r;
-			if (r > 0)
-				return -ESTALE;
-			return kv_parse(text, len, key, cur, ret, err);
-		}
-	failed:
-		if (r == -EMSGSIZE)
-			return kwg_err_set(err, -EINVAL,
-			                   "kv('%.100s'): past 16 MiB, or 64 MiB read by the task",
-			                   key);
-		if (r == -EAGAIN || r == -ENOMEM)
-			return r;
+		r = kv_read_at(rd, cur, key, row, ret, err);
 		if (r != -ENOENT)
-			return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
-	parent:
-		dot = strrchr(cur, '.');
-		if (!inherit || !dot)
-			return -ENOENT;
-		*dot = '\0';
-	}
+			return r;
+	} while (kv_parent(cur, inherit));
+	return -ENOENT;
 }
