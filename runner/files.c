@@ -426,10 +426,8 @@ static int strcmp_p(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Kestra 1.2 and later keep a namespace file's revision N >= 2 beside it as <path>.vN and which
- * one is current in its namespace_file_metadata table: listed from the storage (a Kestra without
- * the table), a staged file with a second revision beside it would be a stale copy, so the task
- * fails naming it. */
+/* On a database without namespace_file_metadata (storage listed), a file with a second revision
+ * beside it (<path>.v2, Kestra 1.2+'s layout) would be staged stale: the task fails naming it. */
 static const char *revised_file(struct kwg_files *f)
 {
 	size_t plen = strlen(f->ns_prefix);

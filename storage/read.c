@@ -199,45 +199,37 @@ static int object_err(int r, const char *fn, const char *path, struct kwg_err *e
 	}
 }
 
-/* Kestra 1.2 and later keep a namespace file's revision N >= 2 beside it as <path>.vN and the
- * current one in its namespace_file_metadata table, which kwg does not read: a namespace file
- * with a second revision is refused rather than read stale. 0, or an error naming fn and path. */
-static int check_revisions(struct kwg_storage_reader *rd, const char *fn, const char *path,
-                           const char *upath, struct kwg_err *err)
+/* The path of upath in the flow's namespace files ("/scripts/a.py"), or NULL when upath is
+ * not one of them (a kestra:// URI of the execution's files). */
+static const char *ns_file_rel(const struct kwg_storage_reader *rd, const char *upath)
 {
-	char v2[PATH_MAX];
-	int64_t size;
-	int r;
+	cleanup_free char *prefix = kwg_storage_namespace_prefix(rd->namespace_);
+	size_t n;
 
-	if (!strstr(upath, "/_files/") ||
-	    snprintf(v2, sizeof(v2), "%s.v2", upath) >= (int)sizeof(v2))
-		return 0;
-	r = kwg_storage_object_size(rd, v2, &size);
-	if (r == 0)
-		return kwg_err_set(
-		    err, -EOPNOTSUPP,
-		    "%s('%.100s'): the namespace file has several revisions; kwg does "
-		    "not read Kestra's namespace_file_metadata table yet",
-		    fn, path);
-	return r == -ENOENT || r == -EMSGSIZE ? 0 : r;
+	if (!prefix || strncmp(prefix, "kestra://", 9) != 0)
+		return NULL;
+	n = strlen(prefix + 9);
+	return strncmp(upath, prefix + 9, n) == 0 && upath[n] == '/' ? upath + n : NULL;
 }
 
 /* The storage path of the current revision of upath, new in *ret_obj. KESTRA 1.2+: a namespace
  * file's current revision is in namespace_file_metadata (Namespace.getFileContent: no row, or a
- * deleted one, is no file), revision N >= 2 stored as <path>.vN. Without that table, the file
- * itself, refused when a second revision stands beside it. -EAGAIN when the answer is not
- * fetched yet (*ret_obj may then be set: the object to want meanwhile). */
+ * deleted one, is no file), revision N >= 2 stored as <path>.vN. On a database without that
+ * table, the file itself, refused when a second revision stands beside it (which one is current
+ * cannot be told). -EAGAIN when the answer is not fetched yet (*ret_obj may then be set: the
+ * object to want meanwhile, so that one round brings both). */
 static int locate(struct kwg_storage_reader *rd, const char *fn, const char *path,
                   const char *upath, char **ret_obj, struct kwg_err *err)
 {
-	const char *files = strstr(upath, "/_files/");
+	const char *rel = ns_file_rel(rd, upath);
 	const struct kwg_meta_row *row;
-	int r;
+	char v2[PATH_MAX];
+	int64_t size;
+	int r = 0;
 
 	*ret_obj = NULL;
-	if (files && rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)) {
-		r = kwg_storage_fetch_meta(rd->fetch, KWG_META_NSFILE, rd->namespace_,
-		                           files + strlen("/_files"), &row);
+	if (rel && rd->fetch && kwg_storage_fetch_has_meta(rd->fetch)) {
+		r = kwg_storage_fetch_meta(rd->fetch, KWG_META_NSFILE, rd->namespace_, rel, &row);
 		if (r < 0)
 			return r;
 		if (row->table) {
@@ -250,9 +242,18 @@ static int locate(struct kwg_storage_reader *rd, const char *fn, const char *pat
 			return *ret_obj ? 0 : -ENOMEM;
 		}
 	}
-	r = check_revisions(rd, fn, path, upath, err);
-	if (r == -EOPNOTSUPP)
-		return r;
+	if (rel && snprintf(v2, sizeof(v2), "%s.v2", upath) < (int)sizeof(v2)) {
+		r = kwg_storage_object_size(rd, v2, &size);
+		if (r == 0)
+			return kwg_err_set(
+			    err, -EOPNOTSUPP,
+			    "%s('%.100s'): the namespace file has several revisions and "
+			    "this database has no namespace_file_metadata table to say "
+			    "which is current",
+			    fn, path);
+		if (r == -ENOENT || r == -EMSGSIZE)
+			r = 0;
+	}
 	*ret_obj = strdup(upath);
 	return !*ret_obj ? -ENOMEM : r;
 }
