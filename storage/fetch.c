@@ -7,7 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -180,22 +179,17 @@ static int take_file(struct obj *o)
 {
 	cleanup_close int fd = open(o->tmp, O_RDONLY | O_CLOEXEC);
 	struct kwg_buf b;
-	struct stat st;
-	int r = 0;
+	int r;
 
-	if (fd < 0 || fstat(fd, &st) < 0)
+	if (fd < 0)
 		return -errno;
-	if (st.st_size > (off_t)KWG_STORAGE_FETCH_MAX_BYTES) {
-		o->state = OBJ_TOO_BIG;
-		return 0;
-	}
 	kwg_buf_init(&b, KWG_STORAGE_FETCH_MAX_BYTES);
 	r = kwg_buf_read_fd(&b, fd);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		if (r != -EMSGSIZE)
 			return r;
-		o->state = OBJ_TOO_BIG; /* it grew while read */
+		o->state = OBJ_TOO_BIG;
 		return 0;
 	}
 	o->len = b.len;
