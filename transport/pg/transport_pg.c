@@ -474,15 +474,27 @@ static void on_meta_list(void *userdata, PGresult *res, const char *error)
 	free(q);
 }
 
-/* The connection of the metadata questions, opened at the first. */
-static struct kwg_pg *meta_pg(struct pg_transport *t)
+/* Sends a metadata question (a copy of proto) on the connection of its own, opened at the
+ * first: its handle, or NULL on OOM (nothing asked). */
+static struct meta_req *meta_ask(struct pg_transport *t, struct meta_req proto, const char *sql,
+                                 int n_params, const char *const *params, kwg_pg_result_fn *cb)
 {
+	struct meta_req *q;
+
 	if (!t->meta_pg) {
 		if (kwg_pg_new(t->p.loop, t->p.url, "metadata", NULL, NULL, &t->meta_pg) < 0)
 			return NULL;
 		kwg_pg_start(t->meta_pg);
 	}
-	return t->meta_pg;
+	q = malloc(sizeof(*q));
+	if (!q)
+		return NULL;
+	*q = proto;
+	if (kwg_pg_query(t->meta_pg, sql, n_params, params, cb, q) < 0) {
+		free(q);
+		return NULL;
+	}
+	return q;
 }
 
 static void *pg_meta_list_files(struct kwg_transport *base, const char *tenant, const char *ns,
@@ -490,40 +502,19 @@ static void *pg_meta_list_files(struct kwg_transport *base, const char *tenant, 
                                              const struct kwg_meta_file *files, size_t n),
                                 void *userdata)
 {
-	struct pg_transport *t = pgt(base);
-	struct kwg_pg *pg = meta_pg(t);
-	struct meta_req *q = pg ? calloc(1, sizeof(*q)) : NULL;
-
-	if (!q)
-		return NULL;
-	*q = (struct meta_req){.list_done = done, .userdata = userdata};
-	if (kwg_pg_query(pg, KWG_SQL_NSFILE_LIST, 2,
-	                 (const char *const[]){tenant && *tenant ? tenant : NULL, ns}, on_meta_list,
-	                 q) < 0) {
-		free(q);
-		return NULL;
-	}
-	return q;
+	return meta_ask(pgt(base), (struct meta_req){.list_done = done, .userdata = userdata},
+	                KWG_SQL_NSFILE_LIST, 2,
+	                (const char *const[]){tenant && *tenant ? tenant : NULL, ns}, on_meta_list);
 }
 
 static void *pg_meta_lookup(struct kwg_transport *base, enum kwg_meta_kind kind, const char *tenant,
                             const char *ns, const char *name, kwg_meta_done_fn *done,
                             void *userdata)
 {
-	struct pg_transport *t = pgt(base);
-	struct kwg_pg *pg = meta_pg(t);
-	struct meta_req *q = pg ? calloc(1, sizeof(*q)) : NULL;
-
-	if (!q)
-		return NULL;
-	*q = (struct meta_req){.kind = kind, .done = done, .userdata = userdata};
-	if (kwg_pg_query(pg, kind == KWG_META_KV ? KWG_SQL_KV_META : KWG_SQL_NSFILE_META, 3,
-	                 (const char *const[]){tenant && *tenant ? tenant : NULL, ns, name},
-	                 on_meta, q) < 0) {
-		free(q);
-		return NULL;
-	}
-	return q;
+	return meta_ask(
+	    pgt(base), (struct meta_req){.kind = kind, .done = done, .userdata = userdata},
+	    kind == KWG_META_KV ? KWG_SQL_KV_META : KWG_SQL_NSFILE_META, 3,
+	    (const char *const[]){tenant && *tenant ? tenant : NULL, ns, name}, on_meta);
 }
 
 static void pg_meta_cancel(struct kwg_transport *base, void *handle)
