@@ -222,21 +222,29 @@ static int exec_for(struct ctx *c, const struct node *n)
 
 static int exec_nodes(struct ctx *c, const struct node *n);
 
-/* The filter tag: the body into its own buffer (bounded like the output), then the chain. */
-static int exec_filter_tag(struct ctx *c, const struct node *n)
+/* Nodes rendered into a string of their own (bounded like the output). */
+static int exec_to_string(struct ctx *c, const struct node *n, int line, json_t **ret)
 {
 	struct kwg_buf *saved_out = c->out, body;
-	json_t *saved_body = c->filter_body, *s = NULL, *v = NULL;
 	int r;
 
 	kwg_buf_init(&body, KWG_TEMPLATE_MAX_OUTPUT);
 	c->out = &body;
-	r = exec_nodes(c, n->bodies[0]);
+	r = exec_nodes(c, n);
 	c->out = saved_out;
-	if (r >= 0)
-		r = kwg_tpl_buf_value(c, &body, n->line, &s);
-	else
+	if (r < 0) {
 		kwg_buf_done(&body);
+		return r;
+	}
+	return kwg_tpl_buf_value(c, &body, line, ret);
+}
+
+/* The filter tag: the body into its own buffer (bounded like the output), then the chain. */
+static int exec_filter_tag(struct ctx *c, const struct node *n)
+{
+	json_t *saved_body = c->filter_body, *s = NULL, *v = NULL;
+	int r = exec_to_string(c, n->bodies[0], n->line, &s);
+
 	if (r < 0)
 		return r;
 	c->filter_body = s;
@@ -256,23 +264,6 @@ const struct node *kwg_tpl_find_def(const struct ctx *c, enum node_kind kind, co
 		if (d->kind == kind && strcmp(d->v1, name) == 0)
 			return d;
 	return NULL;
-}
-
-/* Nodes rendered into a string of their own (bounded like the output). */
-static int exec_to_string(struct ctx *c, const struct node *n, int line, json_t **ret)
-{
-	struct kwg_buf *saved_out = c->out, body;
-	int r;
-
-	kwg_buf_init(&body, KWG_TEMPLATE_MAX_OUTPUT);
-	c->out = &body;
-	r = exec_nodes(c, n);
-	c->out = saved_out;
-	if (r < 0) {
-		kwg_buf_done(&body);
-		return r;
-	}
-	return kwg_tpl_buf_value(c, &body, line, ret);
 }
 
 /* [PB] BlockFunctionExpression: the block rendered again in the current scope (a block that

@@ -80,8 +80,9 @@ void kwg_tpl_java_float(float f, char *out, size_t n)
 	java_decimal(f, true, out, n);
 }
 
-/* Most typed numbers one render keeps (past them, numbers print as jansson's). */
-#define MAX_JNUMS 65536
+/* Most typed numbers one render keeps (past them, numbers print as jansson's): every value
+ * printed is looked up among them, so the bound keeps printing linear. */
+#define MAX_JNUMS 1024
 
 int kwg_tpl_jnum_new(struct ctx *c, json_t *v, const char *cls, const char *text)
 {
