@@ -35,16 +35,7 @@ printf 'hello' >"$STORE/main/company/team/_files/five.txt"
 # logtask NAME MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string), for
 # the workers of $GROUP.
 GROUP=kv
-logtask() {
-  cat >"$IT_TMP/$1.yaml" <<YAML
-namespace: company.team
-task:
-  id: $1
-  type: io.kestra.plugin.core.log.Log
-  message: $2
-YAML
-  submit "$IT_TMP/$1.yaml" --group "$GROUP"
-}
+logtask() { it_logtask "$1" "$GROUP" "$2"; }
 
 logtask values "\"{{ kv('greeting') }}|{{ kv('answer') + 1 }}|{{ kv('obj').name }}|{{ kv('obj').tags | join(',') }}|{{ kv('obj').ratio }}|{{ kv('obj').ok }}|{{ kv('fresh') }}\""
 expect_match "$RC $OUT" '^0 .*INFO  hello\|43\|kwg\|a,b\|2.5\|true\|fresh' "kv(): strings, numbers, objects, booleans, an unexpired value"

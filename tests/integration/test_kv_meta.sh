@@ -38,16 +38,7 @@ printf 'x' >"$FILES/deleted.txt"
 filerow /deleted.txt 1 true
 printf 'y' >"$FILES/norow.txt"
 
-logtask() { # logtask NAME MESSAGE
-  cat >"$IT_TMP/$1.yaml" <<YAML
-namespace: company.team
-task:
-  id: $1
-  type: io.kestra.plugin.core.log.Log
-  message: $2
-YAML
-  submit "$IT_TMP/$1.yaml" --group kvm
-}
+logtask() { it_logtask "$1" kvm "$2"; }
 
 logtask current "\"{{ kv('greeting') }}|{{ kv('norow') }}|{{ kv('inherited') }}|{{ read('scripts/main.py') }}|{{ fileSize('scripts/main.py') }}|{{ fileExists('norow.txt') }}|{{ fileExists('deleted.txt') }}\""
 expect_match "$RC $OUT" '^0 .*INFO  current\|no row\|from the parent\|print\(3\)\|8\|false\|false' "the current revisions from the metadata tables; a namespace file without a row or deleted is no file"

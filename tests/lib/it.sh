@@ -129,6 +129,19 @@ submit() {
   OUT=$("$KWGT_BIN" submit --database-url "$DB" --timeout 60s "$@" "$file" 2>&1) || RC=$?
 }
 
+# it_logtask NAME GROUP MESSAGE: a Log task of flow company.team printing MESSAGE (a YAML string),
+# submitted to GROUP's workers as submit does (RC, OUT).
+it_logtask() {
+  cat >"$IT_TMP/$1.yaml" <<YAML
+namespace: company.team
+task:
+  id: $1
+  type: io.kestra.plugin.core.log.Log
+  message: $3
+YAML
+  submit "$IT_TMP/$1.yaml" --group "$2"
+}
+
 # it_done: prints the summary line and exits with the verdict.
 it_done() {
   echo "$IT_PASSES passed, $IT_FAILS failed"
