@@ -189,7 +189,8 @@ static int decode_rest(struct kwg_job *job, struct kwg_err *err)
 	return 0;
 }
 
-int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err)
+static int job_decode(const char *data, size_t len, bool bare2, struct kwg_job **ret,
+                      struct kwg_err *err)
 {
 	struct kwg_job *job;
 	const char *type;
@@ -199,13 +200,14 @@ int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kw
 	job = calloc(1, sizeof(*job));
 	if (!job)
 		return -ENOMEM;
-	job->gen = 1;
+	job->gen = bare2 ? 2 : 1;
 	r = kwg_json_parse(data, len, KWG_JOB_MAX_BYTES, &job->root, err);
 	if (r >= 0 && !json_is_object(job->root))
 		r = kwg_err_set(err, -EBADMSG, "$: expected an object");
 	/* KESTRA 2.x: a WorkerJobEvent {job, workerQueueId?} wraps the job (kestra-2x-queue.md
 	 * §2.2); 1.x's WorkerJob has its members at the top. */
-	if (r >= 0 && json_object_get(job->root, "job") && !json_object_get(job->root, "taskRun")) {
+	if (r >= 0 && !bare2 && json_object_get(job->root, "job") &&
+	    !json_object_get(job->root, "taskRun")) {
 		json_t *inner = json_object_get(job->root, "job");
 		if (!json_is_object(inner)) {
 			r = kwg_err_set(err, -EBADMSG, "$.job: expected an object");
@@ -247,6 +249,16 @@ int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kw
 fail:
 	kwg_job_free(job);
 	return r;
+}
+
+int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err)
+{
+	return job_decode(data, len, false, ret, err);
+}
+
+int kwg_job_decode2(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err)
+{
+	return job_decode(data, len, true, ret, err);
 }
 
 struct kwg_job *kwg_job_free(struct kwg_job *job)

@@ -32,6 +32,9 @@ enum kwg_job_kind {
  *  -EBADMSG and *ret == NULL: not even the task run can be read (err says why);
  *  -EMSGSIZE (too large, *ret NULL), -ENOMEM. */
 int kwg_job_decode(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err);
+/* The same for a bare Kestra 2.x WorkerJob (the worker controller's jobData, kestra-2x-protocol.md
+ * §3.3): always read as 2.x, with no {"job": …} around it (error paths still say $.job). */
+int kwg_job_decode2(const char *data, size_t len, struct kwg_job **ret, struct kwg_err *err);
 /* Accepts NULL. Returns NULL. */
 struct kwg_job *kwg_job_free(struct kwg_job *job);
 
