@@ -18,6 +18,10 @@ pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)
 # file).
 find_library(UNISTRING_LIB unistring REQUIRED)
 find_path(UNISTRING_INCLUDE_DIR unicase.h REQUIRED)
+# transport/grpc: Kestra 2.x's worker controller (HTTP/2 and protobuf; protoc-c at build time).
+pkg_check_modules(NGHTTP2 REQUIRED IMPORTED_TARGET libnghttp2>=1.52)
+pkg_check_modules(PROTOBUF_C REQUIRED IMPORTED_TARGET libprotobuf-c>=1.4)
+find_program(PROTOC_C protoc-c REQUIRED)
 pkg_check_modules(LIBARCHIVE REQUIRED IMPORTED_TARGET libarchive>=3.6)
 if(KWG_TESTS)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka>=1.1)

@@ -8,10 +8,11 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libseccomp-dev libyaml-dev
   libmicrohttpd-dev libarchive-dev libssl-dev libjq-dev libpcre2-dev libunistring-dev
+  libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libcmocka-dev clang libclang-rt-14-dev
   clang-format
   postgresql-15 postgresql-client-15
-  python3 python-is-python3 python3-cryptography
+  python3 python-is-python3 python3-cryptography python3-grpcio python3-grpc-tools
   docker.io docker-compose busybox-static debootstrap
   nodejs
 )

@@ -69,6 +69,8 @@ struct kwg_transport_params {
 	/* Kestra's queue table: TABLE or SCHEMA.TABLE (1.x kestra.jdbc.tables.queues.table, 2.x
 	 * kestra.queue.jdbc.table); NULL: queues. Checked before: kwg_sql_table_check. */
 	const char *queue_table;
+	/* gRPC: the value of the authorization header of every call (SECRET), NULL: none. */
+	const char *auth;
 	const struct kwg_transport_ops *ops;
 	void *ctx;
 };
@@ -132,6 +134,8 @@ struct kwg_transport {
 
 /* The 1.x PostgreSQL queue (transport/pg/). */
 extern const struct kwg_transport_class kwg_transport_pg;
+/* Kestra 2.x's worker controller over gRPC (transport/grpc/): url is HOST:PORT. */
+extern const struct kwg_transport_class kwg_transport_grpc;
 
 static inline int kwg_transport_new(const struct kwg_transport_class *cls,
                                     const struct kwg_transport_params *p,

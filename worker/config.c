@@ -52,6 +52,10 @@ static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
 static const struct cfg_key keys_table[] = {
     {"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
      "libpq URL or conninfo of Kestra's PostgreSQL database (required)", NULL},
+    {"controller", CFG_STRING, OFF(controller), NULL, 0, 0, false,
+     "Kestra 2.x: the worker controller's HOST:PORT (gRPC, port 50051 by default); the worker "
+     "then needs no database_url",
+     NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
@@ -426,9 +430,19 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 	if (r >= 0)
 		r = load_flags(ret, argc, argv, keys, err);
 	if (r >= 0 && key_allowed(keys, "database_url") &&
-	    (!ret->database_url || !*ret->database_url))
-		r = kwg_err_set(err, -EINVAL,
-		                "no database: set --database-url or KWG_DATABASE_URL");
+	    (!ret->database_url || !*ret->database_url) &&
+	    (!key_allowed(keys, "controller") || !ret->controller || !*ret->controller))
+		r = kwg_err_set(
+		    err, -EINVAL,
+		    "no database: set --database-url or KWG_DATABASE_URL (or, for Kestra "
+		    "2.x, --controller or KWG_CONTROLLER)");
+	if (r >= 0 && ret->controller && *ret->controller) {
+		const char *colon = strrchr(ret->controller, ':');
+		if (!colon || colon == ret->controller || !colon[1] ||
+		    strspn(colon + 1, "0123456789") != strlen(colon + 1))
+			r = kwg_err_set(err, -EINVAL, "controller: '%.200s' is not HOST:PORT",
+			                ret->controller);
+	}
 	if (r >= 0 && ret->encryption_secret_key && *ret->encryption_secret_key) {
 		struct kwg_err kerr = {{0}};
 		/* The key itself is never quoted: it is a secret. */
@@ -446,6 +460,7 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 void kwg_config_done(struct kwg_config *cfg)
 {
 	free(cfg->database_url);
+	free(cfg->controller);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
 	free(cfg->kestra_queue_table);

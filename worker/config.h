@@ -13,6 +13,7 @@
 
 struct kwg_config {
 	char *database_url;        /* libpq URL or conninfo; SECRET: never logged */
+	char *controller;          /* Kestra 2.x worker controller HOST:PORT; NULL: the database */
 	char *group;               /* NULL: the default group */
 	char *kestra_queue_prefix; /* Kestra 2.x's kestra.queue.prefix; NULL: none */
 	char *kestra_queue_table;  /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */

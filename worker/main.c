@@ -134,7 +134,10 @@ static int cmd_worker(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	uv_loop_init(&loop);
-	r = kwg_worker_new(&loop, &cfg, &kwg_transport_pg, &w);
+	/* The one place that names a transport: Kestra 2.x's controller when one is given. */
+	r = kwg_worker_new(
+	    &loop, &cfg,
+	    cfg.controller && *cfg.controller ? &kwg_transport_grpc : &kwg_transport_pg, &w);
 	if (r < 0) {
 		kwg_log_errno(KWG_LOG_ERROR, r, "cannot start the worker");
 		(void)run_loop(&loop); /* lets what was half-built close, then closes the loop */

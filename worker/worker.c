@@ -452,19 +452,20 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 		free(w);
 		return r;
 	}
-	r = kwg_transport_new(transport,
-	                      &(struct kwg_transport_params){
-	                          .loop = loop,
-	                          .url = cfg->database_url,
-	                          .info = &w->info,
-	                          .default_runner = cfg->default_runner,
-	                          .spill_dir = cfg->work_dir,
-	                          .queue_prefix = cfg->kestra_queue_prefix,
-	                          .queue_table = cfg->kestra_queue_table,
-	                          .ops = &transport_ops,
-	                          .ctx = w,
-	                      },
-	                      &w->transport);
+	r = kwg_transport_new(
+	    transport,
+	    &(struct kwg_transport_params){
+	        .loop = loop,
+	        .url = cfg->controller && *cfg->controller ? cfg->controller : cfg->database_url,
+	        .info = &w->info,
+	        .default_runner = cfg->default_runner,
+	        .spill_dir = cfg->work_dir,
+	        .queue_prefix = cfg->kestra_queue_prefix,
+	        .queue_table = cfg->kestra_queue_table,
+	        .ops = &transport_ops,
+	        .ctx = w,
+	    },
+	    &w->transport);
 	if (r >= 0)
 		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
 	if (r >= 0 && cfg->management_port)
