@@ -1,0 +1,229 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""A stand-in for Kestra 2.x's worker controller, for kwg's tests (kestra-2x-protocol.md).
+
+Serves the project's own .proto files (transport/grpc/proto; Python stubs generated at start into
+a temporary directory by grpc_tools, from Debian's python3-grpc-tools): connect, the liveness
+heartbeat, the job stream (connectionInfo first, permits as a level, completions, maxConcurrency
+as the OSS single-pool policy has it) and the four senders. It dispatches the WorkerJobs of
+--jobs (a JSON array; each job's jobId is its task run id) as permits allow, and appends one JSON
+line per thing the worker sends (and per dispatch) to --record, which the tests read:
+
+  {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
+  {"rpc": "heartbeat", "newState", "state", "group", "result"}
+  {"rpc": "stream", "stream": n, "first": bool, "permits", "completed": [...],
+   "connectionInfo": {...} | null, "inflight": n (after the completions)}
+  {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it)}
+  {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]}
+  {"rpc": "stream-end", "stream": n}
+
+Nothing here is Kestra's code; it follows the spec's words.
+"""
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+from concurrent import futures
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PROTO_DIR = os.path.join(HERE, "..", "..", "transport", "grpc", "proto")
+
+
+def load_stubs():
+    out = tempfile.mkdtemp(prefix="kwg-controller-")
+    protos = sorted(f for f in os.listdir(PROTO_DIR) if f.endswith(".proto"))
+    subprocess.run([sys.executable, "-m", "grpc_tools.protoc", "-I", PROTO_DIR,
+                    "--python_out=" + out, "--grpc_python_out=" + out] + protos,
+                   check=True)
+    sys.path.insert(0, out)
+
+
+class Recorder:
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.f = open(path, "a", buffering=1)
+
+    def __call__(self, **entry):
+        with self.lock:
+            self.f.write(json.dumps(entry, sort_keys=True) + "\n")
+
+
+class Dispatcher:
+    """The OSS single pool: a job goes to a stream with permits > 0 and in-flight <
+    maxConcurrency; permits is set (never added) by each worker message and lowered by each
+    dispatch; completions free in-flight slots of the same stream only."""
+
+    def __init__(self, jobs):
+        self.cond = threading.Condition()
+        self.queue = list(jobs)
+        self.streams = 0
+
+    def pop_for(self, st):
+        if st["permits"] > 0 and len(st["inflight"]) < st["max"] and self.queue:
+            job = self.queue.pop(0)
+            st["permits"] -= 1
+            st["inflight"].add(job["taskRun"]["id"])
+            return job
+        return None
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--jobs", help="a JSON array of WorkerJobs to dispatch")
+    ap.add_argument("--record", required=True)
+    ap.add_argument("--max-connection-age-ms", type=int, default=0)
+    ap.add_argument("--maintenance-file",
+                    help="while this file exists, heartbeat replies say maintenance: true")
+    args = ap.parse_args()
+
+    load_stubs()
+    import grpc
+    import connect_controller_pb2 as cc
+    import connect_controller_pb2_grpc as cc_grpc
+    import liveness_controller_pb2 as lc
+    import liveness_controller_pb2_grpc as lc_grpc
+    import request_pb2 as rq
+    import worker_controller_pb2 as wc
+    import worker_controller_pb2_grpc as wc_grpc
+
+    record = Recorder(args.record)
+    jobs = json.load(open(args.jobs)) if args.jobs else []
+    disp = Dispatcher(jobs)
+    instances = {}
+
+    class Connect(cc_grpc.ConnectControllerServiceServicer):
+        def connect(self, request, context):
+            h = request.header
+            record(rpc="connect", clientId=h.clientId, edition=h.edition,
+                   messageFormat=h.messageFormat, threads=request.worker_num_threads)
+            return cc.ConnectResponse(header=h, worker_group_id="default",
+                                      worker_configs=b'{"anonymous-usage-report":{}}')
+
+    class Liveness(lc_grpc.LivenessControllerServiceServicer):
+        def heartbeat(self, request, context):
+            msg = json.loads(request.message)
+            inst = msg["instance"]
+            wid = inst["id"]
+            new_state = msg.get("newState")
+            if new_state is None:
+                instances[wid] = inst
+                result = "SUCCEEDED"
+            elif wid not in instances:
+                result = "ABORTED"
+            else:
+                instances[wid]["state"] = new_state
+                result = "SUCCEEDED"
+            record(rpc="heartbeat", newState=new_state, state=inst.get("state"),
+                   group=(inst.get("props") or {}).get("worker.group.id"), result=result)
+            maintenance = bool(args.maintenance_file and os.path.exists(args.maintenance_file))
+            reply = {"instance": instances.get(wid), "result": result,
+                     "maintenance": maintenance}
+            return lc.HeartbeatResponse(header=request.header,
+                                        message=json.dumps(reply).encode())
+
+    class Worker(wc_grpc.WorkerControllerServiceServicer):
+        def streamWorkerJobs(self, request_iterator, context):
+            with disp.cond:
+                disp.streams += 1
+                sid = disp.streams
+            st = {"permits": 0, "max": 0, "inflight": set(), "open": True, "first": True,
+                  "error": None}
+
+            def reader():
+                try:
+                    for req in request_iterator:
+                        with disp.cond:
+                            if st["first"]:
+                                if not req.HasField("connectionInfo"):
+                                    st["error"] = "First message must contain connectionInfo"
+                                    st["open"] = False
+                                    disp.cond.notify_all()
+                                    return
+                                st["max"] = req.connectionInfo.maxConcurrency
+                            for jid in req.completed_job_ids:
+                                st["inflight"].discard(jid)
+                            if req.permits >= 0:
+                                st["permits"] = req.permits
+                            ci = None
+                            if req.HasField("connectionInfo"):
+                                c = req.connectionInfo
+                                ci = {"workerId": c.workerId,
+                                      "worker_group_id": c.worker_group_id,
+                                      "maxConcurrency": c.maxConcurrency,
+                                      "max_inbound_message_size": c.max_inbound_message_size}
+                            record(rpc="stream", stream=sid, first=st["first"],
+                                   permits=req.permits, completed=list(req.completed_job_ids),
+                                   connectionInfo=ci, inflight=len(st["inflight"]))
+                            st["first"] = False
+                            disp.cond.notify_all()
+                except Exception:  # the stream was cancelled
+                    pass
+                with disp.cond:
+                    st["open"] = False
+                    disp.cond.notify_all()
+
+            threading.Thread(target=reader, daemon=True).start()
+            try:
+                while True:
+                    with disp.cond:
+                        job = None
+                        while st["open"] and context.is_active():
+                            job = disp.pop_for(st)
+                            if job:
+                                break
+                            disp.cond.wait(0.2)
+                        if not job:
+                            break
+                        record(rpc="dispatch", stream=sid, jobId=job["taskRun"]["id"],
+                               inflight=len(st["inflight"]))
+                    yield wc.WorkerJobResponse(
+                        header=rq.RequestOrResponseHeader(clientId="controller"),
+                        jobs=[wc.WorkerJobPayload(jobId=job["taskRun"]["id"],
+                                                  jobData=json.dumps(job).encode())])
+            finally:
+                record(rpc="stream-end", stream=sid)
+            if st["error"]:
+                context.abort(grpc.StatusCode.INVALID_ARGUMENT, st["error"])
+
+        def _records(self, kind, request):
+            body = json.loads(request.message) if request.message else {}
+            record(rpc=kind, records=body.get("records", []))
+            return rq.OpaqueData(header=request.header)
+
+        def sendWorkerTaskResults(self, request, context):
+            return self._records("results", request)
+
+        def sendWorkerTriggerResults(self, request, context):
+            return self._records("triggers", request)
+
+        def sendWorkerLogEntries(self, request, context):
+            return self._records("logs", request)
+
+        def sendWorkerMetricEntries(self, request, context):
+            return self._records("metrics", request)
+
+    options = []
+    if args.max_connection_age_ms:
+        options += [("grpc.max_connection_age_ms", args.max_connection_age_ms),
+                    ("grpc.max_connection_age_grace_ms", 30000)]
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=options)
+    cc_grpc.add_ConnectControllerServiceServicer_to_server(Connect(), server)
+    lc_grpc.add_LivenessControllerServiceServicer_to_server(Liveness(), server)
+    wc_grpc.add_WorkerControllerServiceServicer_to_server(Worker(), server)
+    server.add_insecure_port("127.0.0.1:%d" % args.port)
+    server.start()
+    print("controller listening on 127.0.0.1:%d" % args.port, flush=True)
+    done = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: done.set())
+    signal.signal(signal.SIGINT, lambda *_: done.set())
+    done.wait()
+    server.stop(0)
+
+
+if __name__ == "__main__":
+    main()

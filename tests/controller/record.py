@@ -1,0 +1,86 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+"""Questions about what a worker sent the controller stand-in (controller.py --record FILE).
+
+  record.py FILE final ID        the terminal states of task run ID's results, comma-separated
+  record.py FILE running ID      how many RUNNING results task run ID got
+  record.py FILE outputs ID      the outputs of ID's terminal result (JSON)
+  record.py FILE logs ID         ID's log messages, ' | '-separated, in the order received
+  record.py FILE metrics ID      ID's metrics as name=value, comma-separated
+  record.py FILE completed ID    how many times ID was reported in completed_job_ids
+  record.py FILE max-permits     the largest permits level the worker sent
+  record.py FILE max-running     the most task runs between their RUNNING and final results at once
+  record.py FILE max-inflight    the most jobs in flight on a stream (dispatched, not completed)
+  record.py FILE first-info      each stream's first message: had connectionInfo? (yes/no list)
+  record.py FILE heartbeats      the newState of each heartbeat, comma-separated
+  record.py FILE connects        how many connect calls
+"""
+import json
+import sys
+
+TERMINAL = {"SUCCESS", "FAILED", "WARNING", "KILLED", "CANCELLED"}
+
+
+def entries(path):
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line:
+                yield json.loads(line)
+
+
+def results(path):
+    for e in entries(path):
+        if e["rpc"] == "results":
+            for r in e["records"]:
+                yield r
+
+
+def main():
+    path, what = sys.argv[1], sys.argv[2]
+    arg = sys.argv[3] if len(sys.argv) > 3 else None
+    if what == "final":
+        print(",".join(r["taskRun"]["state"]["current"] for r in results(path)
+                       if r["taskRun"]["id"] == arg and r["taskRun"]["state"]["current"] in TERMINAL))
+    elif what == "running":
+        print(sum(1 for r in results(path)
+                  if r["taskRun"]["id"] == arg and r["taskRun"]["state"]["current"] == "RUNNING"))
+    elif what == "outputs":
+        out = [r.get("outputs") for r in results(path)
+               if r["taskRun"]["id"] == arg and r["taskRun"]["state"]["current"] in TERMINAL]
+        print(json.dumps(out[-1] if out else None, sort_keys=True))
+    elif what == "logs":
+        print(" | ".join(r["message"] for e in entries(path) if e["rpc"] == "logs"
+                         for r in e["records"] if r.get("taskRunId") == arg))
+    elif what == "metrics":
+        print(",".join("%s=%g" % (r["name"], r["value"]) for e in entries(path)
+                       if e["rpc"] == "metrics" for r in e["records"] if r.get("taskRunId") == arg))
+    elif what == "completed":
+        print(sum(e["completed"].count(arg) for e in entries(path) if e["rpc"] == "stream"))
+    elif what == "max-permits":
+        print(max([e["permits"] for e in entries(path) if e["rpc"] == "stream"] or [0]))
+    elif what == "max-running":
+        running, most = set(), 0
+        for r in results(path):
+            tid, st = r["taskRun"]["id"], r["taskRun"]["state"]["current"]
+            if st == "RUNNING":
+                running.add(tid)
+            elif st in TERMINAL:
+                running.discard(tid)
+            most = max(most, len(running))
+        print(most)
+    elif what == "max-inflight":
+        print(max([e["inflight"] for e in entries(path) if e["rpc"] == "dispatch"] or [0]))
+    elif what == "first-info":
+        print(",".join("yes" if e["connectionInfo"] else "no" for e in entries(path)
+                       if e["rpc"] == "stream" and e["first"]))
+    elif what == "heartbeats":
+        print(",".join(str(e["newState"]) for e in entries(path) if e["rpc"] == "heartbeat"))
+    elif what == "connects":
+        print(sum(1 for e in entries(path) if e["rpc"] == "connect"))
+    else:
+        sys.exit("record.py: unknown question '%s'" % what)
+
+
+if __name__ == "__main__":
+    main()

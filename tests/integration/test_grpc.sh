@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Kestra 2.x through the worker controller (gRPC, transport/grpc/), against the project's stand-in
+# (tests/controller/controller.py, serving transport/grpc/proto): connect, heartbeat registration
+# then RUNNING, the job stream with connectionInfo first; the reference jobs of
+# tests/integration/fixtures/grpc_jobs.json (a shell task with outputs, metrics and exit 0, a
+# failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
+# never above the free slots; a completion for every job; the controller killed and restarted
+# while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
+# TERMINATING then TERMINATED_GRACEFULLY.
+source "$(dirname "$0")/../lib/it.sh"
+PY=/usr/bin/python3
+CTL=$KWGT_SRC/tests/controller/controller.py
+REC=$KWGT_SRC/tests/controller/record.py
+FIX=$KWGT_SRC/tests/integration/fixtures
+if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
+  echo "python3-grpcio and python3-grpc-tools are needed (scripts/setup.sh)"
+  exit 1
+fi
+
+free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# controller NAME PORT RECORD [options…]: starts the stand-in; its pid in CTL_PID.
+controller() {
+  local name=$1 port=$2 record=$3
+  shift 3
+  "$PY" "$CTL" --port "$port" --record "$record" "$@" >>"$IT_TMP/$name.log" 2>&1 &
+  CTL_PID=$!
+  IT_PIDS+=("$CTL_PID")
+  wait_for "controller $name listening" 20 grep -q "listening" "$IT_TMP/$name.log"
+}
+# gworker NAME PORT [options…]: a kwg worker on the controller at PORT; its pid in WORKER_PID.
+gworker() {
+  local name=$1 port=$2
+  shift 2
+  mkdir -p "$IT_TMP/wd"
+  "$KWGT_BIN" worker --controller "127.0.0.1:$port" --work-dir "$IT_TMP/wd" --log-level debug \
+    --management-port 0 --heartbeat-interval 500ms --default-runner process "$@" \
+    >"$IT_TMP/$name.log" 2>&1 &
+  WORKER_PID=$!
+  IT_PIDS+=("$WORKER_PID")
+}
+q() { "$PY" "$REC" "$@"; }
+is_final() { [ -n "$(q "$1" final "$2")" ]; }
+# answer_is RECORD QUESTION ARG EXPECTED: for wait_for (the question is asked at each poll).
+answer_is() { [ "$(q "$1" "$2" "$3")" = "$4" ]; }
+lines_at_least() { [ "$(grep -c "$1" "$2")" -ge "$3" ]; }
+
+# --- the reference jobs, concurrency 2
+R1=$IT_TMP/main.jsonl
+P1=$(free_port)
+controller ctl1 "$P1" "$R1" --jobs "$FIX/grpc_jobs.json"
+gworker w1 "$P1" --concurrency 2
+W1=$WORKER_PID
+for id in ok fail log slow1 slow2 slow3 slow4; do
+  wait_for "a final result for $id" 60 is_final "$R1" "$id"
+done
+expect_eq "$(q "$R1" connects)" 1 "one connect call"
+expect_match "$(q "$R1" heartbeats)" "^None,RUNNING" "heartbeat: registration (newState null), then RUNNING"
+expect_eq "$(q "$R1" first-info)" yes "the stream's first message carries connectionInfo"
+expect_eq "$(q "$R1" final ok)" SUCCESS "shell task: SUCCESS"
+expect_eq "$(q "$R1" outputs ok)" '{"exitCode": 0, "outputFiles": {}, "vars": {"answer": 42}}' \
+  "shell task: outputs beside the task run (exitCode, vars from ::{}::)"
+expect_match "$(q "$R1" logs ok)" "hello f ok" "shell task: its output line as a LogEntry (flow.id, taskrun.id rendered)"
+expect_eq "$(q "$R1" metrics ok)" "rows=3" "shell task: its metric"
+expect_eq "$(q "$R1" running ok)" 1 "shell task: one RUNNING result before the final one"
+expect_eq "$(q "$R1" final fail)" FAILED "failing task: FAILED"
+expect_eq "$(q "$R1" outputs fail)" '{"exitCode": 3, "outputFiles": {}, "vars": {}}' "failing task: exitCode 3"
+expect_match "$(q "$R1" logs fail)" "exit code 3" "failing task: the ERROR log names the exit code"
+expect_eq "$(q "$R1" final log)" SUCCESS "Log task: SUCCESS"
+expect_eq "$(q "$R1" logs log)" "log company.team log *******" "Log task: rendered, the SECRET input masked"
+expect_eq "$(q "$R1" max-permits)" 2 "permits never above the concurrency"
+expect_eq "$(q "$R1" max-running)" 2 "never more than 2 tasks running at once"
+expect_eq "$(q "$R1" max-inflight)" 2 "the controller never had more than 2 jobs in flight"
+for id in ok fail log slow1 slow2 slow3 slow4; do
+  wait_for "the completion of $id" 10 answer_is "$R1" completed "$id" 1
+done
+pass "a completion for every job, once"
+it_stop "$W1" 30
+expect_eq "$STOP_RC" 0 "SIGTERM: the worker stops cleanly"
+expect_match "$(q "$R1" heartbeats)" "TERMINATING,TERMINATED_GRACEFULLY$" "heartbeats TERMINATING then TERMINATED_GRACEFULLY"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- the controller dies while a task runs, and comes back: the result arrives once
+R2=$IT_TMP/restart.jsonl
+P2=$(free_port)
+controller ctl2 "$P2" "$R2" --jobs "$FIX/grpc_restart_jobs.json"
+gworker w2 "$P2" --concurrency 1
+W2=$WORKER_PID
+wait_for "long running" 30 answer_is "$R2" running long 1
+kill -KILL "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+wait_for "the worker sees the controller gone" 10 grep -q "reconnecting in" "$IT_TMP/w2.log"
+controller ctl2b "$P2" "$R2"
+wait_for "long's final result after the restart" 60 is_final "$R2" long
+expect_eq "$(q "$R2" final long)" SUCCESS "the task ran on while the controller was away: SUCCESS"
+expect_eq "$(q "$R2" outputs long)" '{"exitCode": 0, "outputFiles": {}, "vars": {"after": "restart"}}' \
+  "its outputs arrive with it"
+expect_eq "$(q "$R2" running long)" 1 "one RUNNING result"
+expect_eq "$(q "$R2" connects)" 1 "connect is not redone on reconnection"
+expect_match "$(q "$R2" heartbeats)" "None,RUNNING.*None" "the restarted controller did not know the worker: registered again"
+expect_eq "$(q "$R2" first-info)" yes,yes "the new stream's first message carries connectionInfo again"
+# Nothing else arrives late: a few more heartbeats, still one final result.
+n=$(grep -c '"heartbeat"' "$R2")
+wait_for "two more heartbeats" 10 lines_at_least '"heartbeat"' "$R2" $((n + 2))
+expect_eq "$(q "$R2" final long)" SUCCESS "the result arrived exactly once"
+expect_eq "$(grep -c ' E ' "$IT_TMP/w2.log" || true)" 0 "no error logged by the worker"
+it_stop "$W2" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+it_done
