@@ -589,6 +589,48 @@ char *kwg_job_result_killed(struct kwg_job *job, int64_t now_us)
 	return result_dump(job);
 }
 
+/* KESTRA 2.x: WorkerTriggerResult {id: TriggerId, type, evaluation, dispatchEpoch}; the
+ * WorkerTrigger has {trigger, data {tenantId, namespace, flowId}, dispatchEpoch}
+ * (kestra-2x-protocol.md §3.3, §3.4). evaluation null: nothing was evaluated. */
+static int trigger_failure2(const struct kwg_job *job, char **ret_key, char **ret_value)
+{
+	json_t *data = json_object_get(job->root, "data");
+	json_t *id = json_object();
+	const char *parts[4] = {
+	    json_string_value(json_object_get(data, "tenantId")),
+	    json_string_value(json_object_get(data, "namespace")),
+	    json_string_value(json_object_get(data, "flowId")),
+	    json_string_value(json_object_get(json_object_get(job->root, "trigger"), "id"))};
+	static const char *const names[] = {"tenantId", "namespace", "flowId", "triggerId"};
+	struct kwg_buf key;
+	json_t *result;
+	char *value;
+
+	kwg_buf_init(&key, 1024);
+	for (size_t i = 0; i < 4; i++) {
+		if (!parts[i])
+			continue;
+		if (id)
+			(void)json_object_set_new(id, names[i], json_string(parts[i]));
+		if ((key.len && kwg_buf_putc(&key, '_') < 0) || kwg_buf_puts(&key, parts[i]) < 0)
+			break;
+	}
+	result =
+	    id ? json_pack("{s:o, s:s, s:n}", "id", id, "type", "POLLING", "evaluation") : NULL;
+	if (result)
+		(void)json_object_set(result, "dispatchEpoch",
+		                      json_object_get(job->root, "dispatchEpoch") ?: json_null());
+	value = result ? kwg_json_dump(result) : NULL;
+	json_decref(result);
+	if (!value) {
+		kwg_buf_done(&key);
+		return -ENOMEM;
+	}
+	*ret_key = kwg_buf_steal(&key);
+	*ret_value = value;
+	return *ret_key ? 0 : (free(value), -ENOMEM);
+}
+
 int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value)
 {
 	json_t *ctx = json_object_get(job->root, "triggerContext");
@@ -597,6 +639,8 @@ int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **re
 	json_t *result;
 	char *value;
 
+	if (job->gen == 2)
+		return trigger_failure2(job, ret_key, ret_value);
 	/* KESTRA: the trigger uid joins the non-null parts with '_' (QueueService.key). */
 	kwg_buf_init(&key, 1024);
 	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++) {

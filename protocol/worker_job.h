@@ -79,8 +79,9 @@ char *kwg_job_result_fail(struct kwg_job *job, enum kwg_state state, const char 
 /* For a job of an already killed execution: KILLED appended to the task run, no attempt (§5.S.5
  * step 2). */
 char *kwg_job_result_killed(struct kwg_job *job, int64_t now_us);
-/* For a trigger job kwg cannot evaluate: a WorkerTriggerResult without execution, and its key
- * (the trigger uid). Both new; -ENOMEM. */
+/* For a trigger job kwg cannot evaluate: a WorkerTriggerResult without execution (2.x: with
+ * evaluation null and the job's dispatchEpoch), and its key (the trigger uid). Both new;
+ * -ENOMEM. */
 int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value);
 
 /* The §6.3 inputs read from the task's core properties (allowFailure, allowWarning, retry), for

@@ -7,7 +7,10 @@ a temporary directory by grpc_tools, from Debian's python3-grpc-tools): connect,
 heartbeat, the job stream (connectionInfo first, permits as a level, completions, maxConcurrency
 as the OSS single-pool policy has it) and the four senders. It dispatches the WorkerJobs of
 --jobs (a JSON array; each job's jobId is its task run id) as permits allow, and appends one JSON
-line per thing the worker sends (and per dispatch) to --record, which the tests read:
+line per thing the worker sends (and per dispatch) to --record, which the tests read. An entry
+of --jobs may also be {"jobId": ID, "jobData": <object, or a string sent as is>} (for jobs that
+are not task runs, or not JSON). When --kill-file appears, each open stream sends one
+executionKilled event for the execution id it holds.
 
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
@@ -66,9 +69,20 @@ class Dispatcher:
         if st["permits"] > 0 and len(st["inflight"]) < st["max"] and self.queue:
             job = self.queue.pop(0)
             st["permits"] -= 1
-            st["inflight"].add(job["taskRun"]["id"])
+            st["inflight"].add(job_id(job))
             return job
         return None
+
+
+def job_id(job):
+    return job["jobId"] if "jobData" in job else job["taskRun"]["id"]
+
+
+def job_data(job):
+    if "jobData" not in job:
+        return json.dumps(job).encode()
+    d = job["jobData"]
+    return d.encode() if isinstance(d, str) else json.dumps(d).encode()
 
 
 def main():
@@ -77,6 +91,8 @@ def main():
     ap.add_argument("--jobs", help="a JSON array of WorkerJobs to dispatch")
     ap.add_argument("--record", required=True)
     ap.add_argument("--max-connection-age-ms", type=int, default=0)
+    ap.add_argument("--kill-file",
+                    help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
                     help="while this file exists, heartbeat replies say maintenance: true")
     args = ap.parse_args()
@@ -171,20 +187,36 @@ def main():
             try:
                 while True:
                     with disp.cond:
-                        job = None
+                        job = kill = None
                         while st["open"] and context.is_active():
+                            if (args.kill_file and not st.get("killed")
+                                    and os.path.exists(args.kill_file)):
+                                st["killed"] = True
+                                kill = open(args.kill_file).read().strip()
+                                break
                             job = disp.pop_for(st)
                             if job:
                                 break
                             disp.cond.wait(0.2)
-                        if not job:
+                        if kill:
+                            record(rpc="event", stream=sid, executionId=kill)
+                        elif not job:
                             break
-                        record(rpc="dispatch", stream=sid, jobId=job["taskRun"]["id"],
-                               inflight=len(st["inflight"]))
+                        else:
+                            record(rpc="dispatch", stream=sid, jobId=job_id(job),
+                                   inflight=len(st["inflight"]))
+                    if kill:
+                        event = {"type": "executionKilled",
+                                 "payload": {"type": "execution", "state": "EXECUTED",
+                                             "tenantId": "main", "executionId": kill,
+                                             "isOnKillCascade": True}}
+                        yield wc.WorkerJobResponse(
+                            header=rq.RequestOrResponseHeader(clientId="controller"),
+                            events=[json.dumps(event).encode()])
+                        continue
                     yield wc.WorkerJobResponse(
                         header=rq.RequestOrResponseHeader(clientId="controller"),
-                        jobs=[wc.WorkerJobPayload(jobId=job["taskRun"]["id"],
-                                                  jobData=json.dumps(job).encode())])
+                        jobs=[wc.WorkerJobPayload(jobId=job_id(job), jobData=job_data(job))])
             finally:
                 record(rpc="stream-end", stream=sid)
             if st["error"]:

@@ -14,6 +14,8 @@
   record.py FILE first-info      each stream's first message: had connectionInfo? (yes/no list)
   record.py FILE heartbeats      the newState of each heartbeat, comma-separated
   record.py FILE connects        how many connect calls
+  record.py FILE triggers        the WorkerTriggerResults received (a JSON array)
+  record.py FILE last-permits    the permits of the worker's last stream message
 """
 import json
 import sys
@@ -78,6 +80,11 @@ def main():
         print(",".join(str(e["newState"]) for e in entries(path) if e["rpc"] == "heartbeat"))
     elif what == "connects":
         print(sum(1 for e in entries(path) if e["rpc"] == "connect"))
+    elif what == "triggers":
+        print(json.dumps([r for e in entries(path) if e["rpc"] == "triggers"
+                          for r in e["records"]], sort_keys=True))
+    elif what == "last-permits":
+        print(([e["permits"] for e in entries(path) if e["rpc"] == "stream"] or [None])[-1])
     else:
         sys.exit("record.py: unknown question '%s'" % what)
 

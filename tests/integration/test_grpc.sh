@@ -5,7 +5,9 @@
 # then RUNNING, the job stream with connectionInfo first; the reference jobs of
 # tests/integration/fixtures/grpc_jobs.json (a shell task with outputs, metrics and exit 0, a
 # failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
-# never above the free slots; a completion for every job; the controller killed and restarted
+# never above the free slots; a completion for every job; undecodable jobData, a job without
+# data, an unknown task type, a trigger job (grpc_edge_jobs.json); a kill event; maintenance
+# on and off through heartbeat replies; the controller killed and restarted
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
 source "$(dirname "$0")/../lib/it.sh"
@@ -78,6 +80,43 @@ pass "a completion for every job, once"
 it_stop "$W1" 30
 expect_eq "$STOP_RC" 0 "SIGTERM: the worker stops cleanly"
 expect_match "$(q "$R1" heartbeats)" "TERMINATING,TERMINATED_GRACEFULLY$" "heartbeats TERMINATING then TERMINATED_GRACEFULLY"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- jobs kwg cannot run, a kill event, maintenance through the heartbeat replies
+R3=$IT_TMP/edge.jsonl
+P3=$(free_port)
+controller ctl3 "$P3" "$R3" --jobs "$FIX/grpc_edge_jobs.json" --kill-file "$IT_TMP/kill" \
+  --maintenance-file "$IT_TMP/maintenance"
+gworker w3 "$P3" --concurrency 2
+W3=$WORKER_PID
+wait_for "the undecodable job reported completed" 20 answer_is "$R3" completed junk 1
+expect_match "$(cat "$IT_TMP/w3.log")" "job 'junk' cannot be read and is dropped" "undecodable jobData: an error naming the job, the worker goes on"
+wait_for "nodata's final result" 20 is_final "$R3" nodata
+expect_eq "$(q "$R3" final nodata)" FAILED "a task job without data: FAILED"
+expect_match "$(q "$R3" logs nodata)" "\\\$.job.data" "with an ERROR log naming \$.job.data"
+wait_for "unknown's final result" 20 is_final "$R3" unknown
+expect_eq "$(q "$R3" final unknown)" FAILED "a task type kwg does not have: FAILED"
+expect_match "$(q "$R3" logs unknown)" "io.kestra.plugin.foo.Bar" "with an ERROR log naming the type"
+wait_for "the trigger's result" 20 answer_is "$R3" completed main_company.team_f_tr 1
+expect_eq "$(q "$R3" triggers)" \
+  '[{"dispatchEpoch": 7, "evaluation": null, "id": {"flowId": "f", "namespace": "company.team", "tenantId": "main", "triggerId": "tr"}, "type": "POLLING"}]' \
+  "a trigger job: a WorkerTriggerResult without evaluation, its dispatchEpoch echoed, and a completion"
+wait_for "killme running" 20 answer_is "$R3" running killme 1
+echo x-killme >"$IT_TMP/kill"
+wait_for "killme's final result" 20 is_final "$R3" killme
+expect_eq "$(q "$R3" final killme)" KILLED "an executionKilled event on the stream: the task ends KILLED"
+wait_for "the completion of killme" 10 answer_is "$R3" completed killme 1
+wait_for "permits back to 2" 10 answer_is "$R3" last-permits "" 2
+touch "$IT_TMP/maintenance"
+wait_for "heartbeat MAINTENANCE" 10 grep -q '"newState": "MAINTENANCE"' "$R3"
+wait_for "permits 0 in maintenance" 10 answer_is "$R3" last-permits "" 0
+pass "maintenance in a heartbeat reply: state MAINTENANCE, permits 0"
+rm "$IT_TMP/maintenance"
+wait_for "permits back after maintenance" 10 answer_is "$R3" last-permits "" 2
+expect_match "$(q "$R3" heartbeats)" "MAINTENANCE,(MAINTENANCE,)*RUNNING" "maintenance off: RUNNING again, permits 2"
+it_stop "$W3" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
 
