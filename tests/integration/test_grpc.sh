@@ -7,7 +7,7 @@
 # failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
 # never above the free slots; a completion for every job; undecodable jobData, a job without
 # data, an unknown task type, a trigger job (grpc_edge_jobs.json); a kill event; maintenance
-# on and off through heartbeat replies; the controller killed and restarted
+# on and off through heartbeat replies; GOAWAY (max connection age); the controller killed and restarted
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
 source "$(dirname "$0")/../lib/it.sh"
@@ -116,6 +116,22 @@ rm "$IT_TMP/maintenance"
 wait_for "permits back after maintenance" 10 answer_is "$R3" last-permits "" 2
 expect_match "$(q "$R3" heartbeats)" "MAINTENANCE,(MAINTENANCE,)*RUNNING" "maintenance off: RUNNING again, permits 2"
 it_stop "$W3" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- GOAWAY after the controller's max connection age (2 s here): routine, the task goes on
+R4=$IT_TMP/goaway.jsonl
+P4=$(free_port)
+controller ctl4 "$P4" "$R4" --jobs "$FIX/grpc_restart_jobs.json" --max-connection-age-ms 2000
+gworker w4 "$P4" --concurrency 1
+W4=$WORKER_PID
+wait_for "long's final result across GOAWAYs" 60 is_final "$R4" long
+expect_match "$(cat "$IT_TMP/w4.log")" "GOAWAY; opening a new connection" "GOAWAY: a new connection at once"
+expect_eq "$(q "$R4" final long)/$(q "$R4" running long)" SUCCESS/1 "the task ran on: one RUNNING, one final result"
+expect_match "$(q "$R4" first-info)" "^yes,yes" "the stream reopened, connectionInfo first again"
+expect_eq "$(grep -c ' [EW] ' "$IT_TMP/w4.log" || true)" 0 "no warning or error: GOAWAY is routine"
+it_stop "$W4" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true

@@ -197,7 +197,7 @@ static void chan_fail(struct kwg_grpc_chan *ch, bool goaway, const char *why)
 	while (ch->calls)
 		call_end(ch->calls, KWG_GRPC_UNAVAILABLE, reason);
 	if (!ch->freed && ch->ops->on_closed)
-		ch->ops->on_closed(ch->ctx, goaway, reason);
+		ch->ops->on_closed(ch->ctx, ch, goaway, reason);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -354,6 +354,10 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 			ch->ops->on_ready(ch->ctx);
 	} else if (frame->hd.type == NGHTTP2_GOAWAY) {
 		/* KESTRA: max-connection-age; the calls it covers still finish. */
+		if (!ch->goaway && ch->ops->on_goaway) {
+			ch->goaway = true;
+			ch->ops->on_goaway(ch->ctx, ch);
+		}
 		ch->goaway = true;
 	}
 	return 0;

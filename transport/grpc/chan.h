@@ -12,11 +12,13 @@
 struct kwg_grpc_chan;
 struct kwg_grpc_call;
 
-/* ready: the connection is open (the server's SETTINGS arrived); closed: it ended (goaway true
- * when the server said GOAWAY, a routine end; why says what happened otherwise). */
+/* ready: the connection is open (the server's SETTINGS arrived); goaway: the server said GOAWAY
+ * (no new call is taken; those running may finish); closed: it ended (goaway true after a
+ * GOAWAY, a routine end; why says what happened otherwise). ch is the channel concerned. */
 struct kwg_grpc_chan_ops {
 	void (*on_ready)(void *ctx);
-	void (*on_closed)(void *ctx, bool goaway, const char *why);
+	void (*on_goaway)(void *ctx, struct kwg_grpc_chan *ch);
+	void (*on_closed)(void *ctx, struct kwg_grpc_chan *ch, bool goaway, const char *why);
 };
 
 /* host and port borrowed; authorization (an "authorization" header value, SECRET) borrowed, may be

@@ -69,7 +69,8 @@ struct grpc_transport {
 	char *host, *port;
 	struct kwg_grpc_who who;
 	struct kwg_grpc_chan *ch;
-	bool chan_ready, connected; /* connect done once (per process) */
+	struct kwg_grpc_chan *old_ch; /* after a GOAWAY: finishing its calls */
+	bool chan_ready, connected;   /* connect done once (per process) */
 	char *group_id;
 	uint64_t backoff_ms;
 	/* timers; the transport is freed when the last one closed */
@@ -148,9 +149,15 @@ static void reconnect_later(struct grpc_transport *t, bool at_once, const char *
 	uv_timer_start(&t->reconnect_timer, on_reconnect, delay, 0);
 }
 
-static void on_chan_closed(void *ctx, bool goaway, const char *why)
+static void on_chan_closed(void *ctx, struct kwg_grpc_chan *ch, bool goaway, const char *why)
 {
 	struct grpc_transport *t = ctx;
+
+	if (ch == t->old_ch) {
+		/* The connection left after a GOAWAY: a new one took over already. */
+		kwg_grpc_chan_free(steal_ptr(&t->old_ch));
+		return;
+	}
 
 	/* Every call on it has ended already (UNAVAILABLE): their items wait for the next one. */
 	kwg_grpc_chan_free(steal_ptr(&t->ch));
@@ -250,8 +257,29 @@ static void on_chan_ready(void *ctx)
 	t->hb_call = call; /* the one call in flight now; cancelled on close */
 }
 
+/* KESTRA: GOAWAY after max-connection-age is routine: a new connection at once for everything new,
+ * the stream moved to it; calls in flight finish on the old one. */
+static void on_chan_goaway(void *ctx, struct kwg_grpc_chan *ch)
+{
+	struct grpc_transport *t = ctx;
+
+	if (ch != t->ch || t->closing)
+		return;
+	kwg_log_info("controller %s:%s: GOAWAY; opening a new connection", t->host, t->port);
+	kwg_grpc_chan_free(t->old_ch); /* a second GOAWAY before the first connection left */
+	t->old_ch = steal_ptr(&t->ch);
+	t->chan_ready = false;
+	if (t->stream) {
+		kwg_grpc_call_cancel(t->stream);
+		t->stream = NULL;
+	}
+	t->reconnects++;
+	chan_open(t);
+}
+
 static const struct kwg_grpc_chan_ops chan_ops = {
     .on_ready = on_chan_ready,
+    .on_goaway = on_chan_goaway,
     .on_closed = on_chan_closed,
 };
 
@@ -1038,6 +1066,7 @@ static void grpc_close(struct kwg_transport *base)
 		kwg_log_error("%llu message(s) never reached the controller", lost);
 	/* Dropping the channel drops its calls without callbacks. */
 	kwg_grpc_chan_free(steal_ptr(&t->ch));
+	kwg_grpc_chan_free(steal_ptr(&t->old_ch));
 	while (t->jobs) {
 		struct inflight_job *in = t->jobs;
 		t->jobs = in->next;
