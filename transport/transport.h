@@ -69,7 +69,7 @@ struct kwg_transport_params {
 	/* Kestra's queue table: TABLE or SCHEMA.TABLE (1.x kestra.jdbc.tables.queues.table, 2.x
 	 * kestra.queue.jdbc.table); NULL: queues. Checked before: kwg_sql_table_check. */
 	const char *queue_table;
-	/* gRPC: the value of the authorization header of every call (SECRET), NULL: none. */
+	/* gRPC: USERNAME:PASSWORD sent as HTTP Basic on every call (SECRET), NULL or "": none. */
 	const char *auth;
 	const struct kwg_transport_ops *ops;
 	void *ctx;

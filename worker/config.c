@@ -56,6 +56,10 @@ static const struct cfg_key keys_table[] = {
      "Kestra 2.x: the worker controller's HOST:PORT (gRPC, port 50051 by default); the worker "
      "then needs no database_url",
      NULL},
+    {"controller_basic_auth", CFG_STRING, OFF(controller_basic_auth), NULL, 0, 0, true,
+     "Kestra 2.x: USERNAME:PASSWORD of the controller's kestra.grpc.basicAuth (sent as HTTP "
+     "Basic on every call); from a file: --controller-basic-auth-file",
+     NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
@@ -395,9 +399,40 @@ static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char 
 			if (strlen(flag) == len && strncmp(arg, flag, len) == 0 &&
 			    key_allowed(allowed, keys_table[j].key))
 				k = &keys_table[j];
+			/* --<key>-file FILE: a secret read from a file, never in ps. */
+			if (keys_table[j].secret && strlen(flag) + 5 == len &&
+			    strncmp(arg, flag, strlen(flag)) == 0 &&
+			    strncmp(arg + strlen(flag), "-file", 5) == 0 &&
+			    key_allowed(allowed, keys_table[j].key)) {
+				cleanup_free char *secret = NULL;
+				const char *path = arg[len] == '=' ? arg + len + 1
+				                   : i + 1 < argc  ? argv[++i]
+				                                   : NULL;
+				char source[80];
+				(void)snprintf(source, sizeof(source), "%s-file", flag);
+				if (!path)
+					return kwg_err_set(err, -EINVAL, "%s needs a file", source);
+				r = read_secret_file(path, &secret, source, err);
+				if (r >= 0)
+					r = set_value(cfg, &keys_table[j], secret, source, err);
+				if (r < 0)
+					return r;
+				k = NULL;
+				len = 0;
+				break;
+			}
 		}
+		if (len == 0)
+			continue;
 		if (!k)
 			return kwg_err_set(err, -EINVAL, "unknown option '%.64s'", arg);
+		/* SECURITY: credentials on the command line show in ps. */
+		if (strcmp(k->key, "controller_basic_auth") == 0)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "--controller-basic-auth would show the credentials in ps: use "
+			    "--controller-basic-auth-file FILE or "
+			    "KWG_CONTROLLER_BASIC_AUTH(_FILE)");
 		key_to_flag(k->key, flag, sizeof(flag));
 		if (arg[len] == '=')
 			value = arg + len + 1;
@@ -461,6 +496,7 @@ void kwg_config_done(struct kwg_config *cfg)
 {
 	free(cfg->database_url);
 	free(cfg->controller);
+	free(cfg->controller_basic_auth);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
 	free(cfg->kestra_queue_table);

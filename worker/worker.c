@@ -457,6 +457,7 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	    &(struct kwg_transport_params){
 	        .loop = loop,
 	        .url = cfg->controller && *cfg->controller ? cfg->controller : cfg->database_url,
+	        .auth = cfg->controller_basic_auth,
 	        .info = &w->info,
 	        .default_runner = cfg->default_runner,
 	        .spill_dir = cfg->work_dir,

@@ -91,6 +91,7 @@ def main():
     ap.add_argument("--jobs", help="a JSON array of WorkerJobs to dispatch")
     ap.add_argument("--record", required=True)
     ap.add_argument("--max-connection-age-ms", type=int, default=0)
+    ap.add_argument("--basic-auth", help="USER:PASSWORD every call must carry (HTTP Basic)")
     ap.add_argument("--kill-file",
                     help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
@@ -243,7 +244,26 @@ def main():
     if args.max_connection_age_ms:
         options += [("grpc.max_connection_age_ms", args.max_connection_age_ms),
                     ("grpc.max_connection_age_grace_ms", 30000)]
-    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=options)
+    interceptors = []
+    if args.basic_auth:
+        import base64
+        expected = "Basic " + base64.b64encode(args.basic_auth.encode()).decode()
+
+        class BasicAuth(grpc.ServerInterceptor):
+            def intercept_service(self, continuation, details):
+                got = dict(details.invocation_metadata).get("authorization")
+                if got == expected:
+                    return continuation(details)
+                record(rpc="unauthenticated", method=details.method, sent=got is not None)
+
+                def deny(request, context):
+                    context.abort(grpc.StatusCode.UNAUTHENTICATED,
+                                  "missing or invalid credentials")
+                return grpc.unary_unary_rpc_method_handler(deny)
+
+        interceptors.append(BasicAuth())
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=32), options=options,
+                         interceptors=interceptors)
     cc_grpc.add_ConnectControllerServiceServicer_to_server(Connect(), server)
     lc_grpc.add_LivenessControllerServiceServicer_to_server(Liveness(), server)
     wc_grpc.add_WorkerControllerServiceServicer_to_server(Worker(), server)

@@ -7,7 +7,7 @@
 # failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
 # never above the free slots; a completion for every job; undecodable jobData, a job without
 # data, an unknown task type, a trigger job (grpc_edge_jobs.json); a kill event; maintenance
-# on and off through heartbeat replies; GOAWAY (max connection age); the controller killed and restarted
+# on and off through heartbeat replies; GOAWAY (max connection age); Basic credentials; the controller killed and restarted
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
 source "$(dirname "$0")/../lib/it.sh"
@@ -130,8 +130,31 @@ wait_for "long's final result across GOAWAYs" 60 is_final "$R4" long
 expect_match "$(cat "$IT_TMP/w4.log")" "GOAWAY; opening a new connection" "GOAWAY: a new connection at once"
 expect_eq "$(q "$R4" final long)/$(q "$R4" running long)" SUCCESS/1 "the task ran on: one RUNNING, one final result"
 expect_match "$(q "$R4" first-info)" "^yes,yes" "the stream reopened, connectionInfo first again"
-expect_eq "$(grep -c ' [EW] ' "$IT_TMP/w4.log" || true)" 0 "no warning or error: GOAWAY is routine"
+expect_eq "$(grep -c ' [EW] grpc:' "$IT_TMP/w4.log" || true)" 0 "no warning or error from the transport: GOAWAY is routine"
 it_stop "$W4" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- HTTP Basic credentials (kestra.grpc.basicAuth): wrong ones are refused, right ones work
+R5=$IT_TMP/auth.jsonl
+P5=$(free_port)
+controller ctl5 "$P5" "$R5" --jobs "$FIX/grpc_restart_jobs.json" --basic-auth 'kwg:s3cret:x'
+printf 'kwg:wrong\n' >"$IT_TMP/bad-auth"
+printf 'kwg:s3cret:x\n' >"$IT_TMP/auth"
+gworker w5bad "$P5" --controller-basic-auth-file "$IT_TMP/bad-auth"
+wait "$WORKER_PID" && rc=0 || rc=$?
+expect_eq "$rc" 1 "wrong credentials: the worker stops (exit 1)"
+expect_match "$(cat "$IT_TMP/w5bad.log")" "connect: UNAUTHENTICATED: missing or invalid credentials; refusing" "saying the controller refused it"
+expect_eq "$(grep -c 'wrong\|s3cret' "$IT_TMP/w5bad.log" || true)" 0 "the credentials are never logged"
+"$KWGT_BIN" worker --controller "127.0.0.1:$P5" --controller-basic-auth 'kwg:s3cret:x' -n \
+  >"$IT_TMP/flag.out" 2>&1 && rc=0 || rc=$?
+expect_eq "$rc/$(grep -c 'show the credentials in ps' "$IT_TMP/flag.out")" 64/1 "credentials on the command line in clear are refused"
+KWG_CONTROLLER_BASIC_AUTH_FILE=$IT_TMP/auth gworker w5 "$P5"
+W5=$WORKER_PID
+wait_for "long's final result with credentials" 30 is_final "$R5" long
+expect_eq "$(q "$R5" final long)" SUCCESS "right credentials (KWG_CONTROLLER_BASIC_AUTH_FILE): the job runs"
+it_stop "$W5" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true

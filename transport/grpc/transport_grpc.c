@@ -8,6 +8,7 @@
  * A running job is never stopped because the connection dropped. */
 #define KWG_LOG_MODULE "grpc"
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +69,7 @@ struct grpc_transport {
 	struct kwg_transport_params p;
 	char *host, *port;
 	struct kwg_grpc_who who;
+	char *authorization; /* "Basic …" (SECRET: never logged), NULL: none */
 	struct kwg_grpc_chan *ch;
 	struct kwg_grpc_chan *old_ch; /* after a GOAWAY: finishing its calls */
 	bool chan_ready, connected;   /* connect done once (per process) */
@@ -289,8 +291,8 @@ static void chan_open(struct grpc_transport *t)
 
 	if (t->closing || t->ch)
 		return;
-	r = kwg_grpc_chan_new(t->p.loop, t->host, t->port, t->p.auth, MAX_INBOUND, &chan_ops, t,
-	                      &t->ch);
+	r = kwg_grpc_chan_new(t->p.loop, t->host, t->port, t->authorization, MAX_INBOUND, &chan_ops,
+	                      t, &t->ch);
 	if (r < 0)
 		reconnect_later(t, false, r == -ENOMEM ? "out of memory" : strerror(-r));
 }
@@ -840,7 +842,22 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 	t->group_id = r >= 0 ? strdup("default") : NULL;
 	if (r >= 0 && !t->group_id)
 		r = -ENOMEM;
+	if (r >= 0 && p->auth && *p->auth) {
+		/* KESTRA 2.x: BasicAuthClientInterceptor, "authorization: Basic base64(user:pass)"
+		 * on every call (kestra-2x-protocol.md §7.3). */
+		size_t n = strlen(p->auth);
+		t->authorization = malloc(6 + 4 * ((n + 2) / 3) + 1);
+		if (t->authorization) {
+			memcpy(t->authorization, "Basic ", 6);
+			(void)EVP_EncodeBlock((unsigned char *)t->authorization + 6,
+			                      (const unsigned char *)p->auth, (int)n);
+		} else {
+			r = -ENOMEM;
+		}
+	}
 	if (r < 0) {
+		free(t->authorization);
+		free(t->group_id);
 		free(t->host);
 		free(t->port);
 		free(t);
@@ -1079,6 +1096,7 @@ static void grpc_close(struct kwg_transport *base)
 	free(t->group_id);
 	free(t->host);
 	free(t->port);
+	free(t->authorization);
 	uv_close((uv_handle_t *)&t->reconnect_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->tick_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->permits_timer, on_timer_closed);
