@@ -312,6 +312,24 @@ bool kwg_job_force_execution(const struct kwg_job *job)
 	return job->task_run && json_is_true(json_object_get(job->task_run, "forceExecution"));
 }
 
+static int state_append(json_t *state, enum kwg_state s, int64_t now_us);
+
+char *kwg_task_result_refused(const char *result, int64_t now_us)
+{
+	json_t *j = json_loads(result, 0, NULL);
+	json_t *tr = json_object_get(j, "taskRun");
+	json_t *state = json_object_get(tr, "state");
+	char *s = NULL;
+
+	/* KESTRA 2.x: the senders resend a refused result FAILED without outputs (§3.4). */
+	if (json_is_object(state) && state_append(state, KWG_STATE_FAILED, now_us) == 0 &&
+	    json_object_set_new(j, "outputs", json_null()) == 0 &&
+	    json_object_set_new(tr, "outputs", json_null()) == 0)
+		s = kwg_json_dump(j);
+	json_decref(j);
+	return s;
+}
+
 bool kwg_task_result_is_terminal(const char *result)
 {
 	json_t *j = json_loads(result, 0, NULL);

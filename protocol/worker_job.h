@@ -41,6 +41,10 @@ struct kwg_job *kwg_job_free(struct kwg_job *job);
 enum kwg_job_kind kwg_job_kind(const struct kwg_job *job);
 /* 1 (Kestra 1.x WorkerJob) or 2 (Kestra 2.x WorkerJobEvent). */
 int kwg_job_generation(const struct kwg_job *job);
+/* A WorkerTaskResult the controller refused as too large (RESOURCE_EXHAUSTED), again: the task
+ * run FAILED (appended to its histories), outputs null. New string; NULL when result is not a
+ * WorkerTaskResult or on OOM. */
+char *kwg_task_result_refused(const char *result, int64_t now_us);
 /* A WorkerTaskResult (JSON) whose task run's current state is terminal. */
 bool kwg_task_result_is_terminal(const char *result);
 /* The task run's current state is terminal (a final result was made). */

@@ -92,6 +92,8 @@ def main():
     ap.add_argument("--record", required=True)
     ap.add_argument("--max-connection-age-ms", type=int, default=0)
     ap.add_argument("--basic-auth", help="USER:PASSWORD every call must carry (HTTP Basic)")
+    ap.add_argument("--max-result-bytes", type=int, default=0,
+                    help="refuse larger sendWorkerTaskResults with RESOURCE_EXHAUSTED")
     ap.add_argument("--kill-file",
                     help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
@@ -229,6 +231,9 @@ def main():
             return rq.OpaqueData(header=request.header)
 
         def sendWorkerTaskResults(self, request, context):
+            if args.max_result_bytes and len(request.message) > args.max_result_bytes:
+                record(rpc="refused", bytes=len(request.message))
+                context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large")
             return self._records("results", request)
 
         def sendWorkerTriggerResults(self, request, context):

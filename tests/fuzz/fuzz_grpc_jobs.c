@@ -25,8 +25,12 @@ static void on_job(void *ctx, const char *job_id, const char *data, size_t len)
 	if (kwg_job_kind(job) == KWG_JOB_TASK && kwg_job_is_broken(job)) {
 		free(kwg_job_result_fail(job, KWG_STATE_FAILED, "w", 1));
 	} else if (kwg_job_kind(job) == KWG_JOB_TASK) {
+		char *final;
 		free(kwg_job_result_running(job, "w", 1000));
-		free(kwg_job_result_final(job, KWG_STATE_SUCCESS, KWG_STATE_SUCCESS, "{}", 2000));
+		final = kwg_job_result_final(job, KWG_STATE_SUCCESS, KWG_STATE_SUCCESS, "{}", 2000);
+		if (final)
+			free(kwg_task_result_refused(final, 3000));
+		free(final);
 	}
 	kwg_job_free(job);
 }

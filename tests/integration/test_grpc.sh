@@ -6,7 +6,7 @@
 # tests/integration/fixtures/grpc_jobs.json (a shell task with outputs, metrics and exit 0, a
 # failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
 # never above the free slots; a completion for every job; undecodable jobData, a job without
-# data, an unknown task type, a trigger job (grpc_edge_jobs.json); a kill event; maintenance
+# data, an unknown task type, a trigger job, a result too large (grpc_edge_jobs.json); a kill event; maintenance
 # on and off through heartbeat replies; GOAWAY (max connection age); Basic credentials; the controller killed and restarted
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
@@ -87,7 +87,7 @@ wait "$CTL_PID" 2>/dev/null || true
 R3=$IT_TMP/edge.jsonl
 P3=$(free_port)
 controller ctl3 "$P3" "$R3" --jobs "$FIX/grpc_edge_jobs.json" --kill-file "$IT_TMP/kill" \
-  --maintenance-file "$IT_TMP/maintenance"
+  --maintenance-file "$IT_TMP/maintenance" --max-result-bytes 20000
 gworker w3 "$P3" --concurrency 2
 W3=$WORKER_PID
 wait_for "the undecodable job reported completed" 20 answer_is "$R3" completed junk 1
@@ -102,6 +102,10 @@ wait_for "the trigger's result" 20 answer_is "$R3" completed main_company.team_f
 expect_eq "$(q "$R3" triggers)" \
   '[{"dispatchEpoch": 7, "evaluation": null, "id": {"flowId": "f", "namespace": "company.team", "tenantId": "main", "triggerId": "tr"}, "type": "POLLING"}]' \
   "a trigger job: a WorkerTriggerResult without evaluation, its dispatchEpoch echoed, and a completion"
+wait_for "big's final result" 20 is_final "$R3" big
+expect_eq "$(q "$R3" final big)/$(q "$R3" outputs big)" FAILED/null \
+  "a result too large for the controller (RESOURCE_EXHAUSTED): sent again FAILED without outputs"
+expect_eq "$(grep -c '"refused"' "$R3")" 1 "refused once"
 wait_for "killme running" 20 answer_is "$R3" running killme 1
 echo x-killme >"$IT_TMP/kill"
 wait_for "killme's final result" 20 is_final "$R3" killme

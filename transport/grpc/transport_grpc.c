@@ -41,6 +41,7 @@ struct item {
 	struct item *next;
 	char *value; /* JSON text */
 	size_t len;
+	bool refused; /* a result already rewritten after RESOURCE_EXHAUSTED */
 };
 
 /* One kind of message and its unary method: FIFO, at most one call in flight. */
@@ -689,6 +690,22 @@ static void on_send_message(void *ctx, const uint8_t *msg, size_t len)
 	(void)len;
 }
 
+/* Rewrites the item as its refused form; false when it cannot. */
+static bool result_refused(struct grpc_transport *t, struct item *it)
+{
+	char *v = kwg_task_result_refused(it->value, kwg_clock_now_us());
+
+	if (!v)
+		return false;
+	t->pending_bytes -= it->len;
+	free(it->value);
+	it->value = v;
+	it->len = strlen(v);
+	it->refused = true;
+	t->pending_bytes += it->len;
+	return true;
+}
+
 static void sender_end(struct grpc_transport *t, struct sender *s, int status, const char *message)
 {
 	size_t n = s->in_flight;
@@ -706,8 +723,15 @@ static void sender_end(struct grpc_transport *t, struct sender *s, int status, c
 		s->retry_wait = true;
 		if (!uv_is_active((uv_handle_t *)&t->retry_timer))
 			uv_timer_start(&t->retry_timer, on_retry, RETRY_SEND_MS, 0);
+	} else if (status == KWG_GRPC_RESOURCE_EXHAUSTED && s == &t->senders[S_RESULT] &&
+	           !s->head->refused && result_refused(t, s->head)) {
+		/* KESTRA 2.x: a result too large for the controller is sent again FAILED without
+		 * outputs (GrpcWorkerIOSender). */
+		kwg_log_error(
+		    "WorkerTaskResult: the controller refused it (RESOURCE_EXHAUSTED%s%s); "
+		    "sending it again FAILED without outputs",
+		    *message ? ": " : "", message);
 	} else {
-		/* TODO(#20): RESOURCE_EXHAUSTED for a result: resend it FAILED without outputs. */
 		kwg_log_error("%s: the controller refused %zu record(s): %s%s%s; they are lost",
 		              s->what, n, kwg_grpc_status_name(status), *message ? ": " : "",
 		              message);
