@@ -109,6 +109,7 @@ static void step_remove(struct kwg_docker_task *t);
 static void step_go(struct kwg_docker_task *t);
 static void step_upload(struct kwg_docker_task *t);
 static void pool_release(struct kwg_docker_task *t);
+static void pool_fill_next(struct kwg_docker_pool *p);
 static void label_value(char *v, size_t size, const char *value);
 
 /* The end: the container is gone (or kept, delete false); on_exit once. */
@@ -602,6 +603,7 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 		t->pool_state = POOL_READY; /* the holder waits at its gate */
 		kwg_log_debug("warm pool: container %.12s of image '%.200s' ready", t->id,
 		              t->image);
+		pool_fill_next(t->pool);
 		return;
 	}
 	log_started(t);
@@ -1498,20 +1500,40 @@ fail:
 	kwg_docker_task_close(t);
 }
 
-/* Tops an option set up to the pool's size. */
+/* Tops an option set up towards the pool's size, one container at a time in the whole pool:
+ * a start competes with the tasks' own containers for the daemon (a burst of starts slowed
+ * every task down), so the next one is made once this one is ready (pool_fill_next). */
 static void pool_fill(struct kwg_docker_pool *p, struct pool_key *k)
 {
 	unsigned have = 0;
-	char *key = k->key;
 
 	if (p->draining || k->failed)
 		return;
-	for (struct kwg_docker_task *t = p->entries; t; t = t->pool_next)
-		have += strcmp(t->pool_key, key) == 0;
-	/* pool_add may end an entry at once (out of memory): k stays valid, keys only change
-	 * on the tick. */
-	for (; have < p->size && !k->failed; have++)
+	for (struct kwg_docker_task *t = p->entries; t; t = t->pool_next) {
+		if (t->pool_state == POOL_FILLING)
+			return;
+		have += strcmp(t->pool_key, k->key) == 0;
+	}
+	if (have < p->size)
 		pool_add(p, k);
+}
+
+/* The next container wanted, of the option set asked for most recently. */
+static void pool_fill_next(struct kwg_docker_pool *p)
+{
+	struct pool_key *best = NULL;
+
+	for (size_t i = 0; i < p->n_keys; i++) {
+		unsigned have = 0;
+		if (p->keys[i].failed)
+			continue;
+		for (struct kwg_docker_task *t = p->entries; t; t = t->pool_next)
+			have += strcmp(t->pool_key, p->keys[i].key) == 0;
+		if (have < p->size && (!best || p->keys[i].used_ms > best->used_ms))
+			best = &p->keys[i];
+	}
+	if (best)
+		pool_fill(p, best);
 }
 
 /* Registers an option set as asked for now (its containers' create body). */
