@@ -84,9 +84,20 @@ struct kwg_docker_task {
 	int gate_fd;
 	int attempt;
 	bool go_sent, start_logged;
+	bool find_by_name; /* look for an earlier container by name first (a pool is configured) */
 };
 
 static void step_create(struct kwg_docker_task *t);
+
+/* A short tag of an option set for the log (FNV-1a). */
+static uint32_t key_tag(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h;
+}
 
 /* "Starting command…", once: when the start answers, or for a held container when its command
  * shows it runs (first output, or its exit), so that one that cannot start says nothing, as
@@ -110,7 +121,7 @@ static void step_go(struct kwg_docker_task *t);
 static void step_upload(struct kwg_docker_task *t);
 static void pool_release(struct kwg_docker_task *t);
 static void pool_fill_next(struct kwg_docker_pool *p);
-static void label_value(char *v, size_t size, const char *value);
+static void step_earlier(struct kwg_docker_task *t);
 
 /* The end: the container is gone (or kept, delete false); on_exit once. */
 static void finish(struct kwg_docker_task *t)
@@ -515,15 +526,21 @@ static void on_go_waited(void *userdata, long status, const char *body, size_t l
 	on_waited(userdata, status, body, len, error);
 }
 
+/* Whether a task run id can be part of a container name (and of the name filter's regular
+ * expression, as is). */
+static bool named_ok(const char *id)
+{
+	return *id && strlen(id) <= 100 &&
+	       !id[strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")];
+}
+
 /* A held container is made without the task run's labels: its name says whose it is, for a
  * resubmission of the task run to find it (step_earlier), as Docker's names allow. */
 static void name_after_task(struct kwg_docker_task *t)
 {
 	char path[400];
 
-	if (!*t->task_run_id || t->task_run_id[strspn(t->task_run_id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-	                                                              "abcdefghijklmnopqrstuvwxyz"
-	                                                              "0123456789_.-")])
+	if (!named_ok(t->task_run_id))
 		return;
 	(void)snprintf(path, sizeof(path), "/containers/%s/rename?name=kwg-tr-%.200s-%d", t->id,
 	               t->task_run_id, t->attempt);
@@ -601,8 +618,9 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 	}
 	if (t->pool_state == POOL_FILLING) {
 		t->pool_state = POOL_READY; /* the holder waits at its gate */
-		kwg_log_debug("warm pool: container %.12s of image '%.200s' ready", t->id,
-		              t->image);
+		kwg_log_debug(
+		    "warm pool: container %.12s of image '%.200s' ready (option set %08x)", t->id,
+		    t->image, key_tag(t->pool_key));
 		pool_fill_next(t->pool);
 		return;
 	}
@@ -932,34 +950,11 @@ static void on_earlier_removed(void *userdata, long status, const char *body, si
 	step_image(t);
 }
 
-/* Among kwg's containers, one of this task run: by Kestra's label, or by the name a held
- * container takes (name_after_task). Borrowed, or NULL. */
-static json_t *earlier_of(json_t *list, const struct kwg_docker_task *t)
-{
-	char label[64], prefix[300];
-	json_t *c, *name;
-	size_t i, k;
-
-	label_value(label, sizeof(label), t->task_run_id);
-	(void)snprintf(prefix, sizeof(prefix), "/kwg-tr-%.200s-", t->task_run_id);
-	json_array_foreach (list, i, c) {
-		const char *v = json_string_value(
-		    json_object_get(json_object_get(c, "Labels"), "kestra.io/taskrun-id"));
-		if (v && strcmp(v, label) == 0)
-			return c;
-		json_array_foreach (json_object_get(c, "Names"), k, name)
-			if (json_is_string(name) &&
-			    strncmp(json_string_value(name), prefix, strlen(prefix)) == 0)
-				return c;
-	}
-	return NULL;
-}
-
 static void on_earlier(void *userdata, long status, const char *body, size_t len, const char *error)
 {
 	struct kwg_docker_task *t = userdata;
 	json_t *list = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
-	json_t *c = t->pool_state == POOL_TAKEN ? earlier_of(list, t) : json_array_get(list, 0);
+	json_t *c = json_array_get(list, 0);
 	const char *id = json_string_value(json_object_get(c, "Id"));
 	const char *state = json_string_value(json_object_get(c, "State"));
 	char msg[512], path[160];
@@ -969,6 +964,13 @@ static void on_earlier(void *userdata, long status, const char *body, size_t len
 		json_decref(list);
 		fail(t, "cannot reach the Docker daemon at %s: %s", kwg_docker_socket(t->d),
 		     why(status, body, error, msg, sizeof(msg)));
+		return;
+	}
+	if (!id && t->find_by_name) {
+		/* None by name: one by Kestra's label (made cold, or by another worker). */
+		json_decref(list);
+		t->find_by_name = false;
+		step_earlier(t);
 		return;
 	}
 	if (!id) {
@@ -997,8 +999,9 @@ static void step_earlier(struct kwg_docker_task *t)
 {
 	char filter[256], escaped[512], path[700];
 
-	if (t->pool_state == POOL_TAKEN)
-		(void)snprintf(filter, sizeof(filter), "{\"label\":[\"kwg.worker\"]}");
+	if (t->find_by_name) /* a held container took the task run's name (name_after_task) */
+		(void)snprintf(filter, sizeof(filter), "{\"name\":[\"^/kwg-tr-%.100s-[0-9]+$\"]}",
+		               t->task_run_id);
 	else
 		(void)snprintf(filter, sizeof(filter), "{\"label\":[\"kestra.io/taskrun-id=%s\"]}",
 		               t->task_run_id);
@@ -1195,6 +1198,8 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->working_dir = strdup(spec->working_dir);
 	t->task_run_id = strdup(spec->ref->task_run_id ? spec->ref->task_run_id : "");
 	t->auth_header = o->registry_auth ? auth_header(o->registry_auth) : NULL;
+	/* With a pool, a held container taken by an earlier attempt is known by its name. */
+	t->find_by_name = spec->pool && t->task_run_id && named_ok(t->task_run_id);
 	if (!t->argv_text || !t->image || !t->working_dir || !t->task_run_id ||
 	    (o->registry_auth && !t->auth_header)) {
 		kwg_docker_task_close(t);
@@ -1650,6 +1655,8 @@ static struct kwg_docker_task *pool_take(struct kwg_docker_pool *p,
 		if (e->pool_state == POOL_READY && strcmp(e->pool_key, key) == 0)
 			break;
 	if (!e) {
+		kwg_log_debug("warm pool: task run %.100s starts cold (option set %08x)",
+		              t->task_run_id, key_tag(key));
 		pool_fill(p, k);
 		return NULL;
 	}
@@ -1661,13 +1668,15 @@ static struct kwg_docker_task *pool_take(struct kwg_docker_pool *p,
 		pool_fill(p, k);
 		return NULL;
 	}
-	kwg_log_debug("warm pool: task run %.100s takes container %.12s", t->task_run_id, e->id);
+	kwg_log_debug("warm pool: task run %.100s takes container %.12s (option set %08x)",
+	              t->task_run_id, e->id, key_tag(key));
 	e->pool_state = POOL_TAKEN;
 	e->cbs = t->cbs;
 	e->userdata = t->userdata;
 	e->files_back = t->files_back;
 	e->kill_grace_ms = t->kill_grace_ms;
 	e->attempt = t->attempt;
+	e->find_by_name = t->find_by_name;
 	e->resume = t->resume;
 	free(e->argv_text);
 	free(e->working_dir);
