@@ -8,7 +8,8 @@
 # container started ahead and held, so its time is the earlier-container check, the go, the
 # command, wait and inspect; the removal comes after the result. One task of the kind first fills
 # the pool (not measured); each round starts once the pool is full again, as the CLI's half of the
-# previous round leaves it time to.
+# previous round leaves it time to. KWGB_WORKER_ARGS: more worker flags (e.g. --log-level debug,
+# whose lines say how long each Engine call took); KWGB_KEEP_LOG=FILE keeps the worker's log.
 # Writes bench/results/docker-<date>.md and, for bench/run's report, docker-<date>.json. usage: bench/docker.sh [ROUNDS] [TASKS_PER_ROUND]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,6 +66,7 @@ done
 kill -TERM "$worker"
 wait "$worker" || true
 worker=
+[ -n "${KWGB_KEEP_LOG:-}" ] && cp "$tmp/worker.log" "$KWGB_KEEP_LOG"
 
 out=${KWGB_RESULTS:-bench/results}/docker-$(date +%Y-%m-%d).md
 {

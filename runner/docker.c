@@ -482,13 +482,20 @@ static void open_wait(struct kwg_docker_task *t)
 static const char *hold_failure(const struct kwg_docker_task *t, char *buf, size_t size)
 {
 	char path[PATH_MAX], line[64] = "", stage[16];
+	struct stat st;
 	int fd, err;
 	ssize_t n;
 
 	(void)snprintf(path, sizeof(path), "%s/status", t->gate);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* SECURITY: the gate is writable from the container, whose task has run: the status is
+	 * read only as the regular file kwg made, never through a link the task put there. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return NULL;
+	}
 	n = read(fd, line, sizeof(line) - 1);
 	(void)close(fd);
 	if (n <= 0 || sscanf(line, "%15s %d", stage, &err) != 2)
@@ -1611,7 +1618,7 @@ static int gate_write_spec(const struct kwg_docker_task *t, const struct kwg_doc
 	(void)snprintf(path, sizeof(path), "%s/spec.new", t->gate);
 	(void)snprintf(final, sizeof(final), "%s/spec", t->gate);
 	/* Any container user reads it; the gate is the container's alone. */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
 	if (fd < 0) {
 		kwg_buf_done(&b);
 		return -errno;
