@@ -11,10 +11,14 @@ it_db docker_pool
 IMAGE=kwg-test/busybox
 BEFORE=$(docker ps -aq --no-trunc --filter label=kwg.worker | sort)
 
+# KWGT_EXEC_HELPER: a static kwg-exec for the workers with a pool (a sanitizer build's own is
+# dynamic: run this test with the gcc build's to exercise the pool under the sanitizers).
+HELPER=()
+[ -n "${KWGT_EXEC_HELPER:-}" ] && HELPER=(--exec-helper "$KWGT_EXEC_HELPER")
 it_worker cold --group cold --concurrency 4 --default-runner docker
 COLD=$WORKER_PID
 it_worker warm --group warm --concurrency 4 --default-runner docker --docker-pool-size 2 \
-  --docker-pool-idle 60s
+  --docker-pool-idle 60s "${HELPER[@]}"
 WARM=$WORKER_PID
 wait_for "the cold worker's Docker line" 10 grep -q "Docker runner: Engine" "$IT_TMP/cold.log"
 wait_for "the warm worker's Docker line" 10 grep -q "Docker runner: Engine" "$IT_TMP/warm.log"
@@ -153,8 +157,9 @@ expect_match "$RC $OUT" "^1 .*Timeout after 0:00:01.000" "a pooled task past its
 mine() { docker ps -aq --no-trunc --filter label=kwg.pool | sort | comm -23 - <(printf '%s\n' "$BEFORE") | grep -c . || true; }
 [ "$(mine)" -gt 0 ] && pass "the pool holds containers ($(mine))" || fail "no held container"
 it_stop "$WARM" 30
+expect_eq "$STOP_RC" 0 "the worker with a pool stops cleanly"
 it_stop "$COLD" 30
-expect_eq "$STOP_RC" 0 "the workers stop cleanly"
+expect_eq "$STOP_RC" 0 "the worker without a pool stops cleanly"
 expect_eq "$(mine)" 0 "a stop removes the pool's containers"
 left() { docker ps -aq --no-trunc --filter label=kwg.worker | sort | comm -23 - <(printf '%s\n' "$BEFORE") | grep -c . || true; }
 expect_eq "$(left)" 0 "no container is left behind"
@@ -163,7 +168,7 @@ expect_eq "$(left)" 0 "no container is left behind"
 
 # kill -9: the held containers' gates close with the worker, their holders end, and the next
 # worker's sweep removes them once the dead worker is no longer live.
-it_worker crash --group crash --default-runner docker --docker-pool-size 2 --liveness-timeout 2s
+it_worker crash --group crash --default-runner docker --docker-pool-size 2 --liveness-timeout 2s "${HELPER[@]}"
 CRASH=$WORKER_PID
 wait_for "the crash worker's Docker line" 10 grep -q "Docker runner: Engine" "$IT_TMP/crash.log"
 submit "$IT_TMP/out.yaml" --group crash
@@ -189,7 +194,7 @@ restart_job() { # restart_job TASKRUN
 }
 log_count() { sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' = '$1' AND value->>'message' LIKE '$2'"; }
 final_of() { sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE type = 'io.kestra.core.runners.WorkerTaskResult' AND key = '$1' ORDER BY \"offset\" DESC LIMIT 1"; }
-it_worker rs1 --group rs --default-runner docker --docker-pool-size 1
+it_worker rs1 --group rs --default-runner docker --docker-pool-size 1 "${HELPER[@]}"
 submit "$IT_TMP/out.yaml" --group rs
 wait_for "the rs1 worker's pool ready" 60 available rs1
 restart_job rs-pool
@@ -199,7 +204,7 @@ expect_match "$(cat "$IT_TMP/rs1.log")" "warm pool: task run rs-pool takes conta
 kill -KILL "$WORKER_PID"
 wait "$WORKER_PID" 2>/dev/null || true
 restart_job rs-pool
-it_worker rs2 --group rs --default-runner docker --docker-pool-size 1
+it_worker rs2 --group rs --default-runner docker --docker-pool-size 1 "${HELPER[@]}"
 ended() { [ "$(log_count rs-pool 'finished')" -ge 1 ] && [ -n "$(final_of rs-pool)" ] && [ "$(final_of rs-pool)" != RUNNING ]; }
 wait_for "the resubmitted task's end" 30 ended
 expect_eq "$(final_of rs-pool)" SUCCESS "the resubmitted task ends SUCCESS"
