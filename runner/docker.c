@@ -500,16 +500,27 @@ static const char *hold_failure(const struct kwg_docker_task *t, char *buf, size
 	(void)close(fd);
 	if (n <= 0 || sscanf(line, "%15s %d", stage, &err) != 2)
 		return NULL;
-	if (strcmp(stage, "exec") == 0)
-		(void)snprintf(
-		    buf, size,
-		    "OCI runtime create failed: starting container process caused: exec: "
-		    "\"%.200s\": %s: unknown",
-		    t->argv_text,
-		    err == ENOENT ? "executable file not found in $PATH" : strerror(err));
-	else
+	if (strcmp(stage, "exec") == 0) {
+		/* Docker's words: argv[0] (the command line's first word), searched in PATH unless
+		 * it has a '/'. */
+		int n0 = (int)strcspn(t->argv_text, " ");
+		if (err == ENOENT && memchr(t->argv_text, '/', (size_t)n0))
+			(void)snprintf(
+			    buf, size,
+			    "OCI runtime create failed: unable to start container process: "
+			    "exec: \"%.*s\": stat %.*s: no such file or directory: unknown",
+			    n0 > 200 ? 200 : n0, t->argv_text, n0 > 200 ? 200 : n0, t->argv_text);
+		else
+			(void)snprintf(
+			    buf, size,
+			    "OCI runtime create failed: unable to start container process: "
+			    "exec: \"%.*s\": %s: unknown",
+			    n0 > 200 ? 200 : n0, t->argv_text,
+			    err == ENOENT ? "executable file not found in $PATH" : strerror(err));
+	} else {
 		(void)snprintf(buf, size, "OCI runtime create failed: %s: %s: unknown", stage,
 		               strerror(err));
+	}
 	return buf;
 }
 

@@ -125,8 +125,10 @@ for name in $NAMES; do
     fail "'$name' differs with the pool"
   fi
 done
-expect_match "$(cat "$IT_TMP/nocmd.warm")" "^1.*starting the container failed: .*no/such/shell" \
-  "a command that cannot start fails the task as Docker's start would"
+expect_match "$(cat "$IT_TMP/nocmd.cold")" 'starting the container failed: .*exec: "/no/such/shell": stat /no/such/shell: no such file or directory: unknown' \
+  "a command that cannot start fails the task (no pool)"
+expect_match "$(cat "$IT_TMP/nocmd.warm")" 'ERROR starting the container failed: OCI runtime create failed: unable to start container process: exec: "/no/such/shell": stat /no/such/shell: no such file or directory: unknown' \
+  "and with the pool, in Docker's words"
 expect_match "$(cat "$IT_TMP/env.warm")" "INFO  PATH=/bin:/usr/bin" "the task's env replaces the image's"
 expect_match "$(cat "$IT_TMP/mem.warm")" "INFO  67108864" "a memory limit is part of the held container's option set"
 
