@@ -22,8 +22,40 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "protocol/json.h"
+#include "sandbox/hold.h"
 
 #define MAX_TAR_BYTES (512u << 20)
+/* Where the holder and its gate are in a pooled container. */
+/* Under /dev, Docker's own tmpfs: nothing is added to the container's file system (docker diff,
+ * `ls /`), only two entries to /dev. */
+#define HOLD_BIN "/dev/.kwg-hold"
+#define HOLD_GATE "/dev/.kwg-gate"
+
+/* A container of the warm pool: being made, ready (its holder waits at the gate), or taken by a
+ * task (its gate opened or about to be). */
+enum pool_state { POOL_NONE, POOL_FILLING, POOL_READY, POOL_TAKEN };
+
+struct pool_key {
+	char *key;        /* canonical JSON of what creation fixes: image and host config */
+	char *create;     /* the pooled containers' create body, gate binds aside */
+	uint64_t used_ms; /* last asked for */
+	bool failed;      /* the last fill failed: no more until a task asks again */
+};
+
+struct kwg_docker_pool {
+	struct kwg_docker *d;
+	uv_loop_t *loop;
+	uv_timer_t timer;
+	unsigned size;
+	uint64_t idle_ms;
+	char *dir, *holder, *worker_id;
+	struct pool_key *keys;
+	size_t n_keys;
+	struct kwg_docker_task *entries; /* filling and ready, not taken */
+	unsigned removing;               /* DELETEs of pool containers under way */
+	unsigned seq;
+	bool draining;
+};
 
 struct kwg_docker_task {
 	struct kwg_docker *d;
@@ -42,10 +74,54 @@ struct kwg_docker_task {
 	bool files_back;
 	bool pulling, started, uploaded, logs_done, wait_done, stopping, stop_sent, removed,
 	    finished;
+	/* The warm pool: the entry's state, its pool (NULL once the task took it), the option
+	 * set it was made for, its gate directory on the host and the gate FIFO (held open for
+	 * writing: the go is one byte; closing it ends a holder still waiting). */
+	enum pool_state pool_state;
+	struct kwg_docker_pool *pool;
+	struct kwg_docker_task *pool_next;
+	char *pool_key, *gate;
+	int gate_fd;
+	int attempt;
+	bool go_sent, start_logged;
+	bool find_by_name; /* look for an earlier container by name first (a pool is configured) */
 };
 
 static void step_create(struct kwg_docker_task *t);
+
+/* A short tag of an option set for the log (FNV-1a). */
+static uint32_t key_tag(const char *key)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *key; key++)
+		h = (h ^ (unsigned char)*key) * 16777619u;
+	return h;
+}
+
+/* "Starting command…", once: when the start answers, or for a held container when its command
+ * shows it runs (first output, or its exit), so that one that cannot start says nothing, as
+ * with Docker's start. */
+static void log_started(struct kwg_docker_task *t)
+{
+	char *line = NULL;
+
+	if (t->start_logged)
+		return;
+	t->start_logged = true;
+	/* The whole command line: the run masks its secrets, which a cut could split. */
+	if (asprintf(&line, "Starting command with container id %.12s [%s]", t->id, t->argv_text) >=
+	    0) {
+		t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, line);
+		free(line);
+	}
+}
 static void step_remove(struct kwg_docker_task *t);
+static void step_go(struct kwg_docker_task *t);
+static void step_upload(struct kwg_docker_task *t);
+static void pool_release(struct kwg_docker_task *t);
+static void pool_fill_next(struct kwg_docker_pool *p);
+static void step_earlier(struct kwg_docker_task *t);
 
 /* The end: the container is gone (or kept, delete false); on_exit once. */
 static void finish(struct kwg_docker_task *t)
@@ -116,7 +192,9 @@ static void step_remove(struct kwg_docker_task *t)
 	kwg_docker_cancel(steal_ptr(&t->logs));
 	kwg_docker_cancel(steal_ptr(&t->waiter));
 	kwg_docker_cancel(steal_ptr(&t->req));
-	if (!*t->id || !t->delete_container) {
+	if (!*t->id || !t->delete_container || t->pool_state == POOL_TAKEN) {
+		/* A pooled container is removed off the task's path, once the end is reported:
+		 * kwg_docker_task_close. */
 		finish(t);
 		return;
 	}
@@ -299,6 +377,9 @@ static bool on_log_data(void *userdata, const char *data, size_t len)
 	struct kwg_docker_task *t = userdata;
 	bool more = true;
 
+	/* A held container's command printed: it started (its start line comes first). */
+	if (t->go_sent)
+		log_started(t);
 	if (kwg_buf_append(&t->frames, data, len) < 0) {
 		/* A frame past 64 MiB: the daemon's frames are small; say so rather than lose it
 		 * quietly. */
@@ -330,6 +411,10 @@ static void on_logs_end(void *userdata, long status, const char *body, size_t le
 	(void)len;
 	t->logs = NULL;
 	t->logs_done = true;
+	if (t->pool_state == POOL_FILLING || t->pool_state == POOL_READY) {
+		fail(t, "the held container ended before a task took it");
+		return;
+	}
 	if (status != 200 && !t->stopping) {
 		fail(t, "the container's log stream broke: %s",
 		     why(status, body, error, msg, sizeof(msg)));
@@ -390,6 +475,139 @@ static void open_wait(struct kwg_docker_task *t)
 		send_stop(t);
 }
 
+/* ---- a pooled container: the go ---- */
+
+/* The holder could not run the command: what it wrote to its gate's status ("STAGE ERRNO"),
+ * as Docker says it when the start fails; NULL when it wrote nothing. */
+static const char *hold_failure(const struct kwg_docker_task *t, char *buf, size_t size)
+{
+	char path[PATH_MAX], line[64] = "", stage[16];
+	struct stat st;
+	int fd, err;
+	ssize_t n;
+
+	(void)snprintf(path, sizeof(path), "%s/status", t->gate);
+	/* SECURITY: the gate is writable from the container, whose task has run: the status is
+	 * read only as the regular file kwg made, never through a link the task put there. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		(void)close(fd);
+		return NULL;
+	}
+	n = read(fd, line, sizeof(line) - 1);
+	(void)close(fd);
+	if (n <= 0 || sscanf(line, "%15s %d", stage, &err) != 2)
+		return NULL;
+	if (strcmp(stage, "exec") == 0) {
+		/* Docker's words: argv[0] (the command line's first word), searched in PATH unless
+		 * it has a '/'. */
+		int n0 = (int)strcspn(t->argv_text, " ");
+		if (err == ENOENT && memchr(t->argv_text, '/', (size_t)n0))
+			(void)snprintf(
+			    buf, size,
+			    "OCI runtime create failed: unable to start container process: "
+			    "exec: \"%.*s\": stat %.*s: no such file or directory: unknown",
+			    n0 > 200 ? 200 : n0, t->argv_text, n0 > 200 ? 200 : n0, t->argv_text);
+		else
+			(void)snprintf(
+			    buf, size,
+			    "OCI runtime create failed: unable to start container process: "
+			    "exec: \"%.*s\": %s: unknown",
+			    n0 > 200 ? 200 : n0, t->argv_text,
+			    err == ENOENT ? "executable file not found in $PATH" : strerror(err));
+	} else {
+		(void)snprintf(buf, size, "OCI runtime create failed: %s: %s: unknown", stage,
+		               strerror(err));
+	}
+	return buf;
+}
+
+static void on_go_waited(void *userdata, long status, const char *body, size_t len,
+                         const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	json_t *j = status == 200 ? json_loadb(body, len, 0, NULL) : NULL;
+	json_int_t code = json_integer_value(json_object_get(j, "StatusCode"));
+	char msg[512];
+
+	json_decref(j);
+	/* The holder exits 125-127 when the command could not start, as Docker's start fails. */
+	if ((code == 125 || code == 126 || code == 127) && hold_failure(t, msg, sizeof(msg))) {
+		t->waiter = NULL;
+		t->wait_done = true;
+		fail(t, "starting the container failed: %s", msg);
+		return;
+	}
+	log_started(t);
+	on_waited(userdata, status, body, len, error);
+}
+
+/* Whether a task run id can be part of a container name (and of the name filter's regular
+ * expression, as is). */
+static bool named_ok(const char *id)
+{
+	return *id && strlen(id) <= 100 &&
+	       !id[strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")];
+}
+
+/* A held container is made without the task run's labels: its name says whose it is, for a
+ * resubmission of the task run to find it (step_earlier), as Docker's names allow. */
+static void name_after_task(struct kwg_docker_task *t)
+{
+	char path[400];
+
+	if (!named_ok(t->task_run_id))
+		return;
+	(void)snprintf(path, sizeof(path), "/containers/%s/rename?name=kwg-tr-%.200s-%d", t->id,
+	               t->task_run_id, t->attempt);
+	(void)kwg_docker_request(t->d, "POST", path, NULL, NULL, kwg_docker_ignore_answer, NULL);
+}
+
+/* The wait is registered (its headers came): open the gate. */
+static void on_go_wait_open(void *userdata, long status)
+{
+	struct kwg_docker_task *t = userdata;
+	ssize_t n;
+
+	if (status != 200)
+		return; /* on_go_waited says why */
+	if (t->stopping) {
+		fail(t, "stopped before the container started");
+		return;
+	}
+	do
+		n = write(t->gate_fd, "g", 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1) {
+		fail(t, "starting the container failed: its gate is closed: %s",
+		     strerror(n < 0 ? errno : EIO));
+		return;
+	}
+	t->go_sent = true;
+	name_after_task(t);
+}
+
+/* The task's files are in (or there are none): wait for the exit, then let the holder go. */
+static void step_go(struct kwg_docker_task *t)
+{
+	char path[200];
+
+	if (t->stopping) {
+		fail(t, "stopped before the container started");
+		return;
+	}
+	t->started = true;
+	(void)snprintf(path, sizeof(path), "/containers/%s/wait", t->id);
+	t->waiter = kwg_docker_request(t->d, "POST", path, NULL, NULL, on_go_waited, t);
+	if (!t->waiter) {
+		fail(t, "out of memory");
+		return;
+	}
+	kwg_docker_on_open(t->waiter, on_go_wait_open);
+}
+
 /* Re-attached to a container that already ran: its output from the start, through the logs. */
 static void follow(struct kwg_docker_task *t)
 {
@@ -416,15 +634,15 @@ static void on_started(void *userdata, long status, const char *body, size_t len
 		     why(status, body, error, msg, sizeof(msg)));
 		return;
 	}
-	{
-		/* The whole command line: the run masks its secrets, which a cut could split. */
-		char *line = NULL;
-		if (asprintf(&line, "Starting command with container id %.12s [%s]", t->id,
-		             t->argv_text) >= 0) {
-			t->cbs.on_log(t->userdata, KWG_LEVEL_DEBUG, line);
-			free(line);
-		}
+	if (t->pool_state == POOL_FILLING) {
+		t->pool_state = POOL_READY; /* the holder waits at its gate */
+		kwg_log_debug(
+		    "warm pool: container %.12s of image '%.200s' ready (option set %08x)", t->id,
+		    t->image, key_tag(t->pool_key));
+		pool_fill_next(t->pool);
+		return;
 	}
+	log_started(t);
 	if (!t->wait) {
 		/* KESTRA: wait false starts the container and ends at once, exit code 0. */
 		t->started = true;
@@ -577,6 +795,10 @@ static void on_uploaded(void *userdata, long status, const char *body, size_t le
 		     why(status, body, error, msg, sizeof(msg)));
 		return;
 	}
+	if (t->pool_state == POOL_TAKEN) {
+		step_go(t);
+		return;
+	}
 	step_attach(t);
 }
 
@@ -587,7 +809,10 @@ static void step_upload(struct kwg_docker_task *t)
 	int r;
 
 	if (t->mount_files || dir_is_empty(t->working_dir)) {
-		step_attach(t);
+		if (t->pool_state == POOL_TAKEN)
+			step_go(t);
+		else
+			step_attach(t);
 		return;
 	}
 	kwg_buf_init(&tar, MAX_TAR_BYTES);
@@ -625,6 +850,10 @@ static void on_created(void *userdata, long status, const char *body, size_t len
 	json_decref(j);
 	if (t->stopping) {
 		fail(t, "stopped before the container started");
+		return;
+	}
+	if (t->pool_state == POOL_FILLING) {
+		step_attach(t);
 		return;
 	}
 	step_upload(t);
@@ -711,6 +940,10 @@ static void step_image(struct kwg_docker_task *t)
 {
 	char path[1200];
 
+	if (t->pool_state == POOL_TAKEN) {
+		step_upload(t); /* the held container has its image */
+		return;
+	}
 	if (t->pull_policy == KWG_PULL_ALWAYS) {
 		step_pull(t);
 	} else {
@@ -751,6 +984,13 @@ static void on_earlier(void *userdata, long status, const char *body, size_t len
 		     why(status, body, error, msg, sizeof(msg)));
 		return;
 	}
+	if (!id && t->find_by_name) {
+		/* None by name: one by Kestra's label (made cold, or by another worker). */
+		json_decref(list);
+		t->find_by_name = false;
+		step_earlier(t);
+		return;
+	}
 	if (!id) {
 		json_decref(list);
 		step_image(t);
@@ -758,6 +998,8 @@ static void on_earlier(void *userdata, long status, const char *body, size_t len
 	}
 	if (t->resume && state && (strcmp(state, "running") == 0 || strcmp(state, "exited") == 0)) {
 		/* KESTRA: resume re-attaches to the container the earlier attempt started. */
+		if (t->pool_state == POOL_TAKEN)
+			pool_release(t);
 		(void)snprintf(t->id, sizeof(t->id), "%s", id);
 		(void)snprintf(msg, sizeof(msg), "Resuming the existing container %.12s (%s)",
 		               t->id, state);
@@ -775,8 +1017,12 @@ static void step_earlier(struct kwg_docker_task *t)
 {
 	char filter[256], escaped[512], path[700];
 
-	(void)snprintf(filter, sizeof(filter), "{\"label\":[\"kestra.io/taskrun-id=%s\"]}",
-	               t->task_run_id);
+	if (t->find_by_name) /* a held container took the task run's name (name_after_task) */
+		(void)snprintf(filter, sizeof(filter), "{\"name\":[\"^/kwg-tr-%.100s-[0-9]+$\"]}",
+		               t->task_run_id);
+	else
+		(void)snprintf(filter, sizeof(filter), "{\"label\":[\"kestra.io/taskrun-id=%s\"]}",
+		               t->task_run_id);
 	query_escape(escaped, sizeof(escaped), filter);
 	(void)snprintf(path, sizeof(path), "/containers/json?all=1&filters=%s", escaped);
 	request(t, "GET", path, NULL, on_earlier);
@@ -785,14 +1031,20 @@ static void step_earlier(struct kwg_docker_task *t)
 /* ---- the create body ---- */
 
 /* KESTRA: ScriptService.labels: values cut to 63 characters, then trailing - . _ removed. */
+static void label_value(char *v, size_t size, const char *value)
+{
+	size_t n;
+
+	(void)snprintf(v, size, "%s", value ? value : "");
+	for (n = strlen(v); n > 0 && strchr("-._", v[n - 1]); n--)
+		v[n - 1] = '\0';
+}
+
 static void set_label(json_t *labels, const char *key, const char *value)
 {
 	char v[64];
-	size_t n;
 
-	(void)snprintf(v, sizeof(v), "%s", value ? value : "");
-	for (n = strlen(v); n > 0 && strchr("-._", v[n - 1]); n--)
-		v[n - 1] = '\0';
+	label_value(v, sizeof(v), value);
 	json_object_set_new(labels, key, json_string(v));
 }
 
@@ -816,26 +1068,63 @@ static void set_bytes(json_t *hc, const char *key, int64_t v)
 		json_object_set_new(hc, key, json_integer(v));
 }
 
+/* The container's HostConfig: binds (the working directory with MOUNT, the task's volumes),
+ * network, resources. New. */
+static json_t *host_config(const struct kwg_docker_task_spec *s)
+{
+	const struct kwg_docker_opts *o = s->opts;
+	json_t *hc = json_object(), *binds = json_array();
+
+	if (o->mount_files) {
+		char *bind = NULL;
+		if (asprintf(&bind, "%s:%s:rw", s->working_dir, s->working_dir) > 0)
+			json_array_append_new(binds, json_string(bind));
+		free(bind);
+	}
+	for (size_t i = 0; i < o->volumes.n; i++)
+		json_array_append_new(binds, json_string(o->volumes.v[i]));
+	json_object_set_new(hc, "Binds", binds);
+	if (o->network_mode)
+		json_object_set_new(hc, "NetworkMode", json_string(o->network_mode));
+	if (o->extra_hosts.n)
+		json_object_set_new(hc, "ExtraHosts", list_json(&o->extra_hosts));
+	set_bytes(hc, "Memory", o->memory);
+	set_bytes(hc, "MemorySwap", o->memory_swap);
+	set_bytes(hc, "MemoryReservation", o->memory_reservation);
+	set_bytes(hc, "MemorySwappiness", o->memory_swappiness);
+	set_bytes(hc, "ShmSize", o->shm_size);
+	if (o->oom_kill_disable >= 0)
+		json_object_set_new(hc, "OomKillDisable", json_boolean(o->oom_kill_disable));
+	if (o->nano_cpus)
+		json_object_set_new(hc, "NanoCpus", json_integer(o->nano_cpus));
+	if (o->device_requests)
+		json_object_set_new(hc, "DeviceRequests", json_loads(o->device_requests, 0, NULL));
+	if (o->privileged)
+		json_object_set_new(hc, "Privileged", json_true());
+	return hc;
+}
+
 static int create_body(const struct kwg_docker_task_spec *s, char **ret, char *err, size_t err_size)
 {
 	const struct kwg_docker_opts *o = s->opts;
-	json_t *body = json_object(), *hc = json_object(), *labels = json_object();
-	json_t *binds = json_array();
+	json_t *body, *labels;
 	char attempt[16];
 
 	if (o->volumes.n > 0 && !s->allow_volumes) {
 		(void)snprintf(err, err_size,
 		               "property 'taskRunner.volumes' needs host volumes enabled by the "
 		               "operator (docker_volumes)");
-		goto refused;
+		return -EPERM;
 	}
 	if (o->privileged && !s->allow_privileged) {
 		(void)snprintf(
 		    err, err_size,
 		    "property 'taskRunner.privileged' needs privileged containers enabled "
 		    "by the operator (docker_privileged)");
-		goto refused;
+		return -EPERM;
 	}
+	body = json_object();
+	labels = json_object();
 	set_label(labels, "kestra.io/namespace", s->ref->namespace_);
 	set_label(labels, "kestra.io/flow-id", s->ref->flow_id);
 	set_label(labels, "kestra.io/task-id", s->ref->task_id);
@@ -859,43 +1148,10 @@ static int create_body(const struct kwg_docker_task_spec *s, char **ret, char *e
 	                                      : strv_json((const char *[]){"", NULL}));
 	if (o->user)
 		json_object_set_new(body, "User", json_string(o->user));
-	if (o->mount_files) {
-		char *bind = NULL;
-		if (asprintf(&bind, "%s:%s:rw", s->working_dir, s->working_dir) > 0)
-			json_array_append_new(binds, json_string(bind));
-		free(bind);
-	}
-	for (size_t i = 0; i < o->volumes.n; i++)
-		json_array_append_new(binds, json_string(o->volumes.v[i]));
-	json_object_set_new(hc, "Binds", binds);
-	binds = NULL;
-	if (o->network_mode)
-		json_object_set_new(hc, "NetworkMode", json_string(o->network_mode));
-	if (o->extra_hosts.n)
-		json_object_set_new(hc, "ExtraHosts", list_json(&o->extra_hosts));
-	set_bytes(hc, "Memory", o->memory);
-	set_bytes(hc, "MemorySwap", o->memory_swap);
-	set_bytes(hc, "MemoryReservation", o->memory_reservation);
-	set_bytes(hc, "MemorySwappiness", o->memory_swappiness);
-	set_bytes(hc, "ShmSize", o->shm_size);
-	if (o->oom_kill_disable >= 0)
-		json_object_set_new(hc, "OomKillDisable", json_boolean(o->oom_kill_disable));
-	if (o->nano_cpus)
-		json_object_set_new(hc, "NanoCpus", json_integer(o->nano_cpus));
-	if (o->device_requests)
-		json_object_set_new(hc, "DeviceRequests", json_loads(o->device_requests, 0, NULL));
-	if (o->privileged)
-		json_object_set_new(hc, "Privileged", json_true());
-	json_object_set_new(body, "HostConfig", hc);
+	json_object_set_new(body, "HostConfig", host_config(s));
 	*ret = kwg_json_dump(body);
 	json_decref(body);
 	return *ret ? 0 : -ENOMEM;
-refused:
-	json_decref(body);
-	json_decref(hc);
-	json_decref(labels);
-	json_decref(binds);
-	return -EPERM;
 }
 
 /* X-Registry-Auth: the AuthConfig JSON in base64url. */
@@ -922,6 +1178,11 @@ static char *auth_header(const char *json)
 	return out;
 }
 
+static bool pool_fits(const struct kwg_docker_task_spec *spec);
+static struct kwg_docker_task *pool_take(struct kwg_docker_pool *p,
+                                         const struct kwg_docker_task_spec *spec,
+                                         struct kwg_docker_task *t);
+
 int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spec *spec,
                           const struct kwg_docker_task_cbs *cbs, void *userdata,
                           struct kwg_docker_task **ret, char *err, size_t err_size)
@@ -934,6 +1195,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 
 	if (!t)
 		return -ENOMEM;
+	t->gate_fd = -1;
 	t->d = d;
 	t->cbs = *cbs;
 	t->userdata = userdata;
@@ -944,6 +1206,7 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->wait = o->wait;
 	t->kill_grace_ms = o->kill_grace_ms;
 	t->resume = o->resume;
+	t->attempt = spec->ref->attempt_number;
 	kwg_buf_init(&t->frames, 64u << 20);
 	kwg_buf_init(&argv, 1u << 20);
 	for (size_t i = 0; spec->argv[i]; i++)
@@ -953,6 +1216,8 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	t->working_dir = strdup(spec->working_dir);
 	t->task_run_id = strdup(spec->ref->task_run_id ? spec->ref->task_run_id : "");
 	t->auth_header = o->registry_auth ? auth_header(o->registry_auth) : NULL;
+	/* With a pool, a held container taken by an earlier attempt is known by its name. */
+	t->find_by_name = spec->pool && t->task_run_id && named_ok(t->task_run_id);
 	if (!t->argv_text || !t->image || !t->working_dir || !t->task_run_id ||
 	    (o->registry_auth && !t->auth_header)) {
 		kwg_docker_task_close(t);
@@ -972,6 +1237,14 @@ int kwg_docker_task_start(struct kwg_docker *d, const struct kwg_docker_task_spe
 	if (r < 0) {
 		kwg_docker_task_close(t);
 		return r;
+	}
+	if (spec->pool && pool_fits(spec)) {
+		struct kwg_docker_task *e = pool_take(spec->pool, spec, t);
+		if (e) {
+			*ret = e;
+			step_earlier(e);
+			return 0;
+		}
 	}
 	*ret = t;
 	step_earlier(t);
@@ -996,6 +1269,8 @@ void kwg_docker_task_stop(struct kwg_docker_task *t)
 	if (t->stopping || t->finished)
 		return;
 	t->stopping = true;
+	if (t->pool_state == POOL_TAKEN && !t->go_sent)
+		return; /* the go is not given: step_go or on_go_wait_open ends it */
 	if (t->started && !t->wait_done) {
 		send_stop(t);
 	} else if (t->pulling) {
@@ -1017,6 +1292,10 @@ const char *kwg_docker_task_container_id(const struct kwg_docker_task *t)
 	return t->id;
 }
 
+static void on_pool_removed(void *userdata, long status, const char *body, size_t len,
+                            const char *error);
+static void gate_remove(const char *gate);
+
 void kwg_docker_task_close(struct kwg_docker_task *t)
 {
 	if (!t)
@@ -1027,9 +1306,23 @@ void kwg_docker_task_close(struct kwg_docker_task *t)
 	if (*t->id && !t->removed && t->delete_container) {
 		char path[160];
 		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
-		(void)kwg_docker_request(t->d, "DELETE", path, NULL, NULL, kwg_docker_ignore_answer,
-		                         NULL);
+		if (t->pool) {
+			/* The pool counts it: a stop waits for its containers to be gone. */
+			if (kwg_docker_request(t->d, "DELETE", path, NULL, NULL, on_pool_removed,
+			                       t->pool))
+				t->pool->removing++;
+		} else {
+			(void)kwg_docker_request(t->d, "DELETE", path, NULL, NULL,
+			                         kwg_docker_ignore_answer, NULL);
+		}
 	}
+	if (t->gate_fd >= 0)
+		(void)close(t->gate_fd);
+	if (t->gate) {
+		gate_remove(t->gate);
+		free(t->gate);
+	}
+	free(t->pool_key);
 	kwg_buf_done(&t->frames);
 	free(t->image);
 	free(t->create_body);
@@ -1039,4 +1332,544 @@ void kwg_docker_task_close(struct kwg_docker_task *t)
 	free(t->task_run_id);
 	free(t->error);
 	free(t);
+}
+
+/* ---- the warm pool ---- */
+
+static void on_pool_removed(void *userdata, long status, const char *body, size_t len,
+                            const char *error)
+{
+	struct kwg_docker_pool *p = userdata;
+	char msg[512];
+
+	(void)len;
+	p->removing--;
+	if (status != 204 && status != 404)
+		kwg_log_warning("warm pool: cannot remove a container: %s",
+		                why(status, body, error, msg, sizeof(msg)));
+}
+
+static const char *const gate_files[] = {"go", "spec", "spec.new", "status"};
+
+/* The gate directory and its files (the spec holds the task's environment). */
+static void gate_remove(const char *gate)
+{
+	char path[PATH_MAX];
+
+	for (size_t i = 0; i < ARRAY_SIZE(gate_files); i++) {
+		(void)snprintf(path, sizeof(path), "%s/%s", gate, gate_files[i]);
+		(void)unlink(path);
+	}
+	(void)rmdir(gate);
+}
+
+/* Whether a task may take a pooled container: what its container is created with beyond the
+ * image and host config must be the pooled one's (no entrypoint, user, MOUNT bind, resume), and
+ * what happens around the container must need no more than the pool does (wait, delete, no
+ * pull of ALWAYS). */
+static bool pool_fits(const struct kwg_docker_task_spec *spec)
+{
+	const struct kwg_docker_opts *o = spec->opts;
+
+	return !o->mount_files && !o->entrypoint_set && !o->user && o->wait &&
+	       o->delete_container && o->pull_policy != KWG_PULL_ALWAYS;
+}
+
+/* What creation fixes, as one string: equal strings, interchangeable containers. New. */
+static char *pool_key_of(const struct kwg_docker_task_spec *spec)
+{
+	json_t *k = json_object();
+	char *text;
+
+	json_object_set_new(k, "Image", json_string(spec->opts->image));
+	json_object_set_new(k, "Resume", json_boolean(spec->opts->resume));
+	json_object_set_new(k, "HostConfig", host_config(spec));
+	text = json_dumps(k, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(k);
+	return text;
+}
+
+static struct pool_key *pool_find_key(struct kwg_docker_pool *p, const char *key)
+{
+	for (size_t i = 0; i < p->n_keys; i++)
+		if (strcmp(p->keys[i].key, key) == 0)
+			return &p->keys[i];
+	return NULL;
+}
+
+static void pool_unlink(struct kwg_docker_pool *p, struct kwg_docker_task *t)
+{
+	for (struct kwg_docker_task **pp = &p->entries; *pp; pp = &(*pp)->pool_next)
+		if (*pp == t) {
+			*pp = t->pool_next;
+			t->pool_next = NULL;
+			return;
+		}
+}
+
+static bool pool_on_output(void *userdata, enum kwg_stream stream, const char *data, size_t len)
+{
+	(void)userdata;
+	(void)stream;
+	(void)data;
+	(void)len;
+	return true;
+}
+
+static void pool_on_log(void *userdata, enum kwg_level level, const char *msg)
+{
+	(void)userdata;
+	(void)level;
+	(void)msg;
+}
+
+/* A container that was being made ready, or waited, has ended (it is removed). */
+static void pool_on_exit(void *userdata, int exit_code, const char *error)
+{
+	struct kwg_docker_task *t = userdata;
+	struct kwg_docker_pool *p = t->pool;
+	struct pool_key *k = pool_find_key(p, t->pool_key);
+
+	(void)exit_code;
+	pool_unlink(p, t);
+	if (!p->draining && k && !k->failed) {
+		k->failed = true;
+		kwg_log_warning("warm pool: a container of image '%.200s' could not be held ready "
+		                "(%s); tasks of its kind start cold until one asks again",
+		                t->image, error ? error : "it ended");
+	}
+	kwg_docker_task_close(t);
+}
+
+/* Makes a gate: the directory, its FIFO (held open for reading and writing: never blocks, and
+ * closes when kwg does), the status file any container user may write. */
+static int gate_make(struct kwg_docker_task *t)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (mkdir(t->gate, 0711) < 0)
+		return -errno;
+	(void)snprintf(path, sizeof(path), "%s/go", t->gate);
+	if (mkfifo(path, 0644) < 0 || chmod(path, 0644) < 0)
+		return -errno;
+	t->gate_fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (t->gate_fd < 0)
+		return -errno;
+	(void)snprintf(path, sizeof(path), "%s/status", t->gate);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
+	if (fd < 0)
+		return -errno;
+	if (fchmod(fd, 0666) < 0) {
+		(void)close(fd);
+		return -errno;
+	}
+	(void)close(fd);
+	return 0;
+}
+
+/* One more container for an option set: create, attach, start; pool_on_exit if it fails. */
+static void pool_add(struct kwg_docker_pool *p, const struct pool_key *k)
+{
+	struct kwg_docker_task *t = calloc(1, sizeof(*t));
+	json_t *body = json_loads(k->create, 0, NULL);
+	json_t *binds = json_object_get(json_object_get(body, "HostConfig"), "Binds");
+	char *bind = NULL;
+	int r = -ENOMEM;
+
+	if (!t || !json_is_array(binds))
+		goto fail;
+	t->gate_fd = -1;
+	t->d = p->d;
+	t->pool = p;
+	t->pool_state = POOL_FILLING;
+	t->cbs = (struct kwg_docker_task_cbs){pool_on_output, pool_on_log, pool_on_exit};
+	t->userdata = t;
+	t->wait = t->delete_container = true;
+	kwg_buf_init(&t->frames, 64u << 20);
+	t->image = strdup(json_string_value(json_object_get(body, "Image")));
+	t->pool_key = strdup(k->key);
+	t->argv_text = strdup("");
+	t->working_dir = strdup("/");
+	t->task_run_id = strdup("");
+	if (asprintf(&t->gate, "%s/%u", p->dir, ++p->seq) < 0)
+		t->gate = NULL;
+	if (!t->image || !t->pool_key || !t->argv_text || !t->working_dir || !t->task_run_id ||
+	    !t->gate)
+		goto fail;
+	r = gate_make(t);
+	if (r < 0)
+		goto fail;
+	r = -ENOMEM;
+	if (asprintf(&bind, "%s:" HOLD_BIN ":ro", p->holder) < 0)
+		goto fail;
+	json_array_append_new(binds, json_string(bind));
+	free(bind);
+	if (asprintf(&bind, "%s:" HOLD_GATE ":rw", t->gate) < 0)
+		goto fail;
+	json_array_append_new(binds, json_string(bind));
+	free(bind);
+	t->create_body = json_dumps(body, JSON_COMPACT);
+	if (!t->create_body)
+		goto fail;
+	json_decref(body);
+	t->pool_next = p->entries;
+	p->entries = t;
+	step_create(t);
+	return;
+fail:
+	kwg_log_errno(KWG_LOG_WARNING, r, "warm pool: cannot prepare a container");
+	json_decref(body);
+	kwg_docker_task_close(t);
+}
+
+/* Tops an option set up towards the pool's size, one container at a time in the whole pool:
+ * a start competes with the tasks' own containers for the daemon (a burst of starts slowed
+ * every task down), so the next one is made once this one is ready (pool_fill_next). */
+static void pool_fill(struct kwg_docker_pool *p, struct pool_key *k)
+{
+	unsigned have = 0;
+
+	if (p->draining || k->failed)
+		return;
+	for (struct kwg_docker_task *t = p->entries; t; t = t->pool_next) {
+		if (t->pool_state == POOL_FILLING)
+			return;
+		have += strcmp(t->pool_key, k->key) == 0;
+	}
+	if (have < p->size)
+		pool_add(p, k);
+}
+
+/* The next container wanted, of the option set asked for most recently. */
+static void pool_fill_next(struct kwg_docker_pool *p)
+{
+	struct pool_key *best = NULL;
+
+	for (size_t i = 0; i < p->n_keys; i++) {
+		unsigned have = 0;
+		if (p->keys[i].failed)
+			continue;
+		for (struct kwg_docker_task *t = p->entries; t; t = t->pool_next)
+			have += strcmp(t->pool_key, p->keys[i].key) == 0;
+		if (have < p->size && (!best || p->keys[i].used_ms > best->used_ms))
+			best = &p->keys[i];
+	}
+	if (best)
+		pool_fill(p, best);
+}
+
+/* Registers an option set as asked for now (its containers' create body). */
+static struct pool_key *pool_want(struct kwg_docker_pool *p, const char *key,
+                                  const struct kwg_docker_task_spec *spec)
+{
+	struct pool_key *k = pool_find_key(p, key), *keys;
+	json_t *body, *labels;
+
+	if (k) {
+		k->used_ms = uv_now(p->loop);
+		return k;
+	}
+	keys = realloc(p->keys, (p->n_keys + 1) * sizeof(*keys));
+	if (!keys)
+		return NULL;
+	p->keys = keys;
+	k = &keys[p->n_keys];
+	*k = (struct pool_key){strdup(key), NULL, uv_now(p->loop), false};
+	body = json_object();
+	labels = json_object();
+	json_object_set_new(labels, "kwg.worker", json_string(p->worker_id));
+	/* What the orphan sweep reads: a task asking for resume keeps its container running. */
+	json_object_set_new(labels, "kwg.resume",
+	                    json_string(spec->opts->resume ? "true" : "false"));
+	json_object_set_new(labels, "kwg.pool", json_string("true"));
+	json_object_set_new(body, "Image", json_string(spec->opts->image));
+	json_object_set_new(body, "Entrypoint",
+	                    strv_json((const char *[]){HOLD_BIN, "--hold", HOLD_GATE, NULL}));
+	json_object_set_new(body, "Cmd", json_array());
+	json_object_set_new(body, "Labels", labels);
+	json_object_set_new(body, "AttachStdout", json_true());
+	json_object_set_new(body, "AttachStderr", json_true());
+	json_object_set_new(body, "Tty", json_false());
+	json_object_set_new(body, "HostConfig", host_config(spec));
+	k->create = json_dumps(body, JSON_COMPACT);
+	json_decref(body);
+	if (!k->key || !k->create) {
+		free(k->key);
+		free(k->create);
+		return NULL;
+	}
+	p->n_keys++;
+	return k;
+}
+
+/* The spec the holder reads (sandbox/hold.h): working directory, argc, argv, env. */
+static int gate_write_spec(const struct kwg_docker_task *t, const struct kwg_docker_task_spec *s)
+{
+	char path[PATH_MAX], final[PATH_MAX], count[24];
+	struct kwg_buf b;
+	size_t argc = 0;
+	int fd, r = 0;
+
+	while (s->argv[argc])
+		argc++;
+	(void)snprintf(count, sizeof(count), "%zu", argc);
+	kwg_buf_init(&b, KWG_HOLD_SPEC_MAX_BYTES);
+	if (kwg_buf_append(&b, s->working_dir, strlen(s->working_dir) + 1) < 0 ||
+	    kwg_buf_append(&b, count, strlen(count) + 1) < 0)
+		r = -EMSGSIZE;
+	for (size_t i = 0; r == 0 && s->argv[i]; i++)
+		r = kwg_buf_append(&b, s->argv[i], strlen(s->argv[i]) + 1);
+	for (size_t i = 0; r == 0 && s->env && s->env[i]; i++)
+		r = kwg_buf_append(&b, s->env[i], strlen(s->env[i]) + 1);
+	if (r < 0) {
+		kwg_buf_done(&b);
+		return r;
+	}
+	(void)snprintf(path, sizeof(path), "%s/spec.new", t->gate);
+	(void)snprintf(final, sizeof(final), "%s/spec", t->gate);
+	/* Any container user reads it; the gate is the container's alone. */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0) {
+		kwg_buf_done(&b);
+		return -errno;
+	}
+	for (size_t off = 0; off < b.len && r == 0;) {
+		ssize_t n = write(fd, b.data + off, b.len - off);
+		if (n < 0 && errno != EINTR)
+			r = -errno;
+		else if (n > 0)
+			off += (size_t)n;
+	}
+	if (r == 0 && (fchmod(fd, 0644) < 0 || close(fd) < 0))
+		r = -errno;
+	else if (r < 0)
+		(void)close(fd);
+	if (r == 0 && rename(path, final) < 0)
+		r = -errno;
+	kwg_buf_done(&b);
+	return r;
+}
+
+/* A ready container for the task, which takes over t's callbacks and strings (t is closed), or
+ * NULL: the task starts cold (and its option set is filled for the next ones). */
+static struct kwg_docker_task *pool_take(struct kwg_docker_pool *p,
+                                         const struct kwg_docker_task_spec *spec,
+                                         struct kwg_docker_task *t)
+{
+	cleanup_free char *key = NULL;
+	struct kwg_docker_task *e = NULL;
+	struct pool_key *k;
+	int r;
+
+	if (p->draining || p->size == 0)
+		return NULL;
+	key = pool_key_of(spec);
+	k = key ? pool_want(p, key, spec) : NULL;
+	if (!k)
+		return NULL;
+	k->failed = false;
+	for (e = p->entries; e; e = e->pool_next)
+		if (e->pool_state == POOL_READY && strcmp(e->pool_key, key) == 0)
+			break;
+	if (!e) {
+		kwg_log_debug("warm pool: task run %.100s starts cold (option set %08x)",
+		              t->task_run_id, key_tag(key));
+		pool_fill(p, k);
+		return NULL;
+	}
+	pool_unlink(p, e);
+	r = gate_write_spec(e, spec);
+	if (r < 0) {
+		kwg_log_errno(KWG_LOG_WARNING, r, "warm pool: cannot write a task's spec");
+		kwg_docker_task_close(e);
+		pool_fill(p, k);
+		return NULL;
+	}
+	kwg_log_debug("warm pool: task run %.100s takes container %.12s (option set %08x)",
+	              t->task_run_id, e->id, key_tag(key));
+	e->pool_state = POOL_TAKEN;
+	e->cbs = t->cbs;
+	e->userdata = t->userdata;
+	e->files_back = t->files_back;
+	e->kill_grace_ms = t->kill_grace_ms;
+	e->attempt = t->attempt;
+	e->find_by_name = t->find_by_name;
+	e->resume = t->resume;
+	free(e->argv_text);
+	free(e->working_dir);
+	free(e->task_run_id);
+	e->argv_text = steal_ptr(&t->argv_text);
+	e->working_dir = steal_ptr(&t->working_dir);
+	e->task_run_id = steal_ptr(&t->task_run_id);
+	kwg_docker_task_close(t);
+	pool_fill(p, k);
+	return e;
+}
+
+/* The task goes its own way (it re-attaches to its earlier container): the held one goes. */
+static void pool_release(struct kwg_docker_task *t)
+{
+	char path[160];
+
+	kwg_docker_cancel(steal_ptr(&t->logs));
+	(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", t->id);
+	if (kwg_docker_request(t->d, "DELETE", path, NULL, NULL, on_pool_removed, t->pool))
+		t->pool->removing++;
+	*t->id = '\0';
+	if (t->gate_fd >= 0)
+		(void)close(steal_fd(&t->gate_fd));
+	gate_remove(t->gate);
+	t->pool_state = POOL_NONE;
+	t->pool = NULL;
+	kwg_buf_clear(&t->frames);
+}
+
+static void pool_discard_if(struct kwg_docker_pool *p, const char *key)
+{
+	struct kwg_docker_task **pp = &p->entries;
+
+	while (*pp) {
+		struct kwg_docker_task *t = *pp;
+		if (key && strcmp(t->pool_key, key) != 0) {
+			pp = &t->pool_next;
+			continue;
+		}
+		*pp = t->pool_next;
+		kwg_docker_task_close(t);
+	}
+}
+
+static void on_pool_tick(uv_timer_t *timer)
+{
+	struct kwg_docker_pool *p = timer->data;
+	uint64_t now = uv_now(p->loop);
+
+	for (size_t i = 0; i < p->n_keys;) {
+		struct pool_key *k = &p->keys[i];
+		if (now - k->used_ms < p->idle_ms) {
+			pool_fill(p, k);
+			i++;
+			continue;
+		}
+		kwg_log_debug("warm pool: an option set of image unused for %llu ms: its "
+		              "containers removed",
+		              (unsigned long long)p->idle_ms);
+		pool_discard_if(p, k->key);
+		free(k->key);
+		free(k->create);
+		p->keys[i] = p->keys[--p->n_keys];
+	}
+}
+
+/* kwg-exec must run in any image: a static executable has no PT_INTERP. */
+static int holder_is_static(const char *path)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	unsigned char h[64], ph[56];
+
+	if (fd < 0)
+		return -errno;
+	if (pread(fd, h, sizeof(h), 0) != (ssize_t)sizeof(h) || memcmp(h, "\177ELF", 4) != 0 ||
+	    h[4] != 2)
+		return -ENOEXEC;
+	uint64_t phoff = 0;
+	uint16_t phentsize, phnum;
+	memcpy(&phoff, h + 32, 8);
+	memcpy(&phentsize, h + 54, 2);
+	memcpy(&phnum, h + 56, 2);
+	for (uint16_t i = 0; i < phnum; i++) {
+		uint32_t type;
+		if (phentsize < 4 ||
+		    pread(fd, ph, sizeof(ph), (off_t)(phoff + (uint64_t)i * phentsize)) < 4)
+			return -ENOEXEC;
+		memcpy(&type, ph, 4);
+		if (type == 3) /* PT_INTERP */
+			return -ENOEXEC;
+	}
+	return 0;
+}
+
+int kwg_docker_pool_new(struct kwg_docker *d, const struct kwg_docker_pool_config *cfg,
+                        struct kwg_docker_pool **ret)
+{
+	struct kwg_docker_pool *p;
+	int r = holder_is_static(cfg->holder);
+
+	if (r < 0)
+		return r;
+	p = calloc(1, sizeof(*p));
+	if (!p)
+		return -ENOMEM;
+	p->d = d;
+	p->loop = cfg->loop;
+	p->size = cfg->size;
+	p->idle_ms = cfg->idle_ms ? cfg->idle_ms : 1;
+	p->holder = strdup(cfg->holder);
+	p->worker_id = strdup(cfg->worker_id);
+	if (asprintf(&p->dir, "%s/docker-pool.%s", cfg->dir, cfg->worker_id) < 0)
+		p->dir = NULL;
+	if (!p->holder || !p->worker_id || !p->dir) {
+		r = -ENOMEM;
+	} else if (mkdir(p->dir, 0700) < 0 && errno != EEXIST) {
+		r = -errno;
+	}
+	if (r < 0) {
+		free(p->holder);
+		free(p->worker_id);
+		free(p->dir);
+		free(p);
+		return r;
+	}
+	uv_timer_init(p->loop, &p->timer);
+	p->timer.data = p;
+	uv_timer_start(&p->timer, on_pool_tick, 1000, 1000);
+	*ret = p;
+	return 0;
+}
+
+void kwg_docker_pool_drain(struct kwg_docker_pool *p)
+{
+	if (!p || p->draining)
+		return;
+	p->draining = true;
+	uv_timer_stop(&p->timer);
+	pool_discard_if(p, NULL);
+}
+
+bool kwg_docker_pool_idle(const struct kwg_docker_pool *p)
+{
+	return !p || (!p->entries && p->removing == 0);
+}
+
+unsigned kwg_docker_pool_ready(const struct kwg_docker_pool *p)
+{
+	unsigned n = 0;
+
+	for (const struct kwg_docker_task *t = p ? p->entries : NULL; t; t = t->pool_next)
+		n += t->pool_state == POOL_READY;
+	return n;
+}
+
+static void on_pool_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+void kwg_docker_pool_free(struct kwg_docker_pool *p)
+{
+	if (!p)
+		return;
+	p->draining = true;
+	pool_discard_if(p, NULL);
+	for (size_t i = 0; i < p->n_keys; i++) {
+		free(p->keys[i].key);
+		free(p->keys[i].create);
+	}
+	free(p->keys);
+	(void)rmdir(p->dir);
+	free(p->dir);
+	free(p->holder);
+	free(p->worker_id);
+	uv_close((uv_handle_t *)&p->timer, on_pool_closed);
 }

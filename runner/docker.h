@@ -6,6 +6,8 @@
  * directory back (VOLUME), remove. Everything through the Engine API on the loop. */
 #pragma once
 #include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
 
 #include "protocol/log_entry.h"
 #include "protocol/script_task.h"
@@ -14,6 +16,7 @@
 #include "runner/logstream.h"
 
 struct kwg_docker_task;
+struct kwg_docker_pool;
 
 struct kwg_docker_task_spec {
 	const struct kwg_docker_opts *opts;
@@ -25,6 +28,7 @@ struct kwg_docker_task_spec {
 	bool allow_volumes, allow_privileged; /* the operator's settings */
 	bool files_back; /* copy the working directory back even when nothing was copied in
 	                    (the task has outputFiles) */
+	struct kwg_docker_pool *pool; /* the warm pool to take a container from, or NULL */
 };
 
 struct kwg_docker_task_cbs {
@@ -49,3 +53,31 @@ void kwg_docker_task_resume_output(struct kwg_docker_task *t);
 const char *kwg_docker_task_container_id(const struct kwg_docker_task *t);
 /* No callback after this; a container still there is removed in the background. Accepts NULL. */
 void kwg_docker_task_close(struct kwg_docker_task *t);
+
+/* The warm pool (docs/runners.md): per image and creation-time option set, up to size
+ * containers created and started ahead, each held by `kwg-exec --hold` (bind-mounted
+ * read-only) until a task takes it; the task's files, command, environment and working
+ * directory go in when it comes. Every task gets a fresh container; a used one is removed after
+ * the task's end is reported. Filled for an option set once a task has asked for it; emptied of
+ * an option set no task asked for within idle_ms. */
+struct kwg_docker_pool_config {
+	uv_loop_t *loop;
+	unsigned size;      /* containers kept ready per option set; 0: no pool */
+	uint64_t idle_ms;   /* an option set unused this long loses its containers */
+	const char *dir;    /* where the per-container gate directories go (made, 0700) */
+	const char *holder; /* kwg-exec's path (static; bind-mounted into the containers) */
+	const char *worker_id;
+};
+/* Borrows d and cfg's strings for the pool's life. 0; -errno (dir cannot be made); -ENOMEM. */
+int kwg_docker_pool_new(struct kwg_docker *d, const struct kwg_docker_pool_config *cfg,
+                        struct kwg_docker_pool **ret);
+/* Stops filling and removes the containers not taken (a drain or stop). */
+void kwg_docker_pool_drain(struct kwg_docker_pool *p);
+/* No container of the pool left to remove and no request of it under way (after a drain: the
+ * worker may close the Docker client). */
+bool kwg_docker_pool_idle(const struct kwg_docker_pool *p);
+/* Ready containers now (for tests and the status). */
+unsigned kwg_docker_pool_ready(const struct kwg_docker_pool *p);
+/* Closes the gates (a holder still waiting exits), cancels what is under way; call after the
+ * tasks are closed. Accepts NULL. */
+void kwg_docker_pool_free(struct kwg_docker_pool *p);

@@ -783,6 +783,7 @@ static void start_container(struct kwg_run *run, const struct kwg_strv *env)
 	    .allow_volumes = run->cfg.docker_volumes,
 	    .allow_privileged = run->cfg.docker_privileged,
 	    .files_back = kwg_files_stage_out_needed(&run->task),
+	    .pool = run->cfg.docker_pool,
 	};
 	struct kwg_docker_task_cbs cbs = {on_container_output, on_container_log, on_container_exit};
 	char why[512] = "out of memory";

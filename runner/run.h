@@ -57,6 +57,7 @@ struct kwg_run_config {
 	struct kwg_docker *docker;
 	const char *docker_error;
 	bool docker_volumes, docker_privileged;
+	struct kwg_docker_pool *docker_pool; /* the warm pool, or NULL */
 	/* Kestra's internal storage (NULL: none configured; tasks needing files fail saying so)
 	 * and the secrets of secret() (NULL: none). Borrowed. */
 	struct kwg_storage *storage;

@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "common/compat.h"
+#include "sandbox/hold.h"
 #include "sandbox/sandbox.h"
 
 extern char **environ;
@@ -495,6 +496,9 @@ int main(int argc, char **argv)
 	struct kwg_sandbox_spec spec;
 	pid_t parent = getppid();
 	bool parked = argc > 1 && strcmp(argv[1], "--parked") == 0;
+
+	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
+		kwg_hold_main(argv[2]); /* PID 1 of a warm Docker pool container */
 
 	/* SECURITY: the task dies with the worker, so that a task Kestra resubmits after the
 	 * worker's death never runs twice. (kwg sandbox from a shell: dies with the shell.) */

@@ -46,6 +46,8 @@ struct kwg_config {
 	char *sandbox_policy;                   /* a policy override file, "" = none */
 	char *docker_host;                      /* unix:///path of the Docker Engine socket */
 	bool docker_volumes, docker_privileged; /* what Docker tasks may ask for */
+	uint32_t docker_pool_size;              /* warm containers per option set; 0: none */
+	uint64_t docker_pool_idle_ms;           /* an unused option set loses them after */
 	/* Kestra's internal storage (storage/storage.h); type "none": tasks needing files fail */
 	char *storage_type, *storage_base_path, *storage_endpoint, *storage_region;
 	char *storage_bucket, *storage_access_key, *storage_secret_key; /* keys: SECRET */

@@ -49,6 +49,7 @@ struct kwg_worker {
 	struct kwg_storage *storage; /* Kestra's internal storage, or NULL (storage_type none) */
 	struct kwg_secrets *secrets; /* SECRET_* of the worker's environment */
 	struct kwg_orphans *orphans;
+	struct kwg_docker_pool *docker_pool; /* the Docker runner's warm pool, or NULL */
 	struct kwg_spare_config spare_cfg;
 	char docker_error[256];
 	struct run_node *runs;

@@ -62,8 +62,11 @@ static void on_live_workers(void *userdata, const struct kwg_transport_worker *w
 		    (state && strcmp(state, "running") == 0 && resume &&
 		     strcmp(resume, "true") == 0))
 			continue;
-		kwg_log_notice("removing container %.12s (%s) of worker %s, which is gone", id,
-		               state ? state : "?", worker);
+		/* A warm pool's containers (kwg.pool) are swept as the tasks' are: held ones
+		 * ended with their worker's gates, taken ones ran a task. */
+		kwg_log_notice("removing container %.12s (%s%s) of worker %s, which is gone", id,
+		               state ? state : "?",
+		               json_object_get(labels, "kwg.pool") ? ", warm pool" : "", worker);
 		(void)snprintf(path, sizeof(path), "/containers/%s?force=1&v=1", id);
 		(void)kwg_docker_request(o->docker, "DELETE", path, NULL, NULL,
 		                         kwg_docker_ignore_answer, NULL);

@@ -22,6 +22,7 @@
 #include "common/cleanup.h"
 #include "common/log.h"
 #include "runner/cgroup.h"
+#include "runner/docker.h"
 #include "runner/docker_api.h"
 #include "sandbox/env.h"
 #include "sandbox/seccomp.h"
@@ -251,6 +252,26 @@ int kwg_worker_setup_docker(struct kwg_worker *w)
 	w->run_cfg.docker_error = w->docker_error;
 	w->run_cfg.docker_volumes = w->cfg->docker_volumes;
 	w->run_cfg.docker_privileged = w->cfg->docker_privileged;
+	if (w->docker && w->cfg->docker_pool_size > 0) {
+		r = kwg_docker_pool_new(w->docker,
+		                        &(struct kwg_docker_pool_config){
+		                            .loop = w->loop,
+		                            .size = w->cfg->docker_pool_size,
+		                            .idle_ms = w->cfg->docker_pool_idle_ms,
+		                            .dir = w->cfg->work_dir,
+		                            .holder = w->exec_helper,
+		                            .worker_id = w->id,
+		                        },
+		                        &w->docker_pool);
+		if (r < 0)
+			kwg_log_errno(
+			    KWG_LOG_WARNING, r,
+			    "docker_pool_size: no warm pool (kwg-exec '%s' must be a "
+			    "static executable, and work_dir writable); Docker tasks start "
+			    "cold",
+			    w->exec_helper);
+		w->run_cfg.docker_pool = w->docker_pool;
+	}
 	return 0;
 }
 

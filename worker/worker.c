@@ -13,6 +13,7 @@
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
+#include "runner/docker.h"
 #include "runner/run.h"
 #include "transport/transport.h"
 #include "worker/http.h"
@@ -344,7 +345,9 @@ static void on_stop_check(uv_timer_t *t)
 		uv_timer_start(&w->flush_timer, on_flush_timeout, FLUSH_TIMEOUT_MS, 0);
 		kwg_log_notice("all tasks ended; writing the last messages");
 	}
-	if (w->phase == PHASE_FLUSHING && kwg_transport_empty(w->transport)) {
+	/* The warm pool's containers are removed before the worker ends (flush_timer bounds it). */
+	if (w->phase == PHASE_FLUSHING && kwg_transport_empty(w->transport) &&
+	    kwg_docker_pool_idle(w->docker_pool)) {
 		uv_timer_stop(&w->stop_timer);
 		kwg_transport_set_state(w->transport, w->forced
 		                                          ? KWG_SERVICE_TERMINATED_FORCED
@@ -395,6 +398,7 @@ static void on_signal(uv_signal_t *h, int signum)
 	kwg_sd_notify("STOPPING=1\nSTATUS=draining: claiming stopped, running tasks finish");
 	update_claiming(w);
 	kwg_transport_stop(w->transport);
+	kwg_docker_pool_drain(w->docker_pool);
 	kwg_transport_set_state(w->transport, KWG_SERVICE_TERMINATING);
 	uv_timer_start(&w->grace_timer, on_grace_over, w->cfg->termination_grace_period_ms, 0);
 	uv_timer_start(&w->stop_timer, on_stop_check, 0, STOP_CHECK_MS);
@@ -446,6 +450,7 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 		r = kwg_worker_setup_storage(w);
 	if (r < 0) {
 		free(w->sandbox.filter);
+		kwg_docker_pool_free(w->docker_pool);
 		kwg_docker_free(w->docker);
 		kwg_storage_free(w->storage);
 		kwg_secrets_free(w->secrets);
@@ -520,6 +525,7 @@ static void worker_close(struct kwg_worker *w)
 	kwg_http_close(w->http);
 	kwg_orphans_close(steal_ptr(&w->orphans));
 	kwg_transport_close(steal_ptr(&w->transport));
+	kwg_docker_pool_free(steal_ptr(&w->docker_pool));
 	kwg_docker_free(steal_ptr(&w->docker));
 	kwg_storage_free(steal_ptr(&w->storage));
 	kwg_spare_free(steal_ptr(&w->run_cfg.spare));
