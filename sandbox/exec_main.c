@@ -292,23 +292,77 @@ static KWG_NORETURN void wait_and_exit(pid_t child)
 	exit_like(st);
 }
 
-/* fork(); in the parent, which only waits from now on, the status descriptor is closed (the
- * child reports). */
-static pid_t fork_or_die(void)
+/* AddressSanitizer cannot follow a child onto a stack of its own (it warns on the task's stderr
+ * and may report falsely): sanitizer builds fork instead, with the same steps in each process. */
+#if defined(__SANITIZE_ADDRESS__)
+#define SHARED_VM 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SHARED_VM 0
+#endif
+#endif
+#ifndef SHARED_VM
+#define SHARED_VM 1
+#endif
+
+/* The stacks of the two children spawn_shared() makes: the namespace's PID 1, then the task
+ * until its execve. Untouched pages of .bss cost nothing. */
+static char pid1_stack[256 * 1024] __attribute__((aligned(64)));
+static char task_stack[256 * 1024] __attribute__((aligned(64)));
+
+/* Starts fn(arg) in a child that shares this process's memory, as vfork() does: this process
+ * is suspended until the child execs or exits, so the two never run at once. Unlike fork(),
+ * nothing is copied (no page tables, no copy-on-write faults after it) and the child's exit or
+ * execve frees no address space: per task this was a third of kwg-exec's CPU (two forks, their
+ * faults, two address spaces torn down; docs/performance.md). Credentials, rlimits, seccomp
+ * filters, namespaces and descriptors stay per process (no CLONE_THREAD, CLONE_FS or
+ * CLONE_FILES): the child's changes are its own. On the failure to clone, dies (stage NS); in
+ * the parent, which only waits from now on, the status descriptor is closed (the child
+ * reports). */
+static pid_t spawn_shared(int (*fn)(void *), void *arg, char *stack, size_t size)
 {
+#if SHARED_VM
+	pid_t pid = clone(fn, stack + size, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+#else
 	pid_t pid = fork();
+
+	(void)stack;
+	(void)size;
+	if (pid == 0)
+		_exit(fn(arg));
+#endif
 
 	if (pid < 0)
 		die(KWG_STAGE_NS, errno);
-	if (pid > 0 && status_fd >= 0)
+	if (status_fd >= 0)
 		(void)close(status_fd);
 	return pid;
 }
 
-static void enter_namespaces(const struct kwg_sandbox_spec *spec)
+static KWG_NORETURN void run_task(const struct kwg_sandbox_spec *spec);
+
+static int task_main(void *arg)
+{
+	run_task(arg);
+}
+
+/* PID 1 of the task's pid namespace, in its new mount namespace: mounts, host name, then the
+ * task, which it reaps. */
+static int pid1_main(void *arg)
+{
+	const struct kwg_sandbox_spec *spec = arg;
+
+	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prepare_mounts(spec);
+	if (sethostname("kwg", 3) < 0)
+		die(KWG_STAGE_NS, errno);
+	reap(spawn_shared(task_main, arg, task_stack, sizeof(task_stack)));
+}
+
+/* Enters the namespaces; the process that called it waits for PID 1 and exits as it did. */
+static KWG_NORETURN void enter_namespaces(const struct kwg_sandbox_spec *spec)
 {
 	int flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS;
-	pid_t pid;
 
 	if (spec->profile == KWG_SANDBOX_STRICT)
 		flags |= CLONE_NEWNET;
@@ -316,17 +370,8 @@ static void enter_namespaces(const struct kwg_sandbox_spec *spec)
 		enter_userns();
 	if (unshare(flags) < 0)
 		die(KWG_STAGE_NS, errno);
-	/* The first child is PID 1 of the new pid namespace; this process waits for it. */
-	pid = fork_or_die();
-	if (pid > 0)
-		wait_and_exit(pid);
-	(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-	prepare_mounts(spec);
-	if (sethostname("kwg", 3) < 0)
-		die(KWG_STAGE_NS, errno);
-	pid = fork_or_die();
-	if (pid > 0)
-		reap(pid);
+	/* The first child is PID 1 of the new pid namespace. */
+	wait_and_exit(spawn_shared(pid1_main, (void *)spec, pid1_stack, sizeof(pid1_stack)));
 }
 
 static void drop_privileges(const struct kwg_sandbox_spec *spec)
@@ -491,6 +536,34 @@ static void become_reaper(void)
 	(void)prctl(PR_SET_CHILD_SUBREAPER, 0);
 }
 
+/* Steps 6 to 11 in the task's own process: ids, caps, no_new_privs, seccomp, chdir, exec. */
+static KWG_NORETURN void run_task(const struct kwg_sandbox_spec *spec)
+{
+	if (spec->profile != KWG_SANDBOX_NONE) {
+		drop_privileges(spec);
+		/* The parent-death signal is cleared by a change of user: set again, the task
+		 * dies with its reaper even when that is SIGKILL'd. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+			die(KWG_STAGE_NNP, errno);
+		load_filter(spec);
+	}
+	if (chdir(spec->workdir) < 0)
+		die(KWG_STAGE_CHDIR, errno);
+	/* The PATH search uses the task's own environment. */
+	environ = spec->envp.v ? spec->envp.v : (char *[]){NULL};
+	/* The address-space limit goes last: it is the task's, and kwg-exec itself (in a sanitizer
+	 * build, say) may need more mappings until the exec. */
+	if (spec->profile != KWG_SANDBOX_NONE && spec->limits.address_space_bytes) {
+		struct rlimit as = {spec->limits.address_space_bytes,
+		                    spec->limits.address_space_bytes};
+		if (setrlimit(RLIMIT_AS, &as) < 0)
+			die(KWG_STAGE_RLIMITS, errno);
+	}
+	execvp(spec->argv.v[0], spec->argv.v);
+	die(KWG_STAGE_EXEC, errno);
+}
+
 int main(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec;
@@ -513,30 +586,9 @@ int main(int argc, char **argv)
 	if (spec.profile != KWG_SANDBOX_NONE) {
 		set_limits(&spec.limits);
 		join_cgroups(spec.cgroups.v, spec.cgroups.n);
-		if (spec.profile == KWG_SANDBOX_CONTAINER)
-			become_reaper();
-		else
-			enter_namespaces(&spec);
-		drop_privileges(&spec);
-		/* The parent-death signal is cleared by a change of user: set again, the task
-		 * dies with its reaper even when that is SIGKILL'd. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-			die(KWG_STAGE_NNP, errno);
-		load_filter(&spec);
+		if (spec.profile != KWG_SANDBOX_CONTAINER)
+			enter_namespaces(&spec); /* the task runs in PID 1's child */
+		become_reaper();
 	}
-	if (chdir(spec.workdir) < 0)
-		die(KWG_STAGE_CHDIR, errno);
-	/* The PATH search uses the task's own environment. */
-	environ = spec.envp.v ? spec.envp.v : (char *[]){NULL};
-	/* The address-space limit goes last: it is the task's, and kwg-exec itself (in a sanitizer
-	 * build, say) may need more mappings until the exec. */
-	if (spec.profile != KWG_SANDBOX_NONE && spec.limits.address_space_bytes) {
-		struct rlimit as = {spec.limits.address_space_bytes,
-		                    spec.limits.address_space_bytes};
-		if (setrlimit(RLIMIT_AS, &as) < 0)
-			die(KWG_STAGE_RLIMITS, errno);
-	}
-	execvp(spec.argv.v[0], spec.argv.v);
-	die(KWG_STAGE_EXEC, errno);
+	run_task(&spec);
 }

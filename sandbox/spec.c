@@ -70,6 +70,25 @@ static int put(struct kwg_buf *b, const char *s)
 	return kwg_buf_append(b, s, strlen(s) + 1);
 }
 
+/* bytes as lowercase hex and a NUL, in pieces of 512 bytes (one snprintf per byte was most of
+ * the encoder's time: a filter is a few thousand bytes and goes with every task). */
+static int put_hex(struct kwg_buf *b, const uint8_t *bytes, size_t len)
+{
+	static const char digits[] = "0123456789abcdef";
+	char chunk[1024];
+	int r = 0;
+
+	for (size_t i = 0; r >= 0 && i < len; i += sizeof(chunk) / 2) {
+		size_t n = len - i < sizeof(chunk) / 2 ? len - i : sizeof(chunk) / 2;
+		for (size_t j = 0; j < n; j++) {
+			chunk[2 * j] = digits[bytes[i + j] >> 4];
+			chunk[2 * j + 1] = digits[bytes[i + j] & 0xf];
+		}
+		r = kwg_buf_append(b, chunk, 2 * n);
+	}
+	return r < 0 ? r : kwg_buf_append(b, "", 1);
+}
+
 static int put_num(struct kwg_buf *b, long long v)
 {
 	char num[32];
@@ -108,9 +127,7 @@ int kwg_sandbox_spec_encode(const struct kwg_sandbox_spec *spec, char **ret, siz
 	r = r < 0 ? r : put_list(&b, &spec->argv);
 	r = r < 0 ? r : put_list(&b, &spec->envp);
 	r = r < 0 ? r : put_list(&b, &spec->cgroups);
-	for (size_t i = 0; r >= 0 && i < spec->filter_len; i++)
-		r = kwg_buf_printf(&b, "%02x", spec->filter[i]);
-	r = r < 0 ? r : kwg_buf_append(&b, "", 1);
+	r = r < 0 ? r : put_hex(&b, spec->filter, spec->filter_len);
 	if (r < 0) {
 		kwg_buf_done(&b);
 		return r;
