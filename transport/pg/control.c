@@ -375,6 +375,7 @@ static void on_notify(void *userdata, const char *channel)
 
 	if (strcmp(channel, "kwg_worker_job") == 0 ||
 	    strcmp(channel, "kwg_worker_job_event") == 0) {
+		kwg_log_latency("notified", channel);
 		if (c->ops.on_jobs_queued)
 			c->ops.on_jobs_queued(c->ctx);
 		return;
