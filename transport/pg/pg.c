@@ -501,6 +501,11 @@ bool kwg_pg_is_connected(const struct kwg_pg *pg)
 	return pg->state == PG_READY;
 }
 
+int kwg_pg_backend_pid(const struct kwg_pg *pg)
+{
+	return pg->conn && pg->state == PG_READY ? PQbackendPID(pg->conn) : 0;
+}
+
 unsigned kwg_pg_pending(const struct kwg_pg *pg)
 {
 	return pg->pending;
