@@ -302,6 +302,7 @@ static void pg_connect(struct kwg_pg *pg)
 	pg->state = PG_READY;
 	pg->backoff_ms = BACKOFF_MIN_MS;
 	kwg_log_debug("%s: connected (server %d)", pg->name, PQserverVersion(pg->conn));
+	kwg_log_latency("connected", pg->name);
 	poll_update(pg, UV_READABLE);
 	if (pg->on_state)
 		pg->on_state(pg->userdata, true);
