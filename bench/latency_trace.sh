@@ -50,17 +50,20 @@ totals = []
 for key, t0 in ins.items():
     t0 = int(t0)
     at = {}
-    # Stamps without a task run id, in order: the notification (sent at the commit, which the
-    # clock read after it may follow), then the claim sent after it and its rows.
-    after = t0 - 5000
-    for step in ("notified", "claim-sent", "rows"):
-        for _, us, s, ident in stamps:
-            if s == step and ident not in ins and int(us) >= after:
-                at[step] = after = int(us)
-                break
     for _, us, step, ident in stamps:
         if ident == key:
             at[step] = int(us)
+    # Stamps without a task run id, walking back from the task's own: the rows of its claim,
+    # that claim, the notification that woke it (sent at the commit, which may come before
+    # the clock read after it: that step can be negative).
+    before = at.get("committed")
+    for step in ("rows", "claim-sent", "notified"):
+        found = [int(us) for _, us, s, ident in stamps
+                 if s == step and ident not in ins and before is not None and int(us) <= before]
+        if found:
+            at[step] = before = max(found)
+        else:
+            before = None
     at["task"] = int(st[key])
     prev = t0
     ok = all(s in at for s in steps)

@@ -496,6 +496,11 @@ int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_t
 	return 0;
 }
 
+void kwg_control_connect(struct kwg_control *c)
+{
+	kwg_pg_start(c->pg);
+}
+
 void kwg_control_start(struct kwg_control *c)
 {
 	kwg_pg_start(c->pg);
