@@ -4,7 +4,7 @@
 # at a time, 20-200 ms apart, as in bench/queue.sh with `kwg notify`, and the worker started with
 # KWG_TRACE_LATENCY=1 (common/log.h), so that it stamps each step on the wall clock. Prints the
 # median and p90 of each step, in ms, from the commit of the queue row (the server's clock right
-# after it) to the task's own clock (`date +%s%6N`).
+# after it) to the task's own clock (`date +%s%6N`); the total also for a worker without stamps.
 # usage: bench/latency_trace.sh [TASKS] [WORKER OPTIONS…]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,7 +17,10 @@ build/bench/kwg notify install --database-url "$DB" >/dev/null
 KWG_TRACE_LATENCY=1 build/bench/kwg worker --database-url "$DB" --group q --concurrency 4 \
   --default-runner process --work-dir "$tmp/wd" --management-port 0 "$@" >"$tmp/kwg.log" 2>&1 &
 worker=$!
-until grep -qs "claiming tasks" "$tmp/kwg.log"; do sleep 0.05; done
+until grep -qs "claiming tasks" "$tmp/kwg.log"; do
+  kill -0 "$worker" 2>/dev/null || { cat "$tmp/kwg.log" >&2; exit 1; }
+  sleep 0.05
+done
 sleep 1
 now_us="(extract(epoch FROM clock_timestamp()) * 1000000)::bigint"
 : >"$tmp/inserted"
@@ -65,6 +68,7 @@ for key, t0 in ins.items():
         else:
             before = None
     at["task"] = int(st[key])
+    totals.append((at["task"] - t0) / 1000)
     prev = t0
     ok = all(s in at for s in steps)
     if not ok:
@@ -72,7 +76,6 @@ for key, t0 in ins.items():
     for s in steps:
         deltas[s].append((at[s] - prev) / 1000)
         prev = at[s]
-    totals.append((at["task"] - t0) / 1000)
 def q(v, p):
     v = sorted(v)
     return v[min(len(v) - 1, int(len(v) * p))]
