@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -76,4 +78,23 @@ int kwg_log_write_errno(enum kwg_log_level level, const char *module, int r, con
 	log_vwrite(level, module, suffix, fmt, ap);
 	va_end(ap);
 	return r;
+}
+
+/* -1 until the first call reads the environment. */
+static int latency_on = -1;
+
+bool kwg_log_latency_on(void)
+{
+	if (latency_on < 0)
+		latency_on = getenv("KWG_TRACE_LATENCY") != NULL;
+	return latency_on;
+}
+
+void kwg_log_latency_write(const char *step, const char *id)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_REALTIME, &now);
+	fprintf(stderr, "latency %lld %s %s\n",
+	        (long long)now.tv_sec * 1000000 + now.tv_nsec / 1000, step, id ? id : "-");
 }

@@ -2,6 +2,8 @@
 /* The daemon's own log (never task output: that goes to LogEntry rows). Each .c defines
  * KWG_LOG_MODULE before its includes. The level test happens before arguments are evaluated. */
 #pragma once
+#include <stdbool.h>
+
 #include "common/compat.h"
 
 enum kwg_log_level {
@@ -15,6 +17,19 @@ enum kwg_log_level {
 
 /* The only mutable global besides none: the log settings. */
 extern enum kwg_log_level kwg_log_max_level;
+
+/* Latency stamps, on when KWG_TRACE_LATENCY is set in the environment (read once, at the first
+ * call): one line on stderr per step of a task's way from the queue to its process,
+ * "latency <microseconds since the epoch> <step> <id>" (docs/performance.md). The clock is the
+ * wall clock, as the task's own `date +%s%6N` and the database's. step and id are borrowed; id
+ * may be NULL. */
+#define kwg_log_latency(step, id)                                                                  \
+	do {                                                                                       \
+		if (kwg_log_latency_on())                                                          \
+			kwg_log_latency_write((step), (id));                                       \
+	} while (0)
+bool kwg_log_latency_on(void);
+void kwg_log_latency_write(const char *step, const char *id);
 
 /* Error lines logged since start (for /metrics). */
 unsigned long long kwg_log_errors_total(void);

@@ -7,22 +7,68 @@
 
 /* queues (type, "offset", consumer_worker, consumer_group, value), 1.0. FOR UPDATE SKIP LOCKED
  * lets workers of one group claim side by side without ever taking the same row. */
-const char KWG_SQL_CLAIM_GROUP[] =
-    "SELECT \"value\", \"offset\" FROM $Q"
-    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
-    " AND \"consumer_worker\" = false AND \"consumer_group\" = $1"
-    " ORDER BY \"offset\" ASC LIMIT $2 FOR UPDATE SKIP LOCKED";
+#define CLAIM_GROUP_SELECT                                                                         \
+	"SELECT \"value\", \"offset\" FROM $Q"                                                     \
+	" WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"                     \
+	" AND \"consumer_worker\" = false AND \"consumer_group\" = $1"                             \
+	" ORDER BY \"offset\" ASC LIMIT $2 FOR UPDATE SKIP LOCKED"
+const char KWG_SQL_CLAIM_GROUP[] = CLAIM_GROUP_SELECT;
 
-const char KWG_SQL_CLAIM_DEFAULT[] =
-    "SELECT \"value\", \"offset\" FROM $Q"
-    " WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"
-    " AND \"consumer_worker\" = false AND \"consumer_group\" IS NULL"
-    " AND COALESCE(\"value\"->>'type', 'task') = 'task'"
-    " AND (\"value\"->'task'->>'type' = ANY($2::text[])"
-    " OR (\"value\"->'task'->>'type' = ANY($3::text[])"
-    " AND (\"value\"->'task'->'taskRunner'->>'type' = 'io.kestra.plugin.core.runner.Process'"
-    " OR ($4::boolean AND \"value\"->'task'->'taskRunner' IS NULL))))"
-    " ORDER BY \"offset\" ASC LIMIT $1 FOR UPDATE SKIP LOCKED";
+#define CLAIM_DEFAULT_SELECT                                                                       \
+	"SELECT \"value\", \"offset\" FROM $Q"                                                     \
+	" WHERE type = CAST('io.kestra.core.runners.WorkerJob' AS queue_type)"                     \
+	" AND \"consumer_worker\" = false AND \"consumer_group\" IS NULL"                          \
+	" AND COALESCE(\"value\"->>'type', 'task') = 'task'"                                       \
+	" AND (\"value\"->'task'->>'type' = ANY($2::text[])"                                       \
+	" OR (\"value\"->'task'->>'type' = ANY($3::text[])"                                        \
+	" AND (\"value\"->'task'->'taskRunner'->>'type' = 'io.kestra.plugin.core.runner.Process'"  \
+	" OR ($4::boolean AND \"value\"->'task'->'taskRunner' IS NULL))))"                         \
+	" ORDER BY \"offset\" ASC LIMIT $1 FOR UPDATE SKIP LOCKED"
+const char KWG_SQL_CLAIM_DEFAULT[] = CLAIM_DEFAULT_SELECT;
+
+/* The whole claim of §3.1 in one statement, so one round trip (docs/performance.md, round 3):
+ * the rows are locked (c), their worker_job_running records upserted (r: the row's WorkerTask
+ * plus "workerInstance" {uid, workerUuid, workerGroup when there is a group} and "partition" 0,
+ * §5.8, "type" "task" when missing; a task run repeated in one claim keeps its last row; only
+ * task rows with a taskRun.id get one) and the rows marked (m, same group predicate as the
+ * SELECT); the rows come back in offset order with the transaction's id, which is NULL only
+ * when nothing was claimed. A claim whose answer is lost is resolved through that id
+ * (KWG_SQL_CLAIM_ADOPT). WORKER and GROUP are parameters or NULL; PRED is the mark's group
+ * predicate. */
+#define CLAIM_ONE(SELECT, WORKER, GROUP, PRED)                                                     \
+	"WITH c AS (" SELECT "),"                                                                  \
+	" r AS (INSERT INTO worker_job_running (\"key\", \"value\")"                               \
+	" SELECT DISTINCT ON (k) k, '{\"type\":\"task\"}'::jsonb || v"                             \
+	" || jsonb_build_object('workerInstance', jsonb_strip_nulls(jsonb_build_object("           \
+	"'uid', " WORKER "::text, 'workerUuid', " WORKER "::text, 'workerGroup', " GROUP           \
+	"::text)),"                                                                                \
+	" 'partition', 0)"                                                                         \
+	" FROM (SELECT \"value\"->'taskRun'->>'id' AS k, \"value\" AS v, \"offset\" AS o FROM c"   \
+	" WHERE COALESCE(\"value\"->>'type', 'task') = 'task') t"                                  \
+	" WHERE k IS NOT NULL ORDER BY k, o DESC"                                                  \
+	" ON CONFLICT (\"key\") DO UPDATE SET \"value\" = EXCLUDED.\"value\" RETURNING 1),"        \
+	" m AS (UPDATE $Q SET \"consumer_worker\" = true, \"updated\" = now()"                     \
+	" WHERE \"offset\" IN (SELECT \"offset\" FROM c) AND " PRED " RETURNING 1)"                \
+	" SELECT \"value\", \"offset\", txid_current_if_assigned() FROM c ORDER BY \"offset\""
+const char KWG_SQL_CLAIM_ONE_GROUP[] =
+    CLAIM_ONE(CLAIM_GROUP_SELECT, "$3", "$1", "\"consumer_group\" = $1");
+const char KWG_SQL_CLAIM_ONE_DEFAULT[] =
+    CLAIM_ONE(CLAIM_DEFAULT_SELECT, "$5", "NULL", "\"consumer_group\" IS NULL");
+
+/* pg_stat_activity (pid, state): whether the session that sent a claim whose answer was lost
+ * still runs a statement (then the claim may still commit: wait); $2 cancels that statement. */
+const char KWG_SQL_CLAIM_BUSY[] = "SELECT CASE WHEN $2::boolean THEN pg_cancel_backend(pid) END"
+                                  " FROM pg_stat_activity WHERE pid = $1::int AND state = 'active'";
+
+/* worker_job_running (value, worker_uuid, xmin), §5.8: the records this worker holds that were
+ * written after its last claim with rows ($2, a transaction id modulo 2^32; NULL: there was
+ * none, and the worker id is new at each start): those of the claim whose answer was lost,
+ * since only this worker's claims write records with its id, one at a time. age() compares
+ * transaction ids across wraparound. Columns as the claim's: value, an offset (-1: unknown),
+ * the writing transaction. */
+const char KWG_SQL_CLAIM_ADOPT[] =
+    "SELECT \"value\", -1, xmin::text FROM worker_job_running WHERE worker_uuid = $1"
+    " AND ($2::xid IS NULL OR age(xmin) < age($2::xid))";
 
 /* worker_job_running (key, value), §5.8; the generated worker_uuid reads
  * value->'workerInstance'->>'workerUuid'. */
@@ -457,6 +503,10 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"claim_group", KWG_SQL_CLAIM_GROUP},
     {"kestra_schema", KWG_SQL_KESTRA_SCHEMA},
     {"claim_default", KWG_SQL_CLAIM_DEFAULT},
+    {"claim_one_group", KWG_SQL_CLAIM_ONE_GROUP},
+    {"claim_one_default", KWG_SQL_CLAIM_ONE_DEFAULT},
+    {"claim_busy", KWG_SQL_CLAIM_BUSY},
+    {"claim_adopt", KWG_SQL_CLAIM_ADOPT},
     {"running_upsert", KWG_SQL_RUNNING_UPSERT},
     {"mark_consumed", KWG_SQL_MARK_CONSUMED},
     {"emit", KWG_SQL_EMIT},

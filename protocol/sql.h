@@ -19,6 +19,17 @@ extern const char KWG_SQL_CLAIM_GROUP[];
  * too (the default runner is Process). Only task jobs of those types are claimed, so that kwg can
  * live beside Kestra's own workers. */
 extern const char KWG_SQL_CLAIM_DEFAULT[];
+/* The claim in one statement, one round trip (§3.1: lock, worker_job_running, mark): the group's
+ * $1 $2 then $3 the worker id; the default group's $1 … $4 then $5 the worker id. Rows: value,
+ * offset, and the transaction's id (bigint, as txid_current; NULL when nothing was claimed). */
+extern const char KWG_SQL_CLAIM_ONE_GROUP[];
+extern const char KWG_SQL_CLAIM_ONE_DEFAULT[];
+/* A row while the session of backend pid $1 (int) still runs a statement; $2 (boolean) cancels
+ * it. */
+extern const char KWG_SQL_CLAIM_BUSY[];
+/* The worker_job_running values held by worker id $1 written after transaction $2 (an xid as
+ * text, NULL: all of them): value, -1, the writing transaction's id. */
+extern const char KWG_SQL_CLAIM_ADOPT[];
 /* worker_job_running upsert for a batch: $1 text[] keys (taskRun.id, distinct), $2 text[] JSON. */
 extern const char KWG_SQL_RUNNING_UPSERT[];
 /* Mark claimed rows consumed: $1 bigint[] offsets, $2 group key (NULL for the default group). */

@@ -929,6 +929,7 @@ static void launch(struct kwg_run *run)
 		return;
 	}
 	run->state = RUN_RUNNING;
+	kwg_log_latency("spawned", kwg_job_task_run_id(run->job));
 	kwg_buf_init(&cmdline, 1u << 20);
 	for (size_t i = 0; i < run->task.argv.n; i++)
 		(void)kwg_buf_printf(&cmdline, "%s%s", i ? " " : "", run->task.argv.v[i]);
@@ -1079,6 +1080,7 @@ static void on_start(uv_timer_t *t)
 		fail_unrunnable(run, why);
 		return;
 	}
+	kwg_log_latency("workdir", kwg_job_task_run_id(run->job));
 	render_task(run);
 }
 
@@ -1142,6 +1144,7 @@ static void render_task(struct kwg_run *run)
 		fail_unrunnable(run, r == -ENOMEM ? "out of memory" : run->err.msg);
 		return;
 	}
+	kwg_log_latency("rendered", kwg_job_task_run_id(run->job));
 	if (run->task.kind == KWG_TASK_LOG)
 		run_log_task(run);
 	else if (run->task.kind == KWG_TASK_RETURN)

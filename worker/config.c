@@ -344,6 +344,9 @@ static int load_env(struct kwg_config *cfg, char *const *envp, const char *const
 		bool known = false;
 		if (strncmp(*e, "KWG_", 4) != 0 || !eq)
 			continue;
+		/* Not a setting: read by the log module (common/log.h). */
+		if (strncmp(*e, "KWG_TRACE_LATENCY=", 18) == 0)
+			continue;
 		for (size_t i = 0; i < ARRAY_SIZE(keys_table); i++) {
 			const struct cfg_key *k = &keys_table[i];
 			char name[64], file_name[80];

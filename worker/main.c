@@ -112,6 +112,7 @@ static int cmd_worker(int argc, char **argv)
 	uv_loop_t loop;
 	int r, code;
 
+	kwg_log_latency("main", "worker");
 	r = kwg_config_load(argc, argv, environ, NULL, &cfg, &err);
 	if (r < 0) {
 		fprintf(stderr, "kwg worker: %s\n", r == -ENOMEM ? "out of memory" : err.msg);
@@ -144,6 +145,7 @@ static int cmd_worker(int argc, char **argv)
 		kwg_config_done(&cfg);
 		return 1;
 	}
+	kwg_log_latency("setup-done", "worker");
 	r = kwg_worker_start(w);
 	(void)run_loop(&loop);
 	code = kwg_worker_free(w);

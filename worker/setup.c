@@ -491,8 +491,10 @@ int kwg_worker_setup_sandbox(struct kwg_worker *w)
 		              strerror(errno));
 		return -ENOENT;
 	}
+	kwg_log_latency("probe-start", "worker");
 	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
 		return -EPERM;
+	kwg_log_latency("probed", "worker");
 	cgroups_setup(w);
 	if (sb->profile == KWG_SANDBOX_CONTAINER)
 		kwg_log_warning(

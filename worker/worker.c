@@ -443,37 +443,32 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	    .sandbox = &w->sandbox,
 	    .exec_helper = w->exec_helper,
 	};
-	r = kwg_worker_setup_sandbox(w);
+	/* The transport first: it opens the connections the first claim needs, and the server
+	 * starts their sessions while the sandbox probe runs (docs/performance.md, round 3). Jobs
+	 * come only once the loop runs, after kwg_worker_start. */
+	r = kwg_transport_new(transport,
+	                      &(struct kwg_transport_params){
+	                          .loop = loop,
+	                          .url = cfg->controller && *cfg->controller ? cfg->controller
+	                                                                       : cfg->database_url,
+	                          .auth = cfg->controller_basic_auth,
+	                          .info = &w->info,
+	                          .default_runner = cfg->default_runner,
+	                          .spill_dir = cfg->work_dir,
+	                          .queue_prefix = cfg->kestra_queue_prefix,
+	                          .queue_table = cfg->kestra_queue_table,
+	                          .ops = &transport_ops,
+	                          .ctx = w,
+	                      },
+	                      &w->transport);
+	if (r >= 0)
+		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
+	if (r >= 0)
+		r = kwg_worker_setup_sandbox(w);
 	if (r >= 0)
 		r = kwg_worker_setup_docker(w);
 	if (r >= 0)
 		r = kwg_worker_setup_storage(w);
-	if (r < 0) {
-		free(w->sandbox.filter);
-		kwg_docker_pool_free(w->docker_pool);
-		kwg_docker_free(w->docker);
-		kwg_storage_free(w->storage);
-		kwg_secrets_free(w->secrets);
-		free(w);
-		return r;
-	}
-	r = kwg_transport_new(
-	    transport,
-	    &(struct kwg_transport_params){
-	        .loop = loop,
-	        .url = cfg->controller && *cfg->controller ? cfg->controller : cfg->database_url,
-	        .auth = cfg->controller_basic_auth,
-	        .info = &w->info,
-	        .default_runner = cfg->default_runner,
-	        .spill_dir = cfg->work_dir,
-	        .queue_prefix = cfg->kestra_queue_prefix,
-	        .queue_table = cfg->kestra_queue_table,
-	        .ops = &transport_ops,
-	        .ctx = w,
-	    },
-	    &w->transport);
-	if (r >= 0)
-		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, kwg_worker_http, w,
 		                 &w->http);
@@ -483,6 +478,7 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 		r = kwg_worker_setup_spare(w);
 	if (r < 0) {
 		worker_close(w);
+		free(w->sandbox.filter);
 		kwg_secrets_free(w->secrets);
 		free(w);
 		return r;

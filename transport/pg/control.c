@@ -37,6 +37,7 @@ struct kwg_control {
 	long long offsets[STREAM__COUNT];
 	bool have_offsets[STREAM__COUNT];
 	bool busy, notified, listening, schema_warned, closed, first_flags;
+	bool max_failed;              /* read_now: a high-water mark could not be read */
 	bool kestra_checked, refused; /* the Kestra version of the database, read once */
 	unsigned ticks;
 	struct kwg_transport_flags flags;
@@ -176,6 +177,11 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 	c->busy = false;
 	if (c->refused)
 		return;
+	/* read_now: a high-water mark is missing; the next tick reads it, then the flags. */
+	if (c->max_failed) {
+		c->max_failed = false;
+		return;
+	}
 	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		f.schema = true;
 		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
@@ -200,12 +206,57 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		                res ? kwg_pg_result_error(res) : error);
 }
 
+/* A high-water mark read by read_now: no step follows (the flags are already on their way). */
+static void on_first_max(struct kwg_control *c, PGresult *res, const char *error, enum stream s)
+{
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+		if (!c->closed)
+			kwg_log_warning("reading the %s high-water mark failed: %s",
+			                stream_name(c, s), res ? kwg_pg_result_error(res) : error);
+		c->max_failed = true;
+		return;
+	}
+	c->offsets[s] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	c->have_offsets[s] = true;
+}
+
+static void on_first_max_kill(void *userdata, PGresult *res, const char *error)
+{
+	on_first_max(userdata, res, error, STREAM_KILL);
+}
+
+static void on_first_max_cluster(void *userdata, PGresult *res, const char *error)
+{
+	on_first_max(userdata, res, error, STREAM_CLUSTER);
+}
+
+/* After (re)connecting: the high-water marks still missing and the flags, sent together (one
+ * round trip on this pipelined connection), so that claiming starts as soon as it may; the
+ * streams are polled from the next tick. A mark that could not be read holds the flags back
+ * (on_flags) until a tick has read it: nothing is claimed before the kills are followed. */
 static void read_now(struct kwg_control *c)
 {
-	if (!c->busy && !c->refused) {
-		c->busy = true;
-		step(c, STEP_MAX_KILL);
+	static const enum stream streams[] = {STREAM_KILL, STREAM_CLUSTER};
+	static kwg_pg_result_fn *const on_max_cb[] = {on_first_max_kill, on_first_max_cluster};
+	int r = 0;
+
+	if (c->busy || c->refused)
+		return;
+	c->busy = true;
+	c->max_failed = false;
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(streams); i++) {
+		const char *params[] = {stream_name(c, streams[i])};
+		if (c->have_offsets[streams[i]])
+			continue;
+		r = kwg_pg_query(c->pg,
+		                 c->gen == 2 ? kwg_sql_table_text(c->sql, KWG_SQL2_BROADCAST_MAX)
+		                             : kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX),
+		                 1, params, on_max_cb[i], c);
 	}
+	if (r < 0)
+		c->max_failed = true;
+	c->notified = true;
+	step(c, STEP_FLAGS);
 }
 
 /* Kestra 2.x: the queue names with the configured prefix; a worker serves a named group there (the
@@ -375,6 +426,7 @@ static void on_notify(void *userdata, const char *channel)
 
 	if (strcmp(channel, "kwg_worker_job") == 0 ||
 	    strcmp(channel, "kwg_worker_job_event") == 0) {
+		kwg_log_latency("notified", channel);
 		if (c->ops.on_jobs_queued)
 			c->ops.on_jobs_queued(c->ctx);
 		return;
@@ -435,11 +487,18 @@ int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_t
 		free(c);
 		return r;
 	}
+	/* The statements of a (re)connection and of read_now go out together. */
+	kwg_pg_set_pipeline(c->pg);
 	kwg_pg_on_notify(c->pg, on_notify, c);
 	uv_timer_init(loop, &c->tick);
 	c->tick.data = c;
 	*ret = c;
 	return 0;
+}
+
+void kwg_control_connect(struct kwg_control *c)
+{
+	kwg_pg_start(c->pg);
 }
 
 void kwg_control_start(struct kwg_control *c)

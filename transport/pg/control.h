@@ -29,6 +29,8 @@ struct kwg_control_ops {
 
 int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
                     const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
+/* Opens the connection (kwg_control_start does too): its statements start once the loop runs. */
+void kwg_control_connect(struct kwg_control *c);
 void kwg_control_start(struct kwg_control *c);
 const struct kwg_transport_flags *kwg_control_flags(const struct kwg_control *c);
 /* WorkerJob rows of this worker's group not claimed yet, as of the last read (-1: unknown). */

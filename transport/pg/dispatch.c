@@ -19,6 +19,10 @@
 
 /* After a failed claim, wait this long before the next (the error is logged each time). */
 #define ERROR_BACKOFF_MS 1000
+/* A claim whose answer was lost may still be running in its old session: look again after this
+ * long, and cancel it once it has run this long after the loss. */
+#define LOST_RECHECK_MS 20
+#define LOST_CANCEL_MS 1000
 
 struct claimed {
 	struct kwg_job *job; /* NULL when the row could not be decoded at all */
@@ -49,6 +53,15 @@ struct kwg_dispatch {
 	/* A claim whose COMMIT got no answer: resolved after reconnecting (see resolve_limbo). */
 	struct claimed *limbo;
 	size_t n_limbo;
+	/* Kestra 1.x: the claim is one statement (KWG_SQL_CLAIM_ONE_*), one round trip. When its
+	 * answer is lost, lost is set and the records it may have written are looked for after
+	 * reconnecting (resolve_lost): those written after the last claim that answered with rows,
+	 * whose transaction id is last_xid ("" for none). */
+	bool one_statement;
+	bool lost;
+	int claim_pid, lost_pid; /* the server process of the claim in flight, of the lost one */
+	uint64_t lost_ms;
+	char last_xid[24];
 	char runnerless[256], scripts[1024]; /* text-array literals for the default group */
 	/* Kestra 2.x: the worker_job_event queue's name and the group's routing key. */
 	bool gen2;
@@ -139,6 +152,21 @@ static void note_failure(struct kwg_dispatch *d, const char *step, PGresult *res
 	(void)snprintf(d->failed_msg, sizeof(d->failed_msg), "%s", kwg_pg_result_error(res));
 }
 
+/* The claimed jobs go to the worker core, in the rows' order. */
+static void hand_on(struct kwg_dispatch *d)
+{
+	for (size_t i = 0; i < d->n_rows; i++) {
+		struct kwg_job *job = d->rows[i].job;
+		d->rows[i].job = NULL;
+		if (job) {
+			kwg_log_latency("committed", kwg_job_task_run_id(job));
+			d->claimed++;
+			d->ops.on_job(d->ctx, job);
+		}
+	}
+	rows_clear(d);
+}
+
 static void on_committed(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_dispatch *d = userdata;
@@ -172,15 +200,7 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 		claim_failed(d, "COMMIT", "the transaction was rolled back", false);
 		return;
 	}
-	for (size_t i = 0; i < n; i++) {
-		struct kwg_job *job = d->rows[i].job;
-		d->rows[i].job = NULL;
-		if (job) {
-			d->claimed++;
-			d->ops.on_job(d->ctx, job);
-		}
-	}
-	rows_clear(d);
+	hand_on(d);
 	claim_done(d, n > 0 ? CLAIM_HIT : CLAIM_EMPTY);
 }
 
@@ -322,12 +342,80 @@ static void on_selected(void *userdata, PGresult *res, const char *error)
 			claim_failed(d, "COMMIT", "out of memory", true);
 		return;
 	}
+	kwg_log_latency("rows", NULL);
 	decode_rows(d, res);
 	if (!d->rows) {
 		claim_failed(d, "decode", "out of memory", true);
 		return;
 	}
 	finish_claim(d);
+}
+
+/* Column 2 of the first row: the transaction that wrote the records of these jobs; records of
+ * this worker written after it belong to a later claim. */
+static void set_last_xid(struct kwg_dispatch *d, PGresult *res)
+{
+	(void)snprintf(d->last_xid, sizeof(d->last_xid), "%llu",
+	               strtoull(PQgetvalue(res, 0, 2), NULL, 10) & 0xffffffffull);
+}
+
+/* The answer of the one-statement claim: the statement ran in a transaction of its own, so the
+ * rows are claimed (committed) as they arrive, or not at all. */
+static void on_claimed(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	int n;
+
+	if (!res) {
+		/* Lost on the way: the claim may have committed; never drop what it took. */
+		kwg_log_warning("connection lost with a claim in flight; after reconnecting, the "
+		                "jobs it may have claimed are looked for and run");
+		d->lost = true;
+		d->lost_pid = d->claim_pid;
+		d->lost_ms = uv_now(d->loop);
+		claim_done(d, CLAIM_ERROR);
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		claim_failed(d, "claim", kwg_pg_result_error(res), false);
+		return;
+	}
+	n = PQntuples(res);
+	kwg_log_latency("rows", NULL);
+	if (n == 0) {
+		claim_done(d, CLAIM_EMPTY);
+		return;
+	}
+	decode_rows(d, res);
+	if (!d->rows) {
+		/* Claimed but not read: its records are there, and are taken up as after a lost
+		 * answer. */
+		kwg_log_error("out of memory reading %d claimed job(s); trying again", n);
+		d->lost = true;
+		d->lost_pid = 0;
+		d->lost_ms = uv_now(d->loop);
+		claim_done(d, CLAIM_ERROR);
+		return;
+	}
+	set_last_xid(d, res);
+	hand_on(d);
+	claim_done(d, CLAIM_HIT);
+}
+
+/* Sends the one-statement claim. 0 or -ENOMEM. */
+static int claim_one(struct kwg_dispatch *d, const char *limit)
+{
+	d->claim_pid = kwg_pg_backend_pid(d->pg);
+	if (d->p->info->group) {
+		const char *params[] = {d->p->info->group, limit, d->p->info->id};
+		return kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL_CLAIM_ONE_GROUP), 3,
+		                    params, on_claimed, d);
+	}
+	const char *params[] = {limit, d->runnerless, d->scripts,
+	                        d->p->default_runner == KWG_RUNNER_PROCESS ? "true" : "false",
+	                        d->p->info->id};
+	return kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL_CLAIM_ONE_DEFAULT), 5, params,
+	                    on_claimed, d);
 }
 
 static void on_begun(void *userdata, PGresult *res, const char *error)
@@ -340,13 +428,19 @@ static void claim_begin(struct kwg_dispatch *d)
 {
 	unsigned slots = d->ops.free_slots(d->ctx);
 	char limit[16];
-	int r = kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d);
+	int r;
 
+	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
+	if (d->one_statement) {
+		if (claim_one(d, limit) < 0)
+			claim_done(d, CLAIM_ERROR);
+		return;
+	}
+	r = kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d);
 	if (r < 0) {
 		claim_done(d, CLAIM_ERROR);
 		return;
 	}
-	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
 	if (d->gen2) {
 		const char *params[] = {d->job_queue, d->routing_key, limit};
 		r = kwg_pg_query(d->pg, kwg_sql_table_text(d->sql, KWG_SQL2_CLAIM), 3, params,
@@ -368,7 +462,8 @@ static void claim_begin(struct kwg_dispatch *d)
 
 static void claim(struct kwg_dispatch *d)
 {
-	if (!d->running || d->paused || d->claiming || d->limbo || !kwg_pg_is_connected(d->pg))
+	if (!d->running || d->paused || d->claiming || d->limbo || d->lost ||
+	    !kwg_pg_is_connected(d->pg))
 		return;
 	/* No free slot: wait for kwg_dispatch_wake. */
 	if (d->ops.free_slots(d->ctx) == 0)
@@ -376,6 +471,7 @@ static void claim(struct kwg_dispatch *d)
 	uv_timer_stop(&d->timer);
 	d->claiming = true;
 	d->failed_step = NULL;
+	kwg_log_latency("claim-sent", NULL);
 	claim_begin(d);
 }
 
@@ -454,6 +550,87 @@ static void resolve_limbo(struct kwg_dispatch *d)
 	free(keys);
 }
 
+static void resolve_lost(struct kwg_dispatch *d);
+
+static void on_lost_timer(uv_timer_t *t)
+{
+	resolve_lost(t->data);
+}
+
+/* The records of the lost claim: each is the claimed WorkerTask plus this worker's instance
+ * (§5.8), so the job decodes from it as from its queue row. */
+static void on_adopted(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	int n;
+
+	d->claiming = false;
+	if (!res)
+		return; /* tried again on the next connection */
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		kwg_log_warning("looking for the jobs of a claim whose answer was lost failed: %s; "
+		                "trying again in %d ms",
+		                kwg_pg_result_error(res), ERROR_BACKOFF_MS);
+		uv_timer_start(&d->timer, on_lost_timer, ERROR_BACKOFF_MS, 0);
+		return;
+	}
+	n = PQntuples(res);
+	if (n > 0) {
+		decode_rows(d, res);
+		if (!d->rows) {
+			uv_timer_start(&d->timer, on_lost_timer, ERROR_BACKOFF_MS, 0);
+			return;
+		}
+		/* The lost claim is now the last one with rows. */
+		set_last_xid(d, res);
+	}
+	kwg_log_notice("claim whose answer was lost: %s; %d job(s) taken up",
+	               n ? "it had committed" : "it had not committed (the rows are queued)", n);
+	d->lost = false;
+	hand_on(d);
+	claim(d);
+}
+
+/* Still running in its old session: the claim may yet commit; look again soon. */
+static void on_lost_busy(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_dispatch *d = userdata;
+	const char *params[2] = {d->p->info->id, d->last_xid[0] ? d->last_xid : NULL};
+
+	if (!res) {
+		d->claiming = false;
+		return;
+	}
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) > 0) {
+		d->claiming = false;
+		uv_timer_start(&d->timer, on_lost_timer, LOST_RECHECK_MS, 0);
+		return;
+	}
+	if (kwg_pg_query(d->pg, KWG_SQL_CLAIM_ADOPT, 2, params, on_adopted, d) < 0) {
+		d->claiming = false;
+		uv_timer_start(&d->timer, on_lost_timer, ERROR_BACKOFF_MS, 0);
+	}
+}
+
+/* After a claim whose answer was lost: once its old session has ended it (committed or not),
+ * the records written since the last claim that answered with rows are the lost claim's; their
+ * jobs are taken up. */
+static void resolve_lost(struct kwg_dispatch *d)
+{
+	char pid[16];
+	bool cancel = uv_now(d->loop) - d->lost_ms >= LOST_CANCEL_MS;
+	const char *params[2] = {pid, cancel ? "true" : "false"};
+
+	if (d->claiming || !kwg_pg_is_connected(d->pg))
+		return;
+	(void)snprintf(pid, sizeof(pid), "%d", d->lost_pid);
+	d->claiming = true;
+	if (kwg_pg_query(d->pg, KWG_SQL_CLAIM_BUSY, 2, params, on_lost_busy, d) < 0) {
+		d->claiming = false;
+		uv_timer_start(&d->timer, on_lost_timer, ERROR_BACKOFF_MS, 0);
+	}
+}
+
 static void on_pg_state(void *userdata, bool connected)
 {
 	struct kwg_dispatch *d = userdata;
@@ -462,6 +639,8 @@ static void on_pg_state(void *userdata, bool connected)
 		return;
 	if (d->limbo && !d->claiming)
 		resolve_limbo(d);
+	else if (d->lost)
+		resolve_lost(d);
 	else
 		claim(d);
 }
@@ -496,6 +675,7 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_sql_
 	d->sql = sql;
 	d->ops = *ops;
 	d->ctx = ctx;
+	d->one_statement = true;
 	r = text_array(d->runnerless, sizeof(d->runnerless), kwg_task_types_runnerless);
 	if (r >= 0)
 		r = text_array(d->scripts, sizeof(d->scripts), kwg_task_types_script);
@@ -526,6 +706,7 @@ int kwg_dispatch_set_gen2(struct kwg_dispatch *d, const char *job_queue, const c
 	strcpy(d->job_queue, job_queue);
 	strcpy(d->routing_key, routing_key);
 	d->gen2 = true;
+	d->one_statement = false;
 	return 0;
 }
 
@@ -567,7 +748,7 @@ void kwg_dispatch_stop(struct kwg_dispatch *d)
 
 bool kwg_dispatch_idle(const struct kwg_dispatch *d)
 {
-	return !d->claiming && !d->limbo;
+	return !d->claiming && !d->limbo && !d->lost;
 }
 
 static void on_timer_closed(uv_handle_t *h)

@@ -246,6 +246,11 @@ void kwg_heartbeat_set_state(struct kwg_heartbeat *hb, enum kwg_service_state st
 	kwg_log_info("service state %s -> %s", kwg_service_state_name(hb->wanted),
 	             kwg_service_state_name(state));
 	hb->wanted = state;
+	/* The first record says CREATED, whatever comes before it is written (the claim and
+	 * control connections open first and may move the state on before this one is up). */
+	if (!hb->ever_ok && !hb->in_flight && hb->n_pending == 0 &&
+	    hb->written == KWG_SERVICE_CREATED)
+		hb->pending[hb->n_pending++] = KWG_SERVICE_CREATED;
 	if (hb->n_pending == sizeof(hb->pending) / sizeof(hb->pending[0]))
 		memmove(hb->pending, hb->pending + 1, --hb->n_pending * sizeof(hb->pending[0]));
 	hb->pending[hb->n_pending++] = state;

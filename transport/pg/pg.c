@@ -302,6 +302,7 @@ static void pg_connect(struct kwg_pg *pg)
 	pg->state = PG_READY;
 	pg->backoff_ms = BACKOFF_MIN_MS;
 	kwg_log_debug("%s: connected (server %d)", pg->name, PQserverVersion(pg->conn));
+	kwg_log_latency("connected", pg->name);
 	poll_update(pg, UV_READABLE);
 	if (pg->on_state)
 		pg->on_state(pg->userdata, true);
@@ -499,6 +500,11 @@ void kwg_pg_on_notify(struct kwg_pg *pg, kwg_pg_notify_fn *fn, void *userdata)
 bool kwg_pg_is_connected(const struct kwg_pg *pg)
 {
 	return pg->state == PG_READY;
+}
+
+int kwg_pg_backend_pid(const struct kwg_pg *pg)
+{
+	return pg->conn && pg->state == PG_READY ? PQbackendPID(pg->conn) : 0;
 }
 
 unsigned kwg_pg_pending(const struct kwg_pg *pg)

@@ -29,6 +29,8 @@ void kwg_pg_set_pipeline(struct kwg_pg *pg);
 /* Starts connecting. */
 void kwg_pg_start(struct kwg_pg *pg);
 bool kwg_pg_is_connected(const struct kwg_pg *pg);
+/* The server process of the current connection (pg_stat_activity.pid); 0 when not connected. */
+int kwg_pg_backend_pid(const struct kwg_pg *pg);
 /* Queues a statement with text parameters (copied; NULL = SQL NULL). 0 or -ENOMEM; cb is called
  * exactly once, later. While disconnected the statement waits for the connection. */
 int kwg_pg_query(struct kwg_pg *pg, const char *sql, int n_params, const char *const *params,

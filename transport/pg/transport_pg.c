@@ -197,6 +197,11 @@ static int pg_create(const struct kwg_transport_params *p, struct kwg_transport 
 		pg_close(&t->base);
 		return r;
 	}
+	/* The two connections the first claim waits for are opened at once: the server starts
+	 * their sessions while the worker sets the rest up (the sandbox probe); nothing is sent on
+	 * them before the loop runs, after start. */
+	kwg_control_connect(t->control);
+	kwg_dispatch_connect(t->dispatch);
 	*ret = &t->base;
 	return 0;
 }
