@@ -24,6 +24,12 @@ for run in $(seq "$runs"); do
   rss_kib "$worker" >>"$tmp/idle"
   pss_kib "$worker" >>"$tmp/idle_pss"
   awk '/^Anonymous:/ {print $2}' "/proc/$worker/smaps_rollup" >>"$tmp/anon"
+  # Idle RSS by mapping (each library, the heap), of the last run, for the report.
+  awk '/^[0-9a-f]+-[0-9a-f]+ / {f = $6 == "" ? "(anonymous)" : $6; sub(/.*\//, "", f)}
+       /^Rss:/ {r[f] += $2} /^Anonymous:/ {a[f] += $2}
+       END {for (k in r) if (r[k] > 0) printf "%d %d %s\n", r[k], a[k], k}' \
+    "/proc/$worker/smaps" | sort -rn >"$tmp/maps"
+  echo "$(awk '/^[0-9a-f]+-[0-9a-f]+ .*\.so/ {print $6}' "/proc/$worker/maps" | sort -u | wc -l)" >"$tmp/nlibs"
   bench_jobs "f$run-" 64 fp "$(bench_shell_task '["echo running", "sleep 5"]' "$PROCESS_RUNNER")"
   until [ "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.models.executions.LogEntry' AND value->>'taskRunId' LIKE 'f$run-%' AND value->>'message' = 'running'")" == 64 ]; do
     sleep 0.05
@@ -46,6 +52,12 @@ out=${KWGB_RESULTS:-bench/results}/footprint-$(date +%Y-%m-%d).md
   echo "| PSS idle (shared library pages divided among the processes mapping them) | $(echo "scale=1; $(bench_p50 "$tmp/idle_pss") / 1024" | bc) MiB | |"
   echo "| RSS with 64 running tasks (children excluded) | $(echo "scale=1; $(bench_p50 "$tmp/busy") / 1024" | bc) MiB | |"
   echo "| start → first claim poll | $(bench_p50 "$tmp/start") ms | ≤ 20 ms |"
+  echo
+  echo "Idle RSS by mapping (last run; $(cat "$tmp/nlibs") shared objects mapped), the 15 largest:"
+  echo
+  echo "| mapping | RSS KiB | of which anonymous KiB |"
+  echo "|---|---|---|"
+  head -15 "$tmp/maps" | awk '{printf "| %s | %d | %d |\n", $3, $1, $2}'
 } | tee "$out"
 jq -n --argjson rss "$(echo "scale=2; $(bench_p50 "$tmp/idle") / 1024" | bc)" --argjson start "$(bench_p50 "$tmp/start")" \
   '{rss_idle_mib: $rss, first_claim_ms: $start}' >"${out%.md}.json"

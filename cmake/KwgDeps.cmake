@@ -6,11 +6,12 @@ pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq>=15)
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp>=2.5)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)
+# libmicrohttpd and libarchive: headers only; loaded at first use (common/lazy_mhd.c, lazy_archive.c).
 pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd>=0.9.75)
 # template/template.c: sha1/sha512/md5 filters (EVP) and the jq filter (Debian's libjq-dev has
-# no pkg-config file).
+# no pkg-config file; libjq.so.1 is loaded at the first jq filter, common/lazy_jq.c, so only its
+# header is needed here).
 pkg_check_modules(LIBCRYPTO REQUIRED IMPORTED_TARGET libcrypto>=3.0)
-find_library(JQ_LIB jq REQUIRED)
 find_path(JQ_INCLUDE_DIR jq.h REQUIRED)
 # template/jregex.c: Java regular expressions in templates.
 pkg_check_modules(PCRE2 REQUIRED IMPORTED_TARGET libpcre2-8>=10.42)

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/lazylib.h"
 #include "template/template.h"
 
 static void write_all(int fd, const char *s, size_t len)
@@ -93,6 +94,9 @@ int kwg_jq_in_child(const char *program, const char *input, uint64_t deadline_ms
 	int fds[2], r, status;
 	pid_t pid;
 
+	/* libjq is loaded on first use (common/lazylib.h): here, once, in the worker, and not in
+	 * each child (a failure is reported by the child's kwg_template_jq). */
+	(void)kwg_lazylib_load(&kwg_lazy_jq);
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	pid = fork();

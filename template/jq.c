@@ -4,6 +4,8 @@
 
 #include <jq.h>
 
+#include "common/lazylib.h"
+
 /* ---- jq (libjq 1.6) ---- */
 
 /* word appears in s as a jq keyword would (not inside a longer name). */
@@ -53,6 +55,11 @@ int kwg_template_jq(const char *program, const char *input, char **ret, struct k
 		r = kwg_buf_putc(&out, '[');
 	if (r < 0) {
 		r = kwg_err_set(err, -EINVAL, "the jq program is too long");
+		goto out;
+	}
+	/* libjq is loaded at the first jq filter (common/lazylib.h); a missing one is named. */
+	if (kwg_lazylib_load(&kwg_lazy_jq) < 0) {
+		r = kwg_err_set(err, -ENOENT, "%s", kwg_lazy_jq.error);
 		goto out;
 	}
 	jq = jq_init();

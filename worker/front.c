@@ -8,6 +8,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -34,6 +35,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kwg: the path of kwg-main is too long\n");
 		return 1;
 	}
+	/* GnuTLS comes into kwg-main with libpq's libldap and libcurl's librtmp, and initialises
+	 * itself in a constructor (~0.7 MiB of pages touched, loader time) although kwg-main never
+	 * uses it: its users (LDAP over TLS, rtmp://, libmicrohttpd) call gnutls_global_init()
+	 * themselves first. This variable, read by that constructor, defers the init to them; it
+	 * reaches no task (a task's environment is an allow-list, sandbox/env.c). */
+	(void)setenv("GNUTLS_NO_IMPLICIT_INIT", "1", 0);
 	execv(full, argv);
 	fprintf(stderr, "kwg: cannot run '%s' (installed next to kwg): %s\n", full,
 	        strerror(errno));

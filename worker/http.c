@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/lazylib.h"
 #include "common/log.h"
 
 struct kwg_http {
@@ -89,6 +90,13 @@ int kwg_http_new(uv_loop_t *loop, uint16_t port, kwg_http_handler_fn *handler, v
 
 	if (!h)
 		return -ENOMEM;
+	/* libmicrohttpd is loaded here, not at start (common/lazylib.h): a worker without a
+	 * status port never maps it, nor GnuTLS's share of it. Its error names the library. */
+	r = kwg_lazylib_load(&kwg_lazy_mhd);
+	if (r < 0) {
+		free(h);
+		return r;
+	}
 	h->handler = handler;
 	h->ctx = ctx;
 	/* No thread: MHD_run from the loop when its epoll descriptor is readable. */
