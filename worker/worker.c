@@ -446,21 +446,21 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	/* The transport first: it opens the connections the first claim needs, and the server
 	 * starts their sessions while the sandbox probe runs (docs/performance.md, round 3). Jobs
 	 * come only once the loop runs, after kwg_worker_start. */
-	r = kwg_transport_new(transport,
-	                      &(struct kwg_transport_params){
-	                          .loop = loop,
-	                          .url = cfg->controller && *cfg->controller ? cfg->controller
-	                                                                       : cfg->database_url,
-	                          .auth = cfg->controller_basic_auth,
-	                          .info = &w->info,
-	                          .default_runner = cfg->default_runner,
-	                          .spill_dir = cfg->work_dir,
-	                          .queue_prefix = cfg->kestra_queue_prefix,
-	                          .queue_table = cfg->kestra_queue_table,
-	                          .ops = &transport_ops,
-	                          .ctx = w,
-	                      },
-	                      &w->transport);
+	r = kwg_transport_new(
+	    transport,
+	    &(struct kwg_transport_params){
+	        .loop = loop,
+	        .url = cfg->controller && *cfg->controller ? cfg->controller : cfg->database_url,
+	        .auth = cfg->controller_basic_auth,
+	        .info = &w->info,
+	        .default_runner = cfg->default_runner,
+	        .spill_dir = cfg->work_dir,
+	        .queue_prefix = cfg->kestra_queue_prefix,
+	        .queue_table = cfg->kestra_queue_table,
+	        .ops = &transport_ops,
+	        .ctx = w,
+	    },
+	    &w->transport);
 	if (r >= 0)
 		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
 	if (r >= 0)
