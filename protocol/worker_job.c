@@ -610,6 +610,21 @@ char *kwg_job_result_killed(struct kwg_job *job, int64_t now_us)
 /* KESTRA 2.x: WorkerTriggerResult {id: TriggerId, type, evaluation, dispatchEpoch}; the
  * WorkerTrigger has {trigger, data {tenantId, namespace, flowId}, dispatchEpoch}
  * (kestra-2x-protocol.md §3.3, §3.4). evaluation null: nothing was evaluated. */
+/* A trigger result's key and value handed out (steals key and result; result NULL: no memory). */
+static int trigger_result_out(struct kwg_buf *key, json_t *result, char **ret_key, char **ret_value)
+{
+	char *value = result ? kwg_json_dump(result) : NULL;
+
+	json_decref(result);
+	if (!value) {
+		kwg_buf_done(key);
+		return -ENOMEM;
+	}
+	*ret_key = kwg_buf_steal(key);
+	*ret_value = value;
+	return *ret_key ? 0 : (free(value), -ENOMEM);
+}
+
 static int trigger_failure2(const struct kwg_job *job, char **ret_key, char **ret_value)
 {
 	json_t *data = json_object_get(job->root, "data");
@@ -622,7 +637,6 @@ static int trigger_failure2(const struct kwg_job *job, char **ret_key, char **re
 	static const char *const names[] = {"tenantId", "namespace", "flowId", "triggerId"};
 	struct kwg_buf key;
 	json_t *result;
-	char *value;
 
 	kwg_buf_init(&key, 1024);
 	for (size_t i = 0; i < 4; i++) {
@@ -638,15 +652,7 @@ static int trigger_failure2(const struct kwg_job *job, char **ret_key, char **re
 	if (result)
 		(void)json_object_set(result, "dispatchEpoch",
 		                      json_object_get(job->root, "dispatchEpoch") ?: json_null());
-	value = result ? kwg_json_dump(result) : NULL;
-	json_decref(result);
-	if (!value) {
-		kwg_buf_done(&key);
-		return -ENOMEM;
-	}
-	*ret_key = kwg_buf_steal(&key);
-	*ret_value = value;
-	return *ret_key ? 0 : (free(value), -ENOMEM);
+	return trigger_result_out(&key, result, ret_key, ret_value);
 }
 
 int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **ret_value)
@@ -655,7 +661,6 @@ int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **re
 	static const char *const parts[] = {"tenantId", "namespace", "flowId", "triggerId"};
 	struct kwg_buf key;
 	json_t *result;
-	char *value;
 
 	if (job->gen == 2)
 		return trigger_failure2(job, ret_key, ret_value);
@@ -674,15 +679,7 @@ int kwg_job_trigger_failure(const struct kwg_job *job, char **ret_key, char **re
 		json_object_set(result, "trigger",
 		                json_object_get(job->root, "trigger") ?: json_null());
 	}
-	value = result ? kwg_json_dump(result) : NULL;
-	json_decref(result);
-	if (!value) {
-		kwg_buf_done(&key);
-		return -ENOMEM;
-	}
-	*ret_key = kwg_buf_steal(&key);
-	*ret_value = value;
-	return *ret_key ? 0 : (free(value), -ENOMEM);
+	return trigger_result_out(&key, result, ret_key, ret_value);
 }
 
 /* A Duration member: a number of seconds or ISO-8601 text. -1 when absent or invalid. */
