@@ -29,6 +29,8 @@ run_suite() { # run_suite NAME CMAKE_ARGS…
 
 run_suite gcc -DCMAKE_C_COMPILER=gcc -DCMAKE_BUILD_TYPE=Debug
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+# The warm Docker pool needs a static kwg-exec, which a sanitizer build has not: the gcc one.
+export KWGT_EXEC_HELPER=$PWD/build/gcc/kwg-exec
 run_suite asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKWG_SANITIZE=address,undefined
 
 echo "=== fuzz: each target for ${fuzz_seconds}s"
