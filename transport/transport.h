@@ -4,7 +4,8 @@
  *
  * In:  jobs (on_job, as many as free_slots says the worker can take), kills (on_kill), the pause
  *      flags (on_flags: maintenance, a paused or draining group), a refusal (on_refused: this is
- *      not a Kestra kwg can work with), the loss of liveness (on_lost).
+ *      not a Kestra kwg can work with), the loss of liveness (on_lost), the encryption key a
+ *      2.x controller pushes (on_encryption_key).
  * Out: messages (emit: WorkerTaskResult, LogEntry, MetricEntry, WorkerTriggerResult, in the order
  *      emitted), the end of a job (job_done), the worker's service state and gauges (set_state,
  *      poke), and on stop: claim nothing more (stop), then deliver what is queued (empty).
@@ -54,6 +55,10 @@ struct kwg_transport_ops {
 	void (*on_state_written)(void *ctx, enum kwg_service_state state);
 	/* Messages drained below the low-water mark after a congestion, or all delivered. */
 	void (*on_drained)(void *ctx);
+	/* Kestra 2.x: what the controller's connect reply pushed as kestra.encryption.secret-key
+	 * (worker_configs), key borrowed (SECRET: never logged), NULL when it pushed none. Once per
+	 * process, before any job. NULL op: not wanted. */
+	void (*on_encryption_key)(void *ctx, const char *key);
 };
 
 struct kwg_transport_params {

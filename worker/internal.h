@@ -61,6 +61,9 @@ struct kwg_worker {
 	int signals;
 	int exit_code;
 	struct kwg_run_config run_cfg;
+	/* The encryption key a 2.x controller pushed (SECRET), used when encryption_secret_key is
+	 * not set; NULL: none. run_cfg.encryption_key points at the one in use. */
+	char *pushed_key;
 	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits, filter */
 	char exec_helper[PATH_MAX];
 	char cg_memory[PATH_MAX], cg_pids[PATH_MAX]; /* cgroup v1 parents, "" when unused */

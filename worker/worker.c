@@ -9,12 +9,15 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "common/cleanup.h"
 #include "common/compat.h"
 #include "common/id.h"
 #include "common/log.h"
 #include "runner/docker.h"
 #include "runner/run.h"
+#include "template/template.h"
 #include "transport/transport.h"
 #include "worker/http.h"
 #include "worker/internal.h"
@@ -312,6 +315,47 @@ static void on_state_written(void *ctx, enum kwg_service_state state)
 	}
 }
 
+/* KESTRA 2.x: the controller's kestra.encryption.secret-key (connect). A configured
+ * encryption_secret_key wins; the key is checked as the configured one is, and never logged. */
+static void on_encryption_key(void *ctx, const char *key)
+{
+	struct kwg_worker *w = ctx;
+	struct kwg_err err = {{0}};
+	bool configured = *w->cfg->encryption_secret_key != '\0';
+
+	if (w->pushed_key)
+		return; /* once per process */
+	if (key && kwg_template_check_key(key, &err) < 0) {
+		kwg_log_error(
+		    "the encryption key pushed by the controller (connect: worker_configs "
+		    "encryption.secret-key) is not usable: %s; %s",
+		    err.msg,
+		    configured ? "encryption_secret_key is used"
+		               : "SECRET inputs cannot be decrypted (set "
+		                 "encryption_secret_key)");
+		return;
+	}
+	if (configured) {
+		kwg_log_info("encryption key: encryption_secret_key (configured)%s",
+		             key ? "; the one the controller pushed is not used" : "");
+		return;
+	}
+	if (!key) {
+		kwg_log_info(
+		    "encryption key: none (neither encryption_secret_key nor one pushed by "
+		    "the controller): SECRET inputs cannot be decrypted");
+		return;
+	}
+	w->pushed_key = strdup(key);
+	if (!w->pushed_key) {
+		kwg_log_error("the encryption key pushed by the controller cannot be kept: %s",
+		              strerror(ENOMEM));
+		return;
+	}
+	w->run_cfg.encryption_key = w->pushed_key;
+	kwg_log_info("encryption key: the one the controller pushed (connect: worker_configs)");
+}
+
 static const struct kwg_transport_ops transport_ops = {
     .free_slots = free_slots,
     .on_job = on_job,
@@ -321,6 +365,7 @@ static const struct kwg_transport_ops transport_ops = {
     .on_lost = on_lost,
     .on_state_written = on_state_written,
     .on_drained = on_drained,
+    .on_encryption_key = on_encryption_key,
 };
 
 static void on_flush_timeout(uv_timer_t *t)
@@ -542,6 +587,9 @@ int kwg_worker_free(struct kwg_worker *w)
 	if (!w)
 		return 0;
 	code = w->exit_code;
+	if (w->pushed_key)
+		OPENSSL_cleanse(w->pushed_key, strlen(w->pushed_key));
+	free(w->pushed_key);
 	free(w->sandbox.filter);
 	kwg_secrets_free(w->secrets);
 	kwg_worker_remove_cgroups(w);

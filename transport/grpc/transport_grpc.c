@@ -8,6 +8,7 @@
  * A running job is never stopped because the connection dropped. */
 #define KWG_LOG_MODULE "grpc"
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,10 +186,14 @@ static void on_connect_message(void *ctx, const uint8_t *msg, size_t len)
 	}
 	if (kwg_controller_configs_decode(configs, n, &key, &err) < 0)
 		kwg_log_warning("connect: worker_configs ignored: %s", err.msg);
-	/* The key itself is never logged. */
+	/* KESTRA 2.x: the worker applies encryption.secret-key from worker_configs (§1.3); the
+	 * core decides whether it is used. The key itself is never logged. */
+	if (t->p.ops->on_encryption_key)
+		t->p.ops->on_encryption_key(t->p.ctx, key);
 	if (key)
-		kwg_log_info("connect: the controller pushes an encryption key (kwg uses its own "
-		             "encryption_secret_key setting)");
+		OPENSSL_cleanse(key, strlen(key));
+	if (configs)
+		OPENSSL_cleanse(configs, n);
 	free(key);
 	free(configs);
 	free(t->group_id);
