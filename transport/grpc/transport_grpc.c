@@ -93,6 +93,11 @@ struct grpc_transport {
 	struct sender senders[S__COUNT];
 	size_t pending_bytes;
 	bool was_congested;
+	/* The controller refuses the senders' credentials (UNAUTHENTICATED): logged once a streak,
+	 * retried after retry_ms (doubling to BACKOFF_MAX_MS); unauth_calls: refused calls. */
+	bool unauthenticated;
+	uint64_t retry_ms;
+	unsigned long long unauth_calls;
 	/* liveness */
 	struct kwg_grpc_call *hb_call;
 	bool registered, flags_sent, hb_again;
@@ -711,6 +716,67 @@ static bool result_refused(struct grpc_transport *t, struct item *it)
 	return true;
 }
 
+static size_t records_waiting(const struct grpc_transport *t)
+{
+	size_t n = 0;
+
+	for (int k = 0; k < S__COUNT; k++)
+		n += t->senders[k].n;
+	return n;
+}
+
+/* The sender waits for the retry timer: RETRY_SEND_MS, or the backoff while the credentials are
+ * refused. */
+static void retry_later(struct grpc_transport *t, struct sender *s)
+{
+	s->retry_wait = true;
+	if (!uv_is_active((uv_handle_t *)&t->retry_timer))
+		uv_timer_start(&t->retry_timer, on_retry,
+		               t->unauthenticated ? t->retry_ms : RETRY_SEND_MS, 0);
+}
+
+/* KESTRA: the Java senders retry once on UNAUTHENTICATED (an Enterprise access token that
+ * expired). kwg never drops the records for it: they wait, and the calls are retried with a
+ * backoff; one ERROR a streak, not one a call. */
+static void unauthenticated(struct grpc_transport *t, struct sender *s, const char *message)
+{
+	t->unauth_calls++;
+	if (t->unauthenticated) {
+		/* Once a round of retries (the first refused call of it sets the timer). */
+		if (!uv_is_active((uv_handle_t *)&t->retry_timer))
+			t->retry_ms =
+			    t->retry_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->retry_ms * 2;
+		kwg_log_debug("%s: UNAUTHENTICATED again; retrying in %llu ms", s->what,
+		              (unsigned long long)t->retry_ms);
+		return;
+	}
+	t->unauthenticated = true;
+	t->retry_ms = RETRY_SEND_MS;
+	kwg_log_error("controller %s:%s refused the worker's credentials (UNAUTHENTICATED%s%s) "
+	              "for %s; the %zu record(s) waiting are kept and sent again with a backoff "
+	              "(%d ms doubling to %d s) until it accepts them",
+	              t->host, t->port, *message ? ": " : "", message, s->what, records_waiting(t),
+	              RETRY_SEND_MS, BACKOFF_MAX_MS / 1000);
+}
+
+/* A call succeeded: if the credentials were refused, they are accepted again. */
+static void unauthenticated_end(struct grpc_transport *t)
+{
+	if (!t->unauthenticated)
+		return;
+	t->unauthenticated = false;
+	kwg_log_info("controller %s:%s accepts the worker's credentials again after %llu refused "
+	             "call(s); sending the %zu record(s) waiting",
+	             t->host, t->port, t->unauth_calls, records_waiting(t));
+	t->unauth_calls = 0;
+	/* The other senders waiting on the backoff go now. */
+	if (uv_is_active((uv_handle_t *)&t->retry_timer)) {
+		uv_timer_stop(&t->retry_timer);
+		for (int k = 0; k < S__COUNT; k++)
+			t->senders[k].retry_wait = false;
+	}
+}
+
 static void sender_end(struct grpc_transport *t, struct sender *s, int status, const char *message)
 {
 	size_t n = s->in_flight;
@@ -720,14 +786,15 @@ static void sender_end(struct grpc_transport *t, struct sender *s, int status, c
 	if (status == KWG_GRPC_OK) {
 		s->sent += n;
 		sender_drop(t, s, n);
-	} else if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED ||
-	           status == KWG_GRPC_UNAUTHENTICATED) {
+		unauthenticated_end(t);
+	} else if (status == KWG_GRPC_UNAUTHENTICATED) {
+		unauthenticated(t, s, message);
+		retry_later(t, s);
+	} else if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED) {
 		/* KESTRA: retried (the Java senders re-queue on UNAVAILABLE/DEADLINE_EXCEEDED).
 		 * Kept in memory, in order, until the controller takes them. */
 		kwg_log_debug("%s: %s; kept for a retry", s->what, kwg_grpc_status_name(status));
-		s->retry_wait = true;
-		if (!uv_is_active((uv_handle_t *)&t->retry_timer))
-			uv_timer_start(&t->retry_timer, on_retry, RETRY_SEND_MS, 0);
+		retry_later(t, s);
 	} else if (status == KWG_GRPC_RESOURCE_EXHAUSTED && s == &t->senders[S_RESULT] &&
 	           !s->head->refused && result_refused(t, s->head)) {
 		/* KESTRA 2.x: a result too large for the controller is sent again FAILED without
