@@ -19,6 +19,10 @@ executionKilled event for the execution id it holds.
   {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it)}
   {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]}
   {"rpc": "stream-end", "stream": n}
+  {"rpc": "unauthenticated", "method": ...}   (--basic-auth, --unauthenticated-file)
+
+--encryption-key KEY puts KEY in connect's worker_configs as "encryption.secret-key";
+--unauthenticated-file PATH refuses the four send* calls with UNAUTHENTICATED while PATH exists.
 
 Nothing here is Kestra's code; it follows the spec's words.
 """
@@ -98,6 +102,11 @@ def main():
                     help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
                     help="while this file exists, heartbeat replies say maintenance: true")
+    ap.add_argument("--unauthenticated-file",
+                    help="while this file exists, the four send* calls are refused with "
+                    "UNAUTHENTICATED (credentials refused for a while)")
+    ap.add_argument("--encryption-key",
+                    help="connect's worker_configs carry it as encryption.secret-key")
     args = ap.parse_args()
 
     load_stubs()
@@ -120,8 +129,11 @@ def main():
             h = request.header
             record(rpc="connect", clientId=h.clientId, edition=h.edition,
                    messageFormat=h.messageFormat, threads=request.worker_num_threads)
+            configs = {"anonymous-usage-report": {}}
+            if args.encryption_key is not None:
+                configs["encryption.secret-key"] = args.encryption_key
             return cc.ConnectResponse(header=h, worker_group_id="default",
-                                      worker_configs=b'{"anonymous-usage-report":{}}')
+                                      worker_configs=json.dumps(configs).encode())
 
     class Liveness(lc_grpc.LivenessControllerServiceServicer):
         def heartbeat(self, request, context):
@@ -225,7 +237,10 @@ def main():
             if st["error"]:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, st["error"])
 
-        def _records(self, kind, request):
+        def _records(self, kind, request, context):
+            if args.unauthenticated_file and os.path.exists(args.unauthenticated_file):
+                record(rpc="unauthenticated", method=kind)
+                context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
             body = json.loads(request.message) if request.message else {}
             record(rpc=kind, records=body.get("records", []))
             return rq.OpaqueData(header=request.header)
@@ -234,16 +249,16 @@ def main():
             if args.max_result_bytes and len(request.message) > args.max_result_bytes:
                 record(rpc="refused", bytes=len(request.message))
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large")
-            return self._records("results", request)
+            return self._records("results", request, context)
 
         def sendWorkerTriggerResults(self, request, context):
-            return self._records("triggers", request)
+            return self._records("triggers", request, context)
 
         def sendWorkerLogEntries(self, request, context):
-            return self._records("logs", request)
+            return self._records("logs", request, context)
 
         def sendWorkerMetricEntries(self, request, context):
-            return self._records("metrics", request)
+            return self._records("metrics", request, context)
 
     options = []
     if args.max_connection_age_ms:

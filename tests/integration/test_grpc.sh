@@ -7,7 +7,9 @@
 # failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
 # never above the free slots; a completion for every job; undecodable jobData, a job without
 # data, an unknown task type, a trigger job, a result too large (grpc_edge_jobs.json); a kill event; maintenance
-# on and off through heartbeat replies; GOAWAY (max connection age); Basic credentials; the controller killed and restarted
+# on and off through heartbeat replies; GOAWAY (max connection age); Basic credentials; the
+# encryption key pushed by connect (and a configured one overriding it); the senders'
+# credentials refused for a while (UNAUTHENTICATED); the controller killed and restarted
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
 source "$(dirname "$0")/../lib/it.sh"
@@ -159,6 +161,137 @@ W5=$WORKER_PID
 wait_for "long's final result with credentials" 30 is_final "$R5" long
 expect_eq "$(q "$R5" final long)" SUCCESS "right credentials (KWG_CONTROLLER_BASIC_AUTH_FILE): the job runs"
 it_stop "$W5" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- the encryption key pushed by connect (worker_configs "encryption.secret-key"): a SECRET
+# input (encrypted here by python3-cryptography's AESGCM, as Kestra's EncryptionService writes it)
+# decrypts with it; a configured encryption_secret_key wins over it; an unusable one is refused
+# with an ERROR naming where it came from. The key is never logged.
+if "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
+  PLAIN='Pa55-w0rd-2x'
+  new_key() { "$PY" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
+  # secret_job FILE ID KEY: one shell job whose input creds.pass is PLAIN encrypted with KEY.
+  secret_job() {
+    "$PY" - "$1" "$2" "$3" "$PLAIN" <<'PY'
+import base64, json, os, sys
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+path, jid, key, plain = sys.argv[1:]
+iv = os.urandom(12)
+enc = base64.b64encode(iv + AESGCM(base64.b64decode(key)).encrypt(iv, plain.encode(), None)).decode()
+state = {"current": "SUBMITTED", "histories": [{"state": "CREATED", "date": "2026-09-02T10:15:30.101234Z"},
+                                              {"state": "SUBMITTED", "date": "2026-09-02T10:15:30.201234Z"}]}
+job = {"type": "task",
+       "taskRun": {"tenantId": "main", "id": jid, "executionId": "x-" + jid, "namespace": "company.team",
+                   "flowId": "f", "taskId": "echo", "attempts": [], "outputs": None, "state": state},
+       "task": {"id": "echo", "type": "io.kestra.plugin.scripts.shell.Commands",
+                "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
+                "commands": ["echo \"pass={{ inputs.creds.pass }}\"",
+                             "echo '::{\"outputs\":{\"pw\":\"{{ inputs.creds.pass }}\"}}::'"]},
+       "data": {"variables": {"flow": {"id": "f", "namespace": "company.team", "tenantId": "main"},
+                              "execution": {"id": "x-" + jid},
+                              "inputs": {"creds": {"pass": {"type": "io.kestra.datatype:aes_encrypted",
+                                                            "value": enc}}}},
+                "secretInputs": ["creds"], "traceParent": None},
+       "executionKind": "NORMAL"}
+json.dump([job], open(path, "w"))
+PY
+  }
+  KEY=$(new_key)
+  OTHER_KEY=$(new_key)
+
+  # The controller pushes KEY, the worker has none of its own: the pushed one decrypts.
+  R6=$IT_TMP/pushed.jsonl
+  P6=$(free_port)
+  secret_job "$IT_TMP/pushed.json" pushed "$KEY"
+  controller ctl6 "$P6" "$R6" --jobs "$IT_TMP/pushed.json" --encryption-key "$KEY"
+  gworker w6 "$P6"
+  W6=$WORKER_PID
+  wait_for "pushed's final result" 30 is_final "$R6" pushed
+  expect_eq "$(q "$R6" final pushed)" SUCCESS "the controller's key decrypts a SECRET input"
+  expect_eq "$(q "$R6" outputs pushed)" "{\"exitCode\": 0, \"outputFiles\": {}, \"vars\": {\"pw\": \"$PLAIN\"}}" \
+    "the task's output is the plaintext"
+  expect_match "$(q "$R6" logs pushed)" 'pass=\*+masked\*+' "the log line shows the value masked"
+  expect_eq "$(grep -c 'encryption key: the one the controller pushed' "$IT_TMP/w6.log")" 1 \
+    "INFO once: the pushed key is in use"
+  expect_eq "$(grep -c -- "$KEY" "$IT_TMP/w6.log" || true)" 0 "the key is never logged"
+  it_stop "$W6" 30
+  expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+  kill -TERM "$CTL_PID"
+  wait "$CTL_PID" 2>/dev/null || true
+
+  # The controller pushes OTHER_KEY, the worker is configured with KEY: the configured one wins.
+  R7=$IT_TMP/configured.jsonl
+  P7=$(free_port)
+  secret_job "$IT_TMP/configured.json" configured "$KEY"
+  printf '%s' "$KEY" >"$IT_TMP/enc-key"
+  controller ctl7 "$P7" "$R7" --jobs "$IT_TMP/configured.json" --encryption-key "$OTHER_KEY"
+  KWG_ENCRYPTION_SECRET_KEY_FILE=$IT_TMP/enc-key gworker w7 "$P7"
+  W7=$WORKER_PID
+  wait_for "configured's final result" 30 is_final "$R7" configured
+  expect_eq "$(q "$R7" final configured)" SUCCESS "a configured encryption_secret_key overrides the pushed one"
+  expect_match "$(q "$R7" outputs configured)" "\"pw\": \"$PLAIN\"" "decrypted with the configured key"
+  expect_eq "$(grep -c 'encryption key: encryption_secret_key (configured); the one the controller pushed is not used' "$IT_TMP/w7.log")" 1 \
+    "INFO once: the configured key is in use, the pushed one is not"
+  expect_eq "$(grep -c -- "$KEY\|$OTHER_KEY" "$IT_TMP/w7.log" || true)" 0 "neither key is logged"
+  it_stop "$W7" 30
+  expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+  kill -TERM "$CTL_PID"
+  wait "$CTL_PID" 2>/dev/null || true
+
+  # The controller pushes a key of 5 bytes: an ERROR naming its source; the task fails saying
+  # the input cannot be decrypted, the worker goes on.
+  R8=$IT_TMP/badkey.jsonl
+  P8=$(free_port)
+  secret_job "$IT_TMP/badkey.json" badkey "$KEY"
+  controller ctl8 "$P8" "$R8" --jobs "$IT_TMP/badkey.json" --encryption-key 'c2hvcnQ='
+  gworker w8 "$P8"
+  W8=$WORKER_PID
+  wait_for "badkey's final result" 30 is_final "$R8" badkey
+  expect_match "$(cat "$IT_TMP/w8.log")" \
+    " E worker: the encryption key pushed by the controller \(connect: worker_configs encryption.secret-key\) is not usable: Invalid AES key length: 5 bytes" \
+    "an unusable pushed key: an ERROR naming the source and the reason"
+  expect_eq "$(grep -c 'c2hvcnQ=' "$IT_TMP/w8.log" || true)" 0 "the unusable key is not quoted"
+  expect_eq "$(q "$R8" final badkey)" FAILED "without a usable key the task FAILED"
+  expect_match "$(q "$R8" logs badkey)" "input 'creds.pass' is encrypted" "naming the input"
+  it_stop "$W8" 30
+  expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+  kill -TERM "$CTL_PID"
+  wait "$CTL_PID" 2>/dev/null || true
+else
+  fail "python3-cryptography is missing (scripts/setup.sh installs it)"
+fi
+
+# --- the controller refuses the senders' credentials for a while (UNAUTHENTICATED): one ERROR
+# for the streak, the records kept and retried with a backoff, an INFO when they are accepted
+# again, and the result delivered exactly once.
+R9=$IT_TMP/unauth.jsonl
+P9=$(free_port)
+touch "$IT_TMP/unauth"
+controller ctl9 "$P9" "$R9" --jobs "$FIX/grpc_restart_jobs.json" --unauthenticated-file "$IT_TMP/unauth"
+gworker w9 "$P9" --concurrency 1
+W9=$WORKER_PID
+wait_for "three refused calls" 30 lines_at_least '"unauthenticated"' "$R9" 3
+wait_for "long done on the worker" 30 grep -q "task run 'long' finished" "$IT_TMP/w9.log"
+n=$(grep -c '"unauthenticated"' "$R9")
+wait_for "more refused calls while the task is done" 30 lines_at_least '"unauthenticated"' "$R9" $((n + 1))
+expect_eq "$(q "$R9" running long)/$(q "$R9" final long)" 0/ "nothing delivered while the credentials are refused"
+expect_eq "$(grep -c 'refused the worker.s credentials' "$IT_TMP/w9.log")" 1 \
+  "one ERROR for the whole streak, not one a call"
+expect_match "$(cat "$IT_TMP/w9.log")" \
+  " E grpc: controller 127.0.0.1:$P9 refused the worker's credentials \(UNAUTHENTICATED: invalid credentials\)" \
+  "the ERROR names the controller and says the credentials were refused"
+rm "$IT_TMP/unauth"
+wait_for "long's final result once accepted" 60 is_final "$R9" long
+wait_for "the recovery logged" 10 grep -q "accepts the worker's credentials again" "$IT_TMP/w9.log"
+pass "an INFO says the controller accepts the credentials again"
+expect_eq "$(q "$R9" final long)/$(q "$R9" running long)" SUCCESS/1 "kept, then delivered: one RUNNING, one final result"
+expect_match "$(q "$R9" logs long)" "started" "the task's logs kept and delivered too"
+n=$(grep -c '"heartbeat"' "$R9")
+wait_for "two more heartbeats" 10 lines_at_least '"heartbeat"' "$R9" $((n + 2))
+expect_eq "$(q "$R9" final long)/$(q "$R9" running long)" SUCCESS/1 "the result arrived exactly once"
+it_stop "$W9" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
