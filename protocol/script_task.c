@@ -982,6 +982,7 @@ int kwg_script_task_decode(const struct kwg_job *job, const struct kwg_script_ta
 	    .working_dir = opts->working_dir,
 	    .hooks = opts->hooks,
 	    .encryption_key = opts->encryption_key,
+	    .encryption_key_name = opts->encryption_key_name,
 	    .now_us = opts->now_us,
 	    .render_script_twice = st && st->is_script && st->lang != LANG_SHELL,
 	};

@@ -92,8 +92,9 @@ struct kwg_script_task_opts {
 	enum kwg_runner_kind default_runner;    /* for a script task without taskRunner */
 	const char *working_dir;                /* absolute; used in Python/Node Script commands */
 	const struct kwg_template_hooks *hooks; /* secret(), read(), kv(), fileURI(); may be NULL */
-	const char *encryption_key; /* decrypts SECRET inputs (task_render.h); NULL: none */
-	int64_t now_us;             /* now() */
+	const char *encryption_key;      /* decrypts SECRET inputs (task_render.h); NULL: none */
+	const char *encryption_key_name; /* how errors name it (task_render.h); NULL: the setting */
+	int64_t now_us;                  /* now() */
 };
 
 /* Renders the task's properties as Kestra's worker does (task_render.h) and fills *ret

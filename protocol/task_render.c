@@ -141,9 +141,12 @@ static int hook_encrypted(void *userdata, const json_t *obj, char **ret, struct 
 	if (r < 0)
 		return kwg_err_set(
 		    err, r,
-		    "input '%s' cannot be decrypted with encryption_secret_key (%s): a "
-		    "different key than Kestra's, or a changed value",
-		    in->path, derr.msg);
+		    "input '%s' cannot be decrypted with %s (%s): a different key than Kestra's, "
+		    "or a changed value",
+		    in->path,
+		    rd->opts->encryption_key_name ? rd->opts->encryption_key_name
+		                                  : "encryption_secret_key",
+		    derr.msg);
 	if (strlen(plain) != n) {
 		free(plain);
 		return kwg_err_set(err, -EINVAL, "input '%s': the decrypted value holds a NUL byte",

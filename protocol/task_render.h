@@ -19,6 +19,9 @@ struct kwg_task_render_opts {
 	/* Kestra's kestra.encryption.secret-key (base64), which decrypts SECRET inputs; NULL: none,
 	 * and a task that uses one fails naming the input and encryption_secret_key. */
 	const char *encryption_key;
+	/* How errors name encryption_key (e.g. the key a 2.x controller pushed); NULL:
+	 * "encryption_secret_key", the setting. */
+	const char *encryption_key_name;
 	int64_t now_us;
 	bool render_script_twice; /* Python/Node Script: the body is rendered again as an input
 	                             file (§8.6, kept on purpose) */

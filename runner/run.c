@@ -1115,6 +1115,7 @@ static void render_task(struct kwg_run *run)
 	    .working_dir = run->working_dir,
 	    .hooks = &hooks,
 	    .encryption_key = run->cfg.encryption_key,
+	    .encryption_key_name = run->cfg.encryption_key_name,
 	    .now_us = kwg_clock_now_us(),
 	};
 	kwg_script_task_done(&run->task);

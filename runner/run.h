@@ -67,6 +67,8 @@ struct kwg_run_config {
 	/* Kestra's kestra.encryption.secret-key (base64), which decrypts SECRET inputs; NULL:
 	 * none. Borrowed. */
 	const char *encryption_key;
+	/* How a task's errors name encryption_key; NULL: "encryption_secret_key". Borrowed. */
+	const char *encryption_key_name;
 	/* Who says which revision of a KV value or namespace file is current (storage/meta.h;
 	 * lookup NULL: nobody, the objects are read as they are). */
 	struct kwg_meta_source meta;

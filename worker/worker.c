@@ -353,6 +353,7 @@ static void on_encryption_key(void *ctx, const char *key)
 		return;
 	}
 	w->run_cfg.encryption_key = w->pushed_key;
+	w->run_cfg.encryption_key_name = "the key the controller pushed (encryption.secret-key)";
 	kwg_log_info("encryption key: the one the controller pushed (connect: worker_configs)");
 }
 

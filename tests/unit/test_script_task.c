@@ -633,6 +633,13 @@ static void test_script_task_decrypts_gen2_inputs(void **state)
 	assert_int_equal(task.masks.n, 1);
 	assert_string_equal(task.masks.v[0], "hunter2 db");
 	kwg_script_task_done(&task);
+	/* A key from elsewhere (a 2.x controller pushed it): errors name it as told. */
+	opts.encryption_key = "AQECAwQFBgcICQoLDA0ODw==";
+	opts.encryption_key_name = "the key the controller pushed";
+	assert_int_equal(kwg_script_task_decode(job, &opts, &task, &err), -EINVAL);
+	assert_non_null(strstr(err.msg, "input 'pw' cannot be decrypted with the key the "
+	                                "controller pushed (Tag mismatch)"));
+	kwg_script_task_done(&task);
 	kwg_job_free(job);
 }
 
@@ -655,7 +662,7 @@ static void test_script_task_secret_input_errors(void **state)
 	           ENC_VARS, "AQECAwQFBgcICQoLDA0ODw==");
 	assert_int_equal(d.r, -EINVAL);
 	assert_non_null(strstr(d.err.msg, "input 'list[0]' cannot be decrypted"));
-	assert_non_null(strstr(d.err.msg, "Tag mismatch"));
+	assert_non_null(strstr(d.err.msg, "with encryption_secret_key (Tag mismatch)"));
 	assert_int_equal(d.task.masks.n, 0);
 	done(&d);
 	decode_key(&d,
