@@ -172,7 +172,8 @@ wait "$CTL_PID" 2>/dev/null || true
 if "$PY" -c 'import cryptography.hazmat.primitives.ciphers.aead' 2>/dev/null; then
   PLAIN='Pa55-w0rd-2x'
   new_key() { "$PY" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())'; }
-  # secret_job FILE ID KEY: one shell job whose input creds.pass is PLAIN encrypted with KEY.
+  # secret_job FILE ID KEY: adds to FILE (a JSON array) a shell job whose input creds.pass is
+  # PLAIN encrypted with KEY.
   secret_job() {
     "$PY" - "$1" "$2" "$3" "$PLAIN" <<'PY'
 import base64, json, os, sys
@@ -195,7 +196,8 @@ job = {"type": "task",
                                                             "value": enc}}}},
                 "secretInputs": ["creds"], "traceParent": None},
        "executionKind": "NORMAL"}
-json.dump([job], open(path, "w"))
+jobs = json.load(open(path)) if os.path.exists(path) else []
+json.dump(jobs + [job], open(path, "w"))
 PY
   }
   KEY=$(new_key)
@@ -205,6 +207,7 @@ PY
   R6=$IT_TMP/pushed.jsonl
   P6=$(free_port)
   secret_job "$IT_TMP/pushed.json" pushed "$KEY"
+  secret_job "$IT_TMP/pushed.json" pushedwrong "$OTHER_KEY"
   controller ctl6 "$P6" "$R6" --jobs "$IT_TMP/pushed.json" --encryption-key "$KEY"
   gworker w6 "$P6"
   W6=$WORKER_PID
@@ -213,6 +216,11 @@ PY
   expect_eq "$(q "$R6" outputs pushed)" "{\"exitCode\": 0, \"outputFiles\": {}, \"vars\": {\"pw\": \"$PLAIN\"}}" \
     "the task's output is the plaintext"
   expect_match "$(q "$R6" logs pushed)" 'pass=\*+masked\*+' "the log line shows the value masked"
+  wait_for "pushedwrong's final result" 30 is_final "$R6" pushedwrong
+  expect_eq "$(q "$R6" final pushedwrong)" FAILED "a value encrypted with another key: FAILED"
+  expect_match "$(q "$R6" logs pushedwrong)" \
+    "input 'creds.pass' cannot be decrypted with the key the controller pushed \(encryption.secret-key\) \(Tag mismatch\)" \
+    "the ERROR log names the input and the pushed key (not the setting)"
   expect_eq "$(grep -c 'encryption key: the one the controller pushed' "$IT_TMP/w6.log")" 1 \
     "INFO once: the pushed key is in use"
   expect_eq "$(grep -c -- "$KEY" "$IT_TMP/w6.log" || true)" 0 "the key is never logged"
