@@ -102,6 +102,10 @@ struct grpc_transport {
 	struct kwg_grpc_call *hb_call;
 	bool registered, flags_sent, hb_again;
 	enum kwg_service_state wanted, hb_state, recorded;
+	/* A state set while wanted still waited to be sent: sent once wanted is recorded, so that
+	 * no transition is skipped (TERMINATING before TERMINATED_GRACEFULLY). */
+	enum kwg_service_state then_state;
+	bool has_then;
 	char *stored; /* the instance the controller stored */
 	uint64_t last_hb_ok_ms, started_ms;
 	bool fenced;
@@ -363,6 +367,11 @@ static void heartbeat_reply(struct grpc_transport *t, const char *json, size_t l
 		t->p.ops->on_state_written(t->p.ctx, t->hb_state);
 		if (t->closing)
 			return;
+	}
+	if (t->registered && t->has_then && t->recorded == t->wanted) {
+		t->wanted = t->then_state;
+		t->has_then = false;
+		t->hb_again = true;
 	}
 	if (!t->flags_sent || maintenance != t->flags.cluster_maintenance) {
 		if (t->flags_sent)
@@ -1077,8 +1086,19 @@ static void grpc_set_state(struct kwg_transport *base, enum kwg_service_state st
 {
 	struct grpc_transport *t = gt(base);
 
+	if (t->has_then) {
+		t->has_then = state != t->wanted;
+		t->then_state = state;
+		return;
+	}
 	if (t->wanted == state)
 		return;
+	if (t->hb_call && t->hb_again && t->wanted != t->hb_state) {
+		/* wanted is not sent yet: it goes first, then state. */
+		t->then_state = state;
+		t->has_then = true;
+		return;
+	}
 	t->wanted = state;
 	if (t->hb_call)
 		t->hb_again = true;
