@@ -142,7 +142,9 @@ static const struct cfg_key keys_table[] = {
     {"storage_secret_key", CFG_STRING, OFF(storage_secret_key), "", 0, 0, true,
      "s3/minio: secret access key", NULL},
     {"encryption_secret_key", CFG_STRING, OFF(encryption_secret_key), "", 0, 0, true,
-     "Kestra's kestra.encryption.secret-key (base64 AES key): decrypts SECRET inputs", NULL},
+     "Kestra's kestra.encryption.secret-key (base64 AES key): decrypts SECRET inputs (2.x: "
+     "wins over the key the controller pushes)",
+     NULL},
 };
 
 static bool key_allowed(const char *const *allowed, const char *key)
