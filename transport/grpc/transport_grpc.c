@@ -20,6 +20,7 @@
 #include "protocol/controller.h"
 #include "protocol/worker_job.h"
 #include "transport/grpc/chan.h"
+#include "transport/grpc/meta.h"
 #include "transport/grpc/wire.h"
 #include "transport/transport.h"
 
@@ -100,6 +101,8 @@ struct grpc_transport {
 	uint64_t last_hb_ok_ms, started_ms;
 	bool fenced;
 	struct kwg_transport_flags flags;
+	/* storage/meta.h's questions (meta.c) */
+	struct kwg_grpc_meta *meta;
 	unsigned long long claimed, reconnects;
 };
 
@@ -301,6 +304,7 @@ static void chan_open(struct grpc_transport *t)
 /* The channel is up and connect was answered: liveness, then the stream and the senders. */
 static void connect_done(struct grpc_transport *t)
 {
+	kwg_grpc_meta_kick(t->meta);
 	heartbeat_send(t);
 	if (t->flags_sent)
 		stream_open(t);
@@ -843,6 +847,14 @@ static int parse_address(const char *url, char **ret_host, char **ret_port)
 	return 0;
 }
 
+/* The channel metadata questions go on: the current one, once connect was answered. */
+static struct kwg_grpc_chan *meta_chan(void *ctx)
+{
+	struct grpc_transport *t = ctx;
+
+	return t->ch && t->chan_ready && t->connected && !t->closing ? t->ch : NULL;
+}
+
 static int grpc_create(const struct kwg_transport_params *p, struct kwg_transport **ret)
 {
 	static const char *const paths[S__COUNT] = {
@@ -879,6 +891,12 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 			r = -ENOMEM;
 		}
 	}
+	t->who = (struct kwg_grpc_who){.client_id = p->info->id, .client_version = CLIENT_VERSION};
+	if (r >= 0)
+		r = kwg_grpc_meta_new(
+		    &(struct kwg_grpc_meta_env){
+		        .loop = p->loop, .who = &t->who, .chan = meta_chan, .ctx = t},
+		    &t->meta);
 	if (r < 0) {
 		free(t->authorization);
 		free(t->group_id);
@@ -887,7 +905,6 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 		free(t);
 		return r;
 	}
-	t->who = (struct kwg_grpc_who){.client_id = p->info->id, .client_version = CLIENT_VERSION};
 	t->backoff_ms = BACKOFF_MIN_MS;
 	t->wanted = t->recorded = t->hb_state = KWG_SERVICE_CREATED;
 	t->paused = true;
@@ -1084,6 +1101,26 @@ static void grpc_cancel_workers(struct kwg_transport *base)
 	(void)base;
 }
 
+static void *grpc_meta_lookup(struct kwg_transport *base, enum kwg_meta_kind kind,
+                              const char *tenant, const char *ns, const char *name,
+                              kwg_meta_done_fn *done, void *userdata)
+{
+	return kwg_grpc_meta_lookup(gt(base)->meta, kind, tenant, ns, name, done, userdata);
+}
+
+static void *grpc_meta_list_files(struct kwg_transport *base, const char *tenant, const char *ns,
+                                  void (*done)(void *userdata, const char *error, bool table,
+                                               const struct kwg_meta_file *files, size_t n),
+                                  void *userdata)
+{
+	return kwg_grpc_meta_list_files(gt(base)->meta, tenant, ns, done, userdata);
+}
+
+static void grpc_meta_cancel(struct kwg_transport *base, void *handle)
+{
+	kwg_grpc_meta_cancel(gt(base)->meta, handle);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
 	struct grpc_transport *t = h->data;
@@ -1099,6 +1136,8 @@ static void grpc_close(struct kwg_transport *base)
 	unsigned long long lost = 0;
 
 	t->closing = true;
+	/* Its calls are cancelled while the channel is still there. */
+	kwg_grpc_meta_close(steal_ptr(&t->meta));
 	for (int k = 0; k < S__COUNT; k++) {
 		lost += t->senders[k].n;
 		sender_drop(t, &t->senders[k], t->senders[k].n);
@@ -1149,8 +1188,8 @@ const struct kwg_transport_class kwg_transport_grpc = {
     .metrics = grpc_metrics,
     .workers = grpc_workers,
     .cancel_workers = grpc_cancel_workers,
-    .meta_lookup = NULL,
-    .meta_list_files = NULL,
-    .meta_cancel = NULL,
+    .meta_lookup = grpc_meta_lookup,
+    .meta_list_files = grpc_meta_list_files,
+    .meta_cancel = grpc_meta_cancel,
     .close = grpc_close,
 };
