@@ -10,16 +10,19 @@
 #include "protocol/json.h"
 #include "template/datetime.h"
 
-/* An empty reply, or whitespace only: the service found no row. */
+/* An empty reply, whitespace only, or JSON null alone: the service found no row. */
 static bool blank(const char *json, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
-		if (!strchr(" \t\r\n", json[i]))
-			return false;
-	return true;
+	while (len && strchr(" \t\r\n", json[len - 1]) && json[len - 1])
+		len--;
+	while (len && strchr(" \t\r\n", json[0]) && json[0]) {
+		json++;
+		len--;
+	}
+	return len == 0 || (len == 4 && memcmp(json, "null", 4) == 0);
 }
 
-/* *ret_j: the reply's value, NULL for no row (empty or JSON null). */
+/* *ret_j: the reply's value (an object or an array), NULL for no row. */
 static int parse(const char *json, size_t len, json_t **ret_j, struct kwg_err *err)
 {
 	json_t *j = NULL;
@@ -29,13 +32,9 @@ static int parse(const char *json, size_t len, json_t **ret_j, struct kwg_err *e
 	if (blank(json, len))
 		return 0;
 	r = kwg_json_parse(json, len, KWG_CONTROLLER_META_MAX_BYTES, &j, err);
-	if (r < 0)
-		return r;
-	if (json_is_null(j))
-		json_decref(j);
-	else
+	if (r >= 0)
 		*ret_j = j;
-	return 0;
+	return r;
 }
 
 static int get_bool(const json_t *o, const char *key, const char *path, bool dflt, bool *ret,
