@@ -7,7 +7,7 @@
 # an expired one; read() and namespaceFiles; a controller without the services (--no-meta):
 # UNIMPLEMENTED gives the task a clear error, an ERROR log once, the worker goes on; the controller
 # killed while a lookup waits for its answer and started again: the lookup is asked again and
-# the task succeeds.
+# the task succeeds; a controller that never answers: the lookup fails after 30 s.
 source "$(dirname "$0")/../lib/it.sh"
 PY=/usr/bin/python3
 CTL=$KWGT_SRC/tests/controller/controller.py
@@ -175,4 +175,24 @@ expect_eq "$(q "$R3" logs again)" current "with the current revision"
 expect_match "$(grep -c '"rpc": "meta"' "$R3")" '^([2-9]|[1-9][0-9])$' "the controller was asked twice (before and after its restart)"
 it_stop "$W3" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- a controller that never answers: the lookup fails after 30 s, never a hang
+jobs "$IT_TMP/jobs4.json" "silent={{ kv('greeting') }}" "after=still serving"
+R4=$IT_TMP/silent.jsonl
+P4=$(free_port)
+controller ctl4 "$P4" "$R4" --jobs "$IT_TMP/jobs4.json" --meta "$IT_TMP/meta.json" --meta-hold-ms 120000
+gworker w4 "$P4" --concurrency 1
+W4=$WORKER_PID
+wait_for "silent's final result" 45 is_final "$R4" silent
+expect_eq "$(q "$R4" final silent)" FAILED "no answer within 30 s: FAILED"
+expect_match "$(q "$R4" logs silent)" "kv\\('greeting'\\) in 'company[.a-z]*': KVMetadataService/findByName: no answer from the controller within 30 s" \
+  "its ERROR log names the key, the service and the deadline"
+wait_for "after's final result" 20 is_final "$R4" after
+expect_eq "$(q "$R4" final after)" SUCCESS "the next task runs: the worker is alive"
+it_stop "$W4" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -KILL "$CTL_PID" # its held answers would keep it alive
+wait "$CTL_PID" 2>/dev/null || true
 it_done

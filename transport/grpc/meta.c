@@ -36,7 +36,8 @@ struct question {
 	struct kwg_grpc_meta *m;
 	enum what what;
 	enum state state;
-	char *label; /* what was asked, for the errors: "kv('k') in 'ns'" */
+	char *label; /* what was asked, for the logs: "kv('k') in 'ns'" (the askers name it in
+	              * their errors) */
 	uint8_t *msg;
 	size_t len;
 	struct kwg_grpc_call *call;
@@ -111,8 +112,7 @@ static void on_call_message(void *ctx, const uint8_t *msg, size_t len)
 		return; /* a unary call answers once */
 	if (kwg_grpc_unpack_opaque(msg, len, &q->reply, &q->reply_len) < 0) {
 		q->reply = NULL;
-		fail(q, "%s: the controller's answer to %s is not an OpaqueData", q->label,
-		     methods[q->what] + 1);
+		fail(q, "the controller's answer to %s is not an OpaqueData", methods[q->what] + 1);
 	}
 }
 
@@ -138,7 +138,7 @@ static void on_call_end(void *ctx, int status, const char *message)
 	q->call = NULL;
 	if (status == KWG_GRPC_OK) {
 		if (!q->reply && !q->error)
-			fail(q, "%s: the controller answered %s without a message", q->label,
+			fail(q, "the controller answered %s without a message",
 			     methods[q->what] + 1);
 		q->state = Q_ANSWERED;
 	} else if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED) {
@@ -154,13 +154,12 @@ static void on_call_end(void *ctx, int status, const char *message)
 			              q->what == Q_KV ? "kv() and KV reads" : "namespace files");
 		}
 		fail(q,
-		     "%s: %s not available through this controller: %s answered UNIMPLEMENTED "
+		     "%s not available through this controller: %s answered UNIMPLEMENTED "
 		     "(a controller without Kestra 2.x's metadata services)",
-		     q->label, service, methods[q->what] + 1);
+		     service, methods[q->what] + 1);
 	} else {
-		fail(q, "%s: %s: the controller answered %s%s%.200s", q->label,
-		     methods[q->what] + 1, kwg_grpc_status_name(status), *message ? ": " : "",
-		     message);
+		fail(q, "%s: the controller answered %s%s%.200s", methods[q->what] + 1,
+		     kwg_grpc_status_name(status), *message ? ": " : "", message);
 	}
 	schedule(m);
 }
@@ -215,8 +214,8 @@ static void deliver(struct question *q)
 	else if (!q->error)
 		r = kwg_controller_nsfile_list_decode(q->reply, q->reply_len, &files, &n, &err);
 	if (r < 0)
-		fail(q, "%s: the controller's answer to %s cannot be read: %s", q->label,
-		     methods[q->what] + 1, r == -ENOMEM ? "out of memory" : err.msg);
+		fail(q, "the controller's answer to %s cannot be read: %s", methods[q->what] + 1,
+		     r == -ENOMEM ? "out of memory" : err.msg);
 	if (q->what == Q_LIST) {
 		if (!q->error && !(out = calloc(n + 1, sizeof(*out))))
 			fail(q, "out of memory");
@@ -249,7 +248,7 @@ again:
 		if (q->state != Q_ANSWERED && now >= q->deadline_ms) {
 			if (q->call)
 				kwg_grpc_call_cancel(steal_ptr(&q->call));
-			fail(q, "%s: %s: no answer from the controller within %d s%s%s", q->label,
+			fail(q, "%s: no answer from the controller within %d s%s%s",
 			     methods[q->what] + 1, DEADLINE_MS / 1000,
 			     q->last_status ? ", last " : "",
 			     q->last_status ? kwg_grpc_status_name(q->last_status) : "");
