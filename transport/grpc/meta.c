@@ -41,6 +41,7 @@ struct question {
 	uint8_t *msg;
 	size_t len;
 	struct kwg_grpc_call *call;
+	struct kwg_grpc_chan *ch; /* the call's */
 	uint64_t deadline_ms, next_ms, backoff_ms;
 	int last_status; /* the last failure retried (KWG_GRPC_OK: none) */
 	char *reply;     /* the OpaqueData's JSON */
@@ -187,6 +188,7 @@ static void ask(struct question *q)
 		return;
 	}
 	q->call = call;
+	q->ch = ch;
 	q->state = Q_CALLING;
 	r = kwg_grpc_call_send(call, q->msg, q->len, true);
 	if (r < 0 && q->call) {
@@ -297,6 +299,22 @@ int kwg_grpc_meta_new(const struct kwg_grpc_meta_env *env, struct kwg_grpc_meta 
 	m->timer.data = m;
 	*ret = m;
 	return 0;
+}
+
+void kwg_grpc_meta_drop_chan(struct kwg_grpc_meta *m, struct kwg_grpc_chan *ch)
+{
+	bool any = false;
+
+	if (!m || !ch)
+		return;
+	for (struct question *q = m->head; q; q = q->next)
+		if (q->call && q->ch == ch) {
+			q->call = NULL; /* freed with the channel */
+			retry_later(q, KWG_GRPC_UNAVAILABLE);
+			any = true;
+		}
+	if (any)
+		schedule(m);
 }
 
 void kwg_grpc_meta_kick(struct kwg_grpc_meta *m)

@@ -29,6 +29,9 @@ struct kwg_grpc_meta_env {
 int kwg_grpc_meta_new(const struct kwg_grpc_meta_env *env, struct kwg_grpc_meta **ret);
 /* A channel is ready: the questions waiting for one are asked now. */
 void kwg_grpc_meta_kick(struct kwg_grpc_meta *m);
+/* ch is about to be freed (its calls dropped without a callback): the questions on it are asked
+ * again on the next channel. Accepts NULL. */
+void kwg_grpc_meta_drop_chan(struct kwg_grpc_meta *m, struct kwg_grpc_chan *ch);
 /* storage/meta.h's lookup, list_files and cancel. */
 void *kwg_grpc_meta_lookup(struct kwg_grpc_meta *m, enum kwg_meta_kind kind, const char *tenant,
                            const char *ns, const char *name, kwg_meta_done_fn *done,

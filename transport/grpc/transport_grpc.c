@@ -129,6 +129,13 @@ static uint64_t now_ms(const struct grpc_transport *t)
 
 /* ---------------------------------------------------------------- connection */
 
+/* Frees a channel; the metadata questions on it are asked again on the next. */
+static void chan_free(struct grpc_transport *t, struct kwg_grpc_chan *ch)
+{
+	kwg_grpc_meta_drop_chan(t->meta, ch);
+	kwg_grpc_chan_free(ch);
+}
+
 static void on_reconnect(uv_timer_t *timer)
 {
 	struct grpc_transport *t = timer->data;
@@ -161,12 +168,12 @@ static void on_chan_closed(void *ctx, struct kwg_grpc_chan *ch, bool goaway, con
 
 	if (ch == t->old_ch) {
 		/* The connection left after a GOAWAY: a new one took over already. */
-		kwg_grpc_chan_free(steal_ptr(&t->old_ch));
+		chan_free(t, steal_ptr(&t->old_ch));
 		return;
 	}
 
 	/* Every call on it has ended already (UNAVAILABLE): their items wait for the next one. */
-	kwg_grpc_chan_free(steal_ptr(&t->ch));
+	chan_free(t, steal_ptr(&t->ch));
 	t->chan_ready = false;
 	reconnect_later(t, goaway, goaway ? "the controller ended the connection (GOAWAY)" : why);
 }
@@ -217,7 +224,7 @@ static void on_connect_end(void *ctx, int status, const char *message)
 	               *message ? ": " : "", message);
 	if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED) {
 		if (t->ch) {
-			kwg_grpc_chan_free(steal_ptr(&t->ch));
+			chan_free(t, steal_ptr(&t->ch));
 			t->chan_ready = false;
 			reconnect_later(t, false, why);
 		}
@@ -255,7 +262,7 @@ static void on_chan_ready(void *ctx)
 		r = kwg_grpc_call_send(call, msg, len, true);
 	free(msg);
 	if (r < 0) {
-		kwg_grpc_chan_free(steal_ptr(&t->ch));
+		chan_free(t, steal_ptr(&t->ch));
 		t->chan_ready = false;
 		reconnect_later(t, false, "cannot send connect");
 		return;
@@ -272,7 +279,7 @@ static void on_chan_goaway(void *ctx, struct kwg_grpc_chan *ch)
 	if (ch != t->ch || t->closing)
 		return;
 	kwg_log_info("controller %s:%s: GOAWAY; opening a new connection", t->host, t->port);
-	kwg_grpc_chan_free(t->old_ch); /* a second GOAWAY before the first connection left */
+	chan_free(t, t->old_ch); /* a second GOAWAY before the first connection left */
 	t->old_ch = steal_ptr(&t->ch);
 	t->chan_ready = false;
 	if (t->stream) {
