@@ -7,7 +7,8 @@
 # an expired one; read() and namespaceFiles; a controller without the services (--no-meta):
 # UNIMPLEMENTED gives the task a clear error, an ERROR log once, the worker goes on; the controller
 # killed while a lookup waits for its answer and started again: the lookup is asked again and
-# the task succeeds; a controller that never answers: the lookup fails after 30 s.
+# the task succeeds; GOAWAY while a lookup waits: it finishes on the old connection; a
+# controller that never answers: the lookup fails after 30 s.
 source "$(dirname "$0")/../lib/it.sh"
 PY=/usr/bin/python3
 CTL=$KWGT_SRC/tests/controller/controller.py
@@ -176,6 +177,23 @@ expect_match "$(grep -c '"rpc": "meta"' "$R3")" '^([2-9]|[1-9][0-9])$' "the cont
 it_stop "$W3" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- GOAWAY (max connection age 1 s) while a lookup is answered 1.5 s late: it finishes on the
+# old connection
+jobs "$IT_TMP/jobs5.json" "aged={{ kv('greeting') }}|{{ read('scripts/main.py') }}"
+R5=$IT_TMP/goaway.jsonl
+P5=$(free_port)
+controller ctl5 "$P5" "$R5" --jobs "$IT_TMP/jobs5.json" --meta "$IT_TMP/meta.json" --meta-hold-ms 1500 \
+  --max-connection-age-ms 1000
+gworker w5 "$P5" --concurrency 1
+W5=$WORKER_PID
+wait_for "aged's final result across GOAWAYs" 40 is_final "$R5" aged
+expect_eq "$(q "$R5" final aged)/$(q "$R5" logs aged)" "SUCCESS/current|print(3)" "lookups across GOAWAYs: SUCCESS with the current revisions"
+expect_match "$(cat "$IT_TMP/w5.log")" "GOAWAY; opening a new connection" "the controller sent GOAWAY meanwhile"
+it_stop "$W5" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -KILL "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
 
 # --- a controller that never answers: the lookup fails after 30 s, never a hang
