@@ -457,7 +457,9 @@ static void on_ns_listed(void *userdata, const char *error, bool not_found)
 
 	f->cur = NULL;
 	if (error && !not_found) {
-		(void)snprintf(why, sizeof(why), "cannot list the namespace files: %s", error);
+		(void)snprintf(why, sizeof(why),
+		               "cannot list the namespace files of '%.100s': %.300s",
+		               f->ctx.namespace_, error);
 		finish(f, why);
 		return;
 	}
@@ -533,7 +535,10 @@ static void on_ns_rows(void *userdata, const char *error, bool table,
 
 	f->meta_handle = NULL;
 	if (error) {
-		(void)snprintf(why, sizeof(why), "cannot list the namespace files: %.400s", error);
+		(void)snprintf(
+		    why, sizeof(why),
+		    "cannot list the namespace files of '%.100s' (their metadata): %.300s",
+		    f->ctx.namespace_, error);
 		finish(f, why);
 		return;
 	}

@@ -1162,8 +1162,8 @@ static void on_fetched(void *userdata, const char *error)
 	run->fetching = false;
 	if (error) {
 		(void)snprintf(why, sizeof(why),
-		               "cannot read the files the task's templates read from the internal "
-		               "storage: %.400s",
+		               "cannot read what the task's templates read (storage, KV or "
+		               "namespace-file metadata): %.400s",
 		               error);
 		fail_unrunnable(run, why);
 		return;

@@ -246,8 +246,15 @@ static void on_meta(void *userdata, const char *error, const struct kwg_meta_row
 
 	m->handle = NULL;
 	if (error) {
+		/* The question in the task's words: the key or the file, then why. */
+		cleanup_free char *what = NULL;
 		m->state = OBJ_WANTED;
-		note_error(m->f, error, 0);
+		if ((m->kind == KWG_META_KV
+		         ? asprintf(&what, "kv('%.100s') in '%.200s': %s", m->name, m->ns, error)
+		         : asprintf(&what, "namespace file '%.200s' in '%.200s': %s", m->name,
+		                    m->ns, error)) < 0)
+			what = NULL;
+		note_error(m->f, what ? what : error, 0);
 	} else {
 		m->row = *row;
 		m->state = OBJ_FETCHED;

@@ -12,6 +12,12 @@ of --jobs may also be {"jobId": ID, "jobData": <object, or a string sent as is>}
 are not task runs, or not JSON). When --kill-file appears, each open stream sends one
 executionKilled event for the execution id it holds.
 
+With --meta FILE it serves KVMetadataService (findByName) and NamespaceFileMetadataService
+(findByPath, findAll) from FILE, {"kv": [PersistedKvMetadata…], "files": [NamespaceFileMetadata…]}
+(a row without tenantId matches any tenant); --meta-hold-ms N answers each of those calls N ms
+late (a controller slow or killed mid-lookup). Without --meta (or with --no-meta) the services
+are not registered: grpcio answers UNIMPLEMENTED, as a controller without them does.
+
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
   {"rpc": "stream", "stream": n, "first": bool, "permits", "completed": [...],
@@ -20,6 +26,7 @@ executionKilled event for the execution id it holds.
   {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]}
   {"rpc": "stream-end", "stream": n}
   {"rpc": "unauthenticated", "method": ...}   (--basic-auth, --unauthenticated-file)
+  {"rpc": "meta", "method", "tenant", "namespace", "name" (a key or a path; null for findAll)}
 
 --encryption-key KEY puts KEY in connect's worker_configs as "encryption.secret-key";
 --unauthenticated-file PATH refuses the four send* calls with UNAUTHENTICATED while PATH exists.
@@ -107,6 +114,11 @@ def main():
                     "UNAUTHENTICATED (credentials refused for a while)")
     ap.add_argument("--encryption-key",
                     help="connect's worker_configs carry it as encryption.secret-key")
+    ap.add_argument("--meta", help="a JSON fixture {kv: [...], files: [...]} to serve")
+    ap.add_argument("--no-meta", action="store_true",
+                    help="no metadata services: their calls end UNIMPLEMENTED")
+    ap.add_argument("--meta-hold-ms", type=int, default=0,
+                    help="answer each metadata call this late")
     args = ap.parse_args()
 
     load_stubs()
@@ -115,6 +127,7 @@ def main():
     import connect_controller_pb2_grpc as cc_grpc
     import liveness_controller_pb2 as lc
     import liveness_controller_pb2_grpc as lc_grpc
+    import metastore_pb2_grpc as ms_grpc
     import request_pb2 as rq
     import worker_controller_pb2 as wc
     import worker_controller_pb2_grpc as wc_grpc
@@ -260,6 +273,43 @@ def main():
         def sendWorkerMetricEntries(self, request, context):
             return self._records("metrics", request, context)
 
+    meta = json.load(open(args.meta)) if args.meta and not args.no_meta else None
+
+    def rows(kind, tenant, ns):
+        return [r for r in (meta or {}).get(kind, [])
+                if r.get("namespace") == ns and r.get("tenantId", tenant) == tenant]
+
+    def meta_call(method, request, name):
+        record(rpc="meta", method=method, tenant=request.tenant_id,
+               namespace=getattr(request, "namespace"), name=name)
+        if args.meta_hold_ms:
+            threading.Event().wait(args.meta_hold_ms / 1000.0)
+
+    def opaque(request, value):
+        body = b"" if value is None else json.dumps(value).encode()
+        return rq.OpaqueData(header=request.header, message=body)
+
+    class KVMetadata(ms_grpc.KVMetadataServiceServicer):
+        def findByName(self, request, context):
+            meta_call("KVMetadataService/findByName", request, request.name)
+            found = [r for r in rows("kv", request.tenant_id, getattr(request, "namespace"))
+                     if r.get("name") == request.name and r.get("last", True)]
+            return opaque(request, found[-1] if found else None)
+
+    class FileMetadata(ms_grpc.NamespaceFileMetadataServiceServicer):
+        def findByPath(self, request, context):
+            meta_call("NamespaceFileMetadataService/findByPath", request, request.path)
+            found = [r for r in rows("files", request.tenant_id, getattr(request, "namespace"))
+                     if r.get("path") == request.path and r.get("last", True)
+                     and (request.allow_deleted or not r.get("deleted"))]
+            return opaque(request, found[-1] if found else None)
+
+        def findAll(self, request, context):
+            meta_call("NamespaceFileMetadataService/findAll", request, None)
+            return opaque(request, [r for r in rows("files", request.tenant_id,
+                                                    getattr(request, "namespace"))
+                                    if r.get("last", True) and not r.get("deleted")])
+
     options = []
     if args.max_connection_age_ms:
         options += [("grpc.max_connection_age_ms", args.max_connection_age_ms),
@@ -287,6 +337,9 @@ def main():
     cc_grpc.add_ConnectControllerServiceServicer_to_server(Connect(), server)
     lc_grpc.add_LivenessControllerServiceServicer_to_server(Liveness(), server)
     wc_grpc.add_WorkerControllerServiceServicer_to_server(Worker(), server)
+    if meta is not None:
+        ms_grpc.add_KVMetadataServiceServicer_to_server(KVMetadata(), server)
+        ms_grpc.add_NamespaceFileMetadataServiceServicer_to_server(FileMetadata(), server)
     server.add_insecure_port("127.0.0.1:%d" % args.port)
     server.start()
     print("controller listening on 127.0.0.1:%d" % args.port, flush=True)

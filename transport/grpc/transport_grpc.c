@@ -21,6 +21,7 @@
 #include "protocol/controller.h"
 #include "protocol/worker_job.h"
 #include "transport/grpc/chan.h"
+#include "transport/grpc/meta.h"
 #include "transport/grpc/wire.h"
 #include "transport/transport.h"
 
@@ -110,6 +111,8 @@ struct grpc_transport {
 	uint64_t last_hb_ok_ms, started_ms;
 	bool fenced;
 	struct kwg_transport_flags flags;
+	/* storage/meta.h's questions (meta.c) */
+	struct kwg_grpc_meta *meta;
 	unsigned long long claimed, reconnects;
 };
 
@@ -135,6 +138,13 @@ static uint64_t now_ms(const struct grpc_transport *t)
 }
 
 /* ---------------------------------------------------------------- connection */
+
+/* Frees a channel; the metadata questions on it are asked again on the next. */
+static void chan_free(struct grpc_transport *t, struct kwg_grpc_chan *ch)
+{
+	kwg_grpc_meta_drop_chan(t->meta, ch);
+	kwg_grpc_chan_free(ch);
+}
 
 static void on_reconnect(uv_timer_t *timer)
 {
@@ -168,12 +178,12 @@ static void on_chan_closed(void *ctx, struct kwg_grpc_chan *ch, bool goaway, con
 
 	if (ch == t->old_ch) {
 		/* The connection left after a GOAWAY: a new one took over already. */
-		kwg_grpc_chan_free(steal_ptr(&t->old_ch));
+		chan_free(t, steal_ptr(&t->old_ch));
 		return;
 	}
 
 	/* Every call on it has ended already (UNAVAILABLE): their items wait for the next one. */
-	kwg_grpc_chan_free(steal_ptr(&t->ch));
+	chan_free(t, steal_ptr(&t->ch));
 	t->chan_ready = false;
 	reconnect_later(t, goaway, goaway ? "the controller ended the connection (GOAWAY)" : why);
 }
@@ -228,7 +238,7 @@ static void on_connect_end(void *ctx, int status, const char *message)
 	               *message ? ": " : "", message);
 	if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED) {
 		if (t->ch) {
-			kwg_grpc_chan_free(steal_ptr(&t->ch));
+			chan_free(t, steal_ptr(&t->ch));
 			t->chan_ready = false;
 			reconnect_later(t, false, why);
 		}
@@ -266,7 +276,7 @@ static void on_chan_ready(void *ctx)
 		r = kwg_grpc_call_send(call, msg, len, true);
 	free(msg);
 	if (r < 0) {
-		kwg_grpc_chan_free(steal_ptr(&t->ch));
+		chan_free(t, steal_ptr(&t->ch));
 		t->chan_ready = false;
 		reconnect_later(t, false, "cannot send connect");
 		return;
@@ -283,7 +293,7 @@ static void on_chan_goaway(void *ctx, struct kwg_grpc_chan *ch)
 	if (ch != t->ch || t->closing)
 		return;
 	kwg_log_info("controller %s:%s: GOAWAY; opening a new connection", t->host, t->port);
-	kwg_grpc_chan_free(t->old_ch); /* a second GOAWAY before the first connection left */
+	chan_free(t, t->old_ch); /* a second GOAWAY before the first connection left */
 	t->old_ch = steal_ptr(&t->ch);
 	t->chan_ready = false;
 	if (t->stream) {
@@ -315,6 +325,7 @@ static void chan_open(struct grpc_transport *t)
 /* The channel is up and connect was answered: liveness, then the stream and the senders. */
 static void connect_done(struct grpc_transport *t)
 {
+	kwg_grpc_meta_kick(t->meta);
 	heartbeat_send(t);
 	if (t->flags_sent)
 		stream_open(t);
@@ -924,6 +935,14 @@ static int parse_address(const char *url, char **ret_host, char **ret_port)
 	return 0;
 }
 
+/* The channel metadata questions go on: the current one, once connect was answered. */
+static struct kwg_grpc_chan *meta_chan(void *ctx)
+{
+	struct grpc_transport *t = ctx;
+
+	return t->ch && t->chan_ready && t->connected && !t->closing ? t->ch : NULL;
+}
+
 static int grpc_create(const struct kwg_transport_params *p, struct kwg_transport **ret)
 {
 	static const char *const paths[S__COUNT] = {
@@ -960,6 +979,12 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 			r = -ENOMEM;
 		}
 	}
+	t->who = (struct kwg_grpc_who){.client_id = p->info->id, .client_version = CLIENT_VERSION};
+	if (r >= 0)
+		r = kwg_grpc_meta_new(
+		    &(struct kwg_grpc_meta_env){
+		        .loop = p->loop, .who = &t->who, .chan = meta_chan, .ctx = t},
+		    &t->meta);
 	if (r < 0) {
 		free(t->authorization);
 		free(t->group_id);
@@ -968,7 +993,6 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 		free(t);
 		return r;
 	}
-	t->who = (struct kwg_grpc_who){.client_id = p->info->id, .client_version = CLIENT_VERSION};
 	t->backoff_ms = BACKOFF_MIN_MS;
 	t->wanted = t->recorded = t->hb_state = KWG_SERVICE_CREATED;
 	t->paused = true;
@@ -1176,6 +1200,26 @@ static void grpc_cancel_workers(struct kwg_transport *base)
 	(void)base;
 }
 
+static void *grpc_meta_lookup(struct kwg_transport *base, enum kwg_meta_kind kind,
+                              const char *tenant, const char *ns, const char *name,
+                              kwg_meta_done_fn *done, void *userdata)
+{
+	return kwg_grpc_meta_lookup(gt(base)->meta, kind, tenant, ns, name, done, userdata);
+}
+
+static void *grpc_meta_list_files(struct kwg_transport *base, const char *tenant, const char *ns,
+                                  void (*done)(void *userdata, const char *error, bool table,
+                                               const struct kwg_meta_file *files, size_t n),
+                                  void *userdata)
+{
+	return kwg_grpc_meta_list_files(gt(base)->meta, tenant, ns, done, userdata);
+}
+
+static void grpc_meta_cancel(struct kwg_transport *base, void *handle)
+{
+	kwg_grpc_meta_cancel(gt(base)->meta, handle);
+}
+
 static void on_timer_closed(uv_handle_t *h)
 {
 	struct grpc_transport *t = h->data;
@@ -1191,6 +1235,8 @@ static void grpc_close(struct kwg_transport *base)
 	unsigned long long lost = 0;
 
 	t->closing = true;
+	/* Its calls are cancelled while the channel is still there. */
+	kwg_grpc_meta_close(steal_ptr(&t->meta));
 	for (int k = 0; k < S__COUNT; k++) {
 		lost += t->senders[k].n;
 		sender_drop(t, &t->senders[k], t->senders[k].n);
@@ -1241,8 +1287,8 @@ const struct kwg_transport_class kwg_transport_grpc = {
     .metrics = grpc_metrics,
     .workers = grpc_workers,
     .cancel_workers = grpc_cancel_workers,
-    .meta_lookup = NULL,
-    .meta_list_files = NULL,
-    .meta_cancel = NULL,
+    .meta_lookup = grpc_meta_lookup,
+    .meta_list_files = grpc_meta_list_files,
+    .meta_cancel = grpc_meta_cancel,
     .close = grpc_close,
 };

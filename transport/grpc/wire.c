@@ -9,6 +9,7 @@
 #include "common/id.h"
 #include "connect_controller.pb-c.h"
 #include "liveness_controller.pb-c.h"
+#include "metastore.pb-c.h"
 #include "request.pb-c.h"
 #include "worker_controller.pb-c.h"
 
@@ -149,6 +150,55 @@ uint8_t *kwg_grpc_pack_job_request(const struct kwg_grpc_who *who,
 		info.max_inbound_message_size = req->max_inbound;
 		m.connectioninfo = &info;
 	}
+	return pack(&m.base, ret_len);
+}
+
+uint8_t *kwg_grpc_pack_kv_meta(const struct kwg_grpc_who *who, const char *tenant, const char *ns,
+                               const char *name, size_t *ret_len)
+{
+	RequestOrResponseHeader h;
+	KVMetadataRequest m;
+	char corr[KWG_UUID_LEN];
+
+	header_init(&h, who, corr);
+	kvmetadata_request__init(&m);
+	m.header = &h;
+	m.tenant_id = (char *)(tenant ? tenant : "");
+	m.namespace_ = (char *)ns;
+	m.name = (char *)name;
+	return pack(&m.base, ret_len);
+}
+
+uint8_t *kwg_grpc_pack_nsfile_meta(const struct kwg_grpc_who *who, const char *tenant,
+                                   const char *ns, const char *path, size_t *ret_len)
+{
+	RequestOrResponseHeader h;
+	NamespaceFileMetadataPathRequest m;
+	char corr[KWG_UUID_LEN];
+
+	header_init(&h, who, corr);
+	namespace_file_metadata_path_request__init(&m);
+	m.header = &h;
+	m.tenant_id = (char *)(tenant ? tenant : "");
+	m.namespace_ = (char *)ns;
+	m.path = (char *)path;
+	/* KESTRA 1.2+: findByPath as the 1.x query reads it: the last row, deleted or not. */
+	m.allow_deleted = true;
+	return pack(&m.base, ret_len);
+}
+
+uint8_t *kwg_grpc_pack_nsfile_all(const struct kwg_grpc_who *who, const char *tenant,
+                                  const char *ns, size_t *ret_len)
+{
+	RequestOrResponseHeader h;
+	NamespaceFileMetadataFindAllRequest m;
+	char corr[KWG_UUID_LEN];
+
+	header_init(&h, who, corr);
+	namespace_file_metadata_find_all_request__init(&m);
+	m.header = &h;
+	m.tenant_id = (char *)(tenant ? tenant : "");
+	m.namespace_ = (char *)ns;
 	return pack(&m.base, ret_len);
 }
 

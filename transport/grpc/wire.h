@@ -58,6 +58,16 @@ struct kwg_grpc_job_request {
 uint8_t *kwg_grpc_pack_job_request(const struct kwg_grpc_who *who,
                                    const struct kwg_grpc_job_request *req, size_t *ret_len);
 
+/* The metadata questions (metastore.proto): KVMetadataRequest {tenant, namespace, name},
+ * NamespaceFileMetadataPathRequest {tenant, namespace, path} (the current revision, deleted ones
+ * too), NamespaceFileMetadataFindAllRequest {tenant, namespace}. tenant may be NULL. */
+uint8_t *kwg_grpc_pack_kv_meta(const struct kwg_grpc_who *who, const char *tenant, const char *ns,
+                               const char *name, size_t *ret_len);
+uint8_t *kwg_grpc_pack_nsfile_meta(const struct kwg_grpc_who *who, const char *tenant,
+                                   const char *ns, const char *path, size_t *ret_len);
+uint8_t *kwg_grpc_pack_nsfile_all(const struct kwg_grpc_who *who, const char *tenant,
+                                  const char *ns, size_t *ret_len);
+
 /* ConnectResponse: *ret_group (new; "default" when empty) and *ret_configs (new, may be "").
  * -EBADMSG when undecodable. */
 int kwg_grpc_unpack_connect(const uint8_t *msg, size_t len, char **ret_group, char **ret_configs,
