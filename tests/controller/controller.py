@@ -12,12 +12,18 @@ of --jobs may also be {"jobId": ID, "jobData": <object, or a string sent as is>}
 are not task runs, or not JSON). When --kill-file appears, each open stream sends one
 executionKilled event for the execution id it holds.
 
+--bench N (bench/grpc.sh) replaces --jobs with N trivial shell tasks (`date +%s%6N`, the Process
+runner) dispatched as fast as permits allow; dispatch and results entries carry "at" (this
+machine's clock, µs) and, once every task has a final result, one "bench-done" entry holds the
+stand-in's own CPU time from the first dispatch on (record.py FILE bench sums it up).
+
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
   {"rpc": "stream", "stream": n, "first": bool, "permits", "completed": [...],
    "connectionInfo": {...} | null, "inflight": n (after the completions)}
-  {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it)}
-  {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]}
+  {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it), "at": µs}
+  {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]} (results: "at": µs)
+  {"rpc": "bench-done", "tasks": n, "cpu_s": seconds, "at": µs} (--bench)
   {"rpc": "stream-end", "stream": n}
 
 Nothing here is Kestra's code; it follows the spec's words.
@@ -30,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent import futures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -74,6 +81,32 @@ class Dispatcher:
         return None
 
 
+def now_us():
+    return time.time_ns() // 1000
+
+
+def bench_jobs(n):
+    """N WorkerTasks as Kestra 2.x's executor sends them: a shell task printing its start time."""
+    def job(i):
+        tid = "b%d" % i
+        return {"type": "task",
+                "taskRun": {"tenantId": "main", "id": tid, "executionId": "x-" + tid,
+                            "namespace": "company.team", "flowId": "bench", "taskId": "t",
+                            "attempts": [], "outputs": None,
+                            "state": {"current": "SUBMITTED", "histories": [
+                                {"state": "CREATED", "date": "2026-09-02T10:15:30.101234Z"},
+                                {"state": "SUBMITTED", "date": "2026-09-02T10:15:30.201234Z"}]}},
+                "task": {"id": "t", "type": "io.kestra.plugin.scripts.shell.Commands",
+                         "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
+                         "commands": ["date +%s%6N"]},
+                "data": {"variables": {"flow": {"id": "bench", "namespace": "company.team",
+                                                "tenantId": "main"},
+                                       "execution": {"id": "x-" + tid}},
+                         "secretInputs": [], "traceParent": None},
+                "executionKind": "NORMAL"}
+    return [job(i) for i in range(1, n + 1)]
+
+
 def job_id(job):
     return job["jobId"] if "jobData" in job else job["taskRun"]["id"]
 
@@ -98,6 +131,8 @@ def main():
                     help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
                     help="while this file exists, heartbeat replies say maintenance: true")
+    ap.add_argument("--bench", type=int, default=0,
+                    help="dispatch N trivial shell tasks as fast as permits allow (bench/grpc.sh)")
     args = ap.parse_args()
 
     load_stubs()
@@ -111,8 +146,12 @@ def main():
     import worker_controller_pb2_grpc as wc_grpc
 
     record = Recorder(args.record)
-    jobs = json.load(open(args.jobs)) if args.jobs else []
+    if args.bench:
+        jobs = bench_jobs(args.bench)
+    else:
+        jobs = json.load(open(args.jobs)) if args.jobs else []
     disp = Dispatcher(jobs)
+    bench = {"cpu0": None, "final": set(), "done": False}
     instances = {}
 
     class Connect(cc_grpc.ConnectControllerServiceServicer):
@@ -206,8 +245,10 @@ def main():
                         elif not job:
                             break
                         else:
+                            if args.bench and bench["cpu0"] is None:
+                                bench["cpu0"] = time.process_time()
                             record(rpc="dispatch", stream=sid, jobId=job_id(job),
-                                   inflight=len(st["inflight"]))
+                                   inflight=len(st["inflight"]), at=now_us())
                     if kill:
                         event = {"type": "executionKilled",
                                  "payload": {"type": "execution", "state": "EXECUTED",
@@ -225,25 +266,43 @@ def main():
             if st["error"]:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, st["error"])
 
-        def _records(self, kind, request):
+        def _records(self, kind, request, **extra):
             body = json.loads(request.message) if request.message else {}
-            record(rpc=kind, records=body.get("records", []))
-            return rq.OpaqueData(header=request.header)
+            records = body.get("records", [])
+            record(rpc=kind, records=records, **extra)
+            return records
 
         def sendWorkerTaskResults(self, request, context):
             if args.max_result_bytes and len(request.message) > args.max_result_bytes:
                 record(rpc="refused", bytes=len(request.message))
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large")
-            return self._records("results", request)
+            records = self._records("results", request, at=now_us())
+            if args.bench:
+                self._bench_count(records)
+            return rq.OpaqueData(header=request.header)
+
+        def _bench_count(self, records):
+            with disp.cond:
+                for r in records:
+                    if r["taskRun"]["state"]["current"] != "RUNNING":
+                        bench["final"].add(r["taskRun"]["id"])
+                if len(bench["final"]) < args.bench or bench["done"]:
+                    return
+                bench["done"] = True
+                cpu = time.process_time() - bench["cpu0"]
+            record(rpc="bench-done", tasks=args.bench, cpu_s=round(cpu, 3), at=now_us())
 
         def sendWorkerTriggerResults(self, request, context):
-            return self._records("triggers", request)
+            self._records("triggers", request)
+            return rq.OpaqueData(header=request.header)
 
         def sendWorkerLogEntries(self, request, context):
-            return self._records("logs", request)
+            self._records("logs", request)
+            return rq.OpaqueData(header=request.header)
 
         def sendWorkerMetricEntries(self, request, context):
-            return self._records("metrics", request)
+            self._records("metrics", request)
+            return rq.OpaqueData(header=request.header)
 
     options = []
     if args.max_connection_age_ms:
