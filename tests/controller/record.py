@@ -6,6 +6,7 @@
   record.py FILE running ID      how many RUNNING results task run ID got
   record.py FILE outputs ID      the outputs of ID's terminal result (JSON)
   record.py FILE logs ID         ID's log messages, ' | '-separated, in the order received
+  record.py FILE levels ID       the same as LEVEL message, ' | '-separated
   record.py FILE metrics ID      ID's metrics as name=value, comma-separated
   record.py FILE completed ID    how many times ID was reported in completed_job_ids
   record.py FILE max-permits     the largest permits level the worker sent
@@ -90,6 +91,9 @@ def main():
     elif what == "logs":
         print(" | ".join(r["message"] for e in entries(path) if e["rpc"] == "logs"
                          for r in e["records"] if r.get("taskRunId") == arg))
+    elif what == "levels":
+        print(" | ".join("%s %s" % (r.get("level"), r["message"]) for e in entries(path)
+                         if e["rpc"] == "logs" for r in e["records"] if r.get("taskRunId") == arg))
     elif what == "metrics":
         print(",".join("%s=%g" % (r["name"], r["value"]) for e in entries(path)
                        if e["rpc"] == "metrics" for r in e["records"] if r.get("taskRunId") == arg))
