@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: Apache-2.0
 # kwg on Kestra 2.x's worker controller (gRPC, transport/grpc/), against the project's stand-in
-# (tests/controller/controller.py --bench), reported, not asserted: the stand-in dispatches TASKS
-# trivial shell tasks (`date +%s%6N`, the Process runner, default sandbox) as fast as the worker's
-# permits allow, stamping each dispatch; each task prints its start time, which reaches the stand-in
-# as a LogEntry. Figures: dispatch → process start (p50/p90/p99 over all rounds), throughput from
-# the first dispatch to the last final result (median of the rounds), and the CPU the stand-in
-# (Python grpcio, one result per call as Kestra's worker sends them) and the worker spent.
+# (tests/controller/controller.py --bench), reported, not asserted. Each task is a shell task
+# printing its start time (`date +%s%6N`, the Process runner, default sandbox), which reaches the
+# stand-in as a LogEntry; the stand-in stamps each dispatch.
+#  - latency: dispatch → process start, one task at a time, 20-200 ms after the last completion
+#    (--bench-serial, concurrency 4), as bench/queue.sh measures the 1.x path's;
+#  - throughput: TASKS tasks dispatched as fast as the worker's permits allow, from the first
+#    dispatch to the last final result (and dispatch → start under that load);
+#  - the CPU per task of the stand-in (Python grpcio, one result per call as Kestra's worker sends
+#    them) and of the worker itself.
 # Writes bench/results/grpc-<date>.md and, for bench/run's report, grpc-<date>.json.
-# usage: bench/grpc.sh [ROUNDS] [TASKS] [CONCURRENCY]
+# usage: bench/grpc.sh [ROUNDS] [LATENCY_TASKS] [TASKS] [CONCURRENCY]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}
-bulk=${2:-10000}
-conc=${3:-16}
+per=${2:-40}
+bulk=${3:-10000}
+conc=${4:-16}
 PY=/usr/bin/python3 # Debian's, with python3-grpcio (not a pyenv one first in PATH)
 "$PY" -c 'import grpc, grpc_tools' 2>/dev/null ||
   { echo "grpc.sh: python3-grpcio and python3-grpc-tools are needed (scripts/setup.sh)" >&2; exit 1; }
@@ -30,34 +34,45 @@ free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)
 # cpu_s PID: user + system CPU seconds of the process itself (not its children) so far.
 cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.3f", ($14 + $15) / hz}' "/proc/$1/stat"; }
 
-round() { # round N: appends to $tmp/lat.ms, $tmp/tp, $tmp/ctl-cpu, $tmp/kwg-cpu
-  local port rec=$tmp/round-$1.jsonl sum
+# phase NAME TASKS CONCURRENCY [controller options…]: a stand-in and a worker until every task
+# has its final result; the run's summary (record.py bench) in $sum, its record in $rec.
+phase() {
+  local name=$1 n=$2 c=$3 port
+  shift 3
+  rec=$tmp/$name.jsonl
   port=$(free_port)
-  "$PY" tests/controller/controller.py --port "$port" --record "$rec" --bench "$bulk" \
+  "$PY" tests/controller/controller.py --port "$port" --record "$rec" --bench "$n" "$@" \
     >"$tmp/controller.log" 2>&1 &
   ctl=$!
   until grep -qs listening "$tmp/controller.log"; do
     kill -0 "$ctl" 2>/dev/null || { cat "$tmp/controller.log" >&2; exit 1; }
     sleep 0.05
   done
-  build/bench/kwg worker --controller "127.0.0.1:$port" --concurrency "$conc" --default-runner process \
+  build/bench/kwg worker --controller "127.0.0.1:$port" --concurrency "$c" --default-runner process \
     --work-dir "$tmp/wd" --management-port 0 ${KWGB_WORKER_ARGS:-} >"$tmp/kwg.log" 2>&1 &
   worker=$!
   local deadline=$((SECONDS + 900))
   until grep -qs '"bench-done"' "$rec"; do
     kill -0 "$worker" 2>/dev/null || { tail -20 "$tmp/kwg.log" >&2; exit 1; }
-    [ $SECONDS -lt $deadline ] || { echo "grpc.sh: $bulk tasks not done after 900 s" >&2; exit 1; }
+    [ $SECONDS -lt $deadline ] || { echo "grpc.sh: $name: $n tasks not done after 900 s" >&2; exit 1; }
     sleep 0.05
   done
-  echo "$(cpu_s "$worker")" >>"$tmp/kwg-cpu"
+  kwg_cpu=$(cpu_s "$worker")
   stop_all
   sum=$("$PY" tests/controller/record.py "$rec" bench)
-  [ "$(jq .failed <<<"$sum")" == 0 ] || { echo "grpc.sh: some tasks did not succeed: $sum" >&2; exit 1; }
-  [ "$(jq .started <<<"$sum")" == "$bulk" ] || { echo "grpc.sh: start times missing: $sum" >&2; exit 1; }
+  [ "$(jq .failed <<<"$sum")" == 0 ] || { echo "grpc.sh: $name: tasks failed: $sum" >&2; exit 1; }
+  [ "$(jq .started <<<"$sum")" == "$n" ] || { echo "grpc.sh: $name: start times missing: $sum" >&2; exit 1; }
+}
+
+round() { # round N: appends to $tmp/lat.ms, $tmp/load.ms, $tmp/tp, $tmp/ctl-cpu, $tmp/kwg-cpu
+  phase latency-$1 "$per" 4 --bench-serial
   "$PY" tests/controller/record.py "$rec" bench-latencies >>"$tmp/lat.ms"
+  phase throughput-$1 "$bulk" "$conc"
+  "$PY" tests/controller/record.py "$rec" bench-latencies >>"$tmp/load.ms"
   jq .throughput_per_s <<<"$sum" >>"$tmp/tp"
   jq .cpu_s <<<"$sum" >>"$tmp/ctl-cpu"
-  rm -f "$rec"
+  echo "$kwg_cpu" >>"$tmp/kwg-cpu"
+  rm -f "$tmp"/*.jsonl
 }
 for r in $(seq "$rounds"); do round "$r"; done
 
@@ -71,11 +86,12 @@ out=${KWGB_RESULTS:-bench/results}/grpc-$(date +%Y-%m-%d).md
 {
   echo "# kwg on Kestra 2.x's worker controller (gRPC, the project's stand-in), $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores"
   echo
-  echo "The stand-in (tests/controller/controller.py --bench, Python grpcio) dispatches $bulk \`date +%s%6N\` tasks as fast as the permits allow, concurrency $conc; $rounds rounds."
+  echo "The stand-in (tests/controller/controller.py --bench, Python grpcio) stamps each dispatch; each task prints its start time. $rounds rounds."
   echo
   echo "| dispatch → process start | p50 ms | p90 ms | p99 ms | tasks |"
   echo "|---|---|---|---|---|"
-  echo "| kwg, gRPC job stream (tasks queued behind the permits) | $(bench_stats "$tmp/lat.ms") |"
+  echo "| kwg over gRPC, one task at a time, 20-200 ms apart (concurrency 4) | $(bench_stats "$tmp/lat.ms") |"
+  echo "| kwg over gRPC, $bulk tasks as fast as the permits allow (concurrency $conc) | $(bench_stats "$tmp/load.ms") |"
   echo
   echo "| first dispatch → last final result | tasks/s (median) | rounds |"
   echo "|---|---|---|"

@@ -15,7 +15,9 @@ executionKilled event for the execution id it holds.
 --bench N (bench/grpc.sh) replaces --jobs with N trivial shell tasks (`date +%s%6N`, the Process
 runner) dispatched as fast as permits allow; dispatch and results entries carry "at" (this
 machine's clock, µs) and, once every task has a final result, one "bench-done" entry holds the
-stand-in's own CPU time from the first dispatch on (record.py FILE bench sums it up).
+stand-in's own CPU time from the first dispatch on (record.py FILE bench sums it up). With
+--bench-serial the tasks go one at a time, each 20-200 ms after the last completion (an idle
+worker's latency, as bench/queue.sh measures it on 1.x).
 
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
@@ -31,6 +33,7 @@ Nothing here is Kestra's code; it follows the spec's words.
 import argparse
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -72,7 +75,12 @@ class Dispatcher:
         self.queue = list(jobs)
         self.streams = 0
 
+    serial = False  # --bench-serial: one job at a time, 20-200 ms after the last completion
+    next_at = 0.0
+
     def pop_for(self, st):
+        if self.serial and (st["inflight"] or time.monotonic() < self.next_at):
+            return None
         if st["permits"] > 0 and len(st["inflight"]) < st["max"] and self.queue:
             job = self.queue.pop(0)
             st["permits"] -= 1
@@ -133,6 +141,8 @@ def main():
                     help="while this file exists, heartbeat replies say maintenance: true")
     ap.add_argument("--bench", type=int, default=0,
                     help="dispatch N trivial shell tasks as fast as permits allow (bench/grpc.sh)")
+    ap.add_argument("--bench-serial", action="store_true",
+                    help="--bench one task at a time, each 20-200 ms after the last completion")
     args = ap.parse_args()
 
     load_stubs()
@@ -151,6 +161,7 @@ def main():
     else:
         jobs = json.load(open(args.jobs)) if args.jobs else []
     disp = Dispatcher(jobs)
+    disp.serial = args.bench_serial
     bench = {"cpu0": None, "final": set(), "done": False}
     instances = {}
 
@@ -205,6 +216,7 @@ def main():
                                 st["max"] = req.connectionInfo.maxConcurrency
                             for jid in req.completed_job_ids:
                                 st["inflight"].discard(jid)
+                                disp.next_at = time.monotonic() + random.uniform(0.02, 0.2)
                             if req.permits >= 0:
                                 st["permits"] = req.permits
                             ci = None
@@ -239,7 +251,8 @@ def main():
                             job = disp.pop_for(st)
                             if job:
                                 break
-                            disp.cond.wait(0.2)
+                            disp.cond.wait(max(0.001, min(0.2, disp.next_at - time.monotonic()))
+                                           if disp.serial else 0.2)
                         if kill:
                             record(rpc="event", stream=sid, executionId=kill)
                         elif not job:
