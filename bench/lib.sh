@@ -7,6 +7,13 @@
 # bench_start NAME: builds kwg and kwg-exec into build/bench, starts a cluster; sets BENCH_TMP
 # (a scratch directory, wd/ for task working directories) and DB; `worker` is killed on exit.
 bench_start() {
+  bench_prepare "$1"
+  tests/lib/pg_env.sh start "$BENCH_TMP/pg" >/dev/null
+  DB=$(tests/lib/pg_env.sh newdb "$BENCH_TMP/pg" bench)
+}
+
+# bench_prepare NAME: bench_start without the cluster (for the scenarios that need no database).
+bench_prepare() {
   cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DKWG_TESTS=OFF >/dev/null
   cmake --build build/bench --target kwg kwg-exec >/dev/null
   BENCH_TMP=$(mktemp -d "/tmp/kwg-bench-$1.XXXXXX")
@@ -17,14 +24,12 @@ bench_start() {
   # of tasks a minute make that search the worker's main cost (perf: recently_deleted).
   [ "$(id -u)" -ne 0 ] || mount -t tmpfs -o mode=755 kwg-bench "$BENCH_TMP/wd"
   trap bench_cleanup EXIT
-  tests/lib/pg_env.sh start "$BENCH_TMP/pg" >/dev/null
-  DB=$(tests/lib/pg_env.sh newdb "$BENCH_TMP/pg" bench)
 }
 
 bench_cleanup() {
   # (the worker's exit status must not end the trap under set -e before the cluster is stopped)
   if [ -n "${worker:-}" ]; then kill -KILL "$worker" 2>/dev/null && wait "$worker" 2>/dev/null || true; fi
-  tests/lib/pg_env.sh stop "$BENCH_TMP/pg" >/dev/null 2>&1 || true
+  [ ! -d "$BENCH_TMP/pg" ] || tests/lib/pg_env.sh stop "$BENCH_TMP/pg" >/dev/null 2>&1 || true
   umount "$BENCH_TMP/wd" 2>/dev/null || true
   rm -rf "$BENCH_TMP"
 }

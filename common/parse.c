@@ -3,6 +3,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -104,4 +105,54 @@ int kwg_parse_size_bytes(const char *s, uint64_t *ret)
 	                                    {"TiB", 1ull << 40}};
 
 	return parse_with_unit(s, units, sizeof(units) / sizeof(units[0]), ret);
+}
+
+int kwg_parse_host_port(const char *s, char **ret_host, char **ret_port, const char **why)
+{
+	const char *host = s, *end, *colon;
+	uint32_t port;
+
+	*ret_host = *ret_port = NULL;
+	*why = NULL;
+	if (s[0] == '[') {
+		end = strchr(s, ']');
+		if (!end)
+			*why = "an IPv6 address without its closing ']'";
+		else if (end == s + 1)
+			*why = "the host is empty";
+		else if ((size_t)(end - s - 1) != strspn(s + 1, "0123456789abcdefABCDEF:."))
+			*why = "not an IPv6 address between the brackets";
+		else if (end[1] != ':')
+			*why = "no :PORT after the ']'";
+		host = s + 1;
+		colon = end ? end + 1 : NULL;
+	} else {
+		colon = strrchr(s, ':');
+		end = colon;
+		if (!colon)
+			*why = "no :PORT";
+		else if (colon == s)
+			*why = "the host is empty";
+		else if (memchr(s, ':', (size_t)(colon - s)))
+			*why = "an IPv6 address goes in brackets, as in [::1]:50051";
+		else if ((size_t)(colon - s) !=
+		         strspn(
+		             s,
+		             "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_"))
+			*why = "the host is not a name or an address";
+	}
+	if (!*why &&
+	    (!isdigit((unsigned char)colon[1]) || kwg_parse_u32(colon + 1, 1, 65535, &port) < 0))
+		*why = "the port is not a number from 1 to 65535";
+	if (*why)
+		return -EINVAL;
+	*ret_host = strndup(host, (size_t)(end - host));
+	*ret_port = strdup(colon + 1);
+	if (!*ret_host || !*ret_port) {
+		free(*ret_host);
+		free(*ret_port);
+		*ret_host = *ret_port = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }

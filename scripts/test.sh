@@ -35,7 +35,7 @@ run_suite asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKWG_SANITIZE=
 
 echo "=== fuzz: each target for ${fuzz_seconds}s"
 for stem in worker_job script_output script_task logstream task_def sandbox_spec datetime glob storage_path \
-  template jregex route hostlimits ion jdecimal kestra_schema sql_table controller grpc_jobs controller_meta; do
+  template jregex route hostlimits ion jdecimal kestra_schema sql_table controller grpc_jobs controller_meta host_port; do
   if ! scripts/run-fuzz.sh "$stem" "$fuzz_seconds" build/fuzz >"build/fuzz-$stem.log" 2>&1 ||
     grep -qE 'ERROR: (libFuzzer|AddressSanitizer)|runtime error' "build/fuzz-$stem.log"; then
     failed_stages+=("fuzz $stem")

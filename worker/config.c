@@ -28,8 +28,10 @@ enum cfg_type {
 	CFG_U64,
 	CFG_CHOICE, /* a string, one of `choices` */
 	CFG_BOOL,
-	CFG_NAME,  /* [A-Za-z0-9_.-]{0,200}; "" = unset */
-	CFG_TABLE, /* an SQL table name, TABLE or SCHEMA.TABLE (protocol/sql_table.h) */
+	CFG_NAME,       /* [A-Za-z0-9_.-]{0,200}; "" = unset */
+	CFG_TABLE,      /* an SQL table name, TABLE or SCHEMA.TABLE (protocol/sql_table.h) */
+	CFG_HOST_PORT,  /* HOST:PORT or [IPV6]:PORT (common/parse.h); "" = unset */
+	CFG_BASIC_AUTH, /* USER:PASSWORD, one line, the user not empty; "" = unset */
 };
 
 struct cfg_key {
@@ -52,11 +54,11 @@ static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
 static const struct cfg_key keys_table[] = {
     {"database_url", CFG_STRING, OFF(database_url), NULL, 0, 0, true,
      "libpq URL or conninfo of Kestra's PostgreSQL database (required)", NULL},
-    {"controller", CFG_STRING, OFF(controller), NULL, 0, 0, false,
+    {"controller", CFG_HOST_PORT, OFF(controller), NULL, 0, 0, false,
      "Kestra 2.x: the worker controller's HOST:PORT (gRPC, port 50051 by default); the worker "
      "then needs no database_url",
      NULL},
-    {"controller_basic_auth", CFG_STRING, OFF(controller_basic_auth), NULL, 0, 0, true,
+    {"controller_basic_auth", CFG_BASIC_AUTH, OFF(controller_basic_auth), NULL, 0, 0, true,
      "Kestra 2.x: USERNAME:PASSWORD of the controller's kestra.grpc.basicAuth (sent as HTTP "
      "Basic on every call); from a file: --controller-basic-auth-file",
      NULL},
@@ -189,6 +191,34 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 		(void)snprintf(from, sizeof(cfg->task_memory_from), "%s", source);
 
 	switch (k->type) {
+	case CFG_HOST_PORT: {
+		cleanup_free char *host = NULL, *port = NULL;
+		const char *why;
+		r = *value ? kwg_parse_host_port(value, &host, &port, &why) : 0;
+		if (r == -EINVAL)
+			return kwg_err_set(err, -EINVAL,
+			                   "%s: '%.200s' is not HOST:PORT or [IPV6]:PORT: %s",
+			                   source, value, why);
+		if (r < 0)
+			return r;
+		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+		                 value, source, err);
+	}
+	case CFG_BASIC_AUTH: {
+		/* SECRET: the value is never quoted. */
+		const char *colon = strchr(value, ':');
+		bool control = false;
+		for (const char *c = value; *c; c++)
+			control |= (unsigned char)*c < 0x20 || *c == 0x7f;
+		if (*value && (!colon || colon == value || control))
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: not USER:PASSWORD on one line (a user, a colon, the "
+			    "password; the value is not shown)",
+			    source);
+		return set_value(cfg, &(struct cfg_key){.type = CFG_STRING, .offset = k->offset},
+		                 value, source, err);
+	}
 	case CFG_TABLE: {
 		struct kwg_err why = {{0}};
 		if (kwg_sql_table_check(value, &why) < 0)
@@ -326,14 +356,29 @@ static int read_secret_file(const char *path, char **ret, const char *source, st
 {
 	cleanup_fclose FILE *f = fopen(path, "re");
 	char buf[4096];
-	size_t n;
+	size_t n, line;
 
 	if (!f)
 		return kwg_err_set(err, -EINVAL, "%s: cannot open '%s': %s", source, path,
 		                   strerror(errno));
+	/* A directory opens, and only its read fails (EISDIR): that is an error too, never an
+	 * empty secret. The content is never quoted. */
 	n = fread(buf, 1, sizeof(buf) - 1, f);
+	if (ferror(f))
+		return kwg_err_set(err, -EINVAL, "%s: cannot read '%s': %s", source, path,
+		                   strerror(errno));
+	if (n == sizeof(buf) - 1 && fgetc(f) != EOF)
+		return kwg_err_set(err, -EINVAL, "%s: '%s' is larger than %zu bytes", source, path,
+		                   sizeof(buf) - 1);
 	buf[n] = '\0';
-	buf[strcspn(buf, "\r\n")] = '\0';
+	if (memchr(buf, '\0', n))
+		return kwg_err_set(err, -EINVAL, "%s: '%s' holds a NUL byte", source, path);
+	line = strcspn(buf, "\r\n");
+	if (strspn(buf + line, "\r\n \t") != n - line)
+		return kwg_err_set(err, -EINVAL, "%s: '%s' has more than one line", source, path);
+	if (line == 0)
+		return kwg_err_set(err, -EINVAL, "%s: '%s' is empty", source, path);
+	buf[line] = '\0';
 	*ret = strdup(buf);
 	return *ret ? 0 : -ENOMEM;
 }
@@ -480,13 +525,6 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 		    err, -EINVAL,
 		    "no database: set --database-url or KWG_DATABASE_URL (or, for Kestra "
 		    "2.x, --controller or KWG_CONTROLLER)");
-	if (r >= 0 && ret->controller && *ret->controller) {
-		const char *colon = strrchr(ret->controller, ':');
-		if (!colon || colon == ret->controller || !colon[1] ||
-		    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-			r = kwg_err_set(err, -EINVAL, "controller: '%.200s' is not HOST:PORT",
-			                ret->controller);
-	}
 	if (r >= 0 && ret->encryption_secret_key && *ret->encryption_secret_key) {
 		struct kwg_err kerr = {{0}};
 		/* The key itself is never quoted: it is a secret. */

@@ -24,4 +24,10 @@ expect_match "$report" "\| kwg Docker runner [^|]* \| $num \|" "kwg's Docker tas
 expect_match "$report" "\| docker run --rm [^|]* \| $num \|" "the CLI's Docker task time"
 expect_match "$report" "\| RSS idle \| $num MiB" "the idle footprint"
 expect_match "$report" "\| kwg → LogEntry rows \| $num \|" "the log throughput (every line checked in order)"
+expect_match "$report" "\| kwg over gRPC, one task at a time[^|]* \| $num \| $num \| $num \|" "Kestra 2.x over gRPC: dispatch → start"
+expect_match "$report" "\| kwg over gRPC \(Process runner[^|]* \| $num \|" "Kestra 2.x over gRPC: throughput"
+json=$KWGB_RESULTS/$(date +%Y-%m-%d).json
+for field in latency_p50_ms.kwg_grpc latency_p99_ms.kwg_grpc throughput_per_s.kwg_grpc; do
+  expect_eq "$(jq -r ".$field | type" "$json")" number "the report's JSON: $field is a number"
+done
 it_done

@@ -18,12 +18,20 @@ With --meta FILE it serves KVMetadataService (findByName) and NamespaceFileMetad
 late (a controller slow or killed mid-lookup). Without --meta (or with --no-meta) the services
 are not registered: grpcio answers UNIMPLEMENTED, as a controller without them does.
 
+--bench N (bench/grpc.sh) replaces --jobs with N trivial shell tasks (`date +%s%6N`, the Process
+runner) dispatched as fast as permits allow; dispatch and results entries carry "at" (this
+machine's clock, µs) and, once every task has a final result, one "bench-done" entry holds the
+stand-in's own CPU time from the first dispatch on (record.py FILE bench sums it up). With
+--bench-serial the tasks go one at a time, each 20-200 ms after the last completion (an idle
+worker's latency, as bench/queue.sh measures it on 1.x).
+
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
   {"rpc": "stream", "stream": n, "first": bool, "permits", "completed": [...],
    "connectionInfo": {...} | null, "inflight": n (after the completions)}
-  {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it)}
-  {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]}
+  {"rpc": "dispatch", "stream": n, "jobId", "inflight": n (with it), "at": µs}
+  {"rpc": "results" | "triggers" | "logs" | "metrics", "records": [...]} (results: "at": µs)
+  {"rpc": "bench-done", "tasks": n, "cpu_s": seconds, "at": µs} (--bench)
   {"rpc": "stream-end", "stream": n}
   {"rpc": "unauthenticated", "method": ...}   (--basic-auth, --unauthenticated-file)
   {"rpc": "meta", "method", "tenant", "namespace", "name" (a key or a path; null for findAll)}
@@ -36,11 +44,13 @@ Nothing here is Kestra's code; it follows the spec's words.
 import argparse
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 from concurrent import futures
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -76,13 +86,44 @@ class Dispatcher:
         self.queue = list(jobs)
         self.streams = 0
 
+    serial = False  # --bench-serial: one job at a time, 20-200 ms after the last completion
+    next_at = 0.0
+
     def pop_for(self, st):
+        if self.serial and (st["inflight"] or time.monotonic() < self.next_at):
+            return None
         if st["permits"] > 0 and len(st["inflight"]) < st["max"] and self.queue:
             job = self.queue.pop(0)
             st["permits"] -= 1
             st["inflight"].add(job_id(job))
             return job
         return None
+
+
+def now_us():
+    return time.time_ns() // 1000
+
+
+def bench_jobs(n):
+    """N WorkerTasks as Kestra 2.x's executor sends them: a shell task printing its start time."""
+    def job(i):
+        tid = "b%d" % i
+        return {"type": "task",
+                "taskRun": {"tenantId": "main", "id": tid, "executionId": "x-" + tid,
+                            "namespace": "company.team", "flowId": "bench", "taskId": "t",
+                            "attempts": [], "outputs": None,
+                            "state": {"current": "SUBMITTED", "histories": [
+                                {"state": "CREATED", "date": "2026-09-02T10:15:30.101234Z"},
+                                {"state": "SUBMITTED", "date": "2026-09-02T10:15:30.201234Z"}]}},
+                "task": {"id": "t", "type": "io.kestra.plugin.scripts.shell.Commands",
+                         "taskRunner": {"type": "io.kestra.plugin.core.runner.Process"},
+                         "commands": ["date +%s%6N"]},
+                "data": {"variables": {"flow": {"id": "bench", "namespace": "company.team",
+                                                "tenantId": "main"},
+                                       "execution": {"id": "x-" + tid}},
+                         "secretInputs": [], "traceParent": None},
+                "executionKind": "NORMAL"}
+    return [job(i) for i in range(1, n + 1)]
 
 
 def job_id(job):
@@ -119,6 +160,10 @@ def main():
                     help="no metadata services: their calls end UNIMPLEMENTED")
     ap.add_argument("--meta-hold-ms", type=int, default=0,
                     help="answer each metadata call this late")
+    ap.add_argument("--bench", type=int, default=0,
+                    help="dispatch N trivial shell tasks as fast as permits allow (bench/grpc.sh)")
+    ap.add_argument("--bench-serial", action="store_true",
+                    help="--bench one task at a time, each 20-200 ms after the last completion")
     args = ap.parse_args()
 
     load_stubs()
@@ -133,8 +178,13 @@ def main():
     import worker_controller_pb2_grpc as wc_grpc
 
     record = Recorder(args.record)
-    jobs = json.load(open(args.jobs)) if args.jobs else []
+    if args.bench:
+        jobs = bench_jobs(args.bench)
+    else:
+        jobs = json.load(open(args.jobs)) if args.jobs else []
     disp = Dispatcher(jobs)
+    disp.serial = args.bench_serial
+    bench = {"cpu0": None, "final": set(), "done": False}
     instances = {}
 
     class Connect(cc_grpc.ConnectControllerServiceServicer):
@@ -191,6 +241,7 @@ def main():
                                 st["max"] = req.connectionInfo.maxConcurrency
                             for jid in req.completed_job_ids:
                                 st["inflight"].discard(jid)
+                                disp.next_at = time.monotonic() + random.uniform(0.02, 0.2)
                             if req.permits >= 0:
                                 st["permits"] = req.permits
                             ci = None
@@ -225,14 +276,17 @@ def main():
                             job = disp.pop_for(st)
                             if job:
                                 break
-                            disp.cond.wait(0.2)
+                            disp.cond.wait(max(0.001, min(0.2, disp.next_at - time.monotonic()))
+                                           if disp.serial else 0.2)
                         if kill:
                             record(rpc="event", stream=sid, executionId=kill)
                         elif not job:
                             break
                         else:
+                            if args.bench and bench["cpu0"] is None:
+                                bench["cpu0"] = time.process_time()
                             record(rpc="dispatch", stream=sid, jobId=job_id(job),
-                                   inflight=len(st["inflight"]))
+                                   inflight=len(st["inflight"]), at=now_us())
                     if kill:
                         event = {"type": "executionKilled",
                                  "payload": {"type": "execution", "state": "EXECUTED",
@@ -250,28 +304,46 @@ def main():
             if st["error"]:
                 context.abort(grpc.StatusCode.INVALID_ARGUMENT, st["error"])
 
-        def _records(self, kind, request, context):
+        def _records(self, kind, request, context, **extra):
             if args.unauthenticated_file and os.path.exists(args.unauthenticated_file):
                 record(rpc="unauthenticated", method=kind)
                 context.abort(grpc.StatusCode.UNAUTHENTICATED, "invalid credentials")
             body = json.loads(request.message) if request.message else {}
-            record(rpc=kind, records=body.get("records", []))
-            return rq.OpaqueData(header=request.header)
+            records = body.get("records", [])
+            record(rpc=kind, records=records, **extra)
+            return records
 
         def sendWorkerTaskResults(self, request, context):
             if args.max_result_bytes and len(request.message) > args.max_result_bytes:
                 record(rpc="refused", bytes=len(request.message))
                 context.abort(grpc.StatusCode.RESOURCE_EXHAUSTED, "message too large")
-            return self._records("results", request, context)
+            records = self._records("results", request, context, at=now_us())
+            if args.bench:
+                self._bench_count(records)
+            return rq.OpaqueData(header=request.header)
+
+        def _bench_count(self, records):
+            with disp.cond:
+                for r in records:
+                    if r["taskRun"]["state"]["current"] != "RUNNING":
+                        bench["final"].add(r["taskRun"]["id"])
+                if len(bench["final"]) < args.bench or bench["done"]:
+                    return
+                bench["done"] = True
+                cpu = time.process_time() - bench["cpu0"]
+            record(rpc="bench-done", tasks=args.bench, cpu_s=round(cpu, 3), at=now_us())
 
         def sendWorkerTriggerResults(self, request, context):
-            return self._records("triggers", request, context)
+            self._records("triggers", request, context)
+            return rq.OpaqueData(header=request.header)
 
         def sendWorkerLogEntries(self, request, context):
-            return self._records("logs", request, context)
+            self._records("logs", request, context)
+            return rq.OpaqueData(header=request.header)
 
         def sendWorkerMetricEntries(self, request, context):
-            return self._records("metrics", request, context)
+            self._records("metrics", request, context)
+            return rq.OpaqueData(header=request.header)
 
     meta = json.load(open(args.meta)) if args.meta and not args.no_meta else None
 

@@ -6,6 +6,7 @@
   record.py FILE running ID      how many RUNNING results task run ID got
   record.py FILE outputs ID      the outputs of ID's terminal result (JSON)
   record.py FILE logs ID         ID's log messages, ' | '-separated, in the order received
+  record.py FILE levels ID       the same as LEVEL message, ' | '-separated
   record.py FILE metrics ID      ID's metrics as name=value, comma-separated
   record.py FILE completed ID    how many times ID was reported in completed_job_ids
   record.py FILE max-permits     the largest permits level the worker sent
@@ -16,6 +17,10 @@
   record.py FILE connects        how many connect calls
   record.py FILE triggers        the WorkerTriggerResults received (a JSON array)
   record.py FILE last-permits    the permits of the worker's last stream message
+  record.py FILE bench           a controller.py --bench run summed up (JSON): tasks, failed,
+                                 latency_ms p50/p90/p99 (dispatch → the task's printed start),
+                                 throughput_per_s (first dispatch → last final result), cpu_s
+  record.py FILE bench-latencies the same run's latencies (ms), one a line
 """
 import json
 import sys
@@ -38,6 +43,38 @@ def results(path):
                 yield r
 
 
+def pct(values, p):
+    return values[int(len(values) * p)] if values else None
+
+
+def bench(path):
+    dispatched, started, final, done = {}, {}, {}, None
+    for e in entries(path):
+        if e["rpc"] == "dispatch":
+            dispatched[e["jobId"]] = e["at"]
+        elif e["rpc"] == "logs":
+            for r in e["records"]:
+                m = r.get("message", "").strip()
+                if len(m) == 16 and m.isdigit():
+                    started[r.get("taskRunId")] = int(m)
+        elif e["rpc"] == "results":
+            for r in e["records"]:
+                st = r["taskRun"]["state"]["current"]
+                if st in TERMINAL:
+                    final[r["taskRun"]["id"]] = (st, e["at"])
+        elif e["rpc"] == "bench-done":
+            done = e
+    if done is None:
+        sys.exit("record.py: %s: no bench-done entry (the run did not finish)" % path)
+    lat = sorted((started[j] - dispatched[j]) / 1000.0 for j in started if j in dispatched)
+    span = (max(at for _, at in final.values()) - min(dispatched.values())) / 1e6
+    return {"tasks": done["tasks"], "failed": sum(1 for st, _ in final.values() if st != "SUCCESS"),
+            "started": len(lat), "latency_ms": {"p50": pct(lat, 0.5), "p90": pct(lat, 0.9),
+                                                "p99": pct(lat, 0.99)},
+            "span_s": round(span, 3), "throughput_per_s": round(len(final) / span, 1),
+            "cpu_s": done["cpu_s"], "latencies": lat}
+
+
 def main():
     path, what = sys.argv[1], sys.argv[2]
     arg = sys.argv[3] if len(sys.argv) > 3 else None
@@ -54,6 +91,9 @@ def main():
     elif what == "logs":
         print(" | ".join(r["message"] for e in entries(path) if e["rpc"] == "logs"
                          for r in e["records"] if r.get("taskRunId") == arg))
+    elif what == "levels":
+        print(" | ".join("%s %s" % (r.get("level"), r["message"]) for e in entries(path)
+                         if e["rpc"] == "logs" for r in e["records"] if r.get("taskRunId") == arg))
     elif what == "metrics":
         print(",".join("%s=%g" % (r["name"], r["value"]) for e in entries(path)
                        if e["rpc"] == "metrics" for r in e["records"] if r.get("taskRunId") == arg))
@@ -85,6 +125,12 @@ def main():
                           for r in e["records"]], sort_keys=True))
     elif what == "last-permits":
         print(([e["permits"] for e in entries(path) if e["rpc"] == "stream"] or [None])[-1])
+    elif what == "bench":
+        summary = bench(path)
+        del summary["latencies"]
+        print(json.dumps(summary, sort_keys=True))
+    elif what == "bench-latencies":
+        print("\n".join("%.3f" % v for v in bench(path)["latencies"]))
     else:
         sys.exit("record.py: unknown question '%s'" % what)
 

@@ -35,6 +35,61 @@ refused "work_dir '/no/such/dir' is not a writable directory" "a missing work di
 refused "KWG_DATABASE_URL_FILE: cannot open '/no/such/secret'" "a missing secret file" \
   env KWG_DATABASE_URL_FILE=/no/such/secret "$KWGT_BIN" worker -n
 
+# Kestra 2.x: the controller's address, parsed strictly; the Basic credentials file checked.
+ctl_ok() { # ctl_ok WHAT VAR=VALUE… [-- ARGS…]: `worker -n`, no database, with these, says OK
+  local what=$1 out rc=0 vars=()
+  shift
+  while [ $# -gt 0 ] && [ "$1" != -- ]; do vars+=("$1") && shift; done
+  [ $# -eq 0 ] || shift
+  out=$(env -u KWG_DATABASE_URL "${vars[@]}" "$KWGT_BIN" worker -n "$@" 2>&1) || rc=$?
+  expect_eq "$rc:$(tail -1 <<<"$out")" "0:configuration OK" "$what"
+}
+ctl_ok "controller HOST:PORT" -- --controller kestra-controller:50051
+ctl_ok "controller [IPV6]:PORT" -- --controller '[::1]:443'
+ctl_ok "controller from KWG_CONTROLLER, port 65535" KWG_CONTROLLER=10.0.0.7:65535
+for bad in "::1:443|an IPv6 address goes in brackets" ":50051|the host is empty" \
+  "[]:443|the host is empty" "[::1]443|no :PORT after the ']'" "[::1:443|an IPv6 address without its closing ']'" \
+  "host|no :PORT" "host:0|the port is not a number from 1 to 65535" \
+  "host:65536|the port is not a number from 1 to 65535" "host:|the port is not a number" \
+  "host:+1|the port is not a number" "host:50051x|the port is not a number" \
+  "a b:1|the host is not a name or an address"; do
+  refused "--controller: '${bad%%|*}' is not HOST:PORT or [IPV6]:PORT: ${bad#*|}" \
+    "controller '${bad%%|*}' refused" env -u KWG_DATABASE_URL "$KWGT_BIN" worker -n --controller "${bad%%|*}"
+done
+refused "KWG_CONTROLLER: 'h:99999' is not HOST:PORT" "KWG_CONTROLLER checked the same" \
+  env -u KWG_DATABASE_URL KWG_CONTROLLER=h:99999 "$KWGT_BIN" worker -n
+printf 'kwg:s3cret\n' >"$IT_TMP/auth-ok"
+ctl_ok "credentials file USER:PASSWORD" -- --controller h:1 --controller-basic-auth-file "$IT_TMP/auth-ok"
+ctl_ok "a password may hold colons" KWG_CONTROLLER=h:1 KWG_CONTROLLER_BASIC_AUTH=kwg:a:b
+printf 'kwgs3cret\n' >"$IT_TMP/auth-nocolon"
+printf ':s3cret\n' >"$IT_TMP/auth-nouser"
+printf 'kwg:s3cret\nmore:lines\n' >"$IT_TMP/auth-two"
+: >"$IT_TMP/auth-empty"
+mkdir "$IT_TMP/auth-dir"
+for bad in "nocolon|not USER:PASSWORD on one line" "nouser|not USER:PASSWORD on one line" \
+  "two|'$IT_TMP/auth-two' has more than one line" "empty|'$IT_TMP/auth-empty' is empty" "dir|cannot read '$IT_TMP/auth-dir': Is a directory" \
+  "missing|cannot open '$IT_TMP/auth-missing': No such file"; do
+  refused "--controller-basic-auth-file: ${bad#*|}" "credentials file: ${bad%%|*} refused" \
+    env -u KWG_DATABASE_URL "$KWGT_BIN" worker -n --controller h:1 \
+    --controller-basic-auth-file "$IT_TMP/auth-${bad%%|*}"
+done
+refused "KWG_CONTROLLER_BASIC_AUTH_FILE: cannot read '$IT_TMP/auth-dir'" \
+  "KWG_CONTROLLER_BASIC_AUTH_FILE: a file that cannot be read is an error" \
+  env -u KWG_DATABASE_URL KWG_CONTROLLER=h:1 KWG_CONTROLLER_BASIC_AUTH_FILE="$IT_TMP/auth-dir" "$KWGT_BIN" worker -n
+if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
+  as_nobody=(setpriv --reuid=nobody --regid=nogroup --clear-groups)
+else
+  as_nobody=()
+fi
+cp "$IT_TMP/auth-ok" "$IT_TMP/auth-locked" && chmod 000 "$IT_TMP/auth-locked"
+refused "KWG_CONTROLLER_BASIC_AUTH_FILE: cannot open '$IT_TMP/auth-locked': Permission denied" \
+  "credentials file without read permission" env -u KWG_DATABASE_URL KWG_CONTROLLER=h:1 \
+  KWG_CONTROLLER_BASIC_AUTH_FILE="$IT_TMP/auth-locked" "${as_nobody[@]}" "$KWGT_BIN" worker -n
+refused "KWG_CONTROLLER_BASIC_AUTH: not USER:PASSWORD" "KWG_CONTROLLER_BASIC_AUTH without a colon" \
+  env -u KWG_DATABASE_URL KWG_CONTROLLER=h:1 KWG_CONTROLLER_BASIC_AUTH=s3cret "$KWGT_BIN" worker -n
+out=$(env -u KWG_DATABASE_URL KWG_CONTROLLER=h:1 KWG_CONTROLLER_BASIC_AUTH=s3cret "$KWGT_BIN" worker -n 2>&1 || true)
+expect_eq "$(grep -c s3cret <<<"$out" || true)" 0 "the refused credentials are not shown"
+
 KWG_CONCURRENCY=2 it_worker precedence --group cfg --concurrency 3
 wait_for "the worker's start line" 10 grep -q "concurrency" "$IT_TMP/precedence.log"
 expect_match "$(cat "$IT_TMP/precedence.log")" "group cfg, concurrency 3," "a flag wins over the environment"

@@ -4,7 +4,7 @@
 # (tests/controller/controller.py, serving transport/grpc/proto): connect, heartbeat registration
 # then RUNNING, the job stream with connectionInfo first; the reference jobs of
 # tests/integration/fixtures/grpc_jobs.json (a shell task with outputs, metrics and exit 0, a
-# failing one, a Log task, four that sleep) run with their results, logs and metrics; permits
+# failing one, a Log task, four that sleep, Python and Node Script and Commands tasks) run with their results, logs and metrics; permits
 # never above the free slots; a completion for every job; undecodable jobData, a job without
 # data, an unknown task type, a trigger job, a result too large (grpc_edge_jobs.json); a kill event; maintenance
 # on and off through heartbeat replies; GOAWAY (max connection age); Basic credentials; the
@@ -53,9 +53,11 @@ lines_at_least() { [ "$(grep -c "$1" "$2")" -ge "$3" ]; }
 R1=$IT_TMP/main.jsonl
 P1=$(free_port)
 controller ctl1 "$P1" "$R1" --jobs "$FIX/grpc_jobs.json"
-gworker w1 "$P1" --concurrency 2
+# Debian's python and node for Process tasks (a user's pyenv shims would not run as the task user).
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin gworker w1 "$P1" --concurrency 2
 W1=$WORKER_PID
-for id in ok fail log slow1 slow2 slow3 slow4; do
+JOBS1="ok fail log slow1 slow2 slow3 slow4 pyscript pycmd pyfail nodescript nodecmd"
+for id in $JOBS1; do
   wait_for "a final result for $id" 60 is_final "$R1" "$id"
 done
 expect_eq "$(q "$R1" connects)" 1 "one connect call"
@@ -72,10 +74,25 @@ expect_eq "$(q "$R1" outputs fail)" '{"exitCode": 3, "outputFiles": {}, "vars": 
 expect_match "$(q "$R1" logs fail)" "exit code 3" "failing task: the ERROR log names the exit code"
 expect_eq "$(q "$R1" final log)" SUCCESS "Log task: SUCCESS"
 expect_eq "$(q "$R1" logs log)" "log company.team log *******" "Log task: rendered, the SECRET input masked"
+# Python and Node, as the 1.x path runs them (test_e2e.sh, test_fidelity.sh).
+expect_eq "$(q "$R1" final pyscript)" SUCCESS "python Script: SUCCESS"
+expect_match "$(q "$R1" levels pyscript)" "\\| INFO py true True( \\||$)" "python Script: the language's variables, run in its working directory"
+expect_eq "$(q "$R1" outputs pyscript)" '{"exitCode": 0, "outputFiles": {}, "vars": {"flow": "f", "n": 7}}' \
+  "python Script: rendered, its ::{outputs}:: beside exitCode"
+expect_match "$(q "$R1" final pycmd)/$(q "$R1" levels pycmd)" "^SUCCESS/DEBUG Starting command .*\\| INFO true 1 \\| DEBUG Command succeed with exit code 0$" \
+  "python Commands with the language's variables"
+expect_eq "$(q "$R1" final pyfail)" FAILED "python Commands exiting 5: FAILED"
+expect_eq "$(q "$R1" outputs pyfail)" '{"exitCode": 5, "outputFiles": {}, "vars": {}}' "python Commands: exitCode 5"
+expect_match "$(q "$R1" levels pyfail)" "\\| INFO giving up \\| ERROR .*exit code 5" "python Commands: its output, then the ERROR log naming the exit code"
+expect_eq "$(q "$R1" final nodescript)" SUCCESS "node Script: SUCCESS"
+expect_eq "$(q "$R1" outputs nodescript | jq -r '.vars.greeting + " " + (.exitCode | tostring)')" "HELLO 0" \
+  "node Script: rendered, run, outputs"
+expect_match "$(q "$R1" outputs nodescript | jq -r .vars.version)" "^v[0-9]+$" "node Script: node's version in its outputs"
+expect_match "$(q "$R1" final nodecmd)/$(q "$R1" levels nodecmd)" "^SUCCESS/DEBUG Starting command .*\\| INFO 42 \\| DEBUG Command succeed with exit code 0$" "node Commands"
 expect_eq "$(q "$R1" max-permits)" 2 "permits never above the concurrency"
 expect_eq "$(q "$R1" max-running)" 2 "never more than 2 tasks running at once"
 expect_eq "$(q "$R1" max-inflight)" 2 "the controller never had more than 2 jobs in flight"
-for id in ok fail log slow1 slow2 slow3 slow4; do
+for id in $JOBS1; do
   wait_for "the completion of $id" 10 answer_is "$R1" completed "$id" 1
 done
 pass "a completion for every job, once"

@@ -84,6 +84,32 @@ static void test_parse_strict(void **state)
 	assert_int_equal(kwg_parse_bool("nope", &yes), -EINVAL);
 }
 
+static void test_parse_host_port(void **state)
+{
+	static const char *const bad[] = {"::1:443", ":443",  "[]:443",  "[::1]443", "[::1:443",
+	                                  "h",       "h:0",   "h:65536", "h:",       "h:+1",
+	                                  "h:1x",    "a b:1", "[zz]:1",  "",         "h:-1"};
+	char *host, *port;
+	const char *why;
+
+	(void)state;
+	assert_int_equal(kwg_parse_host_port("kestra:50051", &host, &port, &why), 0);
+	assert_string_equal(host, "kestra");
+	assert_string_equal(port, "50051");
+	free(host);
+	free(port);
+	assert_int_equal(kwg_parse_host_port("[::1]:65535", &host, &port, &why), 0);
+	assert_string_equal(host, "::1");
+	assert_string_equal(port, "65535");
+	free(host);
+	free(port);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(kwg_parse_host_port(bad[i], &host, &port, &why), -EINVAL);
+		assert_non_null(why);
+		assert_null(host);
+	}
+}
+
 static void test_clock_instants_round_trip(void **state)
 {
 	char buf[KWG_INSTANT_LEN];
@@ -145,6 +171,7 @@ int main(void)
 	    cmocka_unit_test(test_buf_refuses_past_max),
 	    cmocka_unit_test(test_buf_read_fd),
 	    cmocka_unit_test(test_parse_strict),
+	    cmocka_unit_test(test_parse_host_port),
 	    cmocka_unit_test(test_clock_instants_round_trip),
 	    cmocka_unit_test(test_ids_have_their_shape),
 	    cmocka_unit_test(test_strv_setenv_replaces),

@@ -18,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/parse.h"
 #include "protocol/controller.h"
 #include "protocol/worker_job.h"
 #include "transport/grpc/chan.h"
@@ -910,31 +911,6 @@ static void pump(struct grpc_transport *t)
 
 static void grpc_close(struct kwg_transport *base);
 
-/* HOST:PORT, [V6]:PORT. */
-static int parse_address(const char *url, char **ret_host, char **ret_port)
-{
-	const char *colon = strrchr(url, ':');
-	const char *host = url, *end = colon;
-
-	if (!colon || colon == url || !colon[1] ||
-	    strspn(colon + 1, "0123456789") != strlen(colon + 1))
-		return -EINVAL;
-	if (url[0] == '[') {
-		host = url + 1;
-		if (colon[-1] != ']')
-			return -EINVAL;
-		end = colon - 1;
-	}
-	*ret_host = strndup(host, (size_t)(end - host));
-	*ret_port = strdup(colon + 1);
-	if (!*ret_host || !*ret_port) {
-		free(*ret_host);
-		free(*ret_port);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
 /* The channel metadata questions go on: the current one, once connect was answered. */
 static struct kwg_grpc_chan *meta_chan(void *ctx)
 {
@@ -954,15 +930,16 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 	                                            "LogEntry", "MetricEntry"};
 	static const size_t batches[S__COUNT] = {1, 1, BATCH_MAX, BATCH_MAX};
 	struct grpc_transport *t = calloc(1, sizeof(*t));
+	const char *why;
 	int r;
 
 	if (!t)
 		return -ENOMEM;
 	t->base.cls = &kwg_transport_grpc;
 	t->p = *p;
-	r = parse_address(p->url, &t->host, &t->port);
+	r = kwg_parse_host_port(p->url, &t->host, &t->port, &why);
 	if (r == -EINVAL)
-		kwg_log_error("controller: '%s' is not HOST:PORT", p->url);
+		kwg_log_error("controller: '%s' is not HOST:PORT: %s", p->url, why);
 	t->group_id = r >= 0 ? strdup("default") : NULL;
 	if (r >= 0 && !t->group_id)
 		r = -ENOMEM;
