@@ -11,6 +11,8 @@ line per thing the worker sends (and per dispatch) to --record, which the tests 
 of --jobs may also be {"jobId": ID, "jobData": <object, or a string sent as is>} (for jobs that
 are not task runs, or not JSON). When --kill-file appears, each open stream sends one
 executionKilled event for the execution id it holds.
+With --tls-cert and --tls-key it serves TLS instead of plaintext HTTP/2, and with --tls-client-ca
+it requires a client certificate signed by those CAs (grpc.ssl_server_credentials).
 
   {"rpc": "connect", "clientId", "edition", "messageFormat", "threads"}
   {"rpc": "heartbeat", "newState", "state", "group", "result"}
@@ -98,6 +100,10 @@ def main():
                     help="when it appears: an executionKilled event for the id it holds")
     ap.add_argument("--maintenance-file",
                     help="while this file exists, heartbeat replies say maintenance: true")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate (chain)")
+    ap.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    ap.add_argument("--tls-client-ca",
+                    help="with TLS: require a client certificate signed by these PEM CAs")
     args = ap.parse_args()
 
     load_stubs()
@@ -272,9 +278,20 @@ def main():
     cc_grpc.add_ConnectControllerServiceServicer_to_server(Connect(), server)
     lc_grpc.add_LivenessControllerServiceServicer_to_server(Liveness(), server)
     wc_grpc.add_WorkerControllerServiceServicer_to_server(Worker(), server)
-    server.add_insecure_port("127.0.0.1:%d" % args.port)
+    if args.tls_cert:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        creds = grpc.ssl_server_credentials(
+            [(read(args.tls_key), read(args.tls_cert))],
+            root_certificates=read(args.tls_client_ca) if args.tls_client_ca else None,
+            require_client_auth=bool(args.tls_client_ca))
+        server.add_secure_port("127.0.0.1:%d" % args.port, creds)
+    else:
+        server.add_insecure_port("127.0.0.1:%d" % args.port)
     server.start()
-    print("controller listening on 127.0.0.1:%d" % args.port, flush=True)
+    print("controller listening on 127.0.0.1:%d%s" % (args.port, " (TLS)" if args.tls_cert else ""),
+          flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -20,6 +20,7 @@
 #include "protocol/controller.h"
 #include "protocol/worker_job.h"
 #include "transport/grpc/chan.h"
+#include "transport/grpc/tls.h"
 #include "transport/grpc/wire.h"
 #include "transport/transport.h"
 
@@ -70,7 +71,10 @@ struct grpc_transport {
 	struct kwg_transport_params p;
 	char *host, *port;
 	struct kwg_grpc_who who;
-	char *authorization; /* "Basic …" (SECRET: never logged), NULL: none */
+	char *authorization;          /* "Basic …" (SECRET: never logged), NULL: none */
+	struct kwg_grpc_tls_ctx *tls; /* NULL: plaintext h2c */
+	char *authority;              /* NULL: HOST:PORT */
+	char last_why[256];           /* the last connection failure logged as a warning */
 	struct kwg_grpc_chan *ch;
 	struct kwg_grpc_chan *old_ch; /* after a GOAWAY: finishing its calls */
 	bool chan_ready, connected;   /* connect done once (per process) */
@@ -142,8 +146,15 @@ static void reconnect_later(struct grpc_transport *t, bool at_once, const char *
 		return;
 	t->reconnects++;
 	if (!at_once) {
-		kwg_log_warning("controller %s:%s: %s; reconnecting in %llu ms", t->host, t->port,
-		                why, (unsigned long long)delay);
+		/* The same failure again (a certificate refused at each attempt) is logged once as
+		 * a warning, then at info until something else happens. */
+		if (strcmp(why, t->last_why) != 0)
+			kwg_log_warning("controller %s:%s: %s; reconnecting in %llu ms", t->host,
+			                t->port, why, (unsigned long long)delay);
+		else
+			kwg_log_info("controller %s:%s: %s again; reconnecting in %llu ms", t->host,
+			             t->port, why, (unsigned long long)delay);
+		(void)snprintf(t->last_why, sizeof(t->last_why), "%s", why);
 		t->backoff_ms =
 		    t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
 	} else {
@@ -239,6 +250,7 @@ static void on_chan_ready(void *ctx)
 	int r;
 
 	t->chan_ready = true;
+	t->last_why[0] = '\0';
 	if (t->connected) {
 		connect_done(t);
 		return;
@@ -292,10 +304,19 @@ static void chan_open(struct grpc_transport *t)
 
 	if (t->closing || t->ch)
 		return;
-	r = kwg_grpc_chan_new(t->p.loop, t->host, t->port, t->authorization, MAX_INBOUND, &chan_ops,
-	                      t, &t->ch);
+	r = kwg_grpc_chan_new(t->p.loop,
+	                      &(struct kwg_grpc_chan_opts){.host = t->host,
+	                                                   .port = t->port,
+	                                                   .tls = t->tls,
+	                                                   .authority = t->authority,
+	                                                   .authorization = t->authorization,
+	                                                   .max_msg = MAX_INBOUND},
+	                      &chan_ops, t, &t->ch);
 	if (r < 0)
-		reconnect_later(t, false, r == -ENOMEM ? "out of memory" : strerror(-r));
+		reconnect_later(t, false,
+		                r == -ENOMEM   ? "out of memory"
+		                : r == -EINVAL ? "the authority is not a name TLS can verify"
+		                               : strerror(-r));
 }
 
 /* The channel is up and connect was answered: liveness, then the stream and the senders. */
@@ -879,7 +900,23 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 			r = -ENOMEM;
 		}
 	}
+	if (r >= 0 && p->authority && *p->authority) {
+		t->authority = strdup(p->authority);
+		if (!t->authority)
+			r = -ENOMEM;
+	}
+	if (r >= 0 && p->tls) {
+		struct kwg_err err = {{0}};
+		r = kwg_grpc_tls_ctx_new(&(struct kwg_grpc_tls_opts){.ca_file = p->tls_ca_file,
+		                                                     .cert_file = p->tls_cert_file,
+		                                                     .key_file = p->tls_key_file},
+		                         &t->tls, &err);
+		if (r == -EINVAL)
+			kwg_log_error("controller TLS: %s", err.msg);
+	}
 	if (r < 0) {
+		kwg_grpc_tls_ctx_free(t->tls);
+		free(t->authority);
 		free(t->authorization);
 		free(t->group_id);
 		free(t->host);
@@ -912,7 +949,9 @@ static void grpc_start(struct kwg_transport *base)
 	struct grpc_transport *t = gt(base);
 
 	t->started_ms = now_ms(t);
-	kwg_log_notice("Kestra 2.x worker controller %s:%s (gRPC)", t->host, t->port);
+	kwg_log_notice("Kestra 2.x worker controller %s:%s (gRPC%s%s%s)", t->host, t->port,
+	               t->tls ? " over TLS" : ", plaintext", t->authority ? ", authority " : "",
+	               t->authority ? t->authority : "");
 	uv_timer_start(&t->tick_timer, on_tick, (uint64_t)t->p.info->heartbeat_interval_ms,
 	               (uint64_t)t->p.info->heartbeat_interval_ms);
 	chan_open(t);
@@ -1121,6 +1160,8 @@ static void grpc_close(struct kwg_transport *base)
 	free(t->host);
 	free(t->port);
 	free(t->authorization);
+	free(t->authority);
+	t->tls = kwg_grpc_tls_ctx_free(t->tls);
 	uv_close((uv_handle_t *)&t->reconnect_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->tick_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->permits_timer, on_timer_closed);
