@@ -334,12 +334,23 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	if (n == 0)
 		return;
 	if (n < 0) {
-		chan_fail(ch, ch->goaway,
-		          n == UV_EOF ? (ch->state == CHAN_HANDSHAKE
-		                             ? "the controller closed the connection during the "
-		                               "TLS handshake"
-		                             : "the controller closed the connection")
-		                      : uv_strerror((int)n));
+		char why[300];
+		if (n == UV_EOF && ch->tls && !ch->ready)
+			(void)snprintf(why, sizeof(why),
+			               "the controller closed the connection %s%s",
+			               ch->state == CHAN_HANDSHAKE ? "during the TLS handshake"
+			                                           : "after the TLS handshake",
+			               kwg_grpc_tls_close_hint(ch->tls));
+		else if (n == UV_EOF && !ch->ready)
+			(void)snprintf(why, sizeof(why),
+			               "the controller closed the connection before "
+			               "HTTP/2 started (does it expect TLS? "
+			               "controller_tls)");
+		else
+			(void)snprintf(why, sizeof(why), "%s",
+			               n == UV_EOF ? "the controller closed the connection"
+			                           : uv_strerror((int)n));
+		chan_fail(ch, ch->goaway, why);
 		return;
 	}
 	if (ch->tls) {

@@ -16,11 +16,14 @@
 
 struct kwg_grpc_tls_ctx {
 	SSL_CTX *ssl_ctx;
+	bool has_cert;
 };
 
 struct kwg_grpc_tls {
 	SSL *ssl;
 	BIO *rbio, *wbio; /* owned by ssl */
+	bool has_cert;    /* a client certificate is configured */
+	bool cert_asked;  /* the server asked for one and none is configured */
 };
 
 /* HTTP/2 over TLS is negotiated by ALPN (RFC 7540 §3.3); gRPC speaks nothing else. */
@@ -32,13 +35,30 @@ static void ssl_reason(char *out, size_t size)
 	unsigned long e = ERR_get_error();
 	const char *reason = e ? ERR_reason_error_string(e) : NULL;
 
-	if (reason)
+	if (reason && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	    ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER)
+		(void)snprintf(out, size, "%s (does the controller speak TLS on this port?)",
+		               reason);
+	else if (reason)
 		(void)snprintf(out, size, "%s", reason);
 	else if (e)
 		ERR_error_string_n(e, out, size);
 	else
 		(void)snprintf(out, size, "unknown TLS error");
 	ERR_clear_error();
+}
+
+/* OpenSSL calls it only when the server asks for a client certificate and none is set: noted,
+ * for the server may then just close the connection without an alert (gRPC's core does). */
+static int on_client_cert(SSL *ssl, X509 **ret_x509, EVP_PKEY **ret_pkey)
+{
+	struct kwg_grpc_tls *tls = SSL_get_app_data(ssl);
+
+	(void)ret_x509;
+	(void)ret_pkey;
+	if (tls)
+		tls->cert_asked = true;
+	return 0; /* none: the handshake goes on without one */
 }
 
 int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_tls_ctx **ret,
@@ -63,6 +83,7 @@ int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_t
 		return -ENOMEM;
 	}
 	SSL_CTX_set_verify(ctx->ssl_ctx, SSL_VERIFY_PEER, NULL);
+	SSL_CTX_set_client_cert_cb(ctx->ssl_ctx, on_client_cert);
 	if (SSL_CTX_set_min_proto_version(ctx->ssl_ctx, TLS1_2_VERSION) != 1 ||
 	    SSL_CTX_set_alpn_protos(ctx->ssl_ctx, alpn_h2, sizeof(alpn_h2)) != 0) {
 		r = -ENOMEM;
@@ -102,6 +123,7 @@ int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_t
 			                opts->key_file, opts->cert_file, why);
 			goto fail;
 		}
+		ctx->has_cert = true;
 	}
 	*ret = ctx;
 	return 0;
@@ -143,6 +165,8 @@ int kwg_grpc_tls_new(struct kwg_grpc_tls_ctx *ctx, const char *name, struct kwg_
 	BIO_set_mem_eof_return(tls->rbio, -1);
 	SSL_set_bio(tls->ssl, tls->rbio, tls->wbio);
 	SSL_set_connect_state(tls->ssl);
+	SSL_set_app_data(tls->ssl, tls);
+	tls->has_cert = ctx->has_cert;
 	r = -EINVAL;
 	if (is_ip) {
 		/* RFC 6066: no SNI for an address; the certificate must name it (iPAddress SAN). */
@@ -266,6 +290,16 @@ int kwg_grpc_tls_take(struct kwg_grpc_tls *tls, struct kwg_buf *out)
 			return r;
 	}
 	return 0;
+}
+
+const char *kwg_grpc_tls_close_hint(const struct kwg_grpc_tls *tls)
+{
+	if (tls->cert_asked)
+		return "; it asked for a client certificate and none is configured "
+		       "(controller_cert_file, controller_key_file)";
+	if (tls->has_cert)
+		return " (did it refuse kwg's client certificate?)";
+	return "";
 }
 
 const char *kwg_grpc_tls_version(const struct kwg_grpc_tls *tls)

@@ -49,5 +49,9 @@ int kwg_grpc_tls_write(struct kwg_grpc_tls *tls, const uint8_t *data, size_t len
                        struct kwg_err *err);
 /* Moves the bytes waiting to go to the socket into out (appended). 0; -ENOMEM; -EMSGSIZE. */
 int kwg_grpc_tls_take(struct kwg_grpc_tls *tls, struct kwg_buf *out);
-/* The protocol and cipher negotiated ("TLSv1.3 TLS_AES_256_GCM_SHA384"); borrowed. */
+/* What may explain the server closing the connection right after the handshake (a client
+ * certificate asked for and none configured, or one configured: perhaps refused), "" if
+ * nothing; borrowed, static. */
+const char *kwg_grpc_tls_close_hint(const struct kwg_grpc_tls *tls);
+/* The protocol negotiated ("TLSv1.3"); borrowed, static. */
 const char *kwg_grpc_tls_version(const struct kwg_grpc_tls *tls);
