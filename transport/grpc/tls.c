@@ -111,8 +111,10 @@ int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_t
 		if (SSL_CTX_use_PrivateKey_file(ctx->ssl_ctx, opts->key_file, SSL_FILETYPE_PEM) !=
 		    1) {
 			ssl_reason(why, sizeof(why));
-			r = kwg_err_set(err, -EINVAL, "controller_key_file: cannot load '%s': %s",
-			                opts->key_file, why);
+			r = kwg_err_set(err, -EINVAL,
+			                "controller_key_file: cannot load '%s' as the key of "
+			                "controller_cert_file '%s': %s",
+			                opts->key_file, opts->cert_file, why);
 			goto fail;
 		}
 		if (SSL_CTX_check_private_key(ctx->ssl_ctx) != 1) {
