@@ -90,6 +90,8 @@ def job_data(job):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", action="append",
+                    help="an address to listen on (repeatable; default 127.0.0.1)")
     ap.add_argument("--jobs", help="a JSON array of WorkerJobs to dispatch")
     ap.add_argument("--record", required=True)
     ap.add_argument("--max-connection-age-ms", type=int, default=0)
@@ -278,6 +280,7 @@ def main():
     cc_grpc.add_ConnectControllerServiceServicer_to_server(Connect(), server)
     lc_grpc.add_LivenessControllerServiceServicer_to_server(Liveness(), server)
     wc_grpc.add_WorkerControllerServiceServicer_to_server(Worker(), server)
+    creds = None
     if args.tls_cert:
         def read(path):
             with open(path, "rb") as f:
@@ -286,11 +289,15 @@ def main():
             [(read(args.tls_key), read(args.tls_cert))],
             root_certificates=read(args.tls_client_ca) if args.tls_client_ca else None,
             require_client_auth=bool(args.tls_client_ca))
-        server.add_secure_port("127.0.0.1:%d" % args.port, creds)
-    else:
-        server.add_insecure_port("127.0.0.1:%d" % args.port)
+    addresses = ["[%s]:%d" % (h, args.port) if ":" in h else "%s:%d" % (h, args.port)
+                 for h in args.host or ["127.0.0.1"]]
+    for address in addresses:
+        if args.tls_cert:
+            server.add_secure_port(address, creds)
+        else:
+            server.add_insecure_port(address)
     server.start()
-    print("controller listening on 127.0.0.1:%d%s" % (args.port, " (TLS)" if args.tls_cert else ""),
+    print("controller listening on %s%s" % (", ".join(addresses), " (TLS)" if args.tls_cert else ""),
           flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())

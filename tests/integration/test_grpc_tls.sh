@@ -75,16 +75,17 @@ leaf() { # leaf NAME SAN EXTENDED_KEY_USAGE: signed by ca
 }
 ca ca
 ca other
-leaf server "DNS:localhost,IP:127.0.0.1" serverAuth
+leaf server "DNS:localhost,IP:127.0.0.1,IP:::1" serverAuth
 leaf named "DNS:kwg-controller.test" serverAuth
 leaf client "DNS:kwg-worker" clientAuth
 "$PY" -c 'import json, sys; print(json.dumps([j for j in json.load(open(sys.argv[1])) if j["taskRun"]["id"] == "ok"]))' \
   "$FIX/grpc_jobs.json" >"$IT_TMP/ok.json"
 
-# --- a TLS controller (certificate for localhost and 127.0.0.1)
+# --- a TLS controller (certificate for localhost, 127.0.0.1 and ::1)
 R1=$IT_TMP/tls.jsonl
 P1=$(free_port)
-controller ctl1 "$P1" "$R1" --jobs "$IT_TMP/ok.json" --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key"
+controller ctl1 "$P1" "$R1" --jobs "$IT_TMP/ok.json" --tls-cert "$PKI/server.pem" --tls-key "$PKI/server.key" \
+  --host 127.0.0.1 --host ::1
 refused wrongca "$P1" "TLS handshake: certificate verify failed: unable to get local issuer certificate" \
   "a certificate from a CA kwg does not trust" --controller-tls true --controller-ca-file "$PKI/other.pem"
 refused mismatch "$P1" "TLS handshake: certificate verify failed: hostname mismatch" \
@@ -102,6 +103,16 @@ expect_match "$(q "$R1" logs ok)" "hello f ok" "its logs arrive"
 expect_match "$(cat "$IT_TMP/w1.log")" "TLS session with 127.0.0.1:$P1: TLSv1\\.[23]" "a TLS session, ALPN h2"
 expect_eq "$(grep -c ' [EW] grpc:' "$IT_TMP/w1.log" || true)" 0 "no warning or error from the transport"
 it_stop "$W1" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+# IPv6: the address verified as an iPAddress SAN, the authority in brackets.
+"$KWGT_BIN" worker --controller "[::1]:$P1" --controller-tls true --controller-ca-file "$PKI/ca.pem" \
+  --work-dir "$IT_TMP/wd" --log-level debug --management-port 0 --heartbeat-interval 500ms \
+  --default-runner process >"$IT_TMP/w6.log" 2>&1 &
+W6=$!
+IT_PIDS+=("$W6")
+wait_for "connected over IPv6" 20 grep -q "connected to the controller ::1:$P1" "$IT_TMP/w6.log"
+expect_match "$(cat "$IT_TMP/w6.log")" "TLS session with \[::1\]:$P1: TLSv1" "over IPv6: TLS verified for ::1, authority [::1]:$P1"
+it_stop "$W6" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
