@@ -4,7 +4,7 @@
 # (tests/controller/controller.py --tls-cert/--tls-key[/--tls-client-ca]) with a throwaway CA made
 # here by the openssl CLI: a job runs end to end over TLS (its result and logs); a certificate from
 # another CA, a name the certificate does not carry (DNS and IP address), a plaintext worker on a
-# TLS port, a client certificate asked for and missing, or from another CA: each is one clear
+# TLS port, a TLS server that does not select ALPN h2, a client certificate asked for and missing, or from another CA: each is one clear
 # warning naming the reason, retried with the backoff (the same failure again only at info), no
 # job reaches the worker and it stays alive; controller_authority picks the name verified (and
 # sent as SNI and :authority); with the client certificate the job runs.
@@ -116,6 +116,18 @@ it_stop "$W6" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
+
+# --- a TLS server that is no HTTP/2 server (openssl s_server, no ALPN): refused at the handshake
+P5=$(free_port)
+openssl s_server -accept "127.0.0.1:$P5" -cert "$PKI/server.pem" -key "$PKI/server.key" -quiet \
+  </dev/null >"$IT_TMP/s_server.log" 2>&1 &
+SS_PID=$!
+IT_PIDS+=("$SS_PID")
+wait_for "s_server listening" 10 "$PY" -c 'import socket, sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1).close()' "$P5"
+refused alpn "$P5" "TLS handshake: the controller did not select HTTP/2 (ALPN h2, nothing chosen)" \
+  "a TLS server without ALPN h2" --controller-tls true --controller-ca-file "$PKI/ca.pem"
+kill -TERM "$SS_PID"
+wait "$SS_PID" 2>/dev/null || true
 
 # --- a controller that asks for a client certificate (signed by ca), its own named only
 # kwg-controller.test

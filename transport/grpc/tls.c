@@ -39,6 +39,10 @@ static void ssl_reason(char *out, size_t size)
 	    ERR_GET_REASON(e) == SSL_R_WRONG_VERSION_NUMBER)
 		(void)snprintf(out, size, "%s (does the controller speak TLS on this port?)",
 		               reason);
+	else if (reason && ERR_GET_LIB(e) == ERR_LIB_SSL &&
+	         ERR_GET_REASON(e) == SSL_R_TLSV1_ALERT_NO_APPLICATION_PROTOCOL)
+		(void)snprintf(out, size, "%s (the controller does not offer HTTP/2, ALPN h2)",
+		               reason);
 	else if (reason)
 		(void)snprintf(out, size, "%s", reason);
 	else if (e)
