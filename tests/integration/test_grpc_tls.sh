@@ -7,7 +7,8 @@
 # TLS port, a TLS server that does not select ALPN h2, a client certificate asked for and missing, or from another CA: each is one clear
 # warning naming the reason, retried with the backoff (the same failure again only at info), no
 # job reaches the worker and it stays alive; controller_authority picks the name verified (and
-# sent as SNI and :authority); with the client certificate the job runs.
+# sent as SNI and :authority); with the client certificate the job runs; over IPv6; a server that
+# accepts the connection and never answers is given up after 20 s.
 source "$(dirname "$0")/../lib/it.sh"
 PY=/usr/bin/python3
 CTL=$KWGT_SRC/tests/controller/controller.py
@@ -80,6 +81,17 @@ leaf named "DNS:kwg-controller.test" serverAuth
 leaf client "DNS:kwg-worker" clientAuth
 "$PY" -c 'import json, sys; print(json.dumps([j for j in json.load(open(sys.argv[1])) if j["taskRun"]["id"] == "ok"]))' \
   "$FIX/grpc_jobs.json" >"$IT_TMP/ok.json"
+
+# --- a server that accepts the connection and never says a word: the TLS handshake is given 20 s
+# (checked at the end, the other cases run meanwhile)
+P0=$(free_port)
+"$PY" -c 'import socket, sys, time; s = socket.socket(); s.bind(("127.0.0.1", int(sys.argv[1]))); s.listen(8); print("listening", flush=True); time.sleep(120)' \
+  "$P0" >"$IT_TMP/listener.log" 2>&1 &
+SILENT_PID=$!
+IT_PIDS+=("$SILENT_PID")
+wait_for "the silent server listening" 10 grep -q listening "$IT_TMP/listener.log"
+tworker silent "$P0" --controller-tls true
+W0=$WORKER_PID
 
 # --- a TLS controller (certificate for localhost, 127.0.0.1 and ::1)
 R1=$IT_TMP/tls.jsonl
@@ -159,4 +171,9 @@ it_stop "$W2" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
+
+wait_for "the silent server's deadline" 30 grep -q "the TLS handshake did not finish within 20000 ms; reconnecting in 500 ms" "$IT_TMP/silent.log"
+pass "a server that never answers the handshake: given up after 20 s, retried"
+kill -KILL "$W0" "$SILENT_PID"
+wait "$W0" "$SILENT_PID" 2>/dev/null || true
 it_done
