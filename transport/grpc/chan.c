@@ -163,7 +163,7 @@ static void chan_flush(struct kwg_grpc_chan *ch)
 	if ((ch->state != CHAN_OPEN && ch->state != CHAN_HANDSHAKE) || ch->in_recv)
 		return;
 	kwg_buf_init(&b, SIZE_MAX / 2);
-	for (; ch->state == CHAN_OPEN;) {
+	while (ch->state == CHAN_OPEN) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(ch->ng, &data);
 		if (n < 0) {
