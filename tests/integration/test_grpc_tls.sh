@@ -122,7 +122,7 @@ expect_eq "$STOP_RC" 0 "the worker stops cleanly"
   --default-runner process >"$IT_TMP/w6.log" 2>&1 &
 W6=$!
 IT_PIDS+=("$W6")
-wait_for "connected over IPv6" 20 grep -q "connected to the controller ::1:$P1" "$IT_TMP/w6.log"
+wait_for "connected over IPv6" 20 grep -qF "connected to the controller [::1]:$P1" "$IT_TMP/w6.log"
 expect_match "$(cat "$IT_TMP/w6.log")" "TLS session with \[::1\]:$P1: TLSv1" "over IPv6: TLS verified for ::1, authority [::1]:$P1"
 it_stop "$W6" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"

@@ -70,6 +70,7 @@ struct grpc_transport {
 	struct kwg_transport base;
 	struct kwg_transport_params p;
 	char *host, *port;
+	char *where; /* HOST:PORT as given ([V6]:PORT), for the logs */
 	struct kwg_grpc_who who;
 	char *authorization;          /* "Basic …" (SECRET: never logged), NULL: none */
 	struct kwg_grpc_tls_ctx *tls; /* NULL: plaintext h2c */
@@ -149,16 +150,16 @@ static void reconnect_later(struct grpc_transport *t, bool at_once, const char *
 		/* The same failure again (a certificate refused at each attempt) is logged once as
 		 * a warning, then at info until something else happens. */
 		if (strcmp(why, t->last_why) != 0)
-			kwg_log_warning("controller %s:%s: %s; reconnecting in %llu ms", t->host,
-			                t->port, why, (unsigned long long)delay);
+			kwg_log_warning("controller %s: %s; reconnecting in %llu ms", t->where, why,
+			                (unsigned long long)delay);
 		else
-			kwg_log_info("controller %s:%s: %s again; reconnecting in %llu ms", t->host,
-			             t->port, why, (unsigned long long)delay);
+			kwg_log_info("controller %s: %s again; reconnecting in %llu ms", t->where,
+			             why, (unsigned long long)delay);
 		(void)snprintf(t->last_why, sizeof(t->last_why), "%s", why);
 		t->backoff_ms =
 		    t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
 	} else {
-		kwg_log_info("controller %s:%s: %s; reconnecting now", t->host, t->port, why);
+		kwg_log_info("controller %s: %s; reconnecting now", t->where, why);
 	}
 	uv_timer_start(&t->reconnect_timer, on_reconnect, delay, 0);
 }
@@ -214,8 +215,8 @@ static void on_connect_end(void *ctx, int status, const char *message)
 
 	t->hb_call = NULL;
 	if (status == KWG_GRPC_OK && t->connected) {
-		kwg_log_notice("connected to the controller %s:%s: worker group '%s'", t->host,
-		               t->port, t->group_id);
+		kwg_log_notice("connected to the controller %s: worker group '%s'", t->where,
+		               t->group_id);
 		connect_done(t);
 		return;
 	}
@@ -280,7 +281,7 @@ static void on_chan_goaway(void *ctx, struct kwg_grpc_chan *ch)
 
 	if (ch != t->ch || t->closing)
 		return;
-	kwg_log_info("controller %s:%s: GOAWAY; opening a new connection", t->host, t->port);
+	kwg_log_info("controller %s: GOAWAY; opening a new connection", t->where);
 	kwg_grpc_chan_free(t->old_ch); /* a second GOAWAY before the first connection left */
 	t->old_ch = steal_ptr(&t->ch);
 	t->chan_ready = false;
@@ -882,6 +883,11 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 	t->base.cls = &kwg_transport_grpc;
 	t->p = *p;
 	r = parse_address(p->url, &t->host, &t->port);
+	if (r >= 0) {
+		t->where = strdup(p->url);
+		if (!t->where)
+			r = -ENOMEM;
+	}
 	if (r == -EINVAL)
 		kwg_log_error("controller: '%s' is not HOST:PORT", p->url);
 	t->group_id = r >= 0 ? strdup("default") : NULL;
@@ -919,6 +925,7 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 		free(t->authority);
 		free(t->authorization);
 		free(t->group_id);
+		free(t->where);
 		free(t->host);
 		free(t->port);
 		free(t);
@@ -949,7 +956,7 @@ static void grpc_start(struct kwg_transport *base)
 	struct grpc_transport *t = gt(base);
 
 	t->started_ms = now_ms(t);
-	kwg_log_notice("Kestra 2.x worker controller %s:%s (gRPC%s%s%s)", t->host, t->port,
+	kwg_log_notice("Kestra 2.x worker controller %s (gRPC%s%s%s)", t->where,
 	               t->tls ? " over TLS" : ", plaintext", t->authority ? ", authority " : "",
 	               t->authority ? t->authority : "");
 	uv_timer_start(&t->tick_timer, on_tick, (uint64_t)t->p.info->heartbeat_interval_ms,
@@ -1157,6 +1164,7 @@ static void grpc_close(struct kwg_transport *base)
 	free(t->completed);
 	free(t->stored);
 	free(t->group_id);
+	free(t->where);
 	free(t->host);
 	free(t->port);
 	free(t->authorization);
