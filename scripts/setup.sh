@@ -7,7 +7,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config git
   libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libseccomp-dev libyaml-dev
-  libmicrohttpd-dev libarchive-dev libssl-dev libjq-dev libpcre2-dev libunistring-dev
+  libmicrohttpd-dev libarchive-dev libssl-dev openssl libjq-dev libpcre2-dev libunistring-dev
   libnghttp2-dev libprotobuf-c-dev protobuf-c-compiler
   libcmocka-dev clang libclang-rt-14-dev
   clang-format

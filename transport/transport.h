@@ -76,6 +76,12 @@ struct kwg_transport_params {
 	const char *queue_table;
 	/* gRPC: USERNAME:PASSWORD sent as HTTP Basic on every call (SECRET), NULL or "": none. */
 	const char *auth;
+	/* gRPC: TLS (false: plaintext h2c); the CA file (NULL: the system's store), the client
+	 * certificate and key files (both or neither); the authority sent and verified (NULL: the
+	 * url's HOST:PORT). */
+	bool tls;
+	const char *tls_ca_file, *tls_cert_file, *tls_key_file;
+	const char *authority;
 	const struct kwg_transport_ops *ops;
 	void *ctx;
 };

@@ -62,6 +62,24 @@ static const struct cfg_key keys_table[] = {
      "Kestra 2.x: USERNAME:PASSWORD of the controller's kestra.grpc.basicAuth (sent as HTTP "
      "Basic on every call); from a file: --controller-basic-auth-file",
      NULL},
+    {"controller_tls", CFG_BOOL, OFF(controller_tls), "false", 0, 0, false,
+     "Kestra 2.x: reach the controller over TLS (ALPN h2; its certificate verified); false: "
+     "plaintext HTTP/2 as an open-source controller serves it",
+     NULL},
+    {"controller_ca_file", CFG_STRING, OFF(controller_ca_file), NULL, 0, 0, false,
+     "controller TLS: PEM file of the CAs that may sign the controller's certificate (default: "
+     "the system's store)",
+     NULL},
+    {"controller_cert_file", CFG_STRING, OFF(controller_cert_file), NULL, 0, 0, false,
+     "controller TLS: PEM client certificate (chain) for a controller asking for one; with "
+     "controller_key_file",
+     NULL},
+    {"controller_key_file", CFG_STRING, OFF(controller_key_file), NULL, 0, 0, false,
+     "controller TLS: PEM private key of controller_cert_file", NULL},
+    {"controller_authority", CFG_STRING, OFF(controller_authority), NULL, 0, 0, false,
+     "Kestra 2.x: the name sent as :authority (and, with TLS, as SNI and verified in the "
+     "certificate) instead of the controller's HOST:PORT",
+     NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
@@ -501,6 +519,73 @@ static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char 
 	return 0;
 }
 
+/* The controller's TLS settings: only with a controller, files readable, a certificate with its
+ * key; each error names the setting. */
+static int check_controller_tls(struct kwg_config *cfg, struct kwg_err *err)
+{
+	const struct {
+		const char *key;
+		char **value;
+	} files[] = {
+	    {"controller_ca_file", &cfg->controller_ca_file},
+	    {"controller_cert_file", &cfg->controller_cert_file},
+	    {"controller_key_file", &cfg->controller_key_file},
+	};
+	bool controller = cfg->controller && *cfg->controller;
+
+	/* "" is unset, as for every other string. */
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (*files[i].value && !**files[i].value) {
+			free(*files[i].value);
+			*files[i].value = NULL;
+		}
+	if (cfg->controller_authority && !*cfg->controller_authority) {
+		free(cfg->controller_authority);
+		cfg->controller_authority = NULL;
+	}
+	if (!controller) {
+		const char *set = cfg->controller_tls         ? "controller_tls"
+		                  : cfg->controller_ca_file   ? "controller_ca_file"
+		                  : cfg->controller_cert_file ? "controller_cert_file"
+		                  : cfg->controller_key_file  ? "controller_key_file"
+		                  : cfg->controller_authority ? "controller_authority"
+		                                              : NULL;
+		if (set)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: set without a controller (--controller HOST:PORT or "
+			    "KWG_CONTROLLER)",
+			    set);
+		return 0;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_fclose FILE *f = NULL;
+		if (!*files[i].value)
+			continue;
+		if (!cfg->controller_tls)
+			return kwg_err_set(
+			    err, -EINVAL,
+			    "%s: set while controller_tls is false (--controller-tls "
+			    "true or KWG_CONTROLLER_TLS=true)",
+			    files[i].key);
+		f = fopen(*files[i].value, "re");
+		if (!f)
+			return kwg_err_set(err, -EINVAL, "%s: cannot read '%.200s': %s",
+			                   files[i].key, *files[i].value, strerror(errno));
+	}
+	if (!cfg->controller_cert_file != !cfg->controller_key_file)
+		return kwg_err_set(
+		    err, -EINVAL, "%s: set without %s",
+		    cfg->controller_cert_file ? "controller_cert_file" : "controller_key_file",
+		    cfg->controller_cert_file ? "controller_key_file" : "controller_cert_file");
+	if (cfg->controller_authority &&
+	    strcspn(cfg->controller_authority, " \t\r\n/@?#") != strlen(cfg->controller_authority))
+		return kwg_err_set(err, -EINVAL,
+		                   "controller_authority: '%.200s' is not HOST or HOST:PORT",
+		                   cfg->controller_authority);
+	return 0;
+}
+
 int kwg_config_load(int argc, char **argv, char *const *envp, const char *const *keys,
                     struct kwg_config *ret, struct kwg_err *err)
 {
@@ -525,6 +610,8 @@ int kwg_config_load(int argc, char **argv, char *const *envp, const char *const 
 		    err, -EINVAL,
 		    "no database: set --database-url or KWG_DATABASE_URL (or, for Kestra "
 		    "2.x, --controller or KWG_CONTROLLER)");
+	if (r >= 0)
+		r = check_controller_tls(ret, err);
 	if (r >= 0 && ret->encryption_secret_key && *ret->encryption_secret_key) {
 		struct kwg_err kerr = {{0}};
 		/* The key itself is never quoted: it is a secret. */
@@ -544,6 +631,10 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->database_url);
 	free(cfg->controller);
 	free(cfg->controller_basic_auth);
+	free(cfg->controller_ca_file);
+	free(cfg->controller_cert_file);
+	free(cfg->controller_key_file);
+	free(cfg->controller_authority);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
 	free(cfg->kestra_queue_table);

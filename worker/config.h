@@ -15,10 +15,14 @@ struct kwg_config {
 	char *database_url; /* libpq URL or conninfo; SECRET: never logged */
 	char *controller;   /* Kestra 2.x worker controller HOST:PORT; NULL: the database */
 	char *controller_basic_auth; /* USERNAME:PASSWORD for the controller; SECRET */
-	char *group;                 /* NULL: the default group */
-	char *kestra_queue_prefix;   /* Kestra 2.x's kestra.queue.prefix; NULL: none */
-	char *kestra_queue_table;    /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */
-	uint32_t concurrency;        /* task slots */
+	bool controller_tls;         /* TLS to the controller (else plaintext h2c) */
+	char *controller_ca_file;    /* NULL: the system's CA store */
+	char *controller_cert_file, *controller_key_file; /* client certificate; both or neither */
+	char *controller_authority; /* :authority / TLS name; NULL: the controller's HOST:PORT */
+	char *group;                /* NULL: the default group */
+	char *kestra_queue_prefix;  /* Kestra 2.x's kestra.queue.prefix; NULL: none */
+	char *kestra_queue_table;   /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */
+	uint32_t concurrency;       /* task slots */
 	enum kwg_log_level log_level;
 	enum kwg_runner_kind default_runner;
 	char *work_dir;                       /* parent of task working directories */

@@ -11,6 +11,8 @@ line per thing the worker sends (and per dispatch) to --record, which the tests 
 of --jobs may also be {"jobId": ID, "jobData": <object, or a string sent as is>} (for jobs that
 are not task runs, or not JSON). When --kill-file appears, each open stream sends one
 executionKilled event for the execution id it holds.
+With --tls-cert and --tls-key it serves TLS instead of plaintext HTTP/2, and with --tls-client-ca
+it requires a client certificate signed by those CAs (grpc.ssl_server_credentials).
 
 With --meta FILE it serves KVMetadataService (findByName) and NamespaceFileMetadataService
 (findByPath, findAll) from FILE, {"kv": [PersistedKvMetadata…], "files": [NamespaceFileMetadata…]}
@@ -140,6 +142,8 @@ def job_data(job):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--port", type=int, required=True)
+    ap.add_argument("--host", action="append",
+                    help="an address to listen on (repeatable; default 127.0.0.1)")
     ap.add_argument("--jobs", help="a JSON array of WorkerJobs to dispatch")
     ap.add_argument("--record", required=True)
     ap.add_argument("--max-connection-age-ms", type=int, default=0)
@@ -164,6 +168,10 @@ def main():
                     help="dispatch N trivial shell tasks as fast as permits allow (bench/grpc.sh)")
     ap.add_argument("--bench-serial", action="store_true",
                     help="--bench one task at a time, each 20-200 ms after the last completion")
+    ap.add_argument("--tls-cert", help="serve TLS with this PEM certificate (chain)")
+    ap.add_argument("--tls-key", help="the PEM private key of --tls-cert")
+    ap.add_argument("--tls-client-ca",
+                    help="with TLS: require a client certificate signed by these PEM CAs")
     args = ap.parse_args()
 
     load_stubs()
@@ -412,9 +420,25 @@ def main():
     if meta is not None:
         ms_grpc.add_KVMetadataServiceServicer_to_server(KVMetadata(), server)
         ms_grpc.add_NamespaceFileMetadataServiceServicer_to_server(FileMetadata(), server)
-    server.add_insecure_port("127.0.0.1:%d" % args.port)
+    creds = None
+    if args.tls_cert:
+        def read(path):
+            with open(path, "rb") as f:
+                return f.read()
+        creds = grpc.ssl_server_credentials(
+            [(read(args.tls_key), read(args.tls_cert))],
+            root_certificates=read(args.tls_client_ca) if args.tls_client_ca else None,
+            require_client_auth=bool(args.tls_client_ca))
+    addresses = ["[%s]:%d" % (h, args.port) if ":" in h else "%s:%d" % (h, args.port)
+                 for h in args.host or ["127.0.0.1"]]
+    for address in addresses:
+        if args.tls_cert:
+            server.add_secure_port(address, creds)
+        else:
+            server.add_insecure_port(address)
     server.start()
-    print("controller listening on 127.0.0.1:%d" % args.port, flush=True)
+    print("controller listening on %s%s" % (", ".join(addresses), " (TLS)" if args.tls_cert else ""),
+          flush=True)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -144,6 +144,40 @@ out=$("$KWGT_BIN" submit --database-url "$DB" "$IT_TMP/bad.yaml" 2>&1) && rc=0 |
 expect_match "$rc $out" "^1 .*bad.yaml: YAML line [0-9]+ column [0-9]+" "submit points at a YAML syntax error"
 it_stop "$WORKER_PID"
 
+# The controller's TLS settings (Kestra 2.x): -n checks them, each error names the setting.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=kwg-test \
+  -keyout "$IT_TMP/tls.key" -out "$IT_TMP/tls.pem" 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=other \
+  -keyout "$IT_TMP/other.key" -out "$IT_TMP/other.pem" 2>/dev/null
+echo "not a certificate" >"$IT_TMP/junk.pem"
+CTL=(--controller 127.0.0.1:50051)
+refused "controller_tls: set without a controller" "TLS without --controller" \
+  env -u KWG_DATABASE_URL "$KWGT_BIN" worker -n --database-url "$DB" --controller-tls true
+refused "controller_ca_file: set without a controller" "a CA file without --controller" \
+  env KWG_CONTROLLER_CA_FILE="$IT_TMP/tls.pem" "$KWGT_BIN" worker -n --database-url "$DB"
+refused "controller_ca_file: set while controller_tls is false" "a CA file without TLS" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-ca-file "$IT_TMP/tls.pem"
+refused "controller_ca_file: cannot read '/no/such/ca.pem'" "an unreadable CA file" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-ca-file /no/such/ca.pem
+refused "controller_cert_file: set without controller_key_file" "a client certificate without its key" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-cert-file "$IT_TMP/tls.pem"
+refused "controller_key_file: set without controller_cert_file" "a client key without its certificate" \
+  env KWG_CONTROLLER_TLS=on KWG_CONTROLLER_KEY_FILE="$IT_TMP/tls.key" "$KWGT_BIN" worker -n "${CTL[@]}"
+refused "controller_ca_file: cannot load '$IT_TMP/junk.pem'" "a CA file that is no certificate" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-ca-file "$IT_TMP/junk.pem"
+refused "controller_key_file: cannot load '$IT_TMP/other.key' as the key of controller_cert_file '$IT_TMP/tls.pem': key values mismatch" \
+  "a client key that does not match the certificate" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-cert-file "$IT_TMP/tls.pem" \
+  --controller-key-file "$IT_TMP/other.key"
+refused "--controller-tls: 'maybe' is not true or false" "controller_tls not a boolean" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls maybe
+refused "controller_authority: 'a b' is not HOST or HOST:PORT" "an authority with a space" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-authority "a b"
+out=$(env KWG_CONTROLLER_TLS=true KWG_CONTROLLER_CA_FILE="$IT_TMP/tls.pem" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --controller-cert-file "$IT_TMP/tls.pem" \
+  --controller-key-file "$IT_TMP/tls.key" --controller-authority controller.internal 2>&1) && rc=0 || rc=$?
+expect_eq "$rc:$(tail -1 <<<"$out")" "0:configuration OK" "a complete TLS configuration passes -n"
+
 # kwg is a small front: `kwg version` and `kwg sandbox` need nothing else; any other command is
 # kwg-main's, found next to kwg, and its absence is said plainly.
 mkdir -p "$IT_TMP/alone" && cp "$KWGT_BIN" "$IT_TMP/alone/kwg"

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* HTTP/2 by nghttp2 over a uv_tcp_t: nghttp2 is driven with its memory interface
  * (mem_recv on what the socket read, mem_send into one uv_write per flush), so no callback of
- * nghttp2 touches the socket. */
+ * nghttp2 touches the socket. With TLS, OpenSSL sits between them the same way (tls.h: memory
+ * BIOs): what the socket read is decrypted before mem_recv, what mem_send gives is encrypted
+ * before the write. A timer bounds the time from connect to the server's SETTINGS. */
 #define KWG_LOG_MODULE "grpc"
 #include "transport/grpc/chan.h"
 
@@ -12,18 +14,23 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
 #include "common/compat.h"
 #include "common/log.h"
+#include "transport/grpc/tls.h"
 #include "transport/grpc/wire.h"
 
 /* What one call may queue to send (a WorkerTaskResult is at most what the controller takes). */
 #define CALL_OUT_MAX (64u << 20)
 /* Flow-control windows: large enough that a job of several MiB does not wait for updates. */
 #define WINDOW_BYTES (16 << 20)
+/* From connect to the server's SETTINGS, unless the caller says otherwise. */
+#define READY_TIMEOUT_MS 20000
 
 enum chan_state {
 	CHAN_RESOLVING,
 	CHAN_CONNECTING,
+	CHAN_HANDSHAKE, /* TLS: the handshake runs; HTTP/2 starts when it is done */
 	CHAN_OPEN,
 	CHAN_CLOSED, /* ended: callbacks delivered, waiting for kwg_grpc_chan_free */
 };
@@ -47,11 +54,14 @@ struct kwg_grpc_chan {
 	uv_getaddrinfo_t gai;
 	uv_connect_t connect_req;
 	uv_tcp_t tcp;
-	bool tcp_open, freed, goaway, ready;
+	uv_timer_t ready_timer; /* connect to SETTINGS */
+	uint64_t ready_timeout_ms;
+	bool tcp_open, timer_open, freed, goaway, ready;
 	bool in_recv; /* inside nghttp2_session_mem_recv: no mem_send, no free */
 	int pending;  /* libuv requests and handles in flight: freed when 0 after kwg_grpc_chan_free
 	               */
 	nghttp2_session *ng;
+	struct kwg_grpc_tls *tls; /* NULL: plaintext h2c */
 	char *host, *port, *authority, *authorization;
 	size_t max_msg;
 	struct kwg_grpc_call *calls;
@@ -72,6 +82,7 @@ static void chan_release(struct kwg_grpc_chan *ch)
 	if (!ch->freed || ch->pending > 0 || ch->in_recv)
 		return;
 	nghttp2_session_del(ch->ng);
+	kwg_grpc_tls_free(ch->tls);
 	free(ch->host);
 	free(ch->port);
 	free(ch->authority);
@@ -124,18 +135,35 @@ static void on_write(uv_write_t *req, int status)
 		chan_fail(ch, false, uv_strerror(status));
 }
 
-/* Everything nghttp2 wants to send, in one write. */
+/* TLS: b's plaintext encrypted, with whatever else OpenSSL has to send (the handshake). */
+static int tls_wrap(struct kwg_grpc_chan *ch, struct kwg_buf *b, struct kwg_err *err)
+{
+	struct kwg_buf wire;
+	int r = 0;
+
+	kwg_buf_init(&wire, SIZE_MAX / 2);
+	if (b->len > 0)
+		r = kwg_grpc_tls_write(ch->tls, (const uint8_t *)b->data, b->len, err);
+	if (r >= 0)
+		r = kwg_grpc_tls_take(ch->tls, &wire);
+	kwg_buf_done(b);
+	*b = wire;
+	return r;
+}
+
+/* Everything nghttp2 (and OpenSSL) wants to send, in one write. */
 static void chan_flush(struct kwg_grpc_chan *ch)
 {
+	struct kwg_err err = {{0}};
 	struct kwg_buf b;
 	struct write_req *w;
 	uv_buf_t buf;
 	int r = 0;
 
-	if (ch->state != CHAN_OPEN || ch->in_recv)
+	if ((ch->state != CHAN_OPEN && ch->state != CHAN_HANDSHAKE) || ch->in_recv)
 		return;
 	kwg_buf_init(&b, SIZE_MAX / 2);
-	for (;;) {
+	while (ch->state == CHAN_OPEN) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(ch->ng, &data);
 		if (n < 0) {
@@ -148,6 +176,14 @@ static void chan_flush(struct kwg_grpc_chan *ch)
 		r = kwg_buf_append(&b, data, (size_t)n);
 		if (r < 0)
 			break;
+	}
+	if (r >= 0 && ch->tls) {
+		r = tls_wrap(ch, &b, &err);
+		if (r == -EPROTO) {
+			kwg_buf_done(&b);
+			chan_fail(ch, false, err.msg);
+			return;
+		}
 	}
 	if (r >= 0 && b.len > 0) {
 		w = malloc(sizeof(*w) + b.len);
@@ -169,7 +205,8 @@ static void chan_flush(struct kwg_grpc_chan *ch)
 		chan_fail(ch, false, r == -ENOMEM ? "out of memory" : uv_strerror(r));
 		return;
 	}
-	if (!nghttp2_session_want_read(ch->ng) && !nghttp2_session_want_write(ch->ng))
+	if (ch->state == CHAN_OPEN && !nghttp2_session_want_read(ch->ng) &&
+	    !nghttp2_session_want_write(ch->ng))
 		chan_fail(ch, ch->goaway, "connection finished");
 }
 
@@ -181,6 +218,26 @@ static void on_tcp_closed(uv_handle_t *h)
 	chan_release(ch);
 }
 
+static void on_timer_closed(uv_handle_t *h)
+{
+	struct kwg_grpc_chan *ch = container_of((uv_timer_t *)h, struct kwg_grpc_chan, ready_timer);
+
+	ch->pending--;
+	chan_release(ch);
+}
+
+static void close_handles(struct kwg_grpc_chan *ch)
+{
+	if (ch->tcp_open) {
+		ch->tcp_open = false;
+		uv_close((uv_handle_t *)&ch->tcp, on_tcp_closed);
+	}
+	if (ch->timer_open) {
+		ch->timer_open = false;
+		uv_close((uv_handle_t *)&ch->ready_timer, on_timer_closed);
+	}
+}
+
 /* The connection is over: every call ends UNAVAILABLE, then on_closed (unless freed). */
 static void chan_fail(struct kwg_grpc_chan *ch, bool goaway, const char *why)
 {
@@ -190,10 +247,7 @@ static void chan_fail(struct kwg_grpc_chan *ch, bool goaway, const char *why)
 		return;
 	(void)snprintf(reason, sizeof(reason), "%s", why);
 	ch->state = CHAN_CLOSED;
-	if (ch->tcp_open) {
-		ch->tcp_open = false;
-		uv_close((uv_handle_t *)&ch->tcp, on_tcp_closed);
-	}
+	close_handles(ch);
 	while (ch->calls)
 		call_end(ch->calls, KWG_GRPC_UNAVAILABLE, reason);
 	if (!ch->freed && ch->ops->on_closed)
@@ -209,31 +263,102 @@ static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
 	*buf = uv_buf_init(slab, sizeof(slab));
 }
 
+static int h2_start(struct kwg_grpc_chan *ch);
+
+/* HTTP/2 bytes from the server: false when the channel is gone or failed (stop there). */
+static bool h2_recv(struct kwg_grpc_chan *ch, const uint8_t *data, size_t len)
+{
+	ssize_t used;
+
+	ch->in_recv = true;
+	used = nghttp2_session_mem_recv(ch->ng, data, len);
+	ch->in_recv = false;
+	if (ch->freed) {
+		chan_release(ch);
+		return false;
+	}
+	if (used < 0) {
+		chan_fail(ch, false, nghttp2_strerror((int)used));
+		return false;
+	}
+	return ch->state == CHAN_OPEN;
+}
+
+/* TLS: the bytes read go through the handshake, then are decrypted for nghttp2. */
+static void tls_recv(struct kwg_grpc_chan *ch, const uint8_t *data, size_t len)
+{
+	static uint8_t plain[16384];
+	struct kwg_err err = {{0}};
+	int r = kwg_grpc_tls_feed(ch->tls, data, len);
+
+	if (r < 0) {
+		chan_fail(ch, false, "out of memory");
+		return;
+	}
+	if (ch->state == CHAN_HANDSHAKE) {
+		r = kwg_grpc_tls_handshake(ch->tls, &err);
+		if (r < 0) {
+			chan_fail(ch, false, err.msg);
+			return;
+		}
+		if (r == 0) {
+			chan_flush(ch);
+			return;
+		}
+		kwg_log_debug("TLS session with %s: %s", ch->authority,
+		              kwg_grpc_tls_version(ch->tls));
+		if (h2_start(ch) < 0) {
+			chan_fail(ch, false, "cannot start the HTTP/2 session");
+			return;
+		}
+	}
+	for (;;) {
+		r = kwg_grpc_tls_read(ch->tls, plain, sizeof(plain), &err);
+		if (r == 0)
+			break;
+		if (r < 0) {
+			chan_fail(ch, ch->goaway,
+			          r == -EPIPE ? "the controller closed the connection" : err.msg);
+			return;
+		}
+		if (!h2_recv(ch, plain, (size_t)r))
+			return;
+	}
+	chan_flush(ch);
+}
+
 static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 {
 	struct kwg_grpc_chan *ch = container_of((uv_tcp_t *)s, struct kwg_grpc_chan, tcp);
-	ssize_t used;
 
 	if (n == 0)
 		return;
 	if (n < 0) {
-		chan_fail(ch, ch->goaway,
-		          n == UV_EOF ? "the controller closed the connection"
-		                      : uv_strerror((int)n));
+		char why[300];
+		if (n == UV_EOF && ch->tls && !ch->ready)
+			(void)snprintf(why, sizeof(why),
+			               "the controller closed the connection %s%s",
+			               ch->state == CHAN_HANDSHAKE ? "during the TLS handshake"
+			                                           : "after the TLS handshake",
+			               kwg_grpc_tls_close_hint(ch->tls));
+		else if (n == UV_EOF && !ch->ready)
+			(void)snprintf(why, sizeof(why),
+			               "the controller closed the connection before "
+			               "HTTP/2 started (does it expect TLS? "
+			               "controller_tls)");
+		else
+			(void)snprintf(why, sizeof(why), "%s",
+			               n == UV_EOF ? "the controller closed the connection"
+			                           : uv_strerror((int)n));
+		chan_fail(ch, ch->goaway, why);
 		return;
 	}
-	ch->in_recv = true;
-	used = nghttp2_session_mem_recv(ch->ng, (const uint8_t *)buf->base, (size_t)n);
-	ch->in_recv = false;
-	if (ch->freed) {
-		chan_release(ch);
+	if (ch->tls) {
+		tls_recv(ch, (const uint8_t *)buf->base, (size_t)n);
 		return;
 	}
-	if (used < 0) {
-		chan_fail(ch, false, nghttp2_strerror((int)used));
-		return;
-	}
-	chan_flush(ch);
+	if (h2_recv(ch, (const uint8_t *)buf->base, (size_t)n))
+		chan_flush(ch);
 }
 
 static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint8_t *name,
@@ -350,6 +475,7 @@ static int on_frame_recv(nghttp2_session *ng, const nghttp2_frame *frame, void *
 	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK) &&
 	    !ch->ready) {
 		ch->ready = true;
+		(void)uv_timer_stop(&ch->ready_timer);
 		if (ch->ops->on_ready)
 			ch->ops->on_ready(ch->ctx);
 	} else if (frame->hd.type == NGHTTP2_GOAWAY) {
@@ -387,14 +513,43 @@ static ssize_t on_read_data(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
 	return (ssize_t)n;
 }
 
-static void on_connect(uv_connect_t *req, int status)
+/* The connection preface: our SETTINGS and window; the server's SETTINGS make the channel ready. */
+static int h2_start(struct kwg_grpc_chan *ch)
 {
-	struct kwg_grpc_chan *ch = container_of(req, struct kwg_grpc_chan, connect_req);
 	nghttp2_settings_entry settings[] = {
 	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	    {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, WINDOW_BYTES},
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, 65536},
 	};
+	int r;
+
+	ch->state = CHAN_OPEN;
+	r = nghttp2_submit_settings(ch->ng, NGHTTP2_FLAG_NONE, settings, ARRAY_SIZE(settings));
+	if (r == 0)
+		r = nghttp2_session_set_local_window_size(ch->ng, NGHTTP2_FLAG_NONE, 0,
+		                                          WINDOW_BYTES);
+	return r == 0 ? 0 : -ENOMEM;
+}
+
+static void on_ready_timeout(uv_timer_t *timer)
+{
+	struct kwg_grpc_chan *ch = container_of(timer, struct kwg_grpc_chan, ready_timer);
+	char why[200];
+
+	(void)snprintf(why, sizeof(why), "%s within %llu ms",
+	               ch->state == CHAN_CONNECTING ? "no TCP connection"
+	               : ch->state == CHAN_HANDSHAKE
+	                   ? "the TLS handshake did not finish"
+	                   : "no HTTP/2 SETTINGS from the controller (is it a gRPC server, and "
+	                     "does it speak TLS when kwg does not, or the reverse?)",
+	               (unsigned long long)ch->ready_timeout_ms);
+	chan_fail(ch, false, why);
+}
+
+static void on_connect(uv_connect_t *req, int status)
+{
+	struct kwg_grpc_chan *ch = container_of(req, struct kwg_grpc_chan, connect_req);
+	struct kwg_err err = {{0}};
 	int r;
 
 	ch->pending--;
@@ -406,15 +561,21 @@ static void on_connect(uv_connect_t *req, int status)
 		chan_fail(ch, false, uv_strerror(status));
 		return;
 	}
-	ch->state = CHAN_OPEN;
 	(void)uv_tcp_nodelay(&ch->tcp, 1);
-	r = nghttp2_submit_settings(ch->ng, NGHTTP2_FLAG_NONE, settings, ARRAY_SIZE(settings));
-	if (r == 0)
-		r = nghttp2_session_set_local_window_size(ch->ng, NGHTTP2_FLAG_NONE, 0,
-		                                          WINDOW_BYTES);
-	if (r == 0)
-		r = uv_read_start((uv_stream_t *)&ch->tcp, on_alloc, on_read);
+	r = uv_read_start((uv_stream_t *)&ch->tcp, on_alloc, on_read);
 	if (r != 0) {
+		chan_fail(ch, false, uv_strerror(r));
+		return;
+	}
+	if (ch->tls) {
+		/* The ClientHello; the rest comes in on_read. */
+		ch->state = CHAN_HANDSHAKE;
+		r = kwg_grpc_tls_handshake(ch->tls, &err);
+		if (r < 0) {
+			chan_fail(ch, false, err.msg);
+			return;
+		}
+	} else if (h2_start(ch) < 0) {
 		chan_fail(ch, false, "cannot start the HTTP/2 session");
 		return;
 	}
@@ -447,6 +608,8 @@ static void on_resolved(uv_getaddrinfo_t *req, int status, struct addrinfo *res)
 		if (r == 0)
 			ch->pending++;
 	}
+	if (r == 0)
+		r = uv_timer_start(&ch->ready_timer, on_ready_timeout, ch->ready_timeout_ms, 0);
 	uv_freeaddrinfo(res);
 	if (r < 0) {
 		chan_fail(ch, false, uv_strerror(r));
@@ -478,12 +641,26 @@ static int session_new(struct kwg_grpc_chan *ch)
 	return r == 0 ? 0 : -ENOMEM;
 }
 
-int kwg_grpc_chan_new(uv_loop_t *loop, const char *host, const char *port,
-                      const char *authorization, size_t max_msg,
+/* The name the certificate must carry: the authority without its port (and brackets). */
+static char *tls_name(const char *authority)
+{
+	const char *colon = strchr(authority, ':');
+
+	if (authority[0] == '[') {
+		const char *end = strchr(authority, ']');
+		return end ? strndup(authority + 1, (size_t)(end - authority - 1)) : NULL;
+	}
+	if (colon && !strchr(colon + 1, ':')) /* NAME:PORT; more colons: a bare IPv6 address */
+		return strndup(authority, (size_t)(colon - authority));
+	return strdup(authority);
+}
+
+int kwg_grpc_chan_new(uv_loop_t *loop, const struct kwg_grpc_chan_opts *opts,
                       const struct kwg_grpc_chan_ops *ops, void *ctx, struct kwg_grpc_chan **ret)
 {
 	struct kwg_grpc_chan *ch = calloc(1, sizeof(*ch));
 	struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
+	cleanup_free char *name = NULL;
 	int r;
 
 	if (!ch)
@@ -491,22 +668,37 @@ int kwg_grpc_chan_new(uv_loop_t *loop, const char *host, const char *port,
 	ch->loop = loop;
 	ch->ops = ops;
 	ch->ctx = ctx;
-	ch->max_msg = max_msg;
-	ch->host = strdup(host);
-	ch->port = strdup(port);
-	ch->authorization = authorization ? strdup(authorization) : NULL;
-	if (ch->host && ch->port && asprintf(&ch->authority, "%s:%s", host, port) < 0)
+	ch->max_msg = opts->max_msg;
+	ch->ready_timeout_ms = opts->ready_timeout_ms ? opts->ready_timeout_ms : READY_TIMEOUT_MS;
+	ch->host = strdup(opts->host);
+	ch->port = strdup(opts->port);
+	ch->authorization = opts->authorization ? strdup(opts->authorization) : NULL;
+	if (opts->authority)
+		ch->authority = strdup(opts->authority);
+	else if (asprintf(&ch->authority, strchr(opts->host, ':') ? "[%s]:%s" : "%s:%s", opts->host,
+	                  opts->port) < 0)
 		ch->authority = NULL;
-	if (!ch->host || !ch->port || !ch->authority || (authorization && !ch->authorization)) {
+	if (!ch->host || !ch->port || !ch->authority ||
+	    (opts->authorization && !ch->authorization)) {
 		ch->freed = true;
 		chan_release(ch);
 		return -ENOMEM;
 	}
 	r = session_new(ch);
+	if (r == 0 && opts->tls) {
+		name = tls_name(ch->authority);
+		r = name ? kwg_grpc_tls_new(opts->tls, name, &ch->tls) : -ENOMEM;
+	}
 	if (r == 0)
+		r = uv_timer_init(loop, &ch->ready_timer);
+	if (r == 0) {
+		ch->timer_open = true;
+		ch->pending++; /* its close */
 		r = uv_getaddrinfo(loop, &ch->gai, on_resolved, ch->host, ch->port, &hints);
+	}
 	if (r < 0) {
 		ch->freed = true;
+		close_handles(ch);
 		chan_release(ch);
 		return r;
 	}
@@ -531,10 +723,7 @@ void kwg_grpc_chan_free(struct kwg_grpc_chan *ch)
 		ch->calls->ops = NULL;
 		call_free(ch->calls);
 	}
-	if (ch->tcp_open) {
-		ch->tcp_open = false;
-		uv_close((uv_handle_t *)&ch->tcp, on_tcp_closed);
-	}
+	close_handles(ch);
 	chan_release(ch);
 }
 
@@ -550,7 +739,7 @@ int kwg_grpc_call_new(struct kwg_grpc_chan *ch, const char *path,
 	struct kwg_grpc_call *call;
 	nghttp2_nv nva[8] = {
 	    NV(":method", "POST"),
-	    NV(":scheme", "http"),
+	    NV(":scheme", ch->tls ? "https" : "http"),
 	    NV(":path", path),
 	    NV(":authority", ch->authority),
 	    NV("content-type", "application/grpc"),

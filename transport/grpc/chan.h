@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* One gRPC channel: an HTTP/2 connection (plain h2c, nghttp2 on the loop) to a controller, and
- * the calls on it (unary or streaming; each message framed by wire.h). The channel owns its calls;
- * a call's end callback fires exactly once (unless the call was cancelled), then the call is gone.
- * When the connection ends, every call ends UNAVAILABLE first, then on_closed fires once. */
+/* One gRPC channel: an HTTP/2 connection (plain h2c, or over TLS by transport/grpc/tls.h; nghttp2
+ * on the loop) to a controller, and the calls on it (unary or streaming; each message framed by
+ * wire.h). The channel owns its calls; a call's end callback fires exactly once (unless the call
+ * was cancelled), then the call is gone. When the connection ends, every call ends UNAVAILABLE
+ * first, then on_closed fires once. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -11,6 +12,7 @@
 
 struct kwg_grpc_chan;
 struct kwg_grpc_call;
+struct kwg_grpc_tls_ctx;
 
 /* ready: the connection is open (the server's SETTINGS arrived); goaway: the server said GOAWAY
  * (no new call is taken; those running may finish); closed: it ended (goaway true after a
@@ -21,10 +23,24 @@ struct kwg_grpc_chan_ops {
 	void (*on_closed)(void *ctx, struct kwg_grpc_chan *ch, bool goaway, const char *why);
 };
 
-/* host and port borrowed; authorization (an "authorization" header value, SECRET) borrowed, may be
- * NULL. max_msg: the largest inbound message. 0 and *ret (connecting at once), or -errno. */
-int kwg_grpc_chan_new(uv_loop_t *loop, const char *host, const char *port,
-                      const char *authorization, size_t max_msg,
+/* Where and how to connect; every pointer borrowed for the kwg_grpc_chan_new call only. */
+struct kwg_grpc_chan_opts {
+	const char *host; /* a name or an address (an IPv6 one without brackets) */
+	const char *port;
+	/* NULL: plaintext h2c. Else TLS with ALPN h2, the certificate verified against the
+	 * authority's host (a DNS name or an address). */
+	struct kwg_grpc_tls_ctx *tls;
+	/* :authority (and the TLS name, without its port); NULL: HOST:PORT ([HOST]:PORT for IPv6).
+	 */
+	const char *authority;
+	const char *authorization; /* an "authorization" header value (SECRET); NULL: none */
+	size_t max_msg;            /* the largest inbound message */
+	/* From connect to the server's SETTINGS (TCP, TLS handshake, HTTP/2 preface); 0: 20 s. */
+	uint64_t ready_timeout_ms;
+};
+
+/* 0 and *ret (connecting at once), or -errno (-EINVAL: an authority the TLS layer refuses). */
+int kwg_grpc_chan_new(uv_loop_t *loop, const struct kwg_grpc_chan_opts *opts,
                       const struct kwg_grpc_chan_ops *ops, void *ctx, struct kwg_grpc_chan **ret);
 /* Closes the connection without any further callback (calls are dropped silently); freed once
  * libuv lets go. Accepts NULL. */

@@ -23,6 +23,7 @@
 #include "protocol/worker_job.h"
 #include "transport/grpc/chan.h"
 #include "transport/grpc/meta.h"
+#include "transport/grpc/tls.h"
 #include "transport/grpc/wire.h"
 #include "transport/transport.h"
 
@@ -72,8 +73,12 @@ struct grpc_transport {
 	struct kwg_transport base;
 	struct kwg_transport_params p;
 	char *host, *port;
+	char *where; /* HOST:PORT as given ([V6]:PORT), for the logs */
 	struct kwg_grpc_who who;
-	char *authorization; /* "Basic …" (SECRET: never logged), NULL: none */
+	char *authorization;          /* "Basic …" (SECRET: never logged), NULL: none */
+	struct kwg_grpc_tls_ctx *tls; /* NULL: plaintext h2c */
+	char *authority;              /* NULL: HOST:PORT */
+	char last_why[256];           /* the last connection failure logged as a warning */
 	struct kwg_grpc_chan *ch;
 	struct kwg_grpc_chan *old_ch; /* after a GOAWAY: finishing its calls */
 	bool chan_ready, connected;   /* connect done once (per process) */
@@ -163,12 +168,19 @@ static void reconnect_later(struct grpc_transport *t, bool at_once, const char *
 		return;
 	t->reconnects++;
 	if (!at_once) {
-		kwg_log_warning("controller %s:%s: %s; reconnecting in %llu ms", t->host, t->port,
-		                why, (unsigned long long)delay);
+		/* The same failure again (a certificate refused at each attempt) is logged once as
+		 * a warning, then at info until something else happens. */
+		if (strcmp(why, t->last_why) != 0)
+			kwg_log_warning("controller %s: %s; reconnecting in %llu ms", t->where, why,
+			                (unsigned long long)delay);
+		else
+			kwg_log_info("controller %s: %s again; reconnecting in %llu ms", t->where,
+			             why, (unsigned long long)delay);
+		(void)snprintf(t->last_why, sizeof(t->last_why), "%s", why);
 		t->backoff_ms =
 		    t->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS : t->backoff_ms * 2;
 	} else {
-		kwg_log_info("controller %s:%s: %s; reconnecting now", t->host, t->port, why);
+		kwg_log_info("controller %s: %s; reconnecting now", t->where, why);
 	}
 	uv_timer_start(&t->reconnect_timer, on_reconnect, delay, 0);
 }
@@ -228,8 +240,8 @@ static void on_connect_end(void *ctx, int status, const char *message)
 
 	t->hb_call = NULL;
 	if (status == KWG_GRPC_OK && t->connected) {
-		kwg_log_notice("connected to the controller %s:%s: worker group '%s'", t->host,
-		               t->port, t->group_id);
+		kwg_log_notice("connected to the controller %s: worker group '%s'", t->where,
+		               t->group_id);
 		connect_done(t);
 		return;
 	}
@@ -264,6 +276,7 @@ static void on_chan_ready(void *ctx)
 	int r;
 
 	t->chan_ready = true;
+	t->last_why[0] = '\0';
 	if (t->connected) {
 		connect_done(t);
 		return;
@@ -293,7 +306,7 @@ static void on_chan_goaway(void *ctx, struct kwg_grpc_chan *ch)
 
 	if (ch != t->ch || t->closing)
 		return;
-	kwg_log_info("controller %s:%s: GOAWAY; opening a new connection", t->host, t->port);
+	kwg_log_info("controller %s: GOAWAY; opening a new connection", t->where);
 	chan_free(t, t->old_ch); /* a second GOAWAY before the first connection left */
 	t->old_ch = steal_ptr(&t->ch);
 	t->chan_ready = false;
@@ -317,10 +330,19 @@ static void chan_open(struct grpc_transport *t)
 
 	if (t->closing || t->ch)
 		return;
-	r = kwg_grpc_chan_new(t->p.loop, t->host, t->port, t->authorization, MAX_INBOUND, &chan_ops,
-	                      t, &t->ch);
+	r = kwg_grpc_chan_new(t->p.loop,
+	                      &(struct kwg_grpc_chan_opts){.host = t->host,
+	                                                   .port = t->port,
+	                                                   .tls = t->tls,
+	                                                   .authority = t->authority,
+	                                                   .authorization = t->authorization,
+	                                                   .max_msg = MAX_INBOUND},
+	                      &chan_ops, t, &t->ch);
 	if (r < 0)
-		reconnect_later(t, false, r == -ENOMEM ? "out of memory" : strerror(-r));
+		reconnect_later(t, false,
+		                r == -ENOMEM   ? "out of memory"
+		                : r == -EINVAL ? "the authority is not a name TLS can verify"
+		                               : strerror(-r));
 }
 
 /* The channel is up and connect was answered: liveness, then the stream and the senders. */
@@ -773,10 +795,10 @@ static void unauthenticated(struct grpc_transport *t, struct sender *s, const ch
 	}
 	t->unauthenticated = true;
 	t->retry_ms = RETRY_SEND_MS;
-	kwg_log_error("controller %s:%s refused the worker's credentials (UNAUTHENTICATED%s%s) "
+	kwg_log_error("controller %s refused the worker's credentials (UNAUTHENTICATED%s%s) "
 	              "for %s; the %zu record(s) waiting are kept and sent again with a backoff "
 	              "(%d ms doubling to %d s) until it accepts them",
-	              t->host, t->port, *message ? ": " : "", message, s->what, records_waiting(t),
+	              t->where, *message ? ": " : "", message, s->what, records_waiting(t),
 	              RETRY_SEND_MS, BACKOFF_MAX_MS / 1000);
 }
 
@@ -786,9 +808,9 @@ static void unauthenticated_end(struct grpc_transport *t)
 	if (!t->unauthenticated)
 		return;
 	t->unauthenticated = false;
-	kwg_log_info("controller %s:%s accepts the worker's credentials again after %llu refused "
+	kwg_log_info("controller %s accepts the worker's credentials again after %llu refused "
 	             "call(s); sending the %zu record(s) waiting",
-	             t->host, t->port, t->unauth_calls, records_waiting(t));
+	             t->where, t->unauth_calls, records_waiting(t));
 	t->unauth_calls = 0;
 	/* The other senders waiting on the backoff go now. */
 	if (uv_is_active((uv_handle_t *)&t->retry_timer)) {
@@ -938,6 +960,11 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 	t->base.cls = &kwg_transport_grpc;
 	t->p = *p;
 	r = kwg_parse_host_port(p->url, &t->host, &t->port, &why);
+	if (r >= 0) {
+		t->where = strdup(p->url);
+		if (!t->where)
+			r = -ENOMEM;
+	}
 	if (r == -EINVAL)
 		kwg_log_error("controller: '%s' is not HOST:PORT: %s", p->url, why);
 	t->group_id = r >= 0 ? strdup("default") : NULL;
@@ -956,6 +983,20 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 			r = -ENOMEM;
 		}
 	}
+	if (r >= 0 && p->authority && *p->authority) {
+		t->authority = strdup(p->authority);
+		if (!t->authority)
+			r = -ENOMEM;
+	}
+	if (r >= 0 && p->tls) {
+		struct kwg_err err = {{0}};
+		r = kwg_grpc_tls_ctx_new(&(struct kwg_grpc_tls_opts){.ca_file = p->tls_ca_file,
+		                                                     .cert_file = p->tls_cert_file,
+		                                                     .key_file = p->tls_key_file},
+		                         &t->tls, &err);
+		if (r == -EINVAL)
+			kwg_log_error("controller TLS: %s", err.msg);
+	}
 	t->who = (struct kwg_grpc_who){.client_id = p->info->id, .client_version = CLIENT_VERSION};
 	if (r >= 0)
 		r = kwg_grpc_meta_new(
@@ -963,8 +1004,11 @@ static int grpc_create(const struct kwg_transport_params *p, struct kwg_transpor
 		        .loop = p->loop, .who = &t->who, .chan = meta_chan, .ctx = t},
 		    &t->meta);
 	if (r < 0) {
+		kwg_grpc_tls_ctx_free(t->tls);
+		free(t->authority);
 		free(t->authorization);
 		free(t->group_id);
+		free(t->where);
 		free(t->host);
 		free(t->port);
 		free(t);
@@ -994,7 +1038,9 @@ static void grpc_start(struct kwg_transport *base)
 	struct grpc_transport *t = gt(base);
 
 	t->started_ms = now_ms(t);
-	kwg_log_notice("Kestra 2.x worker controller %s:%s (gRPC)", t->host, t->port);
+	kwg_log_notice("Kestra 2.x worker controller %s (gRPC%s%s%s)", t->where,
+	               t->tls ? " over TLS" : ", plaintext", t->authority ? ", authority " : "",
+	               t->authority ? t->authority : "");
 	uv_timer_start(&t->tick_timer, on_tick, (uint64_t)t->p.info->heartbeat_interval_ms,
 	               (uint64_t)t->p.info->heartbeat_interval_ms);
 	chan_open(t);
@@ -1233,9 +1279,12 @@ static void grpc_close(struct kwg_transport *base)
 	free(t->completed);
 	free(t->stored);
 	free(t->group_id);
+	free(t->where);
 	free(t->host);
 	free(t->port);
 	free(t->authorization);
+	free(t->authority);
+	t->tls = kwg_grpc_tls_ctx_free(t->tls);
 	uv_close((uv_handle_t *)&t->reconnect_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->tick_timer, on_timer_closed);
 	uv_close((uv_handle_t *)&t->permits_timer, on_timer_closed);
