@@ -19,8 +19,8 @@
 #include "sandbox/env.h"
 #include "sandbox/hostlimits.h"
 #include "sandbox/launch.h"
+#include "sandbox/prebuilt.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/seccomp.h"
 
 extern char **environ;
 
@@ -91,6 +91,7 @@ int kwg_sandbox_cli(int argc, char **argv)
 	struct kwg_task_defaults defaults;
 	struct kwg_host host;
 	char cwd[PATH_MAX];
+	const uint8_t *filter = NULL;
 	pid_t parent = getppid();
 	int i, r;
 
@@ -132,9 +133,13 @@ int kwg_sandbox_cli(int argc, char **argv)
 		if (kwg_strv_push(&spec.argv, argv[j]) < 0)
 			return 1;
 	r = kwg_sandbox_task_env(environ, NULL, NULL, &spec.envp);
-	if (r >= 0 && spec.profile != KWG_SANDBOX_NONE)
-		r = kwg_sandbox_seccomp_compile(spec.profile, NULL, NULL, &spec.filter,
-		                                &spec.filter_len);
+	/* The profile's program as the build compiled it: libseccomp's compilation (allocations,
+	 * its syscall tables, kernel probes) is not redone in every `kwg sandbox`. */
+	if (r >= 0)
+		r = kwg_sandbox_prebuilt_filter(spec.profile, &filter, &spec.filter_len);
+	/* Static data, read only by the launcher; the spec is never released (the process execs
+	 * or exits). */
+	spec.filter = (uint8_t *)filter;
 	if (r < 0) {
 		fprintf(stderr, "kwg sandbox: cannot prepare the sandbox: %s\n", strerror(-r));
 		return 1;
