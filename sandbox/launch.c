@@ -354,8 +354,9 @@ static void drop_privileges(const struct kwg_sandbox_spec *spec)
 		kwg_launch_fail(KWG_STAGE_CAPS, errno);
 }
 
-/* SECURITY: the seccomp filter the worker compiled (libseccomp, seccomp.c), last before the exec
- * but chdir; no_new_privs is set. kwg-exec itself links no libseccomp. */
+/* SECURITY: the seccomp filter the worker compiled (libseccomp, seccomp.c), or for `kwg sandbox`
+ * the build (prebuilt.h), last before the exec but chdir; no_new_privs is set. Neither kwg-exec
+ * nor the `kwg` front links libseccomp. */
 static void load_filter(const struct kwg_sandbox_spec *spec)
 {
 	struct sock_fprog prog = {(unsigned short)(spec->filter_len / sizeof(struct sock_filter)),
@@ -498,8 +499,8 @@ static KWG_NORETURN void run_task(const struct kwg_sandbox_spec *spec)
 		kwg_launch_fail(KWG_STAGE_CHDIR, errno);
 	/* The PATH search uses the task's own environment. */
 	environ = spec->envp.v ? spec->envp.v : (char *[]){NULL};
-	/* The address-space limit goes last: it is the task's, and kwg-exec itself (in a sanitizer
-	 * build, say) may need more mappings until the exec. */
+	/* The address-space limit goes last: it is the task's, and the launcher itself (in a
+	 * sanitizer build, say) may need more mappings until the exec. */
 	if (spec->profile != KWG_SANDBOX_NONE && spec->limits.address_space_bytes) {
 		struct rlimit as = {spec->limits.address_space_bytes,
 		                    spec->limits.address_space_bytes};
