@@ -5,6 +5,7 @@
 # alternating run. Writes bench/results/spawn-<date>.md and, for bench/run's report, the
 # figures in spawn-<date>.json.
 # usage: bench/spawn.sh [ROUNDS]   (as root; installs bubblewrap and firejail when missing)
+# KWGB_SPAWN_BASELINE=PATH/kwg adds another build's `kwg sandbox` to the same rounds (an A/B).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ "$(id -u)" -eq 0 ] && ! command -v bwrap >/dev/null || ! command -v firejail >/dev/null; then
@@ -16,7 +17,8 @@ out=${KWGB_RESULTS:-bench/results}/spawn-$(date +%Y-%m-%d).md
 {
   echo "# Sandbox spawn, $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, kernel $(uname -r)"
   echo
-  build/bench/kwg_bench_spawn "$PWD/build/bench/kwg-exec" "${1:-300}" "$PWD/build/bench/kwg"
+  build/bench/kwg_bench_spawn "$PWD/build/bench/kwg-exec" "${1:-300}" "$PWD/build/bench/kwg" \
+    ${KWGB_SPAWN_BASELINE:+"$KWGB_SPAWN_BASELINE"}
 } | tee "$out"
 # p50 of a row of the table by the start of its name (null when it was not available).
 p50() {

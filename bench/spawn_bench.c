@@ -3,9 +3,10 @@
  * side by side with a plain fork+exec, bwrap --unshare-all and firejail --noprofile, alternating
  * round by round; and kwg-exec parked ahead of its task as the worker keeps one (runner/spare.h),
  * timed from the handoff of its spec; and the whole `kwg sandbox -- /bin/true` and `kwg --version`
- * processes (start-up included). Prints a Markdown table of p50/p90/p99 in milliseconds.
+ * processes (start-up included); with BASELINE_KWG, also that build's `kwg sandbox` in the same
+ * rounds (an A/B of two builds). Prints a Markdown table of p50/p90/p99 in milliseconds.
  * Reported, not asserted.
- * usage: kwg_bench_spawn KWG_EXEC ROUNDS KWG */
+ * usage: kwg_bench_spawn KWG_EXEC ROUNDS KWG [BASELINE_KWG] */
 #include <errno.h>
 #include <fcntl.h>
 #include <spawn.h>
@@ -149,6 +150,8 @@ int main(int argc, char **argv)
 	char *kwg = argc > 3 ? argv[3] : "kwg";
 	char *kwg_sandbox[] = {kwg, "sandbox", "--", "/bin/true", NULL};
 	char *kwg_version[] = {kwg, "--version", NULL};
+	char *baseline[] = {argc > 4 ? argv[4] : "/nonexistent", "sandbox", "--", "/bin/true",
+	                    NULL};
 	int rounds = argc > 2 ? atoi(argv[2]) : 200;
 	struct variant vs[] = {
 	    {"plain fork+exec", plain, -1, NULL, 0, 0},
@@ -160,6 +163,7 @@ int main(int argc, char **argv)
 	    {"kwg sandbox -- /bin/true (whole process, default profile)", kwg_sandbox, -1, NULL, 0,
 	     0},
 	    {"kwg --version (whole process)", kwg_version, -1, NULL, 0, 0},
+	    {"baseline build: kwg sandbox -- /bin/true", baseline, -1, NULL, 0, 0},
 	    {"bwrap --unshare-all", bwrap, -1, NULL, 0, 0},
 	    {"firejail --noprofile", firejail, -1, NULL, 0, 0},
 	};
@@ -183,6 +187,8 @@ int main(int argc, char **argv)
 	printf("|---|---|---|---|---|\n");
 	for (size_t i = 0; i < n; i++) {
 		qsort(vs[i].samples, (size_t)vs[i].n, sizeof(double), cmp);
+		if (vs[i].argv == baseline && argc <= 4)
+			continue;
 		if (vs[i].n == 0)
 			printf("| %s | — | — | — | not available (%d failures) |\n", vs[i].name,
 			       vs[i].failures);

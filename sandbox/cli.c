@@ -5,21 +5,22 @@
 #include "sandbox/cli.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <libgen.h>
 #include <limits.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/parse.h"
 #include "sandbox/env.h"
 #include "sandbox/hostlimits.h"
+#include "sandbox/launch.h"
+#include "sandbox/prebuilt.h"
 #include "sandbox/sandbox.h"
-#include "sandbox/seccomp.h"
 
 extern char **environ;
 
@@ -31,20 +32,6 @@ static uint32_t usable_cpus(void)
 	cpu_set_t set;
 
 	return sched_getaffinity(0, sizeof(set), &set) == 0 ? (uint32_t)CPU_COUNT(&set) : 0;
-}
-
-/* kwg-exec next to this binary. */
-static int exec_helper_path(char *buf, size_t size)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	if ((size_t)snprintf(buf, size, "%s/kwg-exec", dirname(self)) >= size)
-		return -ENAMETOOLONG;
-	return 0;
 }
 
 #define SANDBOX_USAGE                                                                              \
@@ -95,17 +82,18 @@ static int sandbox_option(struct kwg_sandbox_spec *spec, const char *opt, const 
 }
 
 /* `kwg sandbox [OPTIONS] -- CMD ARGS…`: the task sandbox around any command, with the worker's
- * defaults (task user nobody when root, the task_* limits' defaults). This process becomes
- * kwg-exec, with the spec on fd 3. */
+ * defaults (task user nobody when root, the task_* limits' defaults). This process runs the
+ * launcher's steps itself (launch.h), as kwg-exec would after reading the spec: no memfd, no
+ * second exec. */
 int kwg_sandbox_cli(int argc, char **argv)
 {
 	struct kwg_sandbox_spec spec = {.profile = KWG_SANDBOX_DEFAULT, .uid = -1, .gid = -1};
 	struct kwg_task_defaults defaults;
 	struct kwg_host host;
-	char cwd[PATH_MAX], helper[PATH_MAX];
-	char *bytes = NULL;
-	size_t len = 0;
-	int i, fd, r;
+	char cwd[PATH_MAX];
+	const uint8_t *filter = NULL;
+	pid_t parent = getppid();
+	int i, r;
 
 	if (geteuid() == 0)
 		spec.uid = spec.gid = 65534;
@@ -130,31 +118,39 @@ int kwg_sandbox_cli(int argc, char **argv)
 	}
 	if (!spec.workdir)
 		spec.workdir = getcwd(cwd, sizeof(cwd));
+	if (!spec.workdir || spec.workdir[0] != '/') {
+		fprintf(stderr, "kwg sandbox: the working directory '%s' is not an absolute path\n",
+		        spec.workdir ? spec.workdir : "(the current one, unknown)");
+		return EXIT_USAGE;
+	}
+	if (!argv[i + 1][0]) {
+		fprintf(stderr, "kwg sandbox: the command is empty\n" SANDBOX_USAGE);
+		return EXIT_USAGE;
+	}
 	if (spec.profile == KWG_SANDBOX_NONE)
 		fprintf(stderr, "kwg sandbox: profile none: no isolation at all\n");
 	for (int j = i + 1; j < argc; j++)
 		if (kwg_strv_push(&spec.argv, argv[j]) < 0)
 			return 1;
 	r = kwg_sandbox_task_env(environ, NULL, NULL, &spec.envp);
+	/* The profile's program as the build compiled it: libseccomp's compilation (allocations,
+	 * its syscall tables, kernel probes) is not redone in every `kwg sandbox`. */
 	if (r >= 0)
-		r = kwg_sandbox_seccomp_compile(spec.profile, NULL, NULL, &spec.filter,
-		                                &spec.filter_len);
-	if (r >= 0)
-		r = kwg_sandbox_spec_encode(&spec, &bytes, &len);
-	if (r >= 0)
-		r = exec_helper_path(helper, sizeof(helper));
-	fd = r >= 0 ? memfd_create("kwg-sandbox-spec", MFD_CLOEXEC) : -1;
-	if (fd < 0 || write(fd, bytes, len) != (ssize_t)len ||
-	    (fd != KWG_SANDBOX_SPEC_FD && dup3(fd, KWG_SANDBOX_SPEC_FD, 0) < 0)) {
-		fprintf(stderr, "kwg sandbox: cannot prepare the sandbox: %s\n",
-		        strerror(r < 0 ? -r : errno));
+		r = kwg_sandbox_prebuilt_filter(spec.profile, &filter, &spec.filter_len);
+	/* Static data, read only by the launcher; the spec is never released (the process execs
+	 * or exits). */
+	spec.filter = (uint8_t *)filter;
+	if (r < 0) {
+		fprintf(stderr, "kwg sandbox: cannot prepare the sandbox: %s\n", strerror(-r));
 		return 1;
 	}
-	/* fd 3 stays open across exec (dup3 without O_CLOEXEC); no status descriptor. */
-	if (fd == KWG_SANDBOX_SPEC_FD)
-		(void)fcntl(fd, F_SETFD, 0);
-	(void)close(KWG_SANDBOX_STATUS_FD);
-	execl(helper, "kwg-exec", (char *)NULL);
-	fprintf(stderr, "kwg sandbox: cannot run '%s': %s\n", helper, strerror(errno));
-	return 1;
+	/* SECURITY: as kwg-exec does for the worker: the command dies with whoever started
+	 * `kwg sandbox` (a shell, a supervisor), and gets no descriptor but stdio. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		return 1;
+	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
+		for (int fd = 3; fd < 65536; fd++)
+			(void)close(fd);
+	kwg_launch_report_to("kwg sandbox", -1);
+	kwg_launch(&spec);
 }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* sandbox/: the spec codec and the seccomp policy data (every name resolves on this architecture,
- * and the filter builds and exports). */
+ * the filter builds and exports, and the programs the build compiled for `kwg sandbox` are still
+ * what libseccomp compiles here). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "sandbox/env.h"
+#include "sandbox/prebuilt.h"
 #include "sandbox/sandbox.h"
 #include "sandbox/seccomp.h"
 
@@ -146,6 +148,35 @@ static void test_sandbox_filters_compile(void **state)
 	}
 }
 
+/* `kwg sandbox` loads the programs kwg_gen_filters compiled at build time: each must be, byte for
+ * byte, what the worker compiles at its start for the same profile without an override. */
+static void test_sandbox_prebuilt_filters_match(void **state)
+{
+	const uint8_t *prebuilt;
+	size_t prebuilt_len;
+
+	(void)state;
+	for (int p = 0; p < KWG_SANDBOX_PROFILE__COUNT; p++) {
+		uint8_t *bpf = NULL;
+		size_t len = 0;
+		assert_int_equal(kwg_sandbox_seccomp_compile((enum kwg_sandbox_profile)p, NULL,
+		                                             NULL, &bpf, &len),
+		                 0);
+		assert_int_equal(kwg_sandbox_prebuilt_filter((enum kwg_sandbox_profile)p, &prebuilt,
+		                                             &prebuilt_len),
+		                 0);
+		if (prebuilt_len != len || (len && memcmp(prebuilt, bpf, len) != 0))
+			fail_msg("profile %s: the prebuilt program (%zu bytes) is not what "
+			         "libseccomp compiles here (%zu bytes): rebuild",
+			         kwg_sandbox_profile_name((enum kwg_sandbox_profile)p),
+			         prebuilt_len, len);
+		free(bpf);
+	}
+	assert_int_equal(
+	    kwg_sandbox_prebuilt_filter(KWG_SANDBOX_PROFILE__COUNT, &prebuilt, &prebuilt_len),
+	    -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -154,6 +185,7 @@ int main(void)
 	    cmocka_unit_test(test_sandbox_user_forms),
 	    cmocka_unit_test(test_sandbox_policy_names_resolve),
 	    cmocka_unit_test(test_sandbox_filters_compile),
+	    cmocka_unit_test(test_sandbox_prebuilt_filters_match),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
