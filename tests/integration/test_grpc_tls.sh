@@ -44,8 +44,8 @@ q() { "$PY" "$REC" "$@"; }
 is_final() { [ -n "$(q "$1" final "$2")" ]; }
 retried() { grep -qF "$2 again; reconnecting in" "$1"; }
 # refused NAME PORT REASON WHAT [options…]: a worker that cannot get through: one warning with
-# REASON, the same failure again at the next attempt (info), still alive; then killed (a worker
-# that never reached the controller waits for it on SIGTERM).
+# REASON, the same failure again at the next attempt (info), still alive; then SIGTERM ends it at
+# once (a worker the controller never knew has no last state to send).
 refused() {
   local name=$1 port=$2 reason=$3 what=$4 log
   shift 4
@@ -55,8 +55,11 @@ refused() {
   expect_eq "$(grep ' W grpc:' "$log" | grep -cF "$reason; reconnecting in 500 ms" || true)" 1 \
     "$what: one warning saying '$reason', then retried with the backoff"
   if kill -0 "$WORKER_PID" 2>/dev/null; then pass "$what: the worker stays alive"; else fail "$what: the worker exited"; fi
-  kill -KILL "$WORKER_PID"
-  wait "$WORKER_PID" 2>/dev/null || true
+  kill -TERM "$WORKER_PID"
+  wait_for "$what: the worker ends on SIGTERM" 15 grep -q "TERMINATED_GRACEFULLY; exiting" "$log"
+  local rc=0
+  wait "$WORKER_PID" || rc=$?
+  expect_eq "$rc" 0 "$what: SIGTERM ends the worker, exit 0"
 }
 
 # --- a throwaway PKI: a CA, another CA, server certificates, a client certificate

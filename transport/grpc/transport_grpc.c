@@ -478,10 +478,30 @@ static void heartbeat_send(struct grpc_transport *t)
 		t->hb_call = call;
 }
 
+/* A worker the controller never accepted a heartbeat of is unknown to it: its last state has
+ * nobody to go to, and stopping does not wait for a controller that may never answer. */
+static bool unknown_to_controller(const struct grpc_transport *t)
+{
+	return !t->last_hb_ok_ms && !t->hb_call;
+}
+
+static bool terminal_state(enum kwg_service_state state)
+{
+	return state == KWG_SERVICE_TERMINATED_GRACEFULLY || state == KWG_SERVICE_TERMINATED_FORCED;
+}
+
 static void on_tick(uv_timer_t *timer)
 {
 	struct grpc_transport *t = timer->data;
 	uint64_t since = t->last_hb_ok_ms ? t->last_hb_ok_ms : t->started_ms;
+
+	if (terminal_state(t->wanted) && t->recorded != t->wanted && unknown_to_controller(t)) {
+		kwg_log_info("controller %s: never reached; %s is not sent", t->where,
+		             kwg_service_state_name(t->wanted));
+		t->recorded = t->wanted;
+		t->p.ops->on_state_written(t->p.ctx, t->wanted);
+		return;
+	}
 
 	/* KESTRA: self-fencing (ServiceLivenessManager): no heartbeat accepted for longer than
 	 * the liveness timeout, the controller's side has declared the worker gone. Only once it
@@ -1147,7 +1167,10 @@ static void grpc_set_state(struct kwg_transport *base, enum kwg_service_state st
 		return;
 	}
 	t->wanted = state;
-	if (t->hb_call)
+	if (terminal_state(state) && unknown_to_controller(t))
+		uv_timer_start(&t->tick_timer, on_tick, 0,
+		               (uint64_t)t->p.info->heartbeat_interval_ms); /* on_tick ends it */
+	else if (t->hb_call)
 		t->hb_again = true;
 	else
 		heartbeat_send(t);
