@@ -5,6 +5,15 @@
 source "$(dirname "$0")/../lib/it.sh"
 it_db e2e
 it_worker w --group e2e --default-runner process --concurrency 4 --docker-host "unix://$IT_TMP/no-docker.sock"
+W=$WORKER_PID
+# A Process-runner worker without a warm pool defers its Docker client to the first Docker task:
+# libcurl (and the OpenSSL it initialises) is not even mapped before (docs/performance.md, round 4).
+wait_for "the worker claiming" 10 grep -q "claiming tasks" "$IT_TMP/w.log"
+if grep -q libcurl "/proc/$W/maps"; then
+  fail "libcurl mapped at idle: $(grep -m1 libcurl "/proc/$W/maps")"
+else
+  pass "a Process-runner worker at idle has no libcurl mapped"
+fi
 
 task() { # task NAME: writes the YAML on stdin to $IT_TMP/NAME.yaml
   cat >"$IT_TMP/$1.yaml"
@@ -162,7 +171,9 @@ submit "$IT_TMP/docker.yaml" --group e2e
 expect_eq "$RC" 1 "docker runner without a daemon: FAILED"
 expect_match "$OUT" "ERROR cannot reach the Docker daemon at $IT_TMP/no-docker.sock" "docker runner: says which daemon it could not reach"
 expect_match "$(cat "$IT_TMP/w.log")" "Docker runner: no Docker Engine answers at $IT_TMP/no-docker.sock" \
-  "the worker says at start that no Docker Engine answers"
+  "the worker says at its first Docker task that no Docker Engine answers"
+grep -q libcurl "/proc/$W/maps" && pass "libcurl is loaded at the first Docker task" ||
+  fail "libcurl not mapped after a Docker task"
 
 task python <<'YAML'
 id: python
