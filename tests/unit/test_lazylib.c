@@ -13,6 +13,7 @@
 #include <archive.h>
 #include <curl/curl.h>
 #include <jq.h>
+#include <nghttp2/nghttp2.h>
 
 #include "common/lazylib.h"
 
@@ -62,6 +63,14 @@ static void test_lazylib_loads_on_first_call(void **state)
 	assert_non_null(a);
 	assert_int_equal(archive_read_free(a), ARCHIVE_OK);
 	assert_int_equal(kwg_lazylib_load(&kwg_lazy_mhd), 0);
+
+	nghttp2_session_callbacks *cbs = NULL;
+	assert_int_equal(kwg_lazy_nghttp2.state, 0);
+	assert_int_equal(nghttp2_session_callbacks_new(&cbs), 0);
+	assert_int_equal(kwg_lazy_nghttp2.state, 1);
+	assert_non_null(cbs);
+	nghttp2_session_callbacks_del(cbs);
+	assert_string_equal(nghttp2_http2_strerror(NGHTTP2_CANCEL), "CANCEL");
 }
 
 /* A missing libcurl: the constructors fail, and libcurl's own error text names the library, so
