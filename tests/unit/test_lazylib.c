@@ -14,6 +14,9 @@
 #include <curl/curl.h>
 #include <jq.h>
 #include <nghttp2/nghttp2.h>
+#include <yaml.h>
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include <pcre2.h>
 
 #include "common/lazylib.h"
 
@@ -71,6 +74,24 @@ static void test_lazylib_loads_on_first_call(void **state)
 	assert_non_null(cbs);
 	nghttp2_session_callbacks_del(cbs);
 	assert_string_equal(nghttp2_http2_strerror(NGHTTP2_CANCEL), "CANCEL");
+
+	yaml_parser_t parser;
+	assert_int_equal(kwg_lazy_yaml.state, 0);
+	assert_int_equal(yaml_parser_initialize(&parser), 1);
+	assert_int_equal(kwg_lazy_yaml.state, 1);
+	yaml_parser_delete(&parser);
+
+	int ec;
+	PCRE2_SIZE eo;
+	assert_int_equal(kwg_lazy_pcre2.state, 0);
+	pcre2_code *re = pcre2_compile((PCRE2_SPTR) "k(w)g", 5, 0, &ec, &eo, NULL);
+	assert_non_null(re);
+	assert_int_equal(kwg_lazy_pcre2.state, 1);
+	pcre2_match_data *md = pcre2_match_data_create_from_pattern(re, NULL);
+	assert_int_equal(pcre2_match(re, (PCRE2_SPTR) "a kwg", 5, 0, 0, md, NULL), 2);
+	assert_int_equal(pcre2_get_ovector_pointer(md)[2], 3);
+	pcre2_match_data_free(md);
+	pcre2_code_free(re);
 }
 
 /* A missing libcurl: the constructors fail, and libcurl's own error text names the library, so
