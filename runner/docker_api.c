@@ -210,6 +210,7 @@ void kwg_docker_release(struct kwg_docker *d)
 		}
 	}
 }
+
 const char *kwg_docker_socket(const struct kwg_docker *d)
 {
 	return d->socket;
