@@ -3,6 +3,7 @@ find_package(PkgConfig REQUIRED)
 pkg_check_modules(LIBUV REQUIRED IMPORTED_TARGET libuv>=1.44)
 pkg_check_modules(JANSSON REQUIRED IMPORTED_TARGET jansson>=2.14)
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq>=15)
+# libcurl: headers only; loaded at the first Docker request or S3 transfer (common/lazy_curl.c).
 pkg_check_modules(LIBCURL REQUIRED IMPORTED_TARGET libcurl>=7.88)
 pkg_check_modules(LIBSECCOMP REQUIRED IMPORTED_TARGET libseccomp>=2.5)
 pkg_check_modules(YAML REQUIRED IMPORTED_TARGET yaml-0.1)

@@ -1,10 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Shared libraries loaded at their first use (dlopen) instead of at start, for the features
  * only some workers use: libarchive (files in and out of Docker tasks), libmicrohttpd (the
- * status port), libjq (the jq filter). Each is one struct kwg_lazylib defined in its stub file,
- * common/lazy_<name>.c: functions with the library's own names and prototypes that load it on
- * their first call and forward, so call sites stay as they are. Owns the dlopen handles (never
- * closed). Loop thread only (or a child after fork): no locks. */
+ * status port), libjq (the jq filter), libcurl (the Docker Engine client, S3 storage),
+ * libnghttp2 (the gRPC transport), libyaml (task files) and libpcre2-8 (regular expressions in
+ * templates). Each is one struct kwg_lazylib defined in its stub file, common/lazy_<name>.c:
+ * functions with the library's own names and prototypes that load it on their first call and
+ * forward, so call sites stay as they are. Owns the dlopen handles (never closed). Loop thread
+ * only (or a child after fork): no locks. */
 #pragma once
 #include <stddef.h>
 
@@ -27,9 +29,10 @@ int kwg_lazylib_load(struct kwg_lazylib *lib);
  * then returns the failure value its library documents, e.g. NULL from a constructor). */
 void *kwg_lazylib_fn(struct kwg_lazylib *lib, size_t i);
 
-/* The libraries (common/lazy_archive.c, lazy_mhd.c, lazy_jq.c; each its own static library
- * kwg_lazy_<name>, linked by the folders that use it). */
-extern struct kwg_lazylib kwg_lazy_archive, kwg_lazy_mhd, kwg_lazy_jq;
+/* The libraries (common/lazy_<name>.c; each its own static library kwg_lazy_<name>, linked by
+ * the folders that use it). */
+extern struct kwg_lazylib kwg_lazy_archive, kwg_lazy_mhd, kwg_lazy_jq, kwg_lazy_curl,
+    kwg_lazy_nghttp2, kwg_lazy_yaml, kwg_lazy_pcre2;
 
 /* Stub generators for the stub files: F for a function returning a value (FAIL when the library
  * is missing), V for a void one. IDX_<name> must be its index in the library's names. */

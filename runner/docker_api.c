@@ -12,19 +12,27 @@
 #include <unistd.h>
 
 #include "common/buf.h"
+#include "common/cleanup.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "storage/curl_uv.h"
 
 #define MAX_BODY_BYTES (64u << 20)
 
 struct kwg_docker {
-	struct kwg_curl_uv *cu;
+	uv_loop_t *loop;
+	struct kwg_curl_uv *cu; /* made at the first request: that loads libcurl */
 	char *socket;
 	char version[16]; /* "1.41" */
 	struct kwg_docker_req *reqs;
 	/* The version negotiation's caller (one at a time); nothing to free if it is cancelled. */
 	kwg_docker_done_fn negotiated;
 	void *negotiated_userdata;
+	/* kwg_docker_hold: requests wait (held) until kwg_docker_release; first_use is called at
+	 * the first one, then cleared. */
+	bool holding;
+	void (*first_use)(void *userdata);
+	void *first_use_userdata;
 };
 
 struct kwg_docker_req {
@@ -37,6 +45,7 @@ struct kwg_docker_req {
 	kwg_docker_done_fn done;
 	void *userdata;
 	char error[CURL_ERROR_SIZE];
+	char *held_path; /* held by kwg_docker_hold: its path, made a URL at the release */
 	bool paused;
 	bool open_pending; /* headers in, on_open not called yet */
 	long open_status;
@@ -124,19 +133,82 @@ static void on_closed(void *userdata)
 
 int kwg_docker_new(uv_loop_t *loop, const char *socket, struct kwg_docker **ret)
 {
-	static const struct kwg_curl_uv_ops ops = {
-	    .on_action = notify_open, .on_done = on_done, .on_closed = on_closed};
 	struct kwg_docker *d = calloc(1, sizeof(*d));
 
-	if (!d || !(d->socket = strdup(socket)) || kwg_curl_uv_new(loop, &ops, d, &d->cu) < 0) {
-		if (d)
-			free(d->socket);
+	if (!d || !(d->socket = strdup(socket))) {
 		free(d);
 		return -ENOMEM;
 	}
+	d->loop = loop;
 	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
 	*ret = d;
 	return 0;
+}
+
+/* The multi handle on the loop, at the first request (libcurl loads there). 0, -ENOMEM, or
+ * -ENOENT when libcurl cannot be loaded (logged once, naming it). */
+static int ensure_cu(struct kwg_docker *d)
+{
+	static const struct kwg_curl_uv_ops ops = {
+	    .on_action = notify_open, .on_done = on_done, .on_closed = on_closed};
+
+	if (d->cu)
+		return 0;
+	if (kwg_lazylib_load(&kwg_lazy_curl) < 0)
+		return -ENOENT;
+	return kwg_curl_uv_new(d->loop, &ops, d, &d->cu);
+}
+
+const char *kwg_docker_client_error(void)
+{
+	return kwg_lazylib_load(&kwg_lazy_curl) < 0 ? kwg_lazy_curl.error : NULL;
+}
+
+void kwg_docker_hold(struct kwg_docker *d, void (*first_use)(void *userdata), void *userdata)
+{
+	d->holding = true;
+	d->first_use = first_use;
+	d->first_use_userdata = userdata;
+}
+
+bool kwg_docker_holding(const struct kwg_docker *d)
+{
+	return d->holding;
+}
+
+static void set_url(struct kwg_docker_req *r, const char *path)
+{
+	char url[4096];
+
+	if (*r->d->version)
+		(void)snprintf(url, sizeof(url), "http://docker/v%s%s", r->d->version, path);
+	else
+		(void)snprintf(url, sizeof(url), "http://docker%s", path);
+	(void)curl_easy_setopt(r->easy, CURLOPT_URL, url);
+}
+
+void kwg_docker_release(struct kwg_docker *d)
+{
+	d->holding = false;
+	d->first_use = NULL;
+	/* Oldest first (d->reqs is newest first); looked for afresh each time, since a failed
+	 * request's done may cancel others. A few requests at most. */
+	for (;;) {
+		struct kwg_docker_req *r, *oldest = NULL;
+		for (r = d->reqs; r; r = r->next)
+			if (r->held_path)
+				oldest = r;
+		if (!oldest)
+			return;
+		set_url(oldest, oldest->held_path);
+		free(steal_ptr(&oldest->held_path));
+		if (kwg_curl_uv_add(d->cu, oldest->easy) < 0) {
+			kwg_docker_done_fn done = oldest->done;
+			void *ud = oldest->userdata;
+			kwg_docker_cancel(oldest);
+			done(ud, 0, "", 0, "out of memory");
+		}
+	}
 }
 
 const char *kwg_docker_socket(const struct kwg_docker *d)
@@ -176,7 +248,7 @@ int kwg_docker_negotiate(struct kwg_docker *d, kwg_docker_done_fn done, void *us
 	d->negotiated_userdata = userdata;
 	/* Unversioned: the daemon answers whatever its API version. */
 	d->version[0] = '\0';
-	if (!kwg_docker_request(d, "GET", "/version", NULL, NULL, on_version, d))
+	if (!kwg_docker_request_first(d, "GET", "/version", NULL, NULL, on_version, d))
 		return -ENOMEM;
 	(void)snprintf(d->version, sizeof(d->version), "%s", KWG_DOCKER_API_MAX);
 	return 0;
@@ -221,15 +293,21 @@ static size_t on_write(char *data, size_t size, size_t n, void *userdata)
 	return kwg_buf_append(&r->body, data, len) < 0 ? 0 : len;
 }
 
-struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *method,
-                                          const char *path, const struct kwg_docker_body *body,
-                                          kwg_docker_data_fn on_data, kwg_docker_done_fn done,
-                                          void *userdata)
+static struct kwg_docker_req *make_request(struct kwg_docker *d, const char *method,
+                                           const char *path, const struct kwg_docker_body *body,
+                                           kwg_docker_data_fn on_data, kwg_docker_done_fn done,
+                                           void *userdata, bool gated)
 {
-	struct kwg_docker_req *r = calloc(1, sizeof(*r));
-	char url[4096];
+	struct kwg_docker_req *r;
+	bool hold = gated && d->holding;
 
-	if (!r)
+	if (hold && d->first_use) {
+		void (*first_use)(void *) = d->first_use;
+		d->first_use = NULL;
+		first_use(d->first_use_userdata);
+		hold = d->holding;
+	}
+	if (ensure_cu(d) < 0 || !(r = calloc(1, sizeof(*r))))
 		return NULL;
 	r->d = d;
 	r->on_data = on_data;
@@ -241,12 +319,14 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
 		free(r);
 		return NULL;
 	}
-	if (*d->version)
-		(void)snprintf(url, sizeof(url), "http://docker/v%s%s", d->version, path);
-	else
-		(void)snprintf(url, sizeof(url), "http://docker%s", path);
+	if (hold && !(r->held_path = strdup(path))) {
+		curl_easy_cleanup(r->easy);
+		free(r);
+		return NULL;
+	}
+	if (!hold)
+		set_url(r, path);
 	(void)curl_easy_setopt(r->easy, CURLOPT_UNIX_SOCKET_PATH, d->socket);
-	(void)curl_easy_setopt(r->easy, CURLOPT_URL, url);
 	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
 	(void)curl_easy_setopt(r->easy, CURLOPT_PRIVATE, r);
 	(void)curl_easy_setopt(r->easy, CURLOPT_WRITEFUNCTION, on_write);
@@ -269,7 +349,7 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
 		r->headers = curl_slist_append(r->headers, body->header);
 	(void)curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
 	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
-	if (kwg_curl_uv_add(d->cu, r->easy) < 0) {
+	if (!hold && kwg_curl_uv_add(d->cu, r->easy) < 0) {
 		curl_slist_free_all(r->headers);
 		curl_easy_cleanup(r->easy);
 		kwg_buf_done(&r->body);
@@ -282,6 +362,23 @@ struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *meth
 	r->pprev = &d->reqs;
 	d->reqs = r;
 	return r;
+}
+
+struct kwg_docker_req *kwg_docker_request(struct kwg_docker *d, const char *method,
+                                          const char *path, const struct kwg_docker_body *body,
+                                          kwg_docker_data_fn on_data, kwg_docker_done_fn done,
+                                          void *userdata)
+{
+	return make_request(d, method, path, body, on_data, done, userdata, true);
+}
+
+struct kwg_docker_req *kwg_docker_request_first(struct kwg_docker *d, const char *method,
+                                                const char *path,
+                                                const struct kwg_docker_body *body,
+                                                kwg_docker_data_fn on_data, kwg_docker_done_fn done,
+                                                void *userdata)
+{
+	return make_request(d, method, path, body, on_data, done, userdata, false);
 }
 
 void kwg_docker_resume(struct kwg_docker_req *r)
@@ -303,6 +400,7 @@ void kwg_docker_cancel(struct kwg_docker_req *r)
 	curl_easy_cleanup(r->easy);
 	curl_slist_free_all(r->headers);
 	kwg_buf_done(&r->body);
+	free(r->held_path);
 	free(r);
 }
 
@@ -313,7 +411,10 @@ void kwg_docker_free(struct kwg_docker *d)
 	while (d->reqs)
 		kwg_docker_cancel(d->reqs);
 	/* d is released by on_closed: the loop that called us may still read d->reqs */
-	kwg_curl_uv_free(d->cu);
+	if (d->cu)
+		kwg_curl_uv_free(d->cu);
+	else
+		on_closed(d);
 }
 
 void kwg_docker_ignore_answer(void *userdata, long status, const char *body, size_t len,

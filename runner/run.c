@@ -804,15 +804,19 @@ static void launch(struct kwg_run *run);
 
 static void start_script(struct kwg_run *run)
 {
+	const char *client_error = NULL;
 	int r;
 
-	if (run->task.runner == KWG_RUNNER_DOCKER && !run->cfg.docker) {
+	if (run->task.runner == KWG_RUNNER_DOCKER &&
+	    (!run->cfg.docker || (client_error = kwg_docker_client_error()))) {
 		char why[512];
 		(void)snprintf(why, sizeof(why),
 		               "the Docker task runner is not available on this worker (%s): set "
 		               "taskRunner to io.kestra.plugin.core.runner.Process, or start the "
 		               "worker with --default-runner process",
-		               run->cfg.docker_error ? run->cfg.docker_error : "no Docker daemon");
+		               client_error            ? client_error
+		               : run->cfg.docker_error ? run->cfg.docker_error
+		                                       : "no Docker daemon");
 		fail_unrunnable(run, why);
 		return;
 	}

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 
 #include "common/compat.h"
+#include "common/lazylib.h"
 
 struct kwg_curl_uv {
 	uv_loop_t *loop;
@@ -159,6 +160,8 @@ int kwg_curl_uv_new(uv_loop_t *loop, const struct kwg_curl_uv_ops *ops, void *us
 	struct kwg_curl_uv *cu;
 
 	if (!global_done) {
+		if (kwg_lazylib_load(&kwg_lazy_curl) < 0)
+			return -ENOENT;
 		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 			return -ENOMEM;
 		global_done = true;

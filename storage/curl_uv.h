@@ -21,7 +21,8 @@ struct kwg_curl_uv_ops {
 	void (*on_closed)(void *userdata);
 };
 
-/* 0 and *ret (new); -ENOMEM. ops is copied; userdata is handed to each callback. */
+/* 0 and *ret (new); -ENOMEM; -ENOENT when libcurl cannot be loaded (kwg_lazy_curl.error says
+ * why, naming it; common/lazy_curl.c). ops is copied; userdata is handed to each callback. */
 int kwg_curl_uv_new(uv_loop_t *loop, const struct kwg_curl_uv_ops *ops, void *userdata,
                     struct kwg_curl_uv **ret);
 /* Adds a transfer (borrowed until it is removed). 0 or -ENOMEM. */

@@ -24,6 +24,7 @@
 
 #include "common/buf.h"
 #include "common/cleanup.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "common/strv.h"
 #include "storage/curl_uv.h"
@@ -956,6 +957,8 @@ int kwg_storage_new(uv_loop_t *loop, const struct kwg_storage_config *cfg, struc
 		r = !s->base_url || !s->sigv4 || !s->userpwd
 		        ? -ENOMEM
 		        : kwg_curl_uv_new(loop, &ops, s, &s->cu);
+		if (r == -ENOENT)
+			(void)kwg_err_set(err, r, "%s", kwg_lazy_curl.error);
 	}
 	if (r < 0) {
 		kwg_storage_free(s);

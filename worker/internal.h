@@ -52,6 +52,9 @@ struct kwg_worker {
 	struct kwg_docker_pool *docker_pool; /* the Docker runner's warm pool, or NULL */
 	struct kwg_spare_config spare_cfg;
 	char docker_error[256];
+	/* A held Docker client's first use: the version negotiation and the first orphan sweep
+	 * still to finish before its requests go (setup.c). */
+	int docker_gate;
 	struct run_node *runs;
 	unsigned n_running;
 	uv_signal_t sigterm, sigint;

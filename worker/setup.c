@@ -27,6 +27,7 @@
 #include "sandbox/env.h"
 #include "sandbox/seccomp.h"
 #include "worker/internal.h"
+#include "worker/orphans.h"
 
 extern char **environ;
 
@@ -208,6 +209,20 @@ int kwg_worker_setup_spare(struct kwg_worker *w)
 	return kwg_spare_new(&w->spare_cfg, &w->run_cfg.spare);
 }
 
+/* One of a held client's first steps is over; after both, the tasks' requests go. */
+static void docker_gate_done(struct kwg_worker *w)
+{
+	if (w->docker_gate > 0 && --w->docker_gate == 0) {
+		kwg_log_info("Docker runner: orphans swept, the first Docker task's requests go");
+		kwg_docker_release(w->docker);
+	}
+}
+
+static void on_docker_swept(void *userdata)
+{
+	docker_gate_done(userdata);
+}
+
 static void on_docker_version(void *userdata, long status, const char *body, size_t len,
                               const char *error)
 {
@@ -225,10 +240,31 @@ static void on_docker_version(void *userdata, long status, const char *body, siz
 		                kwg_docker_socket(w->docker),
 		                status ? kwg_docker_error_message(body, msg, sizeof(msg)) : error);
 	json_decref(j);
+	docker_gate_done(w);
+}
+
+/* The first Docker task of a worker that deferred its Docker start-up (its requests are held):
+ * the Engine's version and the orphan sweep come first, as at another worker's start, so that a
+ * gone worker's containers are removed before this worker creates one. */
+static void on_first_docker_use(void *userdata)
+{
+	struct kwg_worker *w = userdata;
+
+	kwg_log_info("Docker runner: first Docker task; asking the Engine and sweeping orphans "
+	             "first");
+	w->docker_gate = 2;
+	if (kwg_docker_negotiate(w->docker, on_docker_version, w) < 0)
+		docker_gate_done(w);
+	if (kwg_orphans_new(w->loop, w->docker, w->transport, w->id, on_docker_swept, w,
+	                    &w->orphans) < 0)
+		docker_gate_done(w);
 }
 
 /* The Docker Engine client: the configured unix:// socket (or DOCKER_HOST when only the default
- * is configured). A daemon that does not answer yet is not fatal: Process tasks still run. */
+ * is configured). A daemon that does not answer yet is not fatal: Process tasks still run.
+ * A worker whose default runner is Process and that keeps no warm pool may never run a Docker
+ * task: it asks the Engine and sweeps orphans at its first Docker task instead of at start, and
+ * libcurl (and OpenSSL's initialisation, ~2 MiB) loads then (docs/performance.md, round 4). */
 int kwg_worker_setup_docker(struct kwg_worker *w)
 {
 	const char *host = w->cfg->docker_host, *env = getenv("DOCKER_HOST");
@@ -241,9 +277,15 @@ int kwg_worker_setup_docker(struct kwg_worker *w)
 		    "docker_host: '%s' is not a unix:// socket (the only kind kwg speaks)", host);
 		return -EINVAL;
 	}
+	bool defer = w->cfg->default_runner == KWG_RUNNER_PROCESS && w->cfg->docker_pool_size == 0;
 	r = kwg_docker_new(w->loop, host + 7, &w->docker);
-	if (r >= 0)
+	if (r >= 0 && defer) {
+		kwg_docker_hold(w->docker, on_first_docker_use, w);
+		kwg_log_debug("Docker runner: the Engine at %s is asked at the first Docker task",
+		              host + 7);
+	} else if (r >= 0) {
 		r = kwg_docker_negotiate(w->docker, on_docker_version, w);
+	}
 	if (r < 0) {
 		(void)snprintf(w->docker_error, sizeof(w->docker_error), "%s", strerror(-r));
 		kwg_docker_free(steal_ptr(&w->docker));

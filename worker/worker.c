@@ -523,8 +523,9 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	if (r >= 0 && cfg->management_port)
 		r = kwg_http_new(loop, (uint16_t)cfg->management_port, kwg_worker_http, w,
 		                 &w->http);
-	if (r >= 0 && w->docker)
-		r = kwg_orphans_new(loop, w->docker, w->transport, w->id, &w->orphans);
+	/* (a held client sweeps at its first use: setup.c) */
+	if (r >= 0 && w->docker && !kwg_docker_holding(w->docker))
+		r = kwg_orphans_new(loop, w->docker, w->transport, w->id, NULL, NULL, &w->orphans);
 	if (r >= 0)
 		r = kwg_worker_setup_spare(w);
 	if (r < 0) {

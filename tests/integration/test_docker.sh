@@ -258,8 +258,11 @@ for resume in true false; do
 done
 
 # Orphans: a worker dies (kill -9) under two running containers and is not resubmitted; once it
-# is no longer live, the next worker's start-up sweep removes the container whose task did not ask
-# for resume, and leaves the one that did (its resubmission would re-attach).
+# is no longer live, the next worker's sweep removes the container whose task did not ask for
+# resume, and leaves the one that did (its resubmission would re-attach). The next worker runs
+# Process tasks by default and keeps no warm pool: it sweeps at its first Docker task instead of
+# at start (libcurl stays unloaded until then), and that task's container is created only after
+# the orphan is removed.
 orphan_job() { # orphan_job TASKRUN RESUME
   sql "INSERT INTO queues (type, key, value, consumer_group) VALUES ('$WJ', '$1', '{\"type\":\"task\",\"taskRun\":{\"tenantId\":\"main\",\"id\":\"$1\",\"executionId\":\"e-$1\",\"namespace\":\"n\",\"flowId\":\"f\",\"taskId\":\"t\",\"state\":{\"current\":\"CREATED\",\"histories\":[{\"state\":\"CREATED\",\"date\":\"2025-09-02T10:15:30.101234Z\"}]}},\"task\":{\"id\":\"t\",\"type\":\"io.kestra.plugin.scripts.shell.Commands\",\"containerImage\":\"$IMAGE\",\"commands\":\"[\\\"echo begun\\\",\\\"sleep 120\\\"]\",\"taskRunner\":{\"type\":\"io.kestra.plugin.scripts.runner.docker.Docker\",\"pullPolicy\":\"NEVER\",\"resume\":\"$2\"}},\"runContext\":{}}', 'or')" >/dev/null
 }
@@ -274,12 +277,31 @@ kill -KILL "$OR1"
 wait "$OR1" 2>/dev/null || true
 not_live() { [ "$(sql "SELECT count(*) FROM service_instance WHERE value->>'id' = '$or1_id' AND updated_at > now() - interval '2 seconds'")" == 0 ]; }
 wait_for "the killed worker no longer live" 10 not_live
-it_worker or2 --group or2
+drop_id=$(docker ps -aq --no-trunc --filter label=kestra.io/taskrun-id=or-drop)
+since=$(date +%s)
+it_worker or2 --group or2 --default-runner process
 OR2=$WORKER_PID
-dropped() { [ "$(containers_of or-drop)" == 0 ]; }
-wait_for "the sweep of the next worker" 20 dropped && pass "the next worker removes a dead worker's container (resume false)"
+wait_for "the next worker claiming" 10 grep -q "claiming tasks" "$IT_TMP/or2.log"
+expect_eq "$(containers_of or-drop)" 1 "a Process-runner worker does not sweep at start"
+if grep -q libcurl "/proc/$OR2/maps"; then fail "libcurl mapped before any Docker task"; else
+  pass "nor load libcurl"; fi
+task swept shell.Commands "" 'commands:
+  - echo swept'
+submit "$IT_TMP/swept.yaml" --group or2
+expect_eq "$RC $(echo "$OUT" | grep -c 'INFO  swept')" "0 1" "its first Docker task runs"
+expect_eq "$(containers_of or-drop)" 0 "the next worker removes a dead worker's container (resume false)"
 expect_match "$(cat "$IT_TMP/or2.log")" "removing container [0-9a-f]{12} \(running\) of worker $or1_id, which is gone" \
   "and says whose container it removed"
+# The Engine's own record: the orphan destroyed, then the task's container created.
+events=$(docker events --since "$since" --until "$(($(date +%s) + 1))" --filter type=container \
+  --filter event=destroy --filter event=create --format '{{.Action}} {{.ID}}')
+first_create=$(echo "$events" | grep -n '^create ' | head -1 | cut -d: -f1)
+drop_destroy=$(echo "$events" | grep -n "^destroy $drop_id" | head -1 | cut -d: -f1)
+if [ -n "$drop_destroy" ] && [ -n "$first_create" ] && [ "$drop_destroy" -lt "$first_create" ]; then
+  pass "the orphan was removed before the first Docker task's container was created"
+else
+  fail "orphan removal and first create out of order: $(echo "$events" | tr '\n' ';')"
+fi
 expect_eq "$(containers_of or-keep)" 1 "a dead worker's running container whose task asked for resume stays"
 docker rm -f $(docker ps -aq --filter label=kestra.io/taskrun-id=or-keep) >/dev/null
 it_stop "$OR2" 30

@@ -5,6 +5,15 @@
 source "$(dirname "$0")/../lib/it.sh"
 it_db e2e
 it_worker w --group e2e --default-runner process --concurrency 4 --docker-host "unix://$IT_TMP/no-docker.sock"
+W=$WORKER_PID
+# A Process-runner worker without a warm pool defers its Docker client to the first Docker task:
+# libcurl (and the OpenSSL it initialises) is not even mapped before (docs/performance.md, round 4).
+wait_for "the worker claiming" 10 grep -q "claiming tasks" "$IT_TMP/w.log"
+if grep -q libcurl "/proc/$W/maps"; then
+  fail "libcurl mapped at idle: $(grep -m1 libcurl "/proc/$W/maps")"
+else
+  pass "a Process-runner worker at idle has no libcurl mapped"
+fi
 
 task() { # task NAME: writes the YAML on stdin to $IT_TMP/NAME.yaml
   cat >"$IT_TMP/$1.yaml"
@@ -162,7 +171,9 @@ submit "$IT_TMP/docker.yaml" --group e2e
 expect_eq "$RC" 1 "docker runner without a daemon: FAILED"
 expect_match "$OUT" "ERROR cannot reach the Docker daemon at $IT_TMP/no-docker.sock" "docker runner: says which daemon it could not reach"
 expect_match "$(cat "$IT_TMP/w.log")" "Docker runner: no Docker Engine answers at $IT_TMP/no-docker.sock" \
-  "the worker says at start that no Docker Engine answers"
+  "the worker says at its first Docker task that no Docker Engine answers"
+grep -q libcurl "/proc/$W/maps" && pass "libcurl is loaded at the first Docker task" ||
+  fail "libcurl not mapped after a Docker task"
 
 task python <<'YAML'
 id: python
@@ -210,4 +221,26 @@ expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = 'io.kestra.core.runne
 it_stop "$WORKER_PID"
 expect_eq "$STOP_RC" 0 "the worker stops cleanly on SIGTERM"
 expect_match "$(cat "$IT_TMP/w.log")" "TERMINATED_GRACEFULLY; exiting" "the worker says how it stopped"
+
+# libcurl missing at run time (an empty file over it, in a mount namespace of the worker's own):
+# the worker starts and runs Process tasks; a Docker task fails with an error naming libcurl.
+curl_so=$(readlink -f "$(ldconfig -p | awk '/libcurl\.so\.4 / {print $NF; exit}')")
+if [ "$(id -u)" == 0 ] && [ -f "$curl_so" ] && command -v unshare >/dev/null; then
+  mkdir -p "$IT_TMP/wd-nocurl"
+  unshare -m sh -c 'mount --bind /dev/null "$1" && shift && exec "$@"' sh "$curl_so" \
+    "$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/wd-nocurl" --management-port 0 \
+    --log-level debug --group nocurl --default-runner process >"$IT_TMP/nocurl.log" 2>&1 &
+  NC=$!
+  IT_PIDS+=("$NC")
+  submit "$IT_TMP/outputs.yaml" --group nocurl
+  expect_eq "$RC" 0 "without libcurl: the worker starts and runs Process tasks"
+  submit "$IT_TMP/docker.yaml" --group nocurl
+  expect_match "$RC $OUT" "^1 .*the Docker task runner is not available on this worker \(cannot load libcurl\.so\.4, which kwg's HTTP client \(the Docker task runner, S3 storage\) needs: " \
+    "without libcurl: a Docker task fails naming libcurl"
+  kill -0 "$NC" && pass "without libcurl: the worker is still running" || fail "the worker died"
+  it_stop "$NC" 30
+  expect_eq "$STOP_RC" 0 "without libcurl: the worker stops cleanly"
+else
+  echo "skipped: libcurl missing at run time (needs root and unshare)"
+fi
 it_done

@@ -16,6 +16,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 #include "common/compat.h"
+#include "common/lazylib.h"
 #include "common/log.h"
 #include "transport/grpc/tls.h"
 #include "transport/grpc/wire.h"
@@ -624,6 +625,9 @@ static int session_new(struct kwg_grpc_chan *ch)
 	nghttp2_option *opt;
 	int r;
 
+	/* (a missing libnghttp2 is logged there, naming it) */
+	if (kwg_lazylib_load(&kwg_lazy_nghttp2) < 0)
+		return -ENOENT;
 	if (nghttp2_session_callbacks_new(&cbs) != 0)
 		return -ENOMEM;
 	if (nghttp2_option_new(&opt) != 0) {
