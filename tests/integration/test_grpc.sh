@@ -13,40 +13,7 @@
 # while a task runs: the result arrives once, after the reconnection; SIGTERM ends with
 # TERMINATING then TERMINATED_GRACEFULLY.
 source "$(dirname "$0")/../lib/it.sh"
-PY=/usr/bin/python3
-CTL=$KWGT_SRC/tests/controller/controller.py
-REC=$KWGT_SRC/tests/controller/record.py
-FIX=$KWGT_SRC/tests/integration/fixtures
-if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
-  echo "python3-grpcio and python3-grpc-tools are needed (scripts/setup.sh)"
-  exit 1
-fi
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# controller NAME PORT RECORD [options…]: starts the stand-in; its pid in CTL_PID.
-controller() {
-  local name=$1 port=$2 record=$3
-  shift 3
-  "$PY" "$CTL" --port "$port" --record "$record" "$@" >>"$IT_TMP/$name.log" 2>&1 &
-  CTL_PID=$!
-  IT_PIDS+=("$CTL_PID")
-  wait_for "controller $name listening" 20 grep -q "listening" "$IT_TMP/$name.log"
-}
-# gworker NAME PORT [options…]: a kwg worker on the controller at PORT; its pid in WORKER_PID.
-gworker() {
-  local name=$1 port=$2
-  shift 2
-  mkdir -p "$IT_TMP/wd"
-  "$KWGT_BIN" worker --controller "127.0.0.1:$port" --work-dir "$IT_TMP/wd" --log-level debug \
-    --management-port 0 --heartbeat-interval 500ms --default-runner process "$@" \
-    >"$IT_TMP/$name.log" 2>&1 &
-  WORKER_PID=$!
-  IT_PIDS+=("$WORKER_PID")
-}
-q() { "$PY" "$REC" "$@"; }
-is_final() { [ -n "$(q "$1" final "$2")" ]; }
-# answer_is RECORD QUESTION ARG EXPECTED: for wait_for (the question is asked at each poll).
-answer_is() { [ "$(q "$1" "$2" "$3")" = "$4" ]; }
+source "$(dirname "$0")/../lib/grpc_env.sh"
 lines_at_least() { [ "$(grep -c "$1" "$2")" -ge "$3" ]; }
 
 # --- the reference jobs, concurrency 2

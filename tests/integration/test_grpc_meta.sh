@@ -10,38 +10,9 @@
 # the task succeeds; GOAWAY while a lookup waits: it finishes on the old connection; a
 # controller that never answers: the lookup fails after 30 s.
 source "$(dirname "$0")/../lib/it.sh"
-PY=/usr/bin/python3
-CTL=$KWGT_SRC/tests/controller/controller.py
-REC=$KWGT_SRC/tests/controller/record.py
-FIX=$KWGT_SRC/tests/integration/fixtures
-if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
-  echo "python3-grpcio and python3-grpc-tools are needed (scripts/setup.sh)"
-  exit 1
-fi
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-controller() { # controller NAME PORT RECORD [options…]; its pid in CTL_PID
-  local name=$1 port=$2 record=$3
-  shift 3
-  "$PY" "$CTL" --port "$port" --record "$record" "$@" >>"$IT_TMP/$name.log" 2>&1 &
-  CTL_PID=$!
-  IT_PIDS+=("$CTL_PID")
-  wait_for "controller $name listening" 20 grep -q "listening on 127.0.0.1:$port" "$IT_TMP/$name.log"
-}
+source "$(dirname "$0")/../lib/grpc_env.sh"
 STORE=$IT_TMP/storage
-gworker() { # gworker NAME PORT [options…]; its pid in WORKER_PID
-  local name=$1 port=$2
-  shift 2
-  mkdir -p "$IT_TMP/wd-$name"
-  "$KWGT_BIN" worker --controller "127.0.0.1:$port" --work-dir "$IT_TMP/wd-$name" \
-    --log-level debug --management-port 0 --heartbeat-interval 500ms --default-runner process \
-    --storage-type local --storage-base-path "$STORE" "$@" >"$IT_TMP/$name.log" 2>&1 &
-  WORKER_PID=$!
-  IT_PIDS+=("$WORKER_PID")
-}
-q() { "$PY" "$REC" "$@"; }
-is_final() { [ -n "$(q "$1" final "$2")" ]; }
-answer_is() { [ "$(q "$1" "$2" "$3")" = "$4" ]; }
+GWORKER_OPTS=(--storage-type local --storage-base-path "$STORE")
 # jobs OUT ID=MESSAGE… | ID=@shell: 2.x WorkerJobs, Log tasks with MESSAGE (a template), or the
 # shell task that stages the namespace files.
 jobs() {

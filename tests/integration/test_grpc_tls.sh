@@ -10,38 +10,7 @@
 # sent as SNI and :authority); with the client certificate the job runs; over IPv6; a server that
 # accepts the connection and never answers is given up after 20 s.
 source "$(dirname "$0")/../lib/it.sh"
-PY=/usr/bin/python3
-CTL=$KWGT_SRC/tests/controller/controller.py
-REC=$KWGT_SRC/tests/controller/record.py
-FIX=$KWGT_SRC/tests/integration/fixtures
-if ! "$PY" -c 'import grpc, grpc_tools' 2>/dev/null; then
-  echo "python3-grpcio and python3-grpc-tools are needed (scripts/setup.sh)"
-  exit 1
-fi
-
-free_port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-# controller NAME PORT RECORD [options…]: starts the stand-in; its pid in CTL_PID.
-controller() {
-  local name=$1 port=$2 record=$3
-  shift 3
-  "$PY" "$CTL" --port "$port" --record "$record" "$@" >>"$IT_TMP/$name.log" 2>&1 &
-  CTL_PID=$!
-  IT_PIDS+=("$CTL_PID")
-  wait_for "controller $name listening" 20 grep -q "listening" "$IT_TMP/$name.log"
-}
-# tworker NAME PORT [options…]: a kwg worker on the controller at 127.0.0.1:PORT; WORKER_PID.
-tworker() {
-  local name=$1 port=$2
-  shift 2
-  mkdir -p "$IT_TMP/wd"
-  "$KWGT_BIN" worker --controller "127.0.0.1:$port" --work-dir "$IT_TMP/wd" --log-level debug \
-    --management-port 0 --heartbeat-interval 500ms --default-runner process "$@" \
-    >"$IT_TMP/$name.log" 2>&1 &
-  WORKER_PID=$!
-  IT_PIDS+=("$WORKER_PID")
-}
-q() { "$PY" "$REC" "$@"; }
-is_final() { [ -n "$(q "$1" final "$2")" ]; }
+source "$(dirname "$0")/../lib/grpc_env.sh"
 retried() { grep -qF "$2 again; reconnecting in" "$1"; }
 # refused NAME PORT REASON WHAT [options…]: a worker that cannot get through: one warning with
 # REASON, the same failure again at the next attempt (info), still alive; then SIGTERM ends it at
@@ -50,7 +19,7 @@ refused() {
   local name=$1 port=$2 reason=$3 what=$4 log
   shift 4
   log=$IT_TMP/$name.log
-  tworker "$name" "$port" "$@"
+  gworker "$name" "$port" "$@"
   wait_for "$what: the second attempt" 20 retried "$log" "$reason"
   expect_eq "$(grep ' W grpc:' "$log" | grep -cF "$reason; reconnecting in 500 ms" || true)" 1 \
     "$what: one warning saying '$reason', then retried with the backoff"
@@ -93,7 +62,7 @@ P0=$(free_port)
 SILENT_PID=$!
 IT_PIDS+=("$SILENT_PID")
 wait_for "the silent server listening" 10 grep -q listening "$IT_TMP/listener.log"
-tworker silent "$P0" --controller-tls true
+gworker silent "$P0" --controller-tls true
 W0=$WORKER_PID
 
 # --- a TLS controller (certificate for localhost, 127.0.0.1 and ::1)
@@ -109,7 +78,7 @@ refused mismatch "$P1" "TLS handshake: certificate verify failed: hostname misma
 refused plain "$P1" "the controller closed the connection before HTTP/2 started (does it expect TLS? controller_tls)" \
   "a plaintext worker on a TLS port"
 expect_eq "$(q "$R1" connects)" 0 "none of them reached the controller"
-tworker w1 "$P1" --controller-tls true --controller-ca-file "$PKI/ca.pem"
+gworker w1 "$P1" --controller-tls true --controller-ca-file "$PKI/ca.pem"
 W1=$WORKER_PID
 wait_for "ok's final result over TLS" 30 is_final "$R1" ok
 expect_eq "$(q "$R1" final ok)" SUCCESS "over TLS (the certificate verified for 127.0.0.1): the job succeeds"
@@ -120,8 +89,9 @@ expect_eq "$(grep -c ' [EW] grpc:' "$IT_TMP/w1.log" || true)" 0 "no warning or e
 it_stop "$W1" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 # IPv6: the address verified as an iPAddress SAN, the authority in brackets.
+mkdir -p "$IT_TMP/wd-w6"
 "$KWGT_BIN" worker --controller "[::1]:$P1" --controller-tls true --controller-ca-file "$PKI/ca.pem" \
-  --work-dir "$IT_TMP/wd" --log-level debug --management-port 0 --heartbeat-interval 500ms \
+  --work-dir "$IT_TMP/wd-w6" --log-level debug --management-port 0 --heartbeat-interval 500ms \
   --default-runner process >"$IT_TMP/w6.log" 2>&1 &
 W6=$!
 IT_PIDS+=("$W6")
@@ -163,7 +133,7 @@ refused badcert "$P2" "the controller closed the connection after the TLS handsh
 expect_eq "$(q "$R2" connects)" 0 "none of them reached the controller"
 KWG_CONTROLLER_TLS=true KWG_CONTROLLER_CA_FILE=$PKI/ca.pem KWG_CONTROLLER_CERT_FILE=$PKI/client.pem \
   KWG_CONTROLLER_KEY_FILE=$PKI/client.key KWG_CONTROLLER_AUTHORITY=kwg-controller.test:$P2 \
-  tworker w2 "$P2"
+  gworker w2 "$P2"
 W2=$WORKER_PID
 wait_for "ok's final result over mutual TLS" 30 is_final "$R2" ok
 expect_eq "$(q "$R2" final ok)" SUCCESS \
