@@ -28,6 +28,9 @@ enum op_kind {
 	OP_GET,   /* uri -> path */
 	OP_PUT,   /* path -> uri */
 	OP_WRITE, /* text -> path */
+	/* uri (a namespace file's object, "scripts/a.py.v2") -> path, through the meta source
+	 * (Kestra 2.x CONTROLLER worker access) */
+	OP_CONTENT,
 };
 
 struct op {
@@ -50,6 +53,9 @@ struct kwg_files {
 	char *ns_prefix;
 	struct kwg_strv listed; /* every namespace file listed, filtered or not */
 	void *meta_handle;      /* the namespace_file_metadata question under way */
+	void *content_handle;   /* OP_CONTENT: the read under way */
+	int content_fd;         /* OP_CONTENT: the file written, -1 */
+	int content_error;      /* OP_CONTENT: the write's error */
 	struct kwg_script_task *task;
 	char error[512];
 };
@@ -89,6 +95,7 @@ static struct kwg_files *files_new(const struct kwg_files_ctx *ctx, kwg_files_do
 
 	if (f) {
 		f->ctx = *ctx;
+		f->content_fd = -1;
 		f->done = done;
 		f->userdata = userdata;
 	}
@@ -102,6 +109,10 @@ void kwg_files_free(struct kwg_files *f)
 	kwg_storage_cancel(f->cur);
 	if (f->meta_handle)
 		f->ctx.meta->cancel(f->ctx.meta->ctx, f->meta_handle);
+	if (f->content_handle)
+		f->ctx.meta->cancel(f->ctx.meta->ctx, f->content_handle);
+	if (f->content_fd >= 0)
+		(void)close(f->content_fd);
 	for (size_t i = 0; i < f->n_ops; i++) {
 		free(f->ops[i].uri);
 		free(f->ops[i].path);
@@ -201,7 +212,7 @@ static void on_transfer_done(void *userdata, const char *error, bool not_found)
 		finish(f, why);
 		return;
 	}
-	if (o->kind == OP_GET) {
+	if (o->kind == OP_GET || o->kind == OP_CONTENT) {
 		/* KESTRA: files come in with the default umask's 0644, readable by a container's
 		 * non-root user too. */
 		int r = chmod(o->path, 0644) < 0 ? -errno : give(f, -1, o->path);
@@ -215,6 +226,74 @@ static void on_transfer_done(void *userdata, const char *error, bool not_found)
 	}
 	f->next++;
 	run_ops(f);
+}
+
+static int content_chunk(void *userdata, const uint8_t *data, size_t len)
+{
+	struct kwg_files *f = userdata;
+
+	while (len > 0) {
+		ssize_t n = write(f->content_fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return f->content_error = -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void content_restart(void *userdata)
+{
+	struct kwg_files *f = userdata;
+
+	if (ftruncate(f->content_fd, 0) < 0 || lseek(f->content_fd, 0, SEEK_SET) < 0)
+		f->content_error = -errno;
+}
+
+static void content_done(void *userdata, const char *error, int status)
+{
+	struct kwg_files *f = userdata;
+	struct op *o = &f->ops[f->next];
+	char why[512];
+
+	f->content_handle = NULL;
+	if (close(f->content_fd) < 0 && !status && !error)
+		status = -errno;
+	f->content_fd = -1;
+	if (f->content_error && !error)
+		status = f->content_error;
+	if (error || status < 0) {
+		(void)snprintf(why, sizeof(why), "namespace file '%.200s' in '%.100s': %s", o->uri,
+		               f->ctx.namespace_,
+		               error               ? error
+		               : status == -ENOENT ? "the controller has no content for it "
+		                                     "(NamespaceFileContentService/get NOT_FOUND)"
+		                                   : strerror(-status));
+		on_transfer_done(f, why, false);
+		return;
+	}
+	on_transfer_done(f, NULL, false);
+}
+
+static const struct kwg_content_sink content_sink = {
+    .chunk = content_chunk,
+    .restart = content_restart,
+    .done = content_done,
+};
+
+/* OP_CONTENT: the file opened, its content asked through the meta source. */
+static int start_content(struct kwg_files *f, const struct op *o)
+{
+	/* KESTRA: input files overwrite (namespace files included). */
+	f->content_fd = open(o->path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (f->content_fd < 0)
+		return -errno;
+	f->content_error = 0;
+	f->content_handle = f->ctx.meta->read(f->ctx.meta->ctx, KWG_META_NSFILE, f->ctx.tenant,
+	                                      f->ctx.namespace_, o->uri, &content_sink, f);
+	return f->content_handle ? 0 : -ENOMEM;
 }
 
 static void run_ops(struct kwg_files *f)
@@ -236,11 +315,24 @@ static void run_ops(struct kwg_files *f)
 			f->next++;
 			continue;
 		}
-		if (o->kind == OP_GET && (r = make_parents(f, o->path)) < 0) {
+		if ((o->kind == OP_GET || o->kind == OP_CONTENT) &&
+		    (r = make_parents(f, o->path)) < 0) {
 			(void)snprintf(why, sizeof(why),
 			               "cannot create the directory of '%.200s': %s", o->path,
 			               strerror(-r));
 			finish(f, why);
+			return;
+		}
+		if (o->kind == OP_CONTENT) {
+			r = start_content(f, o);
+			if (r < 0) {
+				(void)snprintf(why, sizeof(why), "cannot stage '%.200s': %s",
+				               o->path + strlen(f->ctx.working_dir) + 1,
+				               strerror(-r));
+				finish(f, why);
+				return;
+			}
+			f->in_call = false;
 			return;
 		}
 		f->cur = o->kind == OP_GET ? kwg_storage_get(f->ctx.storage, f->ctx.tenant, o->uri,
@@ -387,7 +479,7 @@ static bool plain_path(const char *rel)
 /* KESTRA: Wrapper.run — a namespace file is kept when it matches an include (or there are
  * none) and no exclude, matched on its path with a leading "/". */
 /* A namespace file at rel ("/a/b.txt") whose content is uri: staged unless filtered out. */
-static void add_ns_file(struct kwg_files *f, const char *rel, const char *uri)
+static void add_ns_file(struct kwg_files *f, const char *rel, const char *uri, bool content)
 {
 	char path[PATH_MAX];
 
@@ -405,7 +497,7 @@ static void add_ns_file(struct kwg_files *f, const char *rel, const char *uri)
 	if ((f->n_inc && !any_match(f->inc, f->n_inc, rel)) || any_match(f->exc, f->n_exc, rel))
 		return;
 	if (snprintf(path, sizeof(path), "%s%s", f->ctx.working_dir, rel) >= (int)sizeof(path) ||
-	    push_op(f, OP_GET, uri, path, NULL) < 0)
+	    push_op(f, content ? OP_CONTENT : OP_GET, uri, path, NULL) < 0)
 		(void)snprintf(f->error, sizeof(f->error), "namespace file '%.200s': %s", rel,
 		               "cannot be staged (name too long or out of memory)");
 }
@@ -418,7 +510,7 @@ static void on_ns_entry(void *userdata, const char *uri)
 	size_t plen = strlen(f->ns_prefix);
 
 	if (strncmp(uri, f->ns_prefix, plen) == 0)
-		add_ns_file(f, uri + plen, uri);
+		add_ns_file(f, uri + plen, uri, false);
 }
 
 static int strcmp_p(const void *a, const void *b)
@@ -547,15 +639,20 @@ static void on_ns_rows(void *userdata, const char *error, bool table,
 			finish(f, "out of memory");
 		return;
 	}
+	/* KESTRA 2.x CONTROLLER worker access: the contents through the controller, each by its
+	 * revision's object relative to the namespace-files root ("scripts/a.py.v2"). */
+	bool content = f->ctx.meta->read && f->ctx.meta->nsfile_content;
+	const char *prefix = content ? "" : f->ns_prefix;
 	for (size_t i = 0; i < n && !f->error[0]; i++) {
-		int r = files[i].version > 1 ? asprintf(&uri, "%s%s.v%lld", f->ns_prefix,
-		                                        files[i].path, files[i].version)
-		                             : asprintf(&uri, "%s%s", f->ns_prefix, files[i].path);
+		const char *p = files[i].path + (content && files[i].path[0] == '/');
+		int r = files[i].version > 1
+		            ? asprintf(&uri, "%s%s.v%lld", prefix, p, files[i].version)
+		            : asprintf(&uri, "%s%s", prefix, p);
 		if (r < 0) {
 			(void)snprintf(f->error, sizeof(f->error), "out of memory");
 			break;
 		}
-		add_ns_file(f, files[i].path, uri);
+		add_ns_file(f, files[i].path, uri, content);
 		free(steal_ptr(&uri));
 	}
 	/* The listed revisions are the current ones: nothing to refuse. */
@@ -581,7 +678,7 @@ int kwg_files_stage_in(const struct kwg_files_ctx *ctx, struct kwg_script_task *
 		}
 		return start(f, ret, err);
 	}
-	if (!ctx->storage) {
+	if (!ctx->storage && !(ctx->meta && ctx->meta->read && ctx->meta->nsfile_content)) {
 		kwg_files_free(f);
 		return no_storage(err, "namespaceFiles");
 	}

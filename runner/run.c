@@ -1100,10 +1100,19 @@ static void render_task(struct kwg_run *run)
 	int r;
 
 	/* Objects fetched from remote storage, and the metadata of revisions, between renders. */
-	if (run->cfg.storage && (!run->cfg.storage_local_base || run->cfg.meta.lookup) &&
-	    !run->fetch && !(run->fetch = kwg_storage_fetch_new(&run->cfg.meta))) {
-		fail_unrunnable(run, "out of memory");
-		return;
+	/* Kestra 2.x CONTROLLER worker access: KV values and namespace-file contents too, through
+	 * the transport, with or without a storage. */
+	bool content =
+	    run->cfg.meta.read && (run->cfg.meta.kv_content || run->cfg.meta.nsfile_content);
+	if (((run->cfg.storage && (!run->cfg.storage_local_base || run->cfg.meta.lookup)) ||
+	     content) &&
+	    !run->fetch) {
+		if (!(run->fetch = kwg_storage_fetch_new(&run->cfg.meta))) {
+			fail_unrunnable(run, "out of memory");
+			return;
+		}
+		if (!run->cfg.storage)
+			kwg_storage_fetch_without_storage(run->fetch);
 	}
 	struct kwg_template_hooks hooks = {
 	    .userdata = run,

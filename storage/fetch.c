@@ -12,7 +12,7 @@
 #include "common/buf.h"
 #include "common/cleanup.h"
 
-enum obj_state { OBJ_WANTED, OBJ_FETCHING, OBJ_FETCHED, OBJ_MISSING, OBJ_TOO_BIG };
+enum obj_state { OBJ_WANTED, OBJ_FETCHING, OBJ_FETCHED, OBJ_MISSING, OBJ_TOO_BIG, OBJ_EXPIRED };
 
 struct obj {
 	struct kwg_storage_fetch *f;
@@ -24,18 +24,22 @@ struct obj {
 	char *tmp;                 /* OBJ_FETCHING: the temporary file */
 };
 
-/* A metadata question and, once answered, its row. */
+/* A metadata question and, once answered, its row; or (content) a content read through the
+ * source and, once answered, the bytes. */
 struct meta {
 	struct kwg_storage_fetch *f;
 	enum kwg_meta_kind kind;
 	char *ns, *name;
-	enum obj_state state; /* OBJ_WANTED, OBJ_FETCHING, OBJ_FETCHED */
+	enum obj_state state; /* OBJ_WANTED, OBJ_FETCHING, OBJ_FETCHED (content: all of them) */
 	struct kwg_meta_row row;
 	void *handle; /* OBJ_FETCHING */
+	bool content;
+	struct kwg_buf data; /* content: the bytes so far */
 };
 
 struct kwg_storage_fetch {
 	struct kwg_meta_source meta;
+	bool no_storage; /* only content is read (through meta): objects are not */
 	struct meta **metas;
 	size_t n_metas;
 	struct obj **objs;
@@ -53,6 +57,16 @@ struct kwg_storage_fetch *kwg_storage_fetch_new(const struct kwg_meta_source *me
 	if (f && meta && meta->lookup)
 		f->meta = *meta;
 	return f;
+}
+
+void kwg_storage_fetch_without_storage(struct kwg_storage_fetch *f)
+{
+	f->no_storage = true;
+}
+
+bool kwg_storage_fetch_has_storage(const struct kwg_storage_fetch *f)
+{
+	return f && !f->no_storage;
 }
 
 bool kwg_storage_fetch_has_meta(const struct kwg_storage_fetch *f)
@@ -85,6 +99,7 @@ void kwg_storage_fetch_free(struct kwg_storage_fetch *f)
 			f->meta.cancel(f->meta.ctx, f->metas[i]->handle);
 		free(f->metas[i]->ns);
 		free(f->metas[i]->name);
+		kwg_buf_done(&f->metas[i]->data);
 		free(f->metas[i]);
 	}
 	free(f->metas);
@@ -92,19 +107,20 @@ void kwg_storage_fetch_free(struct kwg_storage_fetch *f)
 	free(f);
 }
 
-int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
-                           const char *name, const struct kwg_meta_row **ret)
+/* The question (kind, ns, name) of content or not: 1 and *ret when it was asked before, 0 and
+ * *ret (new, wanted) when not, -E2BIG or -ENOMEM. */
+static int find_meta(struct kwg_storage_fetch *f, bool content, enum kwg_meta_kind kind,
+                     const char *ns, const char *name, struct meta **ret)
 {
 	struct meta *m, **metas;
 
 	for (size_t i = 0; i < f->n_metas; i++) {
 		m = f->metas[i];
-		if (m->kind != kind || strcmp(m->ns, ns) != 0 || strcmp(m->name, name) != 0)
+		if (m->content != content || m->kind != kind || strcmp(m->ns, ns) != 0 ||
+		    strcmp(m->name, name) != 0)
 			continue;
-		if (m->state != OBJ_FETCHED)
-			return -EAGAIN;
-		*ret = &m->row;
-		return 0;
+		*ret = m;
+		return 1;
 	}
 	if (f->n_metas >= KWG_STORAGE_FETCH_MAX_OBJECTS)
 		return -E2BIG;
@@ -119,9 +135,55 @@ int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind,
 		free(m);
 		return -ENOMEM;
 	}
-	*m = (struct meta){f, kind, m->ns, m->name, OBJ_WANTED, {0}, NULL};
+	*m = (struct meta){f, kind, m->ns, m->name, OBJ_WANTED, {0}, NULL, content, {0}};
+	kwg_buf_init(&m->data, KWG_STORAGE_FETCH_MAX_BYTES);
 	f->metas[f->n_metas++] = m;
-	return -EAGAIN;
+	*ret = m;
+	return 0;
+}
+
+int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
+                           const char *name, const struct kwg_meta_row **ret)
+{
+	struct meta *m;
+	int r = find_meta(f, false, kind, ns, name, &m);
+
+	if (r <= 0)
+		return r < 0 ? r : -EAGAIN;
+	if (m->state != OBJ_FETCHED)
+		return -EAGAIN;
+	*ret = &m->row;
+	return 0;
+}
+
+bool kwg_storage_fetch_reads(const struct kwg_storage_fetch *f, enum kwg_meta_kind kind)
+{
+	return f && f->meta.read &&
+	       (kind == KWG_META_KV ? f->meta.kv_content : f->meta.nsfile_content);
+}
+
+int kwg_storage_fetch_content(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
+                              const char *name, const char **data, size_t *len)
+{
+	struct meta *m;
+	int r = find_meta(f, true, kind, ns, name, &m);
+
+	if (r <= 0)
+		return r < 0 ? r : -EAGAIN;
+	switch (m->state) {
+	case OBJ_FETCHED:
+		*data = kwg_buf_str(&m->data);
+		*len = m->data.len;
+		return 0;
+	case OBJ_MISSING:
+		return -ENOENT;
+	case OBJ_EXPIRED:
+		return -ESTALE;
+	case OBJ_TOO_BIG:
+		return -EMSGSIZE;
+	default:
+		return -EAGAIN;
+	}
 }
 
 int kwg_storage_fetch_lookup(struct kwg_storage_fetch *f, const char *upath, const char **data,
@@ -129,6 +191,8 @@ int kwg_storage_fetch_lookup(struct kwg_storage_fetch *f, const char *upath, con
 {
 	struct obj *o, **objs;
 
+	if (f->no_storage)
+		return -EOPNOTSUPP;
 	for (size_t i = 0; i < f->n; i++) {
 		o = f->objs[i];
 		if (strcmp(o->upath, upath) != 0)
@@ -170,7 +234,7 @@ size_t kwg_storage_fetch_wanted(const struct kwg_storage_fetch *f)
 	for (size_t i = 0; i < f->n; i++)
 		n += f->objs[i]->state == OBJ_WANTED || f->objs[i]->state == OBJ_FETCHING;
 	for (size_t i = 0; i < f->n_metas; i++)
-		n += f->metas[i]->state != OBJ_FETCHED;
+		n += f->metas[i]->state == OBJ_WANTED || f->metas[i]->state == OBJ_FETCHING;
 	return n;
 }
 
@@ -262,6 +326,54 @@ static void on_meta(void *userdata, const char *error, const struct kwg_meta_row
 	round_step(m->f);
 }
 
+static int on_chunk(void *userdata, const uint8_t *data, size_t len)
+{
+	struct meta *m = userdata;
+
+	return kwg_buf_append(&m->data, data, len);
+}
+
+static void on_restart(void *userdata)
+{
+	struct meta *m = userdata;
+
+	kwg_buf_clear(&m->data);
+}
+
+static void on_content(void *userdata, const char *error, int status)
+{
+	struct meta *m = userdata;
+
+	m->handle = NULL;
+	if (error ||
+	    (status < 0 && status != -ENOENT && status != -ESTALE && status != -EMSGSIZE)) {
+		cleanup_free char *what = NULL;
+		kwg_buf_clear(&m->data);
+		m->state = OBJ_WANTED;
+		if ((m->kind == KWG_META_KV
+		         ? asprintf(&what, "kv('%.100s') in '%.200s': %s", m->name, m->ns,
+		                    error ? error : strerror(-status))
+		         : asprintf(&what, "namespace file '%.200s' in '%.200s': %s", m->name,
+		                    m->ns, error ? error : strerror(-status))) < 0)
+			what = NULL;
+		note_error(m->f, what ? what : "out of memory", 0);
+	} else {
+		m->state = status == -ENOENT     ? OBJ_MISSING
+		           : status == -ESTALE   ? OBJ_EXPIRED
+		           : status == -EMSGSIZE ? OBJ_TOO_BIG
+		                                 : OBJ_FETCHED;
+		if (status < 0)
+			kwg_buf_done(&m->data);
+	}
+	round_step(m->f);
+}
+
+static const struct kwg_content_sink content_sink = {
+    .chunk = on_chunk,
+    .restart = on_restart,
+    .done = on_content,
+};
+
 int kwg_storage_fetch_start(struct kwg_storage_fetch *f, struct kwg_storage *s, const char *tenant,
                             const char *dir, kwg_storage_fetch_done_fn *done, void *userdata)
 {
@@ -293,8 +405,10 @@ int kwg_storage_fetch_start(struct kwg_storage_fetch *f, struct kwg_storage *s, 
 		struct meta *m = f->metas[i];
 		if (m->state != OBJ_WANTED)
 			continue;
-		m->handle =
-		    f->meta.lookup(f->meta.ctx, m->kind, tenant, m->ns, m->name, on_meta, m);
+		m->handle = m->content ? f->meta.read(f->meta.ctx, m->kind, tenant, m->ns, m->name,
+		                                      &content_sink, m)
+		                       : f->meta.lookup(f->meta.ctx, m->kind, tenant, m->ns,
+		                                        m->name, on_meta, m);
 		if (!m->handle) {
 			/* Nothing of this round may report: what started is dropped. */
 			for (size_t j = 0; j < f->n; j++)

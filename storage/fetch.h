@@ -27,6 +27,11 @@ void kwg_storage_fetch_free(struct kwg_storage_fetch *f);
 int kwg_storage_fetch_lookup(struct kwg_storage_fetch *f, const char *upath, const char **data,
                              size_t *len);
 
+/* A fetch without a storage (only contents through the meta source, kwg_storage_fetch_reads):
+ * kwg_storage_fetch_lookup answers -EOPNOTSUPP. has_storage: false for it, and for NULL. */
+void kwg_storage_fetch_without_storage(struct kwg_storage_fetch *f);
+bool kwg_storage_fetch_has_storage(const struct kwg_storage_fetch *f);
+
 /* Whether metadata questions can be asked (a source was given). */
 bool kwg_storage_fetch_has_meta(const struct kwg_storage_fetch *f);
 
@@ -35,6 +40,17 @@ bool kwg_storage_fetch_has_meta(const struct kwg_storage_fetch *f);
  * -ENOMEM. */
 int kwg_storage_fetch_meta(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
                            const char *name, const struct kwg_meta_row **ret);
+
+/* Whether the meta source reads kind's contents (Kestra 2.x CONTROLLER worker access: KV values,
+ * namespace-file contents) instead of the storage. Accepts NULL. */
+bool kwg_storage_fetch_reads(const struct kwg_storage_fetch *f, enum kwg_meta_kind kind);
+/* The content of (kind, ns, name) read through the meta source (name: the KV key, or the
+ * namespace file's object relative to the namespace-files root): 0 with *data (borrowed,
+ * NUL-terminated, valid until f is freed) and *len; -ENOENT (none), -ESTALE (an expired KV
+ * value), -EMSGSIZE (past KWG_STORAGE_FETCH_MAX_BYTES), -EAGAIN (not read yet: now wanted),
+ * -E2BIG, -ENOMEM. */
+int kwg_storage_fetch_content(struct kwg_storage_fetch *f, enum kwg_meta_kind kind, const char *ns,
+                              const char *name, const char **data, size_t *len);
 
 /* How many objects and metadata rows are wanted and not fetched yet. */
 size_t kwg_storage_fetch_wanted(const struct kwg_storage_fetch *f);

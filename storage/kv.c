@@ -221,6 +221,48 @@ static int kv_read_at(struct kwg_storage_reader *rd, const char *ns, const char 
 	return kwg_err_set(err, r, "kv('%.100s'): %s", key, strerror(-r));
 }
 
+/* KESTRA 2.x CONTROLLER worker access: the value through the controller's
+ * KVStoreService.getRawValue, which answers the current revision's bytes (NOT_FOUND: none,
+ * FAILED_PRECONDITION: expired). Every namespace the search may reach is asked in one round. */
+static int kv_from_source(struct kwg_storage_reader *rd, const char *ns, const char *key,
+                          bool inherit, json_t **ret, struct kwg_err *err)
+{
+	char cur[512];
+	const char *data;
+	size_t len;
+	bool wanted = false;
+	int r;
+
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	do {
+		r = kwg_storage_fetch_content(rd->fetch, KWG_META_KV, cur, key, &data, &len);
+		if (r == -EAGAIN)
+			wanted = true;
+		else if (r == -E2BIG || r == -ENOMEM)
+			return r;
+	} while (kv_parent(cur, inherit));
+	if (wanted)
+		return -EAGAIN;
+	(void)snprintf(cur, sizeof(cur), "%s", ns);
+	do {
+		r = kwg_storage_fetch_content(rd->fetch, KWG_META_KV, cur, key, &data, &len);
+		if (r == 0 && len > KWG_STORAGE_READ_TOTAL_BYTES - rd->read_bytes)
+			r = -EMSGSIZE;
+		if (r == 0) {
+			rd->read_bytes += len;
+			return kv_parse(data, len, key, cur, ret, err);
+		}
+		if (r == -EMSGSIZE)
+			return kwg_err_set(err, -EINVAL,
+			                   "kv('%.100s') in '%.200s': the value is past 16 MiB, or "
+			                   "64 MiB read by the task",
+			                   key, cur);
+		if (r != -ENOENT)
+			return r;
+	} while (kv_parent(cur, inherit));
+	return -ENOENT;
+}
+
 int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const char *ns, json_t **ret,
                        struct kwg_err *err)
 {
@@ -239,7 +281,15 @@ int kwg_storage_kv_get(struct kwg_storage_reader *rd, const char *key, const cha
 	if (!kv_namespace_valid(ns))
 		return kwg_err_set(err, -EINVAL, "kv('%.100s'): invalid namespace '%.200s'", key,
 		                   ns);
-	if (!rd->local_base && !rd->fetch)
+	if (kwg_storage_fetch_reads(rd->fetch, KWG_META_KV)) {
+		r = kv_from_source(rd, ns, key, inherit, ret, err);
+		return r == -E2BIG ? kwg_err_set(err, -EINVAL,
+		                                 "kv('%.100s'): the task's templates read more "
+		                                 "than %d files",
+		                                 key, KWG_STORAGE_FETCH_MAX_OBJECTS)
+		                   : r;
+	}
+	if (!rd->local_base && !kwg_storage_fetch_has_storage(rd->fetch))
 		return kwg_err_set(err, -EOPNOTSUPP,
 		                   "kv('%.100s'): this worker has no internal storage configured",
 		                   key);

@@ -84,23 +84,41 @@ static int local_file(const struct kwg_storage_reader *rd, const char *upath,
 	                                                                          : 0;
 }
 
+static const char *ns_file_rel(const struct kwg_storage_reader *rd, const char *upath);
+
+/* KESTRA 2.x CONTROLLER worker access: a namespace file's object (upath, a revision's) read
+ * through the meta source, by its name relative to the namespace-files root. 1 when upath is not
+ * read so, else kwg_storage_fetch_content's result. */
+static int via_source(struct kwg_storage_reader *rd, const char *upath, const char **data,
+                      size_t *len)
+{
+	const char *rel =
+	    kwg_storage_fetch_reads(rd->fetch, KWG_META_NSFILE) ? ns_file_rel(rd, upath) : NULL;
+
+	if (!rel)
+		return 1;
+	return kwg_storage_fetch_content(rd->fetch, KWG_META_NSFILE, rd->namespace_, rel + 1, data,
+	                                 len);
+}
+
 int kwg_storage_read_object(struct kwg_storage_reader *rd, const char *upath, char **ret,
                             size_t *ret_len)
 {
 	char file[PATH_MAX];
 	const char *data;
 	size_t len;
-	int r;
+	int r = via_source(rd, upath, &data, &len);
 
-	if (rd->local_base) {
+	if (r > 0 && rd->local_base) {
 		r = local_file(rd, upath, file);
 		if (r == 0)
 			r = kwg_storage_read_bounded(rd, file, ret, ret_len);
 		return r == -ENOTDIR || r == -EISDIR ? -ENOENT : r;
 	}
-	if (!rd->fetch)
+	if (r > 0 && !rd->fetch)
 		return -EOPNOTSUPP;
-	r = kwg_storage_fetch_lookup(rd->fetch, upath, &data, &len);
+	if (r > 0)
+		r = kwg_storage_fetch_lookup(rd->fetch, upath, &data, &len);
 	if (r < 0)
 		return r;
 	if (len > read_room(rd))
@@ -120,8 +138,13 @@ int kwg_storage_object_size(struct kwg_storage_reader *rd, const char *upath, in
 	const char *data;
 	struct stat st;
 	size_t len;
-	int r;
+	int r = via_source(rd, upath, &data, &len);
 
+	if (r <= 0) {
+		if (r == 0)
+			*ret_size = (int64_t)len;
+		return r;
+	}
 	if (rd->local_base) {
 		r = local_file(rd, upath, file);
 		if (r < 0)
@@ -151,7 +174,8 @@ static int resolve(const struct kwg_storage_reader *rd, const char *fn, const ch
 	const char *upath;
 	int r;
 
-	if (!rd->local_base && !rd->fetch)
+	if (!rd->local_base && !kwg_storage_fetch_has_storage(rd->fetch) &&
+	    !kwg_storage_fetch_reads(rd->fetch, KWG_META_NSFILE))
 		return kwg_err_set(err, -EOPNOTSUPP,
 		                   "%s('%.100s'): this worker has no internal storage configured",
 		                   fn, path);

@@ -136,6 +136,11 @@ struct kwg_transport_class {
 	                                      const struct kwg_meta_file *files, size_t n),
 	                         void *userdata);
 	void (*meta_cancel)(struct kwg_transport *t, void *handle);
+	/* storage/meta.h's content read (Kestra 2.x CONTROLLER worker access; NULL: none), a
+	 * handle for meta_cancel. */
+	void *(*content_read)(struct kwg_transport *t, enum kwg_meta_kind kind, const char *tenant,
+	                      const char *ns, const char *name, const struct kwg_content_sink *sink,
+	                      void *userdata);
 	void (*close)(struct kwg_transport *t);
 };
 
@@ -272,12 +277,26 @@ static inline void kwg_transport_meta_cancel(void *ctx, void *handle)
 	struct kwg_transport *t = ctx;
 	t->cls->meta_cancel(t, handle);
 }
+static inline void *kwg_transport_content_read(void *ctx, enum kwg_meta_kind kind,
+                                               const char *tenant, const char *ns, const char *name,
+                                               const struct kwg_content_sink *sink, void *userdata)
+{
+	struct kwg_transport *t = ctx;
+	return t->cls->content_read(t, kind, tenant, ns, name, sink, userdata);
+}
+/* read is set when the transport can read contents; the caller says which kinds it reads so
+ * (kv_content, nsfile_content). */
 static inline struct kwg_meta_source kwg_transport_meta_source(struct kwg_transport *t)
 {
-	return t->cls->meta_lookup ? (struct kwg_meta_source){t, kwg_transport_meta_lookup,
-	                                                      kwg_transport_meta_list_files,
-	                                                      kwg_transport_meta_cancel}
-	                           : (struct kwg_meta_source){0};
+	return t->cls->meta_lookup
+	           ? (struct kwg_meta_source){.ctx = t,
+	                                      .lookup = kwg_transport_meta_lookup,
+	                                      .list_files = kwg_transport_meta_list_files,
+	                                      .cancel = kwg_transport_meta_cancel,
+	                                      .read = t->cls->content_read
+	                                                  ? kwg_transport_content_read
+	                                                  : NULL}
+	           : (struct kwg_meta_source){0};
 }
 /* Closes every connection; messages still queued are reported as lost. Accepts NULL. */
 static inline void kwg_transport_close(struct kwg_transport *t)

@@ -49,6 +49,7 @@ static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINAT
                                          NULL};
 static const char *const profiles[] = {"default", "strict", "container", "none", NULL};
 static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
+static const char *const accesses[] = {"storage", "controller", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
 static const struct cfg_key keys_table[] = {
@@ -80,6 +81,17 @@ static const struct cfg_key keys_table[] = {
      "Kestra 2.x: the name sent as :authority (and, with TLS, as SNI and verified in the "
      "certificate) instead of the controller's HOST:PORT",
      NULL},
+    {"kv_worker_access", CFG_CHOICE, OFF(kv_worker_access), "storage", 0, 0, false,
+     "Kestra 2.x: where kv() reads KV values, as Kestra's kestra.kv.workerAccess: storage (the "
+     "internal storage) or controller (KVStoreService through the controller; needs "
+     "--controller)",
+     accesses},
+    {"namespace_files_worker_access", CFG_CHOICE, OFF(namespace_files_worker_access), "storage", 0,
+     0, false,
+     "Kestra 2.x: where namespace-file contents are read, as Kestra's "
+     "kestra.namespace-files.worker-access: storage or controller (NamespaceFileContentService "
+     "through the controller; needs --controller)",
+     accesses},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
@@ -544,6 +556,19 @@ static int check_controller_tls(struct kwg_config *cfg, struct kwg_err *err)
 		cfg->controller_authority = NULL;
 	}
 	if (!controller) {
+		const char *access =
+		    cfg->kv_worker_access && strcmp(cfg->kv_worker_access, "controller") == 0
+		        ? "kv_worker_access"
+		    : cfg->namespace_files_worker_access &&
+		            strcmp(cfg->namespace_files_worker_access, "controller") == 0
+		        ? "namespace_files_worker_access"
+		        : NULL;
+		if (access)
+			return kwg_err_set(err, -EINVAL,
+			                   "%s: controller is only valid with a controller "
+			                   "(--controller HOST:PORT or KWG_CONTROLLER); the 1.x "
+			                   "database worker reads the internal storage",
+			                   access);
 		const char *set = cfg->controller_tls         ? "controller_tls"
 		                  : cfg->controller_ca_file   ? "controller_ca_file"
 		                  : cfg->controller_cert_file ? "controller_cert_file"
@@ -635,6 +660,8 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->controller_cert_file);
 	free(cfg->controller_key_file);
 	free(cfg->controller_authority);
+	free(cfg->kv_worker_access);
+	free(cfg->namespace_files_worker_access);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
 	free(cfg->kestra_queue_table);

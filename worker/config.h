@@ -19,10 +19,13 @@ struct kwg_config {
 	char *controller_ca_file;    /* NULL: the system's CA store */
 	char *controller_cert_file, *controller_key_file; /* client certificate; both or neither */
 	char *controller_authority; /* :authority / TLS name; NULL: the controller's HOST:PORT */
-	char *group;                /* NULL: the default group */
-	char *kestra_queue_prefix;  /* Kestra 2.x's kestra.queue.prefix; NULL: none */
-	char *kestra_queue_table;   /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */
-	uint32_t concurrency;       /* task slots */
+	/* Kestra 2.x's worker access to KV values and namespace-file contents: "storage" or
+	 * "controller" (only with a controller; checked). */
+	char *kv_worker_access, *namespace_files_worker_access;
+	char *group;               /* NULL: the default group */
+	char *kestra_queue_prefix; /* Kestra 2.x's kestra.queue.prefix; NULL: none */
+	char *kestra_queue_table;  /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */
+	uint32_t concurrency;      /* task slots */
 	enum kwg_log_level log_level;
 	enum kwg_runner_kind default_runner;
 	char *work_dir;                       /* parent of task working directories */

@@ -22,13 +22,14 @@
 #define RETRY_MAX_MS 4000
 #define DEADLINE_MS 30000
 
-enum what { Q_KV, Q_NSFILE, Q_LIST };
+/* Q_KV_VALUE and Q_NSFILE_CONTENT are server-streaming (StreamChunks into a sink). */
+enum what { Q_KV, Q_NSFILE, Q_LIST, Q_KV_VALUE, Q_NSFILE_CONTENT };
 enum state { Q_WAITING, Q_CALLING, Q_ANSWERED };
 
 static const char *const methods[] = {
-    "/KVMetadataService/findByName",
-    "/NamespaceFileMetadataService/findByPath",
-    "/NamespaceFileMetadataService/findAll",
+    "/KVMetadataService/findByName",         "/NamespaceFileMetadataService/findByPath",
+    "/NamespaceFileMetadataService/findAll", "/KVStoreService/getRawValue",
+    "/NamespaceFileContentService/get",
 };
 
 struct question {
@@ -48,6 +49,9 @@ struct question {
 	size_t reply_len;
 	char *error; /* set: the question failed */
 	kwg_meta_done_fn *done;
+	const struct kwg_content_sink *sink; /* content questions */
+	size_t got;                          /* bytes handed to the sink by this call */
+	int status; /* content: 0, -ENOENT, -ESTALE, or the sink's error (it stopped the read) */
 	void (*list_done)(void *userdata, const char *error, bool table,
 	                  const struct kwg_meta_file *files, size_t n);
 	void *userdata;
@@ -58,7 +62,7 @@ struct kwg_grpc_meta {
 	uv_timer_t timer;
 	struct question *head;
 	bool closing;
-	bool unimplemented_logged[2]; /* KV, namespace files */
+	bool unimplemented_logged[4]; /* KV, namespace files, KV values, namespace-file contents */
 };
 
 static void schedule(struct kwg_grpc_meta *m);
@@ -105,10 +109,41 @@ static void fail(struct question *q, const char *fmt, ...)
 		q->error = strdup("out of memory");
 }
 
+static bool is_content(const struct question *q)
+{
+	return q->what == Q_KV_VALUE || q->what == Q_NSFILE_CONTENT;
+}
+
+static int to_sink(void *ctx, const uint8_t *data, size_t len)
+{
+	struct question *q = ctx;
+	int r = len ? q->sink->chunk(q->userdata, data, len) : 0;
+
+	q->got += len;
+	return r;
+}
+
 static void on_call_message(void *ctx, const uint8_t *msg, size_t len)
 {
 	struct question *q = ctx;
 
+	if (is_content(q)) {
+		int r;
+		if (q->state == Q_ANSWERED)
+			return; /* the sink stopped the read: the rest is dropped */
+		r = kwg_grpc_unpack_chunk(msg, len, to_sink, q);
+		if (r == -EBADMSG)
+			fail(q, "the controller's answer to %s is not a StreamChunk",
+			     methods[q->what] + 1);
+		else if (r < 0)
+			q->status = r;
+		if (r < 0) {
+			/* Answered from the timer, which cancels the call. */
+			q->state = Q_ANSWERED;
+			schedule(q->m);
+		}
+		return;
+	}
 	if (q->reply || q->error)
 		return; /* a unary call answers once */
 	if (kwg_grpc_unpack_opaque(msg, len, &q->reply, &q->reply_len) < 0) {
@@ -122,6 +157,9 @@ static void retry_later(struct question *q, int status)
 	struct kwg_grpc_meta *m = q->m;
 
 	free(steal_ptr(&q->reply));
+	if (q->got && q->sink)
+		q->sink->restart(q->userdata);
+	q->got = 0;
 	q->state = Q_WAITING;
 	q->last_status = status;
 	q->next_ms = now_ms(m) + q->backoff_ms;
@@ -137,7 +175,33 @@ static void on_call_end(void *ctx, int status, const char *message)
 	const char *service = q->what == Q_KV ? "KV store" : "namespace files";
 
 	q->call = NULL;
-	if (status == KWG_GRPC_OK) {
+	if (q->state == Q_ANSWERED) {
+		/* A content read the sink stopped, or an unreadable chunk: already answered. */
+	} else if (is_content(q) && status == KWG_GRPC_NOT_FOUND) {
+		q->status = -ENOENT;
+		q->state = Q_ANSWERED;
+	} else if (q->what == Q_KV_VALUE && status == KWG_GRPC_FAILED_PRECONDITION) {
+		/* KESTRA 2.x: KVStoreService.getRawValue of an expired value. */
+		q->status = -ESTALE;
+		q->state = Q_ANSWERED;
+	} else if (is_content(q) && status == KWG_GRPC_OK) {
+		q->state = Q_ANSWERED;
+	} else if (is_content(q) && status == KWG_GRPC_UNIMPLEMENTED) {
+		bool kv = q->what == Q_KV_VALUE;
+		const char *what = kv ? "KV values" : "namespace-file contents";
+		const char *set = kv ? "kv_worker_access" : "namespace_files_worker_access";
+		bool *logged = &m->unimplemented_logged[kv ? 2 : 3];
+		if (!*logged) {
+			*logged = true;
+			kwg_log_error(
+			    "%s not available through this controller (%s UNIMPLEMENTED); "
+			    "set %s=storage",
+			    what, methods[q->what] + 1, set);
+		}
+		fail(q,
+		     "%s not available through this controller (%s UNIMPLEMENTED); set %s=storage",
+		     what, methods[q->what] + 1, set);
+	} else if (status == KWG_GRPC_OK) {
 		if (!q->reply && !q->error)
 			fail(q, "the controller answered %s without a message",
 			     methods[q->what] + 1);
@@ -208,6 +272,10 @@ static void deliver(struct question *q)
 	size_t n = 0;
 	int r = 0;
 
+	if (is_content(q)) {
+		q->sink->done(q->userdata, q->error, q->error ? -EIO : q->status);
+		return;
+	}
 	if (!q->error && q->what == Q_KV)
 		r = kwg_controller_kv_meta_decode(q->reply, q->reply_len, kwg_clock_now_us(), &cm,
 		                                  &err);
@@ -359,9 +427,11 @@ static struct question *question_new(struct kwg_grpc_meta *m, enum what what, ui
 static char *label_of(enum what what, const char *name, const char *ns)
 {
 	char *s = NULL;
-	int r = what == Q_KV       ? asprintf(&s, "kv('%.100s') in '%.200s'", name, ns)
-	        : what == Q_NSFILE ? asprintf(&s, "namespace file '%.200s' in '%.200s'", name, ns)
-	                           : asprintf(&s, "the namespace files of '%.200s'", ns);
+	int r = what == Q_KV || what == Q_KV_VALUE
+	            ? asprintf(&s, "kv('%.100s') in '%.200s'", name, ns)
+	        : what == Q_NSFILE || what == Q_NSFILE_CONTENT
+	            ? asprintf(&s, "namespace file '%.200s' in '%.200s'", name, ns)
+	            : asprintf(&s, "the namespace files of '%.200s'", ns);
 
 	return r < 0 ? NULL : s;
 }
@@ -394,6 +464,24 @@ void *kwg_grpc_meta_list_files(struct kwg_grpc_meta *m, const char *tenant, cons
 
 	if (q) {
 		q->list_done = done;
+		q->userdata = userdata;
+	}
+	return q;
+}
+
+void *kwg_grpc_meta_read(struct kwg_grpc_meta *m, enum kwg_meta_kind kind, const char *tenant,
+                         const char *ns, const char *name, const struct kwg_content_sink *sink,
+                         void *userdata)
+{
+	size_t len = 0;
+	bool kv = kind == KWG_META_KV;
+	enum what what = kv ? Q_KV_VALUE : Q_NSFILE_CONTENT;
+	uint8_t *msg = kv ? kwg_grpc_pack_kv_key(m->env.who, tenant, ns, name, &len)
+	                  : kwg_grpc_pack_nsfile_object(m->env.who, tenant, ns, name, &len);
+	struct question *q = question_new(m, what, msg, len, label_of(what, name, ns));
+
+	if (q) {
+		q->sink = sink;
 		q->userdata = userdata;
 	}
 	return q;

@@ -5,7 +5,9 @@
  * unary call on the transport's channel; UNAVAILABLE (the connection dropped, the controller
  * restarting) is retried after 250 ms doubling to 4 s, and a question not answered within 30 s
  * fails. UNIMPLEMENTED (a controller without the service) fails the question with a clear error,
- * logged once per service. Answers come on the loop, never inside the call that asked. */
+ * logged once per service. Answers come on the loop, never inside the call that asked. The
+ * CONTROLLER worker access's content reads (KV values, namespace-file contents) are questions
+ * too, server-streaming, under the same discipline. */
 #pragma once
 #include <stdbool.h>
 #include <stddef.h>
@@ -40,6 +42,13 @@ void *kwg_grpc_meta_list_files(struct kwg_grpc_meta *m, const char *tenant, cons
                                void (*done)(void *userdata, const char *error, bool table,
                                             const struct kwg_meta_file *files, size_t n),
                                void *userdata);
+/* storage/meta.h's read: KVStoreService.getRawValue (KWG_META_KV) or
+ * NamespaceFileContentService.get (KWG_META_NSFILE, name the object), server-streaming, the
+ * chunks handed to sink as they come (restarted when the call is asked again). Cancelled by
+ * kwg_grpc_meta_cancel. */
+void *kwg_grpc_meta_read(struct kwg_grpc_meta *m, enum kwg_meta_kind kind, const char *tenant,
+                         const char *ns, const char *name, const struct kwg_content_sink *sink,
+                         void *userdata);
 void kwg_grpc_meta_cancel(struct kwg_grpc_meta *m, void *handle);
 /* Drops every question (no answer comes) and cancels their calls, while the channel is still
  * there; freed once libuv lets go of its timer. Accepts NULL. */

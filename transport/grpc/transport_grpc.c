@@ -1261,6 +1261,13 @@ static void *grpc_meta_list_files(struct kwg_transport *base, const char *tenant
 	return kwg_grpc_meta_list_files(gt(base)->meta, tenant, ns, done, userdata);
 }
 
+static void *grpc_content_read(struct kwg_transport *base, enum kwg_meta_kind kind,
+                               const char *tenant, const char *ns, const char *name,
+                               const struct kwg_content_sink *sink, void *userdata)
+{
+	return kwg_grpc_meta_read(gt(base)->meta, kind, tenant, ns, name, sink, userdata);
+}
+
 static void grpc_meta_cancel(struct kwg_transport *base, void *handle)
 {
 	kwg_grpc_meta_cancel(gt(base)->meta, handle);
@@ -1339,5 +1346,6 @@ const struct kwg_transport_class kwg_transport_grpc = {
     .meta_lookup = grpc_meta_lookup,
     .meta_list_files = grpc_meta_list_files,
     .meta_cancel = grpc_meta_cancel,
+    .content_read = grpc_content_read,
     .close = grpc_close,
 };

@@ -8,8 +8,10 @@
 #include "common/buf.h"
 #include "common/id.h"
 #include "connect_controller.pb-c.h"
+#include "kv_store.pb-c.h"
 #include "liveness_controller.pb-c.h"
 #include "metastore.pb-c.h"
+#include "namespace_file_content.pb-c.h"
 #include "request.pb-c.h"
 #include "worker_controller.pb-c.h"
 
@@ -202,6 +204,38 @@ uint8_t *kwg_grpc_pack_nsfile_all(const struct kwg_grpc_who *who, const char *te
 	return pack(&m.base, ret_len);
 }
 
+uint8_t *kwg_grpc_pack_kv_key(const struct kwg_grpc_who *who, const char *tenant, const char *ns,
+                              const char *key, size_t *ret_len)
+{
+	RequestOrResponseHeader h;
+	KVKeyRequest m;
+	char corr[KWG_UUID_LEN];
+
+	header_init(&h, who, corr);
+	kvkey_request__init(&m);
+	m.header = &h;
+	m.tenant_id = (char *)(tenant ? tenant : "");
+	m.namespace_ = (char *)ns;
+	m.key = (char *)key;
+	return pack(&m.base, ret_len);
+}
+
+uint8_t *kwg_grpc_pack_nsfile_object(const struct kwg_grpc_who *who, const char *tenant,
+                                     const char *ns, const char *object, size_t *ret_len)
+{
+	RequestOrResponseHeader h;
+	NamespaceFileObjectRequest m;
+	char corr[KWG_UUID_LEN];
+
+	header_init(&h, who, corr);
+	namespace_file_object_request__init(&m);
+	m.header = &h;
+	m.tenant_id = (char *)(tenant ? tenant : "");
+	m.namespace_ = (char *)ns;
+	m.object = (char *)object;
+	return pack(&m.base, ret_len);
+}
+
 static char *dup_bytes(const uint8_t *data, size_t len)
 {
 	char *s = malloc(len + 1);
@@ -267,4 +301,16 @@ int kwg_grpc_unpack_jobs(const uint8_t *msg, size_t len, kwg_grpc_job_fn *job,
 		event(ctx, (const char *)m->events[i].data, m->events[i].len);
 	worker_job_response__free_unpacked(m, NULL);
 	return 0;
+}
+
+int kwg_grpc_unpack_chunk(const uint8_t *msg, size_t len, kwg_grpc_chunk_fn *fn, void *ctx)
+{
+	StreamChunk *m = stream_chunk__unpack(NULL, len, msg);
+	int r;
+
+	if (!m)
+		return -EBADMSG;
+	r = fn(ctx, m->content.data, m->content.len);
+	stream_chunk__free_unpacked(m, NULL);
+	return r;
 }

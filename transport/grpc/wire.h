@@ -18,6 +18,7 @@ enum {
 	KWG_GRPC_UNKNOWN = 2,
 	KWG_GRPC_INVALID_ARGUMENT = 3,
 	KWG_GRPC_DEADLINE_EXCEEDED = 4,
+	KWG_GRPC_NOT_FOUND = 5,
 	KWG_GRPC_RESOURCE_EXHAUSTED = 8,
 	KWG_GRPC_FAILED_PRECONDITION = 9,
 	KWG_GRPC_UNIMPLEMENTED = 12,
@@ -67,6 +68,12 @@ uint8_t *kwg_grpc_pack_nsfile_meta(const struct kwg_grpc_who *who, const char *t
                                    const char *ns, const char *path, size_t *ret_len);
 uint8_t *kwg_grpc_pack_nsfile_all(const struct kwg_grpc_who *who, const char *tenant,
                                   const char *ns, size_t *ret_len);
+/* The content questions (kv_store.proto, namespace_file_content.proto): KVKeyRequest {tenant,
+ * namespace, key}, NamespaceFileObjectRequest {tenant, namespace, object}. tenant may be NULL. */
+uint8_t *kwg_grpc_pack_kv_key(const struct kwg_grpc_who *who, const char *tenant, const char *ns,
+                              const char *key, size_t *ret_len);
+uint8_t *kwg_grpc_pack_nsfile_object(const struct kwg_grpc_who *who, const char *tenant,
+                                     const char *ns, const char *object, size_t *ret_len);
 
 /* ConnectResponse: *ret_group (new; "default" when empty) and *ret_configs (new, may be "").
  * -EBADMSG when undecodable. */
@@ -81,3 +88,8 @@ typedef void kwg_grpc_job_fn(void *ctx, const char *job_id, const char *data, si
 typedef void kwg_grpc_event_fn(void *ctx, const char *data, size_t len);
 int kwg_grpc_unpack_jobs(const uint8_t *msg, size_t len, kwg_grpc_job_fn *job,
                          kwg_grpc_event_fn *event, void *ctx);
+
+/* A StreamChunk: fn(ctx, content, len) (content borrowed for the call; may be NULL when len is
+ * 0); fn's result, or -EBADMSG when undecodable. */
+typedef int kwg_grpc_chunk_fn(void *ctx, const uint8_t *data, size_t len);
+int kwg_grpc_unpack_chunk(const uint8_t *msg, size_t len, kwg_grpc_chunk_fn *fn, void *ctx);
