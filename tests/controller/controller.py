@@ -19,6 +19,12 @@ With --meta FILE it serves KVMetadataService (findByName) and NamespaceFileMetad
 (a row without tenantId matches any tenant); --meta-hold-ms N answers each of those calls N ms
 late (a controller slow or killed mid-lookup). Without --meta (or with --no-meta) the services
 are not registered: grpcio answers UNIMPLEMENTED, as a controller without them does.
+The same FILE's "values" {"ns/key": Ion text, or {"expired": true}} and "contents"
+{"ns/object": text} (object as kestra-2x-protocol.md §2.8 has it, "scripts/main.py.v2") feed
+KVStoreService.getRawValue (NOT_FOUND: no value, FAILED_PRECONDITION: expired) and
+NamespaceFileContentService.get (NOT_FOUND: no content), streamed in StreamChunks of at most
+--chunk-bytes (1 MiB, as Kestra's ChunkedStreamWriter); --no-content leaves those two services
+unregistered (UNIMPLEMENTED).
 
 --bench N (bench/grpc.sh) replaces --jobs with N trivial shell tasks (`date +%s%6N`, the Process
 runner) dispatched as fast as permits allow; dispatch and results entries carry "at" (this
@@ -37,6 +43,7 @@ worker's latency, as bench/queue.sh measures it on 1.x).
   {"rpc": "stream-end", "stream": n}
   {"rpc": "unauthenticated", "method": ...}   (--basic-auth, --unauthenticated-file)
   {"rpc": "meta", "method", "tenant", "namespace", "name" (a key or a path; null for findAll)}
+  {"rpc": "content", "method", "tenant", "namespace", "name" (a key or an object), "chunks": n}
 
 --encryption-key KEY puts KEY in connect's worker_configs as "encryption.secret-key";
 --unauthenticated-file PATH refuses the four send* calls with UNAUTHENTICATED while PATH exists.
@@ -162,6 +169,10 @@ def main():
     ap.add_argument("--meta", help="a JSON fixture {kv: [...], files: [...]} to serve")
     ap.add_argument("--no-meta", action="store_true",
                     help="no metadata services: their calls end UNIMPLEMENTED")
+    ap.add_argument("--no-content", action="store_true",
+                    help="no KVStoreService / NamespaceFileContentService (UNIMPLEMENTED)")
+    ap.add_argument("--chunk-bytes", type=int, default=1 << 20,
+                    help="the largest StreamChunk of a KV value or namespace-file content")
     ap.add_argument("--meta-hold-ms", type=int, default=0,
                     help="answer each metadata call this late")
     ap.add_argument("--bench", type=int, default=0,
@@ -180,7 +191,9 @@ def main():
     import connect_controller_pb2_grpc as cc_grpc
     import liveness_controller_pb2 as lc
     import liveness_controller_pb2_grpc as lc_grpc
+    import kv_store_pb2_grpc as kv_grpc
     import metastore_pb2_grpc as ms_grpc
+    import namespace_file_content_pb2_grpc as nf_grpc
     import request_pb2 as rq
     import worker_controller_pb2 as wc
     import worker_controller_pb2_grpc as wc_grpc
@@ -390,6 +403,35 @@ def main():
                                                     getattr(request, "namespace"))
                                     if r.get("last", True) and not r.get("deleted")])
 
+    def stream(method, request, name, kind, context):
+        ns = getattr(request, "namespace")
+        value = (meta or {}).get(kind, {}).get(ns + "/" + name)
+        chunks = []
+        if isinstance(value, str):
+            body = value.encode()
+            chunks = [body[i:i + args.chunk_bytes]
+                      for i in range(0, len(body), args.chunk_bytes)] or [b""]
+        record(rpc="content", method=method, tenant=request.tenant_id, namespace=ns,
+               name=name, chunks=len(chunks))
+        if value is None:
+            context.abort(grpc.StatusCode.NOT_FOUND, "no %s for %s in %s" % (kind, name, ns))
+        if not isinstance(value, str):
+            # KESTRA 2.x: getRawValue of an expired value.
+            context.abort(grpc.StatusCode.FAILED_PRECONDITION,
+                          "The requested value has expired")
+        for c in chunks:
+            yield rq.StreamChunk(header=request.header, content=c)
+
+    class KVStore(kv_grpc.KVStoreServiceServicer):
+        def getRawValue(self, request, context):
+            yield from stream("KVStoreService/getRawValue", request, request.key, "values",
+                              context)
+
+    class FileContent(nf_grpc.NamespaceFileContentServiceServicer):
+        def get(self, request, context):
+            yield from stream("NamespaceFileContentService/get", request,
+                              getattr(request, "object"), "contents", context)
+
     options = []
     if args.max_connection_age_ms:
         options += [("grpc.max_connection_age_ms", args.max_connection_age_ms),
@@ -420,6 +462,9 @@ def main():
     if meta is not None:
         ms_grpc.add_KVMetadataServiceServicer_to_server(KVMetadata(), server)
         ms_grpc.add_NamespaceFileMetadataServiceServicer_to_server(FileMetadata(), server)
+    if meta is not None and not args.no_content:
+        kv_grpc.add_KVStoreServiceServicer_to_server(KVStore(), server)
+        nf_grpc.add_NamespaceFileContentServiceServicer_to_server(FileContent(), server)
     creds = None
     if args.tls_cert:
         def read(path):

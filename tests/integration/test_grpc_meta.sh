@@ -8,7 +8,11 @@
 # UNIMPLEMENTED gives the task a clear error, an ERROR log once, the worker goes on; the controller
 # killed while a lookup waits for its answer and started again: the lookup is asked again and
 # the task succeeds; GOAWAY while a lookup waits: it finishes on the old connection; a
-# controller that never answers: the lookup fails after 30 s.
+# controller that never answers: the lookup fails after 30 s. With kv_worker_access and
+# namespace_files_worker_access = controller (§6.3, transport/grpc/meta.c's content reads): KV
+# values (one in two StreamChunks), an expired one, a missing one, namespaceFiles staged from
+# NamespaceFileContentService without any storage; a controller without those services
+# (--no-content): a clear error naming the setting, the worker alive.
 source "$(dirname "$0")/../lib/it.sh"
 source "$(dirname "$0")/../lib/grpc_env.sh"
 STORE=$IT_TMP/storage
@@ -104,6 +108,78 @@ it_stop "$W1" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
+
+# --- kv_worker_access and namespace_files_worker_access = controller (kestra-2x-protocol.md
+# §6.3): values and contents from KVStoreService.getRawValue and NamespaceFileContentService.get,
+# a worker without any storage. A 1.5 MiB value comes in two StreamChunks (1 MiB each at most).
+"$PY" - "$IT_TMP/meta.json" "$IT_TMP/content.json" <<'PYEOF'
+import json, sys
+m = json.load(open(sys.argv[1]))
+m["values"] = {"company.team/greeting": '"from the controller"',
+               "company/inherited": '"parent via controller"',
+               "company.team/big": '"' + "a" * (3 << 19) + '"',
+               "company.team/old": {"expired": True}}
+m["contents"] = {"company.team/scripts/main.py.v3": "print(3)"}
+json.dump(m, open(sys.argv[2], "w"))
+PYEOF
+jobs "$IT_TMP/jobs6.json" \
+  "cvalue={{ kv('greeting') }}|{{ kv('inherited') }}|{{ kv('big') | length }}" \
+  "cmissing={{ kv('nope') }}" \
+  "cexpired={{ kv('old') }}" \
+  "cstage=@shell"
+R6=$IT_TMP/content.jsonl
+P6=$(free_port)
+controller ctl6 "$P6" "$R6" --jobs "$IT_TMP/jobs6.json" --meta "$IT_TMP/content.json"
+SAVED_OPTS=("${GWORKER_OPTS[@]}")
+GWORKER_OPTS=(--kv-worker-access controller --namespace-files-worker-access controller)
+gworker w6 "$P6" --concurrency 2
+W6=$WORKER_PID
+for id in cvalue cmissing cexpired cstage; do
+  wait_for "a final result for $id" 30 is_final "$R6" "$id"
+done
+expect_eq "$(q "$R6" final cvalue)/$(q "$R6" logs cvalue)" \
+  "SUCCESS/from the controller|parent via controller|1572864" \
+  "kv() values from KVStoreService.getRawValue (inherited, and one of two chunks reassembled)"
+expect_match "$(grep '"name": "big"' "$R6")" '"chunks": 2' "the 1.5 MiB value came in two StreamChunks"
+expect_eq "$(grep -c '"KVMetadataService/findByName"' "$R6" || true)" 0 "no KV metadata asked: the controller resolves the revision"
+expect_eq "$(q "$R6" final cmissing)" FAILED "a value the controller does not have (NOT_FOUND): FAILED"
+expect_match "$(q "$R6" logs cmissing)" "The key 'nope' does not exist in the namespace 'company.team'\\." "with Kestra's message"
+expect_eq "$(q "$R6" final cexpired)" FAILED "an expired value (FAILED_PRECONDITION): FAILED"
+expect_match "$(q "$R6" logs cexpired)" "The requested value has expired" "with Kestra's message"
+expect_eq "$(q "$R6" final cstage)" SUCCESS "namespaceFiles with contents from NamespaceFileContentService.get: SUCCESS"
+expect_match "$(q "$R6" logs cstage)" "print\\(3\\) \\| only-current" "the current revision's content, staged without any storage"
+expect_match "$(grep '"NamespaceFileContentService/get"' "$R6")" '"name": "scripts/main.py.v3"' "asked by its revision's object"
+expect_eq "$(grep -c ' E grpc:' "$IT_TMP/w6.log" || true)" 0 "no error logged by the transport"
+it_stop "$W6" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- the same worker settings on a controller without those services (--no-content):
+# UNIMPLEMENTED, a clear error naming the setting, an ERROR once per service, the worker alive
+jobs "$IT_TMP/jobs7.json" "ncvalue={{ kv('greeting') }}" "ncvalue2={{ kv('greeting') }}" "ncstage=@shell" "ncplain=no content needed"
+R7=$IT_TMP/nocontent.jsonl
+P7=$(free_port)
+controller ctl7 "$P7" "$R7" --jobs "$IT_TMP/jobs7.json" --meta "$IT_TMP/content.json" --no-content
+gworker w7 "$P7" --concurrency 1
+W7=$WORKER_PID
+for id in ncvalue ncvalue2 ncstage ncplain; do
+  wait_for "a final result for $id" 30 is_final "$R7" "$id"
+done
+expect_eq "$(q "$R7" final ncvalue)/$(q "$R7" final ncvalue2)" FAILED/FAILED "kv() on a controller without KVStoreService: FAILED"
+expect_match "$(q "$R7" logs ncvalue)" "KV values not available through this controller \\(KVStoreService/getRawValue UNIMPLEMENTED\\); set kv_worker_access=storage" \
+  "its ERROR log names the service and the setting"
+expect_eq "$(q "$R7" final ncstage)" FAILED "namespaceFiles on a controller without NamespaceFileContentService: FAILED"
+expect_match "$(q "$R7" logs ncstage)" "namespace-file contents not available through this controller \\(NamespaceFileContentService/get UNIMPLEMENTED\\); set namespace_files_worker_access=storage" \
+  "its ERROR log names the service and the setting"
+expect_eq "$(grep -c 'E grpc: KV values not available' "$IT_TMP/w7.log")" 1 "the worker logs an ERROR once for KVStoreService"
+expect_eq "$(grep -c 'E grpc: namespace-file contents not available' "$IT_TMP/w7.log")" 1 "and once for NamespaceFileContentService"
+expect_eq "$(q "$R7" final ncplain)" SUCCESS "a task without content runs on: the worker is alive"
+it_stop "$W7" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+GWORKER_OPTS=("${SAVED_OPTS[@]}")
 
 # --- a controller without the metadata services: UNIMPLEMENTED, a clear error, never a hang
 jobs "$IT_TMP/jobs2.json" "nometa={{ kv('greeting') }}" "nometa2={{ kv('greeting') }}" "nsnometa=@shell" "plain=no metadata needed"
