@@ -178,6 +178,22 @@ out=$(env KWG_CONTROLLER_TLS=true KWG_CONTROLLER_CA_FILE="$IT_TMP/tls.pem" \
   --controller-key-file "$IT_TMP/tls.key" --controller-authority controller.internal 2>&1) && rc=0 || rc=$?
 expect_eq "$rc:$(tail -1 <<<"$out")" "0:configuration OK" "a complete TLS configuration passes -n"
 
+# Kestra 2.x's worker access to KV values and namespace-file contents: controller only with a
+# controller, each error naming the setting.
+ctl_ok "kv_worker_access and namespace_files_worker_access = controller with a controller" -- \
+  "${CTL[@]}" --kv-worker-access controller --namespace-files-worker-access controller
+ctl_ok "KWG_KV_WORKER_ACCESS=controller with a controller" KWG_KV_WORKER_ACCESS=controller \
+  KWG_NAMESPACE_FILES_WORKER_ACCESS=storage -- "${CTL[@]}"
+refused "kv_worker_access: controller is only valid with a controller" \
+  "kv_worker_access=controller without --controller" \
+  env -u KWG_DATABASE_URL "$KWGT_BIN" worker -n --database-url "$DB" --kv-worker-access controller
+refused "namespace_files_worker_access: controller is only valid with a controller" \
+  "KWG_NAMESPACE_FILES_WORKER_ACCESS=controller without --controller" \
+  env -u KWG_DATABASE_URL KWG_NAMESPACE_FILES_WORKER_ACCESS=controller "$KWGT_BIN" worker -n \
+  --database-url "$DB"
+refused "unknown value 'CONTROLLERS' (storage, controller)" "a kv_worker_access not storage or controller" \
+  "$KWGT_BIN" worker -n "${CTL[@]}" --kv-worker-access CONTROLLERS
+
 # kwg is a small front: `kwg version` and `kwg sandbox` need nothing else; any other command is
 # kwg-main's, found next to kwg, and its absence is said plainly.
 mkdir -p "$IT_TMP/alone" && cp "$KWGT_BIN" "$IT_TMP/alone/kwg"

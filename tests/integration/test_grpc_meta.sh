@@ -123,7 +123,7 @@ m["contents"] = {"company.team/scripts/main.py.v3": "print(3)"}
 json.dump(m, open(sys.argv[2], "w"))
 PYEOF
 jobs "$IT_TMP/jobs6.json" \
-  "cvalue={{ kv('greeting') }}|{{ kv('inherited') }}|{{ kv('big') | length }}" \
+  "cvalue={{ kv('greeting') }}|{{ kv('inherited') }}|{{ kv('big') | length }}|{{ read('scripts/main.py') }}|{{ fileSize('scripts/main.py') }}" \
   "cmissing={{ kv('nope') }}" \
   "cexpired={{ kv('old') }}" \
   "cstage=@shell"
@@ -138,8 +138,8 @@ for id in cvalue cmissing cexpired cstage; do
   wait_for "a final result for $id" 30 is_final "$R6" "$id"
 done
 expect_eq "$(q "$R6" final cvalue)/$(q "$R6" logs cvalue)" \
-  "SUCCESS/from the controller|parent via controller|1572864" \
-  "kv() values from KVStoreService.getRawValue (inherited, and one of two chunks reassembled)"
+  "SUCCESS/from the controller|parent via controller|1572864|print(3)|8" \
+  "kv() values from KVStoreService.getRawValue (inherited, and one of two chunks reassembled); read() and fileSize() of a namespace file from NamespaceFileContentService.get"
 expect_match "$(grep '"name": "big"' "$R6")" '"chunks": 2' "the 1.5 MiB value came in two StreamChunks"
 expect_eq "$(grep -c '"KVMetadataService/findByName"' "$R6" || true)" 0 "no KV metadata asked: the controller resolves the revision"
 expect_eq "$(q "$R6" final cmissing)" FAILED "a value the controller does not have (NOT_FOUND): FAILED"
