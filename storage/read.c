@@ -218,6 +218,11 @@ static int object_err(int r, const char *fn, const char *path, struct kwg_err *e
 		return kwg_err_set(err, -EINVAL,
 		                   "%s('%.100s'): the task's templates read more than %d files", fn,
 		                   path, KWG_STORAGE_FETCH_MAX_OBJECTS);
+	case -EOPNOTSUPP:
+		/* Namespace files through the controller, a kestra:// file without a storage. */
+		return kwg_err_set(err, -EOPNOTSUPP,
+		                   "%s('%.100s'): this worker has no internal storage configured",
+		                   fn, path);
 	default:
 		return kwg_err_set(err, r, "%s('%.100s'): %s", fn, path, strerror(-r));
 	}

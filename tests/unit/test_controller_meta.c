@@ -11,8 +11,11 @@
 
 #include <cmocka.h>
 
+#include "kv_store.pb-c.h"
 #include "metastore.pb-c.h"
+#include "namespace_file_content.pb-c.h"
 #include "protocol/controller_meta.h"
+#include "request.pb-c.h"
 #include "transport/grpc/wire.h"
 
 /* 2026-12-05T12:00:00Z */
@@ -210,6 +213,74 @@ static void test_wire_questions(void **state)
 	free(msg);
 }
 
+struct got {
+	char data[64];
+	size_t len, calls;
+};
+
+static int collect(void *ctx, const uint8_t *data, size_t len)
+{
+	struct got *g = ctx;
+
+	if (g->len + len > sizeof(g->data))
+		return -EMSGSIZE;
+	memcpy(g->data + g->len, data, len);
+	g->len += len;
+	g->calls++;
+	return 0;
+}
+
+/* The content questions (kv_store.proto, namespace_file_content.proto) and a StreamChunk. */
+static void test_wire_content(void **state)
+{
+	struct kwg_grpc_who who = {"w-1", "2.0.0"};
+	RequestOrResponseHeader h = REQUEST_OR_RESPONSE_HEADER__INIT;
+	StreamChunk c = STREAM_CHUNK__INIT;
+	struct got g = {0};
+	uint8_t buf[128];
+	size_t len = 0;
+	uint8_t *msg;
+
+	(void)state;
+	msg = kwg_grpc_pack_kv_key(&who, "main", "company.team", "k", &len);
+	assert_non_null(msg);
+	KVKeyRequest *kv = kvkey_request__unpack(NULL, len, msg);
+	assert_non_null(kv);
+	assert_string_equal(kv->header->clientid, "w-1");
+	assert_string_equal(kv->tenant_id, "main");
+	assert_string_equal(kv->namespace_, "company.team");
+	assert_string_equal(kv->key, "k");
+	kvkey_request__free_unpacked(kv, NULL);
+	free(msg);
+
+	msg = kwg_grpc_pack_nsfile_object(&who, NULL, "company.team", "scripts/main.py.v2", &len);
+	assert_non_null(msg);
+	NamespaceFileObjectRequest *o = namespace_file_object_request__unpack(NULL, len, msg);
+	assert_non_null(o);
+	assert_string_equal(o->tenant_id, "");
+	assert_string_equal(o->object, "scripts/main.py.v2");
+	namespace_file_object_request__free_unpacked(o, NULL);
+	free(msg);
+
+	c.header = &h;
+	c.content.data = (uint8_t *)"print(1)";
+	c.content.len = 8;
+	len = stream_chunk__pack(&c, buf);
+	assert_int_equal(kwg_grpc_unpack_chunk(buf, len, collect, &g), 0);
+	assert_int_equal(g.len, 8);
+	assert_memory_equal(g.data, "print(1)", 8);
+	/* An empty chunk is handed over too; a sink's error is the result. */
+	c.content.len = 0;
+	len = stream_chunk__pack(&c, buf);
+	assert_int_equal(kwg_grpc_unpack_chunk(buf, len, collect, &g), 0);
+	g.len = sizeof(g.data);
+	c.content.len = 8;
+	len = stream_chunk__pack(&c, buf);
+	assert_int_equal(kwg_grpc_unpack_chunk(buf, len, collect, &g), -EMSGSIZE);
+	assert_int_equal(kwg_grpc_unpack_chunk((const uint8_t *)"\xff\xff", 2, collect, &g),
+	                 -EBADMSG);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -219,6 +290,7 @@ int main(void)
 	    cmocka_unit_test(test_nsfile_list),
 	    cmocka_unit_test(test_nsfile_list_refuses),
 	    cmocka_unit_test(test_wire_questions),
+	    cmocka_unit_test(test_wire_content),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
