@@ -17,7 +17,8 @@ it requires a client certificate signed by those CAs (grpc.ssl_server_credential
 With --meta FILE it serves KVMetadataService (findByName) and NamespaceFileMetadataService
 (findByPath, findAll) from FILE, {"kv": [PersistedKvMetadata…], "files": [NamespaceFileMetadata…]}
 (a row without tenantId matches any tenant); --meta-hold-ms N answers each of those calls N ms
-late (a controller slow or killed mid-lookup). Without --meta (or with --no-meta) the services
+late (a controller slow or killed mid-lookup), and sends the chunks after the first of a value
+or content N ms late. Without --meta (or with --no-meta) the services
 are not registered: grpcio answers UNIMPLEMENTED, as a controller without them does.
 The same FILE's "values" {"ns/key": Ion text, or {"expired": true}} and "contents"
 {"ns/object": text} (object as kestra-2x-protocol.md §2.8 has it, "scripts/main.py.v2") feed
@@ -419,8 +420,11 @@ def main():
             # KESTRA 2.x: getRawValue of an expired value.
             context.abort(grpc.StatusCode.FAILED_PRECONDITION,
                           "The requested value has expired")
-        for c in chunks:
+        for i, c in enumerate(chunks):
             yield rq.StreamChunk(header=request.header, content=c)
+            if i == 0 and len(chunks) > 1 and args.meta_hold_ms:
+                # A controller slow or killed mid-stream: the rest comes this late.
+                threading.Event().wait(args.meta_hold_ms / 1000.0)
 
     class KVStore(kv_grpc.KVStoreServiceServicer):
         def getRawValue(self, request, context):

@@ -12,7 +12,8 @@
 # namespace_files_worker_access = controller (§6.3, transport/grpc/meta.c's content reads): KV
 # values (one in two StreamChunks), an expired one, a missing one, namespaceFiles staged from
 # NamespaceFileContentService without any storage; a controller without those services
-# (--no-content): a clear error naming the setting, the worker alive.
+# (--no-content): a clear error naming the setting, the worker alive; the controller killed
+# mid-stream: the value read again whole.
 source "$(dirname "$0")/../lib/it.sh"
 source "$(dirname "$0")/../lib/grpc_env.sh"
 STORE=$IT_TMP/storage
@@ -176,6 +177,27 @@ expect_eq "$(grep -c 'E grpc: KV values not available' "$IT_TMP/w7.log")" 1 "the
 expect_eq "$(grep -c 'E grpc: namespace-file contents not available' "$IT_TMP/w7.log")" 1 "and once for NamespaceFileContentService"
 expect_eq "$(q "$R7" final ncplain)" SUCCESS "a task without content runs on: the worker is alive"
 it_stop "$W7" 30
+expect_eq "$STOP_RC" 0 "the worker stops cleanly"
+kill -TERM "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+
+# --- the controller killed after the first of a value's two StreamChunks, then started again:
+# the value is asked again and read from its first byte (not the first chunk twice)
+jobs "$IT_TMP/jobs8.json" "crestart={{ kv('big') | length }}"
+R8=$IT_TMP/crestart.jsonl
+P8=$(free_port)
+controller ctl8 "$P8" "$R8" --jobs "$IT_TMP/jobs8.json" --meta "$IT_TMP/content.json" --meta-hold-ms 60000
+gworker w8 "$P8" --concurrency 1
+W8=$WORKER_PID
+wait_for "the worker received the first chunk" 30 grep -q "kv('big') in 'company.team': 1048576 bytes so far" "$IT_TMP/w8.log"
+kill -KILL "$CTL_PID"
+wait "$CTL_PID" 2>/dev/null || true
+wait_for "the worker starts the value over" 10 grep -q "kv('big') in 'company.team': 1048576 bytes received before UNAVAILABLE; starting over" "$IT_TMP/w8.log"
+controller ctl8b "$P8" "$R8" --meta "$IT_TMP/content.json"
+wait_for "crestart's final result after the restart" 40 is_final "$R8" crestart
+expect_eq "$(q "$R8" final crestart)/$(q "$R8" logs crestart)" "SUCCESS/1572864" \
+  "a value cut mid-stream is read again whole after the controller's restart"
+it_stop "$W8" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -TERM "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true

@@ -120,6 +120,7 @@ static int to_sink(void *ctx, const uint8_t *data, size_t len)
 	int r = len ? q->sink->chunk(q->userdata, data, len) : 0;
 
 	q->got += len;
+	kwg_log_debug("%s: %zu bytes so far", q->label, q->got);
 	return r;
 }
 
@@ -157,8 +158,11 @@ static void retry_later(struct question *q, int status)
 	struct kwg_grpc_meta *m = q->m;
 
 	free(steal_ptr(&q->reply));
-	if (q->got && q->sink)
+	if (q->got && q->sink) {
+		kwg_log_debug("%s: %zu bytes received before %s; starting over", q->label, q->got,
+		              kwg_grpc_status_name(status));
 		q->sink->restart(q->userdata);
+	}
 	q->got = 0;
 	q->state = Q_WAITING;
 	q->last_status = status;
