@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Fuzzes what the controller's job stream brings (transport/grpc/wire.c): gRPC-framed
  * WorkerJobResponse messages, each job's jobData decoded as a 2.x WorkerJob and its results
- * built, each event decoded. */
+ * built, each event decoded; each message also read as a StreamChunk (a KV value or a namespace
+ * file's content through the controller). */
 #include <stdint.h>
 #include <stdlib.h>
 
@@ -44,8 +45,17 @@ static void on_event(void *ctx, const char *data, size_t len)
 	(void)kwg_controller_event_decode(data, len, &kill, &err);
 }
 
+static int on_chunk(void *ctx, const uint8_t *data, size_t len)
+{
+	size_t *total = ctx;
+
+	*total += len && data ? len : 0;
+	return 0;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	size_t total = 0;
 	struct kwg_buf in;
 	uint8_t *msg = NULL;
 	size_t len = 0;
@@ -57,6 +67,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	while (kwg_grpc_deframe(&in, 1u << 20, &msg, &len) == 1) {
 		(void)kwg_grpc_unpack_jobs(msg, len, on_job, on_event, NULL);
+		(void)kwg_grpc_unpack_chunk(msg, len, on_chunk, &total);
 		free(msg);
 	}
 	kwg_buf_done(&in);

@@ -224,7 +224,8 @@ static int collect(void *ctx, const uint8_t *data, size_t len)
 
 	if (g->len + len > sizeof(g->data))
 		return -EMSGSIZE;
-	memcpy(g->data + g->len, data, len);
+	if (len)
+		memcpy(g->data + g->len, data, len);
 	g->len += len;
 	g->calls++;
 	return 0;
