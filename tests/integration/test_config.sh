@@ -91,7 +91,7 @@ out=$(env -u KWG_DATABASE_URL KWG_CONTROLLER=h:1 KWG_CONTROLLER_BASIC_AUTH=s3cre
 expect_eq "$(grep -c s3cret <<<"$out" || true)" 0 "the refused credentials are not shown"
 
 KWG_CONCURRENCY=2 it_worker precedence --group cfg --concurrency 3
-wait_for "the worker's start line" 10 grep -q "concurrency" "$IT_TMP/precedence.log"
+wait_for "the worker's start line" 10 grep -q "group cfg, concurrency" "$IT_TMP/precedence.log"
 expect_match "$(cat "$IT_TMP/precedence.log")" "group cfg, concurrency 3," "a flag wins over the environment"
 it_stop "$WORKER_PID"
 printf '%s' "$DB" >"$IT_TMP/db_url"
