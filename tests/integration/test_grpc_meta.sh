@@ -72,6 +72,15 @@ cat >"$IT_TMP/meta.json" <<'JSON'
   {"tenantId": "main", "namespace": "company.team", "path": "/deleted.txt", "parentPath": "/", "version": 1, "last": true, "size": 1, "deleted": true}]}
 JSON
 
+# --- a controller that never answers: the lookup fails after 30 s, never a hang (started here,
+# checked at the end: the other cases run meanwhile)
+jobs "$IT_TMP/jobs4.json" "silent={{ kv('greeting') }}" "after=still serving"
+R4=$IT_TMP/silent.jsonl
+P4=$(free_port)
+controller ctl4 "$P4" "$R4" --jobs "$IT_TMP/jobs4.json" --meta "$IT_TMP/meta.json" --meta-hold-ms 120000
+gworker w4 "$P4" --concurrency 1
+W4=$WORKER_PID CTL4=$CTL_PID
+
 # --- a controller with the metadata services
 jobs "$IT_TMP/jobs.json" \
   "current={{ kv('greeting') }}|{{ kv('norow') }}|{{ kv('inherited') }}|{{ read('scripts/main.py') }}|{{ fileSize('scripts/main.py') }}|{{ fileExists('norow.txt') }}|{{ fileExists('deleted.txt') }}" \
@@ -265,13 +274,7 @@ expect_eq "$STOP_RC" 0 "the worker stops cleanly"
 kill -KILL "$CTL_PID"
 wait "$CTL_PID" 2>/dev/null || true
 
-# --- a controller that never answers: the lookup fails after 30 s, never a hang
-jobs "$IT_TMP/jobs4.json" "silent={{ kv('greeting') }}" "after=still serving"
-R4=$IT_TMP/silent.jsonl
-P4=$(free_port)
-controller ctl4 "$P4" "$R4" --jobs "$IT_TMP/jobs4.json" --meta "$IT_TMP/meta.json" --meta-hold-ms 120000
-gworker w4 "$P4" --concurrency 1
-W4=$WORKER_PID
+# --- the controller that never answered (started at the beginning)
 wait_for "silent's final result" 45 is_final "$R4" silent
 expect_eq "$(q "$R4" final silent)" FAILED "no answer within 30 s: FAILED"
 expect_match "$(q "$R4" logs silent)" "kv\\('greeting'\\) in 'company[.a-z]*': KVMetadataService/findByName: no answer from the controller within 30 s" \
@@ -280,6 +283,6 @@ wait_for "after's final result" 20 is_final "$R4" after
 expect_eq "$(q "$R4" final after)" SUCCESS "the next task runs: the worker is alive"
 it_stop "$W4" 30
 expect_eq "$STOP_RC" 0 "the worker stops cleanly"
-kill -KILL "$CTL_PID" # its held answers would keep it alive
-wait "$CTL_PID" 2>/dev/null || true
+kill -KILL "$CTL4" # its held answers would keep it alive
+wait "$CTL4" 2>/dev/null || true
 it_done
