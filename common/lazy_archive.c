@@ -50,12 +50,8 @@
 	V(archive_entry_set_uid, (struct archive_entry * e, la_int64_t id), (e, id))               \
 	V(archive_entry_set_gid, (struct archive_entry * e, la_int64_t id), (e, id))
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
-enum { KWG_ARCHIVE_FUNCS(IDX_F, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_ARCHIVE_FUNCS(NAME_F, NAME_V)};
+enum { KWG_ARCHIVE_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {KWG_ARCHIVE_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_archive = {

@@ -43,14 +43,10 @@
 	  (CURLM * m, curl_socket_t fd, int ev, int *running), (m, fd, ev, running),               \
 	  CURLM_INTERNAL_ERROR)
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
 #define NAME_X(name) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
 #define IDX_X(name) IDX_##name,
-enum { KWG_CURL_FUNCS(IDX_F, IDX_V, IDX_X) N_FUNCS };
-static const char *const names[] = {KWG_CURL_FUNCS(NAME_F, NAME_V, NAME_X)};
+enum { KWG_CURL_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V, IDX_X) N_FUNCS };
+static const char *const names[] = {KWG_CURL_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V, NAME_X)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_curl = {

@@ -24,12 +24,8 @@
 	F(int, jv_invalid_has_msg, (jv v), (v), 0)                                                 \
 	F(jv, jv_invalid_get_msg, (jv v), (v), (jv){0})
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
-enum { KWG_JQ_FUNCS(IDX_F, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_JQ_FUNCS(NAME_F, NAME_V)};
+enum { KWG_JQ_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {KWG_JQ_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_jq = {

@@ -32,13 +32,10 @@
 	  (c, status, r), MHD_NO)                                                                  \
 	V(MHD_destroy_response, (struct MHD_Response * r), (r))
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
 #define NONE(name)
-enum { KWG_MHD_FUNCS(IDX_F, IDX_V, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_MHD_FUNCS(NAME_F, NAME_V, NAME_V)};
+enum { KWG_MHD_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {
+    KWG_MHD_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_mhd = {

@@ -57,12 +57,8 @@
 	F(const char *, nghttp2_strerror, (int code), (code), kwg_lazy_nghttp2.error)              \
 	F(const char *, nghttp2_http2_strerror, (uint32_t code), (code), kwg_lazy_nghttp2.error)
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
-enum { KWG_NGHTTP2_FUNCS(IDX_F, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_NGHTTP2_FUNCS(NAME_F, NAME_V)};
+enum { KWG_NGHTTP2_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {KWG_NGHTTP2_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_nghttp2 = {

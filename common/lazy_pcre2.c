@@ -65,12 +65,8 @@ static int missing_message(int code, PCRE2_UCHAR *buf, PCRE2_SIZE size)
 	F(int, pcre2_substring_number_from_name_8, (const pcre2_code *c, PCRE2_SPTR name),         \
 	  (c, name), PCRE2_ERROR_NOSUBSTRING)
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
-enum { KWG_PCRE2_FUNCS(IDX_F, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_PCRE2_FUNCS(NAME_F, NAME_V)};
+enum { KWG_PCRE2_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {KWG_PCRE2_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_pcre2 = {

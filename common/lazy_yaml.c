@@ -15,12 +15,8 @@
 	F(int, yaml_parser_parse, (yaml_parser_t * p, yaml_event_t * e), (p, e), 0)                \
 	V(yaml_event_delete, (yaml_event_t * e), (e))
 
-#define NAME_F(ret, name, ...) #name,
-#define NAME_V(name, ...) #name,
-#define IDX_F(ret, name, ...) IDX_##name,
-#define IDX_V(name, ...) IDX_##name,
-enum { KWG_YAML_FUNCS(IDX_F, IDX_V) N_FUNCS };
-static const char *const names[] = {KWG_YAML_FUNCS(NAME_F, NAME_V)};
+enum { KWG_YAML_FUNCS(KWG_LAZY_IDX_F, KWG_LAZY_IDX_V) N_FUNCS };
+static const char *const names[] = {KWG_YAML_FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)};
 static void *fns[N_FUNCS];
 
 struct kwg_lazylib kwg_lazy_yaml = {

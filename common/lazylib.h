@@ -34,6 +34,13 @@ void *kwg_lazylib_fn(struct kwg_lazylib *lib, size_t i);
 extern struct kwg_lazylib kwg_lazy_archive, kwg_lazy_mhd, kwg_lazy_jq, kwg_lazy_curl,
     kwg_lazy_nghttp2, kwg_lazy_yaml, kwg_lazy_pcre2;
 
+/* Table generators over a library's function list FUNCS(F, V): its names in order
+ * ({FUNCS(KWG_LAZY_NAME_F, KWG_LAZY_NAME_V)}) and the matching IDX_<name> enum. */
+#define KWG_LAZY_NAME_F(ret, name, ...) #name,
+#define KWG_LAZY_NAME_V(name, ...) #name,
+#define KWG_LAZY_IDX_F(ret, name, ...) IDX_##name,
+#define KWG_LAZY_IDX_V(name, ...) IDX_##name,
+
 /* Stub generators for the stub files: F for a function returning a value (FAIL when the library
  * is missing), V for a void one. IDX_<name> must be its index in the library's names. */
 #define KWG_LAZY_STUB(lib, ret, name, params, args, fail)                                          \
