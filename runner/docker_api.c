@@ -348,7 +348,6 @@ static struct kwg_docker_req *make_request(struct kwg_docker *d, const char *met
 	if (body && body->header)
 		r->headers = curl_slist_append(r->headers, body->header);
 	(void)curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->headers);
-	(void)curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, method);
 	if (!hold && kwg_curl_uv_add(d->cu, r->easy) < 0) {
 		curl_slist_free_all(r->headers);
 		curl_easy_cleanup(r->easy);

@@ -28,7 +28,6 @@ struct kwg_orphans {
 	json_t *candidates; /* containers of other workers, while their liveness is asked */
 	/* The removals of this sweep, while the daemon has not answered them. */
 	struct removal *removals;
-	size_t n_removals;
 	void (*swept)(void *userdata); /* once, after the first sweep; then NULL */
 	void *swept_userdata;
 	bool closing;
