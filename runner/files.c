@@ -610,6 +610,12 @@ static int start(struct kwg_files *f, struct kwg_files **ret, struct kwg_err *er
 	return 0;
 }
 
+/* KESTRA 2.x CONTROLLER worker access: namespace-file contents come through the controller. */
+static bool contents_via_meta(const struct kwg_files_ctx *ctx)
+{
+	return ctx->meta && ctx->meta->read && ctx->meta->nsfile_content;
+}
+
 static int list_storage(struct kwg_files *f)
 {
 	f->cur = kwg_storage_list(f->ctx.storage, f->ctx.tenant, f->ns_prefix, on_ns_entry,
@@ -641,7 +647,7 @@ static void on_ns_rows(void *userdata, const char *error, bool table,
 	}
 	/* KESTRA 2.x CONTROLLER worker access: the contents through the controller, each by its
 	 * revision's object relative to the namespace-files root ("scripts/a.py.v2"). */
-	bool content = f->ctx.meta->read && f->ctx.meta->nsfile_content;
+	bool content = contents_via_meta(&f->ctx);
 	const char *prefix = content ? "" : f->ns_prefix;
 	for (size_t i = 0; i < n && !f->error[0]; i++) {
 		const char *p = files[i].path + (content && files[i].path[0] == '/');
@@ -678,7 +684,7 @@ int kwg_files_stage_in(const struct kwg_files_ctx *ctx, struct kwg_script_task *
 		}
 		return start(f, ret, err);
 	}
-	if (!ctx->storage && !(ctx->meta && ctx->meta->read && ctx->meta->nsfile_content)) {
+	if (!ctx->storage && !contents_via_meta(ctx)) {
 		kwg_files_free(f);
 		return no_storage(err, "namespaceFiles");
 	}
