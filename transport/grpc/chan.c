@@ -690,7 +690,7 @@ int kwg_grpc_chan_new(uv_loop_t *loop, const struct kwg_grpc_chan_opts *opts,
 	}
 	r = session_new(ch);
 	if (r == 0 && opts->tls) {
-		name = tls_name(ch->authority);
+		name = opts->authority ? tls_name(opts->authority) : strdup(opts->host);
 		r = name ? kwg_grpc_tls_new(opts->tls, name, &ch->tls) : -ENOMEM;
 	}
 	if (r == 0)
