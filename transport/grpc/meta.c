@@ -62,8 +62,13 @@ struct kwg_grpc_meta {
 	uv_timer_t timer;
 	struct question *head;
 	bool closing;
-	bool unimplemented_logged[4]; /* KV, namespace files, KV values, namespace-file contents */
+	bool unimplemented_logged[4]; /* by service_of[what] */
 };
+
+/* The controller's service each question goes to: one ERROR per service that answers
+ * UNIMPLEMENTED. */
+static const unsigned char service_of[] = {
+    [Q_KV] = 0, [Q_NSFILE] = 1, [Q_LIST] = 1, [Q_KV_VALUE] = 2, [Q_NSFILE_CONTENT] = 3};
 
 static void schedule(struct kwg_grpc_meta *m);
 
@@ -176,7 +181,7 @@ static void on_call_end(void *ctx, int status, const char *message)
 {
 	struct question *q = ctx;
 	struct kwg_grpc_meta *m = q->m;
-	const char *service = q->what == Q_KV ? "KV store" : "namespace files";
+	bool *logged = &m->unimplemented_logged[service_of[q->what]];
 
 	q->call = NULL;
 	if (q->state == Q_ANSWERED) {
@@ -194,17 +199,13 @@ static void on_call_end(void *ctx, int status, const char *message)
 		bool kv = q->what == Q_KV_VALUE;
 		const char *what = kv ? "KV values" : "namespace-file contents";
 		const char *set = kv ? "kv_worker_access" : "namespace_files_worker_access";
-		bool *logged = &m->unimplemented_logged[kv ? 2 : 3];
-		if (!*logged) {
-			*logged = true;
-			kwg_log_error(
-			    "%s not available through this controller (%s UNIMPLEMENTED); "
-			    "set %s=storage",
-			    what, methods[q->what] + 1, set);
-		}
 		fail(q,
 		     "%s not available through this controller (%s UNIMPLEMENTED); set %s=storage",
 		     what, methods[q->what] + 1, set);
+		if (!*logged) {
+			*logged = true;
+			kwg_log_error("%s", q->error);
+		}
 	} else if (status == KWG_GRPC_OK) {
 		if (!q->reply && !q->error)
 			fail(q, "the controller answered %s without a message",
@@ -213,7 +214,6 @@ static void on_call_end(void *ctx, int status, const char *message)
 	} else if (status == KWG_GRPC_UNAVAILABLE || status == KWG_GRPC_DEADLINE_EXCEEDED) {
 		retry_later(q, status);
 	} else if (status == KWG_GRPC_UNIMPLEMENTED) {
-		bool *logged = &m->unimplemented_logged[q->what == Q_KV ? 0 : 1];
 		if (!*logged) {
 			*logged = true;
 			kwg_log_error("the controller does not implement %s (UNIMPLEMENTED): %s "
@@ -225,7 +225,7 @@ static void on_call_end(void *ctx, int status, const char *message)
 		fail(q,
 		     "%s not available through this controller: %s answered UNIMPLEMENTED "
 		     "(a controller without Kestra 2.x's metadata services)",
-		     service, methods[q->what] + 1);
+		     q->what == Q_KV ? "KV store" : "namespace files", methods[q->what] + 1);
 	} else {
 		fail(q, "%s: the controller answered %s%s%.200s", methods[q->what] + 1,
 		     kwg_grpc_status_name(status), *message ? ": " : "", message);
