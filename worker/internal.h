@@ -6,6 +6,7 @@
 #pragma once
 #include <limits.h>
 #include <stdbool.h>
+#include <sys/types.h>
 #include <uv.h>
 
 #include "common/id.h"
@@ -68,6 +69,11 @@ struct kwg_worker {
 	 * not set; NULL: none. run_cfg.encryption_key points at the one in use. */
 	char *pushed_key;
 	struct kwg_sandbox_spec sandbox; /* template: profile, task user, limits, filter */
+	/* The sandbox probe while it runs (probe_pid > 0): its pidfd, watched by probe_poll, and
+	 * the read end of its status pipe (setup.c). */
+	pid_t probe_pid;
+	int probe_pidfd, probe_status;
+	uv_poll_t probe_poll;
 	char exec_helper[PATH_MAX];
 	char cg_memory[PATH_MAX], cg_pids[PATH_MAX]; /* cgroup v1 parents, "" when unused */
 	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
@@ -82,6 +88,9 @@ struct kwg_worker {
 
 /* setup.c. Each returns 0 or a negative errno (logged). */
 int kwg_worker_setup_sandbox(struct kwg_worker *w);
+/* Reaps the sandbox probe once its pidfd is readable (or kills it when the worker is closed):
+ * 0 when the sandbox works, else -EPERM (logged). */
+int kwg_worker_probe_end(struct kwg_worker *w);
 int kwg_worker_setup_docker(struct kwg_worker *w);
 int kwg_worker_setup_storage(struct kwg_worker *w);
 int kwg_worker_setup_spare(struct kwg_worker *w);

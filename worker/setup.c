@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -423,18 +424,18 @@ static int compile_filter(struct kwg_worker *w)
 }
 
 /* Runs /bin/true through the real sandbox once before claiming anything: a kernel that refuses a
- * namespace or a mount stops the worker here, with the step that failed, instead of failing every
- * task (or running them less isolated than configured). */
-static int probe_sandbox(struct kwg_worker *w)
+ * namespace or a mount stops the worker then, with the step that failed, instead of failing every
+ * task (or running them less isolated than configured). The probe runs beside the first
+ * connections; the worker claims once it has ended well (worker.c, kwg_worker_probe_end). */
+static int probe_start(struct kwg_worker *w)
 {
 	struct kwg_sandbox_spec spec = w->sandbox;
-	struct kwg_sandbox_status st = {0};
 	posix_spawn_file_actions_t fa;
 	char *argv[] = {w->exec_helper, NULL}, *envp[] = {NULL};
 	char *bytes = NULL;
 	size_t len;
-	int fd = -1, pipefd[2] = {-1, -1}, status = 0, r;
-	pid_t pid;
+	int fd = -1, pipefd[2] = {-1, -1}, r;
+	pid_t pid = 0;
 
 	spec.workdir = w->cfg->work_dir;
 	spec.argv = (struct kwg_strv){0};
@@ -455,39 +456,64 @@ static int probe_sandbox(struct kwg_worker *w)
 		r = -posix_spawn(&pid, w->exec_helper, &fa, NULL, argv, envp);
 		posix_spawn_file_actions_destroy(&fa);
 	}
-	if (pipefd[1] >= 0)
-		(void)close(pipefd[1]);
-	if (r >= 0) {
-		while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	if (r >= 0 && (w->probe_pidfd = (int)syscall(SYS_pidfd_open, pid, 0)) < 0) {
+		r = -errno;
+		(void)kill(pid, SIGKILL);
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 			;
-		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-			if (read(pipefd[0], &st, sizeof(st)) == (ssize_t)sizeof(st))
-				kwg_log_error(
-				    "the %s sandbox cannot be set up on this machine: %s failed: "
-				    "%s; refusing to start (%s)",
-				    kwg_sandbox_profile_name(w->sandbox.profile),
-				    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
-				    strerror(st.err),
-				    st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
-				            st.stage == KWG_STAGE_MOUNTS
-				        ? "in a container that may not make namespaces, --sandbox "
-				          "container keeps the sandbox without them; --sandbox "
-				          "none "
-				          "runs tasks without isolation"
-				        : "--sandbox none runs tasks without isolation");
-			else
-				kwg_log_error(
-				    "the sandbox probe failed (status %d); refusing to start",
-				    status);
-			r = -EPERM;
-		}
-	} else {
-		kwg_log_errno(KWG_LOG_ERROR, r, "cannot run the sandbox probe");
 	}
 	if (fd >= 0)
 		(void)close(fd);
-	if (pipefd[0] >= 0)
-		(void)close(pipefd[0]);
+	if (pipefd[1] >= 0)
+		(void)close(pipefd[1]);
+	if (r < 0) {
+		if (pipefd[0] >= 0)
+			(void)close(pipefd[0]);
+		kwg_log_errno(KWG_LOG_ERROR, r, "cannot run the sandbox probe");
+		return r;
+	}
+	w->probe_pid = pid;
+	w->probe_status = pipefd[0];
+	return 0;
+}
+
+/* The probe has ended (its pidfd is readable), or the worker closes before it did (then it is
+ * killed): reaps it. 0 when it ran /bin/true, else -EPERM with the step that failed logged. */
+int kwg_worker_probe_end(struct kwg_worker *w)
+{
+	struct kwg_sandbox_status st = {0};
+	int status = 0, r = 0;
+
+	if (w->probe_pid <= 0)
+		return 0;
+	if (w->phase == PHASE_CLOSED)
+		(void)kill(w->probe_pid, SIGKILL);
+	while (waitpid(w->probe_pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (w->phase != PHASE_CLOSED && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
+		if (read(w->probe_status, &st, sizeof(st)) == (ssize_t)sizeof(st))
+			kwg_log_error("the %s sandbox cannot be set up on this machine: %s failed: "
+			              "%s; refusing "
+			              "to start (%s)",
+			              kwg_sandbox_profile_name(w->sandbox.profile),
+			              kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
+			              strerror(st.err),
+			              st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
+			                      st.stage == KWG_STAGE_MOUNTS
+			                  ? "in a container that may not make namespaces, "
+			                    "--sandbox container "
+			                    "keeps the sandbox without them; --sandbox none runs "
+			                    "tasks without "
+			                    "isolation"
+			                  : "--sandbox none runs tasks without isolation");
+		else
+			kwg_log_error("the sandbox probe failed (status %d); refusing to start",
+			              status);
+		r = -EPERM;
+	}
+	(void)close(w->probe_status);
+	w->probe_pid = 0;
+	kwg_log_latency("probed", "worker");
 	return r;
 }
 
@@ -534,9 +560,8 @@ int kwg_worker_setup_sandbox(struct kwg_worker *w)
 		return -ENOENT;
 	}
 	kwg_log_latency("probe-start", "worker");
-	if (compile_filter(w) < 0 || probe_sandbox(w) < 0)
+	if (compile_filter(w) < 0 || probe_start(w) < 0)
 		return -EPERM;
-	kwg_log_latency("probed", "worker");
 	cgroups_setup(w);
 	if (sb->profile == KWG_SANDBOX_CONTAINER)
 		kwg_log_warning(

@@ -242,6 +242,8 @@ const char *kwg_worker_pause_reason(const struct kwg_worker *w)
 
 	if (w->phase != PHASE_SERVING)
 		return "stopping";
+	if (w->probe_pid > 0)
+		return "starting";
 	if (f->maintenance)
 		return "maintenance";
 	if (f->cluster_maintenance)
@@ -259,6 +261,8 @@ static void update_claiming(struct kwg_worker *w)
 	const char *why = kwg_worker_pause_reason(w);
 	bool claiming = why == NULL;
 
+	if (w->probe_pid > 0)
+		return; /* nothing is decided before the sandbox is known to work (on_probed) */
 	if (w->phase == PHASE_SERVING)
 		kwg_transport_set_state(w->transport, f->maintenance || f->cluster_maintenance
 		                                          ? KWG_SERVICE_MAINTENANCE
@@ -431,6 +435,11 @@ static void on_signal(uv_signal_t *h, int signum)
 {
 	struct kwg_worker *w = h->data;
 
+	if (w->probe_pid > 0) {
+		kwg_log_notice("%s before anything was claimed: exiting", strsignal(signum));
+		worker_close(w);
+		return;
+	}
 	if (++w->signals > 1) {
 		kwg_log_warning("%s again: not waiting any longer", strsignal(signum));
 		force_stop(w);
@@ -553,16 +562,54 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	return 0;
 }
 
-int kwg_worker_start(struct kwg_worker *w)
+/* Registers with Kestra and, once the first flags allow it, claims (the sandbox works). */
+static void serve(struct kwg_worker *w)
 {
-	uv_signal_start(&w->sigterm, on_signal, SIGTERM);
-	uv_signal_start(&w->sigint, on_signal, SIGINT);
 	kwg_log_notice("kwg %s worker %s: group %s, concurrency %u, default runner %s", KWG_VERSION,
 	               w->id, w->cfg->group ? w->cfg->group : "(default)", w->cfg->concurrency,
 	               w->cfg->default_runner == KWG_RUNNER_PROCESS ? "process" : "docker");
 	/* Claiming starts once the first flags are read (a paused group or maintenance must hold
 	 * from the first moment): on_flags. */
 	kwg_transport_start(w->transport);
+}
+
+static void on_probed(uv_poll_t *h, int status, int events)
+{
+	struct kwg_worker *w = h->data;
+
+	(void)status;
+	(void)events;
+	uv_close((uv_handle_t *)h, NULL);
+	(void)close(w->probe_pidfd);
+	if (kwg_worker_probe_end(w) < 0) {
+		w->exit_code = 1;
+		worker_close(w);
+		return;
+	}
+	serve(w);
+	/* The first flags may have come while the probe ran (the control connection opens at
+	 * once): claiming starts now. */
+	if (w->phase == PHASE_SERVING)
+		update_claiming(w);
+}
+
+int kwg_worker_start(struct kwg_worker *w)
+{
+	uv_signal_start(&w->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&w->sigint, on_signal, SIGINT);
+	if (w->probe_pid > 0) {
+		int r = uv_poll_init(w->loop, &w->probe_poll, w->probe_pidfd);
+		w->probe_poll.data = w;
+		if (r >= 0)
+			r = uv_poll_start(&w->probe_poll, UV_READABLE, on_probed);
+		if (r < 0) {
+			kwg_log_errno(KWG_LOG_ERROR, r, "cannot watch the sandbox probe");
+			w->exit_code = 1;
+			worker_close(w);
+		}
+		return r;
+	}
+	serve(w);
 	return 0;
 }
 
@@ -571,6 +618,12 @@ static void worker_close(struct kwg_worker *w)
 	if (w->phase == PHASE_CLOSED)
 		return;
 	w->phase = PHASE_CLOSED;
+	if (w->probe_pid > 0) {
+		if (w->probe_poll.loop)
+			uv_close((uv_handle_t *)&w->probe_poll, NULL);
+		(void)close(w->probe_pidfd);
+		(void)kwg_worker_probe_end(w); /* killed, reaped */
+	}
 	while (w->runs) {
 		struct run_node *n = w->runs;
 		w->runs = n->next;

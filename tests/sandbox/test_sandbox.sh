@@ -274,12 +274,16 @@ out=$("$KWGT_BIN" worker --database-url "$DB" --sandbox-policy "$IT_TMP/bad-poli
 expect_match "$rc $out" "^1 .*line 1: expected \"deny NAME\" or \"allow NAME\"" "a malformed override names its line"
 
 # The start-up probe: a working directory parent the task user cannot enter stops the worker at
-# start, naming the step, instead of failing every task.
+# start, naming the step, instead of failing every task. The probe runs beside the first
+# connections: the worker neither registers nor claims before it has passed.
 mkdir -p "$IT_TMP/closed" && chmod 700 "$IT_TMP/closed"
+instances=$(sql "SELECT count(*) FROM service_instance")
 out=$("$KWGT_BIN" worker --database-url "$DB" --work-dir "$IT_TMP/closed" --management-port 0 2>&1) && rc=0 || rc=$?
 expect_eq "$rc" 1 "a sandbox that cannot be set up refuses the start"
 expect_match "$out" "the default sandbox cannot be set up on this machine: entering the working directory failed: Permission denied; refusing to start" \
   "and names the step that failed"
+expect_eq "$(sql "SELECT count(*) FROM service_instance")" "$instances" "and registers nothing"
+expect_eq "$(grep -c "claiming tasks" <<<"$out")" 0 "nor claims"
 
 # The whole battery again through `kwg sandbox`, without a worker.
 DIRECT_LIMITS=(--processes 300 --memory 1GiB --file-size 10MiB)
