@@ -14,12 +14,17 @@ rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup"; }
 : >"$tmp/idle" ; : >"$tmp/busy" ; : >"$tmp/start" ; : >"$tmp/idle_pss" ; : >"$tmp/anon"
 for run in $(seq "$runs"); do
-  t0=$(date +%s%N)
-  build/bench/kwg worker --database-url "$DB" --group fp --concurrency 64 --default-runner process \
-    --work-dir "$tmp/wd" --management-port 0 --log-level debug >"$tmp/worker.log" 2>&1 &
+  # From the clock read just before the exec to the worker's own stamp of its first claim
+  # statement (KWG_TRACE_LATENCY: the same wall clock; a poll of the log would add its period).
+  t0=$(date +%s%6N)
+  KWG_TRACE_LATENCY=1 build/bench/kwg worker --database-url "$DB" --group fp --concurrency 64 \
+    --default-runner process --work-dir "$tmp/wd" --management-port 0 --log-level debug \
+    >"$tmp/worker.log" 2>&1 &
   worker=$!
   until grep -qs "claiming tasks" "$tmp/worker.log"; do sleep 0.005; done
-  echo "scale=1; ($(date +%s%N) - $t0) / 1000000" | bc >>"$tmp/start"
+  until grep -qs "^latency [0-9]* claim-sent" "$tmp/worker.log"; do sleep 0.005; done
+  awk -v t0="$t0" '$1 == "latency" && $3 == "claim-sent" {printf "%.1f\n", ($2 - t0) / 1000; exit}' \
+    "$tmp/worker.log" >>"$tmp/start"
   sleep 2
   rss_kib "$worker" >>"$tmp/idle"
   pss_kib "$worker" >>"$tmp/idle_pss"
