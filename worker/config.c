@@ -222,9 +222,8 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 
 	switch (k->type) {
 	case CFG_HOST_PORT: {
-		cleanup_free char *host = NULL, *port = NULL;
 		const char *why;
-		r = *value ? kwg_parse_host_port(value, &host, &port, &why) : 0;
+		r = *value ? kwg_parse_host_port(value, NULL, NULL, &why) : 0;
 		if (r == -EINVAL)
 			return kwg_err_set(err, -EINVAL,
 			                   "%s: '%.200s' is not HOST:PORT or [IPV6]:PORT: %s",
