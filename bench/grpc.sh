@@ -44,14 +44,18 @@ phase() {
   "$PY" tests/controller/controller.py --port "$port" --record "$rec" --bench "$n" "$@" \
     >"$tmp/controller.log" 2>&1 &
   ctl=$!
+  local deadline=$((SECONDS + 30))
   until grep -qs listening "$tmp/controller.log"; do
-    kill -0 "$ctl" 2>/dev/null || { cat "$tmp/controller.log" >&2; exit 1; }
+    kill -0 "$ctl" 2>/dev/null ||
+      { cat "$tmp/controller.log" >&2; echo "grpc.sh: $name: the controller stand-in exited before listening" >&2; exit 1; }
+    [ $SECONDS -lt $deadline ] ||
+      { echo "grpc.sh: $name: the controller stand-in (tests/controller/controller.py) not listening on port $port after 30 s" >&2; exit 1; }
     sleep 0.05
   done
   build/bench/kwg worker --controller "127.0.0.1:$port" --concurrency "$c" --default-runner process \
     --work-dir "$tmp/wd" --management-port 0 ${KWGB_WORKER_ARGS:-} >"$tmp/kwg.log" 2>&1 &
   worker=$!
-  local deadline=$((SECONDS + 900))
+  deadline=$((SECONDS + 900))
   until grep -qs '"bench-done"' "$rec"; do
     kill -0 "$worker" 2>/dev/null || { tail -20 "$tmp/kwg.log" >&2; exit 1; }
     [ $SECONDS -lt $deadline ] || { echo "grpc.sh: $name: $n tasks not done after 900 s" >&2; exit 1; }

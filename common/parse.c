@@ -8,6 +8,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cleanup.h"
+
 int kwg_parse_i64(const char *s, int64_t *ret)
 {
 	char *end;
@@ -109,10 +111,14 @@ int kwg_parse_size_bytes(const char *s, uint64_t *ret)
 
 int kwg_parse_host_port(const char *s, char **ret_host, char **ret_port, const char **why)
 {
+	cleanup_free char *h = NULL, *p = NULL;
 	const char *host = s, *end, *colon;
 	uint32_t port;
 
-	*ret_host = *ret_port = NULL;
+	if (ret_host)
+		*ret_host = NULL;
+	if (ret_port)
+		*ret_port = NULL;
 	*why = NULL;
 	if (s[0] == '[') {
 		end = strchr(s, ']');
@@ -146,13 +152,13 @@ int kwg_parse_host_port(const char *s, char **ret_host, char **ret_port, const c
 		*why = "the port is not a number from 1 to 65535";
 	if (*why)
 		return -EINVAL;
-	*ret_host = strndup(host, (size_t)(end - host));
-	*ret_port = strdup(colon + 1);
-	if (!*ret_host || !*ret_port) {
-		free(*ret_host);
-		free(*ret_port);
-		*ret_host = *ret_port = NULL;
+	if (ret_host && !(h = strndup(host, (size_t)(end - host))))
 		return -ENOMEM;
-	}
+	if (ret_port && !(p = strdup(colon + 1)))
+		return -ENOMEM;
+	if (ret_host)
+		*ret_host = steal_ptr(&h);
+	if (ret_port)
+		*ret_port = steal_ptr(&p);
 	return 0;
 }

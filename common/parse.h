@@ -13,6 +13,7 @@ int kwg_parse_size_bytes(const char *s, uint64_t *ret);
 /* "250ms", "30s", "5m", "1h"; a bare number is milliseconds. */
 int kwg_parse_duration_ms(const char *s, uint64_t *ret);
 /* HOST:PORT or [IPV6]:PORT, as a gRPC target: the host (without brackets, not empty, no spaces or
- * '/', '@'; an IPv6 address only in brackets) and the port (1-65535), each allocated. -EINVAL with
- * *why saying what is wrong, or -ENOMEM. */
+ * '/', '@'; an IPv6 address only in brackets) and the port (1-65535), each new. ret_host and
+ * ret_port may be NULL (both NULL: a check only, nothing allocated). -EINVAL with *why saying what
+ * is wrong, or -ENOMEM. */
 int kwg_parse_host_port(const char *s, char **ret_host, char **ret_port, const char **why);

@@ -38,7 +38,7 @@ static const char *const results[] = {"SUCCEEDED", "FAILED", "ABORTED"};
 int kwg_controller_reply_decode(const char *json, size_t len, struct kwg_controller_reply *ret,
                                 struct kwg_err *err)
 {
-	json_t *j = NULL, *inst, *m;
+	json_t *j = NULL, *inst;
 	const char *result = NULL;
 	int r;
 
@@ -57,10 +57,8 @@ int kwg_controller_reply_decode(const char *json, size_t len, struct kwg_control
 		else
 			ret->result = (enum kwg_controller_result)i;
 	}
-	m = r >= 0 ? json_object_get(j, "maintenance") : NULL;
-	if (m && !json_is_boolean(m) && !json_is_null(m))
-		r = kwg_err_set(err, -EBADMSG, "$.maintenance: expected a boolean");
-	ret->maintenance = json_is_true(m);
+	if (r >= 0)
+		r = kwg_json_get_bool(j, "maintenance", "$", false, &ret->maintenance, err);
 	inst = r >= 0 ? json_object_get(j, "instance") : NULL;
 	if (inst && !json_is_null(inst)) {
 		if (!json_is_object(inst)) {

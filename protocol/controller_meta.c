@@ -37,20 +37,6 @@ static int parse(const char *json, size_t len, json_t **ret_j, struct kwg_err *e
 	return r;
 }
 
-static int get_bool(const json_t *o, const char *key, const char *path, bool dflt, bool *ret,
-                    struct kwg_err *err)
-{
-	json_t *v = json_object_get(o, key);
-
-	*ret = dflt;
-	if (!v || json_is_null(v))
-		return 0;
-	if (!json_is_boolean(v))
-		return kwg_err_set(err, -EBADMSG, "%s.%s: expected a boolean", path, key);
-	*ret = json_is_true(v);
-	return 0;
-}
-
 /* version: an integer >= 1 (absent: 1, Kestra's first revision). */
 static int get_version(const json_t *o, const char *path, long long *ret, struct kwg_err *err)
 {
@@ -76,7 +62,7 @@ static int row_common(const json_t *o, const char *path, struct kwg_controller_m
 	ret->found = true;
 	r = get_version(o, path, &ret->version, err);
 	if (r >= 0)
-		r = get_bool(o, "deleted", path, false, &ret->deleted, err);
+		r = kwg_json_get_bool(o, "deleted", path, false, &ret->deleted, err);
 	return r;
 }
 
@@ -191,7 +177,7 @@ int kwg_controller_nsfile_list_decode(const char *json, size_t len,
 			r = kwg_err_set(err, -EBADMSG, "%s.path: '%.200s' is not an absolute path",
 			                at, path);
 		if (r >= 0)
-			r = get_bool(e, "last", at, true, &last, err);
+			r = kwg_json_get_bool(e, "last", at, true, &last, err);
 		if (r < 0)
 			break;
 		/* KESTRA: Namespace.all(): the current revisions, not deleted, no directories. */

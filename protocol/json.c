@@ -88,6 +88,21 @@ int kwg_json_get_obj(const json_t *obj, const char *key, const char *path, bool 
 	return 0;
 }
 
+int kwg_json_get_bool(const json_t *obj, const char *key, const char *path, bool dflt, bool *ret,
+                      struct kwg_err *err)
+{
+	json_t *v = json_object_get(obj, key);
+
+	if (!v || json_is_null(v)) {
+		*ret = dflt;
+		return 0;
+	}
+	if (!json_is_boolean(v))
+		return kwg_err_set(err, -EBADMSG, "%s.%s: expected a boolean", path, key);
+	*ret = json_is_true(v);
+	return 0;
+}
+
 char *kwg_json_dump(const json_t *j)
 {
 	return json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |

@@ -26,6 +26,9 @@ int kwg_json_get_str(const json_t *obj, const char *key, const char *path, bool 
 /* Object member or NULL; -EBADMSG when present and not an object (or absent and required). */
 int kwg_json_get_obj(const json_t *obj, const char *key, const char *path, bool required,
                      json_t **ret, struct kwg_err *err);
+/* Boolean member; dflt when absent or JSON null; -EBADMSG via err for another type. */
+int kwg_json_get_bool(const json_t *obj, const char *key, const char *path, bool dflt, bool *ret,
+                      struct kwg_err *err);
 
 /* Compact dump with keys in insertion order. New string, NULL on OOM. */
 char *kwg_json_dump(const json_t *j);

@@ -222,9 +222,8 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 
 	switch (k->type) {
 	case CFG_HOST_PORT: {
-		cleanup_free char *host = NULL, *port = NULL;
 		const char *why;
-		r = *value ? kwg_parse_host_port(value, &host, &port, &why) : 0;
+		r = *value ? kwg_parse_host_port(value, NULL, NULL, &why) : 0;
 		if (r == -EINVAL)
 			return kwg_err_set(err, -EINVAL,
 			                   "%s: '%.200s' is not HOST:PORT or [IPV6]:PORT: %s",
@@ -531,8 +530,9 @@ static int load_flags(struct kwg_config *cfg, int argc, char **argv, const char 
 	return 0;
 }
 
-/* The controller's TLS settings: only with a controller, files readable, a certificate with its
- * key; each error names the setting. */
+/* The controller's TLS settings: only with a controller, files only with controller_tls; each
+ * error names the setting. The files themselves (readable, a certificate with its key) are
+ * checked where TLS loads them, transport/grpc/tls.c, which `-n` calls too. */
 static int check_controller_tls(struct kwg_config *cfg, struct kwg_err *err)
 {
 	const struct {
@@ -583,26 +583,13 @@ static int check_controller_tls(struct kwg_config *cfg, struct kwg_err *err)
 			    set);
 		return 0;
 	}
-	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
-		cleanup_fclose FILE *f = NULL;
-		if (!*files[i].value)
-			continue;
-		if (!cfg->controller_tls)
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
+		if (*files[i].value && !cfg->controller_tls)
 			return kwg_err_set(
 			    err, -EINVAL,
 			    "%s: set while controller_tls is false (--controller-tls "
 			    "true or KWG_CONTROLLER_TLS=true)",
 			    files[i].key);
-		f = fopen(*files[i].value, "re");
-		if (!f)
-			return kwg_err_set(err, -EINVAL, "%s: cannot read '%.200s': %s",
-			                   files[i].key, *files[i].value, strerror(errno));
-	}
-	if (!cfg->controller_cert_file != !cfg->controller_key_file)
-		return kwg_err_set(
-		    err, -EINVAL, "%s: set without %s",
-		    cfg->controller_cert_file ? "controller_cert_file" : "controller_key_file",
-		    cfg->controller_cert_file ? "controller_key_file" : "controller_cert_file");
 	if (cfg->controller_authority &&
 	    strcspn(cfg->controller_authority, " \t\r\n/@?#") != strlen(cfg->controller_authority))
 		return kwg_err_set(err, -EINVAL,

@@ -103,10 +103,14 @@ static void test_parse_host_port(void **state)
 	assert_string_equal(port, "65535");
 	free(host);
 	free(port);
+	assert_int_equal(kwg_parse_host_port("[::1]:65535", NULL, NULL, &why), 0);
+	assert_null(why);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		assert_int_equal(kwg_parse_host_port(bad[i], &host, &port, &why), -EINVAL);
 		assert_non_null(why);
 		assert_null(host);
+		assert_int_equal(kwg_parse_host_port(bad[i], NULL, NULL, &why), -EINVAL);
+		assert_non_null(why);
 	}
 }
 

@@ -53,6 +53,7 @@ static void test_controller_reply_decodes_and_names_errors(void **state)
 	static const char ok[] = "{\"instance\":{\"id\":\"w-1\",\"state\":\"RUNNING\"},"
 	                         "\"result\":\"SUCCEEDED\",\"maintenance\":true}";
 	static const char bad[] = "{\"result\":\"MAYBE\"}";
+	static const char bad_m[] = "{\"result\":\"SUCCEEDED\",\"maintenance\":\"yes\"}";
 	struct kwg_controller_reply r;
 	struct kwg_err err = {{0}};
 
@@ -65,6 +66,8 @@ static void test_controller_reply_decodes_and_names_errors(void **state)
 	kwg_controller_reply_done(&r);
 	assert_int_equal(kwg_controller_reply_decode(bad, sizeof(bad) - 1, &r, &err), -EBADMSG);
 	assert_string_equal(err.msg, "$.result: unknown result 'MAYBE'");
+	assert_int_equal(kwg_controller_reply_decode(bad_m, sizeof(bad_m) - 1, &r, &err), -EBADMSG);
+	assert_string_equal(err.msg, "$.maintenance: expected a boolean");
 }
 
 static void test_controller_events_and_configs(void **state)

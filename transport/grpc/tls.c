@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/cleanup.h"
+#include "common/compat.h"
+
 struct kwg_grpc_tls_ctx {
 	SSL_CTX *ssl_ctx;
 	bool has_cert;
@@ -68,12 +71,30 @@ static int on_client_cert(SSL *ssl, X509 **ret_x509, EVP_PKEY **ret_pkey)
 int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_tls_ctx **ret,
                          struct kwg_err *err)
 {
+	const struct {
+		const char *key, *path;
+	} files[] = {
+	    {"controller_ca_file", opts->ca_file},
+	    {"controller_cert_file", opts->cert_file},
+	    {"controller_key_file", opts->key_file},
+	};
 	struct kwg_grpc_tls_ctx *ctx;
 	char why[256];
 	int r = 0;
 
+	/* Each file readable (with errno's reason, which OpenSSL's load errors do not always
+	 * give), and the certificate with its key. */
+	for (size_t i = 0; i < ARRAY_SIZE(files); i++) {
+		cleanup_fclose FILE *f = NULL;
+		if (!files[i].path)
+			continue;
+		f = fopen(files[i].path, "re");
+		if (!f)
+			return kwg_err_set(err, -EINVAL, "%s: cannot read '%.200s': %s",
+			                   files[i].key, files[i].path, strerror(errno));
+	}
 	if (!opts->cert_file != !opts->key_file)
-		return kwg_err_set(err, -EINVAL, "%s is set without %s",
+		return kwg_err_set(err, -EINVAL, "%s: set without %s",
 		                   opts->cert_file ? "controller_cert_file" : "controller_key_file",
 		                   opts->cert_file ? "controller_key_file"
 		                                   : "controller_cert_file");

@@ -22,8 +22,9 @@ struct kwg_grpc_tls_opts {
 	const char *key_file;
 };
 
-/* Loads the CA and the client certificate. 0 and *ret; -EINVAL with err naming the setting at
- * fault and OpenSSL's reason; -ENOMEM. */
+/* The one check of the files (`kwg worker -n` and the transport's start call it): each readable,
+ * cert_file with key_file; then loads the CA and the client certificate. 0 and *ret; -EINVAL
+ * with err naming the setting at fault and the reason (errno's or OpenSSL's); -ENOMEM. */
 int kwg_grpc_tls_ctx_new(const struct kwg_grpc_tls_opts *opts, struct kwg_grpc_tls_ctx **ret,
                          struct kwg_err *err);
 /* Accepts NULL; returns NULL. Sessions still open keep what they need. */
