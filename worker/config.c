@@ -27,6 +27,7 @@ enum cfg_type {
 	CFG_SIZE,
 	CFG_U64,
 	CFG_CHOICE, /* a string, one of `choices` */
+	CFG_ACCESS, /* storage or controller: enum kwg_worker_access */
 	CFG_BOOL,
 	CFG_NAME,       /* [A-Za-z0-9_.-]{0,200}; "" = unset */
 	CFG_TABLE,      /* an SQL table name, TABLE or SCHEMA.TABLE (protocol/sql_table.h) */
@@ -49,7 +50,6 @@ static const char *const strategies[] = {"NEVER", "IMMEDIATELY", "AFTER_TERMINAT
                                          NULL};
 static const char *const profiles[] = {"default", "strict", "container", "none", NULL};
 static const char *const storages[] = {"none", "local", "s3", "minio", NULL};
-static const char *const accesses[] = {"storage", "controller", NULL};
 
 #define OFF(f) offsetof(struct kwg_config, f)
 static const struct cfg_key keys_table[] = {
@@ -81,17 +81,17 @@ static const struct cfg_key keys_table[] = {
      "Kestra 2.x: the name sent as :authority (and, with TLS, as SNI and verified in the "
      "certificate) instead of the controller's HOST:PORT",
      NULL},
-    {"kv_worker_access", CFG_CHOICE, OFF(kv_worker_access), "storage", 0, 0, false,
+    {"kv_worker_access", CFG_ACCESS, OFF(kv_worker_access), "storage", 0, 0, false,
      "Kestra 2.x: where kv() reads KV values, as Kestra's kestra.kv.workerAccess: storage (the "
      "internal storage) or controller (KVStoreService through the controller; needs "
      "--controller)",
-     accesses},
-    {"namespace_files_worker_access", CFG_CHOICE, OFF(namespace_files_worker_access), "storage", 0,
+     NULL},
+    {"namespace_files_worker_access", CFG_ACCESS, OFF(namespace_files_worker_access), "storage", 0,
      0, false,
      "Kestra 2.x: where namespace-file contents are read, as Kestra's "
      "kestra.namespace-files.worker-access: storage or controller (NamespaceFileContentService "
      "through the controller; needs --controller)",
-     accesses},
+     NULL},
     {"group", CFG_GROUP, OFF(group), NULL, 0, 0, false,
      "worker group key [a-zA-Z0-9_-]+; none = the default group", NULL},
     {"kestra_queue_prefix", CFG_NAME, OFF(kestra_queue_prefix), NULL, 0, 0, false,
@@ -318,6 +318,16 @@ static int set_value(struct kwg_config *cfg, const struct cfg_key *k, const char
 			return kwg_err_set(err, -EINVAL,
 			                   "%s: unknown runner '%.64s' (process or docker)", source,
 			                   value);
+		return 0;
+	case CFG_ACCESS:
+		if (strcmp(value, "storage") == 0)
+			*(enum kwg_worker_access *)field = KWG_WORKER_ACCESS_STORAGE;
+		else if (strcmp(value, "controller") == 0)
+			*(enum kwg_worker_access *)field = KWG_WORKER_ACCESS_CONTROLLER;
+		else
+			return kwg_err_set(err, -EINVAL,
+			                   "%s: unknown value '%.64s' (storage, controller)",
+			                   source, value);
 		return 0;
 	case CFG_DURATION: {
 		uint64_t ms;
@@ -557,10 +567,8 @@ static int check_controller_tls(struct kwg_config *cfg, struct kwg_err *err)
 	}
 	if (!controller) {
 		const char *access =
-		    cfg->kv_worker_access && strcmp(cfg->kv_worker_access, "controller") == 0
-		        ? "kv_worker_access"
-		    : cfg->namespace_files_worker_access &&
-		            strcmp(cfg->namespace_files_worker_access, "controller") == 0
+		    cfg->kv_worker_access == KWG_WORKER_ACCESS_CONTROLLER ? "kv_worker_access"
+		    : cfg->namespace_files_worker_access == KWG_WORKER_ACCESS_CONTROLLER
 		        ? "namespace_files_worker_access"
 		        : NULL;
 		if (access)
@@ -647,8 +655,6 @@ void kwg_config_done(struct kwg_config *cfg)
 	free(cfg->controller_cert_file);
 	free(cfg->controller_key_file);
 	free(cfg->controller_authority);
-	free(cfg->kv_worker_access);
-	free(cfg->namespace_files_worker_access);
 	free(cfg->group);
 	free(cfg->kestra_queue_prefix);
 	free(cfg->kestra_queue_table);

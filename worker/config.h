@@ -11,6 +11,12 @@
 #include "common/strv.h"
 #include "protocol/script_task.h"
 
+/* Where the worker reads KV values or namespace-file contents, as Kestra's workerAccess. */
+enum kwg_worker_access {
+	KWG_WORKER_ACCESS_STORAGE,    /* the internal storage */
+	KWG_WORKER_ACCESS_CONTROLLER, /* the controller's content services */
+};
+
 struct kwg_config {
 	char *database_url; /* libpq URL or conninfo; SECRET: never logged */
 	char *controller;   /* Kestra 2.x worker controller HOST:PORT; NULL: the database */
@@ -19,9 +25,9 @@ struct kwg_config {
 	char *controller_ca_file;    /* NULL: the system's CA store */
 	char *controller_cert_file, *controller_key_file; /* client certificate; both or neither */
 	char *controller_authority; /* :authority / TLS name; NULL: the controller's HOST:PORT */
-	/* Kestra 2.x's worker access to KV values and namespace-file contents: "storage" or
-	 * "controller" (only with a controller; checked). */
-	char *kv_worker_access, *namespace_files_worker_access;
+	/* Kestra 2.x's worker access to KV values and namespace-file contents (CONTROLLER only
+	 * with a controller; checked). */
+	enum kwg_worker_access kv_worker_access, namespace_files_worker_access;
 	char *group;               /* NULL: the default group */
 	char *kestra_queue_prefix; /* Kestra 2.x's kestra.queue.prefix; NULL: none */
 	char *kestra_queue_table;  /* Kestra's queue table, TABLE or SCHEMA.TABLE (checked) */

@@ -122,23 +122,24 @@ static int cmd_worker(int argc, char **argv)
 	}
 	kwg_log_max_level = cfg.log_level;
 	resolve_limits(&cfg);
-	if (cfg.check_only) {
-		/* The controller's certificates and key as TLS will load them. */
-		if (cfg.controller_tls) {
-			struct kwg_grpc_tls_ctx *tls = NULL;
-			r = kwg_grpc_tls_ctx_new(
-			    &(struct kwg_grpc_tls_opts){.ca_file = cfg.controller_ca_file,
-			                                .cert_file = cfg.controller_cert_file,
-			                                .key_file = cfg.controller_key_file},
-			    &tls, &err);
-			tls = kwg_grpc_tls_ctx_free(tls);
-			if (r < 0) {
-				fprintf(stderr, "kwg worker: %s\n",
-				        r == -ENOMEM ? "out of memory" : err.msg);
-				kwg_config_done(&cfg);
-				return EXIT_USAGE;
-			}
+	/* The controller's certificates and key as TLS will load them: a usage error, for `-n` as
+	 * for a start. */
+	if (cfg.controller_tls) {
+		struct kwg_grpc_tls_ctx *tls = NULL;
+		r = kwg_grpc_tls_ctx_new(
+		    &(struct kwg_grpc_tls_opts){.ca_file = cfg.controller_ca_file,
+		                                .cert_file = cfg.controller_cert_file,
+		                                .key_file = cfg.controller_key_file},
+		    &tls, &err);
+		tls = kwg_grpc_tls_ctx_free(tls);
+		if (r < 0) {
+			fprintf(stderr, "kwg worker: %s\n",
+			        r == -ENOMEM ? "out of memory" : err.msg);
+			kwg_config_done(&cfg);
+			return EXIT_USAGE;
 		}
+	}
+	if (cfg.check_only) {
 		for (int i = 0; i < KWG_CONFIG_LIMIT_LINES && cfg.limit_lines[i][0]; i++)
 			printf("%s\n", cfg.limit_lines[i]);
 		printf("configuration OK\n");

@@ -524,11 +524,11 @@ int kwg_worker_new(uv_loop_t *loop, const struct kwg_config *cfg,
 	if (r >= 0) {
 		w->run_cfg.meta = kwg_transport_meta_source(w->transport);
 		/* Kestra 2.x's CONTROLLER worker access (config.c allows it with a controller). */
-		w->run_cfg.meta.kv_content = w->run_cfg.meta.read && cfg->kv_worker_access &&
-		                             strcmp(cfg->kv_worker_access, "controller") == 0;
+		w->run_cfg.meta.kv_content =
+		    w->run_cfg.meta.read && cfg->kv_worker_access == KWG_WORKER_ACCESS_CONTROLLER;
 		w->run_cfg.meta.nsfile_content =
-		    w->run_cfg.meta.read && cfg->namespace_files_worker_access &&
-		    strcmp(cfg->namespace_files_worker_access, "controller") == 0;
+		    w->run_cfg.meta.read &&
+		    cfg->namespace_files_worker_access == KWG_WORKER_ACCESS_CONTROLLER;
 	}
 	if (r >= 0)
 		r = kwg_worker_setup_sandbox(w);

@@ -161,6 +161,10 @@ refused "controller_ca_file: cannot read '/no/such/ca.pem'" "an unreadable CA fi
   "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-ca-file /no/such/ca.pem
 refused "controller_cert_file: set without controller_key_file" "a client certificate without its key" \
   "$KWGT_BIN" worker -n "${CTL[@]}" --controller-tls true --controller-cert-file "$IT_TMP/tls.pem"
+refused "controller_cert_file: set without controller_key_file" "the same at a start (not only -n)" \
+  "$KWGT_BIN" worker "${CTL[@]}" --controller-tls true --controller-cert-file "$IT_TMP/tls.pem"
+refused "controller_ca_file: cannot read '/no/such/ca.pem'" "an unreadable CA file at a start" \
+  "$KWGT_BIN" worker "${CTL[@]}" --controller-tls true --controller-ca-file /no/such/ca.pem
 refused "controller_key_file: set without controller_cert_file" "a client key without its certificate" \
   env KWG_CONTROLLER_TLS=on KWG_CONTROLLER_KEY_FILE="$IT_TMP/tls.key" "$KWGT_BIN" worker -n "${CTL[@]}"
 refused "controller_ca_file: cannot load '$IT_TMP/junk.pem'" "a CA file that is no certificate" \
