@@ -11,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/parse.h"
@@ -146,11 +144,8 @@ int kwg_sandbox_cli(int argc, char **argv)
 	}
 	/* SECURITY: as kwg-exec does for the worker: the command dies with whoever started
 	 * `kwg sandbox` (a shell, a supervisor), and gets no descriptor but stdio. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	if (kwg_launch_detach(parent, STDERR_FILENO) < 0)
 		return 1;
-	if (syscall(SYS_close_range, 3, ~0U, 0) < 0)
-		for (int fd = 3; fd < 65536; fd++)
-			(void)close(fd);
 	kwg_launch_report_to("kwg sandbox", -1);
 	kwg_launch(&spec);
 }

@@ -9,9 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "common/compat.h"
@@ -48,15 +46,9 @@ static void read_spec(struct kwg_sandbox_spec *spec)
 	free(buf);
 }
 
-/* Step 1: stdio stays; the status descriptor closes on exec; everything else closes now. */
-static void close_fds(void)
+/* Step 1 (after kwg_launch_detach): stdio stays; the status descriptor closes on exec. */
+static void report_status(void)
 {
-	/* SECURITY: no descriptor of the worker (database sockets, pipes of other tasks) may reach
-	 * the task. close_range needs Linux 5.9; the /proc walk is the fallback. */
-	if (syscall(SYS_close_range, KWG_SANDBOX_STATUS_FD + 1, ~0U, 0) < 0) {
-		for (int fd = KWG_SANDBOX_STATUS_FD + 1; fd < 65536; fd++)
-			(void)close(fd);
-	}
 	kwg_launch_report_to("kwg-exec", fcntl(KWG_SANDBOX_STATUS_FD, F_SETFD, FD_CLOEXEC) == 0
 	                                     ? KWG_SANDBOX_STATUS_FD
 	                                     : -1);
@@ -90,11 +82,11 @@ int main(int argc, char **argv)
 	if (argc == 3 && strcmp(argv[1], "--hold") == 0)
 		kwg_hold_main(argv[2]); /* PID 1 of a warm Docker pool container */
 
-	/* SECURITY: the task dies with the worker, so that a task Kestra resubmits after the
-	 * worker's death never runs twice. (kwg sandbox from a shell: dies with the shell.) */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+	/* SECURITY: the task dies with the worker, and gets no descriptor of it (database
+	 * sockets, pipes of other tasks). */
+	if (kwg_launch_detach(parent, KWG_SANDBOX_STATUS_FD) < 0)
 		_exit(KWG_SANDBOX_EXIT_SETUP);
-	close_fds();
+	report_status();
 	if (parked)
 		park(argv + 2, (size_t)(argc - 2));
 	read_spec(&spec);

@@ -28,6 +28,17 @@ extern char **environ;
 static const char *report_prog = "kwg-exec";
 static int status_fd = -1;
 
+int kwg_launch_detach(pid_t parent, int keep)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		return -1;
+	/* close_range needs Linux 5.9; closing each is the fallback. */
+	if (syscall(SYS_close_range, (unsigned)keep + 1, ~0U, 0) < 0)
+		for (int fd = keep + 1; fd < 65536; fd++)
+			(void)close(fd);
+	return 0;
+}
+
 void kwg_launch_report_to(const char *prog, int fd)
 {
 	report_prog = prog;

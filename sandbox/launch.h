@@ -6,10 +6,16 @@
  * descriptor the task must not get. Owns nothing but where failures are told. */
 #pragma once
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "common/compat.h"
 #include "sandbox/sandbox.h"
 
+/* Step 1, before anything else: SECURITY: the command dies with the process that started this one
+ * (parent, read at entry: a parent already gone fails the check), so that a task Kestra resubmits
+ * after the worker's death never runs twice; and no descriptor above keep (the last one kept:
+ * stdio's 2, or kwg-exec's status descriptor) reaches it. 0, or -1 when the parent is gone. */
+int kwg_launch_detach(pid_t parent, int keep);
 /* Where a failing step is told: on stderr as "PROG: STAGE failed: ERROR" (prog borrowed for the
  * process's life, e.g. "kwg-exec"), and as a struct kwg_sandbox_status on status_fd when it is
  * >= 0 (a descriptor the caller made close-on-exec). Call once, before the others. */
