@@ -131,7 +131,8 @@ static void on_generation(void *ctx, int gen)
 		kwg_log_notice("serving Kestra 2.x: claiming %s rows with routing key '%s'",
 		               job_queue, key);
 	}
-	kwg_route_start(t->route);
+	/* The routing part starts with the first claim (pg_pause): its connection and first
+	 * statements would compete with the first flags and claim for the server's CPUs. */
 }
 
 static const struct kwg_control_ops control_ops = {
@@ -217,7 +218,8 @@ static void pg_start(struct kwg_transport *base)
 	/* Claiming starts once the first control flags are read (a paused group or maintenance
 	 * must hold from the first moment): the core calls pause() from on_flags. */
 	kwg_control_start(t->control);
-	/* The routing part starts once the generation is known (on_generation). */
+	/* The routing part starts with the first claim (pg_pause), after the generation is known
+	 * (on_generation). */
 }
 
 static void pg_wake(struct kwg_transport *base)
@@ -229,10 +231,12 @@ static void pg_pause(struct kwg_transport *base, bool paused)
 {
 	struct pg_transport *t = pgt(base);
 
-	/* The core says it first once the first flags are read: claiming starts then. */
+	/* The core says it first once the first flags are read: claiming starts then, and the
+	 * routing part once the first claim is on its way. */
 	if (!t->claim_started) {
 		t->claim_started = true;
 		kwg_dispatch_start(t->dispatch);
+		kwg_route_start(t->route);
 	}
 	kwg_dispatch_pause(t->dispatch, paused);
 }
