@@ -26,6 +26,29 @@ enum stream {
 	STREAM__COUNT,
 };
 
+/* What a flags read said. */
+enum flags_outcome {
+	FLAGS_FAILED,    /* nothing learnt */
+	FLAGS_READ,      /* the flags and the queue depth */
+	FLAGS_NO_SCHEMA, /* schema kwg missing: every flag off */
+};
+
+struct flags_answer {
+	enum flags_outcome outcome;
+	struct kwg_transport_flags flags; /* FLAGS_READ: maintenance, paused, draining */
+	long long queued;
+	char error[160]; /* FLAGS_FAILED */
+};
+
+/* The speculative first read's answers, kept until the version check is in. */
+struct first_read {
+	unsigned answers; /* of 1 + STREAM__COUNT */
+	bool max_ok[STREAM__COUNT];
+	long long max[STREAM__COUNT];
+	char max_error[STREAM__COUNT][160];
+	struct flags_answer flags;
+};
+
 struct kwg_control {
 	uv_loop_t *loop;
 	const struct kwg_transport_params *p;
@@ -39,6 +62,14 @@ struct kwg_control {
 	bool busy, notified, listening, schema_warned, closed, first_flags;
 	bool max_failed;              /* read_now: a high-water mark could not be read */
 	bool kestra_checked, refused; /* the Kestra version of the database, read once */
+	/* Kestra 1.x's high-water marks and flags, read on trust before the version check has
+	 * answered (send_speculation), on first_pg (borrowed; c->pg when NULL): in flight while
+	 * `speculating`, their answers kept in `first` until the check says whether they count
+	 * (`speculation_valid`: 1.x) or not (`speculation_dropped`). */
+	struct kwg_pg *first_pg;
+	bool speculating, speculation_valid, speculation_dropped;
+	bool reread; /* the first read was on first_pg: read again once listening */
+	struct first_read first;
 	unsigned ticks;
 	struct kwg_transport_flags flags;
 	long long queued;
@@ -61,6 +92,8 @@ static void apply_flags(struct kwg_control *c, const struct kwg_transport_flags 
 {
 	if (!c->first_flags && memcmp(f, &c->flags, sizeof(*f)) == 0)
 		return;
+	if (c->first_flags)
+		kwg_log_latency("flags", NULL);
 	c->first_flags = false;
 	c->flags = *f;
 	c->ops.on_flags(c->ctx, &c->flags);
@@ -168,11 +201,33 @@ static void on_poll_cluster(void *userdata, PGresult *res, const char *error)
 	on_poll(userdata, res, error, STREAM_CLUSTER, STEP_FLAGS);
 }
 
-static void on_flags(void *userdata, PGresult *res, const char *error)
+static void flags_decode(PGresult *res, const char *error, struct flags_answer *ret)
 {
-	struct kwg_control *c = userdata;
-	struct kwg_transport_flags f = c->flags;
 	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	*ret = (struct flags_answer){.outcome = FLAGS_FAILED};
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+		ret->outcome = FLAGS_READ;
+		ret->flags.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
+		ret->flags.paused = PQgetvalue(res, 0, 1)[0] == 't';
+		ret->flags.draining = PQgetvalue(res, 0, 2)[0] == 't';
+		ret->queued = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		return;
+	}
+	/* 42P01 undefined_table, 3F000 invalid_schema_name: `kwg migrate` was not run. */
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
+		ret->outcome = FLAGS_NO_SCHEMA;
+		return;
+	}
+	(void)snprintf(ret->error, sizeof(ret->error), "%s",
+	               res     ? kwg_pg_result_error(res)
+	               : error ? error
+	                       : "no result");
+}
+
+static void flags_done(struct kwg_control *c, const struct flags_answer *a)
+{
+	struct kwg_transport_flags f = c->flags;
 
 	c->busy = false;
 	if (c->refused)
@@ -182,17 +237,16 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		c->max_failed = false;
 		return;
 	}
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
+	switch (a->outcome) {
+	case FLAGS_READ:
 		f.schema = true;
-		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
-		f.paused = PQgetvalue(res, 0, 1)[0] == 't';
-		f.draining = PQgetvalue(res, 0, 2)[0] == 't';
-		c->queued = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		f.maintenance = a->flags.maintenance;
+		f.paused = a->flags.paused;
+		f.draining = a->flags.draining;
+		c->queued = a->queued;
 		apply_flags(c, &f);
 		return;
-	}
-	/* 42P01 undefined_table, 3F000 invalid_schema_name: `kwg migrate` was not run. */
-	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
+	case FLAGS_NO_SCHEMA:
 		if (!c->schema_warned)
 			kwg_log_notice("schema kwg not found (run `kwg migrate`): pause, drain and "
 			               "maintenance flags are off");
@@ -200,24 +254,43 @@ static void on_flags(void *userdata, PGresult *res, const char *error)
 		f.schema = f.maintenance = f.paused = f.draining = false;
 		apply_flags(c, &f);
 		return;
+	case FLAGS_FAILED:
+		if (!c->closed)
+			kwg_log_warning("reading the control flags failed: %s", a->error);
+		return;
 	}
-	if (!c->closed)
-		kwg_log_warning("reading the control flags failed: %s",
-		                res ? kwg_pg_result_error(res) : error);
 }
 
-/* A high-water mark read by read_now: no step follows (the flags are already on their way). */
-static void on_first_max(struct kwg_control *c, PGresult *res, const char *error, enum stream s)
+static void on_flags(void *userdata, PGresult *res, const char *error)
 {
-	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+	struct flags_answer a;
+
+	flags_decode(res, error, &a);
+	flags_done(userdata, &a);
+}
+
+/* A high-water mark read by read_now (or on trust): no step follows (the flags are already on
+ * their way). */
+static void first_max_done(struct kwg_control *c, enum stream s, bool ok, long long offset,
+                           const char *error)
+{
+	if (!ok) {
 		if (!c->closed)
 			kwg_log_warning("reading the %s high-water mark failed: %s",
-			                stream_name(c, s), res ? kwg_pg_result_error(res) : error);
+			                stream_name(c, s), error);
 		c->max_failed = true;
 		return;
 	}
-	c->offsets[s] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	c->offsets[s] = offset;
 	c->have_offsets[s] = true;
+}
+
+static void on_first_max(struct kwg_control *c, PGresult *res, const char *error, enum stream s)
+{
+	bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+
+	first_max_done(c, s, ok, ok ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
+	               res ? kwg_pg_result_error(res) : error);
 }
 
 static void on_first_max_kill(void *userdata, PGresult *res, const char *error)
@@ -228,6 +301,116 @@ static void on_first_max_kill(void *userdata, PGresult *res, const char *error)
 static void on_first_max_cluster(void *userdata, PGresult *res, const char *error)
 {
 	on_first_max(userdata, res, error, STREAM_CLUSTER);
+}
+
+/* A first read made on first_pg may predate LISTEN kwg_control on control's connection: a flag
+ * changed in between would wait for the periodic read. Once both are done, the flags are read
+ * again (their marks read, no read in flight). */
+static void reread_after_listen(struct kwg_control *c)
+{
+	if (!c->first_pg || !c->listening || !c->reread || c->busy || !c->kestra_checked ||
+	    c->refused || c->speculating || !c->have_offsets[STREAM_KILL] ||
+	    !c->have_offsets[STREAM_CLUSTER])
+		return;
+	c->reread = false;
+	c->notified = true;
+	c->busy = true;
+	step(c, STEP_FLAGS);
+}
+
+/* Once the version check has said 1.x and every speculative answer is in: they are the first
+ * read, as read_now's would be. Dropped answers end the speculation when the last is in. */
+static void settle_speculation(struct kwg_control *c)
+{
+	struct first_read *fr = &c->first;
+
+	if (c->closed || !c->speculating || fr->answers < 1 + STREAM__COUNT)
+		return;
+	if (c->speculation_dropped) {
+		c->speculating = c->speculation_dropped = false;
+		return;
+	}
+	if (!c->speculation_valid)
+		return;
+	c->speculating = c->speculation_valid = false;
+	c->max_failed = false;
+	/* (a mark a tick has read since, after a reconnect, is newer) */
+	for (int s = 0; s < STREAM__COUNT; s++)
+		if (!c->have_offsets[s])
+			first_max_done(c, (enum stream)s, fr->max_ok[s], fr->max[s],
+			               fr->max_error[s]);
+	flags_done(c, &fr->flags);
+	reread_after_listen(c);
+}
+
+/* The speculative statements' answers (send_speculation), kept until the version check is in
+ * (on 2.x they fail: the 1.x columns are not there). */
+static void on_spec_max(void *userdata, PGresult *res, const char *error, enum stream s)
+{
+	struct kwg_control *c = userdata;
+	struct first_read *fr = &c->first;
+
+	fr->max_ok[s] = res && PQresultStatus(res) == PGRES_TUPLES_OK;
+	fr->max[s] = fr->max_ok[s] ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+	(void)snprintf(fr->max_error[s], sizeof(fr->max_error[s]), "%s",
+	               res     ? kwg_pg_result_error(res)
+	               : error ? error
+	                       : "no result");
+	fr->answers++;
+	settle_speculation(c);
+}
+
+static void on_spec_max_kill(void *userdata, PGresult *res, const char *error)
+{
+	on_spec_max(userdata, res, error, STREAM_KILL);
+}
+
+static void on_spec_max_cluster(void *userdata, PGresult *res, const char *error)
+{
+	on_spec_max(userdata, res, error, STREAM_CLUSTER);
+}
+
+static void on_spec_flags(void *userdata, PGresult *res, const char *error)
+{
+	struct kwg_control *c = userdata;
+
+	flags_decode(res, error, &c->first.flags);
+	c->first.answers++;
+	settle_speculation(c);
+}
+
+/* Kestra 1.x's high-water marks and flags, as read_now sends them, before the version check has
+ * answered, so that a 1.x database (what users run) is read without waiting for it: on first_pg
+ * (the claim connection, idle until the first claim) its server reads them while control's
+ * reads the version, and they warm it for the claim. Each statement has its own sync point: on
+ * another database their errors touch nothing else. Nothing is claimed on them before the check
+ * says 1.x (settle_speculation). */
+static void send_speculation(struct kwg_control *c)
+{
+	static const enum stream streams[] = {STREAM_KILL, STREAM_CLUSTER};
+	static kwg_pg_result_fn *const on_max_cb[] = {on_spec_max_kill, on_spec_max_cluster};
+	const char *group = c->p->info->group ? c->p->info->group : "";
+	struct kwg_pg *pg = c->first_pg ? c->first_pg : c->pg;
+	unsigned sent = 0;
+	int r = 0;
+
+	c->first = (struct first_read){0};
+	c->reread = c->first_pg != NULL;
+	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(streams); i++) {
+		const char *params[] = {kwg_queue_type_label(stream_types[streams[i]])};
+		r = kwg_pg_query(pg, kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX), 1, params,
+		                 on_max_cb[i], c);
+		sent += r >= 0;
+	}
+	if (r >= 0)
+		r = kwg_pg_query(pg, kwg_sql_table_text(c->sql, KWG_SQL_CONTROL_READ), 1,
+		                 (const char *const[]){group}, on_spec_flags, c);
+	sent += r >= 0;
+	/* On OOM, the answers of what was queued are dropped; read_now reads it all again. */
+	c->speculating = sent > 0;
+	c->speculation_dropped = r < 0;
+	c->first.answers = 1 + STREAM__COUNT - sent;
+	c->busy = r >= 0;
 }
 
 /* After (re)connecting: the high-water marks still missing and the flags, sent together (one
@@ -288,6 +471,23 @@ static int set_gen2(struct kwg_control *c, char *msg, size_t size)
 	return 0;
 }
 
+/* The version check said gen: on 1.x the speculative answers on their way are the first read;
+ * otherwise they are dropped and the generation's statements go out now. */
+static void read_first(struct kwg_control *c, int gen)
+{
+	if (c->speculating && !c->speculation_dropped && gen == 1) {
+		c->speculation_valid = true;
+		settle_speculation(c);
+		return;
+	}
+	if (c->speculating) {
+		c->speculation_dropped = true;
+		c->busy = false;
+		settle_speculation(c);
+	}
+	read_now(c);
+}
+
 /* Once per process, on the first connection: the Kestra version of the database. */
 static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 {
@@ -303,7 +503,7 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 		if (c->kestra_checked && c->ops.on_generation)
 			c->ops.on_generation(c->ctx, 1);
 		if (c->kestra_checked)
-			read_now(c);
+			read_first(c, 1);
 		return;
 	}
 	c->kestra_checked = true;
@@ -331,7 +531,7 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 	 * its parts up for the generation before anything is claimed. */
 	if (c->ops.on_generation)
 		c->ops.on_generation(c->ctx, (int)gen);
-	read_now(c);
+	read_first(c, (int)gen);
 }
 
 static void on_listening(void *userdata, PGresult *res, const char *error)
@@ -339,6 +539,7 @@ static void on_listening(void *userdata, PGresult *res, const char *error)
 	struct kwg_control *c = userdata;
 
 	c->listening = res && PQresultStatus(res) == PGRES_COMMAND_OK;
+	reread_after_listen(c);
 }
 
 static void on_listening_jobs(void *userdata, PGresult *res, const char *error)
@@ -460,10 +661,13 @@ static void on_pg_state(void *userdata, bool connected)
 	(void)kwg_pg_query(c->pg, "LISTEN kwg_worker_job_event", 0, NULL, on_listening_jobs, c);
 	/* Anything may have changed while disconnected: read at once, not at the next tick (the
 	 * first read gates claiming, so it decides how soon a new worker claims); the first time,
-	 * once the generation is known (on_kestra_schema), since the statements depend on it. */
+	 * the statements depend on the generation: 1.x's go out now, on trust, and the verdict
+	 * (on_kestra_schema) keeps or drops their answers. */
 	c->notified = true;
 	if (c->kestra_checked)
 		read_now(c);
+	else if (!c->speculating && !c->first_pg)
+		send_speculation(c);
 }
 
 int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
@@ -496,9 +700,17 @@ int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_t
 	return 0;
 }
 
+void kwg_control_set_first_pg(struct kwg_control *c, struct kwg_pg *pg)
+{
+	c->first_pg = pg;
+}
+
 void kwg_control_connect(struct kwg_control *c)
 {
 	kwg_pg_start(c->pg);
+	/* On another connection, the first read need not wait for LISTEN (reread_after_listen). */
+	if (c->first_pg && !c->kestra_checked && !c->speculating)
+		send_speculation(c);
 }
 
 void kwg_control_start(struct kwg_control *c)

@@ -131,7 +131,8 @@ static void on_generation(void *ctx, int gen)
 		kwg_log_notice("serving Kestra 2.x: claiming %s rows with routing key '%s'",
 		               job_queue, key);
 	}
-	kwg_route_start(t->route);
+	/* The routing part starts with the first claim (pg_pause): its connection and first
+	 * statements would compete with the first flags and claim for the server's CPUs. */
 }
 
 static const struct kwg_control_ops control_ops = {
@@ -200,8 +201,11 @@ static int pg_create(const struct kwg_transport_params *p, struct kwg_transport 
 	/* The two connections the first claim waits for are opened at once: the server starts
 	 * their sessions while the worker sets the rest up (the sandbox probe); nothing is sent on
 	 * them before the loop runs, after start. */
-	kwg_control_connect(t->control);
 	kwg_dispatch_connect(t->dispatch);
+	/* The first flags are read on the claim connection, idle until the first claim, while
+	 * control's own checks the Kestra version: two servers at work instead of one. */
+	kwg_control_set_first_pg(t->control, kwg_dispatch_pg(t->dispatch));
+	kwg_control_connect(t->control);
 	*ret = &t->base;
 	return 0;
 }
@@ -217,7 +221,8 @@ static void pg_start(struct kwg_transport *base)
 	/* Claiming starts once the first control flags are read (a paused group or maintenance
 	 * must hold from the first moment): the core calls pause() from on_flags. */
 	kwg_control_start(t->control);
-	/* The routing part starts once the generation is known (on_generation). */
+	/* The routing part starts with the first claim (pg_pause), after the generation is known
+	 * (on_generation). */
 }
 
 static void pg_wake(struct kwg_transport *base)
@@ -229,10 +234,12 @@ static void pg_pause(struct kwg_transport *base, bool paused)
 {
 	struct pg_transport *t = pgt(base);
 
-	/* The core says it first once the first flags are read: claiming starts then. */
+	/* The core says it first once the first flags are read: claiming starts then, and the
+	 * routing part once the first claim is on its way. */
 	if (!t->claim_started) {
 		t->claim_started = true;
 		kwg_dispatch_start(t->dispatch);
+		kwg_route_start(t->route);
 	}
 	kwg_dispatch_pause(t->dispatch, paused);
 }
@@ -538,10 +545,12 @@ static void pg_close(struct kwg_transport *base)
 	workers_done(t);
 	if (t->meta_pg)
 		kwg_pg_close(steal_ptr(&t->meta_pg), NULL, NULL);
+	/* Control first: the first read it may have in flight on the claim connection fails when
+	 * that closes, and must find control closed. */
+	kwg_control_close(t->control);
 	kwg_dispatch_close(t->dispatch);
 	kwg_outbox_close(t->outbox);
 	kwg_heartbeat_close(t->heartbeat);
-	kwg_control_close(t->control);
 	kwg_route_close(t->route);
 	/* The parts' connections dropped their queued statements when they closed. */
 	kwg_sql_table_free(t->sql);
