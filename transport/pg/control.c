@@ -26,29 +26,6 @@ enum stream {
 	STREAM__COUNT,
 };
 
-/* What a flags read said. */
-enum flags_outcome {
-	FLAGS_FAILED,    /* nothing learnt */
-	FLAGS_READ,      /* the flags and the queue depth */
-	FLAGS_NO_SCHEMA, /* schema kwg missing: every flag off */
-};
-
-struct flags_answer {
-	enum flags_outcome outcome;
-	struct kwg_transport_flags flags; /* FLAGS_READ: maintenance, paused, draining */
-	long long queued;
-	char error[160]; /* FLAGS_FAILED */
-};
-
-/* The speculative first read's answers, kept until the version check is in. */
-struct first_read {
-	unsigned answers; /* of 1 + STREAM__COUNT */
-	bool max_ok[STREAM__COUNT];
-	long long max[STREAM__COUNT];
-	char max_error[STREAM__COUNT][160];
-	struct flags_answer flags;
-};
-
 struct kwg_control {
 	uv_loop_t *loop;
 	const struct kwg_transport_params *p;
@@ -62,14 +39,10 @@ struct kwg_control {
 	bool busy, notified, listening, schema_warned, closed, first_flags;
 	bool max_failed;              /* read_now: a high-water mark could not be read */
 	bool kestra_checked, refused; /* the Kestra version of the database, read once */
-	/* Kestra 1.x's high-water marks and flags, read on trust before the version check has
-	 * answered (send_speculation), on first_pg (borrowed; c->pg when NULL): in flight while
-	 * `speculating`, their answers kept in `first` until the check says whether they count
-	 * (`speculation_valid`: 1.x) or not (`speculation_dropped`). */
-	struct kwg_pg *first_pg;
-	bool speculating, speculation_valid, speculation_dropped;
-	bool reread; /* the first read was on first_pg: read again once listening */
-	struct first_read first;
+	/* The first connection sends Kestra 1.x's high-water marks and flags speculatively with
+	 * the version check (on_pg_state): they are in flight while `speculating`; their answers
+	 * count once the check has said 1.x (`speculation_valid`), and are dropped otherwise. */
+	bool speculating, speculation_valid;
 	unsigned ticks;
 	struct kwg_transport_flags flags;
 	long long queued;
@@ -201,33 +174,11 @@ static void on_poll_cluster(void *userdata, PGresult *res, const char *error)
 	on_poll(userdata, res, error, STREAM_CLUSTER, STEP_FLAGS);
 }
 
-static void flags_decode(PGresult *res, const char *error, struct flags_answer *ret)
+static void on_flags(void *userdata, PGresult *res, const char *error)
 {
-	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-
-	*ret = (struct flags_answer){.outcome = FLAGS_FAILED};
-	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
-		ret->outcome = FLAGS_READ;
-		ret->flags.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
-		ret->flags.paused = PQgetvalue(res, 0, 1)[0] == 't';
-		ret->flags.draining = PQgetvalue(res, 0, 2)[0] == 't';
-		ret->queued = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-		return;
-	}
-	/* 42P01 undefined_table, 3F000 invalid_schema_name: `kwg migrate` was not run. */
-	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
-		ret->outcome = FLAGS_NO_SCHEMA;
-		return;
-	}
-	(void)snprintf(ret->error, sizeof(ret->error), "%s",
-	               res     ? kwg_pg_result_error(res)
-	               : error ? error
-	                       : "no result");
-}
-
-static void flags_done(struct kwg_control *c, const struct flags_answer *a)
-{
+	struct kwg_control *c = userdata;
 	struct kwg_transport_flags f = c->flags;
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 
 	c->busy = false;
 	if (c->refused)
@@ -237,16 +188,17 @@ static void flags_done(struct kwg_control *c, const struct flags_answer *a)
 		c->max_failed = false;
 		return;
 	}
-	switch (a->outcome) {
-	case FLAGS_READ:
+	if (res && PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1) {
 		f.schema = true;
-		f.maintenance = a->flags.maintenance;
-		f.paused = a->flags.paused;
-		f.draining = a->flags.draining;
-		c->queued = a->queued;
+		f.maintenance = PQgetvalue(res, 0, 0)[0] == 't';
+		f.paused = PQgetvalue(res, 0, 1)[0] == 't';
+		f.draining = PQgetvalue(res, 0, 2)[0] == 't';
+		c->queued = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
 		apply_flags(c, &f);
 		return;
-	case FLAGS_NO_SCHEMA:
+	}
+	/* 42P01 undefined_table, 3F000 invalid_schema_name: `kwg migrate` was not run. */
+	if (state && (strcmp(state, "42P01") == 0 || strcmp(state, "3F000") == 0)) {
 		if (!c->schema_warned)
 			kwg_log_notice("schema kwg not found (run `kwg migrate`): pause, drain and "
 			               "maintenance flags are off");
@@ -254,43 +206,24 @@ static void flags_done(struct kwg_control *c, const struct flags_answer *a)
 		f.schema = f.maintenance = f.paused = f.draining = false;
 		apply_flags(c, &f);
 		return;
-	case FLAGS_FAILED:
-		if (!c->closed)
-			kwg_log_warning("reading the control flags failed: %s", a->error);
-		return;
 	}
+	if (!c->closed)
+		kwg_log_warning("reading the control flags failed: %s",
+		                res ? kwg_pg_result_error(res) : error);
 }
 
-static void on_flags(void *userdata, PGresult *res, const char *error)
+/* A high-water mark read by read_now: no step follows (the flags are already on their way). */
+static void on_first_max(struct kwg_control *c, PGresult *res, const char *error, enum stream s)
 {
-	struct flags_answer a;
-
-	flags_decode(res, error, &a);
-	flags_done(userdata, &a);
-}
-
-/* A high-water mark read by read_now (or on trust): no step follows (the flags are already on
- * their way). */
-static void first_max_done(struct kwg_control *c, enum stream s, bool ok, long long offset,
-                           const char *error)
-{
-	if (!ok) {
+	if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
 		if (!c->closed)
 			kwg_log_warning("reading the %s high-water mark failed: %s",
-			                stream_name(c, s), error);
+			                stream_name(c, s), res ? kwg_pg_result_error(res) : error);
 		c->max_failed = true;
 		return;
 	}
-	c->offsets[s] = offset;
+	c->offsets[s] = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	c->have_offsets[s] = true;
-}
-
-static void on_first_max(struct kwg_control *c, PGresult *res, const char *error, enum stream s)
-{
-	bool ok = res && PQresultStatus(res) == PGRES_TUPLES_OK;
-
-	first_max_done(c, s, ok, ok ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0,
-	               res ? kwg_pg_result_error(res) : error);
 }
 
 static void on_first_max_kill(void *userdata, PGresult *res, const char *error)
@@ -303,114 +236,59 @@ static void on_first_max_cluster(void *userdata, PGresult *res, const char *erro
 	on_first_max(userdata, res, error, STREAM_CLUSTER);
 }
 
-/* A first read made on first_pg may predate LISTEN kwg_control on control's connection: a flag
- * changed in between would wait for the periodic read. Once both are done, the flags are read
- * again (their marks read, no read in flight). */
-static void reread_after_listen(struct kwg_control *c)
-{
-	if (!c->first_pg || !c->listening || !c->reread || c->busy || !c->kestra_checked ||
-	    c->refused || c->speculating || !c->have_offsets[STREAM_KILL] ||
-	    !c->have_offsets[STREAM_CLUSTER])
-		return;
-	c->reread = false;
-	c->notified = true;
-	c->busy = true;
-	step(c, STEP_FLAGS);
-}
-
-/* Once the version check has said 1.x and every speculative answer is in: they are the first
- * read, as read_now's would be. Dropped answers end the speculation when the last is in. */
-static void settle_speculation(struct kwg_control *c)
-{
-	struct first_read *fr = &c->first;
-
-	if (c->closed || !c->speculating || fr->answers < 1 + STREAM__COUNT)
-		return;
-	if (c->speculation_dropped) {
-		c->speculating = c->speculation_dropped = false;
-		return;
-	}
-	if (!c->speculation_valid)
-		return;
-	c->speculating = c->speculation_valid = false;
-	c->max_failed = false;
-	/* (a mark a tick has read since, after a reconnect, is newer) */
-	for (int s = 0; s < STREAM__COUNT; s++)
-		if (!c->have_offsets[s])
-			first_max_done(c, (enum stream)s, fr->max_ok[s], fr->max[s],
-			               fr->max_error[s]);
-	flags_done(c, &fr->flags);
-	reread_after_listen(c);
-}
-
-/* The speculative statements' answers (send_speculation), kept until the version check is in
- * (on 2.x they fail: the 1.x columns are not there). */
-static void on_spec_max(void *userdata, PGresult *res, const char *error, enum stream s)
-{
-	struct kwg_control *c = userdata;
-	struct first_read *fr = &c->first;
-
-	fr->max_ok[s] = res && PQresultStatus(res) == PGRES_TUPLES_OK;
-	fr->max[s] = fr->max_ok[s] ? strtoll(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-	(void)snprintf(fr->max_error[s], sizeof(fr->max_error[s]), "%s",
-	               res     ? kwg_pg_result_error(res)
-	               : error ? error
-	                       : "no result");
-	fr->answers++;
-	settle_speculation(c);
-}
-
+/* The speculative statements' answers (send_speculation): read as read_now's once the version
+ * check has said 1.x, dropped otherwise (on 2.x they fail: the 1.x columns are not there). */
 static void on_spec_max_kill(void *userdata, PGresult *res, const char *error)
 {
-	on_spec_max(userdata, res, error, STREAM_KILL);
+	struct kwg_control *c = userdata;
+
+	if (c->speculation_valid)
+		on_first_max(c, res, error, STREAM_KILL);
 }
 
 static void on_spec_max_cluster(void *userdata, PGresult *res, const char *error)
 {
-	on_spec_max(userdata, res, error, STREAM_CLUSTER);
+	struct kwg_control *c = userdata;
+
+	if (c->speculation_valid)
+		on_first_max(c, res, error, STREAM_CLUSTER);
 }
 
 static void on_spec_flags(void *userdata, PGresult *res, const char *error)
 {
 	struct kwg_control *c = userdata;
+	bool valid = c->speculation_valid;
 
-	flags_decode(res, error, &c->first.flags);
-	c->first.answers++;
-	settle_speculation(c);
+	c->speculating = c->speculation_valid = false;
+	if (valid)
+		on_flags(c, res, error);
 }
 
-/* Kestra 1.x's high-water marks and flags, as read_now sends them, before the version check has
- * answered, so that a 1.x database (what users run) is read without waiting for it: on first_pg
- * (the claim connection, idle until the first claim) its server reads them while control's
- * reads the version, and they warm it for the claim. Each statement has its own sync point: on
- * another database their errors touch nothing else. Nothing is claimed on them before the check
- * says 1.x (settle_speculation). */
+/* On the first connection, right behind the version check: Kestra 1.x's high-water marks and
+ * flags, as read_now sends them, so that a 1.x database (what users run) is read in one round
+ * trip instead of two. Each statement has its own sync point: on another database their errors
+ * touch nothing else. Nothing is claimed on them before the check says 1.x (on_kestra_schema). */
 static void send_speculation(struct kwg_control *c)
 {
 	static const enum stream streams[] = {STREAM_KILL, STREAM_CLUSTER};
 	static kwg_pg_result_fn *const on_max_cb[] = {on_spec_max_kill, on_spec_max_cluster};
 	const char *group = c->p->info->group ? c->p->info->group : "";
-	struct kwg_pg *pg = c->first_pg ? c->first_pg : c->pg;
-	unsigned sent = 0;
 	int r = 0;
 
-	c->first = (struct first_read){0};
-	c->reread = c->first_pg != NULL;
+	c->busy = true;
+	c->max_failed = false;
 	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(streams); i++) {
 		const char *params[] = {kwg_queue_type_label(stream_types[streams[i]])};
-		r = kwg_pg_query(pg, kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX), 1, params,
-		                 on_max_cb[i], c);
-		sent += r >= 0;
+		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX), 1,
+		                 params, on_max_cb[i], c);
 	}
 	if (r >= 0)
-		r = kwg_pg_query(pg, kwg_sql_table_text(c->sql, KWG_SQL_CONTROL_READ), 1,
+		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_CONTROL_READ), 1,
 		                 (const char *const[]){group}, on_spec_flags, c);
-	sent += r >= 0;
-	/* On OOM, the answers of what was queued are dropped; read_now reads it all again. */
-	c->speculating = sent > 0;
-	c->speculation_dropped = r < 0;
-	c->first.answers = 1 + STREAM__COUNT - sent;
-	c->busy = r >= 0;
+	/* On OOM, whatever was queued is dropped; read_now reads it all again. */
+	c->speculating = r >= 0;
+	c->busy = c->speculating;
+	c->notified = !c->speculating;
 }
 
 /* After (re)connecting: the high-water marks still missing and the flags, sent together (one
@@ -475,16 +353,12 @@ static int set_gen2(struct kwg_control *c, char *msg, size_t size)
  * otherwise they are dropped and the generation's statements go out now. */
 static void read_first(struct kwg_control *c, int gen)
 {
-	if (c->speculating && !c->speculation_dropped && gen == 1) {
+	if (c->speculating && gen == 1) {
 		c->speculation_valid = true;
-		settle_speculation(c);
 		return;
 	}
-	if (c->speculating) {
-		c->speculation_dropped = true;
+	if (c->speculating)
 		c->busy = false;
-		settle_speculation(c);
-	}
 	read_now(c);
 }
 
@@ -539,7 +413,6 @@ static void on_listening(void *userdata, PGresult *res, const char *error)
 	struct kwg_control *c = userdata;
 
 	c->listening = res && PQresultStatus(res) == PGRES_COMMAND_OK;
-	reread_after_listen(c);
 }
 
 static void on_listening_jobs(void *userdata, PGresult *res, const char *error)
@@ -666,7 +539,7 @@ static void on_pg_state(void *userdata, bool connected)
 	c->notified = true;
 	if (c->kestra_checked)
 		read_now(c);
-	else if (!c->speculating && !c->first_pg)
+	else if (!c->speculating)
 		send_speculation(c);
 }
 
@@ -700,17 +573,9 @@ int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_t
 	return 0;
 }
 
-void kwg_control_set_first_pg(struct kwg_control *c, struct kwg_pg *pg)
-{
-	c->first_pg = pg;
-}
-
 void kwg_control_connect(struct kwg_control *c)
 {
 	kwg_pg_start(c->pg);
-	/* On another connection, the first read need not wait for LISTEN (reread_after_listen). */
-	if (c->first_pg && !c->kestra_checked && !c->speculating)
-		send_speculation(c);
 }
 
 void kwg_control_start(struct kwg_control *c)

@@ -10,8 +10,6 @@
 
 #include "transport/transport.h"
 
-struct kwg_pg;
-
 struct kwg_control;
 struct kwg_sql_table;
 
@@ -31,11 +29,6 @@ struct kwg_control_ops {
 
 int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
                     const struct kwg_control_ops *ops, void *ctx, struct kwg_control **ret);
-/* Before connect: the connection (borrowed for the control's life, or until it is closed) on
- * which the first flags and high-water marks are read, on trust that the database is Kestra
- * 1.x, while control's own connection checks which Kestra made it. NULL (the default): on
- * control's connection, behind the check. */
-void kwg_control_set_first_pg(struct kwg_control *c, struct kwg_pg *pg);
 /* Opens the connection (kwg_control_start does too): its statements start once the loop runs. */
 void kwg_control_connect(struct kwg_control *c);
 void kwg_control_start(struct kwg_control *c);

@@ -693,11 +693,6 @@ int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_sql_
 	return 0;
 }
 
-struct kwg_pg *kwg_dispatch_pg(struct kwg_dispatch *d)
-{
-	return d->pg;
-}
-
 void kwg_dispatch_connect(struct kwg_dispatch *d)
 {
 	kwg_pg_start(d->pg);

@@ -23,8 +23,6 @@ struct kwg_dispatch_ops {
 /* p is borrowed for the dispatcher's life. */
 int kwg_dispatch_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,
                      const struct kwg_dispatch_ops *ops, void *ctx, struct kwg_dispatch **ret);
-/* The claim connection (borrowed: closed with d); idle until the first claim. */
-struct kwg_pg *kwg_dispatch_pg(struct kwg_dispatch *d);
 /* Opens the claim connection ahead of the first claim (start does it too). */
 void kwg_dispatch_connect(struct kwg_dispatch *d);
 /* Kestra 2.x (before start): claims the worker_job_event rows of routing_key (kestra-2x-queue.md

@@ -201,11 +201,8 @@ static int pg_create(const struct kwg_transport_params *p, struct kwg_transport 
 	/* The two connections the first claim waits for are opened at once: the server starts
 	 * their sessions while the worker sets the rest up (the sandbox probe); nothing is sent on
 	 * them before the loop runs, after start. */
-	kwg_dispatch_connect(t->dispatch);
-	/* The first flags are read on the claim connection, idle until the first claim, while
-	 * control's own checks the Kestra version: two servers at work instead of one. */
-	kwg_control_set_first_pg(t->control, kwg_dispatch_pg(t->dispatch));
 	kwg_control_connect(t->control);
+	kwg_dispatch_connect(t->dispatch);
 	*ret = &t->base;
 	return 0;
 }
@@ -545,12 +542,10 @@ static void pg_close(struct kwg_transport *base)
 	workers_done(t);
 	if (t->meta_pg)
 		kwg_pg_close(steal_ptr(&t->meta_pg), NULL, NULL);
-	/* Control first: the first read it may have in flight on the claim connection fails when
-	 * that closes, and must find control closed. */
-	kwg_control_close(t->control);
 	kwg_dispatch_close(t->dispatch);
 	kwg_outbox_close(t->outbox);
 	kwg_heartbeat_close(t->heartbeat);
+	kwg_control_close(t->control);
 	kwg_route_close(t->route);
 	/* The parts' connections dropped their queued statements when they closed. */
 	kwg_sql_table_free(t->sql);
