@@ -39,10 +39,6 @@ struct kwg_control {
 	bool busy, notified, listening, schema_warned, closed, first_flags;
 	bool max_failed;              /* read_now: a high-water mark could not be read */
 	bool kestra_checked, refused; /* the Kestra version of the database, read once */
-	/* The first connection sends Kestra 1.x's high-water marks and flags speculatively with
-	 * the version check (on_pg_state): they are in flight while `speculating`; their answers
-	 * count once the check has said 1.x (`speculation_valid`), and are dropped otherwise. */
-	bool speculating, speculation_valid;
 	unsigned ticks;
 	struct kwg_transport_flags flags;
 	long long queued;
@@ -65,8 +61,6 @@ static void apply_flags(struct kwg_control *c, const struct kwg_transport_flags 
 {
 	if (!c->first_flags && memcmp(f, &c->flags, sizeof(*f)) == 0)
 		return;
-	if (c->first_flags)
-		kwg_log_latency("flags", NULL);
 	c->first_flags = false;
 	c->flags = *f;
 	c->ops.on_flags(c->ctx, &c->flags);
@@ -236,61 +230,6 @@ static void on_first_max_cluster(void *userdata, PGresult *res, const char *erro
 	on_first_max(userdata, res, error, STREAM_CLUSTER);
 }
 
-/* The speculative statements' answers (send_speculation): read as read_now's once the version
- * check has said 1.x, dropped otherwise (on 2.x they fail: the 1.x columns are not there). */
-static void on_spec_max_kill(void *userdata, PGresult *res, const char *error)
-{
-	struct kwg_control *c = userdata;
-
-	if (c->speculation_valid)
-		on_first_max(c, res, error, STREAM_KILL);
-}
-
-static void on_spec_max_cluster(void *userdata, PGresult *res, const char *error)
-{
-	struct kwg_control *c = userdata;
-
-	if (c->speculation_valid)
-		on_first_max(c, res, error, STREAM_CLUSTER);
-}
-
-static void on_spec_flags(void *userdata, PGresult *res, const char *error)
-{
-	struct kwg_control *c = userdata;
-	bool valid = c->speculation_valid;
-
-	c->speculating = c->speculation_valid = false;
-	if (valid)
-		on_flags(c, res, error);
-}
-
-/* On the first connection, right behind the version check: Kestra 1.x's high-water marks and
- * flags, as read_now sends them, so that a 1.x database (what users run) is read in one round
- * trip instead of two. Each statement has its own sync point: on another database their errors
- * touch nothing else. Nothing is claimed on them before the check says 1.x (on_kestra_schema). */
-static void send_speculation(struct kwg_control *c)
-{
-	static const enum stream streams[] = {STREAM_KILL, STREAM_CLUSTER};
-	static kwg_pg_result_fn *const on_max_cb[] = {on_spec_max_kill, on_spec_max_cluster};
-	const char *group = c->p->info->group ? c->p->info->group : "";
-	int r = 0;
-
-	c->busy = true;
-	c->max_failed = false;
-	for (size_t i = 0; r >= 0 && i < ARRAY_SIZE(streams); i++) {
-		const char *params[] = {kwg_queue_type_label(stream_types[streams[i]])};
-		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_BROADCAST_MAX), 1,
-		                 params, on_max_cb[i], c);
-	}
-	if (r >= 0)
-		r = kwg_pg_query(c->pg, kwg_sql_table_text(c->sql, KWG_SQL_CONTROL_READ), 1,
-		                 (const char *const[]){group}, on_spec_flags, c);
-	/* On OOM, whatever was queued is dropped; read_now reads it all again. */
-	c->speculating = r >= 0;
-	c->busy = c->speculating;
-	c->notified = !c->speculating;
-}
-
 /* After (re)connecting: the high-water marks still missing and the flags, sent together (one
  * round trip on this pipelined connection), so that claiming starts as soon as it may; the
  * streams are polled from the next tick. A mark that could not be read holds the flags back
@@ -349,19 +288,6 @@ static int set_gen2(struct kwg_control *c, char *msg, size_t size)
 	return 0;
 }
 
-/* The version check said gen: on 1.x the speculative answers on their way are the first read;
- * otherwise they are dropped and the generation's statements go out now. */
-static void read_first(struct kwg_control *c, int gen)
-{
-	if (c->speculating && gen == 1) {
-		c->speculation_valid = true;
-		return;
-	}
-	if (c->speculating)
-		c->busy = false;
-	read_now(c);
-}
-
 /* Once per process, on the first connection: the Kestra version of the database. */
 static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 {
@@ -377,7 +303,7 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 		if (c->kestra_checked && c->ops.on_generation)
 			c->ops.on_generation(c->ctx, 1);
 		if (c->kestra_checked)
-			read_first(c, 1);
+			read_now(c);
 		return;
 	}
 	c->kestra_checked = true;
@@ -405,7 +331,7 @@ static void on_kestra_schema(void *userdata, PGresult *res, const char *error)
 	 * its parts up for the generation before anything is claimed. */
 	if (c->ops.on_generation)
 		c->ops.on_generation(c->ctx, (int)gen);
-	read_first(c, (int)gen);
+	read_now(c);
 }
 
 static void on_listening(void *userdata, PGresult *res, const char *error)
@@ -534,13 +460,10 @@ static void on_pg_state(void *userdata, bool connected)
 	(void)kwg_pg_query(c->pg, "LISTEN kwg_worker_job_event", 0, NULL, on_listening_jobs, c);
 	/* Anything may have changed while disconnected: read at once, not at the next tick (the
 	 * first read gates claiming, so it decides how soon a new worker claims); the first time,
-	 * the statements depend on the generation: 1.x's go out now, on trust, and the verdict
-	 * (on_kestra_schema) keeps or drops their answers. */
+	 * once the generation is known (on_kestra_schema), since the statements depend on it. */
 	c->notified = true;
 	if (c->kestra_checked)
 		read_now(c);
-	else if (!c->speculating)
-		send_speculation(c);
 }
 
 int kwg_control_new(const struct kwg_transport_params *p, const struct kwg_sql_table *sql,

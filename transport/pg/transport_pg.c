@@ -231,14 +231,15 @@ static void pg_pause(struct kwg_transport *base, bool paused)
 {
 	struct pg_transport *t = pgt(base);
 
-	/* The core says it first once the first flags are read: claiming starts then, and the
-	 * routing part once the first claim is on its way. */
+	/* The core says it first once the first flags are read: claiming starts then (unless they
+	 * pause it: the pause is set first), and the routing part once the first claim is on its
+	 * way. */
+	kwg_dispatch_pause(t->dispatch, paused);
 	if (!t->claim_started) {
 		t->claim_started = true;
 		kwg_dispatch_start(t->dispatch);
 		kwg_route_start(t->route);
 	}
-	kwg_dispatch_pause(t->dispatch, paused);
 }
 
 static void pg_stop(struct kwg_transport *base)
