@@ -438,6 +438,10 @@ static int probe_start(struct kwg_worker *w)
 	pid_t pid = 0;
 
 	spec.workdir = w->cfg->work_dir;
+	/* RLIMIT_NPROC counts every process of the task user on the host (other workers' tasks, a
+	 * fork bomb among them): the probe, which asks whether this kernel lets kwg-exec make the
+	 * sandbox, must not fail with EAGAIN for that (tasks with cgroups do without it too). */
+	spec.limits.processes = 0;
 	spec.argv = (struct kwg_strv){0};
 	spec.envp = (struct kwg_strv){0};
 	spec.cgroups = (struct kwg_strv){0};

@@ -284,6 +284,22 @@ expect_match "$out" "the default sandbox cannot be set up on this machine: enter
   "and names the step that failed"
 expect_eq "$(sql "SELECT count(*) FROM service_instance")" "$instances" "and registers nothing"
 expect_eq "$(grep -c "claiming tasks" <<<"$out")" 0 "nor claims"
+# The probe asks whether the kernel lets kwg-exec make the sandbox, not whether the task user may
+# fork: RLIMIT_NPROC counts that user's processes on the whole host (other workers' tasks, a fork
+# bomb), and a worker starting beside them must not refuse to start.
+NOBODY_PIDS=()
+for _ in $(seq 20); do
+  setpriv --reuid 65534 --regid 65534 --clear-groups sleep 60 &
+  NOBODY_PIDS+=($!)
+done
+wait_for "20 processes of the task user" 10 test "$(pgrep -u 65534 -c -x sleep)" -ge 20
+it_worker busy --group sbbusy --task-processes 16
+B=$WORKER_PID
+wait_for "a worker starting while the task user has more processes than task_processes" 20 \
+  grep -q "claiming tasks" "$IT_TMP/busy.log"
+it_stop "$B" 30
+kill "${NOBODY_PIDS[@]}" 2>/dev/null || true
+wait "${NOBODY_PIDS[@]}" 2>/dev/null || true
 
 # The whole battery again through `kwg sandbox`, without a worker.
 DIRECT_LIMITS=(--processes 300 --memory 1GiB --file-size 10MiB)
