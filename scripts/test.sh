@@ -33,17 +33,40 @@ export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktra
 export KWGT_EXEC_HELPER=$PWD/build/gcc/kwg-exec
 run_suite asan -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKWG_SANITIZE=address,undefined
 
-echo "=== fuzz: each target for ${fuzz_seconds}s"
-for stem in worker_job script_output script_task logstream task_def sandbox_spec datetime glob storage_path \
-  template jregex route hostlimits ion jdecimal kestra_schema sql_table controller grpc_jobs controller_meta host_port; do
-  if ! scripts/run-fuzz.sh "$stem" "$fuzz_seconds" build/fuzz >"build/fuzz-$stem.log" 2>&1 ||
-    grep -qE 'ERROR: (libFuzzer|AddressSanitizer)|runtime error' "build/fuzz-$stem.log"; then
-    failed_stages+=("fuzz $stem")
-    cat "build/fuzz-$stem.log"
-  else
-    echo "fuzz $stem: $(grep -E 'stat::number_of_executed_units' "build/fuzz-$stem.log" | awk '{print $2}') runs, no crash"
-  fi
-done
+fuzz_stems=(worker_job script_output script_task logstream task_def sandbox_spec datetime glob storage_path
+  template jregex route hostlimits ion jdecimal kestra_schema sql_table controller grpc_jobs controller_meta host_port)
+echo "=== fuzz: build, then each target for ${fuzz_seconds}s, $jobs at a time (one core each)"
+if cmake -S . -B build/fuzz -G Ninja -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DKWG_FUZZ=ON \
+  -DKWG_SANITIZE=address,undefined >/dev/null &&
+  cmake --build build/fuzz -j "$jobs" --target "${fuzz_stems[@]/#/fuzz_}" >build/fuzz-build.log 2>&1; then
+  running=0
+  for stem in "${fuzz_stems[@]}"; do
+    if [ "$running" -ge "$jobs" ]; then
+      wait -n || true
+      running=$((running - 1))
+    fi
+    rm -f "build/fuzz-$stem.rc"
+    (
+      rc=0
+      scripts/run-fuzz.sh "$stem" "$fuzz_seconds" build/fuzz >"build/fuzz-$stem.log" 2>&1 || rc=$?
+      echo "$rc" >"build/fuzz-$stem.rc"
+    ) &
+    running=$((running + 1))
+  done
+  wait
+  for stem in "${fuzz_stems[@]}"; do
+    if [ "$(cat "build/fuzz-$stem.rc" 2>/dev/null)" != 0 ] ||
+      grep -qE 'ERROR: (libFuzzer|AddressSanitizer)|runtime error' "build/fuzz-$stem.log"; then
+      failed_stages+=("fuzz $stem")
+      cat "build/fuzz-$stem.log"
+    else
+      echo "fuzz $stem: $(grep -E 'stat::number_of_executed_units' "build/fuzz-$stem.log" | awk '{print $2}') runs, no crash"
+    fi
+  done
+else
+  failed_stages+=("fuzz build")
+  tail -n 30 build/fuzz-build.log 2>/dev/null || true
+fi
 
 echo "=== summary"
 passed=0
