@@ -292,7 +292,8 @@ for _ in $(seq 20); do
   setpriv --reuid 65534 --regid 65534 --clear-groups sleep 60 &
   NOBODY_PIDS+=($!)
 done
-wait_for "20 processes of the task user" 10 test "$(pgrep -u 65534 -c -x sleep)" -ge 20
+nobody_sleeps() { [ "$(pgrep -u 65534 -c -x sleep)" -ge 20 ]; }
+wait_for "20 processes of the task user" 10 nobody_sleeps
 it_worker busy --group sbbusy --task-processes 16
 B=$WORKER_PID
 wait_for "a worker starting while the task user has more processes than task_processes" 20 \
