@@ -26,6 +26,7 @@
 #include "runner/docker.h"
 #include "runner/docker_api.h"
 #include "sandbox/env.h"
+#include "sandbox/prebuilt.h"
 #include "sandbox/seccomp.h"
 #include "worker/internal.h"
 #include "worker/orphans.h"
@@ -406,12 +407,26 @@ static int load_policy(struct kwg_worker *w, struct kwg_strv *deny, struct kwg_s
 	return 0;
 }
 
-/* The profile's seccomp filter with the operator's override, compiled once for every task. */
+/* The profile's seccomp filter with the operator's override, compiled once for every task;
+ * without an override, the program the build compiled (sandbox/prebuilt.h: the same bytes, and
+ * libseccomp's ~3 ms at start saved). */
 static int compile_filter(struct kwg_worker *w)
 {
 	struct kwg_strv deny = {0}, allow = {0};
+	const uint8_t *prebuilt;
+	size_t len;
 	int r = load_policy(w, &deny, &allow);
 
+	if (r >= 0 && deny.n == 0 && allow.n == 0 &&
+	    kwg_sandbox_prebuilt_filter(w->sandbox.profile, &prebuilt, &len) == 0 && len > 0) {
+		w->sandbox.filter = malloc(len);
+		if (!w->sandbox.filter)
+			return kwg_log_errno(KWG_LOG_ERROR, -ENOMEM,
+			                     "cannot load the seccomp filter");
+		memcpy(w->sandbox.filter, prebuilt, len);
+		w->sandbox.filter_len = len;
+		return 0;
+	}
 	if (r >= 0) {
 		r = kwg_sandbox_seccomp_compile(w->sandbox.profile, &deny, &allow,
 		                                &w->sandbox.filter, &w->sandbox.filter_len);
