@@ -76,6 +76,10 @@ struct kwg_worker {
 	uv_poll_t probe_poll;
 	char exec_helper[PATH_MAX];
 	char cg_memory[PATH_MAX], cg_pids[PATH_MAX]; /* cgroup v1 parents, "" when unused */
+	/* Where dead workers' task cgroups may be left (kwg/ of each hierarchy), swept once on a
+	 * thread by kwg_worker_sweep_cgroups; "" when unused. */
+	char cg_stale[2][PATH_MAX];
+	uv_work_t sweep;
 	/* killed executions, never forgotten (as Kestra's worker): "tenant\texecution" */
 	char **killed;
 	size_t n_killed, cap_killed;
@@ -94,6 +98,8 @@ int kwg_worker_probe_end(struct kwg_worker *w);
 int kwg_worker_setup_docker(struct kwg_worker *w);
 int kwg_worker_setup_storage(struct kwg_worker *w);
 int kwg_worker_setup_spare(struct kwg_worker *w);
+/* Removes, on a thread, the task cgroups of workers that died without removing theirs. */
+void kwg_worker_sweep_cgroups(struct kwg_worker *w);
 /* Removes the worker's own task cgroups (at exit). */
 void kwg_worker_remove_cgroups(struct kwg_worker *w);
 

@@ -78,6 +78,27 @@ static void remove_stale_cgroups(const char *parent)
 		closedir(d);
 }
 
+static void sweep_stale_cgroups(uv_work_t *req)
+{
+	struct kwg_worker *w = req->data;
+
+	for (size_t i = 0; i < ARRAY_SIZE(w->cg_stale); i++)
+		if (*w->cg_stale[i])
+			remove_stale_cgroups(w->cg_stale[i]);
+}
+
+/* The task cgroups dead workers left (a worker killed with running tasks leaves one per task in
+ * each hierarchy) go on a thread of libuv's pool, off the way to the first claim: a cgroup's
+ * removal can wait for an RCU grace period, tens of milliseconds for a few hundred. */
+void kwg_worker_sweep_cgroups(struct kwg_worker *w)
+{
+	if (!*w->cg_stale[0])
+		return;
+	w->sweep.data = w;
+	if (uv_queue_work(w->loop, &w->sweep, sweep_stale_cgroups, NULL) < 0)
+		sweep_stale_cgroups(&w->sweep);
+}
+
 /* Every task of this worker together (sandbox/hostlimits.h): the memory less the worker's reserve
  * and a quarter of the pid space, on the cgroups the task cgroups are made in. */
 static const char *worker_wide_limits(struct kwg_worker *w, const char *memory, const char *pids)
@@ -114,7 +135,7 @@ static const char *cgroups_v1(struct kwg_worker *w)
 		(void)snprintf(dirs[i], PATH_MAX, "%s/%d", parent, (int)getpid());
 		if (access(roots[i], W_OK) < 0 || (kwg_cgroup_mkdir(parent) < 0 && errno != EEXIST))
 			return "the memory and pids hierarchies cannot be written";
-		remove_stale_cgroups(parent);
+		(void)snprintf(w->cg_stale[i], PATH_MAX, "%s", parent);
 		if (kwg_cgroup_mkdir(dirs[i]) < 0 && errno != EEXIST)
 			return "a cgroup of the worker's own cannot be made";
 	}
@@ -159,7 +180,7 @@ static const char *cgroups_v2(struct kwg_worker *w)
 	(void)snprintf(pid, sizeof(pid), "%d", (int)getpid());
 	if (access(own, W_OK) < 0 || (kwg_cgroup_mkdir(kwg) < 0 && errno != EEXIST))
 		return "the worker's cgroup cannot be written";
-	remove_stale_cgroups(kwg);
+	(void)snprintf(w->cg_stale[0], PATH_MAX, "%s", kwg);
 	if ((kwg_cgroup_mkdir(base) < 0 && errno != EEXIST) ||
 	    (kwg_cgroup_mkdir(leaf) < 0 && errno != EEXIST) ||
 	    kwg_cgroup_write(leaf, "cgroup.procs", pid) < 0)

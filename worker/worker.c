@@ -571,6 +571,7 @@ static void serve(struct kwg_worker *w)
 	/* Claiming starts once the first flags are read (a paused group or maintenance must hold
 	 * from the first moment): on_flags. */
 	kwg_transport_start(w->transport);
+	kwg_worker_sweep_cgroups(w);
 }
 
 static void on_probed(uv_poll_t *h, int status, int events)

@@ -17,7 +17,17 @@ state() { sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE ty
 done_ok() { [ "$(state "$1")" == SUCCESS ]; }
 started() { lines "$1" | grep -q "^started$"; }
 
+# A dead worker's task cgroups (cgroup v1 here when writable: kwg/<pid>/<task> in each hierarchy)
+# are swept by the next worker, off the way to its first claim.
+dead=$(sh -c 'echo $$')
+stale=()
+for h in memory pids; do
+  [ -w "/sys/fs/cgroup/$h" ] && [ ! -e /sys/fs/cgroup/cgroup.controllers ] || continue
+  mkdir -p "/sys/fs/cgroup/$h/kwg/$dead/task-1" && stale+=("/sys/fs/cgroup/$h/kwg/$dead")
+done
+stale_gone() { for d in "${stale[@]}"; do [ ! -e "$d" ] || return 1; done; }
 it_worker w --group sp --concurrency 2 --task-memory 300MiB
+[ ${#stale[@]} -eq 0 ] || wait_for "a dead worker's task cgroups swept" 10 stale_gone
 wait_for "the worker claims" 20 grep -q "claiming tasks" "$IT_TMP/w.log"
 cgroups=true
 grep -q "limits by cgroup" "$IT_TMP/w.log" || cgroups=false
