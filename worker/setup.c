@@ -441,14 +441,13 @@ static int compile_filter(struct kwg_worker *w)
 	if (r >= 0 && deny.n == 0 && allow.n == 0 &&
 	    kwg_sandbox_prebuilt_filter(w->sandbox.profile, &prebuilt, &len) == 0 && len > 0) {
 		w->sandbox.filter = malloc(len);
-		if (!w->sandbox.filter)
-			return kwg_log_errno(KWG_LOG_ERROR, -ENOMEM,
-			                     "cannot load the seccomp filter");
-		memcpy(w->sandbox.filter, prebuilt, len);
-		w->sandbox.filter_len = len;
-		return 0;
-	}
-	if (r >= 0) {
+		if (w->sandbox.filter) {
+			memcpy(w->sandbox.filter, prebuilt, len);
+			w->sandbox.filter_len = len;
+		} else {
+			r = kwg_log_errno(KWG_LOG_ERROR, -ENOMEM, "cannot load the seccomp filter");
+		}
+	} else if (r >= 0) {
 		r = kwg_sandbox_seccomp_compile(w->sandbox.profile, &deny, &allow,
 		                                &w->sandbox.filter, &w->sandbox.filter_len);
 		if (r < 0)
@@ -517,8 +516,18 @@ static int probe_start(struct kwg_worker *w)
 	return 0;
 }
 
+/* What a user can do when the probe failed at `stage`. */
+static const char *probe_hint(int stage)
+{
+	if (stage == KWG_STAGE_NS || stage == KWG_STAGE_USERNS || stage == KWG_STAGE_MOUNTS)
+		return "in a container that may not make namespaces, --sandbox container keeps the "
+		       "sandbox without them; --sandbox none runs tasks without isolation";
+	return "--sandbox none runs tasks without isolation";
+}
+
 /* The probe has ended (its pidfd is readable), or the worker closes before it did (then it is
- * killed): reaps it. 0 when it ran /bin/true, else -EPERM with the step that failed logged. */
+ * killed): reaps it and closes its descriptors. 0 when it ran /bin/true, else -EPERM with the
+ * step that failed logged. */
 int kwg_worker_probe_end(struct kwg_worker *w)
 {
 	struct kwg_sandbox_status st = {0};
@@ -532,25 +541,18 @@ int kwg_worker_probe_end(struct kwg_worker *w)
 		;
 	if (w->phase != PHASE_CLOSED && (!WIFEXITED(status) || WEXITSTATUS(status) != 0)) {
 		if (read(w->probe_status, &st, sizeof(st)) == (ssize_t)sizeof(st))
-			kwg_log_error("the %s sandbox cannot be set up on this machine: %s failed: "
-			              "%s; refusing "
-			              "to start (%s)",
-			              kwg_sandbox_profile_name(w->sandbox.profile),
-			              kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
-			              strerror(st.err),
-			              st.stage == KWG_STAGE_NS || st.stage == KWG_STAGE_USERNS ||
-			                      st.stage == KWG_STAGE_MOUNTS
-			                  ? "in a container that may not make namespaces, "
-			                    "--sandbox container "
-			                    "keeps the sandbox without them; --sandbox none runs "
-			                    "tasks without "
-			                    "isolation"
-			                  : "--sandbox none runs tasks without isolation");
+			kwg_log_error(
+			    "the %s sandbox cannot be set up on this machine: %s failed: %s; "
+			    "refusing to start (%s)",
+			    kwg_sandbox_profile_name(w->sandbox.profile),
+			    kwg_sandbox_stage_name((enum kwg_sandbox_stage)st.stage),
+			    strerror(st.err), probe_hint(st.stage));
 		else
 			kwg_log_error("the sandbox probe failed (status %d); refusing to start",
 			              status);
 		r = -EPERM;
 	}
+	(void)close(w->probe_pidfd);
 	(void)close(w->probe_status);
 	w->probe_pid = 0;
 	kwg_log_latency("probed", "worker");

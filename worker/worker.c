@@ -258,11 +258,13 @@ const char *kwg_worker_pause_reason(const struct kwg_worker *w)
 static void update_claiming(struct kwg_worker *w)
 {
 	const struct kwg_transport_flags *f = kwg_transport_flags(w->transport);
-	const char *why = kwg_worker_pause_reason(w);
-	bool claiming = why == NULL;
+	const char *why;
+	bool claiming;
 
 	if (w->probe_pid > 0)
 		return; /* nothing is decided before the sandbox is known to work (on_probed) */
+	why = kwg_worker_pause_reason(w);
+	claiming = why == NULL;
 	if (w->phase == PHASE_SERVING)
 		kwg_transport_set_state(w->transport, f->maintenance || f->cluster_maintenance
 		                                          ? KWG_SERVICE_MAINTENANCE
@@ -574,15 +576,23 @@ static void serve(struct kwg_worker *w)
 	kwg_worker_sweep_cgroups(w);
 }
 
+/* The probe's watch ends, then the probe itself (setup.c); its verdict. */
+static int end_probe(struct kwg_worker *w)
+{
+	if (w->probe_pid <= 0)
+		return 0;
+	if (w->probe_poll.loop)
+		uv_close((uv_handle_t *)&w->probe_poll, NULL);
+	return kwg_worker_probe_end(w);
+}
+
 static void on_probed(uv_poll_t *h, int status, int events)
 {
 	struct kwg_worker *w = h->data;
 
 	(void)status;
 	(void)events;
-	uv_close((uv_handle_t *)h, NULL);
-	(void)close(w->probe_pidfd);
-	if (kwg_worker_probe_end(w) < 0) {
+	if (end_probe(w) < 0) {
 		w->exit_code = 1;
 		worker_close(w);
 		return;
@@ -619,12 +629,7 @@ static void worker_close(struct kwg_worker *w)
 	if (w->phase == PHASE_CLOSED)
 		return;
 	w->phase = PHASE_CLOSED;
-	if (w->probe_pid > 0) {
-		if (w->probe_poll.loop)
-			uv_close((uv_handle_t *)&w->probe_poll, NULL);
-		(void)close(w->probe_pidfd);
-		(void)kwg_worker_probe_end(w); /* killed, reaped */
-	}
+	(void)end_probe(w); /* a probe still running: killed, reaped */
 	while (w->runs) {
 		struct run_node *n = w->runs;
 		w->runs = n->next;
