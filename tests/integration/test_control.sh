@@ -33,8 +33,8 @@ still_unclaimed() {
 }
 since_ms() { echo $(( $(date +%s%3N) - $1 )); }
 
-# A group paused before its worker starts: the first flags (read with the Kestra version check,
-# on trust that the database is 1.x) hold the worker from its first moment.
+# A group paused before its worker starts: the first flags (read before anything is claimed)
+# hold the worker from its first moment.
 kwg group pause ctl >/dev/null
 job s1 "true"
 PORT=$((30000 + RANDOM % 20000))
