@@ -67,6 +67,8 @@ cmd_start() {
     port=$((20000 + RANDOM % 20000))
   fi
   echo "$port" >"$dir/port"
+  # A cluster not running is one a killed run left behind (a restarted machine): start afresh.
+  rm -rf "$dir/data"
   as_owner "$bindir/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
     { cat "$dir/initdb.log" >&2; die "initdb failed"; }
   cat >>"$dir/data/postgresql.conf" <<CONF
