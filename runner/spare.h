@@ -30,7 +30,7 @@ struct kwg_spare_exec {
 	int spec_sock, status_fd;
 };
 
-/* The first spare is parked shortly after (off the worker's start). cfg borrowed for the object's
+/* The first spare is parked at the loop's first turn. cfg borrowed for the object's
  * life. 0 or -errno. */
 int kwg_spare_new(const struct kwg_spare_config *cfg, struct kwg_spare **ret);
 /* Hands the parked kwg-exec over and parks the next one a moment later; false when none is parked

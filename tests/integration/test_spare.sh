@@ -26,15 +26,23 @@ for h in memory pids; do
   mkdir -p "/sys/fs/cgroup/$h/kwg/$dead/task-1" && stale+=("/sys/fs/cgroup/$h/kwg/$dead")
 done
 stale_gone() { for d in "${stale[@]}"; do [ ! -e "$d" ] || return 1; done; }
+# A task queued before the worker starts (a backlog when a replica is added) finds the first
+# spare: it is started at the loop's first turn, before the first claim can be answered.
+it_jobs q 1 sp '["cat /proc/self/cgroup"]'
 it_worker w --group sp --concurrency 2 --task-memory 300MiB
 [ ${#stale[@]} -eq 0 ] || wait_for "a dead worker's task cgroups swept" 10 stale_gone
 wait_for "the worker claims" 20 grep -q "claiming tasks" "$IT_TMP/w.log"
 cgroups=true
 grep -q "limits by cgroup" "$IT_TMP/w.log" || cgroups=false
+wait_for "task q1 done" 15 done_ok q1
+if $cgroups; then
+  expect_match "$(lines q1 | grep -m1 ':memory:')" "/kwg/$WORKER_PID/spare-1$" \
+    "a task queued before the worker started ran in the first spare"
+fi
 wait_for "a spare kwg-exec parked" 10 has_spare
 first=$(spare_pid)
 if $cgroups; then
-  expect_match "$(cat "/proc/$first/cgroup")" "/kwg/$WORKER_PID/spare-1" "the spare waits in the next task's cgroups"
+  expect_match "$(cat "/proc/$first/cgroup")" "/kwg/$WORKER_PID/spare-2" "the spare waits in the next task's cgroups"
 fi
 
 # A task takes the spare: it runs in the spare's cgroups, with its own memory limit.
@@ -42,7 +50,7 @@ it_jobs a 1 sp '["cat /proc/self/cgroup", "echo started", "sleep 2"]'
 wait_for "task a1 started" 15 started a1
 if $cgroups; then
   memory=$(lines a1 | grep -m1 ':memory:' | cut -d: -f3)
-  expect_match "$memory" "^/kwg/$WORKER_PID/spare-1$" "the task ran in the spare's memory cgroup"
+  expect_match "$memory" "^/kwg/$WORKER_PID/spare-2$" "the task ran in the spare's memory cgroup"
   expect_eq "$(cat "/sys/fs/cgroup/memory$memory/memory.limit_in_bytes" 2>/dev/null)" 314572800 \
     "the task's memory limit is set on the spare's cgroup"
 fi
