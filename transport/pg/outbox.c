@@ -484,9 +484,13 @@ int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const struct kwg_sql_t
 		free(ob);
 		return r;
 	}
-	kwg_pg_start(ob->pg);
 	*ret = ob;
 	return 0;
+}
+
+void kwg_outbox_connect(struct kwg_outbox *ob)
+{
+	kwg_pg_start(ob->pg);
 }
 
 int kwg_outbox_set_gen2(struct kwg_outbox *ob, const char *prefix)
@@ -512,6 +516,7 @@ void kwg_outbox_push_ex(struct kwg_outbox *ob, enum kwg_queue_type type, const c
 	struct msg *m = calloc(1, sizeof(*m));
 	bool spilled;
 
+	kwg_pg_start(ob->pg); /* (once: the first push, if it comes before the first claim) */
 	if (m)
 		m->key = strdup(key);
 	if (!m || !m->key) {

@@ -23,6 +23,9 @@ typedef void kwg_outbox_event_fn(void *userdata);
 int kwg_outbox_new(uv_loop_t *loop, const char *conninfo, const struct kwg_sql_table *sql,
                    const char *spill_dir, kwg_outbox_event_fn *on_drained, void *userdata,
                    struct kwg_outbox **ret);
+/* Opens the connection (the first push does it too): the transport waits until its first claim
+ * is on its way, so that the server starts the sessions that claim first. */
+void kwg_outbox_connect(struct kwg_outbox *ob);
 /* Queues a message; steals value; key borrowed. Never fails: on OOM the message is logged as
  * lost (an error, never silent). */
 void kwg_outbox_push(struct kwg_outbox *ob, enum kwg_queue_type type, const char *key, char *value);

@@ -233,12 +233,13 @@ static void pg_pause(struct kwg_transport *base, bool paused)
 
 	/* The core says it first once the first flags are read: claiming starts then (unless they
 	 * pause it: the pause is set first), and the routing part once the first claim is on its
-	 * way. */
+	 * way, and the outbox's connection (nothing is sent before a task ran). */
 	kwg_dispatch_pause(t->dispatch, paused);
 	if (!t->claim_started) {
 		t->claim_started = true;
 		kwg_dispatch_start(t->dispatch);
 		kwg_route_start(t->route);
+		kwg_outbox_connect(t->outbox);
 	}
 }
 
