@@ -23,7 +23,6 @@ WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
 LOG=io.kestra.core.models.executions.LogEntry
 TERMINAL="'SUCCESS','FAILED','KILLED','WARNING'"
-PG_ENV=$KWGT_SRC/tests/lib/pg_env.sh
 MNT=$IT_TMP/full
 
 faults_cleanup() {
@@ -32,7 +31,6 @@ faults_cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   if mountpoint -q "$MNT" 2>/dev/null; then umount "$MNT" || true; fi
-  "$PG_ENV" stop "$IT_TMP/pg" >/dev/null 2>&1 || true
   it_cleanup
 }
 trap faults_cleanup EXIT
@@ -41,9 +39,7 @@ figure() { echo "figure: $*"; }
 now_ms() { date +%s%3N; }
 
 T_START=$(now_ms)
-"$PG_ENV" start "$IT_TMP/pg" >/dev/null
-KWGT_PG_DIR=$IT_TMP/pg
-pgctl() { "$PG_ENV" "$1" "$KWGT_PG_DIR"; }
+it_own_cluster
 
 # How many task runs PREFIX* have a terminal last result (the executor's view).
 terminal() { sql "SELECT count(*) FROM (SELECT DISTINCT ON (key) value->'taskRun'->'state'->>'current' AS s FROM queues WHERE type = '$WTR' AND key LIKE '$1%' ORDER BY key, \"offset\" DESC) l WHERE s IN ($TERMINAL)" 2>/dev/null || echo 0; }

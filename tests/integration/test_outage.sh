@@ -5,24 +5,12 @@
 # every line, in order, when the database returns. It runs its own PostgreSQL cluster (it stops
 # and restarts it), so it can run beside other tests.
 source "$(dirname "$0")/../lib/it.sh"
-PG_ENV=$KWGT_SRC/tests/lib/pg_env.sh
-outage_cleanup() {
-  local pid
-  for pid in "${IT_PIDS[@]}"; do
-    kill -KILL "$pid" 2>/dev/null || true
-  done
-  "$PG_ENV" stop "$IT_TMP/pg" >/dev/null 2>&1 || true
-  it_cleanup
-}
-trap outage_cleanup EXIT
-"$PG_ENV" start "$IT_TMP/pg" >/dev/null
-KWGT_PG_DIR=$IT_TMP/pg
+it_own_cluster
 it_db outage
 
 WJ=io.kestra.core.runners.WorkerJob
 WTR=io.kestra.core.runners.WorkerTaskResult
 LOG=io.kestra.core.models.executions.LogEntry
-pgctl() { "$PG_ENV" "$1" "$KWGT_PG_DIR"; }
 finished() { sql "SELECT count(DISTINCT key) FROM queues WHERE type = '$WTR' AND key LIKE '$1%' AND value->'taskRun'->'state'->>'current' = 'SUCCESS'" 2>/dev/null || echo 0; }
 at_least() { [ "$(finished "$1")" -ge "$2" ]; }
 

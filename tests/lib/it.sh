@@ -22,9 +22,19 @@ it_cleanup() {
     kill -KILL "$pid" 2>/dev/null || true
   done
   wait 2>/dev/null || true
+  [ -z "${IT_OWN_PG:-}" ] || "$KWGT_SRC/tests/lib/pg_env.sh" stop "$IT_OWN_PG" >/dev/null 2>&1 || true
   if [ "$IT_FAILS" -eq 0 ]; then rm -rf "$IT_TMP"; else echo "kept $IT_TMP for inspection"; fi
 }
 trap it_cleanup EXIT
+
+# it_own_cluster: a PostgreSQL cluster of the test's own, for a test that stops or restarts it
+# (pgctl restart|pause|resume) and may still run beside the others; it_cleanup stops it.
+it_own_cluster() {
+  IT_OWN_PG=$IT_TMP/pg
+  "$KWGT_SRC/tests/lib/pg_env.sh" start "$IT_OWN_PG" >/dev/null
+  KWGT_PG_DIR=$IT_OWN_PG
+}
+pgctl() { "$KWGT_SRC/tests/lib/pg_env.sh" "$1" "$KWGT_PG_DIR"; }
 
 # it_db NAME: a fresh database from the Kestra schema template; sets DB (conninfo).
 it_db() {
