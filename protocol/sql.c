@@ -125,6 +125,12 @@ const char KWG_SQL_INSTANCE_LOCK[] =
 const char KWG_SQL_INSTANCE_UPSERT[] =
     "INSERT INTO service_instance (\"key\", \"value\") VALUES ($1, $2::jsonb)"
     " ON CONFLICT (\"key\") DO UPDATE SET \"value\" = EXCLUDED.\"value\"";
+/* The first record, by the heartbeat or the first claim, whichever comes first. Without a conflict
+ * target every unique index is an arbiter: when both insert at once, the second inserts nothing
+ * rather than failing on ix_service_id (not an arbiter of the upsert's ON CONFLICT (key)). */
+const char KWG_SQL_INSTANCE_REGISTER[] =
+    "INSERT INTO service_instance (\"key\", \"value\") VALUES ($1, $2::jsonb)"
+    " ON CONFLICT DO NOTHING";
 
 /* queues (type, "offset", consumer_group, value), §3.2: broadcast reads never lock nor mark. */
 const char KWG_SQL_BROADCAST_MAX[] =
@@ -515,6 +521,7 @@ const struct kwg_sql_statement kwg_sql_statements[] = {
     {"notify_installed", KWG_SQL_NOTIFY_INSTALLED},
     {"instance_lock", KWG_SQL_INSTANCE_LOCK},
     {"instance_upsert", KWG_SQL_INSTANCE_UPSERT},
+    {"instance_register", KWG_SQL_INSTANCE_REGISTER},
     {"broadcast_max", KWG_SQL_BROADCAST_MAX},
     {"broadcast_poll", KWG_SQL_BROADCAST_POLL},
     {"emit_dedupe", KWG_SQL_EMIT_DEDUPE},

@@ -49,6 +49,9 @@ extern const char KWG_SQL_FOLLOW[];
 /* Liveness (§7.4): lock this worker's row ($1 service id); upsert it ($1 key = id, $2 JSON). */
 extern const char KWG_SQL_INSTANCE_LOCK[];
 extern const char KWG_SQL_INSTANCE_UPSERT[];
+/* The first record, inserted unless one is there (the heartbeat's first write, and the first
+ * claim's registration: kwg_dispatch). */
+extern const char KWG_SQL_INSTANCE_REGISTER[];
 /* Broadcast queues (§3.2): high-water mark of a type ($1 label); poll after an offset ($1 label,
  * $2 offset). */
 extern const char KWG_SQL_BROADCAST_MAX[];

@@ -82,4 +82,30 @@ rc=0
 wait "$C" || rc=$?
 expect_eq "$rc" 1 "a worker without heartbeat for its liveness timeout exits 1"
 expect_match "$(cat "$IT_TMP/c.log")" "liveness lost: no heartbeat could be written for [0-9]+ ms" "and says why"
+
+# A worker is registered before it holds a job: Kestra resubmits only the jobs of workers it knows
+# (§7.5). With service_instance locked against writes, the worker's first claim waits behind its
+# registration and claims nothing; once the lock goes, the job runs and the worker is known.
+it_jobs reg 1 reg '["echo registered"]'
+psql "$DB" -qAtX -c "BEGIN" -c "LOCK TABLE service_instance IN EXCLUSIVE MODE" -c "SELECT pg_sleep(60)" >/dev/null 2>&1 &
+LOCKER=$!
+locked() { [ "$(sql "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation WHERE c.relname = 'service_instance' AND l.mode = 'ExclusiveLock' AND l.granted")" == 1 ]; }
+wait_for "service_instance locked" 10 locked
+it_worker d --group reg --liveness-timeout 45s
+D=$WORKER_PID
+waiting_claim() { [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE 'INSERT INTO service_instance%DO NOTHING'")" -ge 1 ]; }
+wait_for "worker d's first claim waiting for its registration" 15 waiting_claim &&
+  pass "the first claim registers the worker first"
+expect_eq "$(sql "SELECT count(*) FROM worker_job_running WHERE key = 'reg1'")" 0 "no job held by an unregistered worker"
+expect_eq "$(sql "SELECT count(*) FROM queues WHERE type = '$WJ' AND key = 'reg1' AND consumer_worker")" 0 "the job is still queued"
+sql "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE query LIKE '%pg_sleep(60)%' AND pid <> pg_backend_pid()" >/dev/null
+wait "$LOCKER" 2>/dev/null || true
+done_reg() { [ "$(sql "SELECT value->'taskRun'->'state'->>'current' FROM queues WHERE type = '$WTR' AND key = 'reg1' ORDER BY \"offset\" DESC LIMIT 1")" == SUCCESS ]; }
+wait_for "the job done once the lock went" 15 done_reg && pass "the job runs once the worker is registered"
+DID=$(worker_id d)
+wait_for "worker d RUNNING" 10 state_is "$DID" RUNNING
+expect_eq "$(sql "SELECT value->'workerInstance'->>'workerUuid' FROM worker_job_running WHERE key = 'reg1'")" "$DID" \
+  "the job's worker_job_running record names the registered worker"
+expect_eq "$(grep -c "heartbeat failed" "$IT_TMP/d.log")" 0 "the heartbeat's first write beside the claim's registration fails nowhere"
+it_stop "$D" 30
 it_done

@@ -8,8 +8,10 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/compat.h"
 #include "common/log.h"
+#include "protocol/instance.h"
 #include "protocol/queue.h"
 #include "protocol/script_task.h"
 #include "protocol/sql.h"
@@ -58,6 +60,10 @@ struct kwg_dispatch {
 	 * reconnecting (resolve_lost): those written after the last claim that answered with rows,
 	 * whose transaction id is last_xid ("" for none). */
 	bool one_statement;
+	/* This worker's service_instance record is committed. Until then each claim is the
+	 * two-round transaction and registers it first (KWG_SQL_INSTANCE_REGISTER): no job is ever
+	 * held by a worker Kestra does not know, whose jobs it would never resubmit (§7.5). */
+	bool registered;
 	bool lost;
 	int claim_pid, lost_pid; /* the server process of the claim in flight, of the lost one */
 	uint64_t lost_ms;
@@ -200,6 +206,7 @@ static void on_committed(void *userdata, PGresult *res, const char *error)
 		claim_failed(d, "COMMIT", "the transaction was rolled back", false);
 		return;
 	}
+	d->registered = true;
 	hand_on(d);
 	claim_done(d, n > 0 ? CLAIM_HIT : CLAIM_EMPTY);
 }
@@ -423,7 +430,29 @@ static void on_begun(void *userdata, PGresult *res, const char *error)
 	note_failure(userdata, "BEGIN", res, PGRES_COMMAND_OK);
 }
 
-/* The first round: BEGIN and the claim's SELECT, sent together. */
+static void on_registered(void *userdata, PGresult *res, const char *error)
+{
+	note_failure(userdata, "service_instance", res, PGRES_COMMAND_OK);
+}
+
+/* Queues the insert of this worker's first service_instance record, as the heartbeat writes it
+ * (CREATED), unless the heartbeat's is there. 0 or -ENOMEM. */
+static int register_instance(struct kwg_dispatch *d)
+{
+	char *record =
+	    kwg_instance_record(d->p->info, KWG_SERVICE_CREATED, NULL, kwg_clock_now_us());
+	const char *params[] = {d->p->info->id, record};
+	int r;
+
+	if (!record)
+		return -ENOMEM;
+	r = kwg_pg_query(d->pg, KWG_SQL_INSTANCE_REGISTER, 2, params, on_registered, d);
+	free(record);
+	return r;
+}
+
+/* The first round: BEGIN, the registration while there is none, and the claim's SELECT, sent
+ * together. */
 static void claim_begin(struct kwg_dispatch *d)
 {
 	unsigned slots = d->ops.free_slots(d->ctx);
@@ -431,7 +460,7 @@ static void claim_begin(struct kwg_dispatch *d)
 	int r;
 
 	(void)snprintf(limit, sizeof(limit), "%u", slots ? slots : 1);
-	if (d->one_statement) {
+	if (d->one_statement && d->registered) {
 		if (claim_one(d, limit) < 0)
 			claim_done(d, CLAIM_ERROR);
 		return;
@@ -439,6 +468,10 @@ static void claim_begin(struct kwg_dispatch *d)
 	r = kwg_pg_query(d->pg, "BEGIN", 0, NULL, on_begun, d);
 	if (r < 0) {
 		claim_done(d, CLAIM_ERROR);
+		return;
+	}
+	if (!d->registered && register_instance(d) < 0) {
+		claim_failed(d, "service_instance", "out of memory", true);
 		return;
 	}
 	if (d->gen2) {
