@@ -32,7 +32,6 @@ struct kwg_heartbeat {
 	enum kwg_service_state wanted;  /* the newest state requested */
 	enum kwg_service_state writing; /* the state of the transaction in flight */
 	bool in_flight, again, lost, closed;
-	bool inserting; /* the transaction in flight writes the first record (none was there) */
 	uint64_t started_ms, last_ok_ms;
 	bool ever_ok;
 	int open_handles; /* freed when the last timer is closed (close callbacks run LIFO) */
@@ -104,9 +103,10 @@ static void on_upserted(void *userdata, PGresult *res, const char *error)
 		tx_fail(hb, "upsert", res, error);
 		return;
 	}
-	/* The first claim registered this worker meanwhile (dispatch.c): write over its record at
-	 * once, through the lock. */
-	if (hb->inserting && strcmp(PQcmdTuples(res), "0") == 0) {
+	/* Only the first record's insert (no record was there) can write nothing: the first claim
+	 * registered this worker meanwhile (dispatch.c). Write over its record at once, through the
+	 * lock. */
+	if (strcmp(PQcmdTuples(res), "0") == 0) {
 		kwg_log_debug("the first claim registered this worker meanwhile; writing again");
 		hb->again = true;
 		if (kwg_pg_query(hb->pg, "ROLLBACK", 0, NULL, on_rolled_back, hb) < 0)
@@ -149,7 +149,6 @@ static void on_locked(void *userdata, PGresult *res, const char *error)
 	record = kwg_instance_record(hb->info, hb->writing, stored, kwg_clock_now_us());
 	params[0] = hb->info->id;
 	params[1] = record;
-	hb->inserting = stored == NULL;
 	if (!record ||
 	    kwg_pg_query(hb->pg, stored ? KWG_SQL_INSTANCE_UPSERT : KWG_SQL_INSTANCE_REGISTER, 2,
 	                 params, on_upserted, hb) < 0)
